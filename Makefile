@@ -1,0 +1,95 @@
+# kstreamd: one Makefile. `make` builds ./kstreamd; `make test` runs every test.
+CC      ?= cc
+CSTD    := -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
+OPT     ?= -O2 -g
+PKGS    := oniguruma
+CFLAGS  += $(CSTD) $(WARN) $(OPT) -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ljq -lpthread -lm
+BUILD   ?= build
+
+LIB_SRC := $(wildcard src/util/*.c src/json/*.c src/expr/*.c)
+CLI_SRC := $(wildcard src/cli/*.c) src/main.c
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+KSTREAMD ?= ./kstreamd
+
+DEBIAN_PKGS := build-essential pkg-config clang libclang-rt-14-dev \
+	libjq-dev jq libonig-dev libcmocka-dev \
+	librdkafka-dev libyaml-dev liblmdb-dev libuv1-dev libcjson-dev \
+	curl python3
+
+.PHONY: all deps test unit-test corpus-test fuzz-test fuzz asan bench bench-expr format format-check clean
+
+all: kstreamd
+
+kstreamd: $(LIB_OBJ) $(CLI_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# ---- dependencies: every Debian package the build and the tests need ----
+deps:
+	@missing=""; for p in $(DEBIAN_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; \
+	elif [ "$$(id -u)" = 0 ]; then echo "deps: installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else echo "deps: missing Debian packages:$$missing"; \
+		echo "deps: run 'sudo make deps' or: sudo apt-get install$$missing"; exit 2; fi
+
+# ---- tests ----
+TEST_BINS := $(BUILD)/tests/test_json $(BUILD)/tests/test_expr $(BUILD)/tests/corpus
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+$(BUILD)/tests/corpus: tests/expr/corpus.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+test: kstreamd $(TEST_BINS)
+	@KSTREAMD=$(KSTREAMD) BUILD=$(BUILD) tests/run_all.sh
+
+unit-test: $(TEST_BINS)
+	@for t in $(BUILD)/tests/test_*; do $$t || exit 1; done
+
+corpus-test: $(BUILD)/tests/corpus
+	@$(BUILD)/tests/corpus tests/expr/corpus/*.test
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan KSTREAMD=build-asan/kstreamd \
+		OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+		LDFLAGS="-fsanitize=address,undefined" build-asan/kstreamd test
+
+build-asan/kstreamd: $(LIB_OBJ) $(CLI_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- fuzzing (clang's libFuzzer) ----
+FUZZ_TIME ?= 600
+$(BUILD)/fuzz/fuzz_expr: tests/fuzz/fuzz_expr.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags $(PKGS)) -o $@ $^ $(LDLIBS)
+fuzz-test: $(BUILD)/fuzz/fuzz_expr
+	@FUZZ_TIME=20 tests/fuzz/run.sh $(BUILD)/fuzz/fuzz_expr
+fuzz: $(BUILD)/fuzz/fuzz_expr
+	@FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run.sh $(BUILD)/fuzz/fuzz_expr
+
+# ---- benchmarks (never timed tests) ----
+$(BUILD)/bench/expr: bench/expr.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+bench-expr: $(BUILD)/bench/expr
+	$(BUILD)/bench/expr
+bench: bench-expr
+
+format:
+	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')
+format-check:
+	@command -v clang-format >/dev/null || { echo "format-check: clang-format not installed"; exit 0; }; \
+	clang-format --dry-run $$(git ls-files 'src/*.c' 'src/*.h') 2>&1 | head -20
+
+clean:
+	rm -rf build build-asan kstreamd
+
+-include $(shell find build build-asan -name '*.d' 2>/dev/null)

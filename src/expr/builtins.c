@@ -1,0 +1,937 @@
+/*
+ * builtins.c: builtins implemented in C: types, collections, math, paths
+ * and the generators (`range`, `limit`, `empty`, ...). String, regex,
+ * format and date builtins are in builtins_str.c; the rest is written in
+ * jq in prelude.c.
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "expr_int.h"
+
+static int type_error(ctx_t *cx, ks_val v, const char *what)
+{
+    char b[15];
+    ks__dump_trunc(v, b, sizeof b);
+    return ks__errorf(cx, "%s (%s) %s", ks_kind_name(v), b, what);
+}
+
+#define CF(name) static int name(ctx_t *cx, ks_val in, const ks_val *args, ks_val *out)
+#define UNUSED (void)cx, (void)in, (void)args
+
+CF(f_length)
+{
+    UNUSED;
+    switch (in.kind) {
+    case KS_NULL: *out = ks_num(0); return 0;
+    case KS_NUMBER: *out = ks_num(fabs(ks_num_get(in))); return 0;
+    case KS_STRING: {
+        size_t n = 0;
+        for (size_t i = 0; i < ks_str_len(in); i++)
+            n += ((unsigned char)ks_str_data(in)[i] & 0xc0) != 0x80;
+        *out = ks_num((double)n);
+        return 0;
+    }
+    case KS_ARRAY: *out = ks_num(ks_arr_len(in)); return 0;
+    case KS_OBJECT: *out = ks_num(ks_obj_len(in)); return 0;
+    default: return type_error(cx, in, "has no length");
+    }
+}
+
+CF(f_utf8bytelength)
+{
+    UNUSED;
+    if (in.kind != KS_STRING)
+        return type_error(cx, in, "only strings have UTF-8 byte length");
+    *out = ks_num(ks_str_len(in));
+    return 0;
+}
+
+CF(f_not)
+{
+    UNUSED;
+    *out = ks_bool(!ks_is_truthy(in));
+    return 0;
+}
+
+CF(f_type)
+{
+    UNUSED;
+    *out = ks_str_cstr(ks_kind_name(in));
+    return 0;
+}
+
+static int keys_impl(ctx_t *cx, ks_val in, ks_val *out, int sorted)
+{
+    if (in.kind == KS_OBJECT) {
+        if (sorted) {
+            *out = ks_obj_sorted_keys(in);
+        } else {
+            ks_val r = ks_arr_new(ks_obj_len(in));
+            for (size_t i = 0; i < ks_obj_len(in); i++)
+                ks_arr_push(&r, ks_obj_key(in, i));
+            *out = r;
+        }
+        return 0;
+    }
+    if (in.kind == KS_ARRAY) {
+        ks_val r = ks_arr_new(ks_arr_len(in));
+        for (size_t i = 0; i < ks_arr_len(in); i++)
+            ks_arr_push(&r, ks_num((double)i));
+        *out = r;
+        return 0;
+    }
+    return type_error(cx, in, "has no keys");
+}
+
+CF(f_keys) { UNUSED; return keys_impl(cx, in, out, 1); }
+CF(f_keys_unsorted) { UNUSED; return keys_impl(cx, in, out, 0); }
+
+CF(f_has)
+{
+    UNUSED;
+    ks_val k = args[0];
+    if (in.kind == KS_OBJECT && k.kind == KS_STRING) {
+        *out = ks_bool(ks_obj_get(in, ks_str_data(k), ks_str_len(k)) != NULL);
+        return 0;
+    }
+    if (in.kind == KS_ARRAY && k.kind == KS_NUMBER) {
+        double d = ks_num_get(k);
+        *out = ks_bool(d >= 0 && d < (double)ks_arr_len(in));
+        return 0;
+    }
+    return ks__errorf(cx, "Cannot check whether %s has a %s key", ks_kind_name(in), ks_kind_name(k));
+}
+
+/* jq's jv_contains: kinds must match; strings by substring, containers recursively. */
+static int contains(ks_val a, ks_val b)
+{
+    if (a.kind != b.kind)
+        return 0;
+    if (a.kind == KS_OBJECT) {
+        for (uint32_t i = 0; i < b.o->len; i++) {
+            const ks_val *av = ks_obj_get(a, b.o->slots[i].key->data, b.o->slots[i].key->len);
+            if (!av || !contains(*av, b.o->slots[i].val))
+                return 0;
+        }
+        return 1;
+    }
+    if (a.kind == KS_ARRAY) {
+        for (uint32_t i = 0; i < b.a->len; i++) {
+            int found = 0;
+            for (uint32_t j = 0; j < a.a->len && !found; j++)
+                found = contains(a.a->items[j], b.a->items[i]);
+            if (!found)
+                return 0;
+        }
+        return 1;
+    }
+    if (a.kind == KS_STRING)
+        return strstr(ks_str_data(a), ks_str_data(b)) != NULL;
+    return ks_val_equal(a, b);
+}
+
+CF(f_contains)
+{
+    UNUSED;
+    ks_val b = args[0];
+    if (in.kind != b.kind) {
+        char b1[15], b2[15];
+        ks__dump_trunc(in, b1, sizeof b1);
+        ks__dump_trunc(b, b2, sizeof b2);
+        return ks__errorf(cx, "%s (%s) and %s (%s) cannot have their containment checked", ks_kind_name(in), b1,
+                          ks_kind_name(b), b2);
+    }
+    *out = ks_bool(contains(in, b));
+    return 0;
+}
+
+CF(f_add)
+{
+    UNUSED;
+    if (in.kind == KS_OBJECT || in.kind == KS_ARRAY) {
+        ks_val acc = ks_null();
+        size_t n = in.kind == KS_ARRAY ? ks_arr_len(in) : ks_obj_len(in);
+        for (size_t i = 0; i < n; i++) {
+            ks_val x = in.kind == KS_ARRAY ? in.a->items[i] : in.o->slots[i].val, r;
+            int rc = ks__arith(cx, '+', acc, x, &r);
+            ks_val_release(acc);
+            if (rc)
+                return rc;
+            acc = r;
+        }
+        *out = acc;
+        return 0;
+    }
+    char b[15];
+    ks__dump_trunc(in, b, sizeof b);
+    return ks__errorf(cx, "Cannot iterate over %s (%s)", ks_kind_name(in), b);
+}
+
+CF(f_tostring) { UNUSED; return ks__to_string(in, out); }
+CF(f_tojson) { UNUSED; return ks__tojson(in, out); }
+
+CF(f_fromjson)
+{
+    UNUSED;
+    if (in.kind != KS_STRING)
+        return type_error(cx, in, "only strings can be parsed");
+    char err[160];
+    if (ks_json_parse(ks_str_data(in), ks_str_len(in), out, err, sizeof err))
+        return ks__errorf(cx, "%s (while parsing '%s')", err, ks_str_data(in));
+    return 0;
+}
+
+CF(f_tonumber)
+{
+    UNUSED;
+    if (in.kind == KS_NUMBER) {
+        *out = in;
+        return 0;
+    }
+    if (in.kind == KS_STRING) {
+        ks_val v;
+        char err[160];
+        if (ks_json_parse(ks_str_data(in), ks_str_len(in), &v, err, sizeof err))
+            return ks__errorf(cx, "%s (while parsing '%s')", err, ks_str_data(in));
+        if (v.kind == KS_NUMBER) {
+            *out = v;
+            return 0;
+        }
+        ks_val_release(v);
+    }
+    return type_error(cx, in, "cannot be parsed as a number");
+}
+
+/* error(null) is a silent backtrack in jq 1.6: it produces no output and no error. */
+static int raise_value(ctx_t *cx, ks_val v)
+{
+    return v.kind == KS_NULL ? RC_OK : ks__error(cx, ks_val_retain(v));
+}
+
+static int raise_fn(const cont_t *k, ctx_t *cx, ks_val v)
+{
+    (void)k;
+    return raise_value(cx, v);
+}
+
+static int n_error(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+{
+    (void)k;
+    if (call->nargs == 0)
+        return raise_value(cx, in);
+    cont_t rk = {raise_fn};
+    return call->args[0]->eval(call->args[0], cx, fr, in, &rk);
+}
+
+/* ---- math ---- */
+
+static int num_arg(ctx_t *cx, ks_val v, double *d)
+{
+    if (v.kind != KS_NUMBER)
+        return type_error(cx, v, "number required");
+    *d = ks_num_get(v);
+    return 0;
+}
+
+#define MATH1(name, expr)                 \
+    CF(f_##name)                          \
+    {                                     \
+        UNUSED;                           \
+        double x = 0;                     \
+        if (num_arg(cx, in, &x))          \
+            return RC_ERROR;              \
+        *out = ks_num(expr);              \
+        return 0;                         \
+    }
+
+MATH1(floor, floor(x))
+MATH1(ceil, ceil(x))
+MATH1(round, round(x))
+MATH1(sqrt, sqrt(x))
+MATH1(fabs, fabs(x))
+MATH1(log, log(x))
+MATH1(log2, log2(x))
+MATH1(log10, log10(x))
+MATH1(exp, exp(x))
+MATH1(exp2, exp2(x))
+MATH1(exp10, pow(10, x))
+MATH1(trunc, trunc(x))
+MATH1(sin, sin(x))
+MATH1(cos, cos(x))
+MATH1(tan, tan(x))
+MATH1(asin, asin(x))
+MATH1(acos, acos(x))
+MATH1(atan, atan(x))
+MATH1(cbrt, cbrt(x))
+MATH1(significand, x == 0 ? 0 : x / pow(2, floor(log2(fabs(x)))))
+MATH1(logb, logb(x))
+MATH1(rint, rint(x))
+MATH1(nearbyint, nearbyint(x))
+MATH1(gamma, lgamma(x))
+MATH1(lgamma, lgamma(x))
+MATH1(tgamma, tgamma(x))
+MATH1(sinh, sinh(x))
+MATH1(cosh, cosh(x))
+MATH1(tanh, tanh(x))
+MATH1(asinh, asinh(x))
+MATH1(acosh, acosh(x))
+MATH1(atanh, atanh(x))
+MATH1(expm1, expm1(x))
+MATH1(log1p, log1p(x))
+
+CF(f_frexp)
+{
+    UNUSED;
+    double x = 0;
+    if (num_arg(cx, in, &x))
+        return RC_ERROR;
+    int e;
+    double m = frexp(x, &e);
+    ks_val r = ks_arr_new(2);
+    ks_arr_push(&r, ks_num(m));
+    ks_arr_push(&r, ks_num(e));
+    *out = r;
+    return 0;
+}
+
+CF(f_modf)
+{
+    UNUSED;
+    double x = 0;
+    if (num_arg(cx, in, &x))
+        return RC_ERROR;
+    double ip;
+    double fp = modf(x, &ip);
+    ks_val r = ks_arr_new(2);
+    ks_arr_push(&r, ks_num(fp));
+    ks_arr_push(&r, ks_num(ip));
+    *out = r;
+    return 0;
+}
+
+#define MATH2(name, expr)                                            \
+    CF(f_##name)                                                     \
+    {                                                                \
+        UNUSED;                                                      \
+        double a = 0, b = 0;                                         \
+        if (num_arg(cx, args[0], &a) || num_arg(cx, args[1], &b))    \
+            return RC_ERROR;                                         \
+        *out = ks_num(expr);                                         \
+        return 0;                                                    \
+    }
+
+MATH2(ldexp, ldexp(a, (int)b))
+MATH2(scalb, a * pow(2, b))
+MATH2(scalbln, scalbln(a, (long)b))
+MATH2(drem, remainder(a, b))
+MATH2(fmin, fmin(a, b))
+MATH2(fmax, fmax(a, b))
+MATH2(fmod, fmod(a, b))
+MATH2(copysign, copysign(a, b))
+MATH2(hypot, hypot(a, b))
+
+CF(f_fma)
+{
+    UNUSED;
+    double a = 0, b = 0, c = 0;
+    if (num_arg(cx, args[0], &a) || num_arg(cx, args[1], &b) || num_arg(cx, args[2], &c))
+        return RC_ERROR;
+    *out = ks_num(fma(a, b, c));
+    return 0;
+}
+
+CF(f_pow)
+{
+    UNUSED;
+    double a = 0, b = 0;
+    if (num_arg(cx, args[0], &a) || num_arg(cx, args[1], &b))
+        return RC_ERROR;
+    *out = ks_num(pow(a, b));
+    return 0;
+}
+
+CF(f_atan2)
+{
+    UNUSED;
+    double a = 0, b = 0;
+    if (num_arg(cx, args[0], &a) || num_arg(cx, args[1], &b))
+        return RC_ERROR;
+    *out = ks_num(atan2(a, b));
+    return 0;
+}
+
+CF(f_infinite) { UNUSED; *out = ks_num(INFINITY); return 0; }
+CF(f_nan) { UNUSED; *out = ks_num(NAN); return 0; }
+
+CF(f_isinfinite)
+{
+    UNUSED;
+    double x = 0;
+    if (num_arg(cx, in, &x))
+        return RC_ERROR;
+    *out = ks_bool(isinf(x));
+    return 0;
+}
+
+CF(f_isnan)
+{
+    UNUSED;
+    double x = 0;
+    if (num_arg(cx, in, &x))
+        return RC_ERROR;
+    *out = ks_bool(isnan(x));
+    return 0;
+}
+
+CF(f_isnormal)
+{
+    UNUSED;
+    double x = 0;
+    if (num_arg(cx, in, &x))
+        return RC_ERROR;
+    *out = ks_bool(isnormal(x));
+    return 0;
+}
+
+CF(f_now)
+{
+    UNUSED;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    *out = ks_num((double)tv.tv_sec + (double)tv.tv_usec / 1e6);
+    return 0;
+}
+
+/* ---- sorting and grouping ---- */
+
+static int need_array(ctx_t *cx, ks_val v, const char *what)
+{
+    if (v.kind == KS_ARRAY)
+        return 0;
+    return type_error(cx, v, what);
+}
+
+CF(f_sort)
+{
+    UNUSED;
+    if (need_array(cx, in, "cannot be sorted, as it is not an array"))
+        return RC_ERROR;
+    ks_val r = ks_val_retain(in);
+    ks_val_unshare(&r);
+    ks_val_sort(r.a->items, r.a->len);
+    *out = r;
+    return 0;
+}
+
+/* Pairs of (key, index) sorted stably by key. */
+typedef struct keyed {
+    ks_val key;
+    size_t idx;
+} keyed_t;
+
+static int keyed_cmp(const void *x, const void *y)
+{
+    const keyed_t *a = x, *b = y;
+    int r = ks_val_cmp(a->key, b->key);
+    return r ? r : (a->idx < b->idx ? -1 : a->idx > b->idx);
+}
+
+static keyed_t *sort_keyed(ctx_t *cx, ks_val in, ks_val keys, const char *what)
+{
+    if (need_array(cx, in, what))
+        return NULL;
+    if (keys.kind != KS_ARRAY || ks_arr_len(keys) != ks_arr_len(in)) {
+        ks__errorf(cx, "%s", "_sort_by_impl requires keys of the same length");
+        return NULL;
+    }
+    size_t n = ks_arr_len(in);
+    keyed_t *k = ks_xmalloc((n ? n : 1) * sizeof *k);
+    for (size_t i = 0; i < n; i++) {
+        k[i].key = keys.a->items[i];
+        k[i].idx = i;
+    }
+    qsort(k, n, sizeof *k, keyed_cmp);
+    return k;
+}
+
+CF(f_sort_by_impl)
+{
+    UNUSED;
+    keyed_t *k = sort_keyed(cx, in, args[0], "cannot be sorted, as it is not an array");
+    if (!k)
+        return RC_ERROR;
+    size_t n = ks_arr_len(in);
+    ks_val r = ks_arr_new(n);
+    for (size_t i = 0; i < n; i++)
+        r.a->items[i] = ks_val_retain(in.a->items[k[i].idx]);
+    r.a->len = (uint32_t)n;
+    free(k);
+    *out = r;
+    return 0;
+}
+
+CF(f_group_by_impl)
+{
+    UNUSED;
+    keyed_t *k = sort_keyed(cx, in, args[0], "cannot be grouped, as it is not an array");
+    if (!k)
+        return RC_ERROR;
+    size_t n = ks_arr_len(in);
+    ks_val r = ks_arr_new(4), group = ks_invalid();
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || ks_val_cmp(k[i - 1].key, k[i].key) != 0) {
+            if (i)
+                ks_arr_push(&r, group);
+            group = ks_arr_new(4);
+        }
+        ks_arr_push(&group, ks_val_retain(in.a->items[k[i].idx]));
+    }
+    if (n)
+        ks_arr_push(&r, group);
+    free(k);
+    *out = r;
+    return 0;
+}
+
+CF(f_unique_by_impl)
+{
+    UNUSED;
+    keyed_t *k = sort_keyed(cx, in, args[0], "cannot be grouped, as it is not an array");
+    if (!k)
+        return RC_ERROR;
+    size_t n = ks_arr_len(in);
+    ks_val r = ks_arr_new(4);
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || ks_val_cmp(k[i - 1].key, k[i].key) != 0)
+            ks_arr_push(&r, ks_val_retain(in.a->items[k[i].idx]));
+    free(k);
+    *out = r;
+    return 0;
+}
+
+static int minmax_by(ctx_t *cx, ks_val in, ks_val keys, int want_max, ks_val *out)
+{
+    if (need_array(cx, in, "cannot be iterated over"))
+        return RC_ERROR;
+    if (keys.kind != KS_ARRAY || ks_arr_len(keys) != ks_arr_len(in))
+        return ks__errorf(cx, "%s", "Cannot compare keys of different lengths");
+    size_t n = ks_arr_len(in), best = 0;
+    if (n == 0) {
+        *out = ks_null();
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        int c = ks_val_cmp(keys.a->items[i], keys.a->items[best]);
+        if (want_max ? c >= 0 : c < 0)
+            best = i;
+    }
+    *out = ks_val_retain(in.a->items[best]);
+    return 0;
+}
+
+CF(f_min_by_impl) { UNUSED; return minmax_by(cx, in, args[0], 0, out); }
+CF(f_max_by_impl) { UNUSED; return minmax_by(cx, in, args[0], 1, out); }
+CF(f_min) { UNUSED; return minmax_by(cx, in, in, 0, out); }
+CF(f_max) { UNUSED; return minmax_by(cx, in, in, 1, out); }
+
+CF(f_unique)
+{
+    UNUSED;
+    return f_unique_by_impl(cx, in, &in, out);
+}
+
+/* ---- paths ---- */
+
+CF(f_getpath)
+{
+    UNUSED;
+    return ks__getpath(cx, in, args[0], out);
+}
+
+CF(f_setpath)
+{
+    UNUSED;
+    return ks__setpath(cx, ks_val_retain(in), args[0], 0, ks_val_retain(args[1]), out);
+}
+
+CF(f_delpaths)
+{
+    UNUSED;
+    return ks__delpaths(cx, ks_val_retain(in), args[0], out);
+}
+
+static int getpath_npath(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
+{
+    ks_val p;
+    int rc = ks__collect1(call->args[0], cx, fr, in, &p);
+    if (rc || p.kind == KS_INVALID)
+        return rc;
+    ks_val v;
+    if ((rc = ks__getpath(cx, in, p, &v))) {
+        ks_val_release(p);
+        return rc;
+    }
+    ks_val full = ks_val_retain(path);
+    for (uint32_t i = 0; i < p.a->len; i++)
+        ks_arr_push(&full, ks_val_retain(p.a->items[i]));
+    rc = k->fn(k, cx, v, full);
+    ks_val_release(v);
+    ks_val_release(full);
+    ks_val_release(p);
+    return rc;
+}
+
+/* ---- generators and closures ---- */
+
+static int n_empty(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+{
+    (void)call, (void)cx, (void)fr, (void)in, (void)k;
+    return RC_OK;
+}
+
+static int p_empty(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
+{
+    (void)call, (void)cx, (void)fr, (void)in, (void)path, (void)k;
+    return RC_OK;
+}
+
+static int p_error(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
+{
+    (void)path, (void)k;
+    return n_error(call, cx, fr, in, NULL);
+}
+
+typedef struct sel_k {
+    cont_t base;
+    ks_val in;
+    const cont_t *next;
+    const pcont_t *pnext;
+    ks_val path;
+} sel_k_t;
+
+static int select_fn(const cont_t *k, ctx_t *cx, ks_val c)
+{
+    const sel_k_t *sk = (const sel_k_t *)(const void *)k;
+    if (!ks_is_truthy(c))
+        return 0;
+    if (sk->pnext)
+        return sk->pnext->fn(sk->pnext, cx, sk->in, sk->path);
+    return sk->next->fn(sk->next, cx, sk->in);
+}
+
+static int n_select(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+{
+    const node_t *f = call->args[0];
+    if (f->eval1) {
+        ks_val c;
+        int rc = f->eval1(f, cx, fr, in, &c);
+        if (rc)
+            return rc;
+        int t = ks_is_truthy(c);
+        ks_val_release(c);
+        return t ? k->fn(k, cx, in) : 0;
+    }
+    sel_k_t sk = {{select_fn}, in, k, NULL, ks_invalid()};
+    return f->eval(f, cx, fr, in, &sk.base);
+}
+
+static int p_select(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
+{
+    sel_k_t sk = {{select_fn}, in, NULL, k, path};
+    return call->args[0]->eval(call->args[0], cx, fr, in, &sk.base);
+}
+
+typedef struct map_k {
+    cont_t base;
+    const node_t *f;
+    frame_t *fr;
+    ks_val *arr;
+} map_k_t;
+
+static int map_push_fn(const cont_t *k, ctx_t *cx, ks_val v)
+{
+    (void)cx;
+    ks_arr_push(((const map_k_t *)(const void *)k)->arr, ks_val_retain(v));
+    return 0;
+}
+
+static int map_item_fn(const cont_t *k, ctx_t *cx, ks_val item)
+{
+    const map_k_t *mk = (const map_k_t *)(const void *)k;
+    map_k_t k2 = *mk;
+    k2.base.fn = map_push_fn;
+    return mk->f->eval(mk->f, cx, mk->fr, item, &k2.base);
+}
+
+/* map(f) == [.[] | f] */
+static int n_map(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+{
+    ks_val arr = ks_arr_new(in.kind == KS_ARRAY ? ks_arr_len(in) : 4);
+    map_k_t mk = {{map_item_fn}, call->args[0], fr, &arr};
+    int rc = ks__iterate(cx, in, &mk.base);
+    if (rc) {
+        ks_val_release(arr);
+        return rc;
+    }
+    return ks__emit(k, cx, arr);
+}
+
+/* range($from; $upto): $from is the outer loop. */
+typedef struct range_k {
+    cont_t base;
+    const node_t *call;
+    frame_t *fr;
+    ks_val in;
+    const cont_t *next;
+    ks_val from;
+} range_k_t;
+
+static int range_upto_fn(const cont_t *k, ctx_t *cx, ks_val upto)
+{
+    const range_k_t *rk = (const range_k_t *)(const void *)k;
+    if (rk->from.kind != KS_NUMBER || upto.kind != KS_NUMBER)
+        return ks__errorf(cx, "Range bounds must be numeric");
+    double hi = ks_num_get(upto);
+    for (double x = ks_num_get(rk->from); x < hi; x += 1) {
+        int rc = rk->next->fn(rk->next, cx, ks_num(x));
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int range_from_fn(const cont_t *k, ctx_t *cx, ks_val from)
+{
+    range_k_t k2 = *(const range_k_t *)(const void *)k;
+    k2.base.fn = range_upto_fn;
+    k2.from = from;
+    return k2.call->args[1]->eval(k2.call->args[1], cx, k2.fr, k2.in, &k2.base);
+}
+
+static int n_range2(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+{
+    range_k_t rk = {{range_from_fn}, call, fr, in, k, ks_invalid()};
+    return call->args[0]->eval(call->args[0], cx, fr, in, &rk.base);
+}
+
+static int range1_fn(const cont_t *k, ctx_t *cx, ks_val upto)
+{
+    const range_k_t *rk = (const range_k_t *)(const void *)k;
+    range_k_t k2 = *rk;
+    k2.from = ks_num(0);
+    return range_upto_fn(&k2.base, cx, upto);
+}
+
+static int n_range1(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+{
+    range_k_t rk = {{range1_fn}, call, fr, in, k, ks_invalid()};
+    return call->args[0]->eval(call->args[0], cx, fr, in, &rk.base);
+}
+
+/* limit($n; f): stops f after n outputs; n <= 0 as in jq 1.6. */
+typedef struct limit_k {
+    cont_t base;
+    pcont_t pbase; /* the same continuation in path mode */
+    const node_t *call;
+    frame_t *fr;
+    ks_val in;
+    const cont_t *next;
+    const pcont_t *pnext;
+    ks_val path;
+    double n;
+    double *count;
+    double id;
+} limit_k_t;
+
+static int limit_out_fn(const cont_t *k, ctx_t *cx, ks_val v)
+{
+    const limit_k_t *lk = (const limit_k_t *)(const void *)k;
+    int rc = lk->next->fn(lk->next, cx, v);
+    if (rc)
+        return rc;
+    if (++*lk->count >= lk->n) {
+        cx->break_id = lk->id;
+        return RC_BREAK;
+    }
+    return 0;
+}
+
+static int limit_pout_fn(const pcont_t *k, ctx_t *cx, ks_val v, ks_val path)
+{
+    const limit_k_t *lk = (const limit_k_t *)(const void *)((const char *)k - offsetof(limit_k_t, pbase));
+    int rc = lk->pnext->fn(lk->pnext, cx, v, path);
+    if (rc)
+        return rc;
+    if (++*lk->count >= lk->n) {
+        cx->break_id = lk->id;
+        return RC_BREAK;
+    }
+    return 0;
+}
+
+static int limit_n_fn(const cont_t *k, ctx_t *cx, ks_val nv)
+{
+    const limit_k_t *lk = (const limit_k_t *)(const void *)k;
+    const node_t *f = lk->call->args[1];
+    /*
+     * jq 1.6: a negative n yields all of f; otherwise each output is emitted
+     * and then counted, so limit(0; f) still yields f's first output.
+     */
+    if (ks_val_cmp(nv, ks_num(0)) < 0)
+        return lk->pnext ? ks__path_eval(f, cx, lk->fr, lk->in, lk->path, lk->pnext)
+                         : f->eval(f, cx, lk->fr, lk->in, lk->next);
+    double count = 0;
+    limit_k_t k2 = *lk;
+    k2.n = nv.kind == KS_NUMBER ? ks_num_get(nv) : INFINITY;
+    k2.count = &count;
+    k2.id = ++cx->next_label;
+    int rc;
+    if (lk->pnext) {
+        k2.pbase.fn = limit_pout_fn;
+        rc = ks__path_eval(f, cx, lk->fr, lk->in, lk->path, &k2.pbase);
+    } else {
+        k2.base.fn = limit_out_fn;
+        rc = f->eval(f, cx, lk->fr, lk->in, &k2.base);
+    }
+    if (rc == RC_BREAK && cx->break_id == k2.id)
+        rc = RC_OK;
+    return rc;
+}
+
+static int n_limit(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+{
+    limit_k_t lk = {{limit_n_fn}, {NULL}, call, fr, in, k, NULL, ks_invalid(), 0, NULL, 0};
+    return call->args[0]->eval(call->args[0], cx, fr, in, &lk.base);
+}
+
+static int p_limit(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
+{
+    limit_k_t lk = {{limit_n_fn}, {NULL}, call, fr, in, NULL, k, path, 0, NULL, 0};
+    return call->args[0]->eval(call->args[0], cx, fr, in, &lk.base);
+}
+
+static int debug_emit(ctx_t *cx, ks_val in, const cont_t *k)
+{
+    ks_buf_t b = {0};
+    ks_buf_puts(&b, "[\"DEBUG:\",");
+    ks_json_write(&b, in);
+    ks_buf_puts(&b, "]\n");
+    fputs(b.data, stderr);
+    ks_buf_free(&b);
+    return k->fn(k, cx, in);
+}
+
+static int n_debug(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+{
+    (void)call, (void)fr;
+    return debug_emit(cx, in, k);
+}
+
+const builtin_t ks__builtins[] = {
+    {"length", 0, f_length, NULL, NULL},
+    {"utf8bytelength", 0, f_utf8bytelength, NULL, NULL},
+    {"not", 0, f_not, NULL, NULL},
+    {"type", 0, f_type, NULL, NULL},
+    {"keys", 0, f_keys, NULL, NULL},
+    {"keys_unsorted", 0, f_keys_unsorted, NULL, NULL},
+    {"has", 1, f_has, NULL, NULL},
+    {"contains", 1, f_contains, NULL, NULL},
+    {"add", 0, f_add, NULL, NULL},
+    {"tostring", 0, f_tostring, NULL, NULL},
+    {"tojson", 0, f_tojson, NULL, NULL},
+    {"fromjson", 0, f_fromjson, NULL, NULL},
+    {"tonumber", 0, f_tonumber, NULL, NULL},
+    {"error", 0, NULL, n_error, p_error},
+    {"error", 1, NULL, n_error, p_error},
+    {"floor", 0, f_floor, NULL, NULL},
+    {"ceil", 0, f_ceil, NULL, NULL},
+    {"round", 0, f_round, NULL, NULL},
+    {"sqrt", 0, f_sqrt, NULL, NULL},
+    {"fabs", 0, f_fabs, NULL, NULL},
+    {"log", 0, f_log, NULL, NULL},
+    {"log2", 0, f_log2, NULL, NULL},
+    {"log10", 0, f_log10, NULL, NULL},
+    {"exp", 0, f_exp, NULL, NULL},
+    {"exp2", 0, f_exp2, NULL, NULL},
+    {"exp10", 0, f_exp10, NULL, NULL},
+    {"trunc", 0, f_trunc, NULL, NULL},
+    {"sin", 0, f_sin, NULL, NULL},
+    {"cos", 0, f_cos, NULL, NULL},
+    {"tan", 0, f_tan, NULL, NULL},
+    {"asin", 0, f_asin, NULL, NULL},
+    {"acos", 0, f_acos, NULL, NULL},
+    {"atan", 0, f_atan, NULL, NULL},
+    {"cbrt", 0, f_cbrt, NULL, NULL},
+    {"significand", 0, f_significand, NULL, NULL},
+    {"logb", 0, f_logb, NULL, NULL},
+    {"rint", 0, f_rint, NULL, NULL},
+    {"nearbyint", 0, f_nearbyint, NULL, NULL},
+    {"pow", 2, f_pow, NULL, NULL},
+    {"gamma", 0, f_gamma, NULL, NULL},
+    {"lgamma", 0, f_lgamma, NULL, NULL},
+    {"tgamma", 0, f_tgamma, NULL, NULL},
+    {"sinh", 0, f_sinh, NULL, NULL},
+    {"cosh", 0, f_cosh, NULL, NULL},
+    {"tanh", 0, f_tanh, NULL, NULL},
+    {"asinh", 0, f_asinh, NULL, NULL},
+    {"acosh", 0, f_acosh, NULL, NULL},
+    {"atanh", 0, f_atanh, NULL, NULL},
+    {"expm1", 0, f_expm1, NULL, NULL},
+    {"log1p", 0, f_log1p, NULL, NULL},
+    {"frexp", 0, f_frexp, NULL, NULL},
+    {"modf", 0, f_modf, NULL, NULL},
+    {"ldexp", 2, f_ldexp, NULL, NULL},
+    {"scalb", 2, f_scalb, NULL, NULL},
+    {"scalbln", 2, f_scalbln, NULL, NULL},
+    {"drem", 2, f_drem, NULL, NULL},
+    {"fmin", 2, f_fmin, NULL, NULL},
+    {"fmax", 2, f_fmax, NULL, NULL},
+    {"fmod", 2, f_fmod, NULL, NULL},
+    {"copysign", 2, f_copysign, NULL, NULL},
+    {"hypot", 2, f_hypot, NULL, NULL},
+    {"fma", 3, f_fma, NULL, NULL},
+    {"atan2", 2, f_atan2, NULL, NULL},
+    {"infinite", 0, f_infinite, NULL, NULL},
+    {"nan", 0, f_nan, NULL, NULL},
+    {"isinfinite", 0, f_isinfinite, NULL, NULL},
+    {"isnan", 0, f_isnan, NULL, NULL},
+    {"isnormal", 0, f_isnormal, NULL, NULL},
+    {"now", 0, f_now, NULL, NULL},
+    {"sort", 0, f_sort, NULL, NULL},
+    {"_sort_by_impl", 1, f_sort_by_impl, NULL, NULL},
+    {"_group_by_impl", 1, f_group_by_impl, NULL, NULL},
+    {"_unique_by_impl", 1, f_unique_by_impl, NULL, NULL},
+    {"_min_by_impl", 1, f_min_by_impl, NULL, NULL},
+    {"_max_by_impl", 1, f_max_by_impl, NULL, NULL},
+    {"min", 0, f_min, NULL, NULL},
+    {"max", 0, f_max, NULL, NULL},
+    {"unique", 0, f_unique, NULL, NULL},
+    {"getpath", 1, f_getpath, NULL, getpath_npath},
+    {"setpath", 2, f_setpath, NULL, NULL},
+    {"delpaths", 1, f_delpaths, NULL, NULL},
+    {"path", 1, NULL, ks__bi_path, NULL},
+    {"empty", 0, NULL, n_empty, p_empty},
+    {"select", 1, NULL, n_select, p_select},
+    {"map", 1, NULL, n_map, NULL},
+    {"range", 1, NULL, n_range1, NULL},
+    {"range", 2, NULL, n_range2, NULL},
+    {"limit", 2, NULL, n_limit, p_limit},
+    {"debug", 0, NULL, n_debug, NULL},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
+const builtin_t *ks__builtin_find(const char *name, int arity)
+{
+    for (const builtin_t *b = ks__builtins; b->name; b++)
+        if (b->arity == arity && strcmp(b->name, name) == 0)
+            return b;
+    for (const builtin_t *b = ks__builtins_str; b->name; b++)
+        if (b->arity == arity && strcmp(b->name, name) == 0)
+            return b;
+    return NULL;
+}

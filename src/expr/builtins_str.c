@@ -1,0 +1,652 @@
+/*
+ * builtins_str.c: string builtins, regular expressions (Oniguruma, the
+ * library jq uses, with jq's Perl syntax with named groups and flags), @formats and dates.
+ */
+
+#include <math.h>
+#include <oniguruma.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "expr_int.h"
+
+#define CF(name) static int name(ctx_t *cx, ks_val in, const ks_val *args, ks_val *out)
+#define UNUSED (void)cx, (void)in, (void)args
+
+static int type_error(ctx_t *cx, ks_val v, const char *what)
+{
+    char b[15];
+    ks__dump_trunc(v, b, sizeof b);
+    return ks__errorf(cx, "%s (%s) %s", ks_kind_name(v), b, what);
+}
+
+int ks__tojson(ks_val v, ks_val *out)
+{
+    ks_buf_t b = {0};
+    ks_json_write(&b, v);
+    *out = ks_str_new(b.data, b.len);
+    ks_buf_free(&b);
+    return 0;
+}
+
+CF(f_startswith)
+{
+    UNUSED;
+    if (in.kind != KS_STRING || args[0].kind != KS_STRING)
+        return ks__errorf(cx, "startswith() requires string inputs");
+    size_t n = ks_str_len(args[0]);
+    *out = ks_bool(ks_str_len(in) >= n && memcmp(ks_str_data(in), ks_str_data(args[0]), n) == 0);
+    return 0;
+}
+
+CF(f_endswith)
+{
+    UNUSED;
+    if (in.kind != KS_STRING || args[0].kind != KS_STRING)
+        return ks__errorf(cx, "endswith() requires string inputs");
+    size_t n = ks_str_len(args[0]), l = ks_str_len(in);
+    *out = ks_bool(l >= n && memcmp(ks_str_data(in) + l - n, ks_str_data(args[0]), n) == 0);
+    return 0;
+}
+
+CF(f_ltrimstr)
+{
+    UNUSED;
+    if (in.kind == KS_STRING && args[0].kind == KS_STRING) {
+        size_t n = ks_str_len(args[0]);
+        if (ks_str_len(in) >= n && memcmp(ks_str_data(in), ks_str_data(args[0]), n) == 0) {
+            *out = ks_str_new(ks_str_data(in) + n, ks_str_len(in) - n);
+            return 0;
+        }
+    }
+    *out = ks_val_retain(in);
+    return 0;
+}
+
+CF(f_rtrimstr)
+{
+    UNUSED;
+    if (in.kind == KS_STRING && args[0].kind == KS_STRING) {
+        size_t n = ks_str_len(args[0]), l = ks_str_len(in);
+        if (l >= n && memcmp(ks_str_data(in) + l - n, ks_str_data(args[0]), n) == 0) {
+            *out = ks_str_new(ks_str_data(in), l - n);
+            return 0;
+        }
+    }
+    *out = ks_val_retain(in);
+    return 0;
+}
+
+CF(f_explode)
+{
+    UNUSED;
+    if (in.kind != KS_STRING)
+        return ks__errorf(cx, "explode input must be a string");
+    ks_val r = ks_arr_new(ks_str_len(in));
+    const char *s = ks_str_data(in);
+    size_t i = 0, n = ks_str_len(in);
+    while (i < n) {
+        uint32_t cp;
+        i += (size_t)ks_utf8_decode(s + i, n - i, &cp);
+        ks_arr_push(&r, ks_num(cp));
+    }
+    *out = r;
+    return 0;
+}
+
+CF(f_implode)
+{
+    UNUSED;
+    if (in.kind != KS_ARRAY)
+        return ks__errorf(cx, "implode input must be an array");
+    ks_buf_t b = {0};
+    for (uint32_t i = 0; i < in.a->len; i++) {
+        ks_val c = in.a->items[i];
+        if (c.kind != KS_NUMBER) {
+            ks_buf_free(&b);
+            return ks__errorf(cx, "Unicode codepoint must be numeric");
+        }
+        double d = ks_num_get(c);
+        ks_utf8_encode(&b, d < 0 || d > 0x10ffff ? 0xfffd : (uint32_t)d);
+    }
+    *out = ks_str_new(b.data ? b.data : "", b.len);
+    ks_buf_free(&b);
+    return 0;
+}
+
+static int case_map(ctx_t *cx, ks_val in, ks_val *out, int upper)
+{
+    if (in.kind != KS_STRING)
+        return ks__errorf(cx, "explode input must be a string");
+    char *d;
+    ks_val r = ks_str_alloc(ks_str_len(in), &d);
+    for (size_t i = 0; i < ks_str_len(in); i++) {
+        char c = ks_str_data(in)[i];
+        if (upper && c >= 'a' && c <= 'z')
+            c = (char)(c - 32);
+        else if (!upper && c >= 'A' && c <= 'Z')
+            c = (char)(c + 32);
+        d[i] = c;
+    }
+    *out = r;
+    return 0;
+}
+
+CF(f_ascii_downcase) { UNUSED; return case_map(cx, in, out, 0); }
+CF(f_ascii_upcase) { UNUSED; return case_map(cx, in, out, 1); }
+
+ks_val ks__str_split(ks_val s, ks_val sep);
+
+CF(f_split1)
+{
+    UNUSED;
+    if (in.kind != KS_STRING || args[0].kind != KS_STRING)
+        return ks__errorf(cx, "split input and separator must be strings");
+    *out = ks__str_split(in, args[0]);
+    return 0;
+}
+
+/* Byte offsets of a substring, as jq 1.6's _strindices reports them. */
+CF(f_strindices)
+{
+    UNUSED;
+    if (in.kind != KS_STRING || args[0].kind != KS_STRING)
+        return ks__errorf(cx, "_strindices requires string inputs");
+    ks_val r = ks_arr_new(4);
+    size_t n = ks_str_len(in), m = ks_str_len(args[0]);
+    const char *s = ks_str_data(in), *p = ks_str_data(args[0]);
+    if (m) {
+        for (size_t i = 0; i + m <= n;) {
+            if (memcmp(s + i, p, m) == 0) {
+                ks_arr_push(&r, ks_num((double)i));
+                i += m; /* matches do not overlap */
+            } else {
+                i++;
+            }
+        }
+    }
+    *out = r;
+    return 0;
+}
+
+/* ---- regular expressions ---- */
+
+static size_t cp_index(const char *s, size_t byte_off)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < byte_off; i++)
+        n += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return n;
+}
+
+typedef struct name_ctx {
+    ks_val *captures;
+} name_ctx_t;
+
+static int name_iter(const UChar *name, const UChar *name_end, int ngroups, int *groups, regex_t *reg, void *arg)
+{
+    (void)reg;
+    ks_val *caps = ((name_ctx_t *)arg)->captures;
+    for (int i = 0; i < ngroups; i++) {
+        int g = groups[i] - 1;
+        if (g >= 0 && (size_t)g < ks_arr_len(*caps)) {
+            ks_val cap = ks_val_retain(caps->a->items[g]);
+            ks_obj_setc(&cap, "name", ks_str_new((const char *)name, (size_t)(name_end - name)));
+            ks_arr_set(caps, (size_t)g, cap);
+        }
+    }
+    return 0;
+}
+
+CF(f_match_impl)
+{
+    UNUSED;
+    ks_val re = args[0], mods = args[1];
+    int test = args[2].kind == KS_TRUE, global = 0;
+    if (in.kind != KS_STRING)
+        return type_error(cx, in, "cannot be matched, as it is not a string");
+    if (re.kind != KS_STRING)
+        return type_error(cx, re, "is not a string");
+    OnigOptionType options = ONIG_OPTION_CAPTURE_GROUP;
+    if (mods.kind == KS_STRING) {
+        for (size_t i = 0; i < ks_str_len(mods); i++) {
+            switch (ks_str_data(mods)[i]) {
+            case 'g': global = 1; break;
+            case 'i': options |= ONIG_OPTION_IGNORECASE; break;
+            case 'x': options |= ONIG_OPTION_EXTEND; break;
+            case 'n': options |= ONIG_OPTION_FIND_NOT_EMPTY; break;
+            case 's': options |= ONIG_OPTION_SINGLELINE; break;
+            case 'p': options |= ONIG_OPTION_MULTILINE | ONIG_OPTION_SINGLELINE; break;
+            case 'l': options |= ONIG_OPTION_FIND_LONGEST; break;
+            default: return ks__errorf(cx, "%s is not a valid modifier string", ks_str_data(mods));
+            }
+        }
+    } else if (mods.kind != KS_NULL) {
+        return type_error(cx, mods, "is not a string");
+    }
+    regex_t *reg;
+    OnigErrorInfo einfo;
+    const UChar *pat = (const UChar *)ks_str_data(re);
+    int orc = onig_new(&reg, pat, pat + ks_str_len(re), options, ONIG_ENCODING_UTF8, ONIG_SYNTAX_PERL_NG, &einfo);
+    if (orc != ONIG_NORMAL) {
+        UChar ebuf[ONIG_MAX_ERROR_MESSAGE_LEN];
+        onig_error_code_to_str(ebuf, orc, &einfo);
+        return ks__errorf(cx, "Regex failure: %s", (char *)ebuf);
+    }
+    const char *s = ks_str_data(in);
+    const UChar *str = (const UChar *)s, *end = str + ks_str_len(in), *start = str;
+    ks_val result = test ? ks_bool(0) : ks_arr_new(4);
+    OnigRegion *region = onig_region_new();
+    int rc = 0;
+    do {
+        orc = onig_search(reg, start, end, start, end, region, ONIG_OPTION_NONE);
+        if (orc == ONIG_MISMATCH)
+            break;
+        if (orc < 0) {
+            UChar ebuf[ONIG_MAX_ERROR_MESSAGE_LEN];
+            onig_error_code_to_str(ebuf, orc);
+            rc = ks__errorf(cx, "%s", (char *)ebuf);
+            break;
+        }
+        if (test) {
+            result = ks_bool(1);
+            break;
+        }
+        /* Offsets come back relative to `start`; make them relative to the string. */
+        for (int i = 0; i < region->num_regs; i++) {
+            if (region->beg[i] >= 0) {
+                region->beg[i] += (int)(start - str);
+                region->end[i] += (int)(start - str);
+            }
+        }
+        ks_val m = ks_obj_new(4);
+        if (region->end[0] == region->beg[0]) {
+            ks_obj_setc(&m, "offset", ks_num((double)cp_index(s, (size_t)region->beg[0])));
+            ks_obj_setc(&m, "length", ks_num(0));
+            ks_obj_setc(&m, "string", ks_str_new("", 0));
+            ks_obj_setc(&m, "captures", ks_arr_new(0));
+            ks_arr_push(&result, m);
+            start = str + region->end[0] + 1;
+            continue;
+        }
+        size_t off = cp_index(s, (size_t)region->beg[0]);
+        ks_obj_setc(&m, "offset", ks_num((double)off));
+        ks_obj_setc(&m, "length", ks_num((double)(cp_index(s, (size_t)region->end[0]) - off)));
+        ks_obj_setc(&m, "string", ks_str_new(s + region->beg[0], (size_t)(region->end[0] - region->beg[0])));
+        ks_val caps = ks_arr_new((size_t)region->num_regs);
+        for (int i = 1; i < region->num_regs; i++) {
+            ks_val cap = ks_obj_new(4);
+            if (region->beg[i] == region->end[i]) {
+                if (region->beg[i] == -1) {
+                    ks_obj_setc(&cap, "offset", ks_num(-1));
+                    ks_obj_setc(&cap, "string", ks_null());
+                } else {
+                    ks_obj_setc(&cap, "offset", ks_num((double)cp_index(s, (size_t)region->beg[i])));
+                    ks_obj_setc(&cap, "string", ks_str_new("", 0));
+                }
+                ks_obj_setc(&cap, "length", ks_num(0));
+                ks_obj_setc(&cap, "name", ks_null());
+            } else {
+                size_t co = cp_index(s, (size_t)region->beg[i]);
+                ks_obj_setc(&cap, "offset", ks_num((double)co));
+                ks_obj_setc(&cap, "length", ks_num((double)(cp_index(s, (size_t)region->end[i]) - co)));
+                ks_obj_setc(&cap, "string", ks_str_new(s + region->beg[i], (size_t)(region->end[i] - region->beg[i])));
+                ks_obj_setc(&cap, "name", ks_null());
+            }
+            ks_arr_push(&caps, cap);
+        }
+        name_ctx_t nc = {&caps};
+        onig_foreach_name(reg, name_iter, &nc);
+        ks_obj_setc(&m, "captures", caps);
+        ks_arr_push(&result, m);
+        start = str + region->end[0];
+    } while (global && start < end);
+    onig_region_free(region, 1);
+    onig_free(reg);
+    if (rc) {
+        ks_val_release(result);
+        return rc;
+    }
+    *out = result;
+    return 0;
+}
+
+/* ---- @formats ---- */
+
+static void put_number(ks_buf_t *b, ks_val v)
+{
+    ks_json_write(b, v);
+}
+
+int ks__format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out)
+{
+    ks_buf_t b = {0};
+    ks_val s;
+    if (strcmp(fmt, "text") == 0)
+        return ks__to_string(v, out);
+    if (strcmp(fmt, "json") == 0)
+        return ks__tojson(v, out);
+    if (strcmp(fmt, "csv") == 0 || strcmp(fmt, "tsv") == 0) {
+        int csv = fmt[0] == 'c';
+        if (v.kind != KS_ARRAY)
+            return type_error(cx, v, csv ? "cannot be csv-formatted, only array" : "cannot be tsv-formatted, only array");
+        for (uint32_t i = 0; i < v.a->len; i++) {
+            ks_val x = v.a->items[i];
+            if (i)
+                ks_buf_putc(&b, csv ? ',' : '\t');
+            switch (x.kind) {
+            case KS_NULL: break;
+            case KS_TRUE: ks_buf_puts(&b, "true"); break;
+            case KS_FALSE: ks_buf_puts(&b, "false"); break;
+            case KS_NUMBER: put_number(&b, x); break;
+            case KS_STRING:
+                if (csv) {
+                    ks_buf_putc(&b, '"');
+                    for (size_t j = 0; j < ks_str_len(x); j++) {
+                        if (ks_str_data(x)[j] == '"')
+                            ks_buf_putc(&b, '"');
+                        ks_buf_putc(&b, ks_str_data(x)[j]);
+                    }
+                    ks_buf_putc(&b, '"');
+                } else {
+                    for (size_t j = 0; j < ks_str_len(x); j++) {
+                        char c = ks_str_data(x)[j];
+                        if (c == '\\') ks_buf_puts(&b, "\\\\");
+                        else if (c == '\t') ks_buf_puts(&b, "\\t");
+                        else if (c == '\r') ks_buf_puts(&b, "\\r");
+                        else if (c == '\n') ks_buf_puts(&b, "\\n");
+                        else ks_buf_putc(&b, c);
+                    }
+                }
+                break;
+            default:
+                ks_buf_free(&b);
+                /* jq 1.6 says "csv" for both. */
+                return type_error(cx, x, "is not valid in a csv row");
+            }
+        }
+        goto done;
+    }
+    if (strcmp(fmt, "sh") == 0) {
+        ks_val arr = v.kind == KS_ARRAY ? ks_val_retain(v) : ks_arr_new(1);
+        if (v.kind != KS_ARRAY)
+            ks_arr_push(&arr, ks_val_retain(v));
+        for (uint32_t i = 0; i < arr.a->len; i++) {
+            ks_val x = arr.a->items[i];
+            if (i)
+                ks_buf_putc(&b, ' ');
+            if (x.kind == KS_STRING) {
+                ks_buf_putc(&b, '\'');
+                for (size_t j = 0; j < ks_str_len(x); j++) {
+                    if (ks_str_data(x)[j] == '\'')
+                        ks_buf_puts(&b, "'\\''");
+                    else
+                        ks_buf_putc(&b, ks_str_data(x)[j]);
+                }
+                ks_buf_putc(&b, '\'');
+            } else if (x.kind == KS_ARRAY || x.kind == KS_OBJECT) {
+                ks_val_release(arr);
+                ks_buf_free(&b);
+                return type_error(cx, x, "can not be escaped for shell");
+            } else {
+                ks_json_write(&b, x);
+            }
+        }
+        ks_val_release(arr);
+        goto done;
+    }
+    if (ks__to_string(v, &s))
+        return RC_ERROR;
+    const unsigned char *p = (const unsigned char *)ks_str_data(s);
+    size_t n = ks_str_len(s);
+    if (strcmp(fmt, "html") == 0) {
+        for (size_t i = 0; i < n; i++) {
+            switch (p[i]) {
+            case '<': ks_buf_puts(&b, "&lt;"); break;
+            case '>': ks_buf_puts(&b, "&gt;"); break;
+            case '&': ks_buf_puts(&b, "&amp;"); break;
+            case '\'': ks_buf_puts(&b, "&apos;"); break;
+            case '"': ks_buf_puts(&b, "&quot;"); break;
+            default: ks_buf_putc(&b, (char)p[i]);
+            }
+        }
+    } else if (strcmp(fmt, "uri") == 0) {
+        static const char unreserved[] = "-_.!~*'()";
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = p[i];
+            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c && strchr(unreserved, c)))
+                ks_buf_putc(&b, (char)c);
+            else
+                ks_buf_printf(&b, "%%%02X", c);
+        }
+    } else if (strcmp(fmt, "base64") == 0) {
+        static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        for (size_t i = 0; i < n; i += 3) {
+            uint32_t w = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+            char q[4] = {tbl[w >> 18], tbl[(w >> 12) & 63], i + 1 < n ? tbl[(w >> 6) & 63] : '=', i + 2 < n ? tbl[w & 63] : '='};
+            ks_buf_append(&b, q, 4);
+        }
+    } else if (strcmp(fmt, "base64d") == 0) {
+        uint32_t acc = 0;
+        int bits = 0;
+        size_t valid = 0;
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = p[i];
+            int d = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
+                  : c == '+' ? 62 : c == '/' ? 63 : -1;
+            if (c == '=')
+                break;
+            if (d < 0) {
+                ks_val_release(s);
+                ks_buf_free(&b);
+                return type_error(cx, v, "is not valid base64 data");
+            }
+            valid++;
+            acc = acc << 6 | (uint32_t)d;
+            bits += 6;
+            if (bits >= 8) {
+                bits -= 8;
+                ks_buf_putc(&b, (char)((acc >> bits) & 0xff));
+            }
+        }
+        if (valid % 4 == 1) {
+            ks_val_release(s);
+            ks_buf_free(&b);
+            return type_error(cx, v, "trailing base64 byte found");
+        }
+        /* Decoded bytes may not be UTF-8: re-parse as a JSON string would. */
+        ks_buf_t clean = {0};
+        for (size_t i = 0; i < b.len;) {
+            uint32_t cp;
+            int k = ks_utf8_decode(b.data + i, b.len - i, &cp);
+            if (cp == 0xfffd)
+                ks_utf8_encode(&clean, cp);
+            else
+                ks_buf_append(&clean, b.data + i, (size_t)k);
+            i += (size_t)k;
+        }
+        ks_buf_free(&b);
+        b = clean;
+    } else {
+        ks_val_release(s);
+        return ks__errorf(cx, "%s is not a valid format", fmt);
+    }
+    ks_val_release(s);
+done:
+    *out = ks_str_new(b.data ? b.data : "", b.len);
+    ks_buf_free(&b);
+    return 0;
+}
+
+/* ---- dates ---- */
+
+static ks_val tm_to_val(const struct tm *tm, double frac)
+{
+    ks_val r = ks_arr_new(8);
+    ks_arr_push(&r, ks_num(tm->tm_year + 1900));
+    ks_arr_push(&r, ks_num(tm->tm_mon));
+    ks_arr_push(&r, ks_num(tm->tm_mday));
+    ks_arr_push(&r, ks_num(tm->tm_hour));
+    ks_arr_push(&r, ks_num(tm->tm_min));
+    ks_arr_push(&r, ks_num(tm->tm_sec + frac));
+    ks_arr_push(&r, ks_num(tm->tm_wday));
+    ks_arr_push(&r, ks_num(tm->tm_yday));
+    return r;
+}
+
+static int val_to_tm(ks_val v, struct tm *tm)
+{
+    memset(tm, 0, sizeof *tm);
+    if (v.kind != KS_ARRAY)
+        return -1;
+    int *fields[] = {&tm->tm_year, &tm->tm_mon, &tm->tm_mday, &tm->tm_hour, &tm->tm_min, &tm->tm_sec, &tm->tm_wday, &tm->tm_yday};
+    for (size_t i = 0; i < 8; i++) {
+        if (i >= ks_arr_len(v)) {
+            if (i < 6)
+                return -1;
+            break;
+        }
+        ks_val x = v.a->items[i];
+        if (x.kind != KS_NUMBER)
+            return -1;
+        double d = ks_num_get(x);
+        if (d > 2e9 || d < -2e9)
+            return -1;
+        *fields[i] = (int)d;
+    }
+    tm->tm_year -= 1900;
+    return 0;
+}
+
+CF(f_gmtime)
+{
+    UNUSED;
+    if (in.kind != KS_NUMBER)
+        return ks__errorf(cx, "gmtime() requires numeric inputs");
+    double f = ks_num_get(in);
+    if (!(fabs(f) < 1e15))
+        return ks__errorf(cx, "gmtime() requires a valid time");
+    time_t secs = (time_t)f;
+    struct tm tm;
+    if (!gmtime_r(&secs, &tm))
+        return ks__errorf(cx, "errror converting number of seconds since epoch to datetime");
+    *out = tm_to_val(&tm, f - floor(f));
+    return 0;
+}
+
+CF(f_mktime)
+{
+    UNUSED;
+    if (in.kind != KS_ARRAY)
+        return ks__errorf(cx, "mktime requires array inputs");
+    if (ks_arr_len(in) < 6)
+        return ks__errorf(cx, "mktime requires parsed datetime inputs");
+    struct tm tm;
+    if (val_to_tm(in, &tm))
+        return ks__errorf(cx, "mktime requires parsed datetime inputs");
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1 && tm.tm_year != 69)
+        return ks__errorf(cx, "invalid gmtime representation");
+    *out = ks_num((double)t);
+    return 0;
+}
+
+CF(f_strftime)
+{
+    UNUSED;
+    ks_val t = in;
+    ks_val tmp = ks_invalid();
+    if (in.kind == KS_NUMBER) {
+        if (f_gmtime(cx, in, NULL, &tmp))
+            return RC_ERROR;
+        t = tmp;
+    } else if (in.kind != KS_ARRAY) {
+        return ks__errorf(cx, "strftime/1 requires parsed datetime inputs");
+    }
+    if (args[0].kind != KS_STRING) {
+        ks_val_release(tmp);
+        return ks__errorf(cx, "strftime/1 requires a string format");
+    }
+    struct tm tm;
+    int bad = val_to_tm(t, &tm);
+    ks_val_release(tmp);
+    if (bad)
+        return ks__errorf(cx, "strftime/1 requires parsed datetime inputs");
+    char buf[512];
+    size_t n = strftime(buf, sizeof buf, ks_str_data(args[0]), &tm);
+    if (n == 0)
+        return ks__errorf(cx, "strftime/1: unknown system failure");
+    *out = ks_str_new(buf, n);
+    return 0;
+}
+
+/* jq 1.6's day-of-week and day-of-year formulas, so that results match it exactly. */
+static void set_tm_wday(struct tm *tm)
+{
+    int century = (1900 + tm->tm_year) / 100;
+    int year = (1900 + tm->tm_year) % 100;
+    if (tm->tm_mon < 2)
+        year--;
+    int mon = tm->tm_mon - 1;
+    if (mon < 1)
+        mon += 12;
+    int wday = (tm->tm_mday + (int)floor((2.6 * mon - 0.2)) + year + (int)floor(year / 4.0) + (int)floor(century / 4.0) -
+                2 * century) % 7;
+    if (wday < 0)
+        wday += 7;
+    tm->tm_wday = wday;
+}
+
+static void set_tm_yday(struct tm *tm)
+{
+    static const int d[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+    int mon = tm->tm_mon, year = 1900 + tm->tm_year, leap = 0;
+    if (tm->tm_mon > 1 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0))
+        leap = 1;
+    if (mon < 0)
+        mon = -mon;
+    if (mon > 11)
+        mon %= 12;
+    tm->tm_yday = d[mon] + leap + tm->tm_mday - 1;
+}
+
+CF(f_strptime)
+{
+    UNUSED;
+    if (in.kind != KS_STRING || args[0].kind != KS_STRING)
+        return ks__errorf(cx, "strptime/1 requires string inputs and arguments");
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_wday = 8;   /* sentinels, as in jq 1.6: left alone unless there is a day of month */
+    tm.tm_yday = 367;
+    const char *end = strptime(ks_str_data(in), ks_str_data(args[0]), &tm);
+    if (!end || *end)
+        return ks__errorf(cx, "date \"%s\" does not match format \"%s\"", ks_str_data(in), ks_str_data(args[0]));
+    if (tm.tm_wday == 8 && tm.tm_mday >= 1 && tm.tm_mday <= 31)
+        set_tm_wday(&tm);
+    if (tm.tm_yday == 367 && tm.tm_mday >= 1 && tm.tm_mday <= 31)
+        set_tm_yday(&tm);
+    *out = tm_to_val(&tm, 0);
+    return 0;
+}
+
+const builtin_t ks__builtins_str[] = {
+    {"startswith", 1, f_startswith, NULL, NULL},
+    {"endswith", 1, f_endswith, NULL, NULL},
+    {"ltrimstr", 1, f_ltrimstr, NULL, NULL},
+    {"rtrimstr", 1, f_rtrimstr, NULL, NULL},
+    {"explode", 0, f_explode, NULL, NULL},
+    {"implode", 0, f_implode, NULL, NULL},
+    {"ascii_downcase", 0, f_ascii_downcase, NULL, NULL},
+    {"ascii_upcase", 0, f_ascii_upcase, NULL, NULL},
+    {"split", 1, f_split1, NULL, NULL},
+    {"_strindices", 1, f_strindices, NULL, NULL},
+    {"_match_impl", 3, f_match_impl, NULL, NULL},
+    {"gmtime", 0, f_gmtime, NULL, NULL},
+    {"mktime", 0, f_mktime, NULL, NULL},
+    {"strftime", 1, f_strftime, NULL, NULL},
+    {"strptime", 1, f_strptime, NULL, NULL},
+    {NULL, 0, NULL, NULL, NULL},
+};

@@ -1,0 +1,73 @@
+/*
+ * expr.h: kstreamd's jq-syntax expression engine.
+ *
+ * A topology's predicates, mappers, key selectors, aggregators and joiners
+ * are jq programs. ks_expr_compile() turns one into a native evaluator over
+ * ks_val values, once, at load; ks_expr_eval() runs it on a record as often
+ * as needed. Programs the native compiler does not cover are compiled by
+ * libjq 1.6 instead (the "fallback" path, slower, values converted at the
+ * boundary); ks_expr_is_native() tells which path a program took.
+ *
+ * Variables ($key, $value, $agg, ... or any --var) are declared by name at
+ * compile time and bound per evaluation, positionally, without recompiling.
+ *
+ * A compiled program is immutable and may be evaluated by several threads at
+ * once when native. A fallback program holds a libjq state and must be used
+ * by one thread at a time.
+ */
+#ifndef KS_EXPR_H
+#define KS_EXPR_H
+
+#include <stddef.h>
+
+#include "../json/value.h"
+#include "../util/util.h"
+
+typedef struct ks_expr ks_expr_t;
+
+/* The variables every stream expression may use, in their slot order. */
+#define KS_EXPR_STREAM_VARS \
+    {"key", "value", "timestamp", "topic", "partition", "offset", "headers", "agg", "left", "right", "window"}
+#define KS_EXPR_NSTREAM_VARS 11
+
+/*
+ * Compiles `src` with the variables `vars[0..nvars)` (names without `$`)
+ * in scope. Returns the program, or NULL with a message in *err (malloc'd,
+ * caller frees): the message names the line and column inside the
+ * expression, then shows the expression line with a caret under the fault.
+ */
+ks_expr_t *ks_expr_compile(const char *src, const char *const *vars, int nvars, char **err);
+
+void ks_expr_free(ks_expr_t *e);
+
+/* 1 when the program runs natively, 0 when it runs through libjq. */
+int ks_expr_is_native(const ks_expr_t *e);
+/* Why the program fell back to libjq (NULL when native). */
+const char *ks_expr_fallback_reason(const ks_expr_t *e);
+
+/*
+ * Called once per output. `v` is borrowed: retain it to keep it. Return 0 to
+ * continue, non-zero to stop the evaluation (ks_expr_eval then returns 0).
+ */
+typedef int (*ks_expr_emit_fn)(void *ud, ks_val v);
+
+/*
+ * Runs the program on `input` (borrowed) with `vals[i]` bound to the i-th
+ * declared variable (borrowed; missing or invalid ones are null). Returns 0,
+ * or KS_EEVAL when the program raised an error: *err then holds the error
+ * value (owned by the caller), as `try ... catch .` would see it. Outputs
+ * emitted before the error have been delivered.
+ */
+int ks_expr_eval(const ks_expr_t *e, ks_val input, const ks_val *vals, int nvals, ks_expr_emit_fn emit, void *ud,
+                 ks_val *err);
+
+/*
+ * Convenience for single-output expressions: the first output (new
+ * reference) in *out, or ks_invalid() when there was none.
+ */
+int ks_expr_eval1(const ks_expr_t *e, ks_val input, const ks_val *vals, int nvals, ks_val *out, ks_val *err);
+
+/* Formats an error value as jq prints an uncaught error's message (malloc'd). */
+char *ks_expr_error_message(ks_val err);
+
+#endif

@@ -1,0 +1,620 @@
+/*
+ * json.c: the JSON parser and writer.
+ */
+#include "json.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct parser {
+    const char *s;
+    size_t len;
+    size_t pos;
+    int depth;
+    char *err;
+    size_t errlen;
+} parser_t;
+
+static int fail(parser_t *p, const char *msg)
+{
+    if (p->err && p->errlen) {
+        size_t line = 1, col = 1;
+        for (size_t i = 0; i < p->pos && i < p->len; i++) {
+            if (p->s[i] == '\n') {
+                line++;
+                col = 1;
+            } else {
+                col++;
+            }
+        }
+        snprintf(p->err, p->errlen, "%s at line %zu, column %zu", msg, line, col);
+    }
+    return KS_EPARSE;
+}
+
+static void skip_ws(parser_t *p)
+{
+    while (p->pos < p->len) {
+        char c = p->s[p->pos];
+        if (c != ' ' && c != '\n' && c != '\t' && c != '\r')
+            break;
+        p->pos++;
+    }
+}
+
+int ks_utf8_decode(const char *str, size_t len, uint32_t *cp)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    unsigned char c = s[0];
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    int n;
+    uint32_t v, min;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        v = c & 0x1f;
+        min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        v = c & 0x0f;
+        min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        v = c & 0x07;
+        min = 0x10000;
+    } else {
+        *cp = 0xfffd;
+        return 1;
+    }
+    if ((size_t)n > len) {
+        *cp = 0xfffd;
+        return 1;
+    }
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            *cp = 0xfffd;
+            return i;
+        }
+        v = (v << 6) | (s[i] & 0x3f);
+    }
+    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) {
+        *cp = 0xfffd;
+        return n;
+    }
+    *cp = v;
+    return n;
+}
+
+int ks_utf8_encode(ks_buf_t *b, uint32_t c)
+{
+    char o[4];
+    int n;
+    if (c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        c = 0xfffd;
+    if (c < 0x80) {
+        o[0] = (char)c;
+        n = 1;
+    } else if (c < 0x800) {
+        o[0] = (char)(0xc0 | (c >> 6));
+        o[1] = (char)(0x80 | (c & 0x3f));
+        n = 2;
+    } else if (c < 0x10000) {
+        o[0] = (char)(0xe0 | (c >> 12));
+        o[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+        o[2] = (char)(0x80 | (c & 0x3f));
+        n = 3;
+    } else {
+        o[0] = (char)(0xf0 | (c >> 18));
+        o[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+        o[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+        o[3] = (char)(0x80 | (c & 0x3f));
+        n = 4;
+    }
+    ks_buf_append(b, o, (size_t)n);
+    return n;
+}
+
+static int hex4(const char *s, uint32_t *out)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = s[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (uint32_t)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (uint32_t)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (uint32_t)(c - 'A' + 10);
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_string(parser_t *p, ks_val *out)
+{
+    size_t start = ++p->pos; /* past the quote */
+    /* Fast path: plain ASCII without escapes. */
+    size_t i = start;
+    while (i < p->len) {
+        unsigned char c = (unsigned char)p->s[i];
+        if (c == '"') {
+            *out = ks_str_new(p->s + start, i - start);
+            p->pos = i + 1;
+            return 0;
+        }
+        if (c == '\\' || c >= 0x80 || c < 0x20)
+            break;
+        i++;
+    }
+    ks_buf_t b = {0};
+    ks_buf_append(&b, p->s + start, i - start);
+    p->pos = i;
+    while (p->pos < p->len) {
+        unsigned char c = (unsigned char)p->s[p->pos];
+        if (c == '"') {
+            p->pos++;
+            *out = ks_str_new(b.data ? b.data : "", b.len);
+            ks_buf_free(&b);
+            return 0;
+        }
+        if (c == '\\') {
+            if (p->pos + 1 >= p->len)
+                break;
+            char e = p->s[p->pos + 1];
+            p->pos += 2;
+            switch (e) {
+            case '"': ks_buf_putc(&b, '"'); break;
+            case '\\': ks_buf_putc(&b, '\\'); break;
+            case '/': ks_buf_putc(&b, '/'); break;
+            case 'b': ks_buf_putc(&b, '\b'); break;
+            case 'f': ks_buf_putc(&b, '\f'); break;
+            case 'n': ks_buf_putc(&b, '\n'); break;
+            case 'r': ks_buf_putc(&b, '\r'); break;
+            case 't': ks_buf_putc(&b, '\t'); break;
+            case 'u': {
+                uint32_t cp, lo;
+                if (p->pos + 4 > p->len || hex4(p->s + p->pos, &cp) < 0) {
+                    ks_buf_free(&b);
+                    return fail(p, "Invalid escape");
+                }
+                p->pos += 4;
+                if (cp >= 0xd800 && cp <= 0xdbff) {
+                    if (p->pos + 6 > p->len || p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u' ||
+                        hex4(p->s + p->pos + 2, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff) {
+                        ks_buf_free(&b);
+                        return fail(p, "Invalid \\uXXXX\\uXXXX surrogate pair escape");
+                    }
+                    p->pos += 6;
+                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                } else if (cp >= 0xdc00 && cp <= 0xdfff) {
+                    ks_buf_free(&b);
+                    return fail(p, "Invalid \\uXXXX\\uXXXX surrogate pair escape");
+                }
+                ks_utf8_encode(&b, cp);
+                break;
+            }
+            default:
+                ks_buf_free(&b);
+                return fail(p, "Invalid escape");
+            }
+            continue;
+        }
+        if (c < 0x80) {
+            ks_buf_putc(&b, (char)c);
+            p->pos++;
+            continue;
+        }
+        uint32_t cp;
+        int n = ks_utf8_decode(p->s + p->pos, p->len - p->pos, &cp);
+        if (cp == 0xfffd)
+            ks_utf8_encode(&b, cp);
+        else
+            ks_buf_append(&b, p->s + p->pos, (size_t)n);
+        p->pos += (size_t)n;
+    }
+    ks_buf_free(&b);
+    return fail(p, "Unfinished string");
+}
+
+static int parse_number(parser_t *p, ks_val *out)
+{
+    size_t start = p->pos, i = start;
+    int neg = 0, is_int = 1;
+    if (i < p->len && p->s[i] == '-') {
+        neg = 1;
+        i++;
+    }
+    size_t dstart = i;
+    uint64_t acc = 0;
+    int ndig = 0;
+    while (i < p->len && p->s[i] >= '0' && p->s[i] <= '9') {
+        if (ndig < 19)
+            acc = acc * 10 + (uint64_t)(p->s[i] - '0');
+        ndig++;
+        i++;
+    }
+    if (i == dstart)
+        return fail(p, "Invalid numeric literal");
+    if (i < p->len && p->s[i] == '.') {
+        is_int = 0;
+        i++;
+        size_t f = i;
+        while (i < p->len && p->s[i] >= '0' && p->s[i] <= '9')
+            i++;
+        if (i == f)
+            return fail(p, "Invalid numeric literal");
+    }
+    if (i < p->len && (p->s[i] == 'e' || p->s[i] == 'E')) {
+        is_int = 0;
+        i++;
+        if (i < p->len && (p->s[i] == '+' || p->s[i] == '-'))
+            i++;
+        size_t f = i;
+        while (i < p->len && p->s[i] >= '0' && p->s[i] <= '9')
+            i++;
+        if (i == f)
+            return fail(p, "Invalid numeric literal");
+    }
+    p->pos = i;
+    if (is_int && ndig <= 15) {
+        *out = ks_num(neg ? -(double)acc : (double)acc);
+        return 0;
+    }
+    char small[64];
+    size_t n = i - start;
+    char *tmp = n < sizeof small ? small : ks_xmalloc(n + 1);
+    memcpy(tmp, p->s + start, n);
+    tmp[n] = 0;
+    if (is_int && ndig <= 20) {
+        errno = 0;
+        if (neg) {
+            long long v = strtoll(tmp, NULL, 10);
+            if (errno == 0) {
+                *out = v < -(1LL << 53) ? ks_num_i64(v) : ks_num((double)v);
+                goto done;
+            }
+        } else {
+            unsigned long long v = strtoull(tmp, NULL, 10);
+            if (errno == 0) {
+                if (v <= (1ULL << 53))
+                    *out = ks_num((double)v);
+                else if (v <= INT64_MAX)
+                    *out = ks_num_i64((int64_t)v);
+                else
+                    *out = ks_num_u64(v);
+                goto done;
+            }
+        }
+    }
+    *out = ks_num(strtod(tmp, NULL));
+done:
+    if (tmp != small)
+        free(tmp);
+    return 0;
+}
+
+static int parse_value(parser_t *p, ks_val *out);
+
+static int parse_array(parser_t *p, ks_val *out)
+{
+    p->pos++;
+    ks_val arr = ks_arr_new(4);
+    skip_ws(p);
+    if (p->pos < p->len && p->s[p->pos] == ']') {
+        p->pos++;
+        *out = arr;
+        return 0;
+    }
+    for (;;) {
+        ks_val item;
+        int rc = parse_value(p, &item);
+        if (rc) {
+            ks_val_release(arr);
+            return rc;
+        }
+        ks_arr_push(&arr, item);
+        skip_ws(p);
+        if (p->pos < p->len && p->s[p->pos] == ',') {
+            p->pos++;
+            continue;
+        }
+        if (p->pos < p->len && p->s[p->pos] == ']') {
+            p->pos++;
+            *out = arr;
+            return 0;
+        }
+        ks_val_release(arr);
+        return fail(p, "Expected separator between values");
+    }
+}
+
+static int parse_object(parser_t *p, ks_val *out)
+{
+    p->pos++;
+    ks_val obj = ks_obj_new(8);
+    skip_ws(p);
+    if (p->pos < p->len && p->s[p->pos] == '}') {
+        p->pos++;
+        *out = obj;
+        return 0;
+    }
+    for (;;) {
+        skip_ws(p);
+        if (p->pos >= p->len || p->s[p->pos] != '"') {
+            ks_val_release(obj);
+            return fail(p, "Object keys must be strings");
+        }
+        ks_val key, val;
+        int rc = parse_string(p, &key);
+        if (rc) {
+            ks_val_release(obj);
+            return rc;
+        }
+        skip_ws(p);
+        if (p->pos >= p->len || p->s[p->pos] != ':') {
+            ks_val_release(key);
+            ks_val_release(obj);
+            return fail(p, "Objects must consist of key:value pairs");
+        }
+        p->pos++;
+        rc = parse_value(p, &val);
+        if (rc) {
+            ks_val_release(key);
+            ks_val_release(obj);
+            return rc;
+        }
+        ks_obj_set(&obj, key, val);
+        skip_ws(p);
+        if (p->pos < p->len && p->s[p->pos] == ',') {
+            p->pos++;
+            continue;
+        }
+        if (p->pos < p->len && p->s[p->pos] == '}') {
+            p->pos++;
+            *out = obj;
+            return 0;
+        }
+        ks_val_release(obj);
+        return fail(p, "Expected separator between values");
+    }
+}
+
+static int match_word(parser_t *p, const char *w)
+{
+    size_t n = strlen(w);
+    if (p->len - p->pos >= n && memcmp(p->s + p->pos, w, n) == 0) {
+        p->pos += n;
+        return 1;
+    }
+    return 0;
+}
+
+static int parse_value(parser_t *p, ks_val *out)
+{
+    skip_ws(p);
+    if (p->pos >= p->len)
+        return fail(p, "Unfinished JSON term");
+    char c = p->s[p->pos];
+    int rc;
+    switch (c) {
+    case '{':
+    case '[':
+        if (++p->depth > KS_JSON_MAX_DEPTH)
+            return fail(p, "Exceeds depth limit for parsing");
+        rc = c == '{' ? parse_object(p, out) : parse_array(p, out);
+        p->depth--;
+        return rc;
+    case '"':
+        return parse_string(p, out);
+    case 't':
+        if (match_word(p, "true")) {
+            *out = ks_bool(1);
+            return 0;
+        }
+        break;
+    case 'f':
+        if (match_word(p, "false")) {
+            *out = ks_bool(0);
+            return 0;
+        }
+        break;
+    case 'n':
+        if (match_word(p, "null")) {
+            *out = ks_null();
+            return 0;
+        }
+        if (match_word(p, "nan")) {
+            *out = ks_num(NAN);
+            return 0;
+        }
+        break;
+    default:
+        if (c == '-' || (c >= '0' && c <= '9'))
+            return parse_number(p, out);
+        break;
+    }
+    return fail(p, "Invalid literal");
+}
+
+int ks_json_parse_next(const char *s, size_t len, size_t *pos, ks_val *out, char *err, size_t errlen)
+{
+    parser_t p = {.s = s, .len = len, .pos = *pos, .err = err, .errlen = errlen};
+    *out = ks_invalid();
+    skip_ws(&p);
+    if (p.pos >= len) {
+        *pos = p.pos;
+        return 0;
+    }
+    int rc = parse_value(&p, out);
+    *pos = p.pos;
+    return rc;
+}
+
+int ks_json_parse(const char *s, size_t len, ks_val *out, char *err, size_t errlen)
+{
+    parser_t p = {.s = s, .len = len, .err = err, .errlen = errlen};
+    int rc = parse_value(&p, out);
+    if (rc)
+        return rc;
+    skip_ws(&p);
+    if (p.pos != len) {
+        ks_val_release(*out);
+        *out = ks_invalid();
+        return fail(&p, "Unexpected extra JSON values");
+    }
+    return 0;
+}
+
+/* ---- writer ---- */
+
+void ks_json_write_num(ks_buf_t *b, double d)
+{
+    char tmp[40];
+    if (isnan(d)) {
+        ks_buf_append(b, "null", 4);
+        return;
+    }
+    if (d > DBL_MAX)
+        d = DBL_MAX;
+    if (d < -DBL_MAX)
+        d = -DBL_MAX;
+    if (d == 0) {
+        ks_buf_puts(b, signbit(d) ? "-0" : "0");
+        return;
+    }
+    if (fabs(d) < 1e16 && d == (double)(int64_t)d) {
+        int n = snprintf(tmp, sizeof tmp, "%lld", (long long)d);
+        ks_buf_append(b, tmp, (size_t)n);
+        return;
+    }
+    /* Shortest digits that round-trip: 15 significant digits almost always. */
+    int prec;
+    for (prec = 15; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
+        if (prec == 17 || strtod(tmp, NULL) == d)
+            break;
+    }
+    /* tmp is [-]D.DDDDe[+-]XX: collect the digits and the exponent. */
+    char digits[24];
+    int nd = 0;
+    const char *q = tmp;
+    if (*q == '-') {
+        ks_buf_putc(b, '-');
+        q++;
+    }
+    for (; *q && *q != 'e'; q++)
+        if (*q != '.')
+            digits[nd++] = *q;
+    int exp10 = atoi(q + 1);
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    int decpt = exp10 + 1;
+    if (decpt <= -4 || decpt > nd + 15) {
+        ks_buf_putc(b, digits[0]);
+        if (nd > 1) {
+            ks_buf_putc(b, '.');
+            ks_buf_append(b, digits + 1, (size_t)nd - 1);
+        }
+        ks_buf_printf(b, "e%c%02d", exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
+    } else if (decpt <= 0) {
+        ks_buf_append(b, "0.", 2);
+        for (int i = 0; i < -decpt; i++)
+            ks_buf_putc(b, '0');
+        ks_buf_append(b, digits, (size_t)nd);
+    } else if (decpt >= nd) {
+        ks_buf_append(b, digits, (size_t)nd);
+        for (int i = nd; i < decpt; i++)
+            ks_buf_putc(b, '0');
+    } else {
+        ks_buf_append(b, digits, (size_t)decpt);
+        ks_buf_putc(b, '.');
+        ks_buf_append(b, digits + decpt, (size_t)(nd - decpt));
+    }
+}
+
+void ks_json_write_str(ks_buf_t *b, const char *p, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    ks_buf_reserve(b, len + 2);
+    ks_buf_putc(b, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+            continue;
+        ks_buf_append(b, p + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"': ks_buf_append(b, "\\\"", 2); break;
+        case '\\': ks_buf_append(b, "\\\\", 2); break;
+        case '\b': ks_buf_append(b, "\\b", 2); break;
+        case '\f': ks_buf_append(b, "\\f", 2); break;
+        case '\n': ks_buf_append(b, "\\n", 2); break;
+        case '\r': ks_buf_append(b, "\\r", 2); break;
+        case '\t': ks_buf_append(b, "\\t", 2); break;
+        default: {
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            ks_buf_append(b, u, 6);
+        }
+        }
+    }
+    ks_buf_append(b, p + run, len - run);
+    ks_buf_putc(b, '"');
+}
+
+void ks_json_write(ks_buf_t *b, ks_val v)
+{
+    switch (v.kind) {
+    case KS_NULL: ks_buf_append(b, "null", 4); break;
+    case KS_FALSE: ks_buf_append(b, "false", 5); break;
+    case KS_TRUE: ks_buf_append(b, "true", 4); break;
+    case KS_NUMBER:
+        if (v.exact == KS_EXACT_I64)
+            ks_buf_printf(b, "%lld", (long long)v.i);
+        else if (v.exact == KS_EXACT_U64)
+            ks_buf_printf(b, "%llu", (unsigned long long)v.u);
+        else
+            ks_json_write_num(b, v.d);
+        break;
+    case KS_STRING: ks_json_write_str(b, v.s->data, v.s->len); break;
+    case KS_ARRAY:
+        ks_buf_putc(b, '[');
+        for (uint32_t i = 0; i < v.a->len; i++) {
+            if (i)
+                ks_buf_putc(b, ',');
+            ks_json_write(b, v.a->items[i]);
+        }
+        ks_buf_putc(b, ']');
+        break;
+    case KS_OBJECT:
+        ks_buf_putc(b, '{');
+        for (uint32_t i = 0; i < v.o->len; i++) {
+            if (i)
+                ks_buf_putc(b, ',');
+            ks_json_write_str(b, v.o->slots[i].key->data, v.o->slots[i].key->len);
+            ks_buf_putc(b, ':');
+            ks_json_write(b, v.o->slots[i].val);
+        }
+        ks_buf_putc(b, '}');
+        break;
+    default:
+        ks_buf_append(b, "<invalid>", 9);
+        break;
+    }
+}
+
+char *ks_json_dump(ks_val v)
+{
+    ks_buf_t b = {0};
+    ks_json_write(&b, v);
+    return ks_buf_steal(&b);
+}

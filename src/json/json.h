@@ -1,0 +1,57 @@
+/*
+ * json.h: JSON text <-> ks_val.
+ *
+ * The parser reads a byte range that need not be NUL-terminated (Kafka
+ * payloads are not). Invalid UTF-8 in strings becomes U+FFFD, as in jq. An
+ * integer literal outside +-2^53 that fits 64 bits keeps its exact value.
+ *
+ * The writer prints compactly, exactly like `jq -c`: shortest round-trip
+ * numbers in jq's layout (1e+17, 1e-05, 0.0001), NaN as null, infinities as
+ * +-DBL_MAX, raw UTF-8, and "\u007f" for DEL.
+ */
+#ifndef KS_JSON_H
+#define KS_JSON_H
+
+#include <stddef.h>
+
+#include "../util/util.h"
+#include "value.h"
+
+/* Maximum nesting of arrays and objects the parser accepts. */
+#define KS_JSON_MAX_DEPTH 512
+
+/*
+ * Parses exactly one JSON value from s[0..len) (surrounding whitespace
+ * allowed). Returns 0 and sets *out (owned by the caller), or KS_EPARSE with
+ * a message in err.
+ */
+int ks_json_parse(const char *s, size_t len, ks_val *out, char *err, size_t errlen);
+
+/*
+ * Parses the next value of a stream of concatenated values starting at *pos.
+ * Returns 0 with *out set and *pos advanced; 0 with *out invalid at the end of
+ * input; KS_EPARSE on a syntax error.
+ */
+int ks_json_parse_next(const char *s, size_t len, size_t *pos, ks_val *out, char *err, size_t errlen);
+
+/* Appends v's compact JSON text to b. Borrows v. */
+void ks_json_write(ks_buf_t *b, ks_val v);
+/* Appends a number in jq's format. */
+void ks_json_write_num(ks_buf_t *b, double d);
+/* Appends a JSON string literal for p[0..len). */
+void ks_json_write_str(ks_buf_t *b, const char *p, size_t len);
+/* Returns v's JSON text in a new malloc'd string. */
+char *ks_json_dump(ks_val v);
+
+/*
+ * Appends the UTF-8 encoding of code point c (replacing invalid ones with
+ * U+FFFD). Returns the number of bytes written.
+ */
+int ks_utf8_encode(ks_buf_t *b, uint32_t c);
+/*
+ * Decodes one code point at s[0..len); sets *cp (U+FFFD for an invalid
+ * sequence) and returns the bytes consumed (>= 1).
+ */
+int ks_utf8_decode(const char *s, size_t len, uint32_t *cp);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * main.c: kstreamd's command line. It only dispatches: each command lives in
+ * its own module under src/cli/.
+ *
+ * Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/eval_cmd.h"
+
+#define KS_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+    fputs("kstreamd " KS_VERSION ": Kafka Streams topologies declared in YAML, run by one small C binary.\n"
+          "\n"
+          "usage:\n"
+          "  kstreamd eval EXPR [--key K] [--var NAME=JSON]... [-n] < values.jsonl\n"
+          "      try a jq expression the way a topology step runs it (like jq -c)\n"
+          "  kstreamd --help | --version\n"
+          "\n"
+          "Running topologies (-c), `test`, `lint` and --dump-topology arrive with the\n"
+          "topology loader; see README.md for the state of each.\n"
+          "\n"
+          "exit codes: 0 success, 1 runtime failure, 2 usage or configuration error\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "eval") == 0)
+        return ks_cmd_eval(argc - 1, argv + 1);
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        puts("kstreamd " KS_VERSION);
+        return 0;
+    }
+    fprintf(stderr, "kstreamd: unknown command `%s`\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,46 @@
+/*
+ * util.h: small helpers every module uses: allocation that aborts on
+ * failure, a growable byte buffer, and error codes.
+ *
+ * Allocation failure is not recoverable in kstreamd; the x* functions print a
+ * message and abort instead of returning NULL (as h2o and Redis do).
+ */
+#ifndef KS_UTIL_H
+#define KS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KS_OK 0
+#define KS_ENOMEM -1   /* unused in practice: allocation aborts */
+#define KS_EINVAL -2   /* invalid argument or input */
+#define KS_EPARSE -3   /* syntax error in JSON, YAML or an expression */
+#define KS_EEVAL -4    /* an expression raised an error */
+#define KS_EIO -5      /* a file or socket failed */
+
+/* Returns a static English description of a KS_E* code. */
+const char *ks_strerror(int code);
+
+void *ks_xmalloc(size_t n);
+void *ks_xcalloc(size_t n, size_t size);
+void *ks_xrealloc(void *p, size_t n);
+char *ks_xstrdup(const char *s);
+char *ks_xstrndup(const char *s, size_t n);
+
+/* A growable byte buffer, always NUL-terminated when data != NULL. */
+typedef struct ks_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} ks_buf_t;
+
+void ks_buf_reserve(ks_buf_t *b, size_t extra);
+void ks_buf_append(ks_buf_t *b, const void *p, size_t n);
+void ks_buf_putc(ks_buf_t *b, char c);
+void ks_buf_puts(ks_buf_t *b, const char *s);
+void ks_buf_printf(ks_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ks_buf_free(ks_buf_t *b);
+/* Hands the buffer's memory to the caller (never NULL) and resets the buffer. */
+char *ks_buf_steal(ks_buf_t *b);
+
+#endif
