@@ -325,8 +325,20 @@ static int str_cmp(const struct ks_str *a, const struct ks_str *b)
     return a->len < b->len ? -1 : a->len > b->len;
 }
 
+/* An integral double within int64 range, seen as an exact integer (for comparing with exact ones). */
+static ks_val as_exact(ks_val v)
+{
+    if (!v.exact && v.d == floor(v.d) && fabs(v.d) < 9.2e18)
+        return ks_num_i64((int64_t)v.d);
+    return v;
+}
+
 static int num_cmp(ks_val a, ks_val b)
 {
+    if (a.exact || b.exact) {
+        a = as_exact(a);
+        b = as_exact(b);
+    }
     if (a.exact && b.exact) {
         if (a.exact == b.exact)
             return a.exact == KS_EXACT_I64 ? (a.i < b.i ? -1 : a.i > b.i) : (a.u < b.u ? -1 : a.u > b.u);
