@@ -156,8 +156,9 @@ ks_expr_t *ks_expr_compile(const char *src, const char *const *vars, int nvars, 
     int unsupported = strncmp(perr.msg, "unsupported: ", 13) == 0;
     ks__program_free_nodes(&e->prog);
     memset(&e->prog, 0, sizeof e->prog);
+    /* A genuine syntax error fails in libjq too: only unsupported constructs are worth a try. */
     char *jqerr = NULL;
-    if (fallback_compile(e, src, vars, nvars, &jqerr) == 0) {
+    if (unsupported && fallback_compile(e, src, vars, nvars, &jqerr) == 0) {
         e->fallback_reason = ks_xstrdup(unsupported ? perr.msg + 13 : perr.msg);
         return e;
     }
