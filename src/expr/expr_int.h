@@ -215,6 +215,29 @@ int ks__to_string(ks_val v, ks_val *out); /* tostring: new reference */
 int ks__bind_pattern(const pattern_t *pat, ctx_t *cx, frame_t *fr, ks_val in, ks_val v, const node_t *body,
                      const cont_t *k, int pathmode, ks_val path, const pcont_t *pk);
 
+/* eval_flow.c: evaluators selected by ks__set_evaluators */
+int ks__var_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
+int ks__as_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__as_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
+int ks__reduce_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__foreach_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__funcdef_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__funcdef_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
+int ks__label_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__break_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__cfunc_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
+/* eval_build.c and arith.c */
+int ks__array_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
+int ks__binop_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__binop_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
+int ks__format_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
+int ks__neg_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__neg_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
+int ks__object_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__object_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
+int ks__string_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__string_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
+
 /* paths.c */
 void ks__set_path_fns(node_t *n);
 int ks__path_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k);
@@ -227,6 +250,7 @@ int ks__bi_path(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const con
 /* builtins*.c */
 extern const builtin_t ks__builtins[];
 extern const builtin_t ks__builtins_str[];
+extern const builtin_t ks__builtins_math[];
 int ks__format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out);
 int ks__tojson(ks_val v, ks_val *out);
 
