@@ -3,12 +3,12 @@ CC      ?= cc
 CSTD    := -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
 OPT     ?= -O2 -g
-PKGS    := oniguruma
+PKGS    := oniguruma yaml-0.1
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ljq -lpthread -lm
 BUILD   ?= build
 
-LIB_SRC := $(wildcard src/util/*.c src/json/*.c src/expr/*.c)
+LIB_SRC := $(wildcard src/util/*.c src/json/*.c src/expr/*.c src/serde/*.c src/config/*.c src/topology/*.c src/engine/*.c src/testdriver/*.c)
 CLI_SRC := $(wildcard src/cli/*.c) src/main.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -40,7 +40,7 @@ deps:
 		echo "deps: run 'sudo make deps' or: sudo apt-get install$$missing"; exit 2; fi
 
 # ---- tests ----
-TEST_BINS := $(BUILD)/tests/test_json $(BUILD)/tests/test_expr $(BUILD)/tests/corpus
+TEST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c)) $(BUILD)/tests/corpus
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "cli/eval_cmd.h"
+#include "cli/topology_cmd.h"
+#include "topology/schema.h"
 
 #define KS_VERSION "0.1.0"
 
@@ -16,12 +18,17 @@ static void usage(FILE *f)
     fputs("kstreamd " KS_VERSION ": Kafka Streams topologies declared in YAML, run by one small C binary.\n"
           "\n"
           "usage:\n"
+          "  kstreamd -c TOPOLOGY.yaml [-c MORE.yaml] --dump-topology[=text|json|dot]\n"
+          "      describe the processor graph, like Kafka Streams' Topology#describe()\n"
+          "  kstreamd -c TOPOLOGY.yaml --validate\n"
+          "      check a topology file and connect to nothing\n"
+          "  kstreamd test CASES.yaml...\n"
+          "      run test cases against a topology, broker-free\n"
           "  kstreamd eval EXPR [--key K] [--var NAME=JSON]... [-n] < values.jsonl\n"
           "      try a jq expression the way a topology step runs it (like jq -c)\n"
+          "  kstreamd --help-topology\n"
+          "      the topology language reference\n"
           "  kstreamd --help | --version\n"
-          "\n"
-          "Running topologies (-c), `test`, `lint` and --dump-topology arrive with the\n"
-          "topology loader; see README.md for the state of each.\n"
           "\n"
           "exit codes: 0 success, 1 runtime failure, 2 usage or configuration error\n",
           f);
@@ -36,6 +43,14 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "eval") == 0)
         return ks_cmd_eval(argc - 1, argv + 1);
+    if (strcmp(cmd, "test") == 0)
+        return ks_cmd_test(argc - 1, argv + 1);
+    if (strcmp(cmd, "-c") == 0)
+        return ks_cmd_run(argc, argv);
+    if (strcmp(cmd, "--help-topology") == 0) {
+        ks_schema_print_reference(stdout, 0);
+        return 0;
+    }
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
         usage(stdout);
         return 0;

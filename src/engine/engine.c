@@ -1,0 +1,268 @@
+/*
+ * engine.c: dispatch of records through processor nodes, lazy parsing,
+ * serialisation at sinks, and dead-letter routing. The operators themselves
+ * are in ops_stateless.c.
+ */
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../json/json.h"
+#include "../util/util.h"
+#include "engine_int.h"
+
+ks_engine_t *ks_engine_new(const ks_topology_t *t, const ks_engine_ops_t *ops, void *ud, char *err, size_t errlen)
+{
+    for (int i = 0; i < t->nprocs; i++) {
+        ks_op_t op = t->procs[i]->op;
+        if (op >= KS_OP_TO_TABLE) {
+            snprintf(err, errlen, "%s:%d:%d: `%s` is a stateful operator; this version of kstreamd runs stateless topologies only",
+                     t->file, t->procs[i]->pos.line, t->procs[i]->pos.col, ks_op_dsl_name(op));
+            return NULL;
+        }
+    }
+    ks_engine_t *e = ks_xcalloc(1, sizeof *e);
+    e->t = t;
+    e->ops = *ops;
+    e->ud = ud;
+    return e;
+}
+
+void ks_engine_free(ks_engine_t *e)
+{
+    free(e);
+}
+
+const ks_engine_stats_t *ks_engine_stats(const ks_engine_t *e)
+{
+    return &e->stats;
+}
+
+/* ---- lazily parsed key and value ---- */
+
+int ks__flight_value(ks_engine_t *e, flight_t *f, ks_val *out)
+{
+    if (f->value.kind == KS_INVALID) {
+        char err[256];
+        if (ks_serde_decode(f->value_serde, f->vraw, f->vlen, &f->value, err, sizeof err)) {
+            f->value = ks_invalid();
+            return ks__fail(e, f, "deserializing the value", err);
+        }
+    }
+    *out = f->value;
+    return 0;
+}
+
+int ks__flight_key(ks_engine_t *e, flight_t *f, ks_val *out)
+{
+    if (f->key.kind == KS_INVALID) {
+        char err[256];
+        if (ks_serde_decode(f->key_serde, f->kraw, f->klen, &f->key, err, sizeof err)) {
+            f->key = ks_invalid();
+            return ks__fail(e, f, "deserializing the key", err);
+        }
+    }
+    *out = f->key;
+    return 0;
+}
+
+static ks_val headers_val(const ks_record_t *r)
+{
+    ks_val h = ks_obj_new((size_t)r->nheaders);
+    for (int i = 0; i < r->nheaders; i++) {
+        const ks_header_t *hd = &r->headers[i];
+        ks_obj_setc(&h, hd->key, hd->value ? ks_str_new(hd->value, hd->len) : ks_null());
+    }
+    return h;
+}
+
+/* Fills the stream variables for an expression; the key and value must be parsed first. */
+int ks__bind_vars(ks_engine_t *e, flight_t *f, ks_val vars[KS_EXPR_NSTREAM_VARS])
+{
+    ks_val k, v;
+    if (ks__flight_key(e, f, &k) || ks__flight_value(e, f, &v))
+        return -1;
+    for (int i = 0; i < KS_EXPR_NSTREAM_VARS; i++)
+        vars[i] = ks_null();
+    vars[0] = k;
+    vars[1] = v;
+    vars[2] = ks_num((double)f->ts);
+    vars[3] = e->cur_topic;
+    vars[4] = ks_num(e->cur->partition);
+    vars[5] = ks_num((double)e->cur->offset);
+    if (e->cur_headers.kind == KS_INVALID)
+        e->cur_headers = headers_val(e->cur);
+    vars[6] = e->cur_headers;
+    return 0;
+}
+
+/* ---- failures: the dead-letter topic ---- */
+
+int ks__fail(ks_engine_t *e, flight_t *f, const char *what, const char *msg)
+{
+    const ks_record_t *src = e->cur;
+    char errtext[1200];
+    snprintf(errtext, sizeof errtext, "%s: %s", what, msg);
+    if (e->t->errors_tolerance_none) {
+        snprintf(e->fatal, sizeof e->fatal, "%s[%d]@%lld at %s: %s", src->topic, src->partition,
+                 (long long)src->offset, f && f->node ? f->node : "source", errtext);
+        e->failed = 1;
+        return -1;
+    }
+    if (e->dlq_sent)
+        return -1; /* one dead-letter record per input record */
+    e->dlq_sent = 1;
+    char part[16], off[24];
+    snprintf(part, sizeof part, "%d", src->partition);
+    snprintf(off, sizeof off, "%lld", (long long)src->offset);
+    const char *node = f && f->node ? f->node : "source";
+    ks_header_t hs[5] = {
+        {"kstreamd.error", errtext, strlen(errtext)},
+        {"kstreamd.source.topic", src->topic, strlen(src->topic)},
+        {"kstreamd.source.partition", part, strlen(part)},
+        {"kstreamd.source.offset", off, strlen(off)},
+        {"kstreamd.node", node, strlen(node)},
+    };
+    ks_record_t out = *src;
+    out.topic = e->t->dlq_topic;
+    out.partition = -1;
+    out.headers = hs;
+    out.nheaders = 5;
+    e->stats.dlq++;
+    e->ops.emit(e->ud, &out);
+    return -1;
+}
+
+/* ---- sinks ---- */
+
+static int encode(ks_engine_t *e, flight_t *f, int is_key, ks_serde_t to, ks_buf_t *b, const void **data, size_t *len)
+{
+    ks_serde_t from = is_key ? f->key_serde : f->value_serde;
+    ks_val v = is_key ? f->key : f->value;
+    const void *raw = is_key ? f->kraw : f->vraw;
+    size_t rawlen = is_key ? f->klen : f->vlen;
+    int changed = is_key ? f->key_changed : f->value_changed;
+    if (!changed && from == to) {
+        /* Unchanged and never parsed: forward the original bytes. */
+        *data = raw;
+        *len = rawlen;
+        return 0;
+    }
+    if (v.kind == KS_INVALID && (is_key ? ks__flight_key(e, f, &v) : ks__flight_value(e, f, &v)))
+        return -1;
+    int is_null = 0;
+    char err[256];
+    b->len = 0;
+    if (ks_serde_encode(to, v, b, &is_null, err, sizeof err))
+        return ks__fail(e, f, is_key ? "serializing the key" : "serializing the value", err);
+    *data = is_null ? NULL : (b->data ? b->data : "");
+    *len = is_null ? 0 : b->len;
+    return 0;
+}
+
+int ks__sink(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
+{
+    char *dyn = NULL;
+    const char *topic = p->topic;
+    if (p->dynamic_topic) {
+        ks_val vars[KS_EXPR_NSTREAM_VARS], out, err, v;
+        if (ks__bind_vars(e, f, vars) || ks__flight_value(e, f, &v))
+            return -1;
+        if (ks_expr_eval1(p->e.expr, v, vars, KS_EXPR_NSTREAM_VARS, &out, &err)) {
+            char *m = ks_expr_error_message(err);
+            ks_val_release(err);
+            int rc = ks__fail(e, f, "evaluating the topic", m);
+            free(m);
+            return rc;
+        }
+        if (out.kind != KS_STRING || ks_str_len(out) == 0) {
+            char *j = ks_json_dump(out);
+            char msg[300];
+            snprintf(msg, sizeof msg, "the topic expression must yield a non-empty string, not %s", j);
+            free(j);
+            ks_val_release(out);
+            return ks__fail(e, f, "evaluating the topic", msg);
+        }
+        dyn = ks_xstrdup(ks_str_data(out));
+        ks_val_release(out);
+        topic = dyn;
+    }
+    const ks_topic_conf_t *tc = ks_topology_topic(e->t, topic);
+    ks_buf_t kb = {0}, vb = {0};
+    ks_record_t out = {0};
+    int rc = -1;
+    if (encode(e, f, 1, tc->key, &kb, &out.key, &out.key_len) == 0 &&
+        encode(e, f, 0, tc->value, &vb, &out.value, &out.value_len) == 0) {
+        out.topic = topic;
+        out.partition = -1;
+        out.offset = -1;
+        out.timestamp = f->ts;
+        out.headers = e->cur->headers;
+        out.nheaders = e->cur->nheaders;
+        e->stats.out++;
+        e->ops.emit(e->ud, &out);
+        rc = 0;
+    }
+    ks_buf_free(&kb);
+    ks_buf_free(&vb);
+    free(dyn);
+    return rc;
+}
+
+/* ---- dispatch ---- */
+
+int ks__forward(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
+{
+    for (int i = 0; i < p->nchildren; i++) {
+        if (e->failed)
+            return -1;
+        ks__process_node(e, f, p->children[i]);
+    }
+    return 0;
+}
+
+int ks_engine_process(ks_engine_t *e, const ks_record_t *rec, char *err, size_t errlen)
+{
+    const ks_topology_t *t = e->t;
+    e->cur = rec;
+    e->cur_topic = ks_str_cstr(rec->topic);
+    e->cur_headers = ks_invalid();
+    e->dlq_sent = 0;
+    e->failed = 0;
+    e->stats.in++;
+    const ks_topic_conf_t *tc = ks_topology_topic(t, rec->topic);
+    for (int i = 0; i < t->nprocs && !e->failed; i++) {
+        const ks_proc_t *p = t->procs[i];
+        if (p->op != KS_OP_SOURCE)
+            continue;
+        int reads = 0;
+        for (int j = 0; j < p->ntopics; j++)
+            reads |= strcmp(p->topics[j], rec->topic) == 0;
+        if (!reads)
+            continue;
+        flight_t f = {0};
+        f.kraw = rec->key;
+        f.klen = rec->key_len;
+        f.vraw = rec->value;
+        f.vlen = rec->value_len;
+        f.key_serde = tc->key;
+        f.value_serde = tc->value;
+        f.key = ks_invalid();
+        f.value = ks_invalid();
+        f.ts = rec->timestamp;
+        f.node = p->name;
+        ks__forward(e, &f, p);
+        ks_val_release(f.key);
+        ks_val_release(f.value);
+    }
+    ks_val_release(e->cur_topic);
+    ks_val_release(e->cur_headers);
+    e->cur = NULL;
+    if (e->failed) {
+        snprintf(err, errlen, "%s", e->fatal);
+        return KS_EEVAL;
+    }
+    return 0;
+}

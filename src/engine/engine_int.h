@@ -1,0 +1,42 @@
+/*
+ * engine_int.h: shared between the engine's files.
+ */
+#ifndef KS_ENGINE_INT_H
+#define KS_ENGINE_INT_H
+
+#include "../serde/serde.h"
+#include "engine.h"
+
+/* A record in flight through the processors: raw bytes plus lazily parsed values. */
+typedef struct flight {
+    const void *kraw, *vraw; /* the source record's bytes (NULL: Kafka null) */
+    size_t klen, vlen;
+    ks_serde_t key_serde, value_serde; /* serdes of the raw bytes */
+    ks_val key, value;                 /* parsed or computed; KS_INVALID until needed */
+    int key_changed, value_changed;    /* computed by an operator: the raw bytes no longer apply */
+    int64_t ts;
+    const char *node; /* the processor working on it, for dead-letter headers */
+} flight_t;
+
+struct ks_engine {
+    const ks_topology_t *t;
+    ks_engine_ops_t ops;
+    void *ud;
+    ks_engine_stats_t stats;
+    const ks_record_t *cur; /* the input record being processed */
+    ks_val cur_topic;       /* $topic */
+    ks_val cur_headers;     /* $headers, built on first use */
+    int dlq_sent;
+    int failed;
+    char fatal[1400];
+};
+
+int ks__flight_value(ks_engine_t *e, flight_t *f, ks_val *out);
+int ks__flight_key(ks_engine_t *e, flight_t *f, ks_val *out);
+int ks__bind_vars(ks_engine_t *e, flight_t *f, ks_val vars[KS_EXPR_NSTREAM_VARS]);
+int ks__fail(ks_engine_t *e, flight_t *f, const char *what, const char *msg);
+int ks__sink(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
+int ks__forward(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
+void ks__process_node(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
+
+#endif

@@ -1,0 +1,225 @@
+/*
+ * ops_stateless.c: the stateless operators at run time: filter, filterNot,
+ * map, mapValues, flatMap, flatMapValues, selectKey, peek, split and its
+ * branches, merge, the repartition filter, and sinks.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../json/json.h"
+#include "../util/util.h"
+#include "engine_int.h"
+
+static int expr_failed(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val err)
+{
+    char *m = ks_expr_error_message(err);
+    ks_val_release(err);
+    char what[300];
+    snprintf(what, sizeof what, "evaluating `%s` (%s:%d:%d)", ks_op_dsl_name(p->op), p->pos.file, p->pos.line,
+             p->pos.col);
+    ks__fail(e, f, what, m);
+    free(m);
+    return -1;
+}
+
+/* A child flight carrying a new key and/or value (owned references). */
+static void forward_with(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val key, int new_key, ks_val value,
+                         int new_value)
+{
+    flight_t c = *f;
+    c.key = new_key ? key : ks_val_retain(f->key);
+    c.value = new_value ? value : ks_val_retain(f->value);
+    c.key_changed = f->key_changed || new_key;
+    c.value_changed = f->value_changed || new_value;
+    c.node = p->name;
+    ks__forward(e, &c, p);
+    ks_val_release(c.key);
+    ks_val_release(c.value);
+}
+
+typedef struct multi {
+    ks_engine_t *e;
+    flight_t *f;
+    const ks_proc_t *p;
+    int bad; /* set when an output had the wrong shape */
+} multi_t;
+
+static int kv_parts(multi_t *m, ks_val v, ks_val *key, ks_val *value)
+{
+    const ks_val *k = v.kind == KS_OBJECT ? ks_obj_get(v, "key", 3) : NULL;
+    const ks_val *val = v.kind == KS_OBJECT ? ks_obj_get(v, "value", 5) : NULL;
+    if (!k || !val) {
+        char *j = ks_json_dump(v);
+        char msg[400];
+        snprintf(msg, sizeof msg, "`%s` must yield objects {key, value}, got %.300s", ks_op_dsl_name(m->p->op), j);
+        free(j);
+        char what[300];
+        snprintf(what, sizeof what, "evaluating `%s` (%s:%d:%d)", ks_op_dsl_name(m->p->op), m->p->pos.file,
+                 m->p->pos.line, m->p->pos.col);
+        ks__fail(m->e, m->f, what, msg);
+        m->bad = 1;
+        return -1;
+    }
+    *key = ks_val_retain(*k);
+    *value = ks_val_retain(*val);
+    return 0;
+}
+
+static int emit_flat(void *ud, ks_val v)
+{
+    multi_t *m = ud;
+    if (m->e->failed)
+        return 1;
+    if (m->p->op == KS_OP_FLAT_MAP) {
+        ks_val k, val;
+        if (kv_parts(m, v, &k, &val))
+            return 1;
+        forward_with(m->e, m->f, m->p, k, 1, val, 1);
+    } else {
+        forward_with(m->e, m->f, m->p, ks_invalid(), 0, ks_val_retain(v), 1);
+    }
+    return 0;
+}
+
+static int emit_peek(void *ud, ks_val v)
+{
+    multi_t *m = ud;
+    char *j = ks_json_dump(v);
+    if (m->e->ops.log)
+        m->e->ops.log(m->e->ud, m->p->name, j);
+    free(j);
+    return 0;
+}
+
+static int eval_first(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val *out)
+{
+    ks_val vars[KS_EXPR_NSTREAM_VARS], v, err;
+    if (ks__bind_vars(e, f, vars) || ks__flight_value(e, f, &v))
+        return -1;
+    if (ks_expr_eval1(p->e.expr, v, vars, KS_EXPR_NSTREAM_VARS, out, &err))
+        return expr_failed(e, f, p, err);
+    return 0;
+}
+
+static int truthy(ks_engine_t *e, flight_t *f, const ks_proc_t *p, int *t)
+{
+    ks_val out;
+    if (eval_first(e, f, p, &out))
+        return -1;
+    *t = out.kind != KS_INVALID && ks_is_truthy(out);
+    ks_val_release(out);
+    return 0;
+}
+
+static int needs_output(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val out)
+{
+    if (out.kind != KS_INVALID)
+        return 0;
+    char what[300];
+    snprintf(what, sizeof what, "evaluating `%s` (%s:%d:%d)", ks_op_dsl_name(p->op), p->pos.file, p->pos.line,
+             p->pos.col);
+    ks__fail(e, f, what, "the expression produced no output (use flatMap/flatMapValues to drop records)");
+    return -1;
+}
+
+void ks__process_node(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
+{
+    f->node = p->name;
+    switch (p->op) {
+    case KS_OP_SOURCE:
+    case KS_OP_MERGE:
+    case KS_OP_TABLE_SOURCE:
+        ks__forward(e, f, p);
+        return;
+    case KS_OP_FILTER:
+    case KS_OP_FILTER_NOT: {
+        int t;
+        if (p->is_repartition) {
+            /* Kafka Streams drops null-keyed records before a repartition topic. */
+            ks_val k;
+            if (ks__flight_key(e, f, &k))
+                return;
+            if (k.kind != KS_NULL) {
+                flight_t c = *f;
+                c.node = p->name;
+                ks__forward(e, &c, p);
+            } else {
+                e->stats.dropped++;
+            }
+            return;
+        }
+        if (truthy(e, f, p, &t))
+            return;
+        if (t == (p->op == KS_OP_FILTER)) {
+            flight_t c = *f;
+            ks__forward(e, &c, p);
+        }
+        return;
+    }
+    case KS_OP_MAP:
+    case KS_OP_MAP_VALUES:
+    case KS_OP_SELECT_KEY: {
+        ks_val out;
+        if (eval_first(e, f, p, &out) || needs_output(e, f, p, out))
+            return;
+        if (p->op == KS_OP_MAP_VALUES) {
+            forward_with(e, f, p, ks_invalid(), 0, out, 1);
+        } else if (p->op == KS_OP_SELECT_KEY) {
+            forward_with(e, f, p, out, 1, ks_invalid(), 0);
+        } else {
+            multi_t m = {e, f, p, 0};
+            ks_val k, v;
+            if (kv_parts(&m, out, &k, &v) == 0)
+                forward_with(e, f, p, k, 1, v, 1);
+            ks_val_release(out);
+        }
+        return;
+    }
+    case KS_OP_FLAT_MAP:
+    case KS_OP_FLAT_MAP_VALUES:
+    case KS_OP_PEEK: {
+        ks_val vars[KS_EXPR_NSTREAM_VARS], v, err;
+        if (ks__bind_vars(e, f, vars) || ks__flight_value(e, f, &v))
+            return;
+        multi_t m = {e, f, p, 0};
+        if (ks_expr_eval(p->e.expr, v, vars, KS_EXPR_NSTREAM_VARS, p->op == KS_OP_PEEK ? emit_peek : emit_flat, &m,
+                         &err)) {
+            expr_failed(e, f, p, err);
+            return;
+        }
+        if (p->op == KS_OP_PEEK) {
+            flight_t c = *f;
+            ks__forward(e, &c, p);
+        }
+        return;
+    }
+    case KS_OP_SPLIT:
+        /* The first branch whose predicate holds takes the record; `default` takes the rest. */
+        for (int i = 0; i < p->nchildren; i++) {
+            const ks_proc_t *b = p->children[i];
+            int t = 1;
+            if (!b->is_default) {
+                f->node = b->name;
+                if (truthy(e, f, b, &t))
+                    return;
+            }
+            if (t) {
+                flight_t c = *f;
+                c.node = b->name;
+                ks__forward(e, &c, b);
+                return;
+            }
+        }
+        e->stats.dropped++;
+        return;
+    case KS_OP_BRANCH:
+        ks__forward(e, f, p);
+        return;
+    case KS_OP_SINK:
+        ks__sink(e, f, p);
+        return;
+    default:
+        return;
+    }
+}

@@ -1,0 +1,502 @@
+/*
+ * testdriver.c: the test-case runner. A case file names a topology and
+ * lists cases; each case starts from empty state, feeds its inputs (with
+ * timestamps, headers, keys, partitions and `advance` of wall-clock time)
+ * and checks the records written per topic, in order, and the dead-letter
+ * records. Records written to a topic the application itself reads are fed
+ * back in, as Kafka would deliver them.
+ */
+#include "testdriver.h"
+
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../config/yaml.h"
+#include "../engine/engine.h"
+#include "../json/json.h"
+#include "../topology/schema.h"
+#include "../util/util.h"
+
+typedef struct hdr {
+    char *key;
+    char *value; /* NULL: null */
+    size_t len;
+} hdr_t;
+
+typedef struct outrec {
+    char *topic;
+    int32_t partition;
+    int64_t timestamp;
+    char *key, *value; /* raw bytes (NULL: Kafka null) */
+    size_t klen, vlen;
+    hdr_t *headers;
+    int nheaders;
+} outrec_t;
+
+typedef struct run {
+    const ks_topology_t *t;
+    outrec_t *outs; /* everything written, in order */
+    int nouts;
+    outrec_t *queue; /* written to topics the application reads: to be fed back */
+    int nqueue, qhead;
+    ks_buf_t log;
+} run_t;
+
+static void copy_rec(outrec_t *o, const ks_record_t *r)
+{
+    memset(o, 0, sizeof *o);
+    o->topic = ks_xstrdup(r->topic);
+    o->partition = r->partition;
+    o->timestamp = r->timestamp;
+    if (r->key) {
+        o->key = ks_xmalloc(r->key_len + 1);
+        memcpy(o->key, r->key, r->key_len);
+        o->klen = r->key_len;
+    }
+    if (r->value) {
+        o->value = ks_xmalloc(r->value_len + 1);
+        memcpy(o->value, r->value, r->value_len);
+        o->vlen = r->value_len;
+    }
+    o->nheaders = r->nheaders;
+    o->headers = ks_xcalloc((size_t)(r->nheaders ? r->nheaders : 1), sizeof(hdr_t));
+    for (int i = 0; i < r->nheaders; i++) {
+        o->headers[i].key = ks_xstrdup(r->headers[i].key);
+        if (r->headers[i].value) {
+            o->headers[i].value = ks_xstrndup(r->headers[i].value, r->headers[i].len);
+            o->headers[i].len = r->headers[i].len;
+        }
+    }
+}
+
+static void free_rec(outrec_t *o)
+{
+    free(o->topic);
+    free(o->key);
+    free(o->value);
+    for (int i = 0; i < o->nheaders; i++) {
+        free(o->headers[i].key);
+        free(o->headers[i].value);
+    }
+    free(o->headers);
+}
+
+static void on_emit(void *ud, const ks_record_t *r)
+{
+    run_t *run = ud;
+    run->outs = ks_xrealloc(run->outs, (size_t)(run->nouts + 1) * sizeof *run->outs);
+    copy_rec(&run->outs[run->nouts++], r);
+    if (strcmp(r->topic, run->t->dlq_topic) != 0 && ks_topology_reads(run->t, r->topic)) {
+        run->queue = ks_xrealloc(run->queue, (size_t)(run->nqueue + 1) * sizeof *run->queue);
+        copy_rec(&run->queue[run->nqueue++], r);
+    }
+}
+
+static void on_log(void *ud, const char *node, const char *line)
+{
+    run_t *run = ud;
+    ks_buf_printf(&run->log, "%s: %s\n", node, line);
+}
+
+/* Failure text for one case. */
+typedef struct verdict {
+    ks_buf_t why;
+} verdict_t;
+
+static void say(verdict_t *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(verdict_t *v, const char *fmt, ...)
+{
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    ks_buf_printf(&v->why, "    %s\n", buf);
+}
+
+static int is_internal(const ks_topology_t *t, const char *topic)
+{
+    for (int i = 0; i < t->ninternal; i++)
+        if (strcmp(t->internal_topics[i], topic) == 0)
+            return 1;
+    return 0;
+}
+
+/* JSON text of a record's decoded key or value, for comparisons and diffs. */
+static int decode_json(ks_serde_t s, const char *data, size_t len, ks_val *out, char **text)
+{
+    char err[256];
+    if (ks_serde_decode(s, data, len, out, err, sizeof err)) {
+        ks_buf_t b = {0};
+        ks_buf_printf(&b, "<undecodable: %s>", err);
+        *text = ks_buf_steal(&b);
+        *out = ks_invalid();
+        return -1;
+    }
+    *text = ks_json_dump(*out);
+    return 0;
+}
+
+static char *describe_out(const ks_topology_t *t, const outrec_t *o)
+{
+    const ks_topic_conf_t *tc = ks_topology_topic(t, o->topic);
+    ks_val k, v;
+    char *kt, *vt;
+    decode_json(tc->key, o->key, o->klen, &k, &kt);
+    decode_json(tc->value, o->value, o->vlen, &v, &vt);
+    ks_buf_t b = {0};
+    ks_buf_printf(&b, "{topic: %s, key: %s, value: %s, timestamp: %lld}", o->topic, kt, vt, (long long)o->timestamp);
+    free(kt);
+    free(vt);
+    ks_val_release(k);
+    ks_val_release(v);
+    return ks_buf_steal(&b);
+}
+
+static const char *header(const outrec_t *o, const char *key)
+{
+    for (int i = 0; i < o->nheaders; i++)
+        if (strcmp(o->headers[i].key, key) == 0)
+            return o->headers[i].value ? o->headers[i].value : "";
+    return NULL;
+}
+
+/* Encodes a test input's key or value: `raw` gives bytes as written, otherwise the JSON is serialised. */
+static int encode_input(const ks_ynode_t *json, const ks_ynode_t *raw, ks_serde_t s, ks_buf_t *b, int *is_null,
+                        char *err, size_t errlen)
+{
+    b->len = 0;
+    *is_null = 0;
+    if (raw) {
+        if (raw->kind != KS_YAML_SCALAR) {
+            snprintf(err, errlen, "raw bytes must be a string");
+            return -1;
+        }
+        ks_buf_append(b, raw->value, strlen(raw->value));
+        return 0;
+    }
+    if (!json) {
+        *is_null = 1;
+        return 0;
+    }
+    ks_val v = ks_ynode_to_json(json);
+    int rc = ks_serde_encode(s, v, b, is_null, err, errlen);
+    ks_val_release(v);
+    return rc;
+}
+
+static void feed(ks_engine_t *eng, run_t *run, const ks_record_t *rec, verdict_t *v)
+{
+    char err[1500];
+    if (ks_engine_process(eng, rec, err, sizeof err))
+        say(v, "the service stopped (errors.tolerance: none): %s", err);
+    /* Deliver what the application wrote to topics it reads, in order, as Kafka would. */
+    while (run->qhead < run->nqueue) {
+        outrec_t *q = &run->queue[run->qhead++];
+        ks_header_t hs[64];
+        int nh = q->nheaders < 64 ? q->nheaders : 64;
+        for (int i = 0; i < nh; i++) {
+            hs[i].key = q->headers[i].key;
+            hs[i].value = q->headers[i].value;
+            hs[i].len = q->headers[i].len;
+        }
+        ks_record_t r = {q->topic, q->partition < 0 ? 0 : q->partition, run->qhead - 1, q->timestamp, q->key, q->klen,
+                         q->value, q->vlen, hs, nh};
+        if (ks_engine_process(eng, &r, err, sizeof err))
+            say(v, "the service stopped (errors.tolerance: none): %s", err);
+    }
+}
+
+static int64_t counter_next(int64_t **offs, char ***names, int *n, const char *topic, int partition)
+{
+    char key[512];
+    snprintf(key, sizeof key, "%s/%d", topic, partition);
+    for (int i = 0; i < *n; i++)
+        if (strcmp((*names)[i], key) == 0)
+            return (*offs)[i]++;
+    *offs = ks_xrealloc(*offs, (size_t)(*n + 1) * sizeof **offs);
+    *names = ks_xrealloc(*names, (size_t)(*n + 1) * sizeof **names);
+    (*offs)[*n] = 1;
+    (*names)[*n] = ks_xstrdup(key);
+    (*n)++;
+    return 0;
+}
+
+static void check_case(const ks_topology_t *t, const char *file, const ks_ynode_t *c, run_t *run, verdict_t *v)
+{
+    const ks_ynode_t *expect = ks_ynode_get(c, "expect"), *dlq = ks_ynode_get(c, "dlq");
+    int *used = ks_xcalloc((size_t)(run->nouts + 1), sizeof *used);
+    /* Expected records, matched per topic in order. */
+    if (expect && expect->kind == KS_YAML_SEQ) {
+        for (size_t i = 0; i < expect->n; i++) {
+            const ks_ynode_t *x = expect->items[i];
+            const ks_ynode_t *tn = x->kind == KS_YAML_MAP ? ks_ynode_get(x, "topic") : NULL;
+            if (!tn || tn->kind != KS_YAML_SCALAR) {
+                say(v, "%s:%d:%d: an expected record needs `topic`", file, x->line, x->col);
+                continue;
+            }
+            int found = -1;
+            for (int j = 0; j < run->nouts; j++)
+                if (!used[j] && strcmp(run->outs[j].topic, tn->value) == 0) {
+                    found = j;
+                    break;
+                }
+            ks_val want = ks_invalid();
+            ks_buf_t wb = {0};
+            ks_buf_printf(&wb, "{topic: %s", tn->value);
+            const ks_ynode_t *wk = ks_ynode_get(x, "key"), *wv = ks_ynode_get(x, "value"),
+                             *wt = ks_ynode_get(x, "timestamp"), *wh = ks_ynode_get(x, "headers");
+            if (wk) {
+                ks_val kv = ks_ynode_to_json(wk);
+                char *s = ks_json_dump(kv);
+                ks_buf_printf(&wb, ", key: %s", s);
+                free(s);
+                ks_val_release(kv);
+            }
+            if (wv) {
+                want = ks_ynode_to_json(wv);
+                char *s = ks_json_dump(want);
+                ks_buf_printf(&wb, ", value: %s", s);
+                free(s);
+            }
+            if (wt)
+                ks_buf_printf(&wb, ", timestamp: %s", wt->value ? wt->value : "?");
+            ks_buf_puts(&wb, "}");
+            if (found < 0) {
+                say(v, "missing: %s (line %d)", wb.data, x->line);
+                ks_val_release(want);
+                ks_buf_free(&wb);
+                continue;
+            }
+            used[found] = 1;
+            const outrec_t *o = &run->outs[found];
+            const ks_topic_conf_t *tc = ks_topology_topic(t, o->topic);
+            int ok = 1;
+            ks_val got;
+            char *gt;
+            if (wv) {
+                decode_json(tc->value, o->value, o->vlen, &got, &gt);
+                ok &= got.kind != KS_INVALID && ks_val_equal(got, want);
+                ks_val_release(got);
+                free(gt);
+            }
+            if (wk) {
+                ks_val wkv = ks_ynode_to_json(wk);
+                decode_json(tc->key, o->key, o->klen, &got, &gt);
+                ok &= got.kind != KS_INVALID && ks_val_equal(got, wkv);
+                ks_val_release(got);
+                ks_val_release(wkv);
+                free(gt);
+            }
+            if (wt) {
+                char *end;
+                long long ts = strtoll(wt->value ? wt->value : "", &end, 10);
+                ok &= *end == 0 && ts == o->timestamp;
+            }
+            if (wh && wh->kind == KS_YAML_MAP) {
+                for (size_t h = 0; h < wh->n; h++) {
+                    const char *hv = header(o, wh->keys[h]->value);
+                    ok &= hv && wh->items[h]->kind == KS_YAML_SCALAR && strcmp(hv, wh->items[h]->value) == 0;
+                }
+            }
+            if (!ok) {
+                char *d = describe_out(t, o);
+                say(v, "expected %s (line %d)", wb.data, x->line);
+                say(v, "     got %s", d);
+                free(d);
+            }
+            ks_val_release(want);
+            ks_buf_free(&wb);
+        }
+    } else if (expect) {
+        say(v, "%s:%d:%d: `expect` must be a list of records", file, expect->line, expect->col);
+    }
+    /* Dead-letter records. */
+    if (dlq && dlq->kind == KS_YAML_SEQ) {
+        for (size_t i = 0; i < dlq->n; i++) {
+            const ks_ynode_t *x = dlq->items[i];
+            int found = -1;
+            for (int j = 0; j < run->nouts; j++)
+                if (!used[j] && strcmp(run->outs[j].topic, t->dlq_topic) == 0) {
+                    found = j;
+                    break;
+                }
+            if (found < 0) {
+                say(v, "missing dead-letter record (line %d)", x->line);
+                continue;
+            }
+            used[found] = 1;
+            const outrec_t *o = &run->outs[found];
+            const char *checks[][2] = {{"error", "kstreamd.error"},
+                                       {"node", "kstreamd.node"},
+                                       {"topic", "kstreamd.source.topic"},
+                                       {"partition", "kstreamd.source.partition"},
+                                       {"offset", "kstreamd.source.offset"}};
+            for (int k = 0; k < 5; k++) {
+                const ks_ynode_t *w = x->kind == KS_YAML_MAP ? ks_ynode_get(x, checks[k][0]) : NULL;
+                if (!w)
+                    continue;
+                const char *h = header(o, checks[k][1]);
+                int ok = h && w->kind == KS_YAML_SCALAR &&
+                         (k == 0 ? strstr(h, w->value) != NULL : strcmp(h, w->value) == 0);
+                if (!ok)
+                    say(v, "dead-letter %s: expected %s`%s`, got `%s` (line %d)", checks[k][0],
+                        k == 0 ? "text containing " : "", w->kind == KS_YAML_SCALAR ? w->value : "?", h ? h : "(none)",
+                        w->line);
+            }
+        }
+    }
+    for (int j = 0; j < run->nouts; j++) {
+        if (used[j] || is_internal(t, run->outs[j].topic))
+            continue;
+        const outrec_t *o = &run->outs[j];
+        if (strcmp(o->topic, t->dlq_topic) == 0) {
+            const char *h = header(o, "kstreamd.error");
+            say(v, "unexpected dead-letter record: %s (node %s)", h ? h : "?", header(o, "kstreamd.node"));
+        } else {
+            char *d = describe_out(t, o);
+            say(v, "unexpected: %s", d);
+            free(d);
+        }
+    }
+    free(used);
+}
+
+static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t *c, verdict_t *v)
+{
+    run_t run = {.t = t};
+    ks_engine_ops_t ops = {on_emit, on_log};
+    char err[1024];
+    ks_engine_t *eng = ks_engine_new(t, &ops, &run, err, sizeof err);
+    if (!eng) {
+        say(v, "%s", err);
+        return;
+    }
+    const ks_ynode_t *input = ks_ynode_get(c, "input");
+    int64_t *offs = NULL;
+    char **onames = NULL;
+    int noffs = 0;
+    int64_t now = 0;
+    if (ks_ynode_get(c, "stores"))
+        say(v, "%s:%d: `stores` needs state stores, which this version does not run", file, c->line);
+    for (size_t i = 0; input && input->kind == KS_YAML_SEQ && i < input->n; i++) {
+        const ks_ynode_t *in = input->items[i];
+        if (in->kind != KS_YAML_MAP) {
+            say(v, "%s:%d:%d: an input must be a mapping", file, in->line, in->col);
+            continue;
+        }
+        const ks_ynode_t *adv = ks_ynode_get(in, "advance");
+        if (adv) {
+            int64_t ms;
+            if (adv->kind != KS_YAML_SCALAR || ks_parse_duration(adv->value, &ms))
+                say(v, "%s:%d:%d: `advance` needs a duration such as 30s", file, adv->line, adv->col);
+            else
+                now += ms;
+            continue;
+        }
+        const ks_ynode_t *tn = ks_ynode_get(in, "topic");
+        if (!tn || tn->kind != KS_YAML_SCALAR) {
+            say(v, "%s:%d:%d: an input needs `topic`", file, in->line, in->col);
+            continue;
+        }
+        if (!ks_topology_reads(t, tn->value))
+            say(v, "%s:%d:%d: warning: the topology does not read `%s`", file, tn->line, tn->col, tn->value);
+        const ks_topic_conf_t *tc = ks_topology_topic(t, tn->value);
+        ks_buf_t kb = {0}, vb = {0};
+        int knull, vnull;
+        char e1[256];
+        if (encode_input(ks_ynode_get(in, "key"), ks_ynode_get(in, "rawKey"), tc->key, &kb, &knull, e1, sizeof e1) ||
+            encode_input(ks_ynode_get(in, "value"), ks_ynode_get(in, "rawValue"), tc->value, &vb, &vnull, e1, sizeof e1)) {
+            say(v, "%s:%d:%d: cannot encode this input for `%s`: %s", file, in->line, in->col, tn->value, e1);
+            ks_buf_free(&kb);
+            ks_buf_free(&vb);
+            continue;
+        }
+        const ks_ynode_t *ts = ks_ynode_get(in, "timestamp"), *pn = ks_ynode_get(in, "partition"),
+                         *hn = ks_ynode_get(in, "headers");
+        int partition = pn && pn->value ? atoi(pn->value) : 0;
+        ks_header_t hs[32];
+        int nh = 0;
+        for (size_t h = 0; hn && hn->kind == KS_YAML_MAP && h < hn->n && nh < 32; h++, nh++) {
+            hs[nh].key = hn->keys[h]->value;
+            hs[nh].value = hn->items[h]->kind == KS_YAML_SCALAR ? hn->items[h]->value : NULL;
+            hs[nh].len = hs[nh].value ? strlen(hs[nh].value) : 0;
+        }
+        ks_record_t r = {tn->value, partition, counter_next(&offs, &onames, &noffs, tn->value, partition),
+                         ts && ts->value ? strtoll(ts->value, NULL, 10) : now,
+                         knull ? NULL : (kb.data ? kb.data : ""), kb.len,
+                         vnull ? NULL : (vb.data ? vb.data : ""), vb.len, hs, nh};
+        feed(eng, &run, &r, v);
+        ks_buf_free(&kb);
+        ks_buf_free(&vb);
+    }
+    check_case(t, file, c, &run, v);
+    for (int i = 0; i < run.nouts; i++)
+        free_rec(&run.outs[i]);
+    for (int i = 0; i < run.nqueue; i++)
+        free_rec(&run.queue[i]);
+    free(run.outs);
+    free(run.queue);
+    for (int i = 0; i < noffs; i++)
+        free(onames[i]);
+    free(onames);
+    free(offs);
+    ks_buf_free(&run.log);
+    ks_engine_free(eng);
+}
+
+int ks_testdriver_run_file(const char *path, FILE *out, int *passed, int *failed)
+{
+    ks_diags_t diags = {0};
+    ks_ydoc_t *doc = ks_yaml_load_file(path, &diags);
+    const ks_ynode_t *root = doc ? ks_ydoc_root(doc) : NULL;
+    const ks_ynode_t *tp = root && root->kind == KS_YAML_MAP ? ks_ynode_get(root, "topology") : NULL;
+    const ks_ynode_t *cases = root && root->kind == KS_YAML_MAP ? ks_ynode_get(root, "cases") : NULL;
+    if (doc && (!tp || tp->kind != KS_YAML_SCALAR || !cases || cases->kind != KS_YAML_SEQ))
+        ks_diag_err(&diags, path, root ? root->line : 1, root ? root->col : 1,
+                    "a test file needs `topology: PATH` and `cases:` (a list)");
+    ks_topology_t *t = NULL;
+    if (diags.nerr == 0) {
+        char *dir = ks_xstrdup(path);
+        ks_buf_t tpath = {0};
+        if (tp->value[0] == '/')
+            ks_buf_puts(&tpath, tp->value);
+        else
+            ks_buf_printf(&tpath, "%s/%s", dirname(dir), tp->value);
+        free(dir);
+        t = ks_topology_load(tpath.data, &diags);
+        ks_buf_free(&tpath);
+    }
+    if (!t) {
+        ks_diags_print(&diags, out);
+        fprintf(out, "FAIL %s: cannot run its cases\n", path);
+        (*failed)++;
+        ks_diags_free(&diags);
+        ks_ydoc_free(doc);
+        return -1;
+    }
+    for (size_t i = 0; i < cases->n; i++) {
+        const ks_ynode_t *c = cases->items[i];
+        const ks_ynode_t *name = c->kind == KS_YAML_MAP ? ks_ynode_get(c, "name") : NULL;
+        const char *cname = name && name->kind == KS_YAML_SCALAR ? name->value : "(unnamed case)";
+        verdict_t v = {{0}};
+        if (c->kind != KS_YAML_MAP)
+            say(&v, "%s:%d:%d: a case must be a mapping with name, input and expect", path, c->line, c->col);
+        else
+            run_case(t, path, c, &v);
+        if (v.why.len == 0) {
+            fprintf(out, "ok   %s: %s\n", path, cname);
+            (*passed)++;
+        } else {
+            fprintf(out, "FAIL %s:%d: %s\n%s", path, c->line, cname, v.why.data);
+            (*failed)++;
+        }
+        ks_buf_free(&v.why);
+    }
+    ks_topology_free(t);
+    ks_diags_free(&diags);
+    ks_ydoc_free(doc);
+    return 0;
+}

@@ -1,0 +1,108 @@
+/*
+ * build.c: groups processors into sub-topologies, as Kafka Streams'
+ * InternalTopologyBuilder does: processors connected by an edge or sharing
+ * a store are in one group; a repartition topic separates groups. Groups
+ * are numbered in the order their first processor was created.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "topology_int.h"
+
+static int find(int *parent, int i)
+{
+    while (parent[i] != i) {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    return i;
+}
+
+static void unite(int *parent, int a, int b)
+{
+    a = find(parent, a);
+    b = find(parent, b);
+    if (a != b)
+        parent[a < b ? b : a] = a < b ? a : b; /* the root is the earliest-created node */
+}
+
+void ks__build(load_t *L)
+{
+    ks_topology_t *t = L->t;
+    int n = t->nprocs;
+    int *parent = malloc((size_t)(n ? n : 1) * sizeof *parent);
+    for (int i = 0; i < n; i++)
+        parent[i] = i;
+    for (int i = 0; i < n; i++) {
+        ks_proc_t *p = t->procs[i];
+        for (int j = 0; j < p->nchildren; j++)
+            unite(parent, i, p->children[j]->seq);
+        for (int j = i + 1; j < n; j++) {
+            ks_proc_t *q = t->procs[j];
+            for (int a = 0; a < p->nstores; a++)
+                for (int b = 0; b < q->nstores; b++)
+                    if (strcmp(p->stores[a], q->stores[b]) == 0)
+                        unite(parent, i, j);
+        }
+    }
+    int *id = malloc((size_t)(n ? n : 1) * sizeof *id);
+    for (int i = 0; i < n; i++)
+        id[i] = -1;
+    int next = 0;
+    for (int i = 0; i < n; i++) {
+        int r = find(parent, i);
+        if (id[r] < 0)
+            id[r] = next++;
+        t->procs[i]->subtopology = id[r];
+    }
+    t->nsubtopologies = next;
+    free(parent);
+    free(id);
+}
+
+int ks_topology_reads(const ks_topology_t *t, const char *topic)
+{
+    for (int i = 0; i < t->nprocs; i++) {
+        const ks_proc_t *p = t->procs[i];
+        if (p->op != KS_OP_SOURCE)
+            continue;
+        for (int j = 0; j < p->ntopics; j++)
+            if (strcmp(p->topics[j], topic) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+const char *ks_op_dsl_name(ks_op_t op)
+{
+    switch (op) {
+    case KS_OP_SOURCE: return "source";
+    case KS_OP_FILTER: return "filter";
+    case KS_OP_FILTER_NOT: return "filterNot";
+    case KS_OP_MAP: return "map";
+    case KS_OP_MAP_VALUES: return "mapValues";
+    case KS_OP_FLAT_MAP: return "flatMap";
+    case KS_OP_FLAT_MAP_VALUES: return "flatMapValues";
+    case KS_OP_SELECT_KEY: return "selectKey";
+    case KS_OP_PEEK: return "peek";
+    case KS_OP_SPLIT: return "split";
+    case KS_OP_BRANCH: return "branch";
+    case KS_OP_MERGE: return "merge";
+    case KS_OP_REPARTITION: return "repartition";
+    case KS_OP_SINK: return "to";
+    case KS_OP_TO_TABLE: return "toTable";
+    case KS_OP_TO_STREAM: return "toStream";
+    case KS_OP_GROUP_BY_KEY: return "groupByKey";
+    case KS_OP_GROUP_BY: return "groupBy";
+    case KS_OP_WINDOWED_BY: return "windowedBy";
+    case KS_OP_COUNT: return "count";
+    case KS_OP_REDUCE: return "reduce";
+    case KS_OP_AGGREGATE: return "aggregate";
+    case KS_OP_SUPPRESS: return "suppress";
+    case KS_OP_JOIN: return "join";
+    case KS_OP_LEFT_JOIN: return "leftJoin";
+    case KS_OP_OUTER_JOIN: return "outerJoin";
+    case KS_OP_TABLE_SOURCE: return "table";
+    default: return "?";
+    }
+}

@@ -1,0 +1,799 @@
+/*
+ * pipeline.c: loads `pipelines:` — sources, steps and sinks — into processor
+ * nodes, checking each step against the kind of stream that flows into it
+ * (a `count` needs a grouped stream, `suppress` a table, ...).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/util.h"
+#include "schema.h"
+#include "topology_int.h"
+
+static void err_at(load_t *L, const ks_ynode_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void err_at(load_t *L, const ks_ynode_t *n, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ks_diag_err(L->diags, L->t->file, n ? n->line : 0, n ? n->col : 0, "%s", msg);
+}
+
+static ks_proc_t *new_proc(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at)
+{
+    ks_topology_t *t = L->t;
+    ks_proc_t *p = ks_xcalloc(1, sizeof *p);
+    p->op = op;
+    if (given) {
+        p->name = ks_xstrdup(given);
+    } else {
+        ks_buf_t b = {0};
+        ks_buf_printf(&b, "%s-%010d", prefix, t->name_counter++);
+        p->name = ks_buf_steal(&b);
+    }
+    p->pos.file = t->file;
+    p->pos.line = at ? at->line : 0;
+    p->pos.col = at ? at->col : 0;
+    p->subtopology = -1;
+    p->seq = t->nprocs;
+    t->procs = ks_xrealloc(t->procs, (size_t)(t->nprocs + 1) * sizeof *t->procs);
+    t->procs[t->nprocs++] = p;
+    return p;
+}
+
+/* A store name consumes one index of Kafka Streams' counter, as its generated store names do. */
+static char *gen_name(load_t *L, const char *prefix)
+{
+    ks_buf_t b = {0};
+    ks_buf_printf(&b, "%s-%010d", prefix, L->t->name_counter++);
+    return ks_buf_steal(&b);
+}
+
+static void link(ks_proc_t *parent, ks_proc_t *child)
+{
+    parent->children = ks_xrealloc(parent->children, (size_t)(parent->nchildren + 1) * sizeof(ks_proc_t *));
+    parent->children[parent->nchildren++] = child;
+    child->parents = ks_xrealloc(child->parents, (size_t)(child->nparents + 1) * sizeof(ks_proc_t *));
+    child->parents[child->nparents++] = parent;
+}
+
+static void add_store(ks_proc_t *p, const char *store)
+{
+    p->stores = ks_xrealloc(p->stores, (size_t)(p->nstores + 1) * sizeof(char *));
+    p->stores[p->nstores++] = ks_xstrdup(store);
+}
+
+static void add_extra(ks_proc_t *p, ks_step_expr_t e)
+{
+    p->extra = ks_xrealloc(p->extra, (size_t)(p->nextra + 1) * sizeof *p->extra);
+    p->extra[p->nextra++] = e;
+}
+
+/* One shared source node per topic, as when several DSL streams read one topic. */
+static ks_proc_t *source_for(load_t *L, char **topics, int ntopics, const ks_ynode_t *at)
+{
+    if (ntopics == 1) {
+        for (int i = 0; i < L->nsources; i++)
+            if (strcmp(L->sources[i].topic, topics[0]) == 0)
+                return L->sources[i].src;
+    }
+    ks_proc_t *s = new_proc(L, KS_OP_SOURCE, "KSTREAM-SOURCE", NULL, at);
+    s->topics = ks_xcalloc((size_t)ntopics, sizeof(char *));
+    for (int i = 0; i < ntopics; i++)
+        s->topics[i] = ks_xstrdup(topics[i]);
+    s->ntopics = ntopics;
+    s->topic = ks_xstrdup(topics[0]);
+    if (ntopics == 1) {
+        L->sources = ks_xrealloc(L->sources, (size_t)(L->nsources + 1) * sizeof *L->sources);
+        L->sources[L->nsources].topic = ks_xstrdup(topics[0]);
+        L->sources[L->nsources].src = s;
+        L->nsources++;
+    }
+    return s;
+}
+
+/* Tables: a source and a KTABLE-SOURCE holding the store. */
+static void build_tables(load_t *L)
+{
+    ks_topology_t *t = L->t;
+    for (int i = 0; i < t->ntables; i++) {
+        ks_table_conf_t *tc = &t->tables[i];
+        ks_proc_t *src = new_proc(L, KS_OP_SOURCE, "KSTREAM-SOURCE", NULL, NULL);
+        src->pos = tc->pos;
+        src->topic = ks_xstrdup(tc->topic);
+        src->topics = ks_xcalloc(1, sizeof(char *));
+        src->topics[0] = ks_xstrdup(tc->topic);
+        src->ntopics = 1;
+        ks_proc_t *ts = new_proc(L, KS_OP_TABLE_SOURCE, "KTABLE-SOURCE", NULL, NULL);
+        ts->pos = tc->pos;
+        ts->topic = ks_xstrdup(tc->name); /* the table's name, for lookups */
+        add_store(ts, tc->store);
+        ts->is_default = tc->global; /* marks a global table's source */
+        link(src, ts);
+    }
+}
+
+static ks_proc_t *table_proc(load_t *L, const char *name)
+{
+    for (int i = 0; i < L->t->nprocs; i++) {
+        ks_proc_t *p = L->t->procs[i];
+        if (p->op == KS_OP_TABLE_SOURCE && strcmp(p->topic, name) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+/* Inserts `<base>-repartition-filter/-sink/-source` and continues the stream from the source. */
+static void insert_repartition(load_t *L, stream_t *s, const char *base, const ks_ynode_t *at)
+{
+    ks_topology_t *t = L->t;
+    char name[512];
+    snprintf(name, sizeof name, "%s-repartition-filter", base);
+    ks_proc_t *f = new_proc(L, KS_OP_FILTER, NULL, name, at);
+    f->is_repartition = 1; /* drops records with a null key, as Kafka Streams does */
+    link(s->cur, f);
+    char topic[600];
+    snprintf(topic, sizeof topic, "%s-%s-repartition", t->application, base);
+    snprintf(name, sizeof name, "%s-repartition-sink", base);
+    ks_proc_t *sink = new_proc(L, KS_OP_SINK, NULL, name, at);
+    sink->topic = ks_xstrdup(topic);
+    sink->is_repartition = 1;
+    link(f, sink);
+    snprintf(name, sizeof name, "%s-repartition-source", base);
+    ks_proc_t *src = new_proc(L, KS_OP_SOURCE, NULL, name, at);
+    src->topic = ks_xstrdup(topic);
+    src->topics = ks_xcalloc(1, sizeof(char *));
+    src->topics[0] = ks_xstrdup(topic);
+    src->ntopics = 1;
+    src->is_repartition = 1;
+    t->internal_topics = ks_xrealloc(t->internal_topics, (size_t)(t->ninternal + 1) * sizeof(char *));
+    t->internal_topics[t->ninternal++] = ks_xstrdup(topic);
+    s->cur = src;
+    s->key_changed = 0;
+}
+
+static void load_steps(load_t *L, stream_t *s, const ks_ynode_t *steps, const char *pipe);
+static void load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *given, const ks_ynode_t *at);
+static pipe_state_t *load_pipeline(load_t *L, pipe_state_t *ps);
+
+static pipe_state_t *find_pipe(load_t *L, const char *name)
+{
+    for (int i = 0; i < L->npipes; i++)
+        if (strcmp(L->pipes[i].name, name) == 0)
+            return &L->pipes[i];
+    return NULL;
+}
+
+/* The parts of a step written as a mapping, or its single expression. */
+typedef struct step_args {
+    const ks_ynode_t *node; /* the step's argument (scalar, mapping, or NULL for a bare step) */
+    const char *name;       /* `name:` */
+} step_args_t;
+
+static const ks_ynode_t *part(const step_args_t *a, const ks_step_row_t *row, const char *key)
+{
+    if (!a->node)
+        return NULL;
+    if (a->node->kind == KS_YAML_MAP)
+        return ks_ynode_get(a->node, key);
+    if (row->main && strcmp(row->main, key) == 0)
+        return a->node;
+    return NULL;
+}
+
+static int compile_part(load_t *L, const step_args_t *a, const ks_step_row_t *row, const char *key,
+                        ks_step_expr_t *out)
+{
+    const ks_ynode_t *n = part(a, row, key);
+    if (!n)
+        return -1;
+    char what[128];
+    snprintf(what, sizeof what, "`%s` of `%s`", key, row->name);
+    return ks__compile_expr(L, n, what, out);
+}
+
+static void check_window(load_t *L, const step_args_t *a, const ks_step_row_t *row)
+{
+    const char *kinds[] = {"tumbling", "hopping", "sliding", "session"};
+    int n = 0;
+    for (int i = 0; i < 4; i++) {
+        const ks_ynode_t *d = part(a, row, kinds[i]);
+        int64_t ms;
+        if (d) {
+            n++;
+            ks__get_duration(L, d, kinds[i], &ms);
+        }
+    }
+    const ks_ynode_t *adv = part(a, row, "advance"), *grace = part(a, row, "grace");
+    int64_t ms;
+    if (adv)
+        ks__get_duration(L, adv, "advance", &ms);
+    if (grace)
+        ks__get_duration(L, grace, "grace", &ms);
+    if (n != 1)
+        err_at(L, a->node, "`windowedBy` needs exactly one of tumbling, hopping, sliding, session");
+    if (adv && !part(a, row, "hopping"))
+        err_at(L, adv, "`advance` applies to hopping windows only");
+    if (part(a, row, "hopping") && !adv)
+        err_at(L, a->node, "hopping windows need `advance`");
+}
+
+static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const char *pipe)
+{
+    if (stepnode->kind == KS_YAML_SEQ) {
+        err_at(L, stepnode, "a step must be `name: argument` or a bare step name, not a list");
+        return;
+    }
+    const ks_ynode_t *key = stepnode, *arg = NULL;
+    if (stepnode->kind == KS_YAML_MAP) {
+        if (stepnode->n != 1) {
+            err_at(L, stepnode, "a step must be one `name: argument` pair; this mapping has %zu keys", stepnode->n);
+            return;
+        }
+        key = stepnode->keys[0];
+        arg = stepnode->items[0];
+        if (arg->kind == KS_YAML_SCALAR && arg->plain && (arg->value[0] == 0 || strcmp(arg->value, "null") == 0 || strcmp(arg->value, "~") == 0))
+            arg = NULL;
+    }
+    const ks_step_row_t *row = ks_schema_step(key->value);
+    if (!row) {
+        char *names = ks_schema_step_names();
+        err_at(L, key, "unknown step `%s`; steps: %s", key->value, names);
+        free(names);
+        return;
+    }
+    if (s->ended) {
+        err_at(L, key, "`%s` cannot follow `split`: continue inside the branches' own `steps`", row->name);
+        return;
+    }
+    if (!(row->accepts & s->kind)) {
+        err_at(L, key, "`%s` cannot be applied to %s%s", row->name, ks_stream_kind_name(s->kind),
+               row->accepts & (KS_KGROUPED_STREAM | KS_KWINDOWED)
+                   ? "; group it first with `groupByKey` or `groupBy`"
+                   : row->op == KS_OP_SUPPRESS ? "; suppress applies to the table an aggregation produces"
+                   : row->accepts == KS_KSTREAM && s->kind & (KS_KTABLE | KS_KWTABLE) ? "; add `toStream` first"
+                                                                                       : "");
+        return;
+    }
+    step_args_t a = {arg, NULL};
+    if (!arg && !row->bare_ok) {
+        err_at(L, key, "`%s` needs an argument%s%s", row->name, row->main ? ": the " : "", row->main ? row->main : "");
+        return;
+    }
+    if (arg && arg->kind == KS_YAML_MAP) {
+        if (row->op == KS_OP_SPLIT) {
+            /* branches are checked below */
+        } else {
+            for (size_t i = 0; i < arg->n; i++) {
+                const char *k = arg->keys[i]->value;
+                if (strcmp(k, "name") == 0 || ks_schema_key(row->parts, k))
+                    continue;
+                char *allowed = ks_schema_names(row->parts, "name");
+                err_at(L, arg->keys[i], "unknown key `%s` in `%s`; allowed here: %s", k, row->name, allowed);
+                free(allowed);
+            }
+            for (const ks_key_row_t *r = row->parts; r && r->name; r++)
+                if (r->required && !ks_ynode_get(arg, r->name))
+                    err_at(L, arg, "`%s` needs `%s`", row->name, r->name);
+            const ks_ynode_t *nm = ks_ynode_get(arg, "name");
+            if (nm && nm->kind == KS_YAML_SCALAR) {
+                a.name = nm->value;
+                ks__note_name(L, a.name, nm, "step");
+            }
+        }
+    } else if (arg && arg->kind == KS_YAML_SCALAR && !row->main) {
+        err_at(L, arg, "`%s` takes %s, not a single value", row->name,
+               row->parts && row->parts->name ? "named parts (a mapping)" : "no argument");
+        return;
+    } else if (arg && arg->kind == KS_YAML_SEQ) {
+        err_at(L, arg, "`%s` takes %s, not a list", row->name, row->main ? "an expression or a mapping" : "a mapping");
+        return;
+    }
+
+    ks_proc_t *p = NULL;
+    switch (row->op) {
+    case KS_OP_FILTER:
+    case KS_OP_FILTER_NOT:
+    case KS_OP_MAP:
+    case KS_OP_MAP_VALUES:
+    case KS_OP_FLAT_MAP:
+    case KS_OP_FLAT_MAP_VALUES:
+    case KS_OP_SELECT_KEY:
+    case KS_OP_PEEK: {
+        static const char *prefix[] = {[KS_OP_FILTER] = "KSTREAM-FILTER", [KS_OP_FILTER_NOT] = "KSTREAM-FILTER",
+                                       [KS_OP_MAP] = "KSTREAM-MAP", [KS_OP_MAP_VALUES] = "KSTREAM-MAPVALUES",
+                                       [KS_OP_FLAT_MAP] = "KSTREAM-FLATMAP",
+                                       [KS_OP_FLAT_MAP_VALUES] = "KSTREAM-FLATMAPVALUES",
+                                       [KS_OP_SELECT_KEY] = "KSTREAM-KEY-SELECT", [KS_OP_PEEK] = "KSTREAM-PEEK"};
+        const char *pre = prefix[row->op];
+        if (s->kind != KS_KSTREAM && (row->op == KS_OP_FILTER || row->op == KS_OP_FILTER_NOT))
+            pre = "KTABLE-FILTER";
+        if (s->kind != KS_KSTREAM && row->op == KS_OP_MAP_VALUES)
+            pre = "KTABLE-MAPVALUES";
+        ks_step_expr_t e = {0};
+        if (compile_part(L, &a, row, row->main, &e))
+            return;
+        p = new_proc(L, row->op, pre, a.name, key);
+        p->e = e;
+        link(s->cur, p);
+        s->cur = p;
+        if (row->op == KS_OP_MAP || row->op == KS_OP_FLAT_MAP || row->op == KS_OP_SELECT_KEY) {
+            p->key_changing = 1;
+            s->key_changed = 1;
+            s->changer = p->name;
+        }
+        return;
+    }
+    case KS_OP_SPLIT: {
+        if (!arg || arg->kind != KS_YAML_MAP || arg->n == 0) {
+            err_at(L, arg ? arg : key, "`split` needs a mapping of named branches, each with `when` and `steps`/`to`");
+            return;
+        }
+        p = new_proc(L, KS_OP_SPLIT, "KSTREAM-BRANCH", NULL, key);
+        link(s->cur, p);
+        int has_default = 0;
+        for (size_t i = 0; i < arg->n; i++) {
+            const char *bname = arg->keys[i]->value;
+            const ks_ynode_t *b = arg->items[i];
+            int is_default = strcmp(bname, "default") == 0;
+            if (has_default) {
+                err_at(L, arg->keys[i], "branch `%s` comes after `default`, which takes every remaining record", bname);
+                continue;
+            }
+            if (b->kind != KS_YAML_MAP) {
+                err_at(L, b, "branch `%s` must be a mapping with `when`, `steps` and `to`", bname);
+                continue;
+            }
+            for (size_t j = 0; j < b->n; j++) {
+                if (!ks_schema_key(ks_schema_branch, b->keys[j]->value)) {
+                    char *allowed = ks_schema_names(ks_schema_branch, NULL);
+                    err_at(L, b->keys[j], "unknown key `%s` in branch `%s`; allowed here: %s", b->keys[j]->value, bname,
+                           allowed);
+                    free(allowed);
+                }
+            }
+            ks_step_expr_t e = {0};
+            const ks_ynode_t *when = ks_ynode_get(b, "when");
+            if (is_default) {
+                has_default = 1;
+                if (when)
+                    err_at(L, when, "the `default` branch takes every record no other branch took: it has no `when`");
+            } else if (!when) {
+                err_at(L, b, "branch `%s` needs `when` (only `default` may leave it out)", bname);
+                continue;
+            } else if (ks__compile_expr(L, when, "`when`", &e)) {
+                continue;
+            }
+            char bn[512];
+            snprintf(bn, sizeof bn, "%s-%s", p->name, bname);
+            ks_proc_t *bp = new_proc(L, KS_OP_BRANCH, NULL, bn, arg->keys[i]);
+            bp->branch = ks_xstrdup(bname);
+            bp->is_default = is_default;
+            bp->e = e;
+            link(p, bp);
+            stream_t bs = {bp, KS_KSTREAM, s->key_changed, s->changer, 0};
+            const ks_ynode_t *bsteps = ks_ynode_get(b, "steps");
+            if (bsteps)
+                load_steps(L, &bs, bsteps, pipe);
+            const ks_ynode_t *bto = ks_ynode_get(b, "to");
+            if (bto)
+                load_sink(L, &bs, bto, NULL, bto);
+            if (!bsteps && !bto)
+                err_at(L, b, "branch `%s` goes nowhere: give it `to` or `steps`", bname);
+        }
+        s->ended = 1;
+        s->cur = NULL;
+        return;
+    }
+    case KS_OP_MERGE: {
+        const ks_ynode_t *pn = part(&a, row, "pipeline");
+        if (!pn || pn->kind != KS_YAML_SCALAR) {
+            err_at(L, arg, "`merge` needs the name of another pipeline");
+            return;
+        }
+        pipe_state_t *other = find_pipe(L, pn->value);
+        if (!other) {
+            err_at(L, pn, "`merge`: no pipeline named `%s`", pn->value);
+            return;
+        }
+        if (strcmp(other->name, pipe) == 0 || other->state == 1) {
+            err_at(L, pn, "`merge` of `%s` makes a cycle of pipelines", pn->value);
+            return;
+        }
+        load_pipeline(L, other);
+        if (!other->end) {
+            err_at(L, pn, "`merge`: pipeline `%s` ends in a `split` or failed to load; it has no single stream", pn->value);
+            return;
+        }
+        if (other->kind != KS_KSTREAM) {
+            err_at(L, pn, "`merge`: pipeline `%s` is %s, not a stream", pn->value, ks_stream_kind_name(other->kind));
+            return;
+        }
+        p = new_proc(L, KS_OP_MERGE, "KSTREAM-MERGE", a.name, key);
+        link(s->cur, p);
+        link(other->end, p);
+        s->cur = p;
+        s->key_changed |= other->key_changed;
+        return;
+    }
+    case KS_OP_REPARTITION: {
+        char *base = a.name ? ks_xstrdup(a.name) : gen_name(L, "KSTREAM-REPARTITION");
+        insert_repartition(L, s, base, key);
+        free(base);
+        return;
+    }
+    case KS_OP_SINK:
+        load_sink(L, s, arg, a.name, key);
+        return;
+    default:
+        break;
+    }
+
+    /* Stateful steps: validated and described here; the state engine runs them. */
+    switch (row->op) {
+    case KS_OP_TO_TABLE: {
+        p = new_proc(L, KS_OP_TO_TABLE, "KSTREAM-TOTABLE", a.name, key);
+        const ks_ynode_t *st = part(&a, row, "store");
+        char *store = st ? ks_xstrdup(st->value) : gen_name(L, "KSTREAM-TOTABLE-STATE-STORE");
+        add_store(p, store);
+        free(store);
+        break;
+    }
+    case KS_OP_TO_STREAM:
+        p = new_proc(L, KS_OP_TO_STREAM, "KTABLE-TOSTREAM", a.name, key);
+        break;
+    case KS_OP_GROUP_BY_KEY:
+        s->kind = KS_KGROUPED_STREAM; /* not a processor in Kafka Streams */
+        return;
+    case KS_OP_GROUP_BY: {
+        ks_step_expr_t e = {0};
+        if (compile_part(L, &a, row, "keySelector", &e))
+            return;
+        int table = s->kind == KS_KTABLE;
+        p = new_proc(L, KS_OP_GROUP_BY, table ? "KTABLE-SELECT" : "KSTREAM-KEY-SELECT", a.name, key);
+        p->e = e;
+        p->key_changing = 1;
+        link(s->cur, p);
+        s->cur = p;
+        s->kind = table ? KS_KGROUPED_TABLE : KS_KGROUPED_STREAM;
+        s->key_changed = 1;
+        s->changer = p->name;
+        return;
+    }
+    case KS_OP_WINDOWED_BY:
+        check_window(L, &a, row);
+        s->kind = KS_KWINDOWED;
+        return;
+    case KS_OP_COUNT:
+    case KS_OP_REDUCE:
+    case KS_OP_AGGREGATE: {
+        int table = s->kind == KS_KGROUPED_TABLE, windowed = s->kind == KS_KWINDOWED;
+        if (row->op == KS_OP_REDUCE) {
+            if (table && (!part(&a, row, "adder") || !part(&a, row, "subtractor")))
+                err_at(L, key, "`reduce` of a grouped table needs `adder` and `subtractor`");
+            if (!table && !part(&a, row, "reducer"))
+                err_at(L, key, "`reduce` of a grouped stream needs `reducer`");
+        }
+        if (row->op == KS_OP_AGGREGATE) {
+            if (table && (!part(&a, row, "adder") || !part(&a, row, "subtractor")))
+                err_at(L, key, "`aggregate` of a grouped table needs `adder` and `subtractor`");
+            if (!table && !part(&a, row, "aggregator"))
+                err_at(L, key, "`aggregate` of a grouped stream needs `aggregator`");
+        }
+        static const char *const parts_order[] = {"initializer", "aggregator", "reducer", "adder", "subtractor"};
+        ks_step_expr_t exprs[5];
+        int ne = 0;
+        for (int i = 0; i < 5; i++) {
+            if (part(&a, row, parts_order[i])) {
+                memset(&exprs[ne], 0, sizeof exprs[ne]);
+                if (compile_part(L, &a, row, parts_order[i], &exprs[ne]) == 0)
+                    ne++;
+            }
+        }
+        const char *kind = row->op == KS_OP_REDUCE ? "REDUCE" : "AGGREGATE";
+        char pre[64], spre[96];
+        snprintf(pre, sizeof pre, "%s-%s", table ? "KTABLE" : "KSTREAM", kind);
+        snprintf(spre, sizeof spre, "%s-STATE-STORE", pre);
+        const ks_ynode_t *st = part(&a, row, "store");
+        char *store = st ? ks_xstrdup(st->value) : gen_name(L, spre);
+        if (s->key_changed)
+            insert_repartition(L, s, store, key);
+        p = new_proc(L, row->op, pre, a.name, key);
+        add_store(p, store);
+        free(store);
+        for (int i = 0; i < ne; i++)
+            add_extra(p, exprs[i]);
+        link(s->cur, p);
+        s->cur = p;
+        s->kind = windowed ? KS_KWTABLE : KS_KTABLE;
+        return;
+    }
+    case KS_OP_SUPPRESS: {
+        const ks_ynode_t *uwc = part(&a, row, "untilWindowCloses"), *utl = part(&a, row, "untilTimeLimit");
+        if (arg && arg->kind == KS_YAML_SCALAR && strcmp(arg->value, "untilWindowCloses") == 0)
+            uwc = arg;
+        if (!uwc && !utl)
+            err_at(L, arg ? arg : key, "`suppress` needs `untilWindowCloses` or `{untilTimeLimit: DURATION}`");
+        if (uwc && s->kind != KS_KWTABLE)
+            err_at(L, uwc, "`untilWindowCloses` needs a windowed aggregation before it");
+        int64_t ms;
+        if (utl)
+            ks__get_duration(L, utl, "untilTimeLimit", &ms);
+        p = new_proc(L, KS_OP_SUPPRESS, "KTABLE-SUPPRESS", a.name, key);
+        break;
+    }
+    case KS_OP_JOIN:
+    case KS_OP_LEFT_JOIN:
+    case KS_OP_OUTER_JOIN: {
+        const ks_ynode_t *tn = part(&a, row, "table"), *gn = part(&a, row, "globalTable"),
+                         *sn = part(&a, row, "stream"), *fk = part(&a, row, "foreignKey"),
+                         *win = part(&a, row, "window");
+        int nkinds = !!tn + !!gn + !!sn;
+        if (nkinds != 1) {
+            err_at(L, arg ? arg : key, "`%s` needs exactly one of `table`, `globalTable` or `stream`", row->name);
+            return;
+        }
+        ks_step_expr_t joiner = {0}, k = {0};
+        if (part(&a, row, "value"))
+            compile_part(L, &a, row, "value", &joiner);
+        const char *pre = row->op == KS_OP_JOIN ? "KSTREAM-JOIN" : row->op == KS_OP_LEFT_JOIN ? "KSTREAM-LEFTJOIN"
+                                                                                                : "KSTREAM-OUTERJOIN";
+        ks_proc_t *other = NULL;
+        if (sn) {
+            if (s->kind != KS_KSTREAM) {
+                err_at(L, sn, "a `stream:` join needs a stream on the left, not %s", ks_stream_kind_name(s->kind));
+                return;
+            }
+            if (!win) {
+                err_at(L, sn, "a stream-stream join needs `window:` (the time difference allowed between the records)");
+                return;
+            }
+            int64_t ms;
+            ks__get_duration(L, win, "window", &ms);
+            pipe_state_t *op = find_pipe(L, sn->value);
+            if (!op) {
+                err_at(L, sn, "`%s`: no pipeline named `%s` to join with", row->name, sn->value);
+                return;
+            }
+            if (op->state == 1 || strcmp(op->name, pipe) == 0) {
+                err_at(L, sn, "`%s` with `%s` makes a cycle of pipelines", row->name, sn->value);
+                return;
+            }
+            load_pipeline(L, op);
+            other = op->end;
+        } else {
+            const char *tname = (tn ? tn : gn)->value;
+            const ks_table_conf_t *tc = ks__find_table(L->t, tname);
+            if (!tc) {
+                err_at(L, tn ? tn : gn, "`%s`: no table named `%s`; tables: declare it under `tables:`", row->name, tname);
+                return;
+            }
+            if (gn && !tc->global)
+                err_at(L, gn, "`globalTable: %s` names a table that is not `global: true`; use `table:`", tname);
+            if (tn && tc->global)
+                err_at(L, tn, "`table: %s` names a global table; use `globalTable:` with a `key:`", tname);
+            if (gn && !part(&a, row, "key"))
+                err_at(L, gn, "a global-table join needs `key:`, the lookup key computed from the record");
+            if (gn && s->kind != KS_KSTREAM)
+                err_at(L, gn, "a global-table join needs a stream on the left");
+            if (fk && s->kind != KS_KTABLE)
+                err_at(L, fk, "`foreignKey` joins are table-table joins: the left side must be a table");
+            if (row->op == KS_OP_OUTER_JOIN && s->kind == KS_KSTREAM)
+                err_at(L, key, "`outerJoin` of a stream needs a `stream:` (stream-table joins are inner or left)");
+            if (win)
+                err_at(L, win, "`window` applies to stream-stream joins only");
+            other = table_proc(L, tname);
+            if (part(&a, row, "key"))
+                compile_part(L, &a, row, "key", &k);
+            if (fk)
+                compile_part(L, &a, row, "foreignKey", &k);
+            if (s->kind == KS_KTABLE)
+                pre = row->op == KS_OP_JOIN ? "KTABLE-JOIN" : row->op == KS_OP_LEFT_JOIN ? "KTABLE-LEFTJOIN"
+                                                                                       : "KTABLE-OUTERJOIN";
+        }
+        if (s->key_changed && !gn && !fk)
+            insert_repartition(L, s, s->changer ? s->changer : "KSTREAM-JOIN", key);
+        p = new_proc(L, row->op, pre, a.name, key);
+        p->e = joiner;
+        if (k.expr)
+            add_extra(p, k);
+        if (tn || gn) {
+            const ks_table_conf_t *tc = ks__find_table(L->t, (tn ? tn : gn)->value);
+            if (tc && !tc->global)
+                add_store(p, tc->store);
+            p->topic = ks_xstrdup((tn ? tn : gn)->value);
+        }
+        link(s->cur, p);
+        if (other && sn)
+            link(other, p);
+        s->cur = p;
+        return;
+    }
+    default:
+        break;
+    }
+    if (p) {
+        link(s->cur, p);
+        s->cur = p;
+        if (row->produces)
+            s->kind = row->produces;
+    }
+}
+
+static void load_steps(load_t *L, stream_t *s, const ks_ynode_t *steps, const char *pipe)
+{
+    if (steps->kind != KS_YAML_SEQ) {
+        err_at(L, steps, "`steps` must be a list (each item `- step: argument`)");
+        return;
+    }
+    for (size_t i = 0; i < steps->n; i++)
+        load_step(L, s, steps->items[i], pipe);
+}
+
+static void load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *given, const ks_ynode_t *at)
+{
+    if (s->ended || !s->cur) {
+        err_at(L, at, "`to` after `split`: give each branch its own `to`");
+        return;
+    }
+    if (s->kind != KS_KSTREAM) {
+        err_at(L, at, "`to` needs a stream, not %s; add `toStream` first", ks_stream_kind_name(s->kind));
+        return;
+    }
+    if (!to) {
+        err_at(L, at, "`to` needs a topic");
+        return;
+    }
+    const char *topic = NULL;
+    ks_step_expr_t e = {0};
+    if (to->kind == KS_YAML_SCALAR) {
+        topic = to->value;
+    } else if (to->kind == KS_YAML_MAP) {
+        for (size_t i = 0; i < to->n; i++) {
+            const char *k = to->keys[i]->value;
+            if (strcmp(k, "topic") && strcmp(k, "dynamic") && strcmp(k, "name"))
+                err_at(L, to->keys[i], "unknown key `%s` in `to`; allowed here: topic, dynamic, name", k);
+        }
+        const ks_ynode_t *tn = ks_ynode_get(to, "topic"), *dn = ks_ynode_get(to, "dynamic"), *nn = ks_ynode_get(to, "name");
+        if (nn && nn->kind == KS_YAML_SCALAR && !given) {
+            given = nn->value;
+            ks__note_name(L, given, nn, "step");
+        }
+        if (!!tn == !!dn) {
+            err_at(L, to, "`to` needs exactly one of `topic` and `dynamic`");
+            return;
+        }
+        if (tn)
+            topic = tn->kind == KS_YAML_SCALAR ? tn->value : NULL;
+        else if (ks__compile_expr(L, dn, "`dynamic` of `to`", &e))
+            return;
+    } else {
+        err_at(L, to, "`to` must be a topic name or a mapping with `topic` or `dynamic`");
+        return;
+    }
+    if (topic && !*topic) {
+        err_at(L, to, "`to` needs a topic name");
+        return;
+    }
+    ks_proc_t *p = new_proc(L, KS_OP_SINK, "KSTREAM-SINK", given, at);
+    if (topic)
+        p->topic = ks_xstrdup(topic);
+    else {
+        p->dynamic_topic = 1;
+        p->e = e;
+    }
+    link(s->cur, p);
+}
+
+static pipe_state_t *load_pipeline(load_t *L, pipe_state_t *ps)
+{
+    if (ps->state != 0)
+        return ps;
+    ps->state = 1;
+    const ks_ynode_t *n = ps->node;
+    stream_t s = {0};
+    s.kind = KS_KSTREAM;
+    if (n->kind != KS_YAML_MAP) {
+        err_at(L, n, "pipeline `%s` must be a mapping with `from`, `steps` and `to`", ps->name);
+        ps->state = 2;
+        return ps;
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        if (!ks_schema_key(ks_schema_pipeline, n->keys[i]->value)) {
+            char *allowed = ks_schema_names(ks_schema_pipeline, NULL);
+            err_at(L, n->keys[i], "unknown key `%s` in pipeline `%s`; allowed here: %s", n->keys[i]->value, ps->name,
+                   allowed);
+            free(allowed);
+        }
+    }
+    const ks_ynode_t *from = ks_ynode_get(n, "from");
+    char **topics = NULL;
+    int ntopics = 0;
+    if (!from) {
+        err_at(L, n, "pipeline `%s` needs `from`: a topic, a list of topics, or a table", ps->name);
+    } else if (from->kind == KS_YAML_SCALAR) {
+        const ks_table_conf_t *tc = ks__find_table(L->t, from->value);
+        if (tc) {
+            if (tc->global)
+                err_at(L, from, "pipeline `%s` reads global table `%s`: global tables are only joined with", ps->name,
+                       tc->name);
+            s.cur = table_proc(L, tc->name);
+            s.kind = KS_KTABLE;
+        } else if (!*from->value) {
+            err_at(L, from, "`from` needs a topic name");
+        } else {
+            topics = ks_xcalloc(1, sizeof(char *));
+            topics[ntopics++] = ks_xstrdup(from->value);
+        }
+    } else if (from->kind == KS_YAML_SEQ) {
+        if (from->n == 0)
+            err_at(L, from, "`from` lists no topics");
+        for (size_t i = 0; i < from->n; i++) {
+            if (from->items[i]->kind != KS_YAML_SCALAR) {
+                err_at(L, from->items[i], "`from` lists topic names, not a %s", ks_ynode_kind_name(from->items[i]));
+                continue;
+            }
+            topics = ks_xrealloc(topics, (size_t)(ntopics + 1) * sizeof(char *));
+            topics[ntopics++] = ks_xstrdup(from->items[i]->value);
+        }
+    } else if (from->kind == KS_YAML_MAP && ks_ynode_get(from, "generate")) {
+        err_at(L, from, "`generate` sources are not supported by this version of kstreamd");
+    } else {
+        err_at(L, from, "`from` must be a topic, a list of topics, or a table");
+    }
+    if (ntopics > 0)
+        s.cur = source_for(L, topics, ntopics, from);
+    for (int i = 0; i < ntopics; i++)
+        free(topics[i]);
+    free(topics);
+    if (s.cur) {
+        const ks_ynode_t *steps = ks_ynode_get(n, "steps");
+        if (steps)
+            load_steps(L, &s, steps, ps->name);
+        const ks_ynode_t *to = ks_ynode_get(n, "to");
+        if (to)
+            load_sink(L, &s, to, NULL, to);
+        /* A pipeline writing to a topic it reads loops forever. */
+        if (to && to->kind == KS_YAML_SCALAR && from && from->kind == KS_YAML_SCALAR && strcmp(to->value, from->value) == 0)
+            err_at(L, to, "pipeline `%s` writes to `%s`, the topic it reads: a cycle", ps->name, to->value);
+    }
+    ps->end = s.ended ? NULL : s.cur;
+    ps->kind = s.kind;
+    ps->key_changed = s.key_changed;
+    ps->state = 2;
+    return ps;
+}
+
+void ks__load_pipelines(load_t *L, const ks_ynode_t *n)
+{
+    build_tables(L);
+    if (!n)
+        return;
+    if (n->kind != KS_YAML_MAP) {
+        err_at(L, n, "`pipelines` must be a mapping of named pipelines");
+        return;
+    }
+    if (n->n == 0)
+        err_at(L, n, "`pipelines` is empty: a topology needs at least one pipeline");
+    for (size_t i = 0; i < n->n; i++) {
+        L->pipes = ks_xrealloc(L->pipes, (size_t)(L->npipes + 1) * sizeof *L->pipes);
+        pipe_state_t ps = {n->keys[i]->value, n->items[i], n->keys[i], NULL, 0, 0, 0};
+        L->pipes[L->npipes++] = ps;
+        ks__note_name(L, ps.name, n->keys[i], "pipeline");
+    }
+    for (int i = 0; i < L->npipes; i++)
+        load_pipeline(L, &L->pipes[i]);
+}
+
+void ks__load_cleanup(load_t *L)
+{
+    for (int i = 0; i < L->nsources; i++)
+        free(L->sources[i].topic);
+    free(L->sources);
+    free(L->pipes);
+    free(L->names);
+}

@@ -1,0 +1,153 @@
+/*
+ * topology.h: a topology file, loaded, validated and built into a processor
+ * graph with Kafka Streams' structure and names.
+ *
+ * Loading (load.c) walks the YAML tree against the tables of schema.c and
+ * reports every error with file:line:col; building (build.c) turns the
+ * pipelines into processor nodes (`KSTREAM-FILTER-0000000003`, ...),
+ * inserts repartition topics where a key-changing step is followed by a step
+ * that needs co-partitioning, and splits the graph into sub-topologies;
+ * describe.c prints it as Kafka Streams' Topology#describe(), JSON or dot.
+ * The engine (src/engine/) runs the graph.
+ */
+#ifndef KS_TOPOLOGY_H
+#define KS_TOPOLOGY_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../expr/expr.h"
+#include "../serde/serde.h"
+#include "../util/diag.h"
+
+/* A place in a topology file. */
+typedef struct ks_pos {
+    const char *file;
+    int line, col;
+} ks_pos_t;
+
+typedef struct ks_topic_conf {
+    char *name;
+    ks_serde_t key, value;
+    int partitions; /* 0: not declared */
+    ks_pos_t pos;
+    int declared; /* listed under topics: (not only defaulted) */
+} ks_topic_conf_t;
+
+/* One compiled expression of a step, with its source for messages and describe. */
+typedef struct ks_step_expr {
+    char *src;
+    ks_expr_t *expr;
+    ks_pos_t pos;
+} ks_step_expr_t;
+
+typedef enum ks_op {
+    KS_OP_SOURCE,
+    KS_OP_FILTER,
+    KS_OP_FILTER_NOT,
+    KS_OP_MAP,
+    KS_OP_MAP_VALUES,
+    KS_OP_FLAT_MAP,
+    KS_OP_FLAT_MAP_VALUES,
+    KS_OP_SELECT_KEY,
+    KS_OP_PEEK,
+    KS_OP_SPLIT,  /* the branch processor; branches are children */
+    KS_OP_BRANCH, /* one branch of a split: passes records its predicate selects */
+    KS_OP_MERGE,
+    KS_OP_REPARTITION,
+    KS_OP_SINK,
+    /* Stateful operators: validated and described here, run by the state engine. */
+    KS_OP_TO_TABLE,
+    KS_OP_TO_STREAM,
+    KS_OP_GROUP_BY_KEY,
+    KS_OP_GROUP_BY,
+    KS_OP_WINDOWED_BY,
+    KS_OP_COUNT,
+    KS_OP_REDUCE,
+    KS_OP_AGGREGATE,
+    KS_OP_SUPPRESS,
+    KS_OP_JOIN,
+    KS_OP_LEFT_JOIN,
+    KS_OP_OUTER_JOIN,
+    KS_OP_TABLE_SOURCE,
+    KS_OP__COUNT
+} ks_op_t;
+
+/* A processor node of the built graph. */
+typedef struct ks_proc {
+    ks_op_t op;
+    char *name;        /* KSTREAM-FILTER-0000000001 or the step's `name:` */
+    ks_pos_t pos;      /* the step that made it */
+    int subtopology;   /* index, after build */
+    struct ks_proc **children;
+    int nchildren;
+    struct ks_proc **parents;
+    int nparents;
+    /* operator arguments */
+    ks_step_expr_t e;          /* predicate, mapper, key selector, peek expression or dynamic topic */
+    char *topic;               /* SOURCE (first topic), SINK */
+    char **topics;             /* SOURCE: all topics */
+    int ntopics;
+    int is_repartition;        /* SOURCE/SINK of an internal repartition topic */
+    int dynamic_topic;         /* SINK: topic comes from `e` */
+    char *branch;              /* BRANCH: branch name */
+    int is_default;            /* BRANCH: the default branch */
+    char **stores;             /* stores the processor uses */
+    int nstores;
+    int key_changing;          /* MAP, FLAT_MAP, SELECT_KEY, GROUP_BY: marks the stream as needing repartition */
+    ks_step_expr_t *extra;     /* further expressions: aggregate's initializer/aggregator, join key and joiner */
+    int nextra;
+    int seq;                   /* creation order */
+} ks_proc_t;
+
+typedef struct ks_table_conf {
+    char *name;
+    char *topic;
+    int queryable, global;
+    char *store;
+    ks_pos_t pos;
+} ks_table_conf_t;
+
+typedef struct ks_topology {
+    char *file;
+    char *application;
+    char *description;
+    char *dlq_topic;        /* `<application>-dlq` unless configured (config `dlq.topic`) */
+    int errors_tolerance_none; /* config `errors.tolerance: none`: a bad record stops the service */
+    char **config_keys, **config_vals;
+    int nconfig;
+    ks_topic_conf_t defaults;
+    ks_topic_conf_t *topics;
+    int ntopics;
+    ks_table_conf_t *tables;
+    int ntables;
+    ks_proc_t **procs; /* every processor, in creation order */
+    int nprocs;
+    int nsubtopologies;
+    char **internal_topics; /* repartition topics, full names */
+    int ninternal;
+    int name_counter;       /* Kafka Streams' index for generated names */
+} ks_topology_t;
+
+/*
+ * Loads, validates and builds a topology file. Returns NULL when there were
+ * errors; every error is in diags (file:line:col: message). Warnings may be
+ * added on success.
+ */
+ks_topology_t *ks_topology_load(const char *path, ks_diags_t *diags);
+void ks_topology_free(ks_topology_t *t);
+
+/* The serdes of a topic (declared, or the defaults). */
+const ks_topic_conf_t *ks_topology_topic(const ks_topology_t *t, const char *topic);
+/* Whether the application reads this topic (a source or repartition topic). */
+int ks_topology_reads(const ks_topology_t *t, const char *topic);
+
+typedef enum { KS_DESCRIBE_TEXT, KS_DESCRIBE_JSON, KS_DESCRIBE_DOT } ks_describe_fmt_t;
+/* Kafka Streams' Topology#describe() text, the same graph as JSON, or Graphviz dot. */
+void ks_topology_describe(const ks_topology_t *t, ks_describe_fmt_t fmt, FILE *out);
+/* dot for several topologies at once: services and the topics between them. */
+void ks_topology_describe_system(ks_topology_t *const *ts, int n, FILE *out);
+
+const char *ks_op_dsl_name(ks_op_t op);
+
+#endif
