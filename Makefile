@@ -17,9 +17,10 @@ KSTREAMD ?= ./kstreamd
 DEBIAN_PKGS := build-essential pkg-config clang libclang-rt-14-dev \
 	libjq-dev jq libonig-dev libcmocka-dev \
 	librdkafka-dev libyaml-dev liblmdb-dev libuv1-dev libcjson-dev \
-	curl python3
+	curl python3 graphviz
 
-.PHONY: all deps test unit-test corpus-test fuzz-test fuzz asan bench bench-expr format format-check clean
+
+.PHONY: man all deps test unit-test corpus-test fuzz-test fuzz asan bench bench-expr format format-check clean
 
 all: kstreamd
 
@@ -84,6 +85,11 @@ $(BUILD)/bench/expr: bench/expr.c $(LIB_OBJ)
 bench-expr: $(BUILD)/bench/expr
 	$(BUILD)/bench/expr
 bench: bench-expr
+
+# The language reference section of man/kstreamd.yaml.5 comes from the schema rows.
+man: kstreamd
+	./kstreamd --help-topology=man > man/kstreamd.yaml.5.body
+	cat man/kstreamd.yaml.5.head man/kstreamd.yaml.5.body man/kstreamd.yaml.5.tail > man/kstreamd.yaml.5
 
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')

@@ -47,8 +47,8 @@ int main(int argc, char **argv)
         return ks_cmd_test(argc - 1, argv + 1);
     if (strcmp(cmd, "-c") == 0)
         return ks_cmd_run(argc, argv);
-    if (strcmp(cmd, "--help-topology") == 0) {
-        ks_schema_print_reference(stdout, 0);
+    if (strcmp(cmd, "--help-topology") == 0 || strcmp(cmd, "--help-topology=man") == 0) {
+        ks_schema_print_reference(stdout, cmd[15] == '=');
         return 0;
     }
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {

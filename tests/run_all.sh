@@ -56,6 +56,28 @@ echo "   ${line#cli: }"
 p=$(echo "$line" | sed -n 's/.* \([0-9]*\) passed.*/\1/p'); f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
 add "${p:-0}" "${f:-1}"
 
+# A runner that prints "<label>: N passed, N failed" (or "N passed, N failed") last.
+suite() { # name, command...
+    local name=$1; shift
+    section "$name"
+    "$@" >"$log/suite" 2>&1
+    local rc=$? line p f
+    grep -E '^FAIL|^---|^\+\+\+|^[-+ ]' "$log/suite" | head -80
+    line=$(grep -E '([a-z]+: )?[0-9]+ passed, [0-9]+ failed' "$log/suite" | tail -1)
+    p=$(echo "$line" | sed -n 's/.*\b\([0-9][0-9]*\) passed.*/\1/p'); f=$(echo "$line" | sed -n 's/.* \([0-9][0-9]*\) failed.*/\1/p')
+    if [ -z "$p" ]; then tail -20 "$log/suite"; p=0 f=1; fi
+    [ "$rc" != 0 ] && [ "$f" = 0 ] && f=1
+    grep -q 'LeakSanitizer\|AddressSanitizer\|runtime error' "$log/suite" && { grep -A15 'Sanitizer\|runtime error' "$log/suite" | head -40; f=$((f + 1)); }
+    echo "   $p passed, $f failed"
+    add "$p" "$f"
+}
+
+suite "topology cases: kstreamd test" "$KSTREAMD" test tests/topologies/*.test.yaml
+[ -x tests/topology_errors/run.sh ] && suite "topology errors: pinned messages" tests/topology_errors/run.sh
+[ -x tests/snapshots/run.sh ] && suite "describe snapshots" tests/snapshots/run.sh
+[ -x tests/lint/run.sh ] && suite "lint" tests/lint/run.sh
+suite "man page is generated from the schema" bash -c 'if "$KSTREAMD" --help-topology=man | cmp -s - man/kstreamd.yaml.5.body; then echo "man: 1 passed, 0 failed"; else echo "man/kstreamd.yaml.5.body is stale: run make man"; echo "man: 0 passed, 1 failed"; fi'
+
 if [ "${SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
     section "fuzz: parser and evaluator, bounded"
     if make --no-print-directory -s "$BUILD/fuzz/fuzz_expr" >"$log/fuzzbuild" 2>&1 && \

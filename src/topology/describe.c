@@ -199,8 +199,17 @@ static void dot_body(const ks_topology_t *t, ks_buf_t *b, const char *prefix)
             ks_buf_printf(b, "    \"%s/%s\" [label=\"", prefix, p->name);
             dot_escape(b, p->name);
             if (p->e.src) {
+                /* The expression, on one line and cut to keep the picture readable. */
+                char expr[64];
+                size_t k = 0;
+                for (const char *c = p->e.src; *c && k < sizeof expr - 4; c++)
+                    if (*c != '\n' || (k && expr[k - 1] != ' '))
+                        expr[k++] = *c == '\n' ? ' ' : *c;
+                expr[k] = 0;
+                if (strlen(p->e.src) > k)
+                    strcpy(expr + (k > sizeof expr - 4 ? sizeof expr - 4 : k), "...");
                 ks_buf_puts(b, "\\n");
-                dot_escape(b, p->e.src);
+                dot_escape(b, expr);
             }
             ks_buf_printf(b, "\", shape=%s];\n", p->op == KS_OP_SOURCE || p->op == KS_OP_SINK ? "box" : "ellipse");
         }
