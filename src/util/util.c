@@ -74,6 +74,7 @@ void ks_buf_reserve(ks_buf_t *b, size_t extra)
         cap *= 2;
     b->data = ks_xrealloc(b->data, cap);
     b->cap = cap;
+    b->data[b->len] = 0; /* keep the promise of util.h: NUL-terminated whenever data != NULL */
 }
 
 void ks_buf_append(ks_buf_t *b, const void *p, size_t n)
