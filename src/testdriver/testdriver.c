@@ -116,14 +116,6 @@ static void say(verdict_t *v, const char *fmt, ...)
     ks_buf_printf(&v->why, "    %s\n", buf);
 }
 
-static int is_internal(const ks_topology_t *t, const char *topic)
-{
-    for (int i = 0; i < t->ninternal; i++)
-        if (strcmp(t->internal_topics[i], topic) == 0)
-            return 1;
-    return 0;
-}
-
 /* JSON text of a record's decoded key or value, for comparisons and diffs. */
 static int decode_json(ks_serde_t s, const char *data, size_t len, ks_val *out, char **text)
 {
@@ -349,7 +341,7 @@ static void check_case(const ks_topology_t *t, const char *file, const ks_ynode_
         }
     }
     for (int j = 0; j < run->nouts; j++) {
-        if (used[j] || is_internal(t, run->outs[j].topic))
+        if (used[j] || ks_topology_is_internal(t, run->outs[j].topic))
             continue;
         const outrec_t *o = &run->outs[j];
         if (strcmp(o->topic, t->dlq_topic) == 0) {

@@ -127,31 +127,52 @@ static ks_proc_t *table_proc(load_t *L, const char *name)
     return NULL;
 }
 
-/* Inserts `<base>-repartition-filter/-sink/-source` and continues the stream from the source. */
+/* Whether a name was generated (`KSTREAM-...-0000000004`) rather than given by the user. */
+static int generated_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(name, "KSTREAM", 7) != 0 || n < 11 || name[n - 11] != '-')
+        return 0;
+    for (size_t i = n - 10; i < n; i++)
+        if (name[i] < '0' || name[i] > '9')
+            return 0;
+    return 1;
+}
+
+/*
+ * Inserts a repartition topic and continues the stream from its source, as
+ * Kafka Streams' createRepartitionedSource does: the topic is
+ * `<base>-repartition` (`<application>-` is prefixed at run time, and
+ * describe shows it without, as Kafka Streams does); for a generated base the
+ * sink, filter and source take the next generated names, in that order; for
+ * a user-given base they are `<base>-repartition-sink/-filter/-source`.
+ */
 static void insert_repartition(load_t *L, stream_t *s, const char *base, const ks_ynode_t *at)
 {
     ks_topology_t *t = L->t;
-    char name[512];
-    snprintf(name, sizeof name, "%s-repartition-filter", base);
-    ks_proc_t *f = new_proc(L, KS_OP_FILTER, NULL, name, at);
+    char topic[600], fname[600], sname[600], srcname[600];
+    snprintf(topic, sizeof topic, "%s-repartition", base);
+    int gen = generated_name(base);
+    snprintf(sname, sizeof sname, "%s-repartition-sink", base);
+    snprintf(fname, sizeof fname, "%s-repartition-filter", base);
+    snprintf(srcname, sizeof srcname, "%s-repartition-source", base);
+    ks_proc_t *sink = new_proc(L, KS_OP_SINK, "KSTREAM-SINK", gen ? NULL : sname, at);
+    ks_proc_t *f = new_proc(L, KS_OP_FILTER, "KSTREAM-FILTER", gen ? NULL : fname, at);
+    ks_proc_t *src = new_proc(L, KS_OP_SOURCE, "KSTREAM-SOURCE", gen ? NULL : srcname, at);
     f->is_repartition = 1; /* drops records with a null key, as Kafka Streams does */
     link(s->cur, f);
-    char topic[600];
-    snprintf(topic, sizeof topic, "%s-%s-repartition", t->application, base);
-    snprintf(name, sizeof name, "%s-repartition-sink", base);
-    ks_proc_t *sink = new_proc(L, KS_OP_SINK, NULL, name, at);
     sink->topic = ks_xstrdup(topic);
     sink->is_repartition = 1;
     link(f, sink);
-    snprintf(name, sizeof name, "%s-repartition-source", base);
-    ks_proc_t *src = new_proc(L, KS_OP_SOURCE, NULL, name, at);
     src->topic = ks_xstrdup(topic);
     src->topics = ks_xcalloc(1, sizeof(char *));
     src->topics[0] = ks_xstrdup(topic);
     src->ntopics = 1;
     src->is_repartition = 1;
+    char full[700];
+    snprintf(full, sizeof full, "%s-%s", t->application, topic);
     t->internal_topics = ks_xrealloc(t->internal_topics, (size_t)(t->ninternal + 1) * sizeof(char *));
-    t->internal_topics[t->ninternal++] = ks_xstrdup(topic);
+    t->internal_topics[t->ninternal++] = ks_xstrdup(full);
     s->cur = src;
     s->key_changed = 0;
 }

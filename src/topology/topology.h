@@ -124,7 +124,7 @@ typedef struct ks_topology {
     ks_proc_t **procs; /* every processor, in creation order */
     int nprocs;
     int nsubtopologies;
-    char **internal_topics; /* repartition topics, full names */
+    char **internal_topics; /* repartition topics, full names: `<application>-<base>-repartition` */
     int ninternal;
     int name_counter;       /* Kafka Streams' index for generated names */
 } ks_topology_t;
@@ -141,6 +141,11 @@ void ks_topology_free(ks_topology_t *t);
 const ks_topic_conf_t *ks_topology_topic(const ks_topology_t *t, const char *topic);
 /* Whether the application reads this topic (a source or repartition topic). */
 int ks_topology_reads(const ks_topology_t *t, const char *topic);
+/*
+ * Whether a topic name (as the processors name it, without the
+ * `<application>-` prefix internal topics get on Kafka) is internal.
+ */
+int ks_topology_is_internal(const ks_topology_t *t, const char *topic);
 
 typedef enum { KS_DESCRIBE_TEXT, KS_DESCRIBE_JSON, KS_DESCRIBE_DOT } ks_describe_fmt_t;
 /* Kafka Streams' Topology#describe() text, the same graph as JSON, or Graphviz dot. */
