@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/eval_cmd.h"
+#include "cli/lint_cmd.h"
 #include "cli/topology_cmd.h"
 #include "topology/schema.h"
 
@@ -24,6 +25,9 @@ static void usage(FILE *f)
           "      check a topology file and connect to nothing\n"
           "  kstreamd test CASES.yaml...\n"
           "      run test cases against a topology, broker-free\n"
+          "  kstreamd lint [--topic-pattern REGEX] TOPOLOGY.yaml...\n"
+          "      cross-service checks: topic naming, single writer, serde agreement,\n"
+          "      co-partitioning of joined topics\n"
           "  kstreamd eval EXPR [--key K] [--var NAME=JSON]... [-n] < values.jsonl\n"
           "      try a jq expression the way a topology step runs it (like jq -c)\n"
           "  kstreamd --help-topology\n"
@@ -45,6 +49,8 @@ int main(int argc, char **argv)
         return ks_cmd_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "test") == 0)
         return ks_cmd_test(argc - 1, argv + 1);
+    if (strcmp(cmd, "lint") == 0)
+        return ks_cmd_lint(argc - 1, argv + 1);
     if (strcmp(cmd, "-c") == 0)
         return ks_cmd_run(argc, argv);
     if (strcmp(cmd, "--help-topology") == 0 || strcmp(cmd, "--help-topology=man") == 0) {

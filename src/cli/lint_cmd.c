@@ -12,7 +12,8 @@
  *     same declared partition count (co-partitioning).
  *
  * Internal repartition topics and dead-letter topics belong to their service
- * and are left out of the cross-service checks.
+ * and are left out of the cross-service checks. Partition counts are those
+ * the joining service declares. Findings are printed by file and line.
  */
 #include "lint_cmd.h"
 
@@ -236,30 +237,28 @@ static void ks_lint_check_join(ks_lint_t *lint, const ks_topology_t *t, const ks
     char *seen = ks_xcalloc((size_t)t->nprocs + 1, 1);
     const ks_proc_t **stack = ks_xcalloc((size_t)t->nprocs + 1, sizeof *stack);
     int n = 0;
-    for (int i = 0; i < join->nparents; i++)
-        stack[n++] = join->parents[i];
-    while (n > 0) {
-        const ks_proc_t *p = stack[--n];
-        int idx = ks_lint_proc_index(t, p);
-        if (idx < 0 || seen[idx])
-            continue;
-        seen[idx] = 1;
-        if (p->op == KS_OP_SOURCE) {
-            for (int k = 0; k < p->ntopics && !p->is_repartition; k++) {
+    const ks_proc_t *p = join;
+    do {
+        if (p->op == KS_OP_SOURCE && !p->is_repartition) {
+            for (int k = 0; k < p->ntopics; k++) {
                 int parts = ks_lint_partitions(t, p->topics[k]);
-                if (parts == 0 || parts == table_parts)
-                    continue;
-                ks_diag_err(&lint->diags, join->pos.file ? join->pos.file : t->file, join->pos.line, join->pos.col,
-                            "`%s` with table `%s` is not co-partitioned: stream topic `%s` has %d partitions, "
-                            "table topic `%s` has %d",
-                            ks_op_dsl_name(join->op), tc->name, p->topics[k], parts, tc->topic, table_parts);
+                if (parts != 0 && parts != table_parts)
+                    ks_diag_err(&lint->diags, join->pos.file ? join->pos.file : t->file, join->pos.line,
+                                join->pos.col,
+                                "`%s` with table `%s` is not co-partitioned: stream topic `%s` has %d partitions, "
+                                "table topic `%s` has %d",
+                                ks_op_dsl_name(join->op), tc->name, p->topics[k], parts, tc->topic, table_parts);
             }
-            continue;
         }
-        for (int i = 0; i < p->nparents; i++)
-            if (n < t->nprocs)
+        for (int i = 0; i < p->nparents && p->op != KS_OP_SOURCE; i++) {
+            int idx = ks_lint_proc_index(t, p->parents[i]);
+            if (idx >= 0 && !seen[idx]) {
+                seen[idx] = 1; /* each processor is pushed once, so the stack never holds more than nprocs */
                 stack[n++] = p->parents[i];
-    }
+            }
+        }
+        p = n > 0 ? stack[--n] : NULL;
+    } while (p);
     free(stack);
     free(seen);
 }
@@ -283,6 +282,56 @@ static void ks_lint_check_copartitioning(ks_lint_t *lint)
                 ks_lint_check_join(lint, t, p, tc, table_parts);
         }
     }
+}
+
+/* ---- the report ---- */
+
+static int ks_lint_file_rank(const char **files, int nfiles, const char *file)
+{
+    for (int i = 0; i < nfiles; i++)
+        if (strcmp(files[i], file) == 0)
+            return i;
+    return nfiles;
+}
+
+/* Whether finding a (in file ra) belongs after finding b (in file rb). */
+static int ks_lint_after(int ra, const ks_diag_t *a, int rb, const ks_diag_t *b)
+{
+    if (ra != rb)
+        return ra > rb;
+    return a->line != b->line ? a->line > b->line : a->col > b->col;
+}
+
+/*
+ * Orders the findings as a reader walks the files: by file in argument
+ * order, then line and column; findings at one place keep the check order.
+ * An insertion sort keeps it stable, and a lint run finds few problems.
+ */
+static void ks_lint_sort(ks_diags_t *d, const char **files, int nfiles)
+{
+    int n = 0;
+    for (ks_diag_t *g = d->head; g; g = g->next)
+        n++;
+    if (n < 2)
+        return;
+    ks_diag_t **v = ks_xcalloc((size_t)n, sizeof *v);
+    int *rank = ks_xcalloc((size_t)n, sizeof *rank);
+    n = 0;
+    for (ks_diag_t *g = d->head; g; g = g->next) {
+        int r = ks_lint_file_rank(files, nfiles, g->file), j = n++;
+        for (; j > 0 && ks_lint_after(rank[j - 1], v[j - 1], r, g); j--) {
+            v[j] = v[j - 1];
+            rank[j] = rank[j - 1];
+        }
+        v[j] = g;
+        rank[j] = r;
+    }
+    for (int i = 0; i < n; i++)
+        v[i]->next = i + 1 < n ? v[i + 1] : NULL;
+    d->head = v[0];
+    d->tail = v[n - 1];
+    free(rank);
+    free(v);
 }
 
 /* ---- the command ---- */
@@ -351,6 +400,7 @@ int ks_cmd_lint(int argc, char **argv)
         ks_lint_check_serdes(&lint);
         ks_lint_check_unwritten(&lint);
         ks_lint_check_copartitioning(&lint);
+        ks_lint_sort(&lint.diags, files, nfiles);
     }
     ks_diags_print(&lint.diags, stdout);
     if (failed)

@@ -219,13 +219,15 @@ static void dot_body(const ks_topology_t *t, ks_buf_t *b, const char *prefix)
         ks_proc_t *p = t->procs[i];
         for (int j = 0; j < p->nchildren; j++)
             ks_buf_printf(b, "  \"%s/%s\" -> \"%s/%s\";\n", prefix, p->name, prefix, p->children[j]->name);
+        /* Internal topics are `<application>-<name>` on Kafka: prefix them so services do not share them here. */
+        const char *ip = p->is_repartition ? t->application : "", *dash = p->is_repartition ? "-" : "";
         if (p->op == KS_OP_SOURCE)
             for (int j = 0; j < p->ntopics; j++)
-                ks_buf_printf(b, "  \"topic:%s\" [shape=cylinder];\n  \"topic:%s\" -> \"%s/%s\";\n", p->topics[j],
-                              p->topics[j], prefix, p->name);
+                ks_buf_printf(b, "  \"topic:%s%s%s\" [shape=cylinder];\n  \"topic:%s%s%s\" -> \"%s/%s\";\n", ip, dash,
+                              p->topics[j], ip, dash, p->topics[j], prefix, p->name);
         if (p->op == KS_OP_SINK && p->topic)
-            ks_buf_printf(b, "  \"topic:%s\" [shape=cylinder];\n  \"%s/%s\" -> \"topic:%s\";\n", p->topic, prefix,
-                          p->name, p->topic);
+            ks_buf_printf(b, "  \"topic:%s%s%s\" [shape=cylinder];\n  \"%s/%s\" -> \"topic:%s%s%s\";\n", ip, dash, p->topic,
+                          prefix, p->name, ip, dash, p->topic);
         for (int j = 0; j < p->nstores; j++)
             ks_buf_printf(b, "  \"store:%s/%s\" [label=\"%s\", shape=folder];\n  \"%s/%s\" -> \"store:%s/%s\" [style=dashed, arrowhead=none];\n",
                           prefix, p->stores[j], p->stores[j], prefix, p->name, prefix, p->stores[j]);

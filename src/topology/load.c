@@ -206,7 +206,9 @@ static void load_tables(load_t *L, const ks_ynode_t *n)
         const ks_ynode_t *v = n->items[i];
         if (!want_kind(L, v, KS_YAML_MAP, "a table's settings"))
             continue;
-        check_keys(L, v, ks_schema_table, "a table", NULL);
+        char what[300];
+        snprintf(what, sizeof what, "table `%s`", n->keys[i]->value);
+        check_keys(L, v, ks_schema_table, what, NULL);
         ks_table_conf_t tc = {0};
         tc.name = ks_xstrdup(n->keys[i]->value);
         const char *topic = scalar(L, ks_ynode_get(v, "topic"), "`topic`");

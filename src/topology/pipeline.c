@@ -153,6 +153,9 @@ static void insert_repartition(load_t *L, stream_t *s, const char *base, const k
     char topic[600], fname[600], sname[600], srcname[600];
     snprintf(topic, sizeof topic, "%s-repartition", base);
     int gen = generated_name(base);
+    if (!gen) /* named repartition nodes still use three counter indices, as in Kafka Streams */
+        for (int i = 0; i < 3; i++)
+            free(gen_name(L, "KSTREAM-REPARTITION"));
     snprintf(sname, sizeof sname, "%s-repartition-sink", base);
     snprintf(fname, sizeof fname, "%s-repartition-filter", base);
     snprintf(srcname, sizeof srcname, "%s-repartition-source", base);
@@ -180,6 +183,22 @@ static void insert_repartition(load_t *L, stream_t *s, const char *base, const k
 static void load_steps(load_t *L, stream_t *s, const ks_ynode_t *steps, const char *pipe);
 static void load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *given, const ks_ynode_t *at);
 static pipe_state_t *load_pipeline(load_t *L, pipe_state_t *ps);
+
+static char *pipe_names(load_t *L)
+{
+    ks_buf_t b = {0};
+    for (int i = 0; i < L->npipes; i++)
+        ks_buf_printf(&b, "%s%s", i ? ", " : "", L->pipes[i].name);
+    return ks_buf_steal(&b);
+}
+
+static char *table_names(load_t *L)
+{
+    ks_buf_t b = {0};
+    for (int i = 0; i < L->t->ntables; i++)
+        ks_buf_printf(&b, "%s%s", i ? ", " : "", L->t->tables[i].name);
+    return ks_buf_steal(&b);
+}
 
 static pipe_state_t *find_pipe(load_t *L, const char *name)
 {
@@ -252,7 +271,9 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
     const ks_ynode_t *key = stepnode, *arg = NULL;
     if (stepnode->kind == KS_YAML_MAP) {
         if (stepnode->n != 1) {
-            err_at(L, stepnode, "a step must be one `name: argument` pair; this mapping has %zu keys", stepnode->n);
+            err_at(L, stepnode,
+                   "a step must be one `name: argument` pair; this mapping has %zu keys (is a `-` missing before `%s`?)",
+                   stepnode->n, stepnode->keys[1]->value);
             return;
         }
         key = stepnode->keys[0];
@@ -271,12 +292,16 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         err_at(L, key, "`%s` cannot follow `split`: continue inside the branches' own `steps`", row->name);
         return;
     }
+    if (s->kind == 0)
+        return; /* an earlier step failed: its stream kind is unknown, later kinds cannot be judged */
     if (!(row->accepts & s->kind)) {
-        err_at(L, key, "`%s` cannot be applied to %s%s", row->name, ks_stream_kind_name(s->kind),
+        int was = s->kind;
+        s->kind = 0;
+        err_at(L, key, "`%s` cannot be applied to %s%s", row->name, ks_stream_kind_name(was),
                row->accepts & (KS_KGROUPED_STREAM | KS_KWINDOWED)
                    ? "; group it first with `groupByKey` or `groupBy`"
                    : row->op == KS_OP_SUPPRESS ? "; suppress applies to the table an aggregation produces"
-                   : row->accepts == KS_KSTREAM && s->kind & (KS_KTABLE | KS_KWTABLE) ? "; add `toStream` first"
+                   : row->accepts == KS_KSTREAM && was & (KS_KTABLE | KS_KWTABLE) ? "; add `toStream` first"
                                                                                        : "");
         return;
     }
@@ -389,8 +414,10 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
             } else if (ks__compile_expr(L, when, "`when`", &e)) {
                 continue;
             }
+            /* Kafka Streams names a branch `<split name><branch name>` and uses a counter index for it. */
             char bn[512];
-            snprintf(bn, sizeof bn, "%s-%s", p->name, bname);
+            snprintf(bn, sizeof bn, "%s%s", p->name, bname);
+            free(gen_name(L, "KSTREAM-BRANCH"));
             ks_proc_t *bp = new_proc(L, KS_OP_BRANCH, NULL, bn, arg->keys[i]);
             bp->branch = ks_xstrdup(bname);
             bp->is_default = is_default;
@@ -418,7 +445,9 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         }
         pipe_state_t *other = find_pipe(L, pn->value);
         if (!other) {
-            err_at(L, pn, "`merge`: no pipeline named `%s`", pn->value);
+            char *names = pipe_names(L);
+            err_at(L, pn, "`merge`: no pipeline named `%s`; pipelines: %s", pn->value, names);
+            free(names);
             return;
         }
         if (strcmp(other->name, pipe) == 0 || other->state == 1) {
@@ -545,6 +574,9 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         if (utl)
             ks__get_duration(L, utl, "untilTimeLimit", &ms);
         p = new_proc(L, KS_OP_SUPPRESS, "KTABLE-SUPPRESS", a.name, key);
+        char *buffer = gen_name(L, "KTABLE-SUPPRESS-STATE-STORE"); /* the suppression buffer */
+        add_store(p, buffer);
+        free(buffer);
         break;
     }
     case KS_OP_JOIN:
@@ -590,7 +622,12 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
             const char *tname = (tn ? tn : gn)->value;
             const ks_table_conf_t *tc = ks__find_table(L->t, tname);
             if (!tc) {
-                err_at(L, tn ? tn : gn, "`%s`: no table named `%s`; tables: declare it under `tables:`", row->name, tname);
+                char *names = table_names(L);
+                if (*names)
+                    err_at(L, tn ? tn : gn, "`%s`: no table named `%s`; tables: %s", row->name, tname, names);
+                else
+                    err_at(L, tn ? tn : gn, "`%s`: no table named `%s`; declare it under `tables:`", row->name, tname);
+                free(names);
                 return;
             }
             if (gn && !tc->global)
@@ -661,6 +698,8 @@ static void load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *
         err_at(L, at, "`to` after `split`: give each branch its own `to`");
         return;
     }
+    if (s->kind == 0)
+        return; /* an earlier step failed */
     if (s->kind != KS_KSTREAM) {
         err_at(L, at, "`to` needs a stream, not %s; add `toStream` first", ks_stream_kind_name(s->kind));
         return;
@@ -763,6 +802,8 @@ static pipe_state_t *load_pipeline(load_t *L, pipe_state_t *ps)
         }
     } else if (from->kind == KS_YAML_MAP && ks_ynode_get(from, "generate")) {
         err_at(L, from, "`generate` sources are not supported by this version of kstreamd");
+    } else if (from->kind == KS_YAML_MAP) {
+        err_at(L, from, "`from` is a mapping: write the topic name itself (`from: TOPIC`), a list of topics, or a table");
     } else {
         err_at(L, from, "`from` must be a topic, a list of topics, or a table");
     }
