@@ -73,10 +73,16 @@ FUZZ_TIME ?= 600
 $(BUILD)/fuzz/fuzz_expr: tests/fuzz/fuzz_expr.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	clang $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags $(PKGS)) -o $@ $^ $(LDLIBS)
-fuzz-test: $(BUILD)/fuzz/fuzz_expr
-	@FUZZ_TIME=20 tests/fuzz/run.sh $(BUILD)/fuzz/fuzz_expr
-fuzz: $(BUILD)/fuzz/fuzz_expr
+$(BUILD)/fuzz/yaml/fuzz_yaml: tests/fuzz/fuzz_yaml.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags $(PKGS)) -o $@ $^ $(LDLIBS)
+FUZZ_YAML = FUZZ_SEEDS=tests/fuzz/yaml-corpus FUZZ_DICT= FUZZ_REGRESSIONS=tests/fuzz/yaml-regressions
+fuzz-test: $(BUILD)/fuzz/fuzz_expr $(BUILD)/fuzz/yaml/fuzz_yaml
+	@FUZZ_TIME=15 tests/fuzz/run.sh $(BUILD)/fuzz/fuzz_expr
+	@$(FUZZ_YAML) FUZZ_TIME=5 tests/fuzz/run.sh $(BUILD)/fuzz/yaml/fuzz_yaml
+fuzz: $(BUILD)/fuzz/fuzz_expr $(BUILD)/fuzz/yaml/fuzz_yaml
 	@FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run.sh $(BUILD)/fuzz/fuzz_expr
+	@$(FUZZ_YAML) FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run.sh $(BUILD)/fuzz/yaml/fuzz_yaml
 
 # ---- benchmarks (never timed tests) ----
 $(BUILD)/bench/expr: bench/expr.c $(LIB_OBJ)

@@ -72,6 +72,7 @@ suite() { # name, command...
     add "$p" "$f"
 }
 
+suite "numbers print as jq prints them" tests/cli/numbers.sh
 suite "topology cases: kstreamd test" "$KSTREAMD" test tests/topologies/*.test.yaml
 [ -x tests/topology_errors/run.sh ] && suite "topology errors: pinned messages" tests/topology_errors/run.sh
 [ -x tests/snapshots/run.sh ] && suite "describe snapshots" tests/snapshots/run.sh
@@ -80,9 +81,11 @@ suite "man page is generated from the schema" bash -c 'if "$KSTREAMD" --help-top
 
 if [ "${SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
     section "fuzz: parser and evaluator, bounded"
-    if make --no-print-directory -s "$BUILD/fuzz/fuzz_expr" >"$log/fuzzbuild" 2>&1 && \
-       FUZZ_TIME=${FUZZ_TIME:-20} tests/fuzz/run.sh "$BUILD/fuzz/fuzz_expr" >"$log/fuzz" 2>&1; then
-        tail -1 "$log/fuzz"; add 1 0
+    if make --no-print-directory -s "$BUILD/fuzz/fuzz_expr" "$BUILD/fuzz/yaml/fuzz_yaml" >"$log/fuzzbuild" 2>&1 && \
+       FUZZ_TIME=${FUZZ_TIME:-15} tests/fuzz/run.sh "$BUILD/fuzz/fuzz_expr" >"$log/fuzz" 2>&1 && \
+       FUZZ_SEEDS=tests/fuzz/yaml-corpus FUZZ_DICT= FUZZ_REGRESSIONS=tests/fuzz/yaml-regressions FUZZ_TIME=5 \
+           tests/fuzz/run.sh "$BUILD/fuzz/yaml/fuzz_yaml" >>"$log/fuzz" 2>&1; then
+        grep '^fuzz:' "$log/fuzz"; add 2 0
     else
         cat "$log/fuzzbuild" "$log/fuzz" 2>/dev/null | tail -40; add 0 1
     fi

@@ -118,24 +118,46 @@ int ks__fail(ks_engine_t *e, flight_t *f, const char *what, const char *msg)
     snprintf(part, sizeof part, "%d", src->partition);
     snprintf(off, sizeof off, "%lld", (long long)src->offset);
     const char *node = f && f->node ? f->node : "source";
-    ks_header_t hs[5] = {
+    /* The original headers are kept, and the error headers added (as KIP-1034's dead-letter queue does). */
+    int nh = src->nheaders + 5;
+    ks_header_t *hs = ks_xmalloc((size_t)nh * sizeof *hs);
+    for (int i = 0; i < src->nheaders; i++)
+        hs[i] = src->headers[i];
+    ks_header_t mine[5] = {
         {"kstreamd.error", errtext, strlen(errtext)},
         {"kstreamd.source.topic", src->topic, strlen(src->topic)},
         {"kstreamd.source.partition", part, strlen(part)},
         {"kstreamd.source.offset", off, strlen(off)},
         {"kstreamd.node", node, strlen(node)},
     };
+    memcpy(hs + src->nheaders, mine, sizeof mine);
     ks_record_t out = *src;
     out.topic = e->t->dlq_topic;
     out.partition = -1;
     out.headers = hs;
-    out.nheaders = 5;
+    out.nheaders = nh;
     e->stats.dlq++;
     e->ops.emit(e->ud, &out);
+    free(hs);
     return -1;
 }
 
 /* ---- sinks ---- */
+
+/* Whether raw bytes decode with a serde, checked cheaply. */
+static int raw_ok(ks_serde_t s, const void *raw, size_t len)
+{
+    if (!raw)
+        return 1; /* a Kafka null is null for every serde */
+    switch (s) {
+    case KS_SERDE_JSON: return ks_json_valid(raw, len);
+    case KS_SERDE_LONG:
+    case KS_SERDE_DOUBLE: return len == 8;
+    case KS_SERDE_INT: return len == 4;
+    case KS_SERDE_VOID: return 0;
+    default: return 1;
+    }
+}
 
 static int encode(ks_engine_t *e, flight_t *f, int is_key, ks_serde_t to, ks_buf_t *b, const void **data, size_t *len)
 {
@@ -145,7 +167,18 @@ static int encode(ks_engine_t *e, flight_t *f, int is_key, ks_serde_t to, ks_buf
     size_t rawlen = is_key ? f->klen : f->vlen;
     int changed = is_key ? f->key_changed : f->value_changed;
     if (!changed && from == to) {
-        /* Unchanged and never parsed: forward the original bytes. */
+        /*
+         * Unchanged: forward the original bytes, after checking (without
+         * parsing) that they are what the serde promises, as Kafka Streams'
+         * deserialization at the source would.
+         */
+        if (v.kind == KS_INVALID && !raw_ok(to, raw, rawlen)) {
+            ks_val tmp;
+            char err[256] = "invalid data";
+            if (ks_serde_decode(to, raw, rawlen, &tmp, err, sizeof err) == 0)
+                ks_val_release(tmp);
+            return ks__fail(e, f, is_key ? "deserializing the key" : "deserializing the value", err);
+        }
         *data = raw;
         *len = rawlen;
         return 0;

@@ -66,19 +66,11 @@ static int kv_parts(multi_t *m, ks_val v, ks_val *key, ks_val *value)
     return 0;
 }
 
-static int emit_flat(void *ud, ks_val v)
+/* flatMap outputs are collected first: as in Kafka Streams, a mapper that fails forwards nothing. */
+static int collect_flat(void *ud, ks_val v)
 {
-    multi_t *m = ud;
-    if (m->e->failed)
-        return 1;
-    if (m->p->op == KS_OP_FLAT_MAP) {
-        ks_val k, val;
-        if (kv_parts(m, v, &k, &val))
-            return 1;
-        forward_with(m->e, m->f, m->p, k, 1, val, 1);
-    } else {
-        forward_with(m->e, m->f, m->p, ks_invalid(), 0, ks_val_retain(v), 1);
-    }
+    ks_val *arr = ud;
+    ks_arr_push(arr, ks_val_retain(v));
     return 0;
 }
 
@@ -183,15 +175,41 @@ void ks__process_node(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         if (ks__bind_vars(e, f, vars) || ks__flight_value(e, f, &v))
             return;
         multi_t m = {e, f, p, 0};
-        if (ks_expr_eval(p->e.expr, v, vars, KS_EXPR_NSTREAM_VARS, p->op == KS_OP_PEEK ? emit_peek : emit_flat, &m,
-                         &err)) {
+        if (p->op == KS_OP_PEEK) {
+            if (ks_expr_eval(p->e.expr, v, vars, KS_EXPR_NSTREAM_VARS, emit_peek, &m, &err)) {
+                expr_failed(e, f, p, err);
+                return;
+            }
+            flight_t c = *f;
+            ks__forward(e, &c, p);
+            return;
+        }
+        ks_val outs = ks_arr_new(4);
+        if (ks_expr_eval(p->e.expr, v, vars, KS_EXPR_NSTREAM_VARS, collect_flat, &outs, &err)) {
+            ks_val_release(outs);
             expr_failed(e, f, p, err);
             return;
         }
-        if (p->op == KS_OP_PEEK) {
-            flight_t c = *f;
-            ks__forward(e, &c, p);
+        /* Check every output's shape before forwarding any. */
+        ks_val keys = ks_arr_new(ks_arr_len(outs)), vals = ks_arr_new(ks_arr_len(outs));
+        int ok = 1;
+        for (size_t i = 0; i < ks_arr_len(outs) && ok; i++) {
+            ks_val k = ks_invalid(), val = ks_val_retain(*ks_arr_get(outs, i));
+            if (p->op == KS_OP_FLAT_MAP) {
+                ks_val_release(val);
+                ok = kv_parts(&m, *ks_arr_get(outs, i), &k, &val) == 0;
+                if (!ok)
+                    break;
+            }
+            ks_arr_push(&keys, k);
+            ks_arr_push(&vals, val);
         }
+        for (size_t i = 0; ok && i < ks_arr_len(vals) && !e->failed; i++)
+            forward_with(e, f, p, ks_val_retain(*ks_arr_get(keys, i)), p->op == KS_OP_FLAT_MAP,
+                         ks_val_retain(*ks_arr_get(vals, i)), 1);
+        ks_val_release(keys);
+        ks_val_release(vals);
+        ks_val_release(outs);
         return;
     }
     case KS_OP_SPLIT:

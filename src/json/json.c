@@ -474,6 +474,110 @@ int ks_json_parse(const char *s, size_t len, ks_val *out, char *err, size_t errl
     return 0;
 }
 
+/* ---- validation without building values ---- */
+
+static int valid_value(parser_t *p);
+
+static int valid_string(parser_t *p)
+{
+    p->pos++;
+    while (p->pos < p->len) {
+        char c = p->s[p->pos];
+        if (c == '"') {
+            p->pos++;
+            return 1;
+        }
+        if (c == '\\') {
+            if (p->pos + 1 >= p->len)
+                return 0;
+            char e = p->s[p->pos + 1];
+            if (e == 'u') {
+                uint32_t cp, lo;
+                if (p->pos + 6 > p->len || hex4(p->s + p->pos + 2, &cp) < 0)
+                    return 0;
+                p->pos += 6;
+                if (cp >= 0xdc00 && cp <= 0xdfff)
+                    return 0;
+                if (cp >= 0xd800 && cp <= 0xdbff) {
+                    if (p->pos + 6 > p->len || p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u' ||
+                        hex4(p->s + p->pos + 2, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff)
+                        return 0;
+                    p->pos += 6;
+                }
+                continue;
+            }
+            if (!strchr("\"\\/bfnrt", e))
+                return 0;
+            p->pos += 2;
+            continue;
+        }
+        p->pos++;
+    }
+    return 0;
+}
+
+static int valid_value(parser_t *p)
+{
+    skip_ws(p);
+    if (p->pos >= p->len)
+        return 0;
+    char c = p->s[p->pos];
+    if (c == '"')
+        return valid_string(p);
+    if (c == '[' || c == '{') {
+        if (++p->depth > KS_JSON_MAX_DEPTH)
+            return 0;
+        char close = c == '[' ? ']' : '}';
+        p->pos++;
+        skip_ws(p);
+        if (p->pos < p->len && p->s[p->pos] == close) {
+            p->pos++;
+            p->depth--;
+            return 1;
+        }
+        for (;;) {
+            if (c == '{') {
+                skip_ws(p);
+                if (p->pos >= p->len || p->s[p->pos] != '"' || !valid_string(p))
+                    return 0;
+                skip_ws(p);
+                if (p->pos >= p->len || p->s[p->pos] != ':')
+                    return 0;
+                p->pos++;
+            }
+            if (!valid_value(p))
+                return 0;
+            skip_ws(p);
+            if (p->pos < p->len && p->s[p->pos] == ',') {
+                p->pos++;
+                continue;
+            }
+            if (p->pos < p->len && p->s[p->pos] == close) {
+                p->pos++;
+                p->depth--;
+                return 1;
+            }
+            return 0;
+        }
+    }
+    if (match_word(p, "true") || match_word(p, "false") || match_word(p, "null") || match_word(p, "nan"))
+        return 1;
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        ks_val v; /* numbers are never heap values: nothing to release */
+        return parse_number(p, &v) == 0;
+    }
+    return 0;
+}
+
+int ks_json_valid(const char *s, size_t len)
+{
+    parser_t p = {.s = s, .len = len};
+    if (!valid_value(&p))
+        return 0;
+    skip_ws(&p);
+    return p.pos == len;
+}
+
 /* ---- writer ---- */
 
 void ks_json_write_num(ks_buf_t *b, double d)
@@ -495,6 +599,38 @@ void ks_json_write_num(ks_buf_t *b, double d)
         int n = snprintf(tmp, sizeof tmp, "%lld", (long long)d);
         ks_buf_append(b, tmp, (size_t)n);
         return;
+    }
+    /*
+     * Fast path for short decimals (prices, rates): the fewest fraction
+     * digits k for which m / 10^k reads back as d gives the shortest digits,
+     * the same ones the general path finds, without printf and strtod.
+     */
+    double ad = fabs(d);
+    if (ad >= 1e-4 && ad < 1e9) {
+        static const double pow10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+        for (int k = 1; k <= 8; k++) {
+            double m = nearbyint(ad * pow10[k]);
+            if (m >= 1e15)
+                break; /* past 15 digits the product's rounding could pick other digits than jq's */
+            if (m / pow10[k] != ad)
+                continue;
+            int64_t im = (int64_t)m;
+            char digits[32];
+            int nd = snprintf(digits, sizeof digits, "%lld", (long long)im);
+            if (d < 0)
+                ks_buf_putc(b, '-');
+            if (nd <= k) {
+                ks_buf_append(b, "0.", 2);
+                for (int i = nd; i < k; i++)
+                    ks_buf_putc(b, '0');
+                ks_buf_append(b, digits, (size_t)nd);
+            } else {
+                ks_buf_append(b, digits, (size_t)(nd - k));
+                ks_buf_putc(b, '.');
+                ks_buf_append(b, digits + nd - k, (size_t)k);
+            }
+            return;
+        }
     }
     /* Shortest digits that round-trip: 15 significant digits almost always. */
     int prec;

@@ -34,6 +34,12 @@ int ks_json_parse(const char *s, size_t len, ks_val *out, char *err, size_t errl
  */
 int ks_json_parse_next(const char *s, size_t len, size_t *pos, ks_val *out, char *err, size_t errlen);
 
+/*
+ * Whether s[0..len) is exactly one JSON value the parser would accept,
+ * checked without building it (for forwarding raw bytes safely).
+ */
+int ks_json_valid(const char *s, size_t len);
+
 /* Appends v's compact JSON text to b. Borrows v. */
 void ks_json_write(ks_buf_t *b, ks_val v);
 /* Appends a number in jq's format. */

@@ -325,19 +325,26 @@ static int str_cmp(const struct ks_str *a, const struct ks_str *b)
     return a->len < b->len ? -1 : a->len > b->len;
 }
 
-/* An integral double within int64 range, seen as an exact integer (for comparing with exact ones). */
-static ks_val as_exact(ks_val v)
-{
-    if (!v.exact && v.d == floor(v.d) && fabs(v.d) < 9.2e18)
-        return ks_num_i64((int64_t)v.d);
-    return v;
-}
-
+/*
+ * An exact integer against a double: when the double is an integer no
+ * larger than 2^53 it stands for exactly that integer, so compare exactly
+ * (9007199254740993 != 9007199254740992); a larger double is approximate
+ * (it came from arithmetic or a fraction), so compare as doubles, the way
+ * its printed text would read back (7173733809411033000 == 7.173733809411033e18).
+ */
 static int num_cmp(ks_val a, ks_val b)
 {
-    if (a.exact || b.exact) {
-        a = as_exact(a);
-        b = as_exact(b);
+    if (a.exact != b.exact && (a.exact == 0 || b.exact == 0)) {
+        double d = a.exact ? b.d : a.d;
+        if (fabs(d) <= 9007199254740992.0 && d == floor(d)) {
+            if (!a.exact)
+                a = ks_num_i64((int64_t)a.d);
+            else
+                b = ks_num_i64((int64_t)b.d);
+        } else {
+            double da = ks_num_get(a), db = ks_num_get(b);
+            return da < db ? -1 : da > db;
+        }
     }
     if (a.exact && b.exact) {
         if (a.exact == b.exact)

@@ -37,6 +37,10 @@ typedef struct outrec {
 
 typedef struct run {
     const ks_topology_t *t;
+    int64_t *offs; /* next offset per topic/partition */
+    char **onames;
+    int noffs;
+    char *stopped; /* set when errors.tolerance: none stopped the service */
     outrec_t *outs; /* everything written, in order */
     int nouts;
     outrec_t *queue; /* written to topics the application reads: to be fed back */
@@ -83,14 +87,29 @@ static void free_rec(outrec_t *o)
     free(o->headers);
 }
 
+/* The partition Kafka's default partitioner picks: murmur2 of the key bytes; partition 0 for a null key. */
+static int32_t partition_of(const ks_topology_t *t, const ks_record_t *r)
+{
+    if (r->partition >= 0)
+        return r->partition;
+    int parts = ks_topology_topic(t, r->topic)->partitions;
+    if (!r->key || parts <= 1)
+        return 0;
+    return ks_partition_for_key(r->key, r->key_len, parts);
+}
+
 static void on_emit(void *ud, const ks_record_t *r)
 {
     run_t *run = ud;
     run->outs = ks_xrealloc(run->outs, (size_t)(run->nouts + 1) * sizeof *run->outs);
-    copy_rec(&run->outs[run->nouts++], r);
+    copy_rec(&run->outs[run->nouts], r);
+    run->outs[run->nouts].partition = partition_of(run->t, r);
+    run->nouts++;
     if (strcmp(r->topic, run->t->dlq_topic) != 0 && ks_topology_reads(run->t, r->topic)) {
         run->queue = ks_xrealloc(run->queue, (size_t)(run->nqueue + 1) * sizeof *run->queue);
-        copy_rec(&run->queue[run->nqueue++], r);
+        copy_rec(&run->queue[run->nqueue], r);
+        run->queue[run->nqueue].partition = partition_of(run->t, r);
+        run->nqueue++;
     }
 }
 
@@ -139,7 +158,8 @@ static char *describe_out(const ks_topology_t *t, const outrec_t *o)
     decode_json(tc->key, o->key, o->klen, &k, &kt);
     decode_json(tc->value, o->value, o->vlen, &v, &vt);
     ks_buf_t b = {0};
-    ks_buf_printf(&b, "{topic: %s, key: %s, value: %s, timestamp: %lld}", o->topic, kt, vt, (long long)o->timestamp);
+    ks_buf_printf(&b, "{topic: %s, key: %s, value: %s, timestamp: %lld, partition: %d}", o->topic, kt, vt,
+                  (long long)o->timestamp, o->partition);
     free(kt);
     free(vt);
     ks_val_release(k);
@@ -179,28 +199,6 @@ static int encode_input(const ks_ynode_t *json, const ks_ynode_t *raw, ks_serde_
     return rc;
 }
 
-static void feed(ks_engine_t *eng, run_t *run, const ks_record_t *rec, verdict_t *v)
-{
-    char err[1500];
-    if (ks_engine_process(eng, rec, err, sizeof err))
-        say(v, "the service stopped (errors.tolerance: none): %s", err);
-    /* Deliver what the application wrote to topics it reads, in order, as Kafka would. */
-    while (run->qhead < run->nqueue) {
-        outrec_t *q = &run->queue[run->qhead++];
-        ks_header_t hs[64];
-        int nh = q->nheaders < 64 ? q->nheaders : 64;
-        for (int i = 0; i < nh; i++) {
-            hs[i].key = q->headers[i].key;
-            hs[i].value = q->headers[i].value;
-            hs[i].len = q->headers[i].len;
-        }
-        ks_record_t r = {q->topic, q->partition < 0 ? 0 : q->partition, run->qhead - 1, q->timestamp, q->key, q->klen,
-                         q->value, q->vlen, hs, nh};
-        if (ks_engine_process(eng, &r, err, sizeof err))
-            say(v, "the service stopped (errors.tolerance: none): %s", err);
-    }
-}
-
 static int64_t counter_next(int64_t **offs, char ***names, int *n, const char *topic, int partition)
 {
     char key[512];
@@ -214,6 +212,40 @@ static int64_t counter_next(int64_t **offs, char ***names, int *n, const char *t
     (*names)[*n] = ks_xstrdup(key);
     (*n)++;
     return 0;
+}
+
+static void stop(run_t *run, const char *err)
+{
+    if (!run->stopped)
+        run->stopped = ks_xstrdup(err);
+}
+
+static void feed(ks_engine_t *eng, run_t *run, const ks_record_t *rec, verdict_t *v)
+{
+    char err[1500];
+    (void)v;
+    if (ks_engine_process(eng, rec, err, sizeof err)) {
+        stop(run, err);
+        return;
+    }
+    /* Deliver what the application wrote to topics it reads, in order, as Kafka would. */
+    while (run->qhead < run->nqueue) {
+        outrec_t *q = &run->queue[run->qhead++];
+        ks_header_t hs[64];
+        int nh = q->nheaders < 64 ? q->nheaders : 64;
+        for (int i = 0; i < nh; i++) {
+            hs[i].key = q->headers[i].key;
+            hs[i].value = q->headers[i].value;
+            hs[i].len = q->headers[i].len;
+        }
+        ks_record_t r = {q->topic, q->partition,
+                         counter_next(&run->offs, &run->onames, &run->noffs, q->topic, q->partition), q->timestamp,
+                         q->key, q->klen, q->value, q->vlen, hs, nh};
+        if (ks_engine_process(eng, &r, err, sizeof err)) {
+            stop(run, err);
+            return;
+        }
+    }
 }
 
 static void check_case(const ks_topology_t *t, const char *file, const ks_ynode_t *c, run_t *run, verdict_t *v)
@@ -286,6 +318,12 @@ static void check_case(const ks_topology_t *t, const char *file, const ks_ynode_
                 char *end;
                 long long ts = strtoll(wt->value ? wt->value : "", &end, 10);
                 ok &= *end == 0 && ts == o->timestamp;
+            }
+            const ks_ynode_t *wp = ks_ynode_get(x, "partition");
+            if (wp) {
+                char *end;
+                long pn = strtol(wp->value ? wp->value : "", &end, 10);
+                ok &= *end == 0 && pn == o->partition;
             }
             if (wh && wh->kind == KS_YAML_MAP) {
                 for (size_t h = 0; h < wh->n; h++) {
@@ -367,13 +405,10 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
         return;
     }
     const ks_ynode_t *input = ks_ynode_get(c, "input");
-    int64_t *offs = NULL;
-    char **onames = NULL;
-    int noffs = 0;
     int64_t now = 0;
     if (ks_ynode_get(c, "stores"))
         say(v, "%s:%d: `stores` needs state stores, which this version does not run", file, c->line);
-    for (size_t i = 0; input && input->kind == KS_YAML_SEQ && i < input->n; i++) {
+    for (size_t i = 0; input && input->kind == KS_YAML_SEQ && i < input->n && !run.stopped; i++) {
         const ks_ynode_t *in = input->items[i];
         if (in->kind != KS_YAML_MAP) {
             say(v, "%s:%d:%d: an input must be a mapping", file, in->line, in->col);
@@ -416,7 +451,7 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
             hs[nh].value = hn->items[h]->kind == KS_YAML_SCALAR ? hn->items[h]->value : NULL;
             hs[nh].len = hs[nh].value ? strlen(hs[nh].value) : 0;
         }
-        ks_record_t r = {tn->value, partition, counter_next(&offs, &onames, &noffs, tn->value, partition),
+        ks_record_t r = {tn->value, partition, counter_next(&run.offs, &run.onames, &run.noffs, tn->value, partition),
                          ts && ts->value ? strtoll(ts->value, NULL, 10) : now,
                          knull ? NULL : (kb.data ? kb.data : ""), kb.len,
                          vnull ? NULL : (vb.data ? vb.data : ""), vb.len, hs, nh};
@@ -424,17 +459,27 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
         ks_buf_free(&kb);
         ks_buf_free(&vb);
     }
+    /* errors.tolerance: none: the service stops at the bad record; `stopped:` expects that, with part of the error. */
+    const ks_ynode_t *want_stop = ks_ynode_get(c, "stopped");
+    if (run.stopped && !want_stop)
+        say(v, "the service stopped (errors.tolerance: none): %s", run.stopped);
+    else if (!run.stopped && want_stop)
+        say(v, "expected the service to stop (line %d), but it did not", want_stop->line);
+    else if (run.stopped && want_stop && (want_stop->kind != KS_YAML_SCALAR || !strstr(run.stopped, want_stop->value)))
+        say(v, "the service stopped with `%s`, not with text containing `%s`", run.stopped,
+            want_stop->kind == KS_YAML_SCALAR ? want_stop->value : "?");
     check_case(t, file, c, &run, v);
+    free(run.stopped);
     for (int i = 0; i < run.nouts; i++)
         free_rec(&run.outs[i]);
     for (int i = 0; i < run.nqueue; i++)
         free_rec(&run.queue[i]);
     free(run.outs);
     free(run.queue);
-    for (int i = 0; i < noffs; i++)
-        free(onames[i]);
-    free(onames);
-    free(offs);
+    for (int i = 0; i < run.noffs; i++)
+        free(run.onames[i]);
+    free(run.onames);
+    free(run.offs);
     ks_buf_free(&run.log);
     ks_engine_free(eng);
 }

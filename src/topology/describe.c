@@ -81,7 +81,7 @@ static void describe_text(const ks_topology_t *t, ks_buf_t *b)
             if (p->op == KS_OP_SOURCE) {
                 ks_buf_printf(b, "    Source: %s (topics: [", p->name);
                 for (int j = 0; j < p->ntopics; j++)
-                    ks_buf_printf(b, "%s%s", j ? ", " : "", p->topics[j]);
+                    ks_buf_printf(b, "%s%s", j ? ", " : "", p->display_topic ? p->display_topic : p->topics[j]);
                 ks_buf_puts(b, "])\n      --> ");
                 names(b, p->children, p->nchildren, sub);
                 ks_buf_putc(b, '\n');
@@ -89,7 +89,8 @@ static void describe_text(const ks_topology_t *t, ks_buf_t *b)
                 if (p->dynamic_topic)
                     ks_buf_printf(b, "    Sink: %s (extractor class: jq `%s`)\n      <-- ", p->name, p->e.src);
                 else
-                    ks_buf_printf(b, "    Sink: %s (topic: %s)\n      <-- ", p->name, p->topic);
+                    ks_buf_printf(b, "    Sink: %s (topic: %s)\n      <-- ", p->name,
+                                  p->display_topic ? p->display_topic : p->topic);
                 names(b, p->parents, p->nparents, sub);
                 ks_buf_putc(b, '\n');
             } else {
@@ -146,9 +147,9 @@ static ks_val describe_json(const ks_topology_t *t)
             ks_obj_setc(&o, "type", ks_str_cstr(p->op == KS_OP_SOURCE ? "source" : p->op == KS_OP_SINK ? "sink" : "processor"));
             ks_obj_setc(&o, "operator", ks_str_cstr(ks_op_dsl_name(p->op)));
             if (p->op == KS_OP_SOURCE)
-                ks_obj_setc(&o, "topics", str_arr(p->topics, p->ntopics));
+                ks_obj_setc(&o, "topics", p->display_topic ? str_arr(&p->display_topic, 1) : str_arr(p->topics, p->ntopics));
             if (p->op == KS_OP_SINK && p->topic)
-                ks_obj_setc(&o, "topic", ks_str_cstr(p->topic));
+                ks_obj_setc(&o, "topic", ks_str_cstr(p->display_topic ? p->display_topic : p->topic));
             if (p->e.src) {
                 ks_obj_setc(&o, "expression", ks_str_cstr(p->e.src));
                 ks_obj_setc(&o, "native", ks_bool(ks_expr_is_native(p->e.expr)));
@@ -219,15 +220,14 @@ static void dot_body(const ks_topology_t *t, ks_buf_t *b, const char *prefix)
         ks_proc_t *p = t->procs[i];
         for (int j = 0; j < p->nchildren; j++)
             ks_buf_printf(b, "  \"%s/%s\" -> \"%s/%s\";\n", prefix, p->name, prefix, p->children[j]->name);
-        /* Internal topics are `<application>-<name>` on Kafka: prefix them so services do not share them here. */
-        const char *ip = p->is_repartition ? t->application : "", *dash = p->is_repartition ? "-" : "";
+        /* Topic nodes use Kafka's names (internal ones carry the application), so services share real topics only. */
         if (p->op == KS_OP_SOURCE)
             for (int j = 0; j < p->ntopics; j++)
-                ks_buf_printf(b, "  \"topic:%s%s%s\" [shape=cylinder];\n  \"topic:%s%s%s\" -> \"%s/%s\";\n", ip, dash,
-                              p->topics[j], ip, dash, p->topics[j], prefix, p->name);
+                ks_buf_printf(b, "  \"topic:%s\" [shape=cylinder];\n  \"topic:%s\" -> \"%s/%s\";\n", p->topics[j],
+                              p->topics[j], prefix, p->name);
         if (p->op == KS_OP_SINK && p->topic)
-            ks_buf_printf(b, "  \"topic:%s%s%s\" [shape=cylinder];\n  \"%s/%s\" -> \"topic:%s%s%s\";\n", ip, dash, p->topic,
-                          prefix, p->name, ip, dash, p->topic);
+            ks_buf_printf(b, "  \"topic:%s\" [shape=cylinder];\n  \"%s/%s\" -> \"topic:%s\";\n", p->topic, prefix,
+                          p->name, p->topic);
         for (int j = 0; j < p->nstores; j++)
             ks_buf_printf(b, "  \"store:%s/%s\" [label=\"%s\", shape=folder];\n  \"%s/%s\" -> \"store:%s/%s\" [style=dashed, arrowhead=none];\n",
                           prefix, p->stores[j], p->stores[j], prefix, p->name, prefix, p->stores[j]);

@@ -342,6 +342,7 @@ void ks_topology_free(ks_topology_t *t)
         free(p->name);
         free_expr(&p->e);
         free(p->topic);
+        free(p->display_topic);
         for (int j = 0; j < p->ntopics; j++)
             free(p->topics[j]);
         free(p->topics);

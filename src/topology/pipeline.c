@@ -142,8 +142,8 @@ static int generated_name(const char *name)
 /*
  * Inserts a repartition topic and continues the stream from its source, as
  * Kafka Streams' createRepartitionedSource does: the topic is
- * `<base>-repartition` (`<application>-` is prefixed at run time, and
- * describe shows it without, as Kafka Streams does); for a generated base the
+ * `<application>-<base>-repartition` (describe shows it without the
+ * application, as Kafka Streams does); for a generated base the
  * sink, filter and source take the next generated names, in that order; for
  * a user-given base they are `<base>-repartition-sink/-filter/-source`.
  */
@@ -164,16 +164,18 @@ static void insert_repartition(load_t *L, stream_t *s, const char *base, const k
     ks_proc_t *src = new_proc(L, KS_OP_SOURCE, "KSTREAM-SOURCE", gen ? NULL : srcname, at);
     f->is_repartition = 1; /* drops records with a null key, as Kafka Streams does */
     link(s->cur, f);
-    sink->topic = ks_xstrdup(topic);
-    sink->is_repartition = 1;
-    link(f, sink);
-    src->topic = ks_xstrdup(topic);
-    src->topics = ks_xcalloc(1, sizeof(char *));
-    src->topics[0] = ks_xstrdup(topic);
-    src->ntopics = 1;
-    src->is_repartition = 1;
     char full[700];
     snprintf(full, sizeof full, "%s-%s", t->application, topic);
+    sink->topic = ks_xstrdup(full);
+    sink->display_topic = ks_xstrdup(topic);
+    sink->is_repartition = 1;
+    link(f, sink);
+    src->topic = ks_xstrdup(full);
+    src->display_topic = ks_xstrdup(topic);
+    src->topics = ks_xcalloc(1, sizeof(char *));
+    src->topics[0] = ks_xstrdup(full);
+    src->ntopics = 1;
+    src->is_repartition = 1;
     t->internal_topics = ks_xrealloc(t->internal_topics, (size_t)(t->ninternal + 1) * sizeof(char *));
     t->internal_topics[t->ninternal++] = ks_xstrdup(full);
     s->cur = src;
@@ -591,8 +593,6 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
             return;
         }
         ks_step_expr_t joiner = {0}, k = {0};
-        if (part(&a, row, "value"))
-            compile_part(L, &a, row, "value", &joiner);
         const char *pre = row->op == KS_OP_JOIN ? "KSTREAM-JOIN" : row->op == KS_OP_LEFT_JOIN ? "KSTREAM-LEFTJOIN"
                                                                                                 : "KSTREAM-OUTERJOIN";
         ks_proc_t *other = NULL;
@@ -645,14 +645,17 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
             if (win)
                 err_at(L, win, "`window` applies to stream-stream joins only");
             other = table_proc(L, tname);
-            if (part(&a, row, "key"))
-                compile_part(L, &a, row, "key", &k);
-            if (fk)
-                compile_part(L, &a, row, "foreignKey", &k);
             if (s->kind == KS_KTABLE)
                 pre = row->op == KS_OP_JOIN ? "KTABLE-JOIN" : row->op == KS_OP_LEFT_JOIN ? "KTABLE-LEFTJOIN"
                                                                                        : "KTABLE-OUTERJOIN";
         }
+        /* Expressions are compiled once the join is known to be well-formed, so no early return leaks them. */
+        if (part(&a, row, "value"))
+            compile_part(L, &a, row, "value", &joiner);
+        if (!sn && part(&a, row, "key"))
+            compile_part(L, &a, row, "key", &k);
+        else if (!sn && fk)
+            compile_part(L, &a, row, "foreignKey", &k);
         if (s->key_changed && !gn && !fk)
             insert_repartition(L, s, s->changer ? s->changer : "KSTREAM-JOIN", key);
         p = new_proc(L, row->op, pre, a.name, key);

@@ -89,6 +89,7 @@ typedef struct ks_proc {
     char **topics;             /* SOURCE: all topics */
     int ntopics;
     int is_repartition;        /* SOURCE/SINK of an internal repartition topic */
+    char *display_topic;       /* internal topics: the name describe shows (without `<application>-`) */
     int dynamic_topic;         /* SINK: topic comes from `e` */
     char *branch;              /* BRANCH: branch name */
     int is_default;            /* BRANCH: the default branch */
