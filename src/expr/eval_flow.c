@@ -11,7 +11,6 @@
 #define CONT(type, k) ((const type *)(const void *)(k))
 
 #define MAX_CALL_DEPTH 100000
-#define MAX_STACK_BYTES (6u << 20)
 
 /* ---- variables, patterns, reduce, foreach ---- */
 
@@ -344,10 +343,10 @@ int ks__break_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const con
 static int enter_call(ctx_t *cx)
 {
     char here;
-    if (++cx->depth > MAX_CALL_DEPTH || (size_t)(cx->stack_base - &here) > MAX_STACK_BYTES) {
+    if (++cx->depth > MAX_CALL_DEPTH || (size_t)(cx->stack_base - &here) > cx->stack_limit) {
         cx->depth--;
-        return ks__errorf(cx, "recursion too deep (more than %d nested calls or %u bytes of stack)", MAX_CALL_DEPTH,
-                          MAX_STACK_BYTES);
+        return ks__errorf(cx, "recursion too deep (more than %d nested calls or %zu bytes of stack)", MAX_CALL_DEPTH,
+                          cx->stack_limit);
     }
     return 0;
 }

@@ -202,6 +202,22 @@ const char *ks_expr_fallback_reason(const ks_expr_t *e)
 
 /* ---- evaluation ---- */
 
+size_t ks__stack_budget(void)
+{
+    static __thread size_t budget;
+    if (!budget) {
+        size_t size = 8u << 20;
+        pthread_attr_t attr;
+        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+            pthread_attr_getstacksize(&attr, &size);
+            pthread_attr_destroy(&attr);
+        }
+        /* Keep a margin for the caller's own frames and for libc. */
+        budget = size > (2u << 20) ? size - (1u << 20) : size / 2;
+    }
+    return budget;
+}
+
 typedef struct top_k {
     cont_t base;
     ks_expr_emit_fn emit;
@@ -265,7 +281,7 @@ int ks_expr_eval(const ks_expr_t *e, ks_val input, const ks_val *vals, int nvals
     if (!e->native)
         return eval_fallback(e, input, vals, nvals, emit, ud, err);
     char base;
-    ctx_t cx = {.err = ks_invalid(), .stack_base = &base};
+    ctx_t cx = {.err = ks_invalid(), .stack_base = &base, .stack_limit = ks__stack_budget()};
     const funcdef_t *main = e->prog.main;
     frame_t fr = {NULL, NULL, NULL};
     fr.slots = alloca(((size_t)main->nslots + 1) * sizeof(ks_val));
@@ -303,7 +319,7 @@ int ks_expr_eval1(const ks_expr_t *e, ks_val input, const ks_val *vals, int nval
 {
     if (e->native && e->prog.root->eval1) {
         char base;
-        ctx_t cx = {.err = ks_invalid(), .stack_base = &base};
+        ctx_t cx = {.err = ks_invalid(), .stack_base = &base, .stack_limit = ks__stack_budget()};
         frame_t fr = {NULL, NULL, NULL};
         const funcdef_t *main = e->prog.main;
         fr.slots = alloca(((size_t)main->nslots + 1) * sizeof(ks_val));

@@ -70,7 +70,11 @@ struct ctx {
     double next_label;    /* counter giving each label activation an id */
     int depth;            /* function call depth */
     const char *stack_base;
+    size_t stack_limit; /* bytes of stack evaluation may use below stack_base */
 };
+
+/* The stack an evaluation on this thread may use: the thread's stack less a margin (cached per thread). */
+size_t ks__stack_budget(void);
 
 enum node_op {
     OP_IDENTITY,

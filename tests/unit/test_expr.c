@@ -97,7 +97,9 @@ static void runtime_errors_are_values_not_crashes(void **state)
     assert_run("error(\"bad order\")", "{}", NULL, "ERROR: bad order");
     assert_run("error({code: 7})", "{}", NULL, "ERROR: {\"code\":7} (not a string)");
     assert_run(".[] | 10 / .", "[5, 0]", NULL, "2 ERROR: number (10) and number (0) cannot be divided because the divisor is zero");
-    assert_run("def f: f + 1; f", "0", NULL, "ERROR: recursion too deep (more than 100000 nested calls or 6291456 bytes of stack)");
+    char *got = run("def f: f + 1; f", "0", NULL);
+    assert_non_null(strstr(got, "ERROR: recursion too deep (more than 100000 nested calls or "));
+    free(got);
 }
 
 static void unchanged_big_integers_keep_exact_digits(void **state)
