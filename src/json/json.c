@@ -4,6 +4,7 @@
 #include "json.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -225,6 +226,25 @@ static int parse_string(parser_t *p, ks_val *out)
     return fail(p, "Unfinished string");
 }
 
+/* An object key: plain ASCII keys without escapes come from the intern table. */
+static ks_val intern_key_str(const char *p, size_t len);
+static int parse_key(parser_t *p, ks_val *out)
+{
+    size_t i = p->pos + 1;
+    while (i < p->len) {
+        unsigned char c = (unsigned char)p->s[i];
+        if (c == '"') {
+            *out = intern_key_str(p->s + p->pos + 1, i - p->pos - 1);
+            p->pos = i + 1;
+            return 0;
+        }
+        if (c == '\\' || c >= 0x80 || c < 0x20)
+            break;
+        i++;
+    }
+    return parse_string(p, out);
+}
+
 static int parse_number(parser_t *p, ks_val *out)
 {
     size_t start = p->pos, i = start;
@@ -269,6 +289,36 @@ static int parse_number(parser_t *p, ks_val *out)
         *out = ks_num(neg ? -(double)acc : (double)acc);
         return 0;
     }
+    /*
+     * Clinger's fast path: a plain decimal with at most 15 significant digits
+     * is mantissa / 10^k with both exact doubles, so one division gives the
+     * correctly rounded value strtod would.
+     */
+    if (!is_int && ndig <= 15) {
+        static const double pow10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+        uint64_t m = acc;
+        int frac = 0, total = ndig, plain = 1;
+        for (size_t j = dstart + (size_t)ndig; j < i; j++) {
+            char c = p->s[j];
+            if (c == '.')
+                continue;
+            if (c < '0' || c > '9') {
+                plain = 0; /* an exponent: leave it to strtod */
+                break;
+            }
+            if (++total > 15) {
+                plain = 0;
+                break;
+            }
+            m = m * 10 + (uint64_t)(c - '0');
+            frac++;
+        }
+        if (plain) {
+            double d = (double)m / pow10[frac];
+            *out = ks_num(neg ? -d : d);
+            return 0;
+        }
+    }
     char small[64];
     size_t n = i - start;
     char *tmp = n < sizeof small ? small : ks_xmalloc(n + 1);
@@ -303,6 +353,71 @@ done:
 }
 
 static int parse_value(parser_t *p, ks_val *out);
+
+/*
+ * Object keys repeat from record to record: a small per-thread table shares
+ * their strings instead of allocating each again. Values belong to one
+ * thread (value.h), and so does this table; its strings are released when
+ * the thread ends (or at exit, for the main thread).
+ */
+#define INTERN_SLOTS 512
+#define INTERN_MAX_LEN 48
+
+static __thread struct ks_str **intern_tab;
+static pthread_key_t intern_key;
+static pthread_once_t intern_once = PTHREAD_ONCE_INIT;
+
+static void intern_free(void *tab)
+{
+    struct ks_str **t = tab;
+    for (int i = 0; i < INTERN_SLOTS; i++) {
+        if (t[i]) {
+            ks_val v = {.kind = KS_STRING, .s = t[i]};
+            ks_val_release(v);
+        }
+    }
+    free(t);
+}
+
+static void intern_free_main(void)
+{
+    if (intern_tab) {
+        intern_free(intern_tab);
+        intern_tab = NULL;
+    }
+}
+
+static void intern_init(void)
+{
+    pthread_key_create(&intern_key, intern_free);
+    atexit(intern_free_main);
+}
+
+static ks_val intern_key_str(const char *p, size_t len)
+{
+    if (len > INTERN_MAX_LEN)
+        return ks_str_new(p, len);
+    if (!intern_tab) {
+        pthread_once(&intern_once, intern_init);
+        intern_tab = ks_xcalloc(INTERN_SLOTS, sizeof *intern_tab);
+        pthread_setspecific(intern_key, intern_tab);
+    }
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)p[i]) * 16777619u;
+    struct ks_str **slot = &intern_tab[h & (INTERN_SLOTS - 1)];
+    if (*slot && (*slot)->len == len && memcmp((*slot)->data, p, len) == 0) {
+        ks_val v = {.kind = KS_STRING, .s = *slot};
+        return ks_val_retain(v);
+    }
+    ks_val v = ks_str_new(p, len);
+    if (*slot) {
+        ks_val old = {.kind = KS_STRING, .s = *slot};
+        ks_val_release(old);
+    }
+    *slot = ks_val_retain(v).s;
+    return v;
+}
 
 static int parse_array(parser_t *p, ks_val *out)
 {
@@ -354,7 +469,7 @@ static int parse_object(parser_t *p, ks_val *out)
             return fail(p, "Object keys must be strings");
         }
         ks_val key, val;
-        int rc = parse_string(p, &key);
+        int rc = parse_key(p, &key);
         if (rc) {
             ks_val_release(obj);
             return rc;
