@@ -4,6 +4,7 @@
  * a store are in one group; a repartition topic separates groups. Groups
  * are numbered in the order their first processor was created.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +76,23 @@ void ks__build(load_t *L)
         t->procs[i]->subtopology = id[find(parent, i)];
     free(order);
     t->nsubtopologies = next;
+    /* Every store but a global table's has a changelog topic `<application>-<store>-changelog`. */
+    for (int i = 0; i < n; i++) {
+        ks_proc_t *p = t->procs[i];
+        if (p->op == KS_OP_TABLE_SOURCE && p->is_default)
+            continue;
+        for (int j = 0; j < p->nstores; j++) {
+            char name[700];
+            snprintf(name, sizeof name, "%s-%s-changelog", t->application, p->stores[j]);
+            int seen = 0;
+            for (int k = 0; k < t->ninternal && !seen; k++)
+                seen = strcmp(t->internal_topics[k], name) == 0;
+            if (!seen) {
+                t->internal_topics = realloc(t->internal_topics, (size_t)(t->ninternal + 1) * sizeof(char *));
+                t->internal_topics[t->ninternal++] = strdup(name);
+            }
+        }
+    }
     free(parent);
     free(id);
 }

@@ -369,6 +369,9 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         p->e = e;
         link(s->cur, p);
         s->cur = p;
+        if (row->op == KS_OP_MAP || row->op == KS_OP_MAP_VALUES || row->op == KS_OP_FLAT_MAP ||
+            row->op == KS_OP_FLAT_MAP_VALUES)
+            s->value_kind = 0;
         if (row->op == KS_OP_MAP || row->op == KS_OP_FLAT_MAP || row->op == KS_OP_SELECT_KEY) {
             p->key_changing = 1;
             s->key_changed = 1;
@@ -425,7 +428,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
             bp->is_default = is_default;
             bp->e = e;
             link(p, bp);
-            stream_t bs = {bp, KS_KSTREAM, s->key_changed, s->changer, 0};
+            stream_t bs = {bp, KS_KSTREAM, s->key_changed, s->changer, 0, s->value_kind, s->value_from};
             const ks_ynode_t *bsteps = ks_ynode_get(b, "steps");
             if (bsteps)
                 load_steps(L, &bs, bsteps, pipe);
@@ -562,6 +565,8 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         link(s->cur, p);
         s->cur = p;
         s->kind = windowed ? KS_KWTABLE : KS_KTABLE;
+        s->value_kind = row->op == KS_OP_COUNT ? KS_NUMBER : 0;
+        s->value_from = row->name;
         return;
     }
     case KS_OP_SUPPRESS: {
@@ -741,6 +746,14 @@ static void load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *
     if (topic && !*topic) {
         err_at(L, to, "`to` needs a topic name");
         return;
+    }
+    /* A serde that cannot hold what the stream is known to carry (the numbers of `count`) is an error. */
+    if (topic && s->value_kind) {
+        const ks_topic_conf_t *tc = ks_topology_topic(L->t, topic);
+        ks_val probe = {.kind = (uint8_t)s->value_kind};
+        if (!ks_serde_can_hold(tc->value, (ks_kind_t)s->value_kind))
+            err_at(L, to, "topic `%s` has value serde `%s`, which cannot hold the %ss `%s` produces; declare `%s: {value: long}` under `topics:`",
+                   topic, ks_serde_name(tc->value), ks_kind_name(probe), s->value_from, topic);
     }
     ks_proc_t *p = new_proc(L, KS_OP_SINK, "KSTREAM-SINK", given, at);
     if (topic)

@@ -42,6 +42,8 @@ typedef struct stream {
     int key_changed; /* a key-changing step ran since the last repartition */
     const char *changer; /* name of the node that changed the key */
     int ended;       /* after split: nothing may follow */
+    int value_kind;  /* the JSON kind every value is known to have (count: numbers), 0 when unknown */
+    const char *value_from; /* the step that fixed value_kind, for messages */
 } stream_t;
 
 void ks__load_config(load_t *L, const ks_ynode_t *n);
