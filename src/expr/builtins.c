@@ -13,12 +13,6 @@
 
 #include "expr_int.h"
 
-static int type_error(ctx_t *cx, ks_val v, const char *what)
-{
-    char b[15];
-    ks__dump_trunc(v, b, sizeof b);
-    return ks__errorf(cx, "%s (%s) %s", ks_kind_name(v), b, what);
-}
 
 #define CF(name) static int name(ctx_t *cx, ks_val in, const ks_val *args, ks_val *out)
 #define UNUSED (void)cx, (void)in, (void)args
@@ -38,7 +32,7 @@ CF(f_length)
     }
     case KS_ARRAY: *out = ks_num(ks_arr_len(in)); return 0;
     case KS_OBJECT: *out = ks_num(ks_obj_len(in)); return 0;
-    default: return type_error(cx, in, "has no length");
+    default: return ks__type_error(cx, in, "has no length");
     }
 }
 
@@ -46,7 +40,7 @@ CF(f_utf8bytelength)
 {
     UNUSED;
     if (in.kind != KS_STRING)
-        return type_error(cx, in, "only strings have UTF-8 byte length");
+        return ks__type_error(cx, in, "only strings have UTF-8 byte length");
     *out = ks_num(ks_str_len(in));
     return 0;
 }
@@ -85,7 +79,7 @@ static int keys_impl(ctx_t *cx, ks_val in, ks_val *out, int sorted)
         *out = r;
         return 0;
     }
-    return type_error(cx, in, "has no keys");
+    return ks__type_error(cx, in, "has no keys");
 }
 
 CF(f_keys) { UNUSED; return keys_impl(cx, in, out, 1); }
@@ -179,7 +173,7 @@ CF(f_fromjson)
 {
     UNUSED;
     if (in.kind != KS_STRING)
-        return type_error(cx, in, "only strings can be parsed");
+        return ks__type_error(cx, in, "only strings can be parsed");
     char err[160];
     if (ks_json_parse(ks_str_data(in), ks_str_len(in), out, err, sizeof err))
         return ks__errorf(cx, "%s (while parsing '%s')", err, ks_str_data(in));
@@ -204,7 +198,7 @@ CF(f_tonumber)
         }
         ks_val_release(v);
     }
-    return type_error(cx, in, "cannot be parsed as a number");
+    return ks__type_error(cx, in, "cannot be parsed as a number");
 }
 
 /* error(null) is a silent backtrack in jq 1.6: it produces no output and no error. */
@@ -234,7 +228,7 @@ static int need_array(ctx_t *cx, ks_val v, const char *what)
 {
     if (v.kind == KS_ARRAY)
         return 0;
-    return type_error(cx, v, what);
+    return ks__type_error(cx, v, what);
 }
 
 CF(f_sort)

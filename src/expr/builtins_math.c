@@ -9,19 +9,13 @@
 #define CF(name) static int name(ctx_t *cx, ks_val in, const ks_val *args, ks_val *out)
 #define UNUSED (void)cx, (void)in, (void)args
 
-static int type_error(ctx_t *cx, ks_val v, const char *what)
-{
-    char b[15];
-    ks__dump_trunc(v, b, sizeof b);
-    return ks__errorf(cx, "%s (%s) %s", ks_kind_name(v), b, what);
-}
 
 /* ---- math ---- */
 
 static int num_arg(ctx_t *cx, ks_val v, double *d)
 {
     if (v.kind != KS_NUMBER)
-        return type_error(cx, v, "number required");
+        return ks__type_error(cx, v, "number required");
     *d = ks_num_get(v);
     return 0;
 }

@@ -15,12 +15,6 @@
 #define CF(name) static int name(ctx_t *cx, ks_val in, const ks_val *args, ks_val *out)
 #define UNUSED (void)cx, (void)in, (void)args
 
-static int type_error(ctx_t *cx, ks_val v, const char *what)
-{
-    char b[15];
-    ks__dump_trunc(v, b, sizeof b);
-    return ks__errorf(cx, "%s (%s) %s", ks_kind_name(v), b, what);
-}
 
 int ks__tojson(ks_val v, ks_val *out)
 {
@@ -206,9 +200,9 @@ CF(f_match_impl)
     ks_val re = args[0], mods = args[1];
     int test = args[2].kind == KS_TRUE, global = 0;
     if (in.kind != KS_STRING)
-        return type_error(cx, in, "cannot be matched, as it is not a string");
+        return ks__type_error(cx, in, "cannot be matched, as it is not a string");
     if (re.kind != KS_STRING)
-        return type_error(cx, re, "is not a string");
+        return ks__type_error(cx, re, "is not a string");
     OnigOptionType options = ONIG_OPTION_CAPTURE_GROUP;
     if (mods.kind == KS_STRING) {
         for (size_t i = 0; i < ks_str_len(mods); i++) {
@@ -224,7 +218,7 @@ CF(f_match_impl)
             }
         }
     } else if (mods.kind != KS_NULL) {
-        return type_error(cx, mods, "is not a string");
+        return ks__type_error(cx, mods, "is not a string");
     }
     regex_t *reg;
     OnigErrorInfo einfo;
@@ -331,7 +325,7 @@ int ks__format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out)
     if (strcmp(fmt, "csv") == 0 || strcmp(fmt, "tsv") == 0) {
         int csv = fmt[0] == 'c';
         if (v.kind != KS_ARRAY)
-            return type_error(cx, v, csv ? "cannot be csv-formatted, only array" : "cannot be tsv-formatted, only array");
+            return ks__type_error(cx, v, csv ? "cannot be csv-formatted, only array" : "cannot be tsv-formatted, only array");
         for (uint32_t i = 0; i < v.a->len; i++) {
             ks_val x = v.a->items[i];
             if (i)
@@ -364,7 +358,7 @@ int ks__format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out)
             default:
                 ks_buf_free(&b);
                 /* jq 1.6 says "csv" for both. */
-                return type_error(cx, x, "is not valid in a csv row");
+                return ks__type_error(cx, x, "is not valid in a csv row");
             }
         }
         goto done;
@@ -389,7 +383,7 @@ int ks__format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out)
             } else if (x.kind == KS_ARRAY || x.kind == KS_OBJECT) {
                 ks_val_release(arr);
                 ks_buf_free(&b);
-                return type_error(cx, x, "can not be escaped for shell");
+                return ks__type_error(cx, x, "can not be escaped for shell");
             } else {
                 ks_json_write(&b, x);
             }
@@ -441,7 +435,7 @@ int ks__format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out)
             if (d < 0) {
                 ks_val_release(s);
                 ks_buf_free(&b);
-                return type_error(cx, v, "is not valid base64 data");
+                return ks__type_error(cx, v, "is not valid base64 data");
             }
             valid++;
             acc = acc << 6 | (uint32_t)d;
@@ -454,7 +448,7 @@ int ks__format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out)
         if (valid % 4 == 1) {
             ks_val_release(s);
             ks_buf_free(&b);
-            return type_error(cx, v, "trailing base64 byte found");
+            return ks__type_error(cx, v, "trailing base64 byte found");
         }
         /* Decoded bytes may not be UTF-8: re-parse as a JSON string would. */
         ks_buf_t clean = {0};

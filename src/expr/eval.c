@@ -54,6 +54,13 @@ void ks__dump_trunc(ks_val v, char *buf, size_t size)
     ks_buf_free(&b);
 }
 
+int ks__type_error(ctx_t *cx, ks_val v, const char *what)
+{
+    char b[15];
+    ks__dump_trunc(v, b, sizeof b);
+    return ks__errorf(cx, "%s (%s) %s", ks_kind_name(v), b, what);
+}
+
 frame_t *ks__frame_up(frame_t *fr, int hops)
 {
     while (hops-- > 0)

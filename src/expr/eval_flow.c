@@ -220,14 +220,8 @@ static int reduce_update_fn(const cont_t *k, ctx_t *cx, ks_val unused)
     return rc;
 }
 
-static int reduce_src_fn(const cont_t *k, ctx_t *cx, ks_val x)
-{
-    const reduce_k_t *rk = CONT(reduce_k_t, k);
-    reduce_k_t k2 = *rk;
-    k2.base.fn = reduce_update_fn;
-    bind_k_t bk = {{NULL}, rk->n->pat, 0, rk->fr, ks_null(), x, NULL, NULL, 0, ks_invalid(), NULL};
-    return bind_value(rk->n->pat, cx, rk->fr, x, &bk, &k2.base);
-}
+
+static int fold_src_fn(const cont_t *k, ctx_t *cx, ks_val x);
 
 typedef struct init_k {
     cont_t base;
@@ -241,7 +235,7 @@ static int reduce_init_fn(const cont_t *k, ctx_t *cx, ks_val init)
 {
     const init_k_t *ik = CONT(init_k_t, k);
     ks_val acc = ks_val_retain(init);
-    reduce_k_t rk = {{reduce_src_fn}, ik->n, ik->fr, &acc, NULL};
+    reduce_k_t rk = {{fold_src_fn}, ik->n, ik->fr, &acc, NULL};
     int rc = ik->n->a->eval(ik->n->a, cx, ik->fr, ik->in, &rk.base);
     if (!rc)
         rc = ik->next->fn(ik->next, cx, acc);
@@ -282,11 +276,14 @@ static int foreach_update_fn(const cont_t *k, ctx_t *cx, ks_val unused)
     return rc;
 }
 
-static int foreach_src_fn(const cont_t *k, ctx_t *cx, ks_val x)
+static int foreach_update_fn(const cont_t *k, ctx_t *cx, ks_val unused);
+
+/* Each output of the source is bound to the pattern, then the update runs (reduce and foreach alike). */
+static int fold_src_fn(const cont_t *k, ctx_t *cx, ks_val x)
 {
     const reduce_k_t *rk = CONT(reduce_k_t, k);
     reduce_k_t k2 = *rk;
-    k2.base.fn = foreach_update_fn;
+    k2.base.fn = rk->n->op == OP_REDUCE ? reduce_update_fn : foreach_update_fn;
     bind_k_t bk = {{NULL}, rk->n->pat, 0, rk->fr, ks_null(), x, NULL, NULL, 0, ks_invalid(), NULL};
     return bind_value(rk->n->pat, cx, rk->fr, x, &bk, &k2.base);
 }
@@ -295,7 +292,7 @@ static int foreach_init_fn(const cont_t *k, ctx_t *cx, ks_val init)
 {
     const init_k_t *ik = CONT(init_k_t, k);
     ks_val acc = ks_val_retain(init);
-    reduce_k_t rk = {{foreach_src_fn}, ik->n, ik->fr, &acc, ik->next};
+    reduce_k_t rk = {{fold_src_fn}, ik->n, ik->fr, &acc, ik->next};
     int rc = ik->n->a->eval(ik->n->a, cx, ik->fr, ik->in, &rk.base);
     ks_val_release(acc);
     return rc;

@@ -210,6 +210,8 @@ int ks__arith(ctx_t *cx, int op, ks_val a, ks_val b, ks_val *out);
 int ks__index(ctx_t *cx, ks_val t, ks_val k, ks_val *out);
 int ks__iterate(ctx_t *cx, ks_val t, const cont_t *k);
 void ks__dump_trunc(ks_val v, char *buf, size_t size);
+/* Raises jq's "<kind> (<value, cut to 11 bytes...>) <what>" error. */
+int ks__type_error(ctx_t *cx, ks_val v, const char *what);
 frame_t *ks__frame_up(frame_t *fr, int hops);
 int ks__eval_node(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
 int ks__collect1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out); /* first output or invalid */

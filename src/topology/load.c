@@ -17,8 +17,8 @@
 #include "schema.h"
 #include "topology_int.h"
 
-static void err_at(load_t *L, const ks_ynode_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void err_at(load_t *L, const ks_ynode_t *n, const char *fmt, ...)
+/* An error at a YAML node's place. */
+void ks__err_at(load_t *L, const ks_ynode_t *n, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -42,12 +42,12 @@ static void check_keys(load_t *L, const ks_ynode_t *map, const ks_key_row_t *row
         if (ks_schema_key(rows, k) || (extra && strcmp(k, extra) == 0))
             continue;
         char *allowed = ks_schema_names(rows, extra);
-        err_at(L, map->keys[i], "unknown key `%s` in %s; allowed here: %s", k, what, allowed);
+        ks__err_at(L, map->keys[i], "unknown key `%s` in %s; allowed here: %s", k, what, allowed);
         free(allowed);
     }
     for (const ks_key_row_t *r = rows; r->name; r++)
         if (r->required && !ks_ynode_get(map, r->name))
-            err_at(L, map, "missing required key `%s` in %s", r->name, what);
+            ks__err_at(L, map, "missing required key `%s` in %s", r->name, what);
 }
 
 static int want_kind(load_t *L, const ks_ynode_t *n, ks_yaml_kind_t kind, const char *what)
@@ -55,7 +55,7 @@ static int want_kind(load_t *L, const ks_ynode_t *n, ks_yaml_kind_t kind, const 
     if (n->kind == kind)
         return 1;
     static const char *names[] = {"a scalar", "a mapping", "a sequence"};
-    err_at(L, n, "%s must be %s, not %s", what, names[kind], ks_ynode_kind_name(n) ? ks_ynode_kind_name(n) : "?");
+    ks__err_at(L, n, "%s must be %s, not %s", what, names[kind], ks_ynode_kind_name(n) ? ks_ynode_kind_name(n) : "?");
     return 0;
 }
 
@@ -64,7 +64,7 @@ static const char *scalar(load_t *L, const ks_ynode_t *n, const char *what)
     if (!n)
         return NULL;
     if (n->kind != KS_YAML_SCALAR) {
-        err_at(L, n, "%s must be a string, not a %s", what, ks_ynode_kind_name(n));
+        ks__err_at(L, n, "%s must be a string, not a %s", what, ks_ynode_kind_name(n));
         return NULL;
     }
     return n->value;
@@ -81,7 +81,7 @@ static int get_bool(load_t *L, const ks_ynode_t *n, const char *what, int def)
         return 1;
     if (strcmp(v, "false") == 0)
         return 0;
-    err_at(L, n, "%s must be true or false, not `%s`", what, v);
+    ks__err_at(L, n, "%s must be true or false, not `%s`", what, v);
     return def;
 }
 
@@ -95,7 +95,7 @@ static int get_int(load_t *L, const ks_ynode_t *n, const char *what, int def)
     char *end;
     long x = strtol(v, &end, 10);
     if (*v == 0 || *end || x < 1 || x > 100000) {
-        err_at(L, n, "%s must be a positive integer, not `%s`", what, v);
+        ks__err_at(L, n, "%s must be a positive integer, not `%s`", what, v);
         return def;
     }
     return (int)x;
@@ -107,7 +107,7 @@ int ks__get_duration(load_t *L, const ks_ynode_t *n, const char *what, int64_t *
     if (!v)
         return -1;
     if (ks_parse_duration(v, ms)) {
-        err_at(L, n, "invalid duration `%s` for %s: write a number and a unit (ms, s, m, h, d), e.g. 250ms, 5s, 1h",
+        ks__err_at(L, n, "invalid duration `%s` for %s: write a number and a unit (ms, s, m, h, d), e.g. 250ms, 5s, 1h",
                v, what);
         return -1;
     }
@@ -124,7 +124,7 @@ static int get_serde(load_t *L, const ks_ynode_t *n, ks_serde_t *out)
     ks_buf_t b = {0};
     for (int i = 0; ks_serde_names[i]; i++)
         ks_buf_printf(&b, "%s%s", i ? ", " : "", ks_serde_names[i]);
-    err_at(L, n, "unknown serde `%s`; allowed: %s", v, b.data);
+    ks__err_at(L, n, "unknown serde `%s`; allowed: %s", v, b.data);
     ks_buf_free(&b);
     return -1;
 }
@@ -139,7 +139,7 @@ int ks__compile_expr(load_t *L, const ks_ynode_t *n, const char *what, ks_step_e
     char *err = NULL;
     ks_expr_t *e = ks_expr_compile(src, vars, KS_EXPR_NSTREAM_VARS, &err);
     if (!e) {
-        err_at(L, n, "in %s: %s", what, err);
+        ks__err_at(L, n, "in %s: %s", what, err);
         free(err);
         return -1;
     }
@@ -237,7 +237,7 @@ void ks__note_name(load_t *L, const char *name, const ks_ynode_t *at, const char
 {
     for (int i = 0; i < L->nnames; i++) {
         if (strcmp(L->names[i].name, name) == 0) {
-            err_at(L, at, "duplicate name `%s`: already used by a %s at line %d", name, L->names[i].what,
+            ks__err_at(L, at, "duplicate name `%s`: already used by a %s at line %d", name, L->names[i].what,
                    L->names[i].line);
             return;
         }
@@ -268,7 +268,7 @@ ks_topology_t *ks_topology_load(const char *path, ks_diags_t *diags)
         const char *app = scalar(&L, ks_ynode_get(root, "application"), "`application`");
         t->application = ks_xstrdup(app ? app : "");
         if (app && (!*app || strspn(app, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(app)))
-            err_at(&L, ks_ynode_get(root, "application"),
+            ks__err_at(&L, ks_ynode_get(root, "application"),
                    "`application` must be a Kafka-legal name (letters, digits, `.`, `_`, `-`), not `%s`", app);
         const char *desc = scalar(&L, ks_ynode_get(root, "description"), "`description`");
         t->description = desc ? ks_xstrdup(desc) : NULL;
@@ -301,7 +301,7 @@ void ks__load_config(load_t *L, const ks_ynode_t *n)
                 if (strcmp(v, "none") == 0)
                     t->errors_tolerance_none = 1;
                 else if (strcmp(v, "all") != 0)
-                    err_at(L, n->items[i], "`errors.tolerance` must be `all` or `none`, not `%s`", v);
+                    ks__err_at(L, n->items[i], "`errors.tolerance` must be `all` or `none`, not `%s`", v);
             }
             if (strcmp(k, "dlq.topic") == 0)
                 t->dlq_topic = ks_xstrdup(v);

@@ -12,16 +12,6 @@
 #include "schema.h"
 #include "topology_int.h"
 
-static void err_at(load_t *L, const ks_ynode_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void err_at(load_t *L, const ks_ynode_t *n, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    ks_diag_err(L->diags, L->t->file, n ? n->line : 0, n ? n->col : 0, "%s", msg);
-}
 
 static ks_proc_t *new_proc(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at)
 {
@@ -257,23 +247,23 @@ static void check_window(load_t *L, const step_args_t *a, const ks_step_row_t *r
     if (grace)
         ks__get_duration(L, grace, "grace", &ms);
     if (n != 1)
-        err_at(L, a->node, "`windowedBy` needs exactly one of tumbling, hopping, sliding, session");
+        ks__err_at(L, a->node, "`windowedBy` needs exactly one of tumbling, hopping, sliding, session");
     if (adv && !part(a, row, "hopping"))
-        err_at(L, adv, "`advance` applies to hopping windows only");
+        ks__err_at(L, adv, "`advance` applies to hopping windows only");
     if (part(a, row, "hopping") && !adv)
-        err_at(L, a->node, "hopping windows need `advance`");
+        ks__err_at(L, a->node, "hopping windows need `advance`");
 }
 
 static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const char *pipe)
 {
     if (stepnode->kind == KS_YAML_SEQ) {
-        err_at(L, stepnode, "a step must be `name: argument` or a bare step name, not a list");
+        ks__err_at(L, stepnode, "a step must be `name: argument` or a bare step name, not a list");
         return;
     }
     const ks_ynode_t *key = stepnode, *arg = NULL;
     if (stepnode->kind == KS_YAML_MAP) {
         if (stepnode->n != 1) {
-            err_at(L, stepnode,
+            ks__err_at(L, stepnode,
                    "a step must be one `name: argument` pair; this mapping has %zu keys (is a `-` missing before `%s`?)",
                    stepnode->n, stepnode->keys[1]->value);
             return;
@@ -286,12 +276,12 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
     const ks_step_row_t *row = ks_schema_step(key->value);
     if (!row) {
         char *names = ks_schema_step_names();
-        err_at(L, key, "unknown step `%s`; steps: %s", key->value, names);
+        ks__err_at(L, key, "unknown step `%s`; steps: %s", key->value, names);
         free(names);
         return;
     }
     if (s->ended) {
-        err_at(L, key, "`%s` cannot follow `split`: continue inside the branches' own `steps`", row->name);
+        ks__err_at(L, key, "`%s` cannot follow `split`: continue inside the branches' own `steps`", row->name);
         return;
     }
     if (s->kind == 0)
@@ -299,7 +289,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
     if (!(row->accepts & s->kind)) {
         int was = s->kind;
         s->kind = 0;
-        err_at(L, key, "`%s` cannot be applied to %s%s", row->name, ks_stream_kind_name(was),
+        ks__err_at(L, key, "`%s` cannot be applied to %s%s", row->name, ks_stream_kind_name(was),
                row->accepts & (KS_KGROUPED_STREAM | KS_KWINDOWED)
                    ? "; group it first with `groupByKey` or `groupBy`"
                    : row->op == KS_OP_SUPPRESS ? "; suppress applies to the table an aggregation produces"
@@ -309,7 +299,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
     }
     step_args_t a = {arg, NULL};
     if (!arg && !row->bare_ok) {
-        err_at(L, key, "`%s` needs an argument%s%s", row->name, row->main ? ": the " : "", row->main ? row->main : "");
+        ks__err_at(L, key, "`%s` needs an argument%s%s", row->name, row->main ? ": the " : "", row->main ? row->main : "");
         return;
     }
     if (arg && arg->kind == KS_YAML_MAP) {
@@ -321,12 +311,12 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
                 if (strcmp(k, "name") == 0 || ks_schema_key(row->parts, k))
                     continue;
                 char *allowed = ks_schema_names(row->parts, "name");
-                err_at(L, arg->keys[i], "unknown key `%s` in `%s`; allowed here: %s", k, row->name, allowed);
+                ks__err_at(L, arg->keys[i], "unknown key `%s` in `%s`; allowed here: %s", k, row->name, allowed);
                 free(allowed);
             }
             for (const ks_key_row_t *r = row->parts; r && r->name; r++)
                 if (r->required && !ks_ynode_get(arg, r->name))
-                    err_at(L, arg, "`%s` needs `%s`", row->name, r->name);
+                    ks__err_at(L, arg, "`%s` needs `%s`", row->name, r->name);
             const ks_ynode_t *nm = ks_ynode_get(arg, "name");
             if (nm && nm->kind == KS_YAML_SCALAR) {
                 a.name = nm->value;
@@ -334,11 +324,11 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
             }
         }
     } else if (arg && arg->kind == KS_YAML_SCALAR && !row->main) {
-        err_at(L, arg, "`%s` takes %s, not a single value", row->name,
+        ks__err_at(L, arg, "`%s` takes %s, not a single value", row->name,
                row->parts && row->parts->name ? "named parts (a mapping)" : "no argument");
         return;
     } else if (arg && arg->kind == KS_YAML_SEQ) {
-        err_at(L, arg, "`%s` takes %s, not a list", row->name, row->main ? "an expression or a mapping" : "a mapping");
+        ks__err_at(L, arg, "`%s` takes %s, not a list", row->name, row->main ? "an expression or a mapping" : "a mapping");
         return;
     }
 
@@ -381,7 +371,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
     }
     case KS_OP_SPLIT: {
         if (!arg || arg->kind != KS_YAML_MAP || arg->n == 0) {
-            err_at(L, arg ? arg : key, "`split` needs a mapping of named branches, each with `when` and `steps`/`to`");
+            ks__err_at(L, arg ? arg : key, "`split` needs a mapping of named branches, each with `when` and `steps`/`to`");
             return;
         }
         p = new_proc(L, KS_OP_SPLIT, "KSTREAM-BRANCH", NULL, key);
@@ -392,17 +382,17 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
             const ks_ynode_t *b = arg->items[i];
             int is_default = strcmp(bname, "default") == 0;
             if (has_default) {
-                err_at(L, arg->keys[i], "branch `%s` comes after `default`, which takes every remaining record", bname);
+                ks__err_at(L, arg->keys[i], "branch `%s` comes after `default`, which takes every remaining record", bname);
                 continue;
             }
             if (b->kind != KS_YAML_MAP) {
-                err_at(L, b, "branch `%s` must be a mapping with `when`, `steps` and `to`", bname);
+                ks__err_at(L, b, "branch `%s` must be a mapping with `when`, `steps` and `to`", bname);
                 continue;
             }
             for (size_t j = 0; j < b->n; j++) {
                 if (!ks_schema_key(ks_schema_branch, b->keys[j]->value)) {
                     char *allowed = ks_schema_names(ks_schema_branch, NULL);
-                    err_at(L, b->keys[j], "unknown key `%s` in branch `%s`; allowed here: %s", b->keys[j]->value, bname,
+                    ks__err_at(L, b->keys[j], "unknown key `%s` in branch `%s`; allowed here: %s", b->keys[j]->value, bname,
                            allowed);
                     free(allowed);
                 }
@@ -412,9 +402,9 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
             if (is_default) {
                 has_default = 1;
                 if (when)
-                    err_at(L, when, "the `default` branch takes every record no other branch took: it has no `when`");
+                    ks__err_at(L, when, "the `default` branch takes every record no other branch took: it has no `when`");
             } else if (!when) {
-                err_at(L, b, "branch `%s` needs `when` (only `default` may leave it out)", bname);
+                ks__err_at(L, b, "branch `%s` needs `when` (only `default` may leave it out)", bname);
                 continue;
             } else if (ks__compile_expr(L, when, "`when`", &e)) {
                 continue;
@@ -436,7 +426,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
             if (bto)
                 load_sink(L, &bs, bto, NULL, bto);
             if (!bsteps && !bto)
-                err_at(L, b, "branch `%s` goes nowhere: give it `to` or `steps`", bname);
+                ks__err_at(L, b, "branch `%s` goes nowhere: give it `to` or `steps`", bname);
         }
         s->ended = 1;
         s->cur = NULL;
@@ -445,27 +435,27 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
     case KS_OP_MERGE: {
         const ks_ynode_t *pn = part(&a, row, "pipeline");
         if (!pn || pn->kind != KS_YAML_SCALAR) {
-            err_at(L, arg, "`merge` needs the name of another pipeline");
+            ks__err_at(L, arg, "`merge` needs the name of another pipeline");
             return;
         }
         pipe_state_t *other = find_pipe(L, pn->value);
         if (!other) {
             char *names = pipe_names(L);
-            err_at(L, pn, "`merge`: no pipeline named `%s`; pipelines: %s", pn->value, names);
+            ks__err_at(L, pn, "`merge`: no pipeline named `%s`; pipelines: %s", pn->value, names);
             free(names);
             return;
         }
         if (strcmp(other->name, pipe) == 0 || other->state == 1) {
-            err_at(L, pn, "`merge` of `%s` makes a cycle of pipelines", pn->value);
+            ks__err_at(L, pn, "`merge` of `%s` makes a cycle of pipelines", pn->value);
             return;
         }
         load_pipeline(L, other);
         if (!other->end) {
-            err_at(L, pn, "`merge`: pipeline `%s` ends in a `split` or failed to load; it has no single stream", pn->value);
+            ks__err_at(L, pn, "`merge`: pipeline `%s` ends in a `split` or failed to load; it has no single stream", pn->value);
             return;
         }
         if (other->kind != KS_KSTREAM) {
-            err_at(L, pn, "`merge`: pipeline `%s` is %s, not a stream", pn->value, ks_stream_kind_name(other->kind));
+            ks__err_at(L, pn, "`merge`: pipeline `%s` is %s, not a stream", pn->value, ks_stream_kind_name(other->kind));
             return;
         }
         p = new_proc(L, KS_OP_MERGE, "KSTREAM-MERGE", a.name, key);
@@ -529,15 +519,15 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         int table = s->kind == KS_KGROUPED_TABLE, windowed = s->kind == KS_KWINDOWED;
         if (row->op == KS_OP_REDUCE) {
             if (table && (!part(&a, row, "adder") || !part(&a, row, "subtractor")))
-                err_at(L, key, "`reduce` of a grouped table needs `adder` and `subtractor`");
+                ks__err_at(L, key, "`reduce` of a grouped table needs `adder` and `subtractor`");
             if (!table && !part(&a, row, "reducer"))
-                err_at(L, key, "`reduce` of a grouped stream needs `reducer`");
+                ks__err_at(L, key, "`reduce` of a grouped stream needs `reducer`");
         }
         if (row->op == KS_OP_AGGREGATE) {
             if (table && (!part(&a, row, "adder") || !part(&a, row, "subtractor")))
-                err_at(L, key, "`aggregate` of a grouped table needs `adder` and `subtractor`");
+                ks__err_at(L, key, "`aggregate` of a grouped table needs `adder` and `subtractor`");
             if (!table && !part(&a, row, "aggregator"))
-                err_at(L, key, "`aggregate` of a grouped stream needs `aggregator`");
+                ks__err_at(L, key, "`aggregate` of a grouped stream needs `aggregator`");
         }
         static const char *const parts_order[] = {"initializer", "aggregator", "reducer", "adder", "subtractor"};
         ks_step_expr_t exprs[5];
@@ -574,9 +564,9 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         if (arg && arg->kind == KS_YAML_SCALAR && strcmp(arg->value, "untilWindowCloses") == 0)
             uwc = arg;
         if (!uwc && !utl)
-            err_at(L, arg ? arg : key, "`suppress` needs `untilWindowCloses` or `{untilTimeLimit: DURATION}`");
+            ks__err_at(L, arg ? arg : key, "`suppress` needs `untilWindowCloses` or `{untilTimeLimit: DURATION}`");
         if (uwc && s->kind != KS_KWTABLE)
-            err_at(L, uwc, "`untilWindowCloses` needs a windowed aggregation before it");
+            ks__err_at(L, uwc, "`untilWindowCloses` needs a windowed aggregation before it");
         int64_t ms;
         if (utl)
             ks__get_duration(L, utl, "untilTimeLimit", &ms);
@@ -594,7 +584,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
                          *win = part(&a, row, "window");
         int nkinds = !!tn + !!gn + !!sn;
         if (nkinds != 1) {
-            err_at(L, arg ? arg : key, "`%s` needs exactly one of `table`, `globalTable` or `stream`", row->name);
+            ks__err_at(L, arg ? arg : key, "`%s` needs exactly one of `table`, `globalTable` or `stream`", row->name);
             return;
         }
         ks_step_expr_t joiner = {0}, k = {0};
@@ -603,22 +593,22 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         ks_proc_t *other = NULL;
         if (sn) {
             if (s->kind != KS_KSTREAM) {
-                err_at(L, sn, "a `stream:` join needs a stream on the left, not %s", ks_stream_kind_name(s->kind));
+                ks__err_at(L, sn, "a `stream:` join needs a stream on the left, not %s", ks_stream_kind_name(s->kind));
                 return;
             }
             if (!win) {
-                err_at(L, sn, "a stream-stream join needs `window:` (the time difference allowed between the records)");
+                ks__err_at(L, sn, "a stream-stream join needs `window:` (the time difference allowed between the records)");
                 return;
             }
             int64_t ms;
             ks__get_duration(L, win, "window", &ms);
             pipe_state_t *op = find_pipe(L, sn->value);
             if (!op) {
-                err_at(L, sn, "`%s`: no pipeline named `%s` to join with", row->name, sn->value);
+                ks__err_at(L, sn, "`%s`: no pipeline named `%s` to join with", row->name, sn->value);
                 return;
             }
             if (op->state == 1 || strcmp(op->name, pipe) == 0) {
-                err_at(L, sn, "`%s` with `%s` makes a cycle of pipelines", row->name, sn->value);
+                ks__err_at(L, sn, "`%s` with `%s` makes a cycle of pipelines", row->name, sn->value);
                 return;
             }
             load_pipeline(L, op);
@@ -629,26 +619,26 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
             if (!tc) {
                 char *names = table_names(L);
                 if (*names)
-                    err_at(L, tn ? tn : gn, "`%s`: no table named `%s`; tables: %s", row->name, tname, names);
+                    ks__err_at(L, tn ? tn : gn, "`%s`: no table named `%s`; tables: %s", row->name, tname, names);
                 else
-                    err_at(L, tn ? tn : gn, "`%s`: no table named `%s`; declare it under `tables:`", row->name, tname);
+                    ks__err_at(L, tn ? tn : gn, "`%s`: no table named `%s`; declare it under `tables:`", row->name, tname);
                 free(names);
                 return;
             }
             if (gn && !tc->global)
-                err_at(L, gn, "`globalTable: %s` names a table that is not `global: true`; use `table:`", tname);
+                ks__err_at(L, gn, "`globalTable: %s` names a table that is not `global: true`; use `table:`", tname);
             if (tn && tc->global)
-                err_at(L, tn, "`table: %s` names a global table; use `globalTable:` with a `key:`", tname);
+                ks__err_at(L, tn, "`table: %s` names a global table; use `globalTable:` with a `key:`", tname);
             if (gn && !part(&a, row, "key"))
-                err_at(L, gn, "a global-table join needs `key:`, the lookup key computed from the record");
+                ks__err_at(L, gn, "a global-table join needs `key:`, the lookup key computed from the record");
             if (gn && s->kind != KS_KSTREAM)
-                err_at(L, gn, "a global-table join needs a stream on the left");
+                ks__err_at(L, gn, "a global-table join needs a stream on the left");
             if (fk && s->kind != KS_KTABLE)
-                err_at(L, fk, "`foreignKey` joins are table-table joins: the left side must be a table");
+                ks__err_at(L, fk, "`foreignKey` joins are table-table joins: the left side must be a table");
             if (row->op == KS_OP_OUTER_JOIN && s->kind == KS_KSTREAM)
-                err_at(L, key, "`outerJoin` of a stream needs a `stream:` (stream-table joins are inner or left)");
+                ks__err_at(L, key, "`outerJoin` of a stream needs a `stream:` (stream-table joins are inner or left)");
             if (win)
-                err_at(L, win, "`window` applies to stream-stream joins only");
+                ks__err_at(L, win, "`window` applies to stream-stream joins only");
             other = table_proc(L, tname);
             if (s->kind == KS_KTABLE)
                 pre = row->op == KS_OP_JOIN ? "KTABLE-JOIN" : row->op == KS_OP_LEFT_JOIN ? "KTABLE-LEFTJOIN"
@@ -693,7 +683,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
 static void load_steps(load_t *L, stream_t *s, const ks_ynode_t *steps, const char *pipe)
 {
     if (steps->kind != KS_YAML_SEQ) {
-        err_at(L, steps, "`steps` must be a list (each item `- step: argument`)");
+        ks__err_at(L, steps, "`steps` must be a list (each item `- step: argument`)");
         return;
     }
     for (size_t i = 0; i < steps->n; i++)
@@ -703,17 +693,17 @@ static void load_steps(load_t *L, stream_t *s, const ks_ynode_t *steps, const ch
 static void load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *given, const ks_ynode_t *at)
 {
     if (s->ended || !s->cur) {
-        err_at(L, at, "`to` after `split`: give each branch its own `to`");
+        ks__err_at(L, at, "`to` after `split`: give each branch its own `to`");
         return;
     }
     if (s->kind == 0)
         return; /* an earlier step failed */
     if (s->kind != KS_KSTREAM) {
-        err_at(L, at, "`to` needs a stream, not %s; add `toStream` first", ks_stream_kind_name(s->kind));
+        ks__err_at(L, at, "`to` needs a stream, not %s; add `toStream` first", ks_stream_kind_name(s->kind));
         return;
     }
     if (!to) {
-        err_at(L, at, "`to` needs a topic");
+        ks__err_at(L, at, "`to` needs a topic");
         return;
     }
     const char *topic = NULL;
@@ -724,7 +714,7 @@ static void load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *
         for (size_t i = 0; i < to->n; i++) {
             const char *k = to->keys[i]->value;
             if (strcmp(k, "topic") && strcmp(k, "dynamic") && strcmp(k, "name"))
-                err_at(L, to->keys[i], "unknown key `%s` in `to`; allowed here: topic, dynamic, name", k);
+                ks__err_at(L, to->keys[i], "unknown key `%s` in `to`; allowed here: topic, dynamic, name", k);
         }
         const ks_ynode_t *tn = ks_ynode_get(to, "topic"), *dn = ks_ynode_get(to, "dynamic"), *nn = ks_ynode_get(to, "name");
         if (nn && nn->kind == KS_YAML_SCALAR && !given) {
@@ -732,7 +722,7 @@ static void load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *
             ks__note_name(L, given, nn, "step");
         }
         if (!!tn == !!dn) {
-            err_at(L, to, "`to` needs exactly one of `topic` and `dynamic`");
+            ks__err_at(L, to, "`to` needs exactly one of `topic` and `dynamic`");
             return;
         }
         if (tn)
@@ -740,11 +730,11 @@ static void load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *
         else if (ks__compile_expr(L, dn, "`dynamic` of `to`", &e))
             return;
     } else {
-        err_at(L, to, "`to` must be a topic name or a mapping with `topic` or `dynamic`");
+        ks__err_at(L, to, "`to` must be a topic name or a mapping with `topic` or `dynamic`");
         return;
     }
     if (topic && !*topic) {
-        err_at(L, to, "`to` needs a topic name");
+        ks__err_at(L, to, "`to` needs a topic name");
         return;
     }
     /* A serde that cannot hold what the stream is known to carry (the numbers of `count`) is an error. */
@@ -752,7 +742,7 @@ static void load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *
         const ks_topic_conf_t *tc = ks_topology_topic(L->t, topic);
         ks_val probe = {.kind = (uint8_t)s->value_kind};
         if (!ks_serde_can_hold(tc->value, (ks_kind_t)s->value_kind))
-            err_at(L, to, "topic `%s` has value serde `%s`, which cannot hold the %ss `%s` produces; declare `%s: {value: long}` under `topics:`",
+            ks__err_at(L, to, "topic `%s` has value serde `%s`, which cannot hold the %ss `%s` produces; declare `%s: {value: long}` under `topics:`",
                    topic, ks_serde_name(tc->value), ks_kind_name(probe), s->value_from, topic);
     }
     ks_proc_t *p = new_proc(L, KS_OP_SINK, "KSTREAM-SINK", given, at);
@@ -774,14 +764,14 @@ static pipe_state_t *load_pipeline(load_t *L, pipe_state_t *ps)
     stream_t s = {0};
     s.kind = KS_KSTREAM;
     if (n->kind != KS_YAML_MAP) {
-        err_at(L, n, "pipeline `%s` must be a mapping with `from`, `steps` and `to`", ps->name);
+        ks__err_at(L, n, "pipeline `%s` must be a mapping with `from`, `steps` and `to`", ps->name);
         ps->state = 2;
         return ps;
     }
     for (size_t i = 0; i < n->n; i++) {
         if (!ks_schema_key(ks_schema_pipeline, n->keys[i]->value)) {
             char *allowed = ks_schema_names(ks_schema_pipeline, NULL);
-            err_at(L, n->keys[i], "unknown key `%s` in pipeline `%s`; allowed here: %s", n->keys[i]->value, ps->name,
+            ks__err_at(L, n->keys[i], "unknown key `%s` in pipeline `%s`; allowed here: %s", n->keys[i]->value, ps->name,
                    allowed);
             free(allowed);
         }
@@ -790,38 +780,38 @@ static pipe_state_t *load_pipeline(load_t *L, pipe_state_t *ps)
     char **topics = NULL;
     int ntopics = 0;
     if (!from) {
-        err_at(L, n, "pipeline `%s` needs `from`: a topic, a list of topics, or a table", ps->name);
+        ks__err_at(L, n, "pipeline `%s` needs `from`: a topic, a list of topics, or a table", ps->name);
     } else if (from->kind == KS_YAML_SCALAR) {
         const ks_table_conf_t *tc = ks__find_table(L->t, from->value);
         if (tc) {
             if (tc->global)
-                err_at(L, from, "pipeline `%s` reads global table `%s`: global tables are only joined with", ps->name,
+                ks__err_at(L, from, "pipeline `%s` reads global table `%s`: global tables are only joined with", ps->name,
                        tc->name);
             s.cur = table_proc(L, tc->name);
             s.kind = KS_KTABLE;
         } else if (!*from->value) {
-            err_at(L, from, "`from` needs a topic name");
+            ks__err_at(L, from, "`from` needs a topic name");
         } else {
             topics = ks_xcalloc(1, sizeof(char *));
             topics[ntopics++] = ks_xstrdup(from->value);
         }
     } else if (from->kind == KS_YAML_SEQ) {
         if (from->n == 0)
-            err_at(L, from, "`from` lists no topics");
+            ks__err_at(L, from, "`from` lists no topics");
         for (size_t i = 0; i < from->n; i++) {
             if (from->items[i]->kind != KS_YAML_SCALAR) {
-                err_at(L, from->items[i], "`from` lists topic names, not a %s", ks_ynode_kind_name(from->items[i]));
+                ks__err_at(L, from->items[i], "`from` lists topic names, not a %s", ks_ynode_kind_name(from->items[i]));
                 continue;
             }
             topics = ks_xrealloc(topics, (size_t)(ntopics + 1) * sizeof(char *));
             topics[ntopics++] = ks_xstrdup(from->items[i]->value);
         }
     } else if (from->kind == KS_YAML_MAP && ks_ynode_get(from, "generate")) {
-        err_at(L, from, "`generate` sources are not supported by this version of kstreamd");
+        ks__err_at(L, from, "`generate` sources are not supported by this version of kstreamd");
     } else if (from->kind == KS_YAML_MAP) {
-        err_at(L, from, "`from` is a mapping: write the topic name itself (`from: TOPIC`), a list of topics, or a table");
+        ks__err_at(L, from, "`from` is a mapping: write the topic name itself (`from: TOPIC`), a list of topics, or a table");
     } else {
-        err_at(L, from, "`from` must be a topic, a list of topics, or a table");
+        ks__err_at(L, from, "`from` must be a topic, a list of topics, or a table");
     }
     if (ntopics > 0)
         s.cur = source_for(L, topics, ntopics, from);
@@ -837,7 +827,7 @@ static pipe_state_t *load_pipeline(load_t *L, pipe_state_t *ps)
             load_sink(L, &s, to, NULL, to);
         /* A pipeline writing to a topic it reads loops forever. */
         if (to && to->kind == KS_YAML_SCALAR && from && from->kind == KS_YAML_SCALAR && strcmp(to->value, from->value) == 0)
-            err_at(L, to, "pipeline `%s` writes to `%s`, the topic it reads: a cycle", ps->name, to->value);
+            ks__err_at(L, to, "pipeline `%s` writes to `%s`, the topic it reads: a cycle", ps->name, to->value);
     }
     ps->end = s.ended ? NULL : s.cur;
     ps->kind = s.kind;
@@ -852,11 +842,11 @@ void ks__load_pipelines(load_t *L, const ks_ynode_t *n)
     if (!n)
         return;
     if (n->kind != KS_YAML_MAP) {
-        err_at(L, n, "`pipelines` must be a mapping of named pipelines");
+        ks__err_at(L, n, "`pipelines` must be a mapping of named pipelines");
         return;
     }
     if (n->n == 0)
-        err_at(L, n, "`pipelines` is empty: a topology needs at least one pipeline");
+        ks__err_at(L, n, "`pipelines` is empty: a topology needs at least one pipeline");
     for (size_t i = 0; i < n->n; i++) {
         L->pipes = ks_xrealloc(L->pipes, (size_t)(L->npipes + 1) * sizeof *L->pipes);
         pipe_state_t ps = {n->keys[i]->value, n->items[i], n->keys[i], NULL, 0, 0, 0};

@@ -46,6 +46,7 @@ typedef struct stream {
     const char *value_from; /* the step that fixed value_kind, for messages */
 } stream_t;
 
+void ks__err_at(load_t *L, const ks_ynode_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ks__load_config(load_t *L, const ks_ynode_t *n);
 void ks__load_pipelines(load_t *L, const ks_ynode_t *n);
 void ks__load_cleanup(load_t *L);
