@@ -3,12 +3,12 @@ CC      ?= cc
 CSTD    := -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
 OPT     ?= -O2 -g
-PKGS    := oniguruma yaml-0.1
+PKGS    := oniguruma yaml-0.1 rdkafka libuv
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ljq -lpthread -lm
 BUILD   ?= build
 
-LIB_SRC := $(wildcard src/util/*.c src/json/*.c src/expr/*.c src/serde/*.c src/config/*.c src/topology/*.c src/engine/*.c src/testdriver/*.c)
+LIB_SRC := $(wildcard src/util/*.c src/json/*.c src/expr/*.c src/serde/*.c src/config/*.c src/topology/*.c src/engine/*.c src/testdriver/*.c src/kafka/*.c)
 CLI_SRC := $(wildcard src/cli/*.c) src/main.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -20,7 +20,7 @@ DEBIAN_PKGS := build-essential pkg-config clang libclang-rt-14-dev \
 	curl python3 graphviz
 
 
-.PHONY: man all deps test unit-test corpus-test fuzz-test fuzz asan bench bench-expr format format-check clean
+.PHONY: demo man all deps test unit-test corpus-test fuzz-test fuzz asan bench bench-expr format format-check clean
 
 all: kstreamd
 
@@ -30,6 +30,10 @@ kstreamd: $(LIB_OBJ) $(CLI_OBJ)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# ---- the demo: NewOrderSystem and CrmCustomerService (fed by the CRM seed) on the embedded broker ----
+demo: kstreamd
+	./kstreamd -c topologies/new_orders.yaml -c topologies/crm_seed.yaml -c topologies/crm_customer.yaml -E configs/local.yaml
 
 # ---- dependencies: every Debian package the build and the tests need ----
 deps:

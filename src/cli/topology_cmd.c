@@ -7,18 +7,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../config/runtime.h"
+#include "../kafka/kafka.h"
 #include "../testdriver/testdriver.h"
 #include "../topology/topology.h"
 
 int ks_cmd_run(int argc, char **argv)
 {
-    const char *files[64];
-    int nfiles = 0, validate = 0, dump = 0;
+    const char *files[64], *env_file = NULL;
+    char *sets[128];
+    int nfiles = 0, validate = 0, dump = 0, nsets = 0;
     ks_describe_fmt_t fmt = KS_DESCRIBE_TEXT;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-c") == 0 && i + 1 < argc && nfiles < 64) {
             files[nfiles++] = argv[++i];
+        } else if (strcmp(a, "-E") == 0 && i + 1 < argc) {
+            env_file = argv[++i];
+        } else if (strcmp(a, "--set") == 0 && i + 1 < argc && nsets < 128) {
+            sets[nsets++] = argv[++i];
         } else if (strcmp(a, "--validate") == 0) {
             validate = 1;
         } else if (strncmp(a, "--dump-topology", 15) == 0) {
@@ -65,9 +72,24 @@ int ks_cmd_run(int argc, char **argv)
         for (int i = 0; i < nfiles; i++)
             printf("%s: ok (%s)\n", files[i], ts[i]->application);
     } else {
-        fprintf(stderr, "kstreamd: running topologies on Kafka is not available in this build yet; "
-                        "use --validate, --dump-topology or `kstreamd test`\n");
-        status = 2;
+        /* Run: the runtime configuration comes from -E, then each topology's config:, then --set. */
+        ks_runtime_conf_t conf;
+        ks_diags_t cd = {0};
+        int ok_conf = 1;
+        for (int i = 0; i < nfiles && ok_conf; i++) {
+            if (i)
+                ks_runtime_conf_free(&conf);
+            ok_conf = ks_runtime_conf_build(&conf, env_file, ts[i], sets, nsets, &cd) == 0;
+        }
+        ks_diags_print(&cd, stderr);
+        if (!ok_conf) {
+            fprintf(stderr, "kstreamd: %d configuration error%s\n", cd.nerr, cd.nerr == 1 ? "" : "s");
+            status = 2;
+        } else {
+            status = ks_kafka_run(ts, nfiles, &conf);
+            ks_runtime_conf_free(&conf);
+        }
+        ks_diags_free(&cd);
     }
     for (int i = 0; i < nfiles; i++)
         ks_topology_free(ts[i]);

@@ -15,6 +15,7 @@
 
 #include "../config/yaml.h"
 #include "../engine/engine.h"
+#include "../engine/generate.h"
 #include "../json/json.h"
 #include "../topology/schema.h"
 #include "../util/util.h"
@@ -248,6 +249,61 @@ static void feed(ks_engine_t *eng, run_t *run, const ks_record_t *rec, verdict_t
     }
 }
 
+/*
+ * `{generate: N}` (optionally `pipeline: NAME`): the next N records of the
+ * topology's generate sources, taken in turn from those not done, made at
+ * the case's wall-clock time. A record whose expression fails goes to the
+ * dead-letter topic, or stops the service with errors.tolerance: none.
+ */
+static void generate(ks_engine_t *eng, run_t *run, ks_generator_t **gens, int ngens, int *turn, const char *file,
+                     const ks_ynode_t *in, int64_t now, verdict_t *v)
+{
+    const ks_ynode_t *gn = ks_ynode_get(in, "generate"), *pn = ks_ynode_get(in, "pipeline");
+    char *end = NULL;
+    long n = gn->kind == KS_YAML_SCALAR ? strtol(gn->value, &end, 10) : -1;
+    if (!end || *end || n < 0) {
+        say(v, "%s:%d:%d: `generate` needs a number of records", file, gn->line, gn->col);
+        return;
+    }
+    char want[600] = "";
+    if (pn)
+        snprintf(want, sizeof want, "%s%s", KS_GEN_TOPIC_PREFIX, pn->kind == KS_YAML_SCALAR ? pn->value : "");
+    int any = 0;
+    for (int g = 0; g < ngens; g++)
+        any |= !*want || strcmp(ks_generator_topic(gens[g]), want) == 0;
+    if (!any) {
+        say(v, "%s:%d:%d: %s%s has no generate source", file, in->line, in->col, pn ? "pipeline " : "the topology",
+            pn && pn->kind == KS_YAML_SCALAR ? pn->value : "");
+        return;
+    }
+    for (long made = 0; made < n && !run->stopped;) {
+        ks_generator_t *g = NULL;
+        for (int k = 0; k < ngens && !g; k++) {
+            ks_generator_t *c = gens[(*turn + k) % ngens];
+            if (!ks_generator_done(c) && (!*want || strcmp(ks_generator_topic(c), want) == 0)) {
+                g = c;
+                *turn = (*turn + k + 1) % ngens;
+            }
+        }
+        if (!g)
+            return; /* every source reached its count */
+        ks_record_t r;
+        char err[1500];
+        int rc = ks_generator_next(g, now, &r, err, sizeof err);
+        if (rc == 1)
+            continue;
+        made++;
+        if (rc == 0) {
+            feed(eng, run, &r, v);
+        } else if (run->t->errors_tolerance_none) {
+            stop(run, err);
+        } else {
+            ks_generator_dead_letter(g, err, now, &r);
+            on_emit(run, &r);
+        }
+    }
+}
+
 static void check_case(const ks_topology_t *t, const char *file, const ks_ynode_t *c, run_t *run, verdict_t *v)
 {
     const ks_ynode_t *expect = ks_ynode_get(c, "expect"), *dlq = ks_ynode_get(c, "dlq");
@@ -406,6 +462,8 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
     }
     const ks_ynode_t *input = ks_ynode_get(c, "input");
     int64_t now = 0;
+    int ngens = 0, turn = 0;
+    ks_generator_t **gens = ks_generators_new(t, &ngens);
     if (ks_ynode_get(c, "stores"))
         say(v, "%s:%d: `stores` needs state stores, which this version does not run", file, c->line);
     for (size_t i = 0; input && input->kind == KS_YAML_SEQ && i < input->n && !run.stopped; i++) {
@@ -421,6 +479,10 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
                 say(v, "%s:%d:%d: `advance` needs a duration such as 30s", file, adv->line, adv->col);
             else
                 now += ms;
+            continue;
+        }
+        if (ks_ynode_get(in, "generate")) {
+            generate(eng, &run, gens, ngens, &turn, file, in, now, v);
             continue;
         }
         const ks_ynode_t *tn = ks_ynode_get(in, "topic");
@@ -481,6 +543,7 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
     free(run.onames);
     free(run.offs);
     ks_buf_free(&run.log);
+    ks_generators_free(gens, ngens);
     ks_engine_free(eng);
 }
 

@@ -35,7 +35,7 @@ const ks_key_row_t ks_schema_table[] = {
 };
 
 const ks_key_row_t ks_schema_pipeline[] = {
-    {"from", KT_SOURCE, 1, NULL, "a topic, a list of topics, or a table"},
+    {"from", KT_SOURCE, 1, NULL, "a topic, a list of topics, a table, or `{generate: ...}` (made-up records)"},
     {"steps", KT_STEPS, 0, NULL, "the operators, in order"},
     {"to", KT_SINK, 0, NULL, "the topic the result is written to"},
     {"description", KT_STRING, 0, NULL, "what the pipeline does"},
@@ -46,6 +46,23 @@ const ks_key_row_t ks_schema_branch[] = {
     {"when", KT_EXPR, 0, NULL, "predicate selecting the branch's records (the `default` branch has none)"},
     {"steps", KT_STEPS, 0, NULL, "the branch's own operators"},
     {"to", KT_SINK, 0, NULL, "where the branch's records go"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+/*
+ * `from: {generate: ...}`: a source that makes records up, for demos and
+ * load. Its expressions see $i (the record number from 0), $rand (a
+ * pseudo-random number in [0,1), one per record, from the seed), $seed and
+ * $now (ms); the stream variables are null except $timestamp (the record's,
+ * in `key` and `value`) and $topic (`generate:<pipeline>`).
+ */
+const ks_key_row_t ks_schema_generate[] = {
+    {"value", KT_EXPR, 1, NULL, "the record's value (input null)"},
+    {"key", KT_EXPR, 0, "null", "the record's key (input: the value made by `value`)"},
+    {"timestamp", KT_EXPR, 0, "$now", "the record's timestamp in ms"},
+    {"rate", KT_STRING, 0, "0", "records per time unit: `200/s`, `10/m`, `5/h`; 0: as fast as possible"},
+    {"count", KT_INT, 0, NULL, "total records to make; unbounded when absent"},
+    {"seed", KT_INT, 0, "0", "seed of $rand: the same seed makes the same records"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -254,6 +271,7 @@ void ks_schema_print_reference(FILE *f, int roff)
     print_rows(f, "Table keys (tables: NAME: ...)", ks_schema_table, roff);
     print_rows(f, "Pipeline keys (pipelines: NAME: ...)", ks_schema_pipeline, roff);
     print_rows(f, "Branch keys (split: NAME: ...)", ks_schema_branch, roff);
+    print_rows(f, "Generate keys (from: {generate: ...})", ks_schema_generate, roff);
     fprintf(f, roff ? ".SS Steps\n" : "\nSteps\n");
     for (const ks_step_row_t *r = ks_schema_steps; r->name; r++) {
         if (roff) {

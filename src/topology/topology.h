@@ -99,7 +99,40 @@ typedef struct ks_proc {
     ks_step_expr_t *extra;     /* further expressions: aggregate's initializer/aggregator, join key and joiner */
     int nextra;
     int seq;                   /* creation order */
+    /*
+     * SOURCE of a `from: {generate: ...}` pipeline. Its one topic is the
+     * pseudo-topic `generate:<pipeline>` (no Kafka topic can contain `:`),
+     * which the records the generator makes carry, so ks_engine_process
+     * dispatches them here like records read from a topic; describe shows
+     * it as the source's topic. The expressions are extra[KS_GEN_KEY],
+     * extra[KS_GEN_VALUE] and extra[KS_GEN_TIMESTAMP] (expr NULL when not
+     * written); src/engine/generate.c runs them.
+     */
+    int generate;              /* 1 for a generate source */
+    double gen_rate;           /* records per second; 0: as fast as possible */
+    int64_t gen_count;         /* total records; -1: unbounded */
+    int64_t gen_seed;          /* the PRNG seed, also $seed */
 } ks_proc_t;
+
+/* Slots of a generate source's expressions in ks_proc_t.extra. */
+enum { KS_GEN_KEY, KS_GEN_VALUE, KS_GEN_TIMESTAMP, KS_GEN__NEXPR };
+/*
+ * The variables of a generate source's expressions, in slot order: the
+ * stream variables (KS_EXPR_STREAM_VARS), then $i, $rand, $seed, $now.
+ */
+#define KS_GEN_NVARS 4
+#define KS_GEN_ALL_VARS \
+    "key", "value", "timestamp", "topic", "partition", "offset", "headers", "agg", "left", "right", "window", \
+    "i", "rand", "seed", "now"
+/* The pseudo-topic prefix of generate sources: `generate:<pipeline>`. */
+#define KS_GEN_TOPIC_PREFIX "generate:"
+
+/*
+ * Parses a generate source's `rate`: `200/s`, `10/m`, `5/h`, `1/d`, or a
+ * bare number of records per second; `0` means as fast as possible.
+ * Returns 0 with *per_sec set, or -1.
+ */
+int ks_topology_parse_rate(const char *s, double *per_sec);
 
 typedef struct ks_table_conf {
     char *name;

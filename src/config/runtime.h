@@ -1,0 +1,85 @@
+/*
+ * runtime.h: the runtime configuration, what changes between clusters (test,
+ * stage, prod) rather than between topologies: where the brokers are, where
+ * state lives, how often to commit, and any librdkafka property (security,
+ * SASL, SSL, tuning) passed through unchanged.
+ *
+ * Three sources are merged, lowest precedence first: the environment file
+ * given with `-E FILE` (a YAML mapping of scalars, with ${ENV} substitution),
+ * the topology's `config:`, then `--set key=value`. kstreamd's own keys are
+ * rows of ks_runtime_keys[]; validation, the "allowed" hint of an unknown
+ * key, `--help` and the man page all come from that table. Any other key
+ * must be a librdkafka property: librdkafka itself checks name and value.
+ * Settings that would break kstreamd's delivery semantics (group.id,
+ * enable.auto.commit=true, acks other than all, ...) are refused with the
+ * reason.
+ *
+ * The driver (src/kafka/) reads the fields; the engine never sees this file
+ * because it includes librdkafka's header.
+ */
+#ifndef KS_CONFIG_RUNTIME_H
+#define KS_CONFIG_RUNTIME_H
+
+#include <stddef.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "../topology/topology.h"
+#include "../util/diag.h"
+
+typedef struct ks_runtime_conf {
+    char *bootstrap;            /* bootstrap.servers: "embedded" or host:port,...; default "embedded" */
+    char *state_dir;            /* state.dir, default "/tmp/kstreamd" */
+    char *query_listen;         /* query.listen: HOST:PORT of the query HTTP server; NULL (default): none */
+    char *log_level;            /* log.level: error|warn|info|debug, default info */
+    int commit_interval_ms;     /* commit.interval.ms, default 30000 (Kafka Streams' default for at-least-once) */
+    int num_stream_threads;     /* num.stream.threads, default 1, 1..64 */
+    int exactly_once;           /* processing.guarantee: at_least_once (0, default) | exactly_once_v2 (1) */
+    int startup_timeout_ms;     /* startup.timeout.ms: how long to wait for the cluster at start, default 30000 */
+    int replication_factor;     /* replication.factor for internal topics, default -1 (broker default) */
+    int embedded_partitions;    /* embedded.partitions: partitions of topics the embedded broker creates, default 3 */
+    int progress_interval_ms;   /* log.summary.interval.ms: period of the progress log line, 0: none; default 120000 */
+    char **rk_keys, **rk_vals;  /* librdkafka properties passed through, in precedence order (later wins) */
+    int nrk;
+} ks_runtime_conf_t;
+
+/*
+ * Builds the configuration from the environment file `env_file` (NULL: none),
+ * the `config:` of topology `t` (NULL: none) and `nsets` strings "key=value"
+ * from `--set`, merged in that order. Every problem goes to `diags` with its
+ * place: `FILE:line:col: ...` for the environment file, `TOPOLOGYFILE: config
+ * key ...` for the topology, `--set KEY: ...` for --set; all are collected
+ * before returning. Warnings (a topology-only key in -E or --set, exactly-once
+ * on the embedded broker) do not fail the build.
+ *
+ * An empty value (`key:` in YAML, `--set key=`) resets a key to its default.
+ *
+ * Returns 0 with `*out` filled (the caller frees it with
+ * ks_runtime_conf_free()), or -1 if any error was added, in which case
+ * `*out` holds nothing (it is zeroed; freeing it is harmless). `t` and
+ * `sets` are not kept. Not thread-safe only in that `diags` is written;
+ * call it from the main thread at start-up.
+ */
+int ks_runtime_conf_build(ks_runtime_conf_t *out, const char *env_file, const ks_topology_t *t, char *const *sets,
+                          int nsets, ks_diags_t *diags);
+
+/* Frees every string of `c` and zeroes it; a zeroed struct is allowed. */
+void ks_runtime_conf_free(ks_runtime_conf_t *c);
+
+/*
+ * Calls rd_kafka_conf_set on `conf` for every pass-through property, in
+ * order. bootstrap.servers is not among them: the driver sets it (it may be
+ * the embedded broker's address). Returns 0, or -1 with "key: librdkafka's
+ * message" in `errstr`. Safe from any thread: `c` is only read.
+ */
+int ks_runtime_conf_apply(const ks_runtime_conf_t *c, rd_kafka_conf_t *conf, char *errstr, size_t errlen);
+
+/* One kstreamd key: name, value type, default (as text, "" for none) and a one-line description. */
+typedef struct {
+    const char *name, *type, *def, *doc;
+} ks_runtime_key_t;
+
+/* The kstreamd keys as rows, terminated by a row of NULLs, for --help and the man page. */
+extern const ks_runtime_key_t ks_runtime_keys[];
+
+#endif

@@ -1,0 +1,281 @@
+/*
+ * admin.c: talking to the cluster before processing starts (metadata,
+ * topic creation), the embedded mock broker, client configuration and
+ * logging.
+ */
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "../util/util.h"
+#include "kafka_int.h"
+
+static int log_level = KS_LOG_INFO;
+
+void ks__log_set_level(const char *name)
+{
+    if (!name)
+        return;
+    if (strcasecmp(name, "error") == 0)
+        log_level = KS_LOG_ERROR;
+    else if (strcasecmp(name, "warn") == 0 || strcasecmp(name, "warning") == 0)
+        log_level = KS_LOG_WARN;
+    else if (strcasecmp(name, "debug") == 0)
+        log_level = KS_LOG_DEBUG;
+    else
+        log_level = KS_LOG_INFO;
+}
+
+void ks__log(int level, const char *fmt, ...)
+{
+    if (level > log_level)
+        return;
+    static const char *names[] = {"error", "warn", "info", "debug"};
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    fprintf(stderr, "%02d:%02d:%02d.%03ld kstreamd %s: %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+            names[level], msg);
+}
+
+/* librdkafka's own log lines, through ours. */
+static void rk_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    int l = level <= 3 ? KS_LOG_ERROR : level <= 4 ? KS_LOG_WARN : level <= 6 ? KS_LOG_INFO : KS_LOG_DEBUG;
+    ks__log(l, "librdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+rd_kafka_conf_t *ks__client_conf(const ks_runtime_conf_t *conf, const char *bootstrap, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(c, rk_log_cb);
+    if (rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, errlen) != RD_KAFKA_CONF_OK ||
+        ks_runtime_conf_apply(conf, c, err, errlen) != 0) {
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* ---- metadata and topics ---- */
+
+static const rd_kafka_metadata_topic_t *find_topic(const rd_kafka_metadata_t *md, const char *name)
+{
+    for (int i = 0; i < md->topic_cnt; i++)
+        if (strcmp(md->topics[i].topic, name) == 0 && md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            return &md->topics[i];
+    return NULL;
+}
+
+static int create_topics(rd_kafka_t *rk, char **names, int *parts, int n, int rf, int timeout_ms, char *err,
+                         size_t errlen)
+{
+    if (n == 0)
+        return 0;
+    rd_kafka_NewTopic_t **nt = ks_xcalloc((size_t)n, sizeof *nt);
+    char e[256];
+    for (int i = 0; i < n; i++) {
+        nt[i] = rd_kafka_NewTopic_new(names[i], parts[i], rf, e, sizeof e);
+        if (!nt[i]) {
+            snprintf(err, errlen, "cannot describe topic %s: %s", names[i], e);
+            rd_kafka_NewTopic_destroy_array(nt, (size_t)i);
+            free(nt);
+            return -1;
+        }
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opt, timeout_ms, e, sizeof e);
+    rd_kafka_CreateTopics(rk, nt, (size_t)n, opt, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 2000);
+    int rc = 0;
+    if (!ev) {
+        snprintf(err, errlen, "creating internal topics timed out after %d ms", timeout_ms);
+        rc = -1;
+    } else if (rd_kafka_event_error(ev)) {
+        snprintf(err, errlen, "creating internal topics: %s", rd_kafka_event_error_string(ev));
+        rc = -1;
+    } else {
+        size_t cnt;
+        const rd_kafka_topic_result_t **res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
+        for (size_t i = 0; i < cnt; i++) {
+            rd_kafka_resp_err_t te = rd_kafka_topic_result_error(res[i]);
+            if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                snprintf(err, errlen, "creating topic %s: %s", rd_kafka_topic_result_name(res[i]),
+                         rd_kafka_topic_result_error_string(res[i]) ? rd_kafka_topic_result_error_string(res[i])
+                                                                    : rd_kafka_err2str(te));
+                rc = -1;
+                break;
+            }
+            ks__log(KS_LOG_INFO, "created topic %s", rd_kafka_topic_result_name(res[i]));
+        }
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opt);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy_array(nt, (size_t)n);
+    free(nt);
+    return rc;
+}
+
+int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, const char *bootstrap, char *err,
+                        size_t errlen)
+{
+    rd_kafka_conf_t *c = ks__client_conf(conf, bootstrap, err, errlen);
+    if (!c)
+        return -1;
+    char e[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof e);
+    if (!rk) {
+        snprintf(err, errlen, "cannot create a Kafka client: %s", e);
+        rd_kafka_conf_destroy(c);
+        return -1;
+    }
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_resp_err_t me = rd_kafka_metadata(rk, 1, NULL, &md, conf->startup_timeout_ms);
+    if (me) {
+        snprintf(err, errlen, "cannot reach Kafka at %s within %d ms (startup.timeout.ms): %s", bootstrap,
+                 conf->startup_timeout_ms, rd_kafka_err2str(me));
+        rd_kafka_destroy(rk);
+        return -1;
+    }
+    int rc = 0, maxparts = 1;
+    /* Source topics must exist; co-partitioned sources (one sub-topology) must agree on partitions. */
+    for (int i = 0; i < t->nprocs && rc == 0; i++) {
+        const ks_proc_t *p = t->procs[i];
+        if (p->op != KS_OP_SOURCE || p->is_repartition)
+            continue;
+        for (int j = 0; j < p->ntopics; j++) {
+            if (strncmp(p->topics[j], "generate:", 9) == 0)
+                continue;
+            const rd_kafka_metadata_topic_t *mt = find_topic(md, p->topics[j]);
+            if (!mt) {
+                snprintf(err, errlen, "%s:%d:%d: source topic `%s` does not exist on %s (kstreamd creates only internal topics)",
+                         p->pos.file, p->pos.line, p->pos.col, p->topics[j], bootstrap);
+                rc = -1;
+                break;
+            }
+            if (mt->partition_cnt > maxparts)
+                maxparts = mt->partition_cnt;
+        }
+    }
+    for (int i = 0; i < t->nprocs && rc == 0; i++) {
+        const ks_proc_t *a = t->procs[i];
+        if (a->op != KS_OP_SOURCE || a->is_repartition || !a->ntopics)
+            continue;
+        for (int k = i + 1; k < t->nprocs && rc == 0; k++) {
+            const ks_proc_t *b = t->procs[k];
+            if (b->op != KS_OP_SOURCE || b->is_repartition || b->subtopology != a->subtopology || !b->ntopics)
+                continue;
+            const rd_kafka_metadata_topic_t *ma = find_topic(md, a->topics[0]), *mb = find_topic(md, b->topics[0]);
+            if (ma && mb && ma->partition_cnt != mb->partition_cnt) {
+                snprintf(err, errlen, "topics `%s` (%d partitions) and `%s` (%d) are joined in one sub-topology, so they must be co-partitioned",
+                         a->topics[0], ma->partition_cnt, b->topics[0], mb->partition_cnt);
+                rc = -1;
+            }
+        }
+    }
+    /* Internal topics and the dead-letter topic: created when missing, with the sources' partition count. */
+    if (rc == 0) {
+        char **names = ks_xcalloc((size_t)t->ninternal + 1, sizeof(char *));
+        int *parts = ks_xcalloc((size_t)t->ninternal + 1, sizeof(int));
+        int nn = 0;
+        for (int i = 0; i < t->ninternal; i++)
+            if (!find_topic(md, t->internal_topics[i])) {
+                names[nn] = t->internal_topics[i];
+                parts[nn++] = maxparts;
+            }
+        if (!find_topic(md, t->dlq_topic)) {
+            names[nn] = t->dlq_topic;
+            parts[nn++] = maxparts;
+        }
+        rc = create_topics(rk, names, parts, nn, conf->replication_factor, conf->startup_timeout_ms, err, errlen);
+        free(names);
+        free(parts);
+    }
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+/* ---- the embedded broker ---- */
+
+static rd_kafka_t *mock_rk;
+static rd_kafka_mock_cluster_t *mock;
+
+static void mock_topic(const char *name, int parts, char **seen, int *nseen)
+{
+    for (int i = 0; i < *nseen; i++)
+        if (strcmp(seen[i], name) == 0)
+            return;
+    seen[(*nseen)++] = (char *)name;
+    rd_kafka_mock_topic_create(mock, name, parts, 1);
+}
+
+const char *ks__embedded_start(ks_topology_t **ts, int n, const ks_runtime_conf_t *conf, char *err, size_t errlen)
+{
+    if (mock)
+        return rd_kafka_mock_cluster_bootstraps(mock);
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    char e[512];
+    rd_kafka_conf_set(c, "log_level", "3", e, sizeof e); /* it has no bootstrap.servers of its own, on purpose */
+    mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof e);
+    if (!mock_rk) {
+        snprintf(err, errlen, "cannot start the embedded broker: %s", e);
+        return NULL;
+    }
+    mock = rd_kafka_mock_cluster_new(mock_rk, 1);
+    if (!mock) {
+        snprintf(err, errlen, "cannot start the embedded broker (librdkafka mock cluster)");
+        rd_kafka_destroy(mock_rk);
+        mock_rk = NULL;
+        return NULL;
+    }
+    /* The mock has no CreateTopics: create every topic the topologies name, up front. */
+    char *seen[4096];
+    int nseen = 0;
+    for (int k = 0; k < n; k++) {
+        ks_topology_t *t = ts[k];
+        for (int i = 0; i < t->nprocs && nseen < 4000; i++) {
+            const ks_proc_t *p = t->procs[i];
+            int parts = p->is_repartition ? conf->embedded_partitions : 0;
+            const ks_topic_conf_t *tc = p->topic ? ks_topology_topic(t, p->topic) : NULL;
+            if (!parts)
+                parts = tc && tc->partitions ? tc->partitions : conf->embedded_partitions;
+            if (p->op == KS_OP_SOURCE)
+                for (int j = 0; j < p->ntopics; j++)
+                    if (strncmp(p->topics[j], "generate:", 9) != 0)
+                        mock_topic(p->topics[j], parts, seen, &nseen);
+            if (p->op == KS_OP_SINK && p->topic)
+                mock_topic(p->topic, parts, seen, &nseen);
+        }
+        for (int i = 0; i < t->ninternal && nseen < 4000; i++)
+            mock_topic(t->internal_topics[i], conf->embedded_partitions, seen, &nseen);
+        mock_topic(t->dlq_topic, 1, seen, &nseen);
+    }
+    ks__log(KS_LOG_INFO, "embedded broker at %s (librdkafka mock cluster: in memory only, %d topics)",
+            rd_kafka_mock_cluster_bootstraps(mock), nseen);
+    return rd_kafka_mock_cluster_bootstraps(mock);
+}
+
+void ks__embedded_stop(void)
+{
+    if (mock)
+        rd_kafka_mock_cluster_destroy(mock);
+    if (mock_rk)
+        rd_kafka_destroy(mock_rk);
+    mock = NULL;
+    mock_rk = NULL;
+}

@@ -1,0 +1,698 @@
+/*
+ * driver.c: stream threads. Each runs one libuv loop that owns a consumer,
+ * an idempotent producer and an engine:
+ *
+ *   consumer queue --io event--> eventfd --uv_poll--> drain the queue,
+ *       order the batch by timestamp within each task, ks_engine_process
+ *   engine outputs --> rd_kafka_producev (murmur2 partitioner)
+ *   producer queue --io event--> eventfd --uv_poll--> delivery reports
+ *   commit timer   --> flush the producer, commit processed offsets
+ *
+ * Rebalance callbacks run on the loop thread (they are served by
+ * rd_kafka_consumer_poll); revoked partitions are committed before they are
+ * given up. Backpressure pauses the assigned partitions while the
+ * producer's queue is long; the consumer is always polled.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "../engine/engine.h"
+#include "../engine/generate.h"
+#include "../util/util.h"
+#include "kafka_int.h"
+
+#define DRAIN_MAX 20000         /* messages per drain before the loop gets a turn */
+#define OUTQ_PAUSE 200000       /* producer queue length that pauses consumption */
+#define OUTQ_RESUME 50000
+#define FLUSH_TIMEOUT_MS 60000
+
+typedef struct stream_thread {
+    const ks_topology_t *t;
+    const ks_runtime_conf_t *conf;
+    const char *bootstrap;
+    int index;
+    uv_loop_t loop;
+    uv_poll_t cpoll, ppoll;
+    int cfd, pfd;
+    uv_timer_t commit_timer, progress_timer, gen_timer;
+    uv_async_t stop_async;
+    rd_kafka_t *consumer, *producer;
+    rd_kafka_queue_t *cq, *pq;
+    ks_engine_t *engine;
+    rd_kafka_topic_partition_list_t *processed; /* next offset to commit, per partition */
+    ks_generator_t **gens;
+    int ngens;
+    uint64_t *gen_made;
+    uint64_t gen_start_ms;
+    int stopping, failed, paused, closed;
+    uint64_t in, out, last_in, last_out;
+    pthread_t tid;
+    int exit_code;
+    char name[160];
+} stream_thread_t;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void fail(stream_thread_t *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void rk_log_forward(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    int l = level <= 3 ? KS_LOG_ERROR : level <= 4 ? KS_LOG_WARN : level <= 6 ? KS_LOG_INFO : KS_LOG_DEBUG;
+    ks__log(l, "librdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+/* ---- producing ---- */
+
+static void on_emit(void *ud, const ks_record_t *r)
+{
+    stream_thread_t *st = ud;
+    rd_kafka_headers_t *hdrs = NULL;
+    if (r->nheaders) {
+        hdrs = rd_kafka_headers_new((size_t)r->nheaders);
+        for (int i = 0; i < r->nheaders; i++)
+            rd_kafka_header_add(hdrs, r->headers[i].key, -1, r->headers[i].value, (ssize_t)r->headers[i].len);
+    }
+    for (int attempt = 0;; attempt++) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            st->producer, RD_KAFKA_V_TOPIC(r->topic), RD_KAFKA_V_PARTITION(r->partition >= 0 ? r->partition : RD_KAFKA_PARTITION_UA),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(r->key, r->key_len),
+            RD_KAFKA_V_VALUE((void *)r->value, r->value_len), RD_KAFKA_V_TIMESTAMP(r->timestamp),
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            st->out++;
+            return;
+        }
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && attempt < 600) {
+            rd_kafka_poll(st->producer, 100); /* serve delivery reports until there is room */
+            continue;
+        }
+        if (hdrs)
+            rd_kafka_headers_destroy(hdrs);
+        fail(st, "cannot produce to %s: %s", r->topic, rd_kafka_err2str(e));
+        return;
+    }
+}
+
+static void on_peek(void *ud, const char *node, const char *line)
+{
+    stream_thread_t *st = ud;
+    ks__log(KS_LOG_INFO, "%s %s: %s", st->name, node, line);
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    stream_thread_t *st = opaque;
+    if (m->err)
+        fail(st, "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+}
+
+/* ---- committing ---- */
+
+/* Flush, then commit the offsets of processed records. Returns 0 or -1. */
+static int commit_cycle(stream_thread_t *st)
+{
+    if (!st->producer)
+        return 0;
+    rd_kafka_resp_err_t e = rd_kafka_flush(st->producer, FLUSH_TIMEOUT_MS);
+    if (e) {
+        fail(st, "flushing the producer: %s", rd_kafka_err2str(e));
+        return -1;
+    }
+    if (st->failed)
+        return -1; /* a delivery failed: committing past it would lose records */
+    if (!st->consumer || st->processed->cnt == 0)
+        return 0;
+    e = rd_kafka_commit(st->consumer, st->processed, 0);
+    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        ks__log(KS_LOG_WARN, "%s: commit failed: %s (will retry at the next interval)", st->name, rd_kafka_err2str(e));
+        return -1;
+    }
+    ks__log(KS_LOG_DEBUG, "%s: committed %d partitions", st->name, st->processed->cnt);
+    rd_kafka_topic_partition_list_destroy(st->processed);
+    st->processed = rd_kafka_topic_partition_list_new(8);
+    return 0;
+}
+
+static void on_commit_timer(uv_timer_t *h)
+{
+    commit_cycle(h->data);
+}
+
+/* ---- consuming ---- */
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    stream_thread_t *st = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        ks__log(KS_LOG_INFO, "%s: assigned %d partitions", st->name, parts->cnt);
+        rd_kafka_assign(rk, parts);
+        if (st->paused)
+            rd_kafka_pause_partitions(rk, parts);
+    } else {
+        ks__log(KS_LOG_INFO, "%s: %d partitions revoked; committing first", st->name, parts->cnt);
+        commit_cycle(st);
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+static void set_paused(stream_thread_t *st, int pause)
+{
+    if (!st->consumer || st->paused == pause)
+        return;
+    rd_kafka_topic_partition_list_t *assigned = NULL;
+    if (rd_kafka_assignment(st->consumer, &assigned) == 0 && assigned) {
+        if (pause)
+            rd_kafka_pause_partitions(st->consumer, assigned);
+        else
+            rd_kafka_resume_partitions(st->consumer, assigned);
+        rd_kafka_topic_partition_list_destroy(assigned);
+    }
+    st->paused = pause;
+    ks__log(KS_LOG_DEBUG, "%s: %s consumption (producer queue %d)", st->name, pause ? "paused" : "resumed",
+            rd_kafka_outq_len(st->producer));
+}
+
+static void mark_processed(stream_thread_t *st, const rd_kafka_message_t *m)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(st->processed, topic, m->partition);
+    if (!tp)
+        tp = rd_kafka_topic_partition_list_add(st->processed, topic, m->partition);
+    tp->offset = m->offset + 1;
+}
+
+static void process_one(stream_thread_t *st, rd_kafka_message_t *m)
+{
+    ks_header_t hs[64];
+    int nh = 0;
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char *name;
+        const void *val;
+        size_t size;
+        for (size_t i = 0; nh < 64 && rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == 0; i++, nh++) {
+            hs[nh].key = name;
+            hs[nh].value = val;
+            hs[nh].len = size;
+        }
+    }
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+    ks_record_t r = {rd_kafka_topic_name(m->rkt), m->partition, m->offset, ts < 0 ? (int64_t)now_ms() : ts,
+                     m->key, m->key_len, m->payload, m->len, hs, nh};
+    char err[1500];
+    st->in++;
+    if (ks_engine_process(st->engine, &r, err, sizeof err)) {
+        fail(st, "errors.tolerance is none and a record failed: %s", err);
+        return; /* not marked processed: it is not committed */
+    }
+    mark_processed(st, m);
+}
+
+/*
+ * Processes a drained batch: each task (a partition number) takes records
+ * from its partitions' queues in timestamp order, each partition's own
+ * order kept, as Kafka Streams' PartitionGroup picks the smallest head.
+ */
+static void process_batch(stream_thread_t *st, rd_kafka_message_t **ms, int n)
+{
+    char *done = ks_xcalloc((size_t)n, 1);
+    for (int left = n; left > 0 && !st->failed;) {
+        /* The earliest head among the partitions of the first task that has records. */
+        int task = -1, best = -1;
+        for (int i = 0; i < n; i++) {
+            if (done[i])
+                continue;
+            if (task < 0)
+                task = ms[i]->partition;
+            if (ms[i]->partition != task)
+                continue;
+            /* i is a head if no earlier undone record shares its topic-partition. */
+            int head = 1;
+            for (int j = 0; j < i && head; j++)
+                head = done[j] || ms[j]->rkt != ms[i]->rkt || ms[j]->partition != ms[i]->partition;
+            if (!head)
+                continue;
+            rd_kafka_timestamp_type_t tt;
+            if (best < 0 || rd_kafka_message_timestamp(ms[i], &tt) < rd_kafka_message_timestamp(ms[best], &tt))
+                best = i;
+        }
+        done[best] = 1;
+        left--;
+        process_one(st, ms[best]);
+    }
+    free(done);
+}
+
+static void drain_consumer(stream_thread_t *st)
+{
+    rd_kafka_message_t *batch[512];
+    int n = 0, total = 0;
+    for (;;) {
+        if (st->failed || st->stopping)
+            break;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(st->consumer, 0);
+        if (!m)
+            break;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                ks__log(KS_LOG_WARN, "%s: consumer: %s", st->name, rd_kafka_message_errstr(m));
+            if (m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+                fail(st, "consumer: %s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        batch[n++] = m;
+        if (n == 512) {
+            process_batch(st, batch, n);
+            for (int i = 0; i < n; i++)
+                rd_kafka_message_destroy(batch[i]);
+            n = 0;
+        }
+        if (++total >= DRAIN_MAX)
+            break;
+    }
+    process_batch(st, batch, n);
+    for (int i = 0; i < n; i++)
+        rd_kafka_message_destroy(batch[i]);
+    if (rd_kafka_outq_len(st->producer) > OUTQ_PAUSE)
+        set_paused(st, 1);
+}
+
+static void on_consumer_event(uv_poll_t *h, int status, int events)
+{
+    (void)status, (void)events;
+    stream_thread_t *st = h->data;
+    uint64_t v;
+    if (read(st->cfd, &v, sizeof v) < 0 && errno != EAGAIN)
+        ks__log(KS_LOG_WARN, "%s: eventfd read: %s", st->name, strerror(errno));
+    drain_consumer(st);
+    /* Drained up to the cap: the queue may still hold messages, and no new event will come for those. */
+    if (!st->stopping && !st->failed && rd_kafka_queue_length(st->cq) > 0) {
+        uint64_t one = 1;
+        if (write(st->cfd, &one, sizeof one) < 0)
+            ks__log(KS_LOG_WARN, "%s: eventfd write: %s", st->name, strerror(errno));
+    }
+}
+
+static void on_producer_event(uv_poll_t *h, int status, int events)
+{
+    (void)status, (void)events;
+    stream_thread_t *st = h->data;
+    uint64_t v;
+    if (read(st->pfd, &v, sizeof v) < 0 && errno != EAGAIN)
+        ks__log(KS_LOG_WARN, "%s: eventfd read: %s", st->name, strerror(errno));
+    rd_kafka_poll(st->producer, 0);
+    if (st->paused && rd_kafka_outq_len(st->producer) < OUTQ_RESUME)
+        set_paused(st, 0);
+}
+
+/* ---- generate sources ---- */
+
+static void on_gen_timer(uv_timer_t *h)
+{
+    stream_thread_t *st = h->data;
+    uint64_t now = now_ms();
+    for (int g = 0; g < st->ngens && !st->failed; g++) {
+        if (ks_generator_done(st->gens[g]))
+            continue;
+        double rate = ks_generator_rate(st->gens[g]);
+        uint64_t due = rate > 0 ? (uint64_t)(rate * (double)(now - st->gen_start_ms) / 1000.0) : st->gen_made[g] + 2000;
+        /* One thread of several takes its share of a generator's records. */
+        for (int k = 0; st->gen_made[g] < due && k < 5000 && !st->failed; k++) {
+            ks_record_t r;
+            char err[512];
+            int rc = ks_generator_next(st->gens[g], (int64_t)now, &r, err, sizeof err);
+            if (rc == 1)
+                break;
+            st->gen_made[g]++;
+            if (rc < 0) {
+                ks__log(KS_LOG_WARN, "%s: generate: %s", st->name, err);
+                continue;
+            }
+            char perr[1500];
+            st->in++;
+            if (ks_engine_process(st->engine, &r, perr, sizeof perr))
+                fail(st, "errors.tolerance is none and a generated record failed: %s", perr);
+        }
+    }
+}
+
+/* ---- progress ---- */
+
+static void on_progress(uv_timer_t *h)
+{
+    stream_thread_t *st = h->data;
+    double secs = (double)st->conf->progress_interval_ms / 1000.0;
+    const ks_engine_stats_t *s = ks_engine_stats(st->engine);
+    int64_t lag = 0;
+    rd_kafka_topic_partition_list_t *assigned = NULL;
+    if (st->consumer && rd_kafka_assignment(st->consumer, &assigned) == 0 && assigned) {
+        rd_kafka_position(st->consumer, assigned);
+        for (int i = 0; i < assigned->cnt; i++) {
+            int64_t lo, hi;
+            if (assigned->elems[i].offset >= 0 &&
+                rd_kafka_get_watermark_offsets(st->consumer, assigned->elems[i].topic, assigned->elems[i].partition, &lo,
+                                               &hi) == 0 && hi > assigned->elems[i].offset)
+                lag += hi - assigned->elems[i].offset;
+        }
+        rd_kafka_topic_partition_list_destroy(assigned);
+    }
+    ks__log(KS_LOG_INFO, "%s: in %.0f/s, out %.0f/s, dead-lettered %llu, lag %lld", st->name,
+            (double)(st->in - st->last_in) / secs, (double)(st->out - st->last_out) / secs,
+            (unsigned long long)s->dlq, (long long)lag);
+    st->last_in = st->in;
+    st->last_out = st->out;
+}
+
+/* ---- lifecycle ---- */
+
+static void close_all(stream_thread_t *st);
+
+static void fail(stream_thread_t *st, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!st->failed)
+        ks__log(KS_LOG_ERROR, "%s: %s", st->name, msg);
+    st->failed = 1;
+    st->exit_code = 1;
+    uv_async_send(&st->stop_async);
+}
+
+static void on_stop(uv_async_t *h)
+{
+    stream_thread_t *st = h->data;
+    if (st->closed)
+        return;
+    st->stopping = 1;
+    close_all(st);
+}
+
+static void close_cb(uv_handle_t *h)
+{
+    (void)h;
+}
+
+/* Graceful stop: no more fetching, flush, commit what was processed, leave the group, close handles. */
+static void close_all(stream_thread_t *st)
+{
+    st->closed = 1;
+    uv_timer_stop(&st->commit_timer);
+    uv_timer_stop(&st->progress_timer);
+    uv_timer_stop(&st->gen_timer);
+    if (st->consumer)
+        uv_poll_stop(&st->cpoll);
+    if (!st->failed)
+        commit_cycle(st);
+    if (st->consumer) {
+        rd_kafka_consumer_close(st->consumer); /* serves the revocation: commits again, then unassigns */
+        rd_kafka_queue_destroy(st->cq);
+        rd_kafka_destroy(st->consumer);
+        st->consumer = NULL;
+        uv_close((uv_handle_t *)&st->cpoll, close_cb);
+        close(st->cfd);
+    }
+    uv_poll_stop(&st->ppoll);
+    rd_kafka_flush(st->producer, st->failed ? 1000 : FLUSH_TIMEOUT_MS);
+    rd_kafka_queue_destroy(st->pq);
+    rd_kafka_destroy(st->producer);
+    st->producer = NULL;
+    uv_close((uv_handle_t *)&st->ppoll, close_cb);
+    close(st->pfd);
+    uv_close((uv_handle_t *)&st->commit_timer, close_cb);
+    uv_close((uv_handle_t *)&st->progress_timer, close_cb);
+    uv_close((uv_handle_t *)&st->gen_timer, close_cb);
+    uv_close((uv_handle_t *)&st->stop_async, close_cb);
+}
+
+static int start_clients(stream_thread_t *st, char *err, size_t errlen)
+{
+    const ks_topology_t *t = st->t;
+    char e[512];
+    /* Producer: idempotent, Java's murmur2 partitioner (random for null keys). */
+    rd_kafka_conf_t *pc = ks__client_conf(st->conf, st->bootstrap, err, errlen);
+    if (!pc)
+        return -1;
+    if (rd_kafka_conf_set(pc, "enable.idempotence", "true", e, sizeof e) ||
+        rd_kafka_conf_set(pc, "partitioner", "murmur2_random", e, sizeof e)) {
+        snprintf(err, errlen, "producer configuration: %s", e);
+        rd_kafka_conf_destroy(pc);
+        return -1;
+    }
+    rd_kafka_conf_set_dr_msg_cb(pc, dr_cb);
+    rd_kafka_conf_set_opaque(pc, st);
+    st->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, e, sizeof e);
+    if (!st->producer) {
+        snprintf(err, errlen, "cannot create the producer: %s", e);
+        rd_kafka_conf_destroy(pc);
+        return -1;
+    }
+    st->pq = rd_kafka_queue_get_main(st->producer);
+    st->pfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    uint64_t one = 1;
+    rd_kafka_queue_io_event_enable(st->pq, st->pfd, &one, sizeof one);
+    uv_poll_init(&st->loop, &st->ppoll, st->pfd);
+    st->ppoll.data = st;
+    uv_poll_start(&st->ppoll, UV_READABLE, on_producer_event);
+
+    /* Consumer: the application's group, every source and repartition topic. */
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(8);
+    for (int i = 0; i < t->nprocs; i++) {
+        const ks_proc_t *p = t->procs[i];
+        if (p->op != KS_OP_SOURCE)
+            continue;
+        for (int j = 0; j < p->ntopics; j++)
+            if (strncmp(p->topics[j], "generate:", 9) != 0 &&
+                !rd_kafka_topic_partition_list_find(topics, p->topics[j], RD_KAFKA_PARTITION_UA))
+                rd_kafka_topic_partition_list_add(topics, p->topics[j], RD_KAFKA_PARTITION_UA);
+    }
+    if (topics->cnt == 0) {
+        rd_kafka_topic_partition_list_destroy(topics);
+        return 0; /* a service with generate sources only */
+    }
+    rd_kafka_conf_t *cc = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(cc, rk_log_forward);
+    /* Ours first: the pass-through properties (applied after) may change auto.offset.reset. */
+    const char *settings[][2] = {{"group.id", t->application},
+                                 {"enable.auto.commit", "false"},
+                                 {"enable.auto.offset.store", "false"},
+                                 {"auto.offset.reset", "earliest"},
+                                 {"partition.assignment.strategy", "range"}, /* co-partitioned sources */
+                                 {"enable.partition.eof", "false"},
+                                 {"bootstrap.servers", st->bootstrap}};
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+        if (rd_kafka_conf_set(cc, settings[i][0], settings[i][1], e, sizeof e)) {
+            snprintf(err, errlen, "consumer configuration %s: %s", settings[i][0], e);
+            rd_kafka_conf_destroy(cc);
+            rd_kafka_topic_partition_list_destroy(topics);
+            return -1;
+        }
+    }
+    if (ks_runtime_conf_apply(st->conf, cc, err, errlen)) {
+        rd_kafka_conf_destroy(cc);
+        rd_kafka_topic_partition_list_destroy(topics);
+        return -1;
+    }
+    rd_kafka_conf_set_rebalance_cb(cc, rebalance_cb);
+    rd_kafka_conf_set_opaque(cc, st);
+    st->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, e, sizeof e);
+    if (!st->consumer) {
+        snprintf(err, errlen, "cannot create the consumer: %s", e);
+        rd_kafka_conf_destroy(cc);
+        rd_kafka_topic_partition_list_destroy(topics);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(st->consumer);
+    rd_kafka_resp_err_t se = rd_kafka_subscribe(st->consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (se) {
+        snprintf(err, errlen, "cannot subscribe: %s", rd_kafka_err2str(se));
+        return -1;
+    }
+    st->cq = rd_kafka_queue_get_consumer(st->consumer);
+    st->cfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    rd_kafka_queue_io_event_enable(st->cq, st->cfd, &one, sizeof one);
+    uv_poll_init(&st->loop, &st->cpoll, st->cfd);
+    st->cpoll.data = st;
+    uv_poll_start(&st->cpoll, UV_READABLE, on_consumer_event);
+    /* Events queued before the fd was set would never signal it. */
+    if (write(st->cfd, &one, sizeof one) < 0)
+        ks__log(KS_LOG_WARN, "%s: eventfd write: %s", st->name, strerror(errno));
+    return 0;
+}
+
+static void *thread_main(void *arg)
+{
+    stream_thread_t *st = arg;
+    char err[1024];
+    uv_loop_init(&st->loop);
+    uv_async_init(&st->loop, &st->stop_async, on_stop);
+    st->stop_async.data = st;
+    ks_engine_ops_t ops = {on_emit, on_peek};
+    st->engine = ks_engine_new(st->t, &ops, st, err, sizeof err);
+    st->processed = rd_kafka_topic_partition_list_new(8);
+    uv_timer_init(&st->loop, &st->commit_timer);
+    uv_timer_init(&st->loop, &st->progress_timer);
+    uv_timer_init(&st->loop, &st->gen_timer);
+    st->commit_timer.data = st->progress_timer.data = st->gen_timer.data = st;
+    if (!st->engine || start_clients(st, err, sizeof err)) {
+        ks__log(KS_LOG_ERROR, "%s: %s", st->name, err);
+        st->exit_code = st->engine ? 1 : 2;
+        if (st->producer)
+            close_all(st);
+        else {
+            uv_close((uv_handle_t *)&st->commit_timer, close_cb);
+            uv_close((uv_handle_t *)&st->progress_timer, close_cb);
+            uv_close((uv_handle_t *)&st->gen_timer, close_cb);
+            uv_close((uv_handle_t *)&st->stop_async, close_cb);
+        }
+    } else {
+        uv_timer_start(&st->commit_timer, on_commit_timer, (uint64_t)st->conf->commit_interval_ms,
+                       (uint64_t)st->conf->commit_interval_ms);
+        if (st->conf->progress_interval_ms > 0)
+            uv_timer_start(&st->progress_timer, on_progress, (uint64_t)st->conf->progress_interval_ms,
+                           (uint64_t)st->conf->progress_interval_ms);
+        /* Generators run on the first thread of an application only. */
+        if (st->index == 0)
+            st->gens = ks_generators_new(st->t, &st->ngens);
+        if (st->ngens) {
+            st->gen_made = ks_xcalloc((size_t)st->ngens, sizeof *st->gen_made);
+            st->gen_start_ms = now_ms();
+            uv_timer_start(&st->gen_timer, on_gen_timer, 10, 10);
+        }
+        ks__log(KS_LOG_INFO, "%s: running against %s", st->name, st->bootstrap);
+    }
+    uv_run(&st->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&st->loop);
+    if (st->gens)
+        ks_generators_free(st->gens, st->ngens);
+    free(st->gen_made);
+    rd_kafka_topic_partition_list_destroy(st->processed);
+    ks_engine_free(st->engine);
+    return NULL;
+}
+
+/* ---- the process: signals and threads ---- */
+
+static stream_thread_t *threads;
+static int nthreads;
+static int signals_seen;
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    if (++signals_seen > 1) {
+        ks__log(KS_LOG_WARN, "second signal: exiting at once");
+        _exit(128 + signum);
+    }
+    ks__log(KS_LOG_INFO, "%s: stopping (flush, commit, close); send it again to exit at once", strsignal(signum));
+    for (int i = 0; i < nthreads; i++)
+        uv_async_send(&threads[i].stop_async);
+}
+
+typedef struct waiter {
+    uv_async_t done;
+    int left;
+} waiter_t;
+
+static void *join_all(void *arg)
+{
+    waiter_t *w = arg;
+    for (int i = 0; i < nthreads; i++)
+        pthread_join(threads[i].tid, NULL);
+    uv_async_send(&w->done);
+    return NULL;
+}
+
+static void on_all_done(uv_async_t *h)
+{
+    uv_stop(h->loop);
+}
+
+int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *conf)
+{
+    ks__log_set_level(conf->log_level);
+    char err[1024];
+    const char *bootstrap = conf->bootstrap;
+    int embedded = strcmp(bootstrap, "embedded") == 0;
+    if (embedded && !(bootstrap = ks__embedded_start(ts, n, conf, err, sizeof err))) {
+        ks__log(KS_LOG_ERROR, "%s", err);
+        return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (ks__prepare_cluster(ts[i], conf, bootstrap, err, sizeof err)) {
+            ks__log(KS_LOG_ERROR, "%s: %s", ts[i]->application, err);
+            if (embedded)
+                ks__embedded_stop();
+            return 1;
+        }
+    }
+    /* Signals are handled on the main loop; stream threads must not take them. */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    nthreads = n * conf->num_stream_threads;
+    threads = ks_xcalloc((size_t)nthreads, sizeof *threads);
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < conf->num_stream_threads; k++) {
+            stream_thread_t *st = &threads[i * conf->num_stream_threads + k];
+            st->t = ts[i];
+            st->conf = conf;
+            st->bootstrap = bootstrap;
+            st->index = k;
+            snprintf(st->name, sizeof st->name, "%s[%d]", ts[i]->application, k);
+            pthread_attr_t attr;
+            pthread_attr_init(&attr);
+            pthread_attr_setstacksize(&attr, 64u << 20); /* deep jq recursion gets room (the evaluator checks) */
+            pthread_create(&st->tid, &attr, thread_main, st);
+            pthread_attr_destroy(&attr);
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    uv_loop_t *loop = uv_default_loop();
+    uv_signal_t sint, sterm;
+    uv_signal_init(loop, &sint);
+    uv_signal_init(loop, &sterm);
+    uv_signal_start(&sint, on_signal, SIGINT);
+    uv_signal_start(&sterm, on_signal, SIGTERM);
+    waiter_t w = {.left = nthreads};
+    uv_async_init(loop, &w.done, on_all_done);
+    pthread_t joiner;
+    pthread_create(&joiner, NULL, join_all, &w);
+    uv_run(loop, UV_RUN_DEFAULT);
+    pthread_join(joiner, NULL);
+    uv_close((uv_handle_t *)&sint, NULL);
+    uv_close((uv_handle_t *)&sterm, NULL);
+    uv_close((uv_handle_t *)&w.done, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_loop_close(loop);
+    int code = 0;
+    for (int i = 0; i < nthreads; i++)
+        if (threads[i].exit_code > code)
+            code = threads[i].exit_code;
+    free(threads);
+    if (embedded)
+        ks__embedded_stop();
+    ks__log(KS_LOG_INFO, "stopped%s", code ? " after a failure" : "");
+    return code;
+}

@@ -1,0 +1,26 @@
+/*
+ * kafka.h: the Kafka driver: runs built topologies against a Kafka cluster
+ * (or the embedded mock broker). Each application gets
+ * `num.stream.threads` stream threads; each thread has its own libuv loop,
+ * consumer (group.id = application id), idempotent producer and engine.
+ *
+ * Delivery is at-least-once: every `commit.interval.ms` the thread flushes
+ * its producer, then commits the offsets of the records it has processed
+ * (only those); partitions being revoked are committed first the same way.
+ * SIGINT/SIGTERM stop fetching, finish what was fetched, flush, commit and
+ * close; a second signal exits at once.
+ */
+#ifndef KS_KAFKA_H
+#define KS_KAFKA_H
+
+#include "../config/runtime.h"
+#include "../topology/topology.h"
+
+/*
+ * Runs the topologies until a signal stops them (or a fatal error).
+ * Returns the process exit code: 0 after a graceful stop, 1 on a runtime
+ * failure (the message is printed), 2 on a configuration error.
+ */
+int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *conf);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * kafka_int.h: shared between the Kafka driver's files.
+ */
+#ifndef KS_KAFKA_INT_H
+#define KS_KAFKA_INT_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "kafka.h"
+
+/* Log lines go to stderr with a level; `log.level` filters them. */
+enum { KS_LOG_ERROR, KS_LOG_WARN, KS_LOG_INFO, KS_LOG_DEBUG };
+void ks__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ks__log_set_level(const char *name);
+
+/* A client configuration with bootstrap.servers and the pass-through properties set. */
+rd_kafka_conf_t *ks__client_conf(const ks_runtime_conf_t *conf, const char *bootstrap, char *err, size_t errlen);
+
+/*
+ * Checks the cluster before processing: it answers within startup.timeout.ms,
+ * the source topics exist (co-partitioned sources agree), and creates the
+ * internal topics and the dead-letter topic that are missing. Returns 0, or
+ * -1 with a message.
+ */
+int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, const char *bootstrap, char *err,
+                        size_t errlen);
+
+/*
+ * The embedded broker: librdkafka's in-process mock cluster, with every
+ * topic the topologies use created on it. Returns its bootstrap address
+ * (valid until ks__embedded_stop), or NULL with a message.
+ */
+const char *ks__embedded_start(ks_topology_t **ts, int n, const ks_runtime_conf_t *conf, char *err, size_t errlen);
+void ks__embedded_stop(void);
+
+#endif
