@@ -60,7 +60,7 @@ static void usage(FILE *f)
           "  - writer and readers of a topic declare the same key and value serdes;\n"
           "  - a topic read is written by one of the services (warning otherwise);\n"
           "  - stream-table joins read topics with the same declared partition count.\n"
-          "Internal repartition topics and dead-letter topics are not checked.\n"
+          "Internal repartition topics, dead-letter topics and generate sources are not checked.\n"
           "\n"
           "exit codes: 0 no errors (warnings allowed), 2 errors, a file that does not load, or usage\n",
           f);
@@ -101,8 +101,8 @@ static void ks_lint_collect(ks_lint_t *lint)
         const ks_topology_t *t = lint->ts[i];
         for (int j = 0; j < t->nprocs; j++) {
             const ks_proc_t *p = t->procs[j];
-            if (p->is_repartition)
-                continue;
+            if (p->is_repartition || p->generate)
+                continue; /* internal topics and generate sources' pseudo-topics are not Kafka topics to check */
             if (p->op == KS_OP_SOURCE)
                 for (int k = 0; k < p->ntopics; k++)
                     ks_lint_add_use(lint, t, p->topics[k], KS_LINT_READ, p->pos);

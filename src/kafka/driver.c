@@ -341,7 +341,14 @@ static void on_gen_timer(uv_timer_t *h)
                 break;
             st->gen_made[g]++;
             if (rc < 0) {
-                ks__log(KS_LOG_WARN, "%s: generate: %s", st->name, err);
+                /* A record the generator could not make goes to the dead-letter topic, like any failed record. */
+                if (st->t->errors_tolerance_none) {
+                    fail(st, "errors.tolerance is none and a generated record failed: %s", err);
+                    break;
+                }
+                ks_record_t dl;
+                ks_generator_dead_letter(st->gens[g], err, (int64_t)now, &dl);
+                on_emit(st, &dl);
                 continue;
             }
             char perr[1500];

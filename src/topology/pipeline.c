@@ -760,7 +760,6 @@ static void load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *
 /* ---- `from: {generate: ...}` ---- */
 
 /* The rows of the generate keys (schema.c); declared here until schema.h, which this file may not change, has it. */
-extern const ks_key_row_t ks_schema_generate[];
 
 int ks_topology_parse_rate(const char *s, double *per_sec)
 {
@@ -858,7 +857,9 @@ static ks_proc_t *load_generate(load_t *L, const char *pipe, const ks_ynode_t *f
             gen_expr(L, n, k, &exprs[slot]);
         } else if (strcmp(k, "rate") == 0) {
             if (n->kind != KS_YAML_SCALAR || ks_topology_parse_rate(n->value, &rate))
-                ks__err_at(L, n, "invalid rate `%s` of `generate`: write records per time unit, e.g. 200/s, 10/m, 5/h (0: as fast as possible)",
+                ks__err_at(L, n,
+                           "invalid rate `%s` of `generate`: write records per time unit, e.g. 200/s, 10/m, 5/h "
+                           "(0: as fast as possible)",
                            n->kind == KS_YAML_SCALAR ? n->value : ks_ynode_kind_name(n));
         } else if (strcmp(k, "count") == 0) {
             gen_int(L, n, "count", 0, &count);

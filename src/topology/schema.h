@@ -64,6 +64,7 @@ extern const ks_key_row_t ks_schema_topic[];
 extern const ks_key_row_t ks_schema_table[];
 extern const ks_key_row_t ks_schema_pipeline[];
 extern const ks_key_row_t ks_schema_branch[];
+extern const ks_key_row_t ks_schema_generate[];
 extern const ks_step_row_t ks_schema_steps[];
 
 const ks_step_row_t *ks_schema_step(const char *name);
