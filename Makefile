@@ -43,6 +43,13 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "deps: missing Debian packages:$$missing"; \
 		echo "deps: run 'sudo make deps' or: sudo apt-get install$$missing"; exit 2; fi
+	@command -v mvn >/dev/null && command -v java >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven default-jdk-headless; \
+		else echo "deps: Java and Maven are needed for the test broker"; exit 2; fi; }
+	@tests/kafka/broker fetch
+	@if [ -f tests/integration/requirements.txt ]; then \
+		python3 -c 'import confluent_kafka' 2>/dev/null || \
+		python3 -m pip install -q -r tests/integration/requirements.txt; fi
 
 # ---- tests ----
 TEST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c)) $(BUILD)/tests/corpus

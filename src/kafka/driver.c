@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,8 +57,14 @@ typedef struct stream_thread {
     uint64_t in, out, last_in, last_out;
     pthread_t tid;
     int exit_code;
+    atomic_int ready; /* stop_async is initialised: other threads may signal it */
     char name[160];
 } stream_thread_t;
+
+static stream_thread_t *threads; /* every stream thread of the process */
+static int nthreads;
+static atomic_int stop_requested; /* a stop came before some thread was ready */
+static int signals_seen;
 
 static uint64_t now_ms(void)
 {
@@ -389,6 +396,7 @@ static void on_progress(uv_timer_t *h)
 /* ---- lifecycle ---- */
 
 static void close_all(stream_thread_t *st);
+static void stop_all_threads(void);
 
 static void fail(stream_thread_t *st, const char *fmt, ...)
 {
@@ -401,7 +409,8 @@ static void fail(stream_thread_t *st, const char *fmt, ...)
         ks__log(KS_LOG_ERROR, "%s: %s", st->name, msg);
     st->failed = 1;
     st->exit_code = 1;
-    uv_async_send(&st->stop_async);
+    /* A fatal error stops the whole process: the other threads stop gracefully, exit code 1. */
+    stop_all_threads();
 }
 
 static void on_stop(uv_async_t *h)
@@ -553,6 +562,7 @@ static void *thread_main(void *arg)
     uv_loop_init(&st->loop);
     uv_async_init(&st->loop, &st->stop_async, on_stop);
     st->stop_async.data = st;
+    atomic_store(&st->ready, 1);
     ks_engine_ops_t ops = {on_emit, on_peek};
     st->engine = ks_engine_new(st->t, &ops, st, err, sizeof err);
     st->processed = rd_kafka_topic_partition_list_new(8);
@@ -586,6 +596,8 @@ static void *thread_main(void *arg)
             uv_timer_start(&st->gen_timer, on_gen_timer, 10, 10);
         }
         ks__log(KS_LOG_INFO, "%s: running against %s", st->name, st->bootstrap);
+        if (atomic_load(&stop_requested)) /* a stop that came while this thread was starting */
+            uv_async_send(&st->stop_async);
     }
     uv_run(&st->loop, UV_RUN_DEFAULT);
     uv_loop_close(&st->loop);
@@ -599,9 +611,6 @@ static void *thread_main(void *arg)
 
 /* ---- the process: signals and threads ---- */
 
-static stream_thread_t *threads;
-static int nthreads;
-static int signals_seen;
 
 static void on_signal(uv_signal_t *h, int signum)
 {
@@ -611,8 +620,15 @@ static void on_signal(uv_signal_t *h, int signum)
         _exit(128 + signum);
     }
     ks__log(KS_LOG_INFO, "%s: stopping (flush, commit, close); send it again to exit at once", strsignal(signum));
+    stop_all_threads();
+}
+
+static void stop_all_threads(void)
+{
+    atomic_store(&stop_requested, 1);
     for (int i = 0; i < nthreads; i++)
-        uv_async_send(&threads[i].stop_async);
+        if (atomic_load(&threads[i].ready))
+            uv_async_send(&threads[i].stop_async);
 }
 
 typedef struct waiter {
