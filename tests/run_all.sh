@@ -103,6 +103,18 @@ if [ "${SKIP_KAFKA:-0}" != 1 ]; then
         p=$(echo "$line" | sed -n 's/^rdk_smoke: \([0-9]*\) passed.*/\1/p'); f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
         if [ -z "$p" ]; then tail -20 "$log/smoke"; p=0 f=1; fi
         add "$p" "$f"
+        if [ -x tests/integration/run.sh ] && [ "${SKIP_INTEGRATION:-0}" != 1 ]; then
+            section "integration: the real kstreamd against the real broker (pytest)"
+            KSTREAMD_BOOTSTRAP=$bootstrap tests/integration/run.sh >"$log/integ" 2>&1
+            rc=$?
+            grep -E '^(FAILED|ERROR|XPASS)|Error|assert' "$log/integ" | head -40
+            line=$(grep -E '[0-9]+ (passed|failed)' "$log/integ" | tail -1)
+            echo "   ${line:-no pytest summary}"
+            p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+'); f=$(echo "$line" | grep -oE '[0-9]+ (failed|error)' | awk '{s+=$1} END {print s+0}')
+            p=${p:-0} f=${f:-0}
+            if [ "$rc" != 0 ] && [ "$f" = 0 ]; then tail -30 "$log/integ"; f=1; fi
+            add "$p" "$f"
+        fi
     else
         tail -30 "$log/broker"
         add 0 1

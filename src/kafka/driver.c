@@ -31,8 +31,8 @@
 #include "kafka_int.h"
 
 #define DRAIN_MAX 20000         /* messages per drain before the loop gets a turn */
-#define OUTQ_PAUSE 200000       /* producer queue length that pauses consumption */
-#define OUTQ_RESUME 50000
+#define OUTQ_PAUSE 50000        /* producer queue length that pauses consumption (below both queue limits) */
+#define OUTQ_RESUME 10000
 #define FLUSH_TIMEOUT_MS 60000
 
 typedef struct stream_thread {
@@ -103,7 +103,7 @@ static void on_emit(void *ud, const ks_record_t *r)
             return;
         }
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && attempt < 600) {
-            rd_kafka_poll(st->producer, 100); /* serve delivery reports until there is room */
+            rd_kafka_poll(st->producer, 10); /* serve delivery reports until there is room */
             continue;
         }
         if (hdrs)
@@ -234,35 +234,76 @@ static void process_one(stream_thread_t *st, rd_kafka_message_t *m)
  * Processes a drained batch: each task (a partition number) takes records
  * from its partitions' queues in timestamp order, each partition's own
  * order kept, as Kafka Streams' PartitionGroup picks the smallest head.
+ * One index queue per topic-partition is built once, so a pick costs the
+ * number of partitions in the task, not the size of the batch.
  */
+typedef struct pq {
+    rd_kafka_topic_t *rkt;
+    int32_t partition;
+    int head, count;
+    int *idx; /* positions in the batch, in arrival order */
+} pq_t;
+
 static void process_batch(stream_thread_t *st, rd_kafka_message_t **ms, int n)
 {
-    char *done = ks_xcalloc((size_t)n, 1);
-    for (int left = n; left > 0 && !st->failed;) {
-        /* The earliest head among the partitions of the first task that has records. */
-        int task = -1, best = -1;
-        for (int i = 0; i < n; i++) {
-            if (done[i])
+    if (n == 0)
+        return;
+    pq_t qs[64];
+    int nq = 0, *slots = ks_xmalloc((size_t)n * sizeof *slots), used = 0;
+    int *qof = ks_xmalloc((size_t)n * sizeof *qof);
+    for (int i = 0; i < n; i++) {
+        int q = 0;
+        while (q < nq && !(qs[q].rkt == ms[i]->rkt && qs[q].partition == ms[i]->partition))
+            q++;
+        if (q == nq) {
+            if (nq == 64) { /* more partitions than queues in one batch: keep arrival order */
+                qof[i] = -1;
                 continue;
-            if (task < 0)
-                task = ms[i]->partition;
-            if (ms[i]->partition != task)
-                continue;
-            /* i is a head if no earlier undone record shares its topic-partition. */
-            int head = 1;
-            for (int j = 0; j < i && head; j++)
-                head = done[j] || ms[j]->rkt != ms[i]->rkt || ms[j]->partition != ms[i]->partition;
-            if (!head)
-                continue;
-            rd_kafka_timestamp_type_t tt;
-            if (best < 0 || rd_kafka_message_timestamp(ms[i], &tt) < rd_kafka_message_timestamp(ms[best], &tt))
-                best = i;
+            }
+            qs[nq++] = (pq_t){ms[i]->rkt, ms[i]->partition, 0, 0, NULL};
         }
-        done[best] = 1;
-        left--;
-        process_one(st, ms[best]);
+        qof[i] = q;
+        qs[q].count++;
     }
-    free(done);
+    for (int q = 0; q < nq; q++) {
+        qs[q].idx = slots + used;
+        used += qs[q].count;
+        qs[q].count = 0;
+    }
+    for (int i = 0; i < n; i++)
+        if (qof[i] >= 0)
+            qs[qof[i]].idx[qs[qof[i]].count++] = i;
+    /* Tasks in order of first appearance; within each, the earliest head first. */
+    for (int q0 = 0; q0 < nq && !st->failed; q0++) {
+        int32_t task = qs[q0].partition;
+        int seen = 0;
+        for (int k = 0; k < q0 && !seen; k++)
+            seen = qs[k].partition == task;
+        if (seen)
+            continue;
+        for (;;) {
+            int best = -1;
+            int64_t best_ts = 0;
+            for (int q = q0; q < nq; q++) {
+                if (qs[q].partition != task || qs[q].head == qs[q].count)
+                    continue;
+                rd_kafka_timestamp_type_t tt;
+                int64_t ts = rd_kafka_message_timestamp(ms[qs[q].idx[qs[q].head]], &tt);
+                if (best < 0 || ts < best_ts) {
+                    best = q;
+                    best_ts = ts;
+                }
+            }
+            if (best < 0 || st->failed)
+                break;
+            process_one(st, ms[qs[best].idx[qs[best].head++]]);
+        }
+    }
+    for (int i = 0; i < n && !st->failed; i++)
+        if (qof[i] < 0)
+            process_one(st, ms[i]);
+    free(slots);
+    free(qof);
 }
 
 static void drain_consumer(stream_thread_t *st)
@@ -464,12 +505,27 @@ static int start_clients(stream_thread_t *st, char *err, size_t errlen)
     const ks_topology_t *t = st->t;
     char e[512];
     /* Producer: idempotent, Java's murmur2 partitioner (random for null keys). */
-    rd_kafka_conf_t *pc = ks__client_conf(st->conf, st->bootstrap, err, errlen);
-    if (!pc)
-        return -1;
-    if (rd_kafka_conf_set(pc, "enable.idempotence", "true", e, sizeof e) ||
-        rd_kafka_conf_set(pc, "partitioner", "murmur2_random", e, sizeof e)) {
-        snprintf(err, errlen, "producer configuration: %s", e);
+    rd_kafka_conf_t *pc = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(pc, rk_log_forward);
+    /*
+     * Ours first, so pass-through properties may change the tunables: the
+     * producer queue is larger than the backpressure threshold (so consumption
+     * pauses before producev blocks), its bytes bounded to keep RSS small.
+     */
+    const char *psettings[][2] = {{"bootstrap.servers", st->bootstrap},
+                                  {"enable.idempotence", "true"},
+                                  {"partitioner", "murmur2_random"},
+                                  {"queue.buffering.max.messages", "1000000"},
+                                  {"queue.buffering.max.kbytes", "65536"},
+                                  {"linger.ms", "5"}};
+    for (size_t i = 0; i < sizeof psettings / sizeof psettings[0]; i++) {
+        if (rd_kafka_conf_set(pc, psettings[i][0], psettings[i][1], e, sizeof e)) {
+            snprintf(err, errlen, "producer configuration %s: %s", psettings[i][0], e);
+            rd_kafka_conf_destroy(pc);
+            return -1;
+        }
+    }
+    if (ks_runtime_conf_apply(st->conf, pc, err, errlen)) {
         rd_kafka_conf_destroy(pc);
         return -1;
     }
@@ -513,6 +569,7 @@ static int start_clients(stream_thread_t *st, char *err, size_t errlen)
                                  {"auto.offset.reset", "earliest"},
                                  {"partition.assignment.strategy", "range"}, /* co-partitioned sources */
                                  {"enable.partition.eof", "false"},
+                                 {"queued.max.messages.kbytes", "8192"}, /* prefetch per consumer: bounded RSS */
                                  {"bootstrap.servers", st->bootstrap}};
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
         if (rd_kafka_conf_set(cc, settings[i][0], settings[i][1], e, sizeof e)) {
