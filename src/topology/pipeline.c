@@ -15,7 +15,7 @@
 #include "topology_int.h"
 
 
-static ks_proc_t *new_proc(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at)
+ks_proc_t *ks__new_proc(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at)
 {
     ks_topology_t *t = L->t;
     ks_proc_t *p = ks_xcalloc(1, sizeof *p);
@@ -59,7 +59,7 @@ static void add_store(ks_proc_t *p, const char *store)
     p->stores[p->nstores++] = ks_xstrdup(store);
 }
 
-static void add_extra(ks_proc_t *p, ks_step_expr_t e)
+void ks__add_extra(ks_proc_t *p, ks_step_expr_t e)
 {
     p->extra = ks_xrealloc(p->extra, (size_t)(p->nextra + 1) * sizeof *p->extra);
     p->extra[p->nextra++] = e;
@@ -73,7 +73,7 @@ static ks_proc_t *source_for(load_t *L, char **topics, int ntopics, const ks_yno
             if (strcmp(L->sources[i].topic, topics[0]) == 0)
                 return L->sources[i].src;
     }
-    ks_proc_t *s = new_proc(L, KS_OP_SOURCE, "KSTREAM-SOURCE", NULL, at);
+    ks_proc_t *s = ks__new_proc(L, KS_OP_SOURCE, "KSTREAM-SOURCE", NULL, at);
     s->topics = ks_xcalloc((size_t)ntopics, sizeof(char *));
     for (int i = 0; i < ntopics; i++)
         s->topics[i] = ks_xstrdup(topics[i]);
@@ -94,13 +94,13 @@ static void build_tables(load_t *L)
     ks_topology_t *t = L->t;
     for (int i = 0; i < t->ntables; i++) {
         ks_table_conf_t *tc = &t->tables[i];
-        ks_proc_t *src = new_proc(L, KS_OP_SOURCE, "KSTREAM-SOURCE", NULL, NULL);
+        ks_proc_t *src = ks__new_proc(L, KS_OP_SOURCE, "KSTREAM-SOURCE", NULL, NULL);
         src->pos = tc->pos;
         src->topic = ks_xstrdup(tc->topic);
         src->topics = ks_xcalloc(1, sizeof(char *));
         src->topics[0] = ks_xstrdup(tc->topic);
         src->ntopics = 1;
-        ks_proc_t *ts = new_proc(L, KS_OP_TABLE_SOURCE, "KTABLE-SOURCE", NULL, NULL);
+        ks_proc_t *ts = ks__new_proc(L, KS_OP_TABLE_SOURCE, "KTABLE-SOURCE", NULL, NULL);
         ts->pos = tc->pos;
         ts->topic = ks_xstrdup(tc->name); /* the table's name, for lookups */
         add_store(ts, tc->store);
@@ -151,9 +151,9 @@ static void insert_repartition(load_t *L, stream_t *s, const char *base, const k
     snprintf(sname, sizeof sname, "%s-repartition-sink", base);
     snprintf(fname, sizeof fname, "%s-repartition-filter", base);
     snprintf(srcname, sizeof srcname, "%s-repartition-source", base);
-    ks_proc_t *sink = new_proc(L, KS_OP_SINK, "KSTREAM-SINK", gen ? NULL : sname, at);
-    ks_proc_t *f = new_proc(L, KS_OP_FILTER, "KSTREAM-FILTER", gen ? NULL : fname, at);
-    ks_proc_t *src = new_proc(L, KS_OP_SOURCE, "KSTREAM-SOURCE", gen ? NULL : srcname, at);
+    ks_proc_t *sink = ks__new_proc(L, KS_OP_SINK, "KSTREAM-SINK", gen ? NULL : sname, at);
+    ks_proc_t *f = ks__new_proc(L, KS_OP_FILTER, "KSTREAM-FILTER", gen ? NULL : fname, at);
+    ks_proc_t *src = ks__new_proc(L, KS_OP_SOURCE, "KSTREAM-SOURCE", gen ? NULL : srcname, at);
     f->is_repartition = 1; /* drops records with a null key, as Kafka Streams does */
     link(s->cur, f);
     char full[700];
@@ -357,7 +357,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         ks_step_expr_t e = {0};
         if (compile_part(L, &a, row, row->main, &e))
             return;
-        p = new_proc(L, row->op, pre, a.name, key);
+        p = ks__new_proc(L, row->op, pre, a.name, key);
         p->e = e;
         link(s->cur, p);
         s->cur = p;
@@ -376,7 +376,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
             ks__err_at(L, arg ? arg : key, "`split` needs a mapping of named branches, each with `when` and `steps`/`to`");
             return;
         }
-        p = new_proc(L, KS_OP_SPLIT, "KSTREAM-BRANCH", NULL, key);
+        p = ks__new_proc(L, KS_OP_SPLIT, "KSTREAM-BRANCH", NULL, key);
         link(s->cur, p);
         int has_default = 0;
         for (size_t i = 0; i < arg->n; i++) {
@@ -415,7 +415,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
             char bn[512];
             snprintf(bn, sizeof bn, "%s%s", p->name, bname);
             free(gen_name(L, "KSTREAM-BRANCH"));
-            ks_proc_t *bp = new_proc(L, KS_OP_BRANCH, NULL, bn, arg->keys[i]);
+            ks_proc_t *bp = ks__new_proc(L, KS_OP_BRANCH, NULL, bn, arg->keys[i]);
             bp->branch = ks_xstrdup(bname);
             bp->is_default = is_default;
             bp->e = e;
@@ -460,7 +460,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
             ks__err_at(L, pn, "`merge`: pipeline `%s` is %s, not a stream", pn->value, ks_stream_kind_name(other->kind));
             return;
         }
-        p = new_proc(L, KS_OP_MERGE, "KSTREAM-MERGE", a.name, key);
+        p = ks__new_proc(L, KS_OP_MERGE, "KSTREAM-MERGE", a.name, key);
         link(s->cur, p);
         link(other->end, p);
         s->cur = p;
@@ -483,7 +483,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
     /* Stateful steps: validated and described here; the state engine runs them. */
     switch (row->op) {
     case KS_OP_TO_TABLE: {
-        p = new_proc(L, KS_OP_TO_TABLE, "KSTREAM-TOTABLE", a.name, key);
+        p = ks__new_proc(L, KS_OP_TO_TABLE, "KSTREAM-TOTABLE", a.name, key);
         const ks_ynode_t *st = part(&a, row, "store");
         char *store = st ? ks_xstrdup(st->value) : gen_name(L, "KSTREAM-TOTABLE-STATE-STORE");
         add_store(p, store);
@@ -491,7 +491,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         break;
     }
     case KS_OP_TO_STREAM:
-        p = new_proc(L, KS_OP_TO_STREAM, "KTABLE-TOSTREAM", a.name, key);
+        p = ks__new_proc(L, KS_OP_TO_STREAM, "KTABLE-TOSTREAM", a.name, key);
         break;
     case KS_OP_GROUP_BY_KEY:
         s->kind = KS_KGROUPED_STREAM; /* not a processor in Kafka Streams */
@@ -501,7 +501,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         if (compile_part(L, &a, row, "keySelector", &e))
             return;
         int table = s->kind == KS_KTABLE;
-        p = new_proc(L, KS_OP_GROUP_BY, table ? "KTABLE-SELECT" : "KSTREAM-KEY-SELECT", a.name, key);
+        p = ks__new_proc(L, KS_OP_GROUP_BY, table ? "KTABLE-SELECT" : "KSTREAM-KEY-SELECT", a.name, key);
         p->e = e;
         p->key_changing = 1;
         link(s->cur, p);
@@ -549,11 +549,11 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         char *store = st ? ks_xstrdup(st->value) : gen_name(L, spre);
         if (s->key_changed)
             insert_repartition(L, s, store, key);
-        p = new_proc(L, row->op, pre, a.name, key);
+        p = ks__new_proc(L, row->op, pre, a.name, key);
         add_store(p, store);
         free(store);
         for (int i = 0; i < ne; i++)
-            add_extra(p, exprs[i]);
+            ks__add_extra(p, exprs[i]);
         link(s->cur, p);
         s->cur = p;
         s->kind = windowed ? KS_KWTABLE : KS_KTABLE;
@@ -572,7 +572,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         int64_t ms;
         if (utl)
             ks__get_duration(L, utl, "untilTimeLimit", &ms);
-        p = new_proc(L, KS_OP_SUPPRESS, "KTABLE-SUPPRESS", a.name, key);
+        p = ks__new_proc(L, KS_OP_SUPPRESS, "KTABLE-SUPPRESS", a.name, key);
         char *buffer = gen_name(L, "KTABLE-SUPPRESS-STATE-STORE"); /* the suppression buffer */
         add_store(p, buffer);
         free(buffer);
@@ -655,10 +655,10 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
             compile_part(L, &a, row, "foreignKey", &k);
         if (s->key_changed && !gn && !fk)
             insert_repartition(L, s, s->changer ? s->changer : "KSTREAM-JOIN", key);
-        p = new_proc(L, row->op, pre, a.name, key);
+        p = ks__new_proc(L, row->op, pre, a.name, key);
         p->e = joiner;
         if (k.expr)
-            add_extra(p, k);
+            ks__add_extra(p, k);
         if (tn || gn) {
             const ks_table_conf_t *tc = ks__find_table(L->t, (tn ? tn : gn)->value);
             if (tc && !tc->global)
@@ -747,7 +747,7 @@ static void load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *
             ks__err_at(L, to, "topic `%s` has value serde `%s`, which cannot hold the %ss `%s` produces; declare `%s: {value: long}` under `topics:`",
                    topic, ks_serde_name(tc->value), ks_kind_name(probe), s->value_from, topic);
     }
-    ks_proc_t *p = new_proc(L, KS_OP_SINK, "KSTREAM-SINK", given, at);
+    ks_proc_t *p = ks__new_proc(L, KS_OP_SINK, "KSTREAM-SINK", given, at);
     if (topic)
         p->topic = ks_xstrdup(topic);
     else {
@@ -755,145 +755,6 @@ static void load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *
         p->e = e;
     }
     link(s->cur, p);
-}
-
-/* ---- `from: {generate: ...}` ---- */
-
-/* The rows of the generate keys (schema.c); declared here until schema.h, which this file may not change, has it. */
-
-int ks_topology_parse_rate(const char *s, double *per_sec)
-{
-    static const struct {
-        const char *unit;
-        double secs;
-    } units[] = {{"", 1}, {"/s", 1}, {"/ms", 0.001}, {"/m", 60}, {"/h", 3600}, {"/d", 86400}};
-    char *end;
-    if (!s || !(isdigit((unsigned char)*s) || (*s == '.' && isdigit((unsigned char)s[1]))))
-        return -1;
-    double n = strtod(s, &end);
-    if (!(n >= 0 && n < 1e15))
-        return -1;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcmp(end, units[i].unit) == 0) {
-            *per_sec = n / units[i].secs;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* An integer of `generate` (count, seed), within what a jq number holds exactly. */
-static void gen_int(load_t *L, const ks_ynode_t *n, const char *what, int negative_ok, int64_t *out)
-{
-    char *end = NULL;
-    long long v = 0;
-    errno = 0;
-    if (n->kind == KS_YAML_SCALAR)
-        v = strtoll(n->value, &end, 10);
-    if (!end || end == n->value || *end || errno || v > (1LL << 53) || v < (negative_ok ? -(1LL << 53) : 0)) {
-        ks__err_at(L, n, "`%s` of `generate` must be %s integer up to 2^53, not %s%s%s", what,
-                   negative_ok ? "an" : "a non-negative", n->kind == KS_YAML_SCALAR ? "`" : "a ",
-                   n->kind == KS_YAML_SCALAR ? n->value : ks_ynode_kind_name(n), n->kind == KS_YAML_SCALAR ? "`" : "");
-        return;
-    }
-    *out = v;
-}
-
-/* Compiles one of the generate expressions, with $i, $rand, $seed and $now in scope besides the stream variables. */
-static void gen_expr(load_t *L, const ks_ynode_t *n, const char *key, ks_step_expr_t *out)
-{
-    static const char *const vars[] = {KS_GEN_ALL_VARS};
-    _Static_assert(sizeof vars / sizeof vars[0] == KS_EXPR_NSTREAM_VARS + KS_GEN_NVARS, "generate variables");
-    memset(out, 0, sizeof *out);
-    if (n->kind != KS_YAML_SCALAR) {
-        ks__err_at(L, n, "`%s` of `generate` must be a jq expression, not a %s", key, ks_ynode_kind_name(n));
-        return;
-    }
-    char *err = NULL;
-    ks_expr_t *e = ks_expr_compile(n->value, vars, KS_EXPR_NSTREAM_VARS + KS_GEN_NVARS, &err);
-    if (!e) {
-        ks__err_at(L, n, "in `%s` of `generate`: %s", key, err);
-        free(err);
-        return;
-    }
-    out->src = ks_xstrdup(n->value);
-    out->expr = e;
-    out->pos.file = L->t->file;
-    out->pos.line = n->line;
-    out->pos.col = n->col;
-}
-
-/*
- * The source node of a `from: {generate: ...}` pipeline: named like any
- * KSTREAM-SOURCE (or by `name:`), reading the pseudo-topic
- * `generate:<pipeline>`. Returns NULL when `generate` is not a mapping.
- */
-static ks_proc_t *load_generate(load_t *L, const char *pipe, const ks_ynode_t *from)
-{
-    for (size_t i = 0; i < from->n; i++)
-        if (strcmp(from->keys[i]->value, "generate") != 0)
-            ks__err_at(L, from->keys[i], "unknown key `%s` in `from`; allowed here: generate", from->keys[i]->value);
-    const ks_ynode_t *g = ks_ynode_get(from, "generate");
-    if (g->kind != KS_YAML_MAP) {
-        ks__err_at(L, g, "`generate` must be a mapping with `value` and optionally key, timestamp, rate, count, seed");
-        return NULL;
-    }
-    static const char *const parts[KS_GEN__NEXPR] = {[KS_GEN_KEY] = "key", [KS_GEN_VALUE] = "value",
-                                                     [KS_GEN_TIMESTAMP] = "timestamp"};
-    ks_step_expr_t exprs[KS_GEN__NEXPR];
-    memset(exprs, 0, sizeof exprs);
-    double rate = 0;
-    int64_t count = -1, seed = 0;
-    const char *given = NULL;
-    /* In the order written, so that errors come in file order. */
-    for (size_t i = 0; i < g->n; i++) {
-        const char *k = g->keys[i]->value;
-        const ks_ynode_t *n = g->items[i];
-        int slot = -1;
-        for (int j = 0; j < KS_GEN__NEXPR; j++)
-            if (strcmp(k, parts[j]) == 0)
-                slot = j;
-        if (slot >= 0) {
-            gen_expr(L, n, k, &exprs[slot]);
-        } else if (strcmp(k, "rate") == 0) {
-            if (n->kind != KS_YAML_SCALAR || ks_topology_parse_rate(n->value, &rate))
-                ks__err_at(L, n,
-                           "invalid rate `%s` of `generate`: write records per time unit, e.g. 200/s, 10/m, 5/h "
-                           "(0: as fast as possible)",
-                           n->kind == KS_YAML_SCALAR ? n->value : ks_ynode_kind_name(n));
-        } else if (strcmp(k, "count") == 0) {
-            gen_int(L, n, "count", 0, &count);
-        } else if (strcmp(k, "seed") == 0) {
-            gen_int(L, n, "seed", 1, &seed);
-        } else if (strcmp(k, "name") == 0) {
-            if (n->kind == KS_YAML_SCALAR) {
-                given = n->value;
-                ks__note_name(L, given, n, "step");
-            }
-        } else {
-            char *allowed = ks_schema_names(ks_schema_generate, "name");
-            ks__err_at(L, g->keys[i], "unknown key `%s` in `generate`; allowed here: %s", k, allowed);
-            free(allowed);
-        }
-    }
-    for (const ks_key_row_t *r = ks_schema_generate; r->name; r++)
-        if (r->required && !ks_ynode_get(g, r->name))
-            ks__err_at(L, g, "`generate` needs `%s`", r->name);
-    /* Made even after errors, so that the pipeline's steps are still checked; the topology is then dropped. */
-    ks_proc_t *src = new_proc(L, KS_OP_SOURCE, "KSTREAM-SOURCE", given, from);
-    ks_buf_t topic = {0};
-    ks_buf_printf(&topic, "%s%s", KS_GEN_TOPIC_PREFIX, pipe);
-    src->topic = ks_buf_steal(&topic);
-    src->topics = ks_xcalloc(1, sizeof(char *));
-    src->topics[0] = ks_xstrdup(src->topic);
-    src->ntopics = 1;
-    src->generate = 1;
-    src->gen_rate = rate;
-    src->gen_count = count;
-    src->gen_seed = seed;
-    for (int i = 0; i < KS_GEN__NEXPR; i++)
-        add_extra(src, exprs[i]);
-    return src;
 }
 
 static pipe_state_t *load_pipeline(load_t *L, pipe_state_t *ps)
@@ -948,7 +809,7 @@ static pipe_state_t *load_pipeline(load_t *L, pipe_state_t *ps)
             topics[ntopics++] = ks_xstrdup(from->items[i]->value);
         }
     } else if (from->kind == KS_YAML_MAP && ks_ynode_get(from, "generate")) {
-        s.cur = load_generate(L, ps->name, from);
+        s.cur = ks__load_generate(L, ps->name, from);
     } else if (from->kind == KS_YAML_MAP) {
         ks__err_at(L, from, "`from` is a mapping: write the topic name itself (`from: TOPIC`), a list of topics, or a table");
     } else {

@@ -55,5 +55,9 @@ int ks__compile_expr(load_t *L, const ks_ynode_t *n, const char *what, ks_step_e
 int ks__get_duration(load_t *L, const ks_ynode_t *n, const char *what, int64_t *ms);
 const ks_table_conf_t *ks__find_table(const ks_topology_t *t, const char *name);
 void ks__build(load_t *L);
+ks_proc_t *ks__new_proc(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at);
+void ks__add_extra(ks_proc_t *p, ks_step_expr_t e);
+/* generate_load.c: a `from: {generate: ...}` source node, or NULL after reporting errors. */
+ks_proc_t *ks__load_generate(load_t *L, const char *pipe, const ks_ynode_t *from);
 
 #endif
