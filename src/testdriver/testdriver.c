@@ -136,6 +136,51 @@ static void say(verdict_t *v, const char *fmt, ...)
     ks_buf_printf(&v->why, "    %s\n", buf);
 }
 
+/*
+ * A misspelt key in a case would silently test nothing (`vlaue:` leaves the
+ * value unchecked): every mapping of a case file is checked against the keys
+ * it may have.
+ */
+static int known_keys(verdict_t *v, const char *file, const ks_ynode_t *n, const char *const *allowed, const char *what)
+{
+    int ok = 1;
+    if (!n || n->kind != KS_YAML_MAP)
+        return 1;
+    for (size_t i = 0; i < n->n; i++) {
+        int found = 0;
+        for (int k = 0; allowed[k] && !found; k++)
+            found = strcmp(allowed[k], n->keys[i]->value) == 0;
+        if (!found) {
+            ks_buf_t b = {0};
+            for (int k = 0; allowed[k]; k++)
+                ks_buf_printf(&b, "%s%s", k ? ", " : "", allowed[k]);
+            say(v, "%s:%d:%d: unknown key `%s` in %s; allowed here: %s", file, n->keys[i]->line, n->keys[i]->col,
+                n->keys[i]->value, what, b.data);
+            ks_buf_free(&b);
+            ok = 0;
+        }
+    }
+    return ok;
+}
+
+static const char *const case_keys[] = {"name", "input", "expect", "dlq", "stopped", "stores", NULL};
+static const char *const input_keys[] = {"topic", "key", "value", "rawKey", "rawValue", "timestamp", "headers",
+                                         "partition", "advance", "generate", "pipeline", NULL};
+static const char *const expect_keys[] = {"topic", "key", "value", "timestamp", "headers", "partition", NULL};
+static const char *const dlq_keys[] = {"error", "node", "topic", "partition", "offset", NULL};
+
+static void check_case_keys(verdict_t *v, const char *file, const ks_ynode_t *c)
+{
+    known_keys(v, file, c, case_keys, "a case");
+    const char *const *rows[] = {input_keys, expect_keys, dlq_keys};
+    const char *lists[] = {"input", "expect", "dlq"}, *what[] = {"an input", "an expected record", "a dead-letter record"};
+    for (int l = 0; l < 3; l++) {
+        const ks_ynode_t *seq = ks_ynode_get(c, lists[l]);
+        for (size_t i = 0; seq && seq->kind == KS_YAML_SEQ && i < seq->n; i++)
+            known_keys(v, file, seq->items[i], rows[l], what[l]);
+    }
+}
+
 /* JSON text of a record's decoded key or value, for comparisons and diffs. */
 static int decode_json(ks_serde_t s, const char *data, size_t len, ks_val *out, char **text)
 {
@@ -582,10 +627,12 @@ int ks_testdriver_run_file(const char *path, FILE *out, int *passed, int *failed
         const ks_ynode_t *name = c->kind == KS_YAML_MAP ? ks_ynode_get(c, "name") : NULL;
         const char *cname = name && name->kind == KS_YAML_SCALAR ? name->value : "(unnamed case)";
         verdict_t v = {{0}};
-        if (c->kind != KS_YAML_MAP)
+        if (c->kind != KS_YAML_MAP) {
             say(&v, "%s:%d:%d: a case must be a mapping with name, input and expect", path, c->line, c->col);
-        else
+        } else {
+            check_case_keys(&v, path, c);
             run_case(t, path, c, &v);
+        }
         if (v.why.len == 0) {
             fprintf(out, "ok   %s: %s\n", path, cname);
             (*passed)++;
