@@ -27,11 +27,15 @@ ks_engine_t *ks_engine_new(const ks_topology_t *t, const ks_engine_ops_t *ops, v
     e->t = t;
     e->ops = *ops;
     e->ud = ud;
+    e->cur_topic = ks_invalid();
     return e;
 }
 
 void ks_engine_free(ks_engine_t *e)
 {
+    if (!e)
+        return;
+    ks_val_release(e->cur_topic);
     free(e);
 }
 
@@ -89,6 +93,10 @@ int ks__bind_vars(ks_engine_t *e, flight_t *f, ks_val vars[KS_EXPR_NSTREAM_VARS]
     vars[0] = k;
     vars[1] = v;
     vars[2] = ks_num((double)f->ts);
+    if (e->cur_topic.kind != KS_STRING || strcmp(ks_str_data(e->cur_topic), e->cur->topic) != 0) {
+        ks_val_release(e->cur_topic);
+        e->cur_topic = ks_str_cstr(e->cur->topic);
+    }
     vars[3] = e->cur_topic;
     vars[4] = ks_num(e->cur->partition);
     vars[5] = ks_num((double)e->cur->offset);
@@ -260,7 +268,6 @@ int ks_engine_process(ks_engine_t *e, const ks_record_t *rec, char *err, size_t 
 {
     const ks_topology_t *t = e->t;
     e->cur = rec;
-    e->cur_topic = ks_str_cstr(rec->topic);
     e->cur_headers = ks_invalid();
     e->dlq_sent = 0;
     e->failed = 0;
@@ -290,7 +297,6 @@ int ks_engine_process(ks_engine_t *e, const ks_record_t *rec, char *err, size_t 
         ks_val_release(f.key);
         ks_val_release(f.value);
     }
-    ks_val_release(e->cur_topic);
     ks_val_release(e->cur_headers);
     e->cur = NULL;
     if (e->failed) {

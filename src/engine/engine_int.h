@@ -24,7 +24,7 @@ struct ks_engine {
     void *ud;
     ks_engine_stats_t stats;
     const ks_record_t *cur; /* the input record being processed */
-    ks_val cur_topic;       /* $topic */
+    ks_val cur_topic;       /* $topic: built when an expression first needs it, kept while the topic is the same */
     ks_val cur_headers;     /* $headers, built on first use */
     int dlq_sent;
     int failed;

@@ -140,21 +140,35 @@ static int hex4(const char *s, uint32_t *out)
     return 0;
 }
 
-static int parse_string(parser_t *p, ks_val *out)
+/*
+ * From the opening quote at p->pos: the end of a plain-ASCII string without
+ * escapes (the position of its closing quote), or where that stops holding
+ * (the position of the first escape, non-ASCII or control byte).
+ */
+static size_t plain_end(const parser_t *p, int *closed)
 {
-    size_t start = ++p->pos; /* past the quote */
-    /* Fast path: plain ASCII without escapes. */
-    size_t i = start;
-    while (i < p->len) {
+    size_t i = p->pos + 1;
+    for (; i < p->len; i++) {
         unsigned char c = (unsigned char)p->s[i];
         if (c == '"') {
-            *out = ks_str_new(p->s + start, i - start);
-            p->pos = i + 1;
-            return 0;
+            *closed = 1;
+            return i;
         }
         if (c == '\\' || c >= 0x80 || c < 0x20)
             break;
-        i++;
+    }
+    *closed = 0;
+    return i;
+}
+
+static int parse_string(parser_t *p, ks_val *out)
+{
+    int closed;
+    size_t i = plain_end(p, &closed), start = p->pos + 1;
+    if (closed) { /* the fast path: plain ASCII without escapes */
+        *out = ks_str_new(p->s + start, i - start);
+        p->pos = i + 1;
+        return 0;
     }
     ks_buf_t b = {0};
     ks_buf_append(&b, p->s + start, i - start);
@@ -230,19 +244,13 @@ static int parse_string(parser_t *p, ks_val *out)
 static ks_val intern_key_str(const char *p, size_t len);
 static int parse_key(parser_t *p, ks_val *out)
 {
-    size_t i = p->pos + 1;
-    while (i < p->len) {
-        unsigned char c = (unsigned char)p->s[i];
-        if (c == '"') {
-            *out = intern_key_str(p->s + p->pos + 1, i - p->pos - 1);
-            p->pos = i + 1;
-            return 0;
-        }
-        if (c == '\\' || c >= 0x80 || c < 0x20)
-            break;
-        i++;
-    }
-    return parse_string(p, out);
+    int closed;
+    size_t i = plain_end(p, &closed);
+    if (!closed)
+        return parse_string(p, out);
+    *out = intern_key_str(p->s + p->pos + 1, i - p->pos - 1);
+    p->pos = i + 1;
+    return 0;
 }
 
 static int parse_number(parser_t *p, ks_val *out)

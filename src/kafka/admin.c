@@ -155,11 +155,9 @@ int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, c
     /* Source topics must exist; co-partitioned sources (one sub-topology) must agree on partitions. */
     for (int i = 0; i < t->nprocs && rc == 0; i++) {
         const ks_proc_t *p = t->procs[i];
-        if (p->op != KS_OP_SOURCE || p->is_repartition)
-            continue;
+        if (p->op != KS_OP_SOURCE || p->is_repartition || p->generate)
+            continue; /* generate sources read no Kafka topic */
         for (int j = 0; j < p->ntopics; j++) {
-            if (strncmp(p->topics[j], "generate:", 9) == 0)
-                continue;
             const rd_kafka_metadata_topic_t *mt = find_topic(md, p->topics[j]);
             if (!mt) {
                 snprintf(err, errlen, "%s:%d:%d: source topic `%s` does not exist on %s (kstreamd creates only internal topics)",
@@ -254,10 +252,9 @@ const char *ks__embedded_start(ks_topology_t **ts, int n, const ks_runtime_conf_
             const ks_topic_conf_t *tc = p->topic ? ks_topology_topic(t, p->topic) : NULL;
             if (!parts)
                 parts = tc && tc->partitions ? tc->partitions : conf->embedded_partitions;
-            if (p->op == KS_OP_SOURCE)
+            if (p->op == KS_OP_SOURCE && !p->generate)
                 for (int j = 0; j < p->ntopics; j++)
-                    if (strncmp(p->topics[j], "generate:", 9) != 0)
-                        mock_topic(p->topics[j], parts, seen, &nseen);
+                    mock_topic(p->topics[j], parts, seen, &nseen);
             if (p->op == KS_OP_SINK && p->topic)
                 mock_topic(p->topic, parts, seen, &nseen);
         }

@@ -549,11 +549,10 @@ static int start_clients(stream_thread_t *st, char *err, size_t errlen)
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(8);
     for (int i = 0; i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
-        if (p->op != KS_OP_SOURCE)
-            continue;
+        if (p->op != KS_OP_SOURCE || p->generate)
+            continue; /* generate sources are fed by the generator timer, not the consumer */
         for (int j = 0; j < p->ntopics; j++)
-            if (strncmp(p->topics[j], "generate:", 9) != 0 &&
-                !rd_kafka_topic_partition_list_find(topics, p->topics[j], RD_KAFKA_PARTITION_UA))
+            if (!rd_kafka_topic_partition_list_find(topics, p->topics[j], RD_KAFKA_PARTITION_UA))
                 rd_kafka_topic_partition_list_add(topics, p->topics[j], RD_KAFKA_PARTITION_UA);
     }
     if (topics->cnt == 0) {
