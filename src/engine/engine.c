@@ -15,14 +15,8 @@
 
 ks_engine_t *ks_engine_new(const ks_topology_t *t, const ks_engine_ops_t *ops, void *ud, char *err, size_t errlen)
 {
-    for (int i = 0; i < t->nprocs; i++) {
-        ks_op_t op = t->procs[i]->op;
-        if (op >= KS_OP_TO_TABLE) {
-            snprintf(err, errlen, "%s:%d:%d: `%s` is a stateful operator; this version of kstreamd runs stateless topologies only",
-                     t->file, t->procs[i]->pos.line, t->procs[i]->pos.col, ks_op_dsl_name(op));
-            return NULL;
-        }
-    }
+    if (ks__state_check(t, err, errlen))
+        return NULL;
     ks_engine_t *e = ks_xcalloc(1, sizeof *e);
     e->t = t;
     e->ops = *ops;
@@ -36,6 +30,7 @@ void ks_engine_free(ks_engine_t *e)
     if (!e)
         return;
     ks_val_release(e->cur_topic);
+    ks__state_free(e);
     free(e);
 }
 
@@ -242,8 +237,24 @@ int ks__sink(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         out.timestamp = f->ts;
         out.headers = e->cur->headers;
         out.nheaders = e->cur->nheaders;
+        ks_header_t *hs = NULL;
+        if (f->change_tag) {
+            /* A table groupBy record: which side of the change it is travels in a header. */
+            hs = ks_xmalloc((size_t)(out.nheaders + 1) * sizeof *hs);
+            int n = 0;
+            for (int i = 0; i < out.nheaders; i++)
+                if (strcmp(out.headers[i].key, KS_CHANGE_HEADER) != 0)
+                    hs[n++] = out.headers[i];
+            const char *tag = f->change_tag == KS_CHANGE_SUBTRACT ? "subtract" : "add";
+            hs[n].key = KS_CHANGE_HEADER;
+            hs[n].value = tag;
+            hs[n].len = strlen(tag);
+            out.headers = hs;
+            out.nheaders = n + 1;
+        }
         e->stats.out++;
         e->ops.emit(e->ud, &out);
+        free(hs);
         rc = 0;
     }
     ks_buf_free(&kb);
@@ -261,6 +272,36 @@ int ks__forward(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
             return -1;
         ks__process_node(e, f, p->children[i]);
     }
+    return 0;
+}
+
+/* KS_CHANGE_SUBTRACT or KS_CHANGE_ADD for a table groupBy record, else 0. */
+static int change_side(const ks_record_t *rec)
+{
+    for (int i = 0; i < rec->nheaders; i++)
+        if (strcmp(rec->headers[i].key, KS_CHANGE_HEADER) == 0 && rec->headers[i].value) {
+            if (rec->headers[i].len == 8 && memcmp(rec->headers[i].value, "subtract", 8) == 0)
+                return KS_CHANGE_SUBTRACT;
+            if (rec->headers[i].len == 3 && memcmp(rec->headers[i].value, "add", 3) == 0)
+                return KS_CHANGE_ADD;
+        }
+    return 0;
+}
+
+/* A subtract record carries the old value: the change is (new null, old value); an add record's old is null. */
+static int decode_old(ks_engine_t *e, flight_t *f, int side, ks_val *owned)
+{
+    if (side == KS_CHANGE_ADD) {
+        f->old = ks_null();
+        return 0;
+    }
+    if (ks__flight_value(e, f, owned))
+        return -1;
+    *owned = ks_val_retain(*owned);
+    f->old = *owned;
+    ks_val_release(f->value);
+    f->value = ks_null();
+    f->value_changed = 1;
     return 0;
 }
 
@@ -293,9 +334,18 @@ int ks_engine_process(ks_engine_t *e, const ks_record_t *rec, char *err, size_t 
         f.value = ks_invalid();
         f.ts = rec->timestamp;
         f.node = p->name;
+        f.old = ks_invalid();
+        f.window = ks_invalid();
+        ks_val owned_old = ks_invalid();
+        if (p->is_repartition && change_side(rec) && decode_old(e, &f, change_side(rec), &owned_old)) {
+            ks_val_release(f.key);
+            ks_val_release(f.value);
+            continue;
+        }
         ks__forward(e, &f, p);
         ks_val_release(f.key);
         ks_val_release(f.value);
+        ks_val_release(owned_old);
     }
     ks_val_release(e->cur_headers);
     e->cur = NULL;

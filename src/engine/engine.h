@@ -54,6 +54,9 @@ typedef struct ks_engine_ops {
 
 typedef struct ks_engine_stats {
     uint64_t in, out, dlq, dropped;
+    uint64_t late;          /* records dropped by a windowed aggregation because their window had closed */
+    uint64_t store_writes;  /* writes that reached a store (after the record cache) */
+    uint64_t cache_hits;    /* updates the record cache absorbed */
 } ks_engine_stats_t;
 
 typedef struct ks_engine ks_engine_t;
@@ -73,5 +76,29 @@ void ks_engine_free(ks_engine_t *e);
 int ks_engine_process(ks_engine_t *e, const ks_record_t *rec, char *err, size_t errlen);
 
 const ks_engine_stats_t *ks_engine_stats(const ks_engine_t *e);
+
+/*
+ * State. A topology with stores needs them attached before its first
+ * record: `stores` is the thread's handle of the application's LMDB
+ * environment (src/store/store.h). The record cache holds up to
+ * cache_max_bytes of updates per engine (0: every update goes through to
+ * the store, the changelog and downstream at once).
+ *
+ * Each store write also goes to the store's changelog topic
+ * (`<application>-<store>-changelog`, the task's partition) through emit,
+ * unless the step says `changelog: false`.
+ *
+ * A driver calls ks_engine_flush at each commit (the cache's updates are
+ * written and forwarded: outputs are emitted during the call), then, when
+ * the outputs are safely written, ks_engine_commit_stores (one LMDB
+ * transaction, with the checkpoints set through ks_store_set_checkpoint).
+ * ks_engine_commit_stores alone may also be called after any processing
+ * batch, to keep LMDB transactions short.
+ */
+struct ks_stores;
+int ks_topology_has_state(const ks_topology_t *t);
+void ks_engine_attach_stores(ks_engine_t *e, struct ks_stores *stores, size_t cache_max_bytes);
+int ks_engine_flush(ks_engine_t *e, char *err, size_t errlen);
+int ks_engine_commit_stores(ks_engine_t *e, char *err, size_t errlen);
 
 #endif

@@ -16,7 +16,16 @@ typedef struct flight {
     int key_changed, value_changed;    /* computed by an operator: the raw bytes no longer apply */
     int64_t ts;
     const char *node; /* the processor working on it, for dead-letter headers */
+    /* Tables: the previous value of the key (KS_INVALID: not known), borrowed. */
+    ks_val old;
+    int change_tag;   /* a table groupBy record on its way through a repartition topic: KS_CHANGE_* */
+    ks_val window;    /* $window of windowed aggregations (borrowed; KS_INVALID elsewhere) */
 } flight_t;
+
+enum { KS_CHANGE_NONE, KS_CHANGE_SUBTRACT, KS_CHANGE_ADD };
+#define KS_CHANGE_HEADER "kstreamd.change"
+
+struct ks_state; /* ops_state.c */
 
 struct ks_engine {
     const ks_topology_t *t;
@@ -29,6 +38,7 @@ struct ks_engine {
     int dlq_sent;
     int failed;
     char fatal[1400];
+    struct ks_state *st; /* stores, record cache, stream times; NULL for stateless topologies */
 };
 
 int ks__flight_value(ks_engine_t *e, flight_t *f, ks_val *out);
@@ -38,5 +48,9 @@ int ks__fail(ks_engine_t *e, flight_t *f, const char *what, const char *msg);
 int ks__sink(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
 int ks__forward(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
 void ks__process_node(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
+/* ops_state.c: stateful operators and table-side stateless ones. */
+void ks__process_state(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
+void ks__state_free(ks_engine_t *e);
+int ks__state_check(const ks_topology_t *t, char *err, size_t errlen);
 
 #endif

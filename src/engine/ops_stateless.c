@@ -118,10 +118,13 @@ static int needs_output(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val 
 void ks__process_node(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 {
     f->node = p->name;
+    if (p->table || p->op >= KS_OP_TO_TABLE) {
+        ks__process_state(e, f, p);
+        return;
+    }
     switch (p->op) {
     case KS_OP_SOURCE:
     case KS_OP_MERGE:
-    case KS_OP_TABLE_SOURCE:
         ks__forward(e, f, p);
         return;
     case KS_OP_FILTER:

@@ -12,11 +12,13 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../config/yaml.h"
 #include "../engine/engine.h"
 #include "../engine/generate.h"
 #include "../json/json.h"
+#include "../store/store.h"
 #include "../topology/schema.h"
 #include "../util/util.h"
 
@@ -47,6 +49,10 @@ typedef struct run {
     outrec_t *queue; /* written to topics the application reads: to be fed back */
     int nqueue, qhead;
     ks_buf_t log;
+    int stateful;          /* the topology has stores: the driver commits */
+    int64_t now;           /* the case's wall-clock time */
+    int64_t commit_every;  /* `commitInterval`: 0 commits after every record, as TopologyTestDriver */
+    int64_t last_commit;
 } run_t;
 
 static void copy_rec(outrec_t *o, const ks_record_t *r)
@@ -163,7 +169,8 @@ static int known_keys(verdict_t *v, const char *file, const ks_ynode_t *n, const
     return ok;
 }
 
-static const char *const case_keys[] = {"name", "input", "expect", "dlq", "stopped", "stores", NULL};
+static const char *const case_keys[] = {"name", "input", "expect", "dlq", "stopped", "stores", "commitInterval",
+                                        "cacheMaxBytes", NULL};
 static const char *const input_keys[] = {"topic", "key", "value", "rawKey", "rawValue", "timestamp", "headers",
                                          "partition", "advance", "generate", "pipeline", NULL};
 static const char *const expect_keys[] = {"topic", "key", "value", "timestamp", "headers", "partition", NULL};
@@ -266,16 +273,36 @@ static void stop(run_t *run, const char *err)
         run->stopped = ks_xstrdup(err);
 }
 
+/* A commit: the record cache's updates go downstream, the stores' transaction commits. */
+static void commit_now(ks_engine_t *eng, run_t *run)
+{
+    char err[1500];
+    if (!run->stateful || run->stopped)
+        return;
+    if (ks_engine_flush(eng, err, sizeof err) || ks_engine_commit_stores(eng, err, sizeof err))
+        stop(run, err);
+    run->last_commit = run->now;
+}
+
+static void maybe_commit(ks_engine_t *eng, run_t *run)
+{
+    if (run->commit_every == 0 || run->now - run->last_commit >= run->commit_every)
+        commit_now(eng, run);
+}
+
 static void feed(ks_engine_t *eng, run_t *run, const ks_record_t *rec, verdict_t *v)
 {
     char err[1500];
     (void)v;
-    if (ks_engine_process(eng, rec, err, sizeof err)) {
-        stop(run, err);
-        return;
+    if (rec) {
+        if (ks_engine_process(eng, rec, err, sizeof err)) {
+            stop(run, err);
+            return;
+        }
+        maybe_commit(eng, run);
     }
     /* Deliver what the application wrote to topics it reads, in order, as Kafka would. */
-    while (run->qhead < run->nqueue) {
+    while (run->qhead < run->nqueue && !run->stopped) {
         outrec_t *q = &run->queue[run->qhead++];
         ks_header_t hs[64];
         int nh = q->nheaders < 64 ? q->nheaders : 64;
@@ -291,6 +318,7 @@ static void feed(ks_engine_t *eng, run_t *run, const ks_record_t *rec, verdict_t
             stop(run, err);
             return;
         }
+        maybe_commit(eng, run);
     }
 }
 
@@ -495,6 +523,112 @@ static void check_case(const ks_topology_t *t, const char *file, const ks_ynode_
     free(used);
 }
 
+/* ---- `stores:` the contents of state stores after a case ---- */
+
+typedef struct store_dump {
+    ks_val entries; /* [{key, window?, value}] */
+    const ks_proc_t *p;
+} store_dump_t;
+
+static int64_t be64(const unsigned char *b)
+{
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u = (u << 8) | b[i];
+    return (int64_t)u;
+}
+
+static int on_store_entry(void *ud, const void *k, size_t kl, const void *v, size_t vl)
+{
+    store_dump_t *d = ud;
+    const ks_proc_t *p = d->p;
+    char err[200];
+    size_t textlen = strnlen(k, kl);
+    ks_val key, value, e = ks_obj_new(3);
+    if (ks_json_parse(k, textlen, &key, err, sizeof err))
+        key = ks_str_new(k, kl);
+    ks_obj_setc(&e, "key", key);
+    if (textlen < kl && kl >= textlen + 9) {
+        int64_t start = be64((const unsigned char *)k + textlen + 1);
+        int64_t end = kl >= textlen + 17 ? be64((const unsigned char *)k + textlen + 9) : start + p->window.size;
+        ks_val w = ks_obj_new(2);
+        ks_obj_setc(&w, "start", ks_num_i64(start));
+        ks_obj_setc(&w, "end", ks_num_i64(end));
+        ks_obj_setc(&e, "window", w);
+    }
+    if (vl < 8 || ks_json_parse((const char *)v + 8, vl - 8, &value, err, sizeof err))
+        value = ks_str_cstr("<undecodable>");
+    ks_obj_setc(&e, "value", value);
+    ks_arr_push(&d->entries, e);
+    return 0;
+}
+
+static void check_stores(const ks_topology_t *t, const char *file, const ks_ynode_t *want, ks_stores_t *stores,
+                         verdict_t *v)
+{
+    if (!want)
+        return;
+    if (want->kind != KS_YAML_MAP) {
+        say(v, "%s:%d:%d: `stores` maps store names to their contents", file, want->line, want->col);
+        return;
+    }
+    for (size_t i = 0; i < want->n; i++) {
+        const char *name = want->keys[i]->value;
+        const ks_proc_t *p = NULL;
+        for (int j = 0; j < t->nprocs && !p; j++)
+            for (int k = 0; k < t->procs[j]->nstores && !p; k++)
+                if (strcmp(t->procs[j]->stores[k], name) == 0)
+                    p = t->procs[j];
+        if (!p) {
+            say(v, "%s:%d:%d: the topology has no store `%s`", file, want->keys[i]->line, want->keys[i]->col, name);
+            continue;
+        }
+        store_dump_t d = {ks_arr_new(8), p};
+        for (int part = 0; part < 32; part++)
+            ks_store_range(stores, name, part, NULL, 0, NULL, 0, on_store_entry, &d);
+        /* Expected: {key: value} for key-value stores, or [{key, window, value}] for any store. */
+        const ks_ynode_t *w = want->items[i];
+        ks_val exp = ks_arr_new(8);
+        if (w->kind == KS_YAML_MAP) {
+            for (size_t j = 0; j < w->n; j++) {
+                ks_val e = ks_obj_new(2);
+                ks_obj_setc(&e, "key", ks_str_cstr(w->keys[j]->value));
+                ks_obj_setc(&e, "value", ks_ynode_to_json(w->items[j]));
+                ks_arr_push(&exp, e);
+            }
+            /* Keys that are not strings are compared as their JSON text. */
+            for (size_t j = 0; j < ks_arr_len(d.entries); j++) {
+                ks_val *e = (ks_val *)ks_arr_get(d.entries, j);
+                const ks_val *k = ks_obj_get(*e, "key", 3);
+                if (k->kind != KS_STRING) {
+                    char *txt = ks_json_dump(*k);
+                    ks_val_unshare(e);
+                    ks_obj_setc(e, "key", ks_str_cstr(txt));
+                    free(txt);
+                }
+            }
+        } else if (w->kind == KS_YAML_SEQ) {
+            ks_val_release(exp);
+            exp = ks_ynode_to_json(w);
+        } else {
+            say(v, "%s:%d:%d: the contents of store `%s` are a mapping {key: value} or a list of {key, window, value}",
+                file, w->line, w->col, name);
+        }
+        ks_val_sort((ks_val *)ks_arr_get(exp, 0), ks_arr_len(exp));
+        ks_val_sort((ks_val *)ks_arr_get(d.entries, 0), ks_arr_len(d.entries));
+        if (!ks_val_equal(exp, d.entries)) {
+            char *a = ks_json_dump(exp), *b = ks_json_dump(d.entries);
+            say(v, "store %s (line %d):", name, w->line);
+            say(v, "  expected %s", a);
+            say(v, "       got %s", b);
+            free(a);
+            free(b);
+        }
+        ks_val_release(exp);
+        ks_val_release(d.entries);
+    }
+}
+
 static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t *c, verdict_t *v)
 {
     run_t run = {.t = t};
@@ -509,8 +643,33 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
     int64_t now = 0;
     int ngens = 0, turn = 0;
     ks_generator_t **gens = ks_generators_new(t, &ngens);
-    if (ks_ynode_get(c, "stores"))
-        say(v, "%s:%d: `stores` needs state stores, which this version does not run", file, c->line);
+    /* State: each case gets its own LMDB environment in a fresh directory. */
+    char dir[] = "/tmp/kstreamd-test-XXXXXX";
+    ks_stores_t *stores = NULL;
+    run.stateful = ks_topology_has_state(t);
+    if (run.stateful) {
+        const ks_ynode_t *ci = ks_ynode_get(c, "commitInterval"), *cm = ks_ynode_get(c, "cacheMaxBytes");
+        long long cache = 10 * 1024 * 1024;
+        if (ci && (ci->kind != KS_YAML_SCALAR || ks_parse_duration(ci->value, &run.commit_every)))
+            say(v, "%s:%d:%d: `commitInterval` needs a duration such as 30s", file, ci->line, ci->col);
+        if (cm) {
+            char *end = NULL;
+            cache = cm->kind == KS_YAML_SCALAR ? strtoll(cm->value, &end, 10) : -1;
+            if (!end || *end || cache < 0) {
+                say(v, "%s:%d:%d: `cacheMaxBytes` needs a number of bytes (0: no cache)", file, cm->line, cm->col);
+                cache = 0;
+            }
+        }
+        if (!mkdtemp(dir) || !(stores = ks_stores_open(dir, 0, err, sizeof err))) {
+            say(v, "cannot create a state directory: %s", stores ? "" : err);
+            ks_generators_free(gens, ngens);
+            ks_engine_free(eng);
+            return;
+        }
+        ks_engine_attach_stores(eng, stores, (size_t)cache);
+    } else if (ks_ynode_get(c, "stores") || ks_ynode_get(c, "commitInterval") || ks_ynode_get(c, "cacheMaxBytes")) {
+        say(v, "%s:%d: `stores`, `commitInterval` and `cacheMaxBytes` need a topology with state stores", file, c->line);
+    }
     for (size_t i = 0; input && input->kind == KS_YAML_SEQ && i < input->n && !run.stopped; i++) {
         const ks_ynode_t *in = input->items[i];
         if (in->kind != KS_YAML_MAP) {
@@ -520,10 +679,16 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
         const ks_ynode_t *adv = ks_ynode_get(in, "advance");
         if (adv) {
             int64_t ms;
-            if (adv->kind != KS_YAML_SCALAR || ks_parse_duration(adv->value, &ms))
+            if (adv->kind != KS_YAML_SCALAR || ks_parse_duration(adv->value, &ms)) {
                 say(v, "%s:%d:%d: `advance` needs a duration such as 30s", file, adv->line, adv->col);
-            else
+            } else {
                 now += ms;
+                run.now = now;
+                if (run.stateful && run.commit_every > 0 && now - run.last_commit >= run.commit_every) {
+                    commit_now(eng, &run);
+                    feed(eng, &run, NULL, v);
+                }
+            }
             continue;
         }
         if (ks_ynode_get(in, "generate")) {
@@ -566,6 +731,12 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
         ks_buf_free(&kb);
         ks_buf_free(&vb);
     }
+    /* The end of a case is a commit: what the record cache holds goes out. */
+    if (run.stateful && !run.stopped) {
+        commit_now(eng, &run);
+        feed(eng, &run, NULL, v);
+        commit_now(eng, &run);
+    }
     /* errors.tolerance: none: the service stops at the bad record; `stopped:` expects that, with part of the error. */
     const ks_ynode_t *want_stop = ks_ynode_get(c, "stopped");
     if (run.stopped && !want_stop)
@@ -576,6 +747,13 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
         say(v, "the service stopped with `%s`, not with text containing `%s`", run.stopped,
             want_stop->kind == KS_YAML_SCALAR ? want_stop->value : "?");
     check_case(t, file, c, &run, v);
+    if (stores) {
+        char e2[512];
+        if (ks_stores_begin(stores, e2, sizeof e2) == 0) {
+            check_stores(t, file, ks_ynode_get(c, "stores"), stores, v);
+            ks_stores_abort(stores);
+        }
+    }
     free(run.stopped);
     for (int i = 0; i < run.nouts; i++)
         free_rec(&run.outs[i]);
@@ -590,6 +768,16 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
     ks_buf_free(&run.log);
     ks_generators_free(gens, ngens);
     ks_engine_free(eng);
+    if (stores) {
+        ks_stores_close(stores);
+        const char *files[] = {"data.mdb", "lock.mdb", "LOCK"};
+        for (int i = 0; i < 3; i++) {
+            char path[128];
+            snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+            unlink(path);
+        }
+        rmdir(dir);
+    }
 }
 
 int ks_testdriver_run_file(const char *path, FILE *out, int *passed, int *failed)

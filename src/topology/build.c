@@ -81,9 +81,14 @@ void ks__build(load_t *L)
         ks_proc_t *p = t->procs[i];
         if (p->op == KS_OP_TABLE_SOURCE && p->is_default)
             continue;
+        if (p->nstores && !p->changelogs)
+            p->changelogs = calloc((size_t)p->nstores, sizeof(char *));
         for (int j = 0; j < p->nstores; j++) {
             char name[700];
             snprintf(name, sizeof name, "%s-%s-changelog", t->application, p->stores[j]);
+            if (p->no_changelog)
+                continue;
+            p->changelogs[j] = strdup(name);
             int seen = 0;
             for (int k = 0; k < t->ninternal && !seen; k++)
                 seen = strcmp(t->internal_topics[k], name) == 0;
@@ -101,6 +106,9 @@ int ks_topology_is_internal(const ks_topology_t *t, const char *topic)
 {
     for (int i = 0; i < t->nprocs; i++)
         if (t->procs[i]->is_repartition && t->procs[i]->topic && strcmp(t->procs[i]->topic, topic) == 0)
+            return 1;
+    for (int i = 0; i < t->ninternal; i++)
+        if (strcmp(t->internal_topics[i], topic) == 0)
             return 1;
     return 0;
 }

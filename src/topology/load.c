@@ -28,7 +28,7 @@ void ks__err_at(load_t *L, const ks_ynode_t *n, const char *fmt, ...)
     ks_diag_err(L->diags, L->t->file, n ? n->line : 0, n ? n->col : 0, "%s", msg);
 }
 
-static ks_pos_t pos_of(load_t *L, const ks_ynode_t *n)
+ks_pos_t ks__pos_of(load_t *L, const ks_ynode_t *n)
 {
     ks_pos_t p = {L->t->file, n ? n->line : 0, n ? n->col : 0};
     return p;
@@ -145,7 +145,7 @@ int ks__compile_expr(load_t *L, const ks_ynode_t *n, const char *what, ks_step_e
     }
     out->src = ks_xstrdup(src);
     out->expr = e;
-    out->pos = pos_of(L, n);
+    out->pos = ks__pos_of(L, n);
     return 0;
 }
 
@@ -173,7 +173,7 @@ static void load_topics(load_t *L, const ks_ynode_t *n)
         if ((k = ks_ynode_get(v, "value")))
             get_serde(L, k, &c.value);
         c.partitions = get_int(L, ks_ynode_get(v, "partitions"), "`partitions`", 0);
-        c.pos = pos_of(L, n->keys[i]);
+        c.pos = ks__pos_of(L, n->keys[i]);
         if (strcmp(name, "defaults") == 0) {
             t->defaults.key = c.key;
             t->defaults.value = c.value;
@@ -217,7 +217,7 @@ static void load_tables(load_t *L, const ks_ynode_t *n)
         tc.global = get_bool(L, ks_ynode_get(v, "global"), "`global`", 0);
         const char *store = scalar(L, ks_ynode_get(v, "store"), "`store`");
         tc.store = ks_xstrdup(store ? store : tc.name);
-        tc.pos = pos_of(L, n->keys[i]);
+        tc.pos = ks__pos_of(L, n->keys[i]);
         t->tables = ks_xrealloc(t->tables, (size_t)(t->ntables + 1) * sizeof *t->tables);
         t->tables[t->ntables++] = tc;
         ks__note_name(L, tc.name, n->keys[i], "table");
@@ -347,9 +347,13 @@ void ks_topology_free(ks_topology_t *t)
             free(p->topics[j]);
         free(p->topics);
         free(p->branch);
-        for (int j = 0; j < p->nstores; j++)
+        for (int j = 0; j < p->nstores; j++) {
             free(p->stores[j]);
+            if (p->changelogs)
+                free(p->changelogs[j]);
+        }
         free(p->stores);
+        free(p->changelogs);
         free(p->children);
         free(p->parents);
         for (int j = 0; j < p->nextra; j++)

@@ -105,6 +105,7 @@ static void build_tables(load_t *L)
         ts->topic = ks_xstrdup(tc->name); /* the table's name, for lookups */
         add_store(ts, tc->store);
         ts->is_default = tc->global; /* marks a global table's source */
+        ts->table = 1;
         link(src, ts);
     }
 }
@@ -227,27 +228,48 @@ static int compile_part(load_t *L, const step_args_t *a, const ks_step_row_t *ro
         return -1;
     char what[128];
     snprintf(what, sizeof what, "`%s` of `%s`", key, row->name);
-    return ks__compile_expr(L, n, what, out);
+    if (ks__compile_expr(L, n, what, out))
+        return -1;
+    out->part = key; /* the schema's static string */
+    return 0;
 }
 
-static void check_window(load_t *L, const step_args_t *a, const ks_step_row_t *row)
+/* `changelog: false` on a store-making step. */
+static int changelog_off(const step_args_t *a, const ks_step_row_t *row)
+{
+    const ks_ynode_t *n = part(a, row, "changelog");
+    return n && n->kind == KS_YAML_SCALAR && strcmp(n->value, "false") == 0;
+}
+
+static void check_window(load_t *L, const step_args_t *a, const ks_step_row_t *row, ks_window_spec_t *w)
 {
     const char *kinds[] = {"tumbling", "hopping", "sliding", "session"};
     int n = 0;
+    memset(w, 0, sizeof *w);
+    w->pos = ks__pos_of(L, a->node);
     for (int i = 0; i < 4; i++) {
         const ks_ynode_t *d = part(a, row, kinds[i]);
         int64_t ms;
         if (d) {
             n++;
-            ks__get_duration(L, d, kinds[i], &ms);
+            if (ks__get_duration(L, d, kinds[i], &ms) == 0) {
+                w->kind = (ks_win_kind_t)(KS_WIN_TUMBLING + i);
+                w->size = ms;
+                w->advance = ms;
+                if (ms <= 0)
+                    ks__err_at(L, d, "`%s` needs a duration above zero", kinds[i]);
+            }
         }
     }
     const ks_ynode_t *adv = part(a, row, "advance"), *grace = part(a, row, "grace");
     int64_t ms;
-    if (adv)
-        ks__get_duration(L, adv, "advance", &ms);
-    if (grace)
-        ks__get_duration(L, grace, "grace", &ms);
+    if (adv && ks__get_duration(L, adv, "advance", &ms) == 0) {
+        w->advance = ms;
+        if (ms <= 0 || (w->kind == KS_WIN_HOPPING && ms > w->size))
+            ks__err_at(L, adv, "`advance` must be above zero and at most the window size");
+    }
+    if (grace && ks__get_duration(L, grace, "grace", &ms) == 0)
+        w->grace = ms;
     if (n != 1)
         ks__err_at(L, a->node, "`windowedBy` needs exactly one of tumbling, hopping, sliding, session");
     if (adv && !part(a, row, "hopping"))
@@ -359,6 +381,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
             return;
         p = ks__new_proc(L, row->op, pre, a.name, key);
         p->e = e;
+        p->table = s->kind != KS_KSTREAM;
         link(s->cur, p);
         s->cur = p;
         if (row->op == KS_OP_MAP || row->op == KS_OP_MAP_VALUES || row->op == KS_OP_FLAT_MAP ||
@@ -420,7 +443,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
             bp->is_default = is_default;
             bp->e = e;
             link(p, bp);
-            stream_t bs = {bp, KS_KSTREAM, s->key_changed, s->changer, 0, s->value_kind, s->value_from};
+            stream_t bs = {bp, KS_KSTREAM, s->key_changed, s->changer, 0, s->value_kind, s->value_from, s->window};
             const ks_ynode_t *bsteps = ks_ynode_get(b, "steps");
             if (bsteps)
                 load_steps(L, &bs, bsteps, pipe);
@@ -488,6 +511,8 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         char *store = st ? ks_xstrdup(st->value) : gen_name(L, "KSTREAM-TOTABLE-STATE-STORE");
         add_store(p, store);
         free(store);
+        p->table = 1;
+        p->no_changelog = changelog_off(&a, row);
         break;
     }
     case KS_OP_TO_STREAM:
@@ -503,6 +528,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         int table = s->kind == KS_KTABLE;
         p = ks__new_proc(L, KS_OP_GROUP_BY, table ? "KTABLE-SELECT" : "KSTREAM-KEY-SELECT", a.name, key);
         p->e = e;
+        p->table = table;
         p->key_changing = 1;
         link(s->cur, p);
         s->cur = p;
@@ -512,7 +538,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         return;
     }
     case KS_OP_WINDOWED_BY:
-        check_window(L, &a, row);
+        check_window(L, &a, row, &s->window);
         s->kind = KS_KWINDOWED;
         return;
     case KS_OP_COUNT:
@@ -531,10 +557,14 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
             if (!table && !part(&a, row, "aggregator"))
                 ks__err_at(L, key, "`aggregate` of a grouped stream needs `aggregator`");
         }
-        static const char *const parts_order[] = {"initializer", "aggregator", "reducer", "adder", "subtractor"};
-        ks_step_expr_t exprs[5];
+        static const char *const parts_order[] = {"initializer", "aggregator", "reducer", "adder", "subtractor", "merger"};
+        ks_step_expr_t exprs[6];
         int ne = 0;
-        for (int i = 0; i < 5; i++) {
+        if (row->op == KS_OP_AGGREGATE && windowed && s->window.kind == KS_WIN_SESSION && !part(&a, row, "merger"))
+            ks__err_at(L, key, "`aggregate` over session windows needs `merger` (combines two sessions' aggregates: `$agg` and `.`)");
+        if (part(&a, row, "merger") && !(windowed && s->window.kind == KS_WIN_SESSION))
+            ks__err_at(L, part(&a, row, "merger"), "`merger` applies to session windows only");
+        for (int i = 0; i < 6; i++) {
             if (part(&a, row, parts_order[i])) {
                 memset(&exprs[ne], 0, sizeof exprs[ne]);
                 if (compile_part(L, &a, row, parts_order[i], &exprs[ne]) == 0)
@@ -554,6 +584,10 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         free(store);
         for (int i = 0; i < ne; i++)
             ks__add_extra(p, exprs[i]);
+        p->table = table;
+        if (windowed)
+            p->window = s->window;
+        p->no_changelog = changelog_off(&a, row);
         link(s->cur, p);
         s->cur = p;
         s->kind = windowed ? KS_KWTABLE : KS_KTABLE;
@@ -569,10 +603,25 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
             ks__err_at(L, arg ? arg : key, "`suppress` needs `untilWindowCloses` or `{untilTimeLimit: DURATION}`");
         if (uwc && s->kind != KS_KWTABLE)
             ks__err_at(L, uwc, "`untilWindowCloses` needs a windowed aggregation before it");
-        int64_t ms;
+        int64_t ms = 0;
         if (utl)
             ks__get_duration(L, utl, "untilTimeLimit", &ms);
         p = ks__new_proc(L, KS_OP_SUPPRESS, "KTABLE-SUPPRESS", a.name, key);
+        p->suppress_final = uwc != NULL && !(uwc->kind == KS_YAML_SCALAR && strcmp(uwc->value, "false") == 0);
+        p->suppress_limit = utl ? ms : 0;
+        p->suppress_max = -1;
+        const ks_ynode_t *mr = part(&a, row, "maxRecords");
+        if (mr && mr->kind == KS_YAML_SCALAR) {
+            char *end;
+            long long n = strtoll(mr->value, &end, 10);
+            if (*end || n <= 0)
+                ks__err_at(L, mr, "`maxRecords` needs a positive number");
+            else if (!utl)
+                ks__err_at(L, mr, "`maxRecords` applies to `untilTimeLimit`");
+            p->suppress_max = n;
+        }
+        if (uwc && utl)
+            ks__err_at(L, utl, "`suppress` takes one of `untilWindowCloses` and `untilTimeLimit`");
         char *buffer = gen_name(L, "KTABLE-SUPPRESS-STATE-STORE"); /* the suppression buffer */
         add_store(p, buffer);
         free(buffer);

@@ -81,7 +81,8 @@ static const ks_key_row_t p_repartition[] = {{"partitions", KT_INT, 0, NULL, "pa
 static const ks_key_row_t p_to[] = {{"topic", KT_STRING, 0, NULL, "the topic"},
                                     {"dynamic", KT_EXPR, 0, NULL, "yields the topic name per record"},
                                     {NULL, 0, 0, NULL, NULL}};
-static const ks_key_row_t p_table[] = {{"store", KT_STRING, 0, NULL, "the state store's name"},
+#define CHANGELOG_ROW {"changelog", KT_BOOL, 0, "true", "write the store's changes to its changelog topic (restore needs it)"}
+static const ks_key_row_t p_table[] = {{"store", KT_STRING, 0, NULL, "the state store's name"}, CHANGELOG_ROW,
                                        {NULL, 0, 0, NULL, NULL}};
 static const ks_key_row_t p_group_by[] = {{"keySelector", KT_EXPR, 1, NULL, "yields the grouping key"},
                                           {NULL, 0, 0, NULL, NULL}};
@@ -93,18 +94,21 @@ static const ks_key_row_t p_windowed[] = {
     {"session", KT_DURATION, 0, NULL, "sessions closed after this inactivity gap"},
     {"grace", KT_DURATION, 0, "0ms", "how long late records are still accepted"},
     {NULL, 0, 0, NULL, NULL}};
-static const ks_key_row_t p_count[] = {{"store", KT_STRING, 0, NULL, "the state store's name"},
+static const ks_key_row_t p_count[] = {{"store", KT_STRING, 0, NULL, "the state store's name"}, CHANGELOG_ROW,
                                        {NULL, 0, 0, NULL, NULL}};
 static const ks_key_row_t p_reduce[] = {{"reducer", KT_EXPR, 0, NULL, "combines $agg and the record (streams)"},
                                         {"adder", KT_EXPR, 0, NULL, "adds a new value (tables)"},
                                         {"subtractor", KT_EXPR, 0, NULL, "removes an old value (tables)"},
                                         {"store", KT_STRING, 0, NULL, "the state store's name"},
+                                        CHANGELOG_ROW,
                                         {NULL, 0, 0, NULL, NULL}};
 static const ks_key_row_t p_aggregate[] = {{"initializer", KT_EXPR, 1, NULL, "the first aggregate"},
                                            {"aggregator", KT_EXPR, 0, NULL, "new aggregate from $agg and the record"},
                                            {"adder", KT_EXPR, 0, NULL, "tables: adds a new value"},
                                            {"subtractor", KT_EXPR, 0, NULL, "tables: removes an old value"},
+                                           {"merger", KT_EXPR, 0, NULL, "session windows: combines two aggregates ($agg and .)"},
                                            {"store", KT_STRING, 0, NULL, "the state store's name"},
+                                           CHANGELOG_ROW,
                                            {NULL, 0, 0, NULL, NULL}};
 static const ks_key_row_t p_suppress[] = {
     {"untilWindowCloses", KT_BOOL, 0, NULL, "emit each window's final result once"},

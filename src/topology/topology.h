@@ -39,7 +39,19 @@ typedef struct ks_step_expr {
     char *src;
     ks_expr_t *expr;
     ks_pos_t pos;
+    const char *part; /* aggregations: "initializer", "aggregator", "reducer", "adder", "subtractor", "merger" */
 } ks_step_expr_t;
+
+typedef enum { KS_WIN_NONE, KS_WIN_TUMBLING, KS_WIN_HOPPING, KS_WIN_SLIDING, KS_WIN_SESSION } ks_win_kind_t;
+
+/* A `windowedBy` step's windows, carried by the aggregation after it. */
+typedef struct ks_window_spec {
+    ks_win_kind_t kind;
+    int64_t size;    /* tumbling/hopping size, sliding time difference, session inactivity gap (ms) */
+    int64_t advance; /* hopping: the advance; tumbling: = size */
+    int64_t grace;
+    ks_pos_t pos;
+} ks_window_spec_t;
 
 typedef enum ks_op {
     KS_OP_SOURCE,
@@ -112,6 +124,14 @@ typedef struct ks_proc {
     double gen_rate;           /* records per second; 0: as fast as possible */
     int64_t gen_count;         /* total records; -1: unbounded */
     int64_t gen_seed;          /* the PRNG seed, also $seed */
+    /* State (src/engine/ops_state.c). */
+    int table;                 /* FILTER, FILTER_NOT, MAP_VALUES, GROUP_BY, aggregations: works on a table's changes */
+    ks_window_spec_t window;   /* aggregations after windowedBy */
+    int no_changelog;          /* `changelog: false`: the store is not logged */
+    int suppress_final;        /* SUPPRESS: untilWindowCloses */
+    int64_t suppress_limit;    /* SUPPRESS: untilTimeLimit (ms) */
+    int64_t suppress_max;      /* SUPPRESS: maxRecords; -1 unbounded */
+    char **changelogs;         /* the changelog topic of each of `stores` (full names); NULL entries: not logged */
 } ks_proc_t;
 
 /* Slots of a generate source's expressions in ks_proc_t.extra. */

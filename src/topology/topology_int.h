@@ -44,6 +44,7 @@ typedef struct stream {
     int ended;       /* after split: nothing may follow */
     int value_kind;  /* the JSON kind every value is known to have (count: numbers), 0 when unknown */
     const char *value_from; /* the step that fixed value_kind, for messages */
+    ks_window_spec_t window; /* set by windowedBy for the aggregation that follows */
 } stream_t;
 
 void ks__err_at(load_t *L, const ks_ynode_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -52,6 +53,7 @@ void ks__load_pipelines(load_t *L, const ks_ynode_t *n);
 void ks__load_cleanup(load_t *L);
 void ks__note_name(load_t *L, const char *name, const ks_ynode_t *at, const char *what);
 int ks__compile_expr(load_t *L, const ks_ynode_t *n, const char *what, ks_step_expr_t *out);
+ks_pos_t ks__pos_of(load_t *L, const ks_ynode_t *n);
 int ks__get_duration(load_t *L, const ks_ynode_t *n, const char *what, int64_t *ms);
 const ks_table_conf_t *ks__find_table(const ks_topology_t *t, const char *name);
 void ks__build(load_t *L);

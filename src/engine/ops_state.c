@@ -1,0 +1,1322 @@
+/*
+ * ops_state.c: the stateful operators at run time, and the table side of
+ * the stateless ones.
+ *
+ *   toTable, table sources     materialise (key -> value), forward (new, old)
+ *   toStream                   a table's changes as a stream
+ *   filter/mapValues (tables)  on both the new and the old value
+ *   groupBy                    streams: a new key; tables: a subtract record
+ *                              for the old value and an add record for the
+ *                              new one, through the repartition topic
+ *   count/reduce/aggregate     streams, tables (adder/subtractor), and
+ *                              tumbling, hopping and session windows
+ *   suppress                   untilWindowCloses, untilTimeLimit/maxRecords
+ *
+ * Semantics are Kafka Streams': records with a null key (and, for stream
+ * aggregations, a null value) are dropped; an aggregate's timestamp is the
+ * largest of its inputs'; a window accepts a record while its end is after
+ * stream time minus grace, later records are dropped and counted as late;
+ * stream time is kept per processor and partition, as each Kafka Streams
+ * processor observes it.
+ *
+ * Store layout (see store.h): keys are the grouping key as JSON text;
+ * window stores append `\0`, the window start (8 bytes, big-endian) and, for
+ * sessions, the end. Values are the timestamp (8 bytes, big-endian) then the
+ * value as JSON text. A changelog record carries the store key, the value
+ * without its timestamp prefix, and the timestamp as its own; restore puts
+ * them back together.
+ *
+ * The record cache sits in front of the key-value and time-window stores:
+ * updates to a key collapse until the cache is flushed (at commit) or the
+ * key is evicted (least recently used first, flushing its processor's
+ * other dirty entries too, as Kafka Streams' NamedCache does). Session
+ * stores, which are read by range, are written through.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../json/json.h"
+#include "../store/store.h"
+#include "../util/util.h"
+#include "engine_int.h"
+
+/* ---- the record cache ---- */
+
+typedef struct centry {
+    struct centry *hnext, *lprev, *lnext;
+    const ks_proc_t *p;
+    int32_t part;
+    uint64_t h;
+    char *k;
+    size_t kl;
+    char *v; /* timestamp-prefixed value; NULL: delete */
+    size_t vl;
+    ks_val fkey; /* the key forwarded downstream */
+    int dirty, listed;
+    char *src_topic;
+    int32_t src_part;
+    int64_t src_off;
+    size_t bytes;
+} centry_t;
+
+/* A suppression buffer entry. */
+typedef struct supent {
+    char *k;
+    size_t kl;
+    ks_val key;
+    int64_t btime, ts;
+    ks_val value; /* KS_NULL: a tombstone */
+    uint64_t seq;
+} supent_t;
+
+typedef struct pstate {
+    int64_t time;
+    int has_time;
+    int loaded;
+    supent_t *buf; /* suppression buffer */
+    int nbuf, capbuf;
+    int64_t minb;  /* smallest buffer time in buf */
+    int *slots;    /* open-addressing index of buf by key: index + 1, 0 empty */
+    int nslots;
+} pstate_t;
+
+struct ks_state {
+    ks_stores_t *stores;
+    size_t cache_max, cache_bytes;
+    centry_t **tab;
+    size_t tabsize, count;
+    centry_t *lru_head, *lru_tail;
+    centry_t **dirty;
+    size_t ndirty, capdirty;
+    pstate_t **ps;
+    int *nps;
+    int nprocs;
+    uint64_t seq;
+    int flushing;
+};
+
+int ks_topology_has_state(const ks_topology_t *t)
+{
+    for (int i = 0; i < t->nprocs; i++)
+        if (t->procs[i]->nstores > 0)
+            return 1;
+    return 0;
+}
+
+int ks__state_check(const ks_topology_t *t, char *err, size_t errlen)
+{
+    for (int i = 0; i < t->nprocs; i++) {
+        const ks_proc_t *p = t->procs[i];
+        const char *why = NULL;
+        if (p->op == KS_OP_JOIN || p->op == KS_OP_LEFT_JOIN || p->op == KS_OP_OUTER_JOIN)
+            why = "joins are not run by this version of kstreamd";
+        else if (p->op == KS_OP_TABLE_SOURCE && p->is_default)
+            why = "global tables (used by joins) are not run by this version of kstreamd";
+        else if (p->window.kind == KS_WIN_SLIDING)
+            why = "sliding windows are not run by this version of kstreamd; use hopping windows";
+        if (why) {
+            snprintf(err, errlen, "%s:%d:%d: `%s`: %s", t->file, p->pos.line, p->pos.col, ks_op_dsl_name(p->op), why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+
+/* ---- failures of the state layer: they stop the service ---- */
+
+static int state_fatal(ks_engine_t *e, const char *msg)
+{
+    if (!e->failed) {
+        snprintf(e->fatal, sizeof e->fatal, "state store: %s", msg);
+        e->failed = 1;
+    }
+    return -1;
+}
+
+static struct ks_state *state(ks_engine_t *e)
+{
+    if (!e->st) {
+        state_fatal(e, "no state directory is attached to this engine");
+        return NULL;
+    }
+    return e->st;
+}
+
+static int begin(ks_engine_t *e)
+{
+    char err[512];
+    if (ks_stores_begin(e->st->stores, err, sizeof err))
+        return state_fatal(e, err);
+    return 0;
+}
+
+static pstate_t *pstate(ks_engine_t *e, const ks_proc_t *p, int32_t part)
+{
+    struct ks_state *st = e->st;
+    if (p->seq >= st->nprocs) {
+        st->ps = ks_xrealloc(st->ps, (size_t)(p->seq + 1) * sizeof *st->ps);
+        st->nps = ks_xrealloc(st->nps, (size_t)(p->seq + 1) * sizeof *st->nps);
+        for (int i = st->nprocs; i <= p->seq; i++) {
+            st->ps[i] = NULL;
+            st->nps[i] = 0;
+        }
+        st->nprocs = p->seq + 1;
+    }
+    if (part >= st->nps[p->seq]) {
+        st->ps[p->seq] = ks_xrealloc(st->ps[p->seq], (size_t)(part + 1) * sizeof(pstate_t));
+        memset(st->ps[p->seq] + st->nps[p->seq], 0, (size_t)(part + 1 - st->nps[p->seq]) * sizeof(pstate_t));
+        st->nps[p->seq] = part + 1;
+    }
+    return &st->ps[p->seq][part];
+}
+
+/* Stream time as this processor observes it on this partition. */
+static int64_t observe(ks_engine_t *e, const ks_proc_t *p, int32_t part, int64_t ts)
+{
+    pstate_t *ps = pstate(e, p, part);
+    if (!ps->has_time || ts > ps->time) {
+        ps->time = ts;
+        ps->has_time = 1;
+    }
+    return ps->time;
+}
+
+/* ---- encodings ---- */
+
+static void put_be64(char *b, int64_t v)
+{
+    uint64_t u = (uint64_t)v;
+    for (int i = 7; i >= 0; i--) {
+        b[i] = (char)(u & 0xff);
+        u >>= 8;
+    }
+}
+
+static int64_t get_be64(const void *p)
+{
+    const unsigned char *b = p;
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u = (u << 8) | b[i];
+    return (int64_t)u;
+}
+
+static void key_text(ks_buf_t *b, ks_val key)
+{
+    b->len = 0;
+    ks_json_write(b, key);
+}
+
+static void window_key(ks_buf_t *b, ks_val key, int64_t start, int64_t end, int session)
+{
+    key_text(b, key);
+    char t[17];
+    t[0] = 0;
+    put_be64(t + 1, start);
+    ks_buf_append(b, t, 9);
+    if (session) {
+        put_be64(t, end);
+        ks_buf_append(b, t, 8);
+    }
+}
+
+static ks_val windowed_key(ks_val key, int64_t start, int64_t end)
+{
+    ks_val w = ks_obj_new(2), o = ks_obj_new(2);
+    ks_obj_setc(&w, "start", ks_num_i64(start));
+    ks_obj_setc(&w, "end", ks_num_i64(end));
+    ks_obj_setc(&o, "key", ks_val_retain(key));
+    ks_obj_setc(&o, "window", w);
+    return o;
+}
+
+static void enc_value(ks_buf_t *b, ks_val v, int64_t ts)
+{
+    char t[8];
+    b->len = 0;
+    put_be64(t, ts);
+    ks_buf_append(b, t, 8);
+    ks_json_write(b, v);
+}
+
+static int dec_value(ks_engine_t *e, const void *data, size_t len, ks_val *v, int64_t *ts)
+{
+    char err[200];
+    if (len < 8 || ks_json_parse((const char *)data + 8, len - 8, v, err, sizeof err)) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "a stored value does not decode (%s)", len < 8 ? "too short" : err);
+        return state_fatal(e, msg);
+    }
+    if (ts)
+        *ts = get_be64(data);
+    return 0;
+}
+
+/* ---- forwarding a change downstream ---- */
+
+static void forward_change(ks_engine_t *e, const ks_proc_t *p, ks_val key, ks_val newv, ks_val oldv, int64_t ts)
+{
+    flight_t c = {0};
+    c.key = key;
+    c.value = newv.kind == KS_INVALID ? ks_null() : newv;
+    c.old = oldv.kind == KS_INVALID ? ks_null() : oldv;
+    c.key_changed = c.value_changed = 1;
+    c.key_serde = c.value_serde = KS_SERDE_JSON;
+    c.ts = ts;
+    c.node = p->name;
+    c.window = ks_invalid();
+    ks__forward(e, &c, p);
+}
+
+static void changelog(ks_engine_t *e, const ks_proc_t *p, int32_t part, const void *k, size_t kl, const void *v,
+                      size_t vl, int64_t ts)
+{
+    if (!p->changelogs || !p->changelogs[0])
+        return;
+    ks_record_t out = {0};
+    out.topic = p->changelogs[0];
+    out.partition = part;
+    out.offset = -1;
+    out.timestamp = ts;
+    out.key = k;
+    out.key_len = kl;
+    out.value = v ? (const char *)v + 8 : NULL;
+    out.value_len = v ? vl - 8 : 0;
+    e->ops.emit(e->ud, &out);
+}
+
+/*
+ * Writes through to the store and the changelog, then forwards (key, new,
+ * old). newb is the timestamp-prefixed value, NULL to delete.
+ */
+static int write_through(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl, ks_val fkey,
+                         const char *newb, size_t newl, int forward)
+{
+    struct ks_state *st = e->st;
+    if (begin(e))
+        return -1;
+    const void *ob;
+    size_t ol;
+    ks_val oldv = ks_invalid(), newv = ks_invalid();
+    int found = ks_store_get(st->stores, p->stores[0], part, k, kl, &ob, &ol);
+    if (found < 0)
+        return state_fatal(e, "reading a store failed");
+    if (forward && found && dec_value(e, ob, ol, &oldv, NULL))
+        return -1;
+    int64_t ts = newb ? get_be64(newb) : (e->cur ? e->cur->timestamp : 0);
+    if (newb && forward && dec_value(e, newb, newl, &newv, NULL)) {
+        ks_val_release(oldv);
+        return -1;
+    }
+    if (ks_store_put(st->stores, p->stores[0], part, k, kl, newb, newl)) {
+        ks_val_release(oldv);
+        ks_val_release(newv);
+        return state_fatal(e, "writing a store failed");
+    }
+    e->stats.store_writes++;
+    changelog(e, p, part, k, kl, newb, newl, ts);
+    if (forward && (found || newb))
+        forward_change(e, p, fkey, newv, oldv, ts);
+    ks_val_release(oldv);
+    ks_val_release(newv);
+    return 0;
+}
+
+static uint64_t hash_key(const ks_proc_t *p, int32_t part, const char *k, size_t kl)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)p->seq * 31 ^ (uint64_t)(uint32_t)part << 20;
+    for (size_t i = 0; i < kl; i++)
+        h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
+    return h;
+}
+
+static centry_t *cache_find(struct ks_state *st, const ks_proc_t *p, int32_t part, const char *k, size_t kl, uint64_t h)
+{
+    if (!st->tabsize)
+        return NULL;
+    for (centry_t *c = st->tab[h & (st->tabsize - 1)]; c; c = c->hnext)
+        if (c->h == h && c->p == p && c->part == part && c->kl == kl && memcmp(c->k, k, kl) == 0)
+            return c;
+    return NULL;
+}
+
+static void lru_unlink(struct ks_state *st, centry_t *c)
+{
+    if (c->lprev)
+        c->lprev->lnext = c->lnext;
+    else
+        st->lru_head = c->lnext;
+    if (c->lnext)
+        c->lnext->lprev = c->lprev;
+    else
+        st->lru_tail = c->lprev;
+    c->lprev = c->lnext = NULL;
+}
+
+static void lru_append(struct ks_state *st, centry_t *c)
+{
+    c->lprev = st->lru_tail;
+    c->lnext = NULL;
+    if (st->lru_tail)
+        st->lru_tail->lnext = c;
+    else
+        st->lru_head = c;
+    st->lru_tail = c;
+}
+
+static void cache_remove(struct ks_state *st, centry_t *c)
+{
+    centry_t **pp = &st->tab[c->h & (st->tabsize - 1)];
+    while (*pp != c)
+        pp = &(*pp)->hnext;
+    *pp = c->hnext;
+    lru_unlink(st, c);
+    st->cache_bytes -= c->bytes;
+    st->count--;
+    free(c->k);
+    free(c->v);
+    free(c->src_topic);
+    ks_val_release(c->fkey);
+    free(c);
+}
+
+/* Writes one dirty entry through, with its own record context. */
+static int flush_entry(ks_engine_t *e, centry_t *c)
+{
+    if (!c->dirty)
+        return 0;
+    c->dirty = 0;
+    const ks_record_t *saved = e->cur;
+    ks_val saved_headers = e->cur_headers;
+    ks_record_t ctx = {0};
+    ctx.topic = c->src_topic;
+    ctx.partition = c->src_part;
+    ctx.offset = c->src_off;
+    ctx.timestamp = c->v ? get_be64(c->v) : 0;
+    e->cur = &ctx;
+    e->cur_headers = ks_invalid();
+    e->dlq_sent = 0;
+    int rc = write_through(e, c->p, c->part, c->k, c->kl, c->fkey, c->v, c->vl, 1);
+    ks_val_release(e->cur_headers);
+    e->cur = saved;
+    e->cur_headers = saved_headers;
+    return rc;
+}
+
+/* Flushes the dirty entries (of one processor, or all), in the order they became dirty. */
+static int flush_dirty(ks_engine_t *e, const ks_proc_t *only)
+{
+    struct ks_state *st = e->st;
+    if (st->flushing)
+        return 0;
+    st->flushing = 1;
+    size_t w = 0;
+    int rc = 0;
+    /* Flushing forwards downstream, which may dirty entries of later processors: they are appended and seen here. */
+    for (size_t i = 0; i < st->ndirty; i++) {
+        centry_t *c = st->dirty[i];
+        if (only && c->p != only) {
+            st->dirty[w++] = c;
+            continue;
+        }
+        c->listed = 0;
+        if (rc == 0 && flush_entry(e, c))
+            rc = -1;
+    }
+    st->ndirty = w;
+    st->flushing = 0;
+    return rc;
+}
+
+static void cache_evict(ks_engine_t *e)
+{
+    struct ks_state *st = e->st;
+    while (st->cache_bytes > st->cache_max && st->lru_head && !e->failed) {
+        centry_t *c = st->lru_head;
+        if (c->dirty) {
+            if (st->flushing)
+                return; /* evicted once the flush in progress is done */
+            flush_dirty(e, c->p);
+        }
+        cache_remove(st, c);
+    }
+}
+
+static void cache_grow(struct ks_state *st)
+{
+    size_t n = st->tabsize ? st->tabsize * 2 : 1024;
+    centry_t **tab = ks_xcalloc(n, sizeof *tab);
+    for (size_t i = 0; i < st->tabsize; i++) {
+        centry_t *c = st->tab[i];
+        while (c) {
+            centry_t *next = c->hnext;
+            c->hnext = tab[c->h & (n - 1)];
+            tab[c->h & (n - 1)] = c;
+            c = next;
+        }
+    }
+    free(st->tab);
+    st->tab = tab;
+    st->tabsize = n;
+}
+
+/*
+ * Reads a key: the cache first, then the store. Returns 1 found (value and
+ * timestamp set, owned), 0 not found, -1 on failure.
+ */
+static int kv_get(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl, ks_val *v, int64_t *ts)
+{
+    struct ks_state *st = e->st;
+    centry_t *c = cache_find(st, p, part, k, kl, hash_key(p, part, k, kl));
+    if (c) {
+        if (!c->v)
+            return 0;
+        return dec_value(e, c->v, c->vl, v, ts) ? -1 : 1;
+    }
+    if (begin(e))
+        return -1;
+    const void *b;
+    size_t bl;
+    int found = ks_store_get(st->stores, p->stores[0], part, k, kl, &b, &bl);
+    if (found < 0)
+        return state_fatal(e, "reading a store failed");
+    if (!found)
+        return 0;
+    return dec_value(e, b, bl, v, ts) ? -1 : 1;
+}
+
+/* Writes a key: into the cache, or through when the cache is off. newv KS_INVALID deletes. */
+static int kv_put(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl, ks_val fkey, ks_val newv,
+                  int64_t ts)
+{
+    struct ks_state *st = e->st;
+    ks_buf_t vb = {0};
+    if (newv.kind != KS_INVALID)
+        enc_value(&vb, newv, ts);
+    int rc;
+    if (st->cache_max == 0) {
+        rc = write_through(e, p, part, k, kl, fkey, vb.data, vb.len, 1);
+        ks_buf_free(&vb);
+        return rc;
+    }
+    uint64_t h = hash_key(p, part, k, kl);
+    centry_t *c = cache_find(st, p, part, k, kl, h);
+    if (!c) {
+        if (st->count + 1 > st->tabsize)
+            cache_grow(st);
+        c = ks_xcalloc(1, sizeof *c);
+        c->p = p;
+        c->part = part;
+        c->h = h;
+        c->k = ks_xmalloc(kl);
+        memcpy(c->k, k, kl);
+        c->kl = kl;
+        c->hnext = st->tab[h & (st->tabsize - 1)];
+        st->tab[h & (st->tabsize - 1)] = c;
+        st->count++;
+        c->fkey = ks_val_retain(fkey);
+        lru_append(st, c);
+    } else {
+        lru_unlink(st, c);
+        lru_append(st, c);
+        st->cache_bytes -= c->bytes;
+        if (c->dirty)
+            e->stats.cache_hits++;
+        free(c->v);
+        free(c->src_topic);
+    }
+    size_t vl = vb.len;
+    c->v = vb.data ? ks_buf_steal(&vb) : NULL;
+    c->vl = c->v ? vl : 0;
+    c->src_topic = ks_xstrdup(e->cur ? e->cur->topic : "");
+    c->src_part = e->cur ? e->cur->partition : part;
+    c->src_off = e->cur ? e->cur->offset : -1;
+    c->dirty = 1;
+    if (!c->listed) {
+        if (st->ndirty == st->capdirty) {
+            st->capdirty = st->capdirty ? st->capdirty * 2 : 256;
+            st->dirty = ks_xrealloc(st->dirty, st->capdirty * sizeof *st->dirty);
+        }
+        st->dirty[st->ndirty++] = c;
+        c->listed = 1;
+    }
+    c->bytes = sizeof *c + kl + c->vl + 64;
+    st->cache_bytes += c->bytes;
+    cache_evict(e);
+    return e->failed ? -1 : 0;
+}
+
+/* ---- expressions of stateful steps ---- */
+
+static const ks_step_expr_t *part_of(const ks_proc_t *p, const char *name)
+{
+    for (int i = 0; i < p->nextra; i++)
+        if (p->extra[i].part && strcmp(p->extra[i].part, name) == 0)
+            return &p->extra[i];
+    return NULL;
+}
+
+/* Evaluates a step's expression with `.` = input, $agg and $window bound; one output required. */
+static int eval_x(ks_engine_t *e, flight_t *f, const ks_proc_t *p, const ks_step_expr_t *x, ks_val input, ks_val agg,
+                  ks_val *out)
+{
+    ks_val vars[KS_EXPR_NSTREAM_VARS], err;
+    if (ks__bind_vars(e, f, vars))
+        return -1;
+    vars[7] = agg.kind == KS_INVALID ? ks_null() : agg;
+    vars[10] = f->window.kind == KS_INVALID ? ks_null() : f->window;
+    char what[300];
+    snprintf(what, sizeof what, "evaluating `%s` of `%s` (%s:%d:%d)", x->part ? x->part : "expression",
+             ks_op_dsl_name(p->op), x->pos.file, x->pos.line, x->pos.col);
+    if (ks_expr_eval1(x->expr, input, vars, KS_EXPR_NSTREAM_VARS, out, &err)) {
+        char *m = ks_expr_error_message(err);
+        ks_val_release(err);
+        ks__fail(e, f, what, m);
+        free(m);
+        return -1;
+    }
+    if (out->kind == KS_INVALID) {
+        ks__fail(e, f, what, "the expression produced no output");
+        return -1;
+    }
+    return 0;
+}
+
+static int eval_key(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val *out)
+{
+    ks_val v;
+    if (ks__flight_value(e, f, &v))
+        return -1;
+    return eval_x(e, f, p, &p->e, v, ks_invalid(), out);
+}
+
+/* The first aggregate: count 0, aggregate's initializer; reduce has none (KS_INVALID). */
+static int agg_init(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val *out)
+{
+    if (p->op == KS_OP_COUNT) {
+        *out = ks_num(0);
+        return 0;
+    }
+    if (p->op == KS_OP_REDUCE) {
+        *out = ks_invalid();
+        return 0;
+    }
+    return eval_x(e, f, p, part_of(p, "initializer"), ks_null(), ks_invalid(), out);
+}
+
+/* Adds a value to an aggregate (agg KS_INVALID: none yet). */
+static int agg_add(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val agg, ks_val value, ks_val *out)
+{
+    if (p->op == KS_OP_COUNT) {
+        *out = ks_num((agg.kind == KS_NUMBER ? ks_num_get(agg) : 0) + 1);
+        return 0;
+    }
+    const ks_step_expr_t *x = part_of(p, p->table ? "adder" : p->op == KS_OP_REDUCE ? "reducer" : "aggregator");
+    if (p->op == KS_OP_REDUCE) {
+        if (agg.kind == KS_INVALID) {
+            *out = ks_val_retain(value);
+            return 0;
+        }
+        return eval_x(e, f, p, x, value, agg, out);
+    }
+    ks_val base = ks_invalid();
+    if (agg.kind == KS_INVALID) {
+        if (agg_init(e, f, p, &base))
+            return -1;
+        agg = base;
+    }
+    int rc = eval_x(e, f, p, x, value, agg, out);
+    ks_val_release(base);
+    return rc;
+}
+
+static int agg_sub(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val agg, ks_val value, ks_val *out)
+{
+    if (p->op == KS_OP_COUNT) {
+        *out = ks_num((agg.kind == KS_NUMBER ? ks_num_get(agg) : 0) - 1);
+        return 0;
+    }
+    return eval_x(e, f, p, part_of(p, "subtractor"), value, agg, out);
+}
+
+/* Session windows: combines two sessions' aggregates. */
+static int agg_merge(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val a, ks_val b, ks_val *out)
+{
+    if (p->op == KS_OP_COUNT) {
+        *out = ks_num((a.kind == KS_NUMBER ? ks_num_get(a) : 0) + (b.kind == KS_NUMBER ? ks_num_get(b) : 0));
+        return 0;
+    }
+    if (p->op == KS_OP_REDUCE) {
+        if (a.kind == KS_INVALID) {
+            *out = ks_val_retain(b);
+            return 0;
+        }
+        return eval_x(e, f, p, part_of(p, "reducer"), b, a, out);
+    }
+    return eval_x(e, f, p, part_of(p, "merger"), b, a, out);
+}
+
+static int key_fits(ks_engine_t *e, flight_t *f, const ks_buf_t *k)
+{
+    if (k->len <= 480)
+        return 1;
+    ks__fail(e, f, "storing the key", "a state store key may be at most 480 bytes as JSON text");
+    return 0;
+}
+
+/* ---- aggregations ---- */
+
+static void agg_stream(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val key, ks_val value)
+{
+    int32_t part = e->cur->partition;
+    ks_buf_t kb = {0};
+    key_text(&kb, key);
+    if (!key_fits(e, f, &kb)) {
+        ks_buf_free(&kb);
+        return;
+    }
+    ks_val old = ks_invalid(), nw = ks_invalid();
+    int64_t ots = 0;
+    int found = kv_get(e, p, part, kb.data, kb.len, &old, &ots);
+    if (found >= 0 && agg_add(e, f, p, found ? old : ks_invalid(), value, &nw) == 0)
+        kv_put(e, p, part, kb.data, kb.len, key, nw, found && ots > f->ts ? ots : f->ts);
+    ks_val_release(old);
+    ks_val_release(nw);
+    ks_buf_free(&kb);
+}
+
+static void agg_windows(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val key, ks_val value)
+{
+    int32_t part = e->cur->partition;
+    const ks_window_spec_t *w = &p->window;
+    int64_t ts = f->ts, stime = observe(e, p, part, ts), close = stime - w->grace;
+    if (ts < 0) {
+        ks__fail(e, f, "windowing", "a windowed aggregation needs a timestamp of at least 0");
+        return;
+    }
+    int64_t start = ts - w->size + w->advance;
+    start = (start > 0 ? start : 0) / w->advance * w->advance;
+    ks_buf_t kb = {0};
+    for (; start <= ts && !e->failed; start += w->advance) {
+        int64_t end = start + w->size;
+        if (end <= close) {
+            e->stats.late++;
+            e->stats.dropped++;
+            continue;
+        }
+        window_key(&kb, key, start, end, 0);
+        if (!key_fits(e, f, &kb))
+            break;
+        ks_val fkey = windowed_key(key, start, end);
+        ks_val old = ks_invalid(), nw = ks_invalid();
+        int64_t ots = 0;
+        f->window = ks_val_retain(*ks_obj_get(fkey, "window", 6));
+        int found = kv_get(e, p, part, kb.data, kb.len, &old, &ots);
+        if (found >= 0 && agg_add(e, f, p, found ? old : ks_invalid(), value, &nw) == 0)
+            kv_put(e, p, part, kb.data, kb.len, fkey, nw, found && ots > ts ? ots : ts);
+        ks_val_release(f->window);
+        f->window = ks_invalid();
+        ks_val_release(old);
+        ks_val_release(nw);
+        ks_val_release(fkey);
+    }
+    ks_buf_free(&kb);
+}
+
+typedef struct session {
+    char *k;
+    size_t kl;
+    int64_t start, end;
+    ks_val agg;
+} session_t;
+
+typedef struct session_scan {
+    ks_engine_t *e;
+    size_t prefix;
+    int64_t lo, hi; /* sessions with end >= lo and start <= hi */
+    session_t *s;
+    int n;
+    int bad;
+} session_scan_t;
+
+static int on_session(void *ud, const void *k, size_t kl, const void *v, size_t vl)
+{
+    session_scan_t *sc = ud;
+    if (kl != sc->prefix + 16)
+        return 0;
+    int64_t start = get_be64((const char *)k + sc->prefix), end = get_be64((const char *)k + sc->prefix + 8);
+    if (end < sc->lo || start > sc->hi)
+        return 0;
+    ks_val agg;
+    if (dec_value(sc->e, v, vl, &agg, NULL)) {
+        sc->bad = 1;
+        return 1;
+    }
+    sc->s = ks_xrealloc(sc->s, (size_t)(sc->n + 1) * sizeof *sc->s);
+    session_t *s = &sc->s[sc->n++];
+    s->k = ks_xmalloc(kl);
+    memcpy(s->k, k, kl);
+    s->kl = kl;
+    s->start = start;
+    s->end = end;
+    s->agg = agg;
+    return 0;
+}
+
+static void agg_sessions(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val key, ks_val value)
+{
+    int32_t part = e->cur->partition;
+    int64_t gap = p->window.size, ts = f->ts, stime = observe(e, p, part, ts), close = stime - p->window.grace;
+    ks_buf_t kb = {0}, hi = {0};
+    key_text(&kb, key);
+    if (!key_fits(e, f, &kb) || begin(e)) {
+        ks_buf_free(&kb);
+        return;
+    }
+    size_t prefix = kb.len + 1;
+    ks_buf_putc(&kb, 0);
+    ks_buf_append(&hi, kb.data, kb.len);
+    hi.data[hi.len - 1] = 1;
+    session_scan_t sc = {e, prefix, ts - gap, ts + gap, NULL, 0, 0};
+    if (ks_store_range(e->st->stores, p->stores[0], part, kb.data, kb.len, hi.data, hi.len, on_session, &sc))
+        state_fatal(e, "reading a session store failed");
+    int64_t ms = ts, me = ts;
+    for (int i = 0; i < sc.n; i++) {
+        ms = sc.s[i].start < ms ? sc.s[i].start : ms;
+        me = sc.s[i].end > me ? sc.s[i].end : me;
+    }
+    ks_val agg = ks_invalid(), nw = ks_invalid();
+    if (e->failed || sc.bad) {
+        /* already reported */
+    } else if (me < close) {
+        e->stats.late++;
+        e->stats.dropped++;
+    } else if (agg_init(e, f, p, &agg) == 0) {
+        int ok = 1;
+        for (int i = 0; i < sc.n && ok; i++) {
+            ks_val m;
+            ok = agg_merge(e, f, p, agg, sc.s[i].agg, &m) == 0;
+            if (ok) {
+                ks_val_release(agg);
+                agg = m;
+            }
+        }
+        ks_val fkey = windowed_key(key, ms, me);
+        f->window = ks_val_retain(*ks_obj_get(fkey, "window", 6));
+        if (ok && agg_add(e, f, p, agg, value, &nw) == 0) {
+            if (ms != ts || me != ts) {
+                for (int i = 0; i < sc.n && !e->failed; i++) {
+                    ks_val ok2 = windowed_key(key, sc.s[i].start, sc.s[i].end);
+                    write_through(e, p, part, sc.s[i].k, sc.s[i].kl, ok2, NULL, 0, 1);
+                    ks_val_release(ok2);
+                }
+            }
+            ks_buf_t vb = {0};
+            window_key(&kb, key, ms, me, 1);
+            enc_value(&vb, nw, me);
+            if (!e->failed)
+                write_through(e, p, part, kb.data, kb.len, fkey, vb.data, vb.len, 1);
+            ks_buf_free(&vb);
+        }
+        ks_val_release(f->window);
+        f->window = ks_invalid();
+        ks_val_release(fkey);
+    }
+    ks_val_release(agg);
+    ks_val_release(nw);
+    for (int i = 0; i < sc.n; i++) {
+        free(sc.s[i].k);
+        ks_val_release(sc.s[i].agg);
+    }
+    free(sc.s);
+    ks_buf_free(&kb);
+    ks_buf_free(&hi);
+}
+
+/* KGroupedTable aggregations: subtract the old value, then add the new one. */
+static void agg_table(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val key, ks_val newv)
+{
+    int32_t part = e->cur->partition;
+    ks_val oldv = f->old.kind == KS_INVALID ? ks_null() : f->old;
+    ks_buf_t kb = {0};
+    key_text(&kb, key);
+    if (!key_fits(e, f, &kb)) {
+        ks_buf_free(&kb);
+        return;
+    }
+    ks_val oldagg = ks_invalid(), inter = ks_invalid(), nw = ks_invalid();
+    int64_t ots = 0, ts = f->ts;
+    int found = kv_get(e, p, part, kb.data, kb.len, &oldagg, &ots);
+    int ok = found >= 0;
+    if (ok && oldv.kind != KS_NULL && found) {
+        ok = agg_sub(e, f, p, oldagg, oldv, &inter) == 0;
+        ts = ots > ts ? ots : ts;
+    } else if (ok) {
+        inter = ks_val_retain(oldagg);
+    }
+    if (ok && newv.kind != KS_NULL) {
+        ok = agg_add(e, f, p, inter, newv, &nw) == 0;
+        if (found)
+            ts = ots > ts ? ots : ts;
+    } else if (ok) {
+        nw = ks_val_retain(inter);
+    }
+    if (ok)
+        kv_put(e, p, part, kb.data, kb.len, key, nw.kind == KS_NULL ? ks_invalid() : nw, ts);
+    ks_val_release(oldagg);
+    ks_val_release(inter);
+    ks_val_release(nw);
+    ks_buf_free(&kb);
+}
+
+static void aggregate(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
+{
+    ks_val key, value;
+    if (ks__flight_key(e, f, &key) || ks__flight_value(e, f, &value))
+        return;
+    if (key.kind == KS_NULL) {
+        e->stats.dropped++;
+        return;
+    }
+    if (p->table) {
+        agg_table(e, f, p, key, value);
+        return;
+    }
+    if (value.kind == KS_NULL) {
+        e->stats.dropped++; /* Kafka Streams: records with a null key or value are ignored */
+        return;
+    }
+    switch (p->window.kind) {
+    case KS_WIN_NONE: agg_stream(e, f, p, key, value); break;
+    case KS_WIN_SESSION: agg_sessions(e, f, p, key, value); break;
+    default: agg_windows(e, f, p, key, value); break;
+    }
+}
+
+/* ---- tables ---- */
+
+static void materialize(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
+{
+    ks_val key, value;
+    if (ks__flight_key(e, f, &key) || ks__flight_value(e, f, &value))
+        return;
+    if (key.kind == KS_NULL) {
+        e->stats.dropped++;
+        return;
+    }
+    ks_buf_t kb = {0};
+    key_text(&kb, key);
+    if (key_fits(e, f, &kb))
+        kv_put(e, p, e->cur->partition, kb.data, kb.len, key, value.kind == KS_NULL ? ks_invalid() : value, f->ts);
+    ks_buf_free(&kb);
+}
+
+/* A table's filter or mapValues, on the new value and on the old one. */
+static int table_apply(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val v, ks_val *out)
+{
+    if (v.kind == KS_NULL) {
+        *out = ks_null();
+        return 0;
+    }
+    flight_t t = *f;
+    t.value = v;
+    ks_val r;
+    if (eval_x(e, &t, p, &p->e, v, ks_invalid(), &r))
+        return -1;
+    if (p->op == KS_OP_MAP_VALUES) {
+        *out = r;
+        return 0;
+    }
+    int keep = ks_is_truthy(r) == (p->op == KS_OP_FILTER);
+    ks_val_release(r);
+    *out = keep ? ks_val_retain(v) : ks_null();
+    return 0;
+}
+
+static void table_stateless(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
+{
+    ks_val v;
+    if (ks__flight_value(e, f, &v))
+        return;
+    ks_val nv = ks_invalid(), ov = ks_invalid();
+    if (table_apply(e, f, p, v, &nv) == 0 && (f->old.kind == KS_INVALID || table_apply(e, f, p, f->old, &ov) == 0)) {
+        /* Neither the new nor the old value passes: nothing changed for downstream. */
+        if (!(nv.kind == KS_NULL && f->old.kind != KS_INVALID && ov.kind == KS_NULL)) {
+            flight_t c = *f;
+            c.value = nv;
+            c.value_changed = 1;
+            c.old = ov;
+            c.node = p->name;
+            ks__forward(e, &c, p);
+        }
+    }
+    ks_val_release(nv);
+    ks_val_release(ov);
+}
+
+static void group_by(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
+{
+    if (!p->table) {
+        ks_val k;
+        if (eval_key(e, f, p, &k))
+            return;
+        flight_t c = *f;
+        c.key = k;
+        c.key_changed = 1;
+        c.node = p->name;
+        ks__forward(e, &c, p);
+        ks_val_release(k);
+        return;
+    }
+    /* KTable#groupBy: the old value leaves its group, the new value joins its group. */
+    ks_val nv;
+    if (ks__flight_value(e, f, &nv))
+        return;
+    if (f->old.kind != KS_INVALID && f->old.kind != KS_NULL) {
+        flight_t t = *f;
+        t.value = f->old;
+        t.value_changed = 1;
+        ks_val k;
+        if (eval_x(e, &t, p, &p->e, f->old, ks_invalid(), &k))
+            return;
+        t.key = k;
+        t.key_changed = 1;
+        t.old = ks_invalid();
+        t.change_tag = KS_CHANGE_SUBTRACT;
+        t.node = p->name;
+        ks__forward(e, &t, p);
+        ks_val_release(k);
+    }
+    if (nv.kind != KS_NULL && !e->failed) {
+        ks_val k;
+        if (eval_key(e, f, p, &k))
+            return;
+        flight_t c = *f;
+        c.key = k;
+        c.key_changed = 1;
+        c.old = ks_invalid();
+        c.change_tag = KS_CHANGE_ADD;
+        c.node = p->name;
+        ks__forward(e, &c, p);
+        ks_val_release(k);
+    }
+}
+
+/* ---- suppress ---- */
+
+static void sup_clear(pstate_t *ps)
+{
+    for (int i = 0; i < ps->nbuf; i++) {
+        free(ps->buf[i].k);
+        ks_val_release(ps->buf[i].key);
+        ks_val_release(ps->buf[i].value);
+    }
+    free(ps->buf);
+    free(ps->slots);
+    ps->buf = NULL;
+    ps->slots = NULL;
+    ps->nbuf = ps->capbuf = ps->nslots = 0;
+}
+
+static uint64_t fnv(const char *k, size_t kl)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < kl; i++)
+        h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
+    return h;
+}
+
+static void sup_index(pstate_t *ps)
+{
+    int want = 64;
+    while (want < ps->nbuf * 2 + 2)
+        want *= 2;
+    if (want != ps->nslots) {
+        free(ps->slots);
+        ps->slots = ks_xmalloc((size_t)want * sizeof *ps->slots);
+        ps->nslots = want;
+    }
+    memset(ps->slots, 0, (size_t)ps->nslots * sizeof *ps->slots);
+    ps->minb = INT64_MAX;
+    for (int i = 0; i < ps->nbuf; i++) {
+        size_t j = fnv(ps->buf[i].k, ps->buf[i].kl) & (size_t)(ps->nslots - 1);
+        while (ps->slots[j])
+            j = (j + 1) & (size_t)(ps->nslots - 1);
+        ps->slots[j] = i + 1;
+        if (ps->buf[i].btime < ps->minb)
+            ps->minb = ps->buf[i].btime;
+    }
+}
+
+static int sup_find(const pstate_t *ps, const char *k, size_t kl)
+{
+    if (!ps->nslots)
+        return -1;
+    size_t j = fnv(k, kl) & (size_t)(ps->nslots - 1);
+    while (ps->slots[j]) {
+        const supent_t *s = &ps->buf[ps->slots[j] - 1];
+        if (s->kl == kl && memcmp(s->k, k, kl) == 0)
+            return ps->slots[j] - 1;
+        j = (j + 1) & (size_t)(ps->nslots - 1);
+    }
+    return -1;
+}
+
+static void sup_add(pstate_t *ps, const char *k, size_t kl, ks_val key, int64_t btime, int64_t ts, ks_val value,
+                    uint64_t seq)
+{
+    if (ps->nbuf == ps->capbuf) {
+        ps->capbuf = ps->capbuf ? ps->capbuf * 2 : 16;
+        ps->buf = ks_xrealloc(ps->buf, (size_t)ps->capbuf * sizeof *ps->buf);
+    }
+    supent_t *s = &ps->buf[ps->nbuf++];
+    s->k = ks_xmalloc(kl);
+    memcpy(s->k, k, kl);
+    s->kl = kl;
+    s->key = key;
+    s->btime = btime;
+    s->ts = ts;
+    s->value = value;
+    s->seq = seq;
+    if (ps->nbuf * 2 + 2 > ps->nslots) {
+        sup_index(ps);
+    } else {
+        size_t j = fnv(k, kl) & (size_t)(ps->nslots - 1);
+        while (ps->slots[j])
+            j = (j + 1) & (size_t)(ps->nslots - 1);
+        ps->slots[j] = ps->nbuf;
+        if (btime < ps->minb)
+            ps->minb = btime;
+    }
+}
+
+typedef struct sup_load {
+    ks_engine_t *e;
+    pstate_t *ps;
+} sup_load_t;
+
+static int on_sup_entry(void *ud, const void *k, size_t kl, const void *v, size_t vl)
+{
+    sup_load_t *sl = ud;
+    char err[200];
+    ks_val key, value = ks_null();
+    if (vl < 17 || ks_json_parse(k, kl, &key, err, sizeof err))
+        return 0;
+    const char *b = v;
+    if (b[16] && ks_json_parse(b + 17, vl - 17, &value, err, sizeof err)) {
+        ks_val_release(key);
+        return 0;
+    }
+    sup_add(sl->ps, k, kl, key, get_be64(b + 8), get_be64(b), value, sl->e->st->seq++);
+    return 0;
+}
+
+static int sup_load(ks_engine_t *e, const ks_proc_t *p, int32_t part, pstate_t *ps)
+{
+    if (ps->loaded)
+        return 0;
+    ps->loaded = 1;
+    if (begin(e))
+        return -1;
+    sup_load_t sl = {e, ps};
+    if (ks_store_range(e->st->stores, p->stores[0], part, NULL, 0, NULL, 0, on_sup_entry, &sl))
+        return state_fatal(e, "reading a suppression buffer failed");
+    return 0;
+}
+
+static int cmp_sup(const void *a, const void *b)
+{
+    const supent_t *x = a, *y = b;
+    if (x->btime != y->btime)
+        return x->btime < y->btime ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int64_t suppress_duration(const ks_proc_t *p, int *windowed)
+{
+    const ks_proc_t *q = p;
+    while (q->nparents > 0 && q->op != KS_OP_COUNT && q->op != KS_OP_REDUCE && q->op != KS_OP_AGGREGATE)
+        q = q->parents[0];
+    *windowed = q->window.kind;
+    if (!p->suppress_final)
+        return p->suppress_limit;
+    return q->window.grace + (q->window.kind == KS_WIN_SESSION ? q->window.size : 0);
+}
+
+static void sup_emit(ks_engine_t *e, const ks_proc_t *p, int32_t part, supent_t *s)
+{
+    if (begin(e) == 0)
+        write_through(e, p, part, s->k, s->kl, s->key, NULL, 0, 0);
+    /* untilWindowCloses drops tombstones: a closed window's final result is never a deletion. */
+    if (!e->failed && !(p->suppress_final && s->value.kind == KS_NULL))
+        forward_change(e, p, s->key, s->value, ks_invalid(), s->ts);
+}
+
+static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
+{
+    int32_t part = e->cur->partition;
+    ks_val key, value;
+    if (ks__flight_key(e, f, &key) || ks__flight_value(e, f, &value))
+        return;
+    pstate_t *ps = pstate(e, p, part);
+    if (sup_load(e, p, part, ps))
+        return;
+    int64_t stime = observe(e, p, part, f->ts);
+    int windowed;
+    int64_t dur = suppress_duration(p, &windowed);
+    int64_t btime = f->ts;
+    if (p->suppress_final) {
+        const ks_val *w = key.kind == KS_OBJECT ? ks_obj_get(key, "window", 6) : NULL;
+        const ks_val *end = w && w->kind == KS_OBJECT ? ks_obj_get(*w, "end", 3) : NULL;
+        if (!end || end->kind != KS_NUMBER) {
+            ks__fail(e, f, "suppressing", "untilWindowCloses needs a windowed key {key, window: {start, end}}");
+            return;
+        }
+        btime = (int64_t)ks_num_get(*end);
+    }
+    ks_buf_t kb = {0}, vb = {0};
+    key_text(&kb, key);
+    if (!key_fits(e, f, &kb)) {
+        ks_buf_free(&kb);
+        return;
+    }
+    int at = sup_find(ps, kb.data, kb.len);
+    if (at >= 0) {
+        /* Kafka Streams keeps a buffered key's first buffer time ("non-resetting"). */
+        supent_t *s = &ps->buf[at];
+        btime = s->btime;
+        s->ts = f->ts;
+        ks_val_release(s->value);
+        s->value = ks_val_retain(value);
+    } else {
+        sup_add(ps, kb.data, kb.len, ks_val_retain(key), btime, f->ts, ks_val_retain(value), e->st->seq++);
+    }
+    /* Persist: [ts][buffer time][has value][value]. */
+    char hdr[17];
+    put_be64(hdr, f->ts);
+    put_be64(hdr + 8, btime);
+    hdr[16] = value.kind != KS_NULL;
+    ks_buf_append(&vb, hdr, 17);
+    if (value.kind != KS_NULL)
+        ks_json_write(&vb, value);
+    if (begin(e) == 0)
+        write_through(e, p, part, kb.data, kb.len, key, vb.data, vb.len, 0);
+    ks_buf_free(&vb);
+    ks_buf_free(&kb);
+    /* Emit what is due, oldest buffer time first; then what exceeds maxRecords. */
+    int64_t expiry = stime - dur;
+    if (ps->nbuf == 0 || (ps->minb > expiry && !(p->suppress_max > 0 && ps->nbuf > p->suppress_max)))
+        return;
+    qsort(ps->buf, (size_t)ps->nbuf, sizeof *ps->buf, cmp_sup);
+    int n = 0;
+    while (n < ps->nbuf && (ps->buf[n].btime <= expiry || (p->suppress_max > 0 && ps->nbuf - n > p->suppress_max)))
+        n++;
+    supent_t *due = n ? ks_xmalloc((size_t)n * sizeof *due) : NULL;
+    if (n) {
+        memcpy(due, ps->buf, (size_t)n * sizeof *due);
+        memmove(ps->buf, ps->buf + n, (size_t)(ps->nbuf - n) * sizeof *ps->buf);
+        ps->nbuf -= n;
+    }
+    sup_index(ps);
+    for (int i = 0; i < n; i++) {
+        if (!e->failed)
+            sup_emit(e, p, part, &due[i]);
+        free(due[i].k);
+        ks_val_release(due[i].key);
+        ks_val_release(due[i].value);
+    }
+    free(due);
+}
+
+/* ---- dispatch ---- */
+
+void ks__process_state(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
+{
+    f->node = p->name;
+    if (!state(e))
+        return;
+    switch (p->op) {
+    case KS_OP_TABLE_SOURCE:
+    case KS_OP_TO_TABLE:
+        materialize(e, f, p);
+        return;
+    case KS_OP_TO_STREAM: {
+        flight_t c = *f;
+        c.old = ks_invalid();
+        c.node = p->name;
+        ks__forward(e, &c, p);
+        return;
+    }
+    case KS_OP_FILTER:
+    case KS_OP_FILTER_NOT:
+    case KS_OP_MAP_VALUES:
+        table_stateless(e, f, p);
+        return;
+    case KS_OP_GROUP_BY:
+        group_by(e, f, p);
+        return;
+    case KS_OP_COUNT:
+    case KS_OP_REDUCE:
+    case KS_OP_AGGREGATE:
+        aggregate(e, f, p);
+        return;
+    case KS_OP_SUPPRESS:
+        suppress(e, f, p);
+        return;
+    default:
+        return;
+    }
+}
+
+/* ---- the engine's state API ---- */
+
+void ks_engine_attach_stores(ks_engine_t *e, ks_stores_t *stores, size_t cache_max_bytes)
+{
+    if (!e->st)
+        e->st = ks_xcalloc(1, sizeof *e->st);
+    e->st->stores = stores;
+    e->st->cache_max = cache_max_bytes;
+}
+
+int ks_engine_flush(ks_engine_t *e, char *err, size_t errlen)
+{
+    if (!e->st)
+        return 0;
+    e->failed = 0;
+    flush_dirty(e, NULL);
+    cache_evict(e);
+    if (e->failed) {
+        snprintf(err, errlen, "%s", e->fatal);
+        return KS_EIO;
+    }
+    return 0;
+}
+
+int ks_engine_commit_stores(ks_engine_t *e, char *err, size_t errlen)
+{
+    if (!e->st || !e->st->stores)
+        return 0;
+    return ks_stores_commit(e->st->stores, err, errlen);
+}
+
+void ks__state_free(ks_engine_t *e)
+{
+    struct ks_state *st = e->st;
+    if (!st)
+        return;
+    while (st->lru_head)
+        cache_remove(st, st->lru_head);
+    free(st->tab);
+    free(st->dirty);
+    for (int i = 0; i < st->nprocs; i++) {
+        for (int j = 0; j < st->nps[i]; j++)
+            sup_clear(&st->ps[i][j]);
+        free(st->ps[i]);
+    }
+    free(st->ps);
+    free(st->nps);
+    free(st);
+    e->st = NULL;
+}

@@ -1,0 +1,545 @@
+/*
+ * store.c: LMDB state stores; see store.h.
+ *
+ * LMDB allows one open environment per file per process, so the handles of
+ * one directory share an environment (a registry keyed by path, reference
+ * counted). Each handle has its own write transaction, database handles and
+ * the log of its batch's writes, replayed when the map has to grow.
+ * Growing the map needs every transaction of the process closed: handles
+ * hold a read lock of `grow` while their transaction is open, and the
+ * handle that grows takes it for writing.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../util/util.h"
+
+#define INITIAL_MAP (64u << 20)
+#define CHECKPOINTS "__checkpoints"
+
+typedef struct shared_env {
+    char *dir;
+    MDB_env *env;
+    int lockfd;
+    int refs;
+    size_t map_size;
+    pthread_rwlock_t grow;
+    struct shared_env *next;
+} shared_env_t;
+
+static pthread_mutex_t g_envs_mu = PTHREAD_MUTEX_INITIALIZER;
+static shared_env_t *g_envs;
+
+typedef struct dbent {
+    char *name;
+    MDB_dbi dbi;
+    int fresh; /* opened in the current transaction: invalid if it aborts */
+} dbent_t;
+
+enum { OP_PUT, OP_DEL, OP_CKPT, OP_WIPE };
+
+typedef struct logop {
+    int kind;
+    char *name;
+    void *k, *v;
+    size_t kl, vl;
+} logop_t;
+
+struct ks_stores {
+    shared_env_t *se;
+    MDB_txn *txn;
+    dbent_t *dbs;
+    int ndbs;
+    logop_t *log;
+    size_t nlog, caplog;
+    int replaying;
+};
+
+static int mkdirs(const char *dir)
+{
+    char *p = ks_xstrdup(dir);
+    for (char *s = p + 1; *s; s++) {
+        if (*s == '/') {
+            *s = 0;
+            if (mkdir(p, 0755) && errno != EEXIST) {
+                free(p);
+                return -1;
+            }
+            *s = '/';
+        }
+    }
+    int rc = mkdir(p, 0755) && errno != EEXIST ? -1 : 0;
+    free(p);
+    return rc;
+}
+
+static shared_env_t *env_acquire(const char *dir, int flags, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&g_envs_mu);
+    for (shared_env_t *e = g_envs; e; e = e->next)
+        if (strcmp(e->dir, dir) == 0) {
+            e->refs++;
+            pthread_mutex_unlock(&g_envs_mu);
+            return e;
+        }
+    shared_env_t *e = NULL;
+    if (mkdirs(dir)) {
+        snprintf(err, errlen, "cannot create the state directory %s: %s", dir, strerror(errno));
+        goto out;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/LOCK", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = 0;
+        pid[strcspn(pid, "\n")] = 0;
+        snprintf(err, errlen,
+                 "the state directory %s is in use by another kstreamd process%s%s%s; give each instance its own `state.dir`",
+                 dir, *pid ? " (pid " : "", pid, *pid ? ")" : "");
+        close(fd);
+        goto out;
+    }
+    char pid[32];
+    int pl = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)pl, 0) != pl) {
+        /* the pid is informative only */
+    }
+    MDB_env *env;
+    int rc = mdb_env_create(&env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(env, 16384);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(env, INITIAL_MAP);
+    if (rc == 0)
+        rc = mdb_env_open(env, dir, MDB_NOTLS | ((flags & KS_STORE_SYNC) ? MDB_NOMETASYNC : MDB_NOSYNC), 0644);
+    if (rc) {
+        snprintf(err, errlen, "cannot open the state stores in %s: %s", dir, mdb_strerror(rc));
+        mdb_env_close(env);
+        close(fd);
+        goto out;
+    }
+    MDB_envinfo info;
+    mdb_env_info(env, &info);
+    e = ks_xcalloc(1, sizeof *e);
+    e->dir = ks_xstrdup(dir);
+    e->env = env;
+    e->lockfd = fd;
+    e->refs = 1;
+    e->map_size = info.me_mapsize;
+    pthread_rwlock_init(&e->grow, NULL);
+    e->next = g_envs;
+    g_envs = e;
+out:
+    pthread_mutex_unlock(&g_envs_mu);
+    return e;
+}
+
+static void env_release(shared_env_t *e)
+{
+    pthread_mutex_lock(&g_envs_mu);
+    if (--e->refs == 0) {
+        for (shared_env_t **pp = &g_envs; *pp; pp = &(*pp)->next)
+            if (*pp == e) {
+                *pp = e->next;
+                break;
+            }
+        mdb_env_close(e->env);
+        close(e->lockfd); /* releases the flock */
+        pthread_rwlock_destroy(&e->grow);
+        free(e->dir);
+        free(e);
+    }
+    pthread_mutex_unlock(&g_envs_mu);
+}
+
+ks_stores_t *ks_stores_open(const char *dir, int flags, char *err, size_t errlen)
+{
+    shared_env_t *se = env_acquire(dir, flags, err, errlen);
+    if (!se)
+        return NULL;
+    ks_stores_t *s = ks_xcalloc(1, sizeof *s);
+    s->se = se;
+    return s;
+}
+
+static void log_clear(ks_stores_t *s)
+{
+    for (size_t i = 0; i < s->nlog; i++) {
+        free(s->log[i].name);
+        free(s->log[i].k);
+        free(s->log[i].v);
+    }
+    s->nlog = 0;
+}
+
+void ks_stores_close(ks_stores_t *s)
+{
+    if (!s)
+        return;
+    ks_stores_abort(s);
+    for (int i = 0; i < s->ndbs; i++)
+        free(s->dbs[i].name);
+    free(s->dbs);
+    free(s->log);
+    env_release(s->se);
+    free(s);
+}
+
+const char *ks_stores_dir(const ks_stores_t *s)
+{
+    return s->se->dir;
+}
+
+size_t ks_stores_map_size(const ks_stores_t *s)
+{
+    return s->se->map_size;
+}
+
+int ks_stores_set_map_size(ks_stores_t *s, size_t bytes)
+{
+    if (s->txn)
+        return KS_EINVAL;
+    pthread_rwlock_wrlock(&s->se->grow);
+    int rc = mdb_env_set_mapsize(s->se->env, bytes);
+    if (rc == 0) {
+        MDB_envinfo info;
+        mdb_env_info(s->se->env, &info);
+        s->se->map_size = info.me_mapsize;
+    }
+    pthread_rwlock_unlock(&s->se->grow);
+    return rc ? KS_EIO : 0;
+}
+
+static void txn_end(ks_stores_t *s, int commit_failed_or_abort)
+{
+    if (commit_failed_or_abort) {
+        /* Handles created in the aborted transaction are gone. */
+        int w = 0;
+        for (int i = 0; i < s->ndbs; i++) {
+            if (s->dbs[i].fresh)
+                free(s->dbs[i].name);
+            else
+                s->dbs[w++] = s->dbs[i];
+        }
+        s->ndbs = w;
+    } else {
+        for (int i = 0; i < s->ndbs; i++)
+            s->dbs[i].fresh = 0;
+    }
+    s->txn = NULL;
+    pthread_rwlock_unlock(&s->se->grow);
+}
+
+static int txn_start(ks_stores_t *s, char *err, size_t errlen)
+{
+    for (;;) {
+        pthread_rwlock_rdlock(&s->se->grow);
+        int rc = mdb_txn_begin(s->se->env, NULL, 0, &s->txn);
+        if (rc == 0)
+            return 0;
+        pthread_rwlock_unlock(&s->se->grow);
+        s->txn = NULL;
+        if (rc == MDB_MAP_RESIZED) {
+            /* Another process grew the map: adopt its size. */
+            pthread_rwlock_wrlock(&s->se->grow);
+            mdb_env_set_mapsize(s->se->env, 0);
+            MDB_envinfo info;
+            mdb_env_info(s->se->env, &info);
+            s->se->map_size = info.me_mapsize;
+            pthread_rwlock_unlock(&s->se->grow);
+            continue;
+        }
+        snprintf(err, errlen, "state stores in %s: cannot begin a transaction: %s", s->se->dir, mdb_strerror(rc));
+        return KS_EIO;
+    }
+}
+
+int ks_stores_begin(ks_stores_t *s, char *err, size_t errlen)
+{
+    if (s->txn)
+        return 0;
+    log_clear(s);
+    return txn_start(s, err, errlen);
+}
+
+void ks_stores_abort(ks_stores_t *s)
+{
+    if (s->txn) {
+        mdb_txn_abort(s->txn);
+        txn_end(s, 1);
+    }
+    log_clear(s);
+}
+
+static int dbi_get(ks_stores_t *s, const char *name, MDB_dbi *out)
+{
+    for (int i = 0; i < s->ndbs; i++)
+        if (strcmp(s->dbs[i].name, name) == 0) {
+            *out = s->dbs[i].dbi;
+            return 0;
+        }
+    MDB_dbi dbi;
+    int rc = mdb_dbi_open(s->txn, name, MDB_CREATE, &dbi);
+    if (rc)
+        return rc;
+    s->dbs = ks_xrealloc(s->dbs, (size_t)(s->ndbs + 1) * sizeof *s->dbs);
+    s->dbs[s->ndbs].name = ks_xstrdup(name);
+    s->dbs[s->ndbs].dbi = dbi;
+    s->dbs[s->ndbs].fresh = 1;
+    s->ndbs++;
+    *out = dbi;
+    return 0;
+}
+
+static void db_name(char *buf, size_t n, const char *store, int partition)
+{
+    snprintf(buf, n, "%s#%d", store, partition);
+}
+
+static int apply(ks_stores_t *s, const logop_t *op);
+
+/* MDB_MAP_FULL: abort, double the map, replay the batch. */
+static int grow_and_replay(ks_stores_t *s)
+{
+    mdb_txn_abort(s->txn);
+    txn_end(s, 1);
+    pthread_rwlock_wrlock(&s->se->grow);
+    size_t want = s->se->map_size * 2;
+    int rc = mdb_env_set_mapsize(s->se->env, want);
+    if (rc == 0) {
+        MDB_envinfo info;
+        mdb_env_info(s->se->env, &info);
+        s->se->map_size = info.me_mapsize;
+    }
+    pthread_rwlock_unlock(&s->se->grow);
+    if (rc)
+        return rc;
+    char err[256];
+    if (txn_start(s, err, sizeof err))
+        return MDB_PANIC;
+    s->replaying = 1;
+    for (size_t i = 0; i < s->nlog; i++) {
+        rc = apply(s, &s->log[i]);
+        if (rc == MDB_MAP_FULL) {
+            s->replaying = 0;
+            return grow_and_replay(s);
+        }
+        if (rc)
+            break;
+    }
+    s->replaying = 0;
+    return rc;
+}
+
+static int apply(ks_stores_t *s, const logop_t *op)
+{
+    MDB_dbi dbi;
+    int rc = dbi_get(s, op->kind == OP_CKPT ? CHECKPOINTS : op->name, &dbi);
+    if (rc)
+        return rc;
+    switch (op->kind) {
+    case OP_PUT: {
+        MDB_val k = {op->kl, op->k}, v = {op->vl, op->v};
+        return mdb_put(s->txn, dbi, &k, &v, 0);
+    }
+    case OP_DEL: {
+        MDB_val k = {op->kl, op->k};
+        rc = mdb_del(s->txn, dbi, &k, NULL);
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    case OP_CKPT: {
+        MDB_val k = {strlen(op->name), op->name}, v = {op->vl, op->v};
+        return op->v ? mdb_put(s->txn, dbi, &k, &v, 0) : ((rc = mdb_del(s->txn, dbi, &k, NULL)) == MDB_NOTFOUND ? 0 : rc);
+    }
+    case OP_WIPE:
+        return mdb_drop(s->txn, dbi, 0);
+    }
+    return 0;
+}
+
+static int logged(ks_stores_t *s, int kind, const char *name, const void *k, size_t kl, const void *v, size_t vl)
+{
+    if (!s->txn)
+        return KS_EINVAL;
+    if (s->nlog == s->caplog) {
+        s->caplog = s->caplog ? s->caplog * 2 : 256;
+        s->log = ks_xrealloc(s->log, s->caplog * sizeof *s->log);
+    }
+    logop_t *op = &s->log[s->nlog++];
+    op->kind = kind;
+    op->name = ks_xstrdup(name);
+    op->k = kl ? ks_xmalloc(kl) : NULL;
+    if (kl)
+        memcpy(op->k, k, kl);
+    op->kl = kl;
+    op->v = v ? ks_xmalloc(vl ? vl : 1) : NULL;
+    if (v && vl)
+        memcpy(op->v, v, vl);
+    op->vl = vl;
+    int rc = apply(s, op);
+    if (rc == MDB_MAP_FULL)
+        rc = grow_and_replay(s);
+    return rc ? KS_EIO : 0;
+}
+
+int ks_stores_commit(ks_stores_t *s, char *err, size_t errlen)
+{
+    if (!s->txn)
+        return 0;
+    for (;;) {
+        int rc = mdb_txn_commit(s->txn);
+        if (rc == 0) {
+            txn_end(s, 0);
+            log_clear(s);
+            return 0;
+        }
+        if (rc == MDB_MAP_FULL) {
+            /* The failed commit freed the transaction; grow and replay into a new one. */
+            txn_end(s, 1);
+            pthread_rwlock_wrlock(&s->se->grow);
+            rc = mdb_env_set_mapsize(s->se->env, s->se->map_size * 2);
+            MDB_envinfo info;
+            mdb_env_info(s->se->env, &info);
+            s->se->map_size = info.me_mapsize;
+            pthread_rwlock_unlock(&s->se->grow);
+            if (rc == 0 && (rc = txn_start(s, err, errlen)) == 0) {
+                for (size_t i = 0; i < s->nlog && rc == 0; i++)
+                    rc = apply(s, &s->log[i]);
+                if (rc == MDB_MAP_FULL)
+                    rc = grow_and_replay(s);
+                if (rc == 0)
+                    continue;
+            }
+        } else {
+            txn_end(s, 1);
+        }
+        snprintf(err, errlen, "state stores in %s: commit failed: %s", s->se->dir, mdb_strerror(rc));
+        ks_stores_abort(s);
+        return KS_EIO;
+    }
+}
+
+int ks_store_get(ks_stores_t *s, const char *store, int partition, const void *k, size_t kl, const void **v,
+                 size_t *vl)
+{
+    if (!s->txn)
+        return KS_EINVAL;
+    char name[512];
+    db_name(name, sizeof name, store, partition);
+    MDB_dbi dbi;
+    if (dbi_get(s, name, &dbi))
+        return KS_EIO;
+    MDB_val key = {kl, (void *)k}, val;
+    int rc = mdb_get(s->txn, dbi, &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return KS_EIO;
+    *v = val.mv_data;
+    *vl = val.mv_size;
+    return 1;
+}
+
+int ks_store_put(ks_stores_t *s, const char *store, int partition, const void *k, size_t kl, const void *v, size_t vl)
+{
+    char name[512];
+    db_name(name, sizeof name, store, partition);
+    if (kl == 0 || kl > 511)
+        return KS_EINVAL; /* LMDB's key limit; the engine checks first */
+    return logged(s, v ? OP_PUT : OP_DEL, name, k, kl, v, vl);
+}
+
+static int cmp_bytes(const void *a, size_t al, const void *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : (al < bl ? -1 : al > bl);
+}
+
+int ks_store_range(ks_stores_t *s, const char *store, int partition, const void *from, size_t fl, const void *to,
+                   size_t tl, ks_store_cb cb, void *ud)
+{
+    if (!s->txn)
+        return KS_EINVAL;
+    char name[512];
+    db_name(name, sizeof name, store, partition);
+    MDB_dbi dbi;
+    MDB_cursor *c;
+    if (dbi_get(s, name, &dbi) || mdb_cursor_open(s->txn, dbi, &c))
+        return KS_EIO;
+    MDB_val k = {fl, (void *)from}, v;
+    int rc = from && fl ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    int out = 0;
+    while (rc == 0) {
+        if (to && cmp_bytes(k.mv_data, k.mv_size, to, tl) >= 0)
+            break;
+        if (cb(ud, k.mv_data, k.mv_size, v.mv_data, v.mv_size))
+            break;
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (rc && rc != MDB_NOTFOUND)
+        out = KS_EIO;
+    mdb_cursor_close(c);
+    return out;
+}
+
+int64_t ks_store_checkpoint(ks_stores_t *s, const char *store, int partition)
+{
+    if (!s->txn)
+        return -1;
+    char name[512];
+    db_name(name, sizeof name, store, partition);
+    MDB_dbi dbi;
+    if (dbi_get(s, CHECKPOINTS, &dbi))
+        return -1;
+    MDB_val k = {strlen(name), name}, v;
+    if (mdb_get(s->txn, dbi, &k, &v) || v.mv_size != 8)
+        return -1;
+    int64_t off;
+    memcpy(&off, v.mv_data, 8);
+    return off;
+}
+
+int ks_store_set_checkpoint(ks_stores_t *s, const char *store, int partition, int64_t next_offset)
+{
+    char name[512];
+    db_name(name, sizeof name, store, partition);
+    return logged(s, OP_CKPT, name, NULL, 0, next_offset >= 0 ? &next_offset : NULL, 8);
+}
+
+int ks_store_wipe(ks_stores_t *s, const char *store, int partition)
+{
+    char name[512];
+    db_name(name, sizeof name, store, partition);
+    if (logged(s, OP_WIPE, name, NULL, 0, NULL, 0))
+        return KS_EIO;
+    return ks_store_set_checkpoint(s, store, partition, -1);
+}
+
+int64_t ks_store_count(ks_stores_t *s, const char *store, int partition)
+{
+    if (!s->txn)
+        return -1;
+    char name[512];
+    db_name(name, sizeof name, store, partition);
+    MDB_dbi dbi;
+    MDB_stat st;
+    if (dbi_get(s, name, &dbi) || mdb_stat(s->txn, dbi, &st))
+        return -1;
+    return (int64_t)st.ms_entries;
+}

@@ -1,0 +1,77 @@
+/*
+ * store.h: state stores in LMDB.
+ *
+ * One environment per application instance (`state.dir/<application>/`),
+ * one named database per (store, partition): `<store>#<partition>`. The
+ * changelog offset each (store, partition) has applied (its checkpoint) is
+ * kept in the database `__checkpoints`, written in the same transaction as
+ * the data, so state and checkpoint never disagree.
+ *
+ * Writes are batched: a caller opens a write transaction for a processing
+ * batch (ks_stores_begin), reads and writes through it, and commits once
+ * (ks_stores_commit). Every write of the batch is also kept in memory until
+ * the commit, so when the map is full (MDB_MAP_FULL) the transaction is
+ * aborted, the map grown and the batch replayed: nothing is lost.
+ *
+ * A lock file (`<dir>/LOCK`, flock) refuses a second process opening the
+ * same directory.
+ *
+ * Keys and values are bytes; window and session stores are key-value stores
+ * whose keys end in their window's bounds (see src/engine/ops_state.c).
+ * One ks_stores_t per thread; LMDB serialises write transactions between
+ * threads sharing a directory.
+ */
+#ifndef KS_STORE_H
+#define KS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ks_stores ks_stores_t;
+
+enum { KS_STORE_SYNC = 1 }; /* fsync on commit (services); tests run without */
+
+/* Opens (creating) the environment in dir. NULL with a message in err. */
+ks_stores_t *ks_stores_open(const char *dir, int flags, char *err, size_t errlen);
+void ks_stores_close(ks_stores_t *s);
+const char *ks_stores_dir(const ks_stores_t *s);
+
+/* Starts the batch's write transaction if none is open. */
+int ks_stores_begin(ks_stores_t *s, char *err, size_t errlen);
+/* Commits the open transaction (no-op without one), growing the map as needed. */
+int ks_stores_commit(ks_stores_t *s, char *err, size_t errlen);
+/* Drops the open transaction and its writes. */
+void ks_stores_abort(ks_stores_t *s);
+
+/*
+ * Reads a value; the bytes stay valid until the next write or commit.
+ * Returns 1 found, 0 not found, <0 on error. Needs an open transaction.
+ */
+int ks_store_get(ks_stores_t *s, const char *store, int partition, const void *k, size_t kl, const void **v,
+                 size_t *vl);
+/* Writes (v NULL: deletes) a value. Returns 0 or <0. */
+int ks_store_put(ks_stores_t *s, const char *store, int partition, const void *k, size_t kl, const void *v, size_t vl);
+
+/*
+ * Calls cb for every entry with from <= key < to (byte order; NULL bounds
+ * are open), in key order, until cb returns non-zero. Returns 0, or <0.
+ * cb must not write to the store.
+ */
+typedef int (*ks_store_cb)(void *ud, const void *k, size_t kl, const void *v, size_t vl);
+int ks_store_range(ks_stores_t *s, const char *store, int partition, const void *from, size_t fl, const void *to,
+                   size_t tl, ks_store_cb cb, void *ud);
+
+/* The checkpoint: the next changelog offset to apply; -1 when none is recorded. */
+int64_t ks_store_checkpoint(ks_stores_t *s, const char *store, int partition);
+int ks_store_set_checkpoint(ks_stores_t *s, const char *store, int partition, int64_t next_offset);
+/* Empties a (store, partition) and forgets its checkpoint. */
+int ks_store_wipe(ks_stores_t *s, const char *store, int partition);
+/* Number of entries of a (store, partition). */
+int64_t ks_store_count(ks_stores_t *s, const char *store, int partition);
+
+/* The current map size in bytes (grows on MDB_MAP_FULL). */
+size_t ks_stores_map_size(const ks_stores_t *s);
+/* For tests: sets the map size (before the first transaction). */
+int ks_stores_set_map_size(ks_stores_t *s, size_t bytes);
+
+#endif
