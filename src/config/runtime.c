@@ -73,6 +73,9 @@ typedef struct {
     X("log.summary.interval.ms", "int 0..86400000", "120000",                                                          \
       "How often each stream thread logs its throughput and lag; 0: never.", K_INT, OFF(progress_interval_ms), 0,     \
       86400000, NULL)                                                                                                  \
+    X("cache.max.bytes", "int 0..2147483647", "10485760",                                                             \
+      "Record cache of the state stores, shared by the stream threads; 0: every update goes through at once.", K_INT, \
+      OFF(cache_max_bytes), 0, 2147483647, NULL)                                                                       \
     X("errors.tolerance", "all|none", "all",                                                                           \
       "Topology config only. all: a record that fails goes to the dead-letter topic; none: it stops the service.",     \
       K_TOPOLOGY, 0, 0, 0, "all|none")                                                                                 \

@@ -32,6 +32,7 @@ typedef struct ks_runtime_conf {
     char *state_dir;            /* state.dir, default "/tmp/kstreamd" */
     char *query_listen;         /* query.listen: HOST:PORT of the query HTTP server; NULL (default): none */
     char *log_level;            /* log.level: error|warn|info|debug, default info */
+    int cache_max_bytes;        /* cache.max.bytes, default 10 MB (Kafka Streams' statestore.cache.max.bytes) */
     int commit_interval_ms;     /* commit.interval.ms, default 30000 (Kafka Streams' default for at-least-once) */
     int num_stream_threads;     /* num.stream.threads, default 1, 1..64 */
     int exactly_once;           /* processing.guarantee: at_least_once (0, default) | exactly_once_v2 (1) */

@@ -87,6 +87,11 @@ static int create_topics(rd_kafka_t *rk, char **names, int *parts, int n, int rf
     char e[256];
     for (int i = 0; i < n; i++) {
         nt[i] = rd_kafka_NewTopic_new(names[i], parts[i], rf, e, sizeof e);
+        size_t nl = nt[i] ? strlen(names[i]) : 0;
+        if (nl > 10 && strcmp(names[i] + nl - 10, "-changelog") == 0) {
+            /* Changelogs keep each key's latest value: compacted, as Kafka Streams creates them. */
+            rd_kafka_NewTopic_set_config(nt[i], "cleanup.policy", "compact");
+        }
         if (!nt[i]) {
             snprintf(err, errlen, "cannot describe topic %s: %s", names[i], e);
             rd_kafka_NewTopic_destroy_array(nt, (size_t)i);

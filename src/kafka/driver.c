@@ -27,6 +27,7 @@
 
 #include "../engine/engine.h"
 #include "../engine/generate.h"
+#include "../store/store.h"
 #include "../util/util.h"
 #include "kafka_int.h"
 
@@ -49,6 +50,8 @@ typedef struct stream_thread {
     rd_kafka_queue_t *cq, *pq;
     ks_engine_t *engine;
     rd_kafka_topic_partition_list_t *processed; /* next offset to commit, per partition */
+    ks_stores_t *stores;                        /* state: this thread's handle of the application's LMDB */
+    rd_kafka_topic_partition_list_t *cl_done;   /* changelog partitions: last offset delivered */
     ks_generator_t **gens;
     int ngens;
     uint64_t *gen_made;
@@ -123,8 +126,49 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     stream_thread_t *st = opaque;
-    if (m->err)
+    if (m->err) {
         fail(st, "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+        return;
+    }
+    /* Changelog offsets become the stores' checkpoints at the next commit. */
+    if (st->stores && m->offset >= 0) {
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        size_t tl = strlen(topic);
+        if (tl > 10 && strcmp(topic + tl - 10, "-changelog") == 0) {
+            rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(st->cl_done, topic, m->partition);
+            if (!tp)
+                tp = rd_kafka_topic_partition_list_add(st->cl_done, topic, m->partition), tp->offset = -1;
+            if (m->offset > tp->offset)
+                tp->offset = m->offset;
+        }
+    }
+}
+
+/* After a flush: the delivered changelog offsets are the stores' checkpoints, in the stores' transaction. */
+static int commit_stores(stream_thread_t *st)
+{
+    char err[512];
+    if (!st->stores)
+        return 0;
+    if (st->cl_done->cnt) {
+        if (ks_stores_begin(st->stores, err, sizeof err)) {
+            fail(st, "%s", err);
+            return -1;
+        }
+        for (int i = 0; i < st->cl_done->cnt; i++) {
+            const rd_kafka_topic_partition_t *tp = &st->cl_done->elems[i];
+            const char *store = ks__changelog_store(st->t, tp->topic, NULL);
+            if (store)
+                ks_store_set_checkpoint(st->stores, store, tp->partition, tp->offset + 1);
+        }
+        rd_kafka_topic_partition_list_destroy(st->cl_done);
+        st->cl_done = rd_kafka_topic_partition_list_new(8);
+    }
+    if (ks_engine_commit_stores(st->engine, err, sizeof err)) {
+        fail(st, "%s", err);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- committing ---- */
@@ -134,6 +178,11 @@ static int commit_cycle(stream_thread_t *st)
 {
     if (!st->producer)
         return 0;
+    char ferr[1500];
+    if (st->stores && !st->failed && ks_engine_flush(st->engine, ferr, sizeof ferr)) {
+        fail(st, "%s", ferr); /* the record cache's updates could not be written */
+        return -1;
+    }
     rd_kafka_resp_err_t e = rd_kafka_flush(st->producer, FLUSH_TIMEOUT_MS);
     if (e) {
         fail(st, "flushing the producer: %s", rd_kafka_err2str(e));
@@ -141,6 +190,8 @@ static int commit_cycle(stream_thread_t *st)
     }
     if (st->failed)
         return -1; /* a delivery failed: committing past it would lose records */
+    if (commit_stores(st))
+        return -1;
     if (!st->consumer || st->processed->cnt == 0)
         return 0;
     e = rd_kafka_commit(st->consumer, st->processed, 0);
@@ -166,6 +217,16 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     stream_thread_t *st = opaque;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         ks__log(KS_LOG_INFO, "%s: assigned %d partitions", st->name, parts->cnt);
+        if (st->stores) {
+            /* A task processes nothing before its stores are restored. */
+            char err[1024];
+            if (commit_stores(st) ||
+                ks__restore_tasks(st->t, st->stores, st->conf, st->bootstrap, parts, st->name, err, sizeof err)) {
+                if (!st->failed)
+                    fail(st, "%s", err);
+                return;
+            }
+        }
         rd_kafka_assign(rk, parts);
         if (st->paused)
             rd_kafka_pause_partitions(rk, parts);
@@ -337,6 +398,12 @@ static void drain_consumer(stream_thread_t *st)
     process_batch(st, batch, n);
     for (int i = 0; i < n; i++)
         rd_kafka_message_destroy(batch[i]);
+    if (st->stores && total) {
+        /* One LMDB transaction per drained batch. */
+        char err[512];
+        if (ks_engine_commit_stores(st->engine, err, sizeof err))
+            fail(st, "%s", err);
+    }
     if (rd_kafka_outq_len(st->producer) > OUTQ_PAUSE)
         set_paused(st, 1);
 }
@@ -622,11 +689,26 @@ static void *thread_main(void *arg)
     ks_engine_ops_t ops = {on_emit, on_peek};
     st->engine = ks_engine_new(st->t, &ops, st, err, sizeof err);
     st->processed = rd_kafka_topic_partition_list_new(8);
+    st->cl_done = rd_kafka_topic_partition_list_new(8);
+    int stores_failed = 0;
+    if (st->engine && ks_topology_has_state(st->t)) {
+        /* One LMDB environment per application instance: state.dir/<application>. */
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/%s", st->conf->state_dir, st->t->application);
+        st->stores = ks_stores_open(dir, KS_STORE_SYNC, err, sizeof err);
+        if (!st->stores) {
+            stores_failed = 1;
+        } else {
+            int threads_of_app = st->conf->num_stream_threads > 0 ? st->conf->num_stream_threads : 1;
+            ks_engine_attach_stores(st->engine, st->stores, (size_t)st->conf->cache_max_bytes / (size_t)threads_of_app);
+            ks__log(KS_LOG_INFO, "%s: state stores in %s", st->name, dir);
+        }
+    }
     uv_timer_init(&st->loop, &st->commit_timer);
     uv_timer_init(&st->loop, &st->progress_timer);
     uv_timer_init(&st->loop, &st->gen_timer);
     st->commit_timer.data = st->progress_timer.data = st->gen_timer.data = st;
-    if (!st->engine || start_clients(st, err, sizeof err)) {
+    if (!st->engine || stores_failed || start_clients(st, err, sizeof err)) {
         ks__log(KS_LOG_ERROR, "%s: %s", st->name, err);
         st->exit_code = st->engine ? 1 : 2;
         if (st->producer)
@@ -661,7 +743,9 @@ static void *thread_main(void *arg)
         ks_generators_free(st->gens, st->ngens);
     free(st->gen_made);
     rd_kafka_topic_partition_list_destroy(st->processed);
+    rd_kafka_topic_partition_list_destroy(st->cl_done);
     ks_engine_free(st->engine);
+    ks_stores_close(st->stores);
     return NULL;
 }
 

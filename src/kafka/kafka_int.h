@@ -33,4 +33,15 @@ int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, c
 const char *ks__embedded_start(ks_topology_t **ts, int n, const ks_runtime_conf_t *conf, char *err, size_t errlen);
 void ks__embedded_stop(void);
 
+/* restore.c: state stores. */
+struct ks_stores;
+/* The store whose changelog topic this is (and its processor's index), or NULL. */
+const char *ks__changelog_store(const ks_topology_t *t, const char *topic, int *proc_index);
+/*
+ * Restores the stores of the tasks that the assigned partitions make, from
+ * their checkpoints to their changelogs' ends. Blocks; logs progress.
+ */
+int ks__restore_tasks(const ks_topology_t *t, struct ks_stores *s, const ks_runtime_conf_t *conf, const char *bootstrap,
+                      const rd_kafka_topic_partition_list_t *assigned, const char *who, char *err, size_t errlen);
+
 #endif

@@ -347,7 +347,8 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
                 ks__note_name(L, a.name, nm, "step");
             }
         }
-    } else if (arg && arg->kind == KS_YAML_SCALAR && !row->main) {
+    } else if (arg && arg->kind == KS_YAML_SCALAR && !row->main &&
+               !(row->op == KS_OP_SUPPRESS && strcmp(arg->value, "untilWindowCloses") == 0)) {
         ks__err_at(L, arg, "`%s` takes %s, not a single value", row->name,
                row->parts && row->parts->name ? "named parts (a mapping)" : "no argument");
         return;

@@ -1,0 +1,270 @@
+/*
+ * restore.c: bringing a task's state stores up to date from their
+ * changelog topics before the task processes a record.
+ *
+ * For each (store, partition) of an assigned task: the checkpoint in LMDB
+ * says which changelog offset comes next. Restore reads the changelog
+ * partition from there to its end (the high watermark when restore
+ * starts) and applies each record: the value with its timestamp put back
+ * in front, or a delete for a tombstone. Each batch of records is one LMDB
+ * transaction that also moves the checkpoint, so a restore interrupted by
+ * a crash resumes where it stopped. A store without a checkpoint but with
+ * data (the process died before its first commit), or whose checkpoint is
+ * beyond the changelog's end (the topic was recreated), is wiped and
+ * restored in full.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../store/store.h"
+#include "../util/util.h"
+#include "kafka_int.h"
+
+#define RESTORE_BATCH 20000
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+const char *ks__changelog_store(const ks_topology_t *t, const char *topic, int *proc_index)
+{
+    for (int i = 0; i < t->nprocs; i++) {
+        const ks_proc_t *p = t->procs[i];
+        for (int j = 0; j < p->nstores; j++)
+            if (p->changelogs && p->changelogs[j] && strcmp(p->changelogs[j], topic) == 0) {
+                if (proc_index)
+                    *proc_index = i;
+                return p->stores[j];
+            }
+    }
+    return NULL;
+}
+
+/* The sub-topology that reads a topic (-1: none). */
+static int subtopology_of(const ks_topology_t *t, const char *topic)
+{
+    for (int i = 0; i < t->nprocs; i++) {
+        const ks_proc_t *p = t->procs[i];
+        if (p->op != KS_OP_SOURCE)
+            continue;
+        for (int j = 0; j < p->ntopics; j++)
+            if (strcmp(p->topics[j], topic) == 0)
+                return p->subtopology;
+    }
+    return -1;
+}
+
+static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const char *topic, int32_t part,
+                       const char *who, int timeout_ms, char *err, size_t errlen)
+{
+    int64_t lo = 0, hi = 0;
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, part, &lo, &hi, timeout_ms);
+    if (e) {
+        snprintf(err, errlen, "restoring %s: cannot read the end of %s[%d]: %s", store, topic, part, rd_kafka_err2str(e));
+        return -1;
+    }
+    if (ks_stores_begin(s, err, errlen))
+        return -1;
+    int64_t from = ks_store_checkpoint(s, store, part);
+    int64_t have = ks_store_count(s, store, part);
+    if ((from < 0 && have > 0) || from > hi || (from >= 0 && from < lo)) {
+        ks__log(KS_LOG_INFO, "%s: %s[%d]: %s; restoring it in full", who, store, part,
+                from < 0 ? "local state has no checkpoint" : from > hi ? "the checkpoint is past the changelog's end"
+                                                                      : "the changelog no longer holds the checkpoint");
+        if (ks_store_wipe(s, store, part) || ks_stores_commit(s, err, errlen)) {
+            snprintf(err, errlen, "restoring %s: cannot wipe partition %d", store, part);
+            return -1;
+        }
+        from = -1;
+    } else {
+        ks_stores_abort(s);
+    }
+    int64_t start = from < 0 ? lo : from;
+    if (start >= hi) {
+        ks__log(KS_LOG_DEBUG, "%s: %s[%d] is up to date (checkpoint %lld)", who, store, part, (long long)start);
+        return 0;
+    }
+    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(tp, topic, part)->offset = start;
+    e = rd_kafka_assign(rk, tp);
+    rd_kafka_topic_partition_list_destroy(tp);
+    if (e) {
+        snprintf(err, errlen, "restoring %s: cannot assign %s[%d]: %s", store, topic, part, rd_kafka_err2str(e));
+        return -1;
+    }
+    ks__log(KS_LOG_INFO, "%s: restoring %s[%d] from %s offset %lld to %lld (%lld records)", who, store, part, topic,
+            (long long)start, (long long)hi, (long long)(hi - start));
+    uint64_t t0 = mono_ms(), last_log = t0, idle_since = t0;
+    int64_t applied = 0, next = start;
+    int in_batch = 0, rc = 0;
+    ks_buf_t vb = {0};
+    while (next < hi) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m) {
+            /* Transaction markers and compaction leave gaps: the position says where the end is. */
+            rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_add(pos, topic, part);
+            if (rd_kafka_position(rk, pos) == 0 && pos->elems[0].offset >= hi)
+                next = hi;
+            rd_kafka_topic_partition_list_destroy(pos);
+            if (next < hi && mono_ms() - idle_since > (uint64_t)timeout_ms) {
+                snprintf(err, errlen, "restoring %s: no progress on %s[%d] for %d ms (at offset %lld of %lld)", store,
+                         topic, part, timeout_ms, (long long)next, (long long)hi);
+                rc = -1;
+                break;
+            }
+            continue;
+        }
+        idle_since = mono_ms();
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                snprintf(err, errlen, "restoring %s from %s[%d]: %s", store, topic, part, rd_kafka_message_errstr(m));
+                rc = -1;
+            } else {
+                next = hi;
+            }
+            rd_kafka_message_destroy(m);
+            if (rc)
+                break;
+            continue;
+        }
+        if (!in_batch && ks_stores_begin(s, err, errlen)) {
+            rd_kafka_message_destroy(m);
+            rc = -1;
+            break;
+        }
+        in_batch++;
+        if (m->key_len > 0) {
+            int64_t ts = rd_kafka_message_timestamp(m, NULL);
+            if (m->payload) {
+                char t[8];
+                uint64_t u = (uint64_t)ts;
+                for (int i = 7; i >= 0; i--, u >>= 8)
+                    t[i] = (char)(u & 0xff);
+                vb.len = 0;
+                ks_buf_append(&vb, t, 8);
+                ks_buf_append(&vb, m->payload, m->len);
+            }
+            if (ks_store_put(s, store, part, m->key, m->key_len, m->payload ? vb.data : NULL, m->payload ? vb.len : 0)) {
+                snprintf(err, errlen, "restoring %s: writing the store failed", store);
+                rd_kafka_message_destroy(m);
+                rc = -1;
+                break;
+            }
+        }
+        applied++;
+        next = m->offset + 1;
+        rd_kafka_message_destroy(m);
+        if (in_batch >= RESTORE_BATCH || next >= hi) {
+            if (ks_store_set_checkpoint(s, store, part, next) || ks_stores_commit(s, err, errlen)) {
+                rc = -1;
+                break;
+            }
+            in_batch = 0;
+        }
+        uint64_t now = mono_ms();
+        if (now - last_log >= 2000) {
+            ks__log(KS_LOG_INFO, "%s: restoring %s[%d]: %lld of %lld records", who, store, part,
+                    (long long)(next - start), (long long)(hi - start));
+            last_log = now;
+        }
+    }
+    if (rc == 0 && in_batch) {
+        if (ks_store_set_checkpoint(s, store, part, next) || ks_stores_commit(s, err, errlen))
+            rc = -1;
+    } else if (rc == 0 && next >= hi && applied == 0) {
+        /* Nothing but markers: still record that the end was reached. */
+        if (ks_stores_begin(s, err, errlen) || ks_store_set_checkpoint(s, store, part, hi) ||
+            ks_stores_commit(s, err, errlen))
+            rc = -1;
+    }
+    if (rc)
+        ks_stores_abort(s);
+    ks_buf_free(&vb);
+    rd_kafka_assign(rk, NULL);
+    uint64_t ms = mono_ms() - t0;
+    if (rc == 0)
+        ks__log(KS_LOG_INFO, "%s: restored %s[%d]: %lld records in %llu ms (%.0f records/s)", who, store, part,
+                (long long)applied, (unsigned long long)ms, ms ? applied * 1000.0 / (double)ms : (double)applied);
+    return rc;
+}
+
+int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_conf_t *conf, const char *bootstrap,
+                      const rd_kafka_topic_partition_list_t *assigned, const char *who, char *err, size_t errlen)
+{
+    /* The (store, partition) pairs of the assigned tasks. */
+    int n = 0;
+    struct {
+        int proc, store;
+        int32_t part;
+    } *todo = NULL;
+    for (int a = 0; a < assigned->cnt; a++) {
+        int sub = subtopology_of(t, assigned->elems[a].topic);
+        if (sub < 0)
+            continue;
+        for (int i = 0; i < t->nprocs; i++) {
+            const ks_proc_t *p = t->procs[i];
+            if (p->subtopology != sub)
+                continue;
+            for (int j = 0; j < p->nstores; j++) {
+                if (!p->changelogs || !p->changelogs[j])
+                    continue;
+                int dup = 0;
+                for (int k = 0; k < n && !dup; k++)
+                    dup = todo[k].proc == i && todo[k].store == j && todo[k].part == assigned->elems[a].partition;
+                if (dup)
+                    continue;
+                todo = ks_xrealloc(todo, (size_t)(n + 1) * sizeof *todo);
+                todo[n].proc = i;
+                todo[n].store = j;
+                todo[n].part = assigned->elems[a].partition;
+                n++;
+            }
+        }
+    }
+    if (n == 0) {
+        free(todo);
+        return 0;
+    }
+    rd_kafka_conf_t *c = ks__client_conf(conf, bootstrap, err, errlen);
+    if (!c) {
+        free(todo);
+        return -1;
+    }
+    char e[512];
+    const char *settings[][2] = {{"enable.auto.commit", "false"},
+                                 {"enable.auto.offset.store", "false"},
+                                 {"enable.partition.eof", "true"},
+                                 {"group.id", "kstreamd-restore"},
+                                 {"queued.max.messages.kbytes", "16384"}};
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+        if (rd_kafka_conf_set(c, settings[i][0], settings[i][1], e, sizeof e)) {
+            snprintf(err, errlen, "restore consumer configuration %s: %s", settings[i][0], e);
+            rd_kafka_conf_destroy(c);
+            free(todo);
+            return -1;
+        }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof e);
+    if (!rk) {
+        snprintf(err, errlen, "cannot create the restore consumer: %s", e);
+        rd_kafka_conf_destroy(c);
+        free(todo);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    int rc = 0;
+    for (int k = 0; k < n && rc == 0; k++) {
+        const ks_proc_t *p = t->procs[todo[k].proc];
+        rc = restore_one(rk, s, p->stores[todo[k].store], p->changelogs[todo[k].store], todo[k].part, who,
+                         conf->startup_timeout_ms, err, errlen);
+    }
+    rd_kafka_destroy(rk);
+    free(todo);
+    return rc;
+}
