@@ -238,23 +238,33 @@ int ks__sink(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         out.headers = e->cur->headers;
         out.nheaders = e->cur->nheaders;
         ks_header_t *hs = NULL;
+        char *oldtext = NULL;
         if (f->change_tag) {
             /* A table groupBy record: which side of the change it is travels in a header. */
-            hs = ks_xmalloc((size_t)(out.nheaders + 1) * sizeof *hs);
+            hs = ks_xmalloc((size_t)(out.nheaders + 2) * sizeof *hs);
             int n = 0;
             for (int i = 0; i < out.nheaders; i++)
-                if (strcmp(out.headers[i].key, KS_CHANGE_HEADER) != 0)
+                if (strncmp(out.headers[i].key, KS_CHANGE_HEADER, strlen(KS_CHANGE_HEADER)) != 0)
                     hs[n++] = out.headers[i];
-            const char *tag = f->change_tag == KS_CHANGE_SUBTRACT ? "subtract" : "add";
+            const char *tag = f->change_tag == KS_CHANGE_SUBTRACT ? "subtract" : f->change_tag == KS_CHANGE_ADD ? "add" : "both";
             hs[n].key = KS_CHANGE_HEADER;
             hs[n].value = tag;
             hs[n].len = strlen(tag);
+            n++;
+            if (f->change_tag == KS_CHANGE_BOTH) {
+                oldtext = ks_json_dump(f->old);
+                hs[n].key = KS_CHANGE_OLD_HEADER;
+                hs[n].value = oldtext;
+                hs[n].len = strlen(oldtext);
+                n++;
+            }
             out.headers = hs;
-            out.nheaders = n + 1;
+            out.nheaders = n;
         }
         e->stats.out++;
         e->ops.emit(e->ud, &out);
         free(hs);
+        free(oldtext);
         rc = 0;
     }
     ks_buf_free(&kb);
@@ -284,6 +294,8 @@ static int change_side(const ks_record_t *rec)
                 return KS_CHANGE_SUBTRACT;
             if (rec->headers[i].len == 3 && memcmp(rec->headers[i].value, "add", 3) == 0)
                 return KS_CHANGE_ADD;
+            if (rec->headers[i].len == 4 && memcmp(rec->headers[i].value, "both", 4) == 0)
+                return KS_CHANGE_BOTH;
         }
     return 0;
 }
@@ -294,6 +306,21 @@ static int decode_old(ks_engine_t *e, flight_t *f, int side, ks_val *owned)
     if (side == KS_CHANGE_ADD) {
         f->old = ks_null();
         return 0;
+    }
+    if (side == KS_CHANGE_BOTH) {
+        const ks_record_t *rec = e->cur;
+        for (int i = 0; i < rec->nheaders; i++)
+            if (strcmp(rec->headers[i].key, KS_CHANGE_OLD_HEADER) == 0 && rec->headers[i].value) {
+                char err[256];
+                if (ks_json_parse(rec->headers[i].value, rec->headers[i].len, owned, err, sizeof err)) {
+                    ks__fail(e, f, "deserializing the old value", err);
+                    return -1;
+                }
+                f->old = *owned;
+                return 0;
+            }
+        ks__fail(e, f, "deserializing the old value", "a `both` change record without its old value header");
+        return -1;
     }
     if (ks__flight_value(e, f, owned))
         return -1;

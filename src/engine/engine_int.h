@@ -22,8 +22,9 @@ typedef struct flight {
     ks_val window;    /* $window of windowed aggregations (borrowed; KS_INVALID elsewhere) */
 } flight_t;
 
-enum { KS_CHANGE_NONE, KS_CHANGE_SUBTRACT, KS_CHANGE_ADD };
+enum { KS_CHANGE_NONE, KS_CHANGE_SUBTRACT, KS_CHANGE_ADD, KS_CHANGE_BOTH };
 #define KS_CHANGE_HEADER "kstreamd.change"
+#define KS_CHANGE_OLD_HEADER "kstreamd.change.old" /* KS_CHANGE_BOTH: the old value as JSON text */
 
 struct ks_state; /* ops_state.c */
 

@@ -53,6 +53,7 @@ typedef struct centry {
     char *v; /* timestamp-prefixed value; NULL: delete */
     size_t vl;
     ks_val fkey; /* the key forwarded downstream */
+    int64_t del_ts; /* a delete's timestamp */
     int dirty, listed;
     char *src_topic;
     int32_t src_part;
@@ -292,7 +293,7 @@ static void changelog(ks_engine_t *e, const ks_proc_t *p, int32_t part, const vo
  * old). newb is the timestamp-prefixed value, NULL to delete.
  */
 static int write_through(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl, ks_val fkey,
-                         const char *newb, size_t newl, int forward)
+                         const char *newb, size_t newl, int forward, int64_t del_ts)
 {
     struct ks_state *st = e->st;
     if (begin(e))
@@ -305,7 +306,7 @@ static int write_through(ks_engine_t *e, const ks_proc_t *p, int32_t part, const
         return state_fatal(e, "reading a store failed");
     if (forward && found && dec_value(e, ob, ol, &oldv, NULL))
         return -1;
-    int64_t ts = newb ? get_be64(newb) : (e->cur ? e->cur->timestamp : 0);
+    int64_t ts = newb ? get_be64(newb) : del_ts;
     if (newb && forward && dec_value(e, newb, newl, &newv, NULL)) {
         ks_val_release(oldv);
         return -1;
@@ -398,7 +399,7 @@ static int flush_entry(ks_engine_t *e, centry_t *c)
     e->cur = &ctx;
     e->cur_headers = ks_invalid();
     e->dlq_sent = 0;
-    int rc = write_through(e, c->p, c->part, c->k, c->kl, c->fkey, c->v, c->vl, 1);
+    int rc = write_through(e, c->p, c->part, c->k, c->kl, c->fkey, c->v, c->vl, 1, c->del_ts);
     ks_val_release(e->cur_headers);
     e->cur = saved;
     e->cur_headers = saved_headers;
@@ -497,7 +498,7 @@ static int kv_put(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
         enc_value(&vb, newv, ts);
     int rc;
     if (st->cache_max == 0) {
-        rc = write_through(e, p, part, k, kl, fkey, vb.data, vb.len, 1);
+        rc = write_through(e, p, part, k, kl, fkey, vb.data, vb.len, 1, ts);
         ks_buf_free(&vb);
         return rc;
     }
@@ -530,6 +531,7 @@ static int kv_put(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
     size_t vl = vb.len;
     c->v = vb.data ? ks_buf_steal(&vb) : NULL;
     c->vl = c->v ? vl : 0;
+    c->del_ts = ts;
     c->src_topic = ks_xstrdup(e->cur ? e->cur->topic : "");
     c->src_part = e->cur ? e->cur->partition : part;
     c->src_off = e->cur ? e->cur->offset : -1;
@@ -809,7 +811,8 @@ static void agg_sessions(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val
             if (ms != ts || me != ts) {
                 for (int i = 0; i < sc.n && !e->failed; i++) {
                     ks_val ok2 = windowed_key(key, sc.s[i].start, sc.s[i].end);
-                    write_through(e, p, part, sc.s[i].k, sc.s[i].kl, ok2, NULL, 0, 1);
+                    /* Kafka Streams stamps a session's updates with the session's end. */
+                    write_through(e, p, part, sc.s[i].k, sc.s[i].kl, ok2, NULL, 0, 1, sc.s[i].end);
                     ks_val_release(ok2);
                 }
             }
@@ -817,7 +820,7 @@ static void agg_sessions(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val
             window_key(&kb, key, ms, me, 1);
             enc_value(&vb, nw, me);
             if (!e->failed)
-                write_through(e, p, part, kb.data, kb.len, fkey, vb.data, vb.len, 1);
+                write_through(e, p, part, kb.data, kb.len, fkey, vb.data, vb.len, 1, me);
             ks_buf_free(&vb);
         }
         ks_val_release(f->window);
@@ -935,6 +938,24 @@ static int table_apply(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val v
     return 0;
 }
 
+/*
+ * Whether a table's old values are needed downstream (a groupBy of the
+ * table), as Kafka Streams' enableSendingOldValues decides: only then does
+ * a table filter skip changes where neither value passes; otherwise it
+ * forwards the tombstone.
+ */
+static int needs_old(const ks_proc_t *p)
+{
+    for (int i = 0; i < p->nchildren; i++) {
+        const ks_proc_t *c = p->children[i];
+        if (c->op == KS_OP_GROUP_BY && c->table)
+            return 1;
+        if (c->table && c->op != KS_OP_TO_STREAM && needs_old(c))
+            return 1;
+    }
+    return 0;
+}
+
 static void table_stateless(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 {
     ks_val v;
@@ -943,7 +964,7 @@ static void table_stateless(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     ks_val nv = ks_invalid(), ov = ks_invalid();
     if (table_apply(e, f, p, v, &nv) == 0 && (f->old.kind == KS_INVALID || table_apply(e, f, p, f->old, &ov) == 0)) {
         /* Neither the new nor the old value passes: nothing changed for downstream. */
-        if (!(nv.kind == KS_NULL && f->old.kind != KS_INVALID && ov.kind == KS_NULL)) {
+        if (!(nv.kind == KS_NULL && f->old.kind != KS_INVALID && ov.kind == KS_NULL && needs_old(p))) {
             flight_t c = *f;
             c.value = nv;
             c.value_changed = 1;
@@ -970,10 +991,38 @@ static void group_by(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         ks_val_release(k);
         return;
     }
-    /* KTable#groupBy: the old value leaves its group, the new value joins its group. */
+    /*
+     * KTable#groupBy: the old value leaves its group, the new value joins its
+     * group. When both stay in one group, one record carries both (as Kafka
+     * Streams does since 3.5, KIP-904), so the aggregate updates once.
+     */
     ks_val nv;
     if (ks__flight_value(e, f, &nv))
         return;
+    if (f->old.kind != KS_INVALID && f->old.kind != KS_NULL && nv.kind != KS_NULL) {
+        flight_t t = *f;
+        t.value = f->old;
+        ks_val ok, nk;
+        if (eval_x(e, &t, p, &p->e, f->old, ks_invalid(), &ok))
+            return;
+        if (eval_key(e, f, p, &nk)) {
+            ks_val_release(ok);
+            return;
+        }
+        int same = ks_val_equal(ok, nk);
+        ks_val_release(ok);
+        if (same) {
+            flight_t c = *f;
+            c.key = nk;
+            c.key_changed = 1;
+            c.change_tag = KS_CHANGE_BOTH;
+            c.node = p->name;
+            ks__forward(e, &c, p);
+            ks_val_release(nk);
+            return;
+        }
+        ks_val_release(nk);
+    }
     if (f->old.kind != KS_INVALID && f->old.kind != KS_NULL) {
         flight_t t = *f;
         t.value = f->old;
@@ -1148,7 +1197,7 @@ static int64_t suppress_duration(const ks_proc_t *p, int *windowed)
 static void sup_emit(ks_engine_t *e, const ks_proc_t *p, int32_t part, supent_t *s)
 {
     if (begin(e) == 0)
-        write_through(e, p, part, s->k, s->kl, s->key, NULL, 0, 0);
+        write_through(e, p, part, s->k, s->kl, s->key, NULL, 0, 0, s->ts);
     /* untilWindowCloses drops tombstones: a closed window's final result is never a deletion. */
     if (!e->failed && !(p->suppress_final && s->value.kind == KS_NULL))
         forward_change(e, p, s->key, s->value, ks_invalid(), s->ts);
@@ -1202,7 +1251,7 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     if (value.kind != KS_NULL)
         ks_json_write(&vb, value);
     if (begin(e) == 0)
-        write_through(e, p, part, kb.data, kb.len, key, vb.data, vb.len, 0);
+        write_through(e, p, part, kb.data, kb.len, key, vb.data, vb.len, 0, f->ts);
     ks_buf_free(&vb);
     ks_buf_free(&kb);
     /* Emit what is due, oldest buffer time first; then what exceeds maxRecords. */

@@ -32,8 +32,9 @@
 #include "kafka_int.h"
 
 #define DRAIN_MAX 20000         /* messages per drain before the loop gets a turn */
-#define OUTQ_PAUSE 50000        /* producer queue length that pauses consumption (below both queue limits) */
-#define OUTQ_RESUME 10000
+#define OUTQ_HOLD 20000         /* producer queue length at which draining the consumer waits for deliveries */
+#define OUTQ_RESUME 10000       /* ... and below which it goes on */
+#define HOLD_PAUSE_MS 1000      /* a wait longer than this pauses the partitions, so the consumer is polled again */
 #define FLUSH_TIMEOUT_MS 60000
 
 typedef struct stream_thread {
@@ -44,7 +45,7 @@ typedef struct stream_thread {
     uv_loop_t loop;
     uv_poll_t cpoll, ppoll;
     int cfd, pfd;
-    uv_timer_t commit_timer, progress_timer, gen_timer;
+    uv_timer_t commit_timer, progress_timer, gen_timer, hold_timer;
     uv_async_t stop_async;
     rd_kafka_t *consumer, *producer;
     rd_kafka_queue_t *cq, *pq;
@@ -57,6 +58,12 @@ typedef struct stream_thread {
     uint64_t *gen_made;
     uint64_t gen_start_ms;
     int stopping, failed, paused, closed;
+    int held;                /* draining waits for the producer queue to shrink (backpressure) */
+    int prefetch_full;       /* the fetch queue came near librdkafka's prefetch limit: its fetcher may be idle */
+    int64_t prefetch_msgs;   /* the consumer's queued.min.messages */
+    int64_t prefetch_bytes;  /* the consumer's queued.max.messages.kbytes, in bytes */
+    uint64_t popped, popped_bytes; /* records taken from the consumer, and their value bytes */
+    uint64_t fetch_wakes;
     uint64_t in, out, last_in, last_out;
     pthread_t tid;
     int exit_code;
@@ -205,9 +212,12 @@ static int commit_cycle(stream_thread_t *st)
     return 0;
 }
 
+static void unhold(stream_thread_t *st);
+
 static void on_commit_timer(uv_timer_t *h)
 {
     commit_cycle(h->data);
+    unhold(h->data); /* the flush served the deliveries */
 }
 
 /* ---- consuming ---- */
@@ -367,16 +377,95 @@ static void process_batch(stream_thread_t *st, rd_kafka_message_t **ms, int n)
     free(qof);
 }
 
+/*
+ * librdkafka 2.0.2's fetcher stops fetching once the consumer's queue holds
+ * queued.min.messages or queued.max.messages.kbytes, and looks again only
+ * when its broker thread next wakes up: up to 1 s later, however soon the
+ * queue is drained (2.3.0 added fetch.queue.backoff.ms for this). A bounded
+ * prefetch would idle most of the time. So the queue's length is watched
+ * while draining; when it came near either limit and is now empty, pausing
+ * and resuming the assigned partitions sends their broker thread an op,
+ * which wakes it to fetch again at once, from the position of the last
+ * record handed out (nothing is queued, so nothing is dropped or refetched).
+ */
+static void watch_prefetch(stream_thread_t *st)
+{
+    int64_t q = rd_kafka_queue_length(st->cq) + 512; /* + what one batch may have taken meanwhile */
+    int64_t avg = st->popped ? (int64_t)(st->popped_bytes / st->popped) : 0;
+    if (q * 4 >= st->prefetch_msgs * 3 || q * avg * 4 >= st->prefetch_bytes * 3)
+        st->prefetch_full = 1;
+}
+
+static void wake_fetcher(stream_thread_t *st)
+{
+    st->prefetch_full = 0;
+    if (st->paused || !st->consumer)
+        return;
+    rd_kafka_topic_partition_list_t *assigned = NULL;
+    if (rd_kafka_assignment(st->consumer, &assigned) == 0 && assigned) {
+        if (assigned->cnt) {
+            rd_kafka_pause_partitions(st->consumer, assigned);
+            rd_kafka_resume_partitions(st->consumer, assigned);
+            st->fetch_wakes++;
+        }
+        rd_kafka_topic_partition_list_destroy(assigned);
+    }
+}
+
+static void on_hold_timer(uv_timer_t *h);
+
+/* Backpressure: draining waits while the producer queue is long; a long wait pauses the partitions instead. */
+static void hold(stream_thread_t *st)
+{
+    if (st->held)
+        return;
+    st->held = 1;
+    uv_timer_start(&st->hold_timer, on_hold_timer, HOLD_PAUSE_MS, 0);
+}
+
+static void kick_consumer(stream_thread_t *st)
+{
+    uint64_t one = 1;
+    if (st->consumer && write(st->cfd, &one, sizeof one) < 0)
+        ks__log(KS_LOG_WARN, "%s: eventfd write: %s", st->name, strerror(errno));
+}
+
+static void unhold(stream_thread_t *st)
+{
+    if (!st->held || rd_kafka_outq_len(st->producer) >= OUTQ_RESUME)
+        return;
+    st->held = 0;
+    uv_timer_stop(&st->hold_timer);
+    kick_consumer(st);
+}
+
+static void on_hold_timer(uv_timer_t *h)
+{
+    stream_thread_t *st = h->data;
+    if (!st->held || st->stopping || st->failed)
+        return;
+    st->held = 0;
+    set_paused(st, 1); /* resumed by on_producer_event once the queue is short */
+    kick_consumer(st); /* the consumer is polled again (rebalances, liveness); what it had queued is dropped */
+}
+
 static void drain_consumer(stream_thread_t *st)
 {
     rd_kafka_message_t *batch[512];
-    int n = 0, total = 0;
+    int n = 0, total = 0, empty = 0;
+    watch_prefetch(st);
     for (;;) {
         if (st->failed || st->stopping)
             break;
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(st->consumer, 0);
-        if (!m)
+        if (n == 0 && !st->paused && rd_kafka_outq_len(st->producer) >= OUTQ_HOLD) {
+            hold(st);
             break;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(st->consumer, 0);
+        if (!m) {
+            empty = 1;
+            break;
+        }
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 ks__log(KS_LOG_WARN, "%s: consumer: %s", st->name, rd_kafka_message_errstr(m));
@@ -386,11 +475,14 @@ static void drain_consumer(stream_thread_t *st)
             continue;
         }
         batch[n++] = m;
+        st->popped++;
+        st->popped_bytes += m->len;
         if (n == 512) {
             process_batch(st, batch, n);
             for (int i = 0; i < n; i++)
                 rd_kafka_message_destroy(batch[i]);
             n = 0;
+            watch_prefetch(st);
         }
         if (++total >= DRAIN_MAX)
             break;
@@ -404,8 +496,8 @@ static void drain_consumer(stream_thread_t *st)
         if (ks_engine_commit_stores(st->engine, err, sizeof err))
             fail(st, "%s", err);
     }
-    if (rd_kafka_outq_len(st->producer) > OUTQ_PAUSE)
-        set_paused(st, 1);
+    if (empty && st->prefetch_full && !st->stopping && !st->failed)
+        wake_fetcher(st);
 }
 
 static void on_consumer_event(uv_poll_t *h, int status, int events)
@@ -417,7 +509,7 @@ static void on_consumer_event(uv_poll_t *h, int status, int events)
         ks__log(KS_LOG_WARN, "%s: eventfd read: %s", st->name, strerror(errno));
     drain_consumer(st);
     /* Drained up to the cap: the queue may still hold messages, and no new event will come for those. */
-    if (!st->stopping && !st->failed && rd_kafka_queue_length(st->cq) > 0) {
+    if (!st->stopping && !st->failed && !st->held && rd_kafka_queue_length(st->cq) > 0) {
         uint64_t one = 1;
         if (write(st->cfd, &one, sizeof one) < 0)
             ks__log(KS_LOG_WARN, "%s: eventfd write: %s", st->name, strerror(errno));
@@ -434,6 +526,7 @@ static void on_producer_event(uv_poll_t *h, int status, int events)
     rd_kafka_poll(st->producer, 0);
     if (st->paused && rd_kafka_outq_len(st->producer) < OUTQ_RESUME)
         set_paused(st, 0);
+    unhold(st);
 }
 
 /* ---- generate sources ---- */
@@ -542,6 +635,7 @@ static void close_all(stream_thread_t *st)
     uv_timer_stop(&st->commit_timer);
     uv_timer_stop(&st->progress_timer);
     uv_timer_stop(&st->gen_timer);
+    uv_timer_stop(&st->hold_timer);
     if (st->consumer)
         uv_poll_stop(&st->cpoll);
     if (!st->failed)
@@ -564,6 +658,7 @@ static void close_all(stream_thread_t *st)
     uv_close((uv_handle_t *)&st->commit_timer, close_cb);
     uv_close((uv_handle_t *)&st->progress_timer, close_cb);
     uv_close((uv_handle_t *)&st->gen_timer, close_cb);
+    uv_close((uv_handle_t *)&st->hold_timer, close_cb);
     uv_close((uv_handle_t *)&st->stop_async, close_cb);
 }
 
@@ -650,6 +745,13 @@ static int start_clients(stream_thread_t *st, char *err, size_t errlen)
         rd_kafka_topic_partition_list_destroy(topics);
         return -1;
     }
+    /* The prefetch limits, as set (see watch_prefetch). */
+    char v[64];
+    size_t vlen = sizeof v;
+    st->prefetch_msgs = rd_kafka_conf_get(cc, "queued.min.messages", v, &vlen) == RD_KAFKA_CONF_OK ? atoll(v) : 100000;
+    vlen = sizeof v;
+    st->prefetch_bytes =
+        (rd_kafka_conf_get(cc, "queued.max.messages.kbytes", v, &vlen) == RD_KAFKA_CONF_OK ? atoll(v) : 65536) * 1024;
     rd_kafka_conf_set_rebalance_cb(cc, rebalance_cb);
     rd_kafka_conf_set_opaque(cc, st);
     st->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, e, sizeof e);
@@ -707,7 +809,8 @@ static void *thread_main(void *arg)
     uv_timer_init(&st->loop, &st->commit_timer);
     uv_timer_init(&st->loop, &st->progress_timer);
     uv_timer_init(&st->loop, &st->gen_timer);
-    st->commit_timer.data = st->progress_timer.data = st->gen_timer.data = st;
+    uv_timer_init(&st->loop, &st->hold_timer);
+    st->commit_timer.data = st->progress_timer.data = st->gen_timer.data = st->hold_timer.data = st;
     if (!st->engine || stores_failed || start_clients(st, err, sizeof err)) {
         ks__log(KS_LOG_ERROR, "%s: %s", st->name, err);
         st->exit_code = st->engine ? 1 : 2;
@@ -717,6 +820,7 @@ static void *thread_main(void *arg)
             uv_close((uv_handle_t *)&st->commit_timer, close_cb);
             uv_close((uv_handle_t *)&st->progress_timer, close_cb);
             uv_close((uv_handle_t *)&st->gen_timer, close_cb);
+            uv_close((uv_handle_t *)&st->hold_timer, close_cb);
             uv_close((uv_handle_t *)&st->stop_async, close_cb);
         }
     } else {

@@ -170,7 +170,7 @@ static int known_keys(verdict_t *v, const char *file, const ks_ynode_t *n, const
 }
 
 static const char *const case_keys[] = {"name", "input", "expect", "dlq", "stopped", "stores", "commitInterval",
-                                        "cacheMaxBytes", NULL};
+                                        "cacheMaxBytes", "nothingOn", NULL};
 static const char *const input_keys[] = {"topic", "key", "value", "rawKey", "rawValue", "timestamp", "headers",
                                          "partition", "advance", "generate", "pipeline", NULL};
 static const char *const expect_keys[] = {"topic", "key", "value", "timestamp", "headers", "partition", NULL};
@@ -506,6 +506,16 @@ static void check_case(const ks_topology_t *t, const char *file, const ks_ynode_
                         w->line);
             }
         }
+    }
+    /* `nothingOn: [topics]`: topics (internal ones too) that must get no record. */
+    const ks_ynode_t *none = ks_ynode_get(c, "nothingOn");
+    for (size_t i = 0; none && none->kind == KS_YAML_SEQ && i < none->n; i++) {
+        int n = 0;
+        for (int j = 0; j < run->nouts; j++)
+            n += none->items[i]->kind == KS_YAML_SCALAR && strcmp(run->outs[j].topic, none->items[i]->value) == 0;
+        if (n)
+            say(v, "%d record%s written to %s (line %d expects none)", n, n == 1 ? "" : "s", none->items[i]->value,
+                none->items[i]->line);
     }
     for (int j = 0; j < run->nouts; j++) {
         if (used[j] || ks_topology_is_internal(t, run->outs[j].topic))
