@@ -32,6 +32,7 @@ typedef struct shared_env {
     MDB_env *env;
     int lockfd;
     int refs;
+    pid_t pid; /* a forked child does not share its parent's environment */
     size_t map_size;
     pthread_rwlock_t grow;
     struct shared_env *next;
@@ -87,7 +88,7 @@ static shared_env_t *env_acquire(const char *dir, int flags, char *err, size_t e
 {
     pthread_mutex_lock(&g_envs_mu);
     for (shared_env_t *e = g_envs; e; e = e->next)
-        if (strcmp(e->dir, dir) == 0) {
+        if (e->pid == getpid() && strcmp(e->dir, dir) == 0) {
             e->refs++;
             pthread_mutex_unlock(&g_envs_mu);
             return e;
@@ -141,6 +142,7 @@ static shared_env_t *env_acquire(const char *dir, int flags, char *err, size_t e
     e->env = env;
     e->lockfd = fd;
     e->refs = 1;
+    e->pid = getpid();
     e->map_size = info.me_mapsize;
     pthread_rwlock_init(&e->grow, NULL);
     e->next = g_envs;

@@ -28,7 +28,7 @@
 #define ALLOWED                                                                                                        \
     "bootstrap.servers, state.dir, query.listen, log.level, commit.interval.ms, num.stream.threads, "                 \
     "processing.guarantee, startup.timeout.ms, replication.factor, embedded.partitions, log.summary.interval.ms, "    \
-    "errors.tolerance, dlq.topic"
+    "cache.max.bytes, errors.tolerance, dlq.topic"
 
 /* Builds and expects success with no diagnostics at all. */
 static void build_ok(ks_runtime_conf_t *c, const char *env, const ks_topology_t *t, char *const *sets, int nsets)
@@ -487,7 +487,7 @@ static void key_table_is_complete(void **state)
         assert_non_null(k->doc);
         assert_true(strlen(k->doc) > 10);
     }
-    assert_int_equal(n, 13);
+    assert_int_equal(n, 14);
 }
 
 int main(void)
