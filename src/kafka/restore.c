@@ -64,7 +64,15 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const 
                        const char *who, int timeout_ms, char *err, size_t errlen)
 {
     int64_t lo = 0, hi = 0;
-    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, part, &lo, &hi, timeout_ms);
+    rd_kafka_resp_err_t e;
+    uint64_t until = mono_ms() + (uint64_t)timeout_ms;
+    /* A changelog created a moment ago may not have a leader yet. */
+    while ((e = rd_kafka_query_watermark_offsets(rk, topic, part, &lo, &hi, 5000)) &&
+           (e == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION || e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+            e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
+            e == RD_KAFKA_RESP_ERR__TIMED_OUT) &&
+           mono_ms() < until)
+        usleep(100 * 1000);
     if (e) {
         snprintf(err, errlen, "restoring %s: cannot read the end of %s[%d]: %s", store, topic, part, rd_kafka_err2str(e));
         return -1;
