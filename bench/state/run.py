@@ -1,0 +1,337 @@
+#!/usr/bin/env python3
+"""
+bench/state/run.py (started by bench/state/run.sh): stateful throughput and restore on the real broker.
+
+Preloads BENCH_RECORDS (default 2,000,000) orders for 100,000 customers (keyed by order id, JSON as
+NewOrderSystem writes them, 3 partitions), then runs from the start of that topic, each with its own
+application id and output topics:
+  (a) bare   bench/pipe/bare.c: consume -> produce, kstreamd's client settings (the baseline)
+  (b) cache  kstreamd, topologies/customer_order_count.yaml (count, aggregate, hourly windowed revenue with
+             suppress: three groupBy repartitions, three stores, their changelogs), cache.max.bytes default
+  (c) nocache  the same with cache.max.bytes=0 (every update to the store, changelog and downstream)
+A run is done when the application's committed offsets reach the end of the source topic and of every
+repartition topic (lag 0); (a) when its output holds every record. rec/s = orders / (done - first output).
+CPU s = utime+stime of the process; peak RSS = VmHWM; at the end, RssAnon (heap) and RssFile (mapped
+files: LMDB's pages) from /proc/<pid>/status, and the size of the LMDB file.
+  (d) restore  BENCH_RESTORE (default 1,000,000) entries written straight to a count store's changelog
+             (3 partitions), then kstreamd started on an empty state directory: records/s of its restore
+             (the sum of the "restored" lines' records over the sum of their times).
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+BIN = os.environ.get("BENCH_BIN", os.path.join(REPO, "build", "bench", "state"))
+KSTREAMD = os.environ.get("KSTREAMD", os.path.join(REPO, "kstreamd"))
+if not os.path.isabs(KSTREAMD):
+    KSTREAMD = os.path.join(REPO, KSTREAMD)
+N = int(os.environ.get("BENCH_RECORDS", "2000000"))
+NRESTORE = int(os.environ.get("BENCH_RESTORE", "1000000"))
+CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", "100000"))
+COMMIT_MS = int(os.environ.get("BENCH_COMMIT_MS", "1000"))
+CASES = os.environ.get("BENCH_CASES", "a b c d").split()
+PARTS = 3
+TICK = os.sysconf("SC_CLK_TCK")
+
+COUNT_ONLY = """\
+application: {app}
+topics:
+  defaults: {{key: string, value: json}}
+  {out}: {{value: long}}
+pipelines:
+  count:
+    from: {src}
+    steps:
+      - groupByKey
+      - count: {{store: order-count}}
+      - toStream
+    to: {out}
+"""
+
+
+def cpu_secs(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def status_mb(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def create(admin, name, parts, config=None):
+    fs = admin.create_topics([NewTopic(name, parts, 1, config=config or {})], operation_timeout=30)
+    fs[name].result(timeout=30)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        t = admin.list_topics(name, timeout=10).topics.get(name)
+        if t and t.error is None and len(t.partitions) == parts and all(p.leader >= 0 for p in t.partitions.values()):
+            return
+        time.sleep(0.1)
+
+
+def produce(bootstrap, topic, gen, n):
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.num.messages": 10000,
+                  "queue.buffering.max.messages": 500000, "partitioner": "murmur2_random", "compression.type": "none"})
+    for i in range(n):
+        k, v, part = gen(i)
+        while True:
+            try:
+                if part is None:
+                    p.produce(topic, key=k, value=v)
+                else:
+                    p.produce(topic, key=k, value=v, partition=part)
+                break
+            except BufferError:
+                p.poll(0.05)
+        if i % 10000 == 0:
+            p.poll(0)
+    assert p.flush(120) == 0
+
+
+def order(i):
+    c = (i * 7919) % CUSTOMERS
+    total = round(5 + (i % 97) * 1.37, 2)
+    v = {"orderId": f"o-{i:08d}", "customerId": f"c-{c:06d}", "status": "NEW",
+         "createdAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1718064000 + i // 50)), "currency": "EUR",
+         "items": [{"sku": f"SKU-{1001 + i % 10}", "qty": 1 + i % 3, "unitPrice": 9.9}], "total": total}
+    return f"o-{i:08d}", json.dumps(v, separators=(",", ":")), None
+
+
+class Lag:
+    def __init__(self, bootstrap):
+        self.bootstrap = bootstrap
+        self.c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-lag-" + uuid.uuid4().hex[:6]})
+
+    def end(self, topic):
+        try:
+            return sum(self.c.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False)[1]
+                       for p in range(PARTS))
+        except Exception:
+            return None
+
+    def committed(self, group, topic):
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group})
+        try:
+            tps = c.committed([TopicPartition(topic, p) for p in range(PARTS)], timeout=10)
+            return sum(max(tp.offset, 0) for tp in tps)
+        except Exception:
+            return 0
+        finally:
+            c.close()
+
+
+def wait_done(proc, check, what, logpath, timeout):
+    deadline = time.time() + timeout
+    t_first = None
+    while True:
+        first, done = check()
+        now = time.time()
+        if first and t_first is None:
+            t_first = now
+        if done:
+            return t_first or now, now
+        if proc.poll() is not None:
+            raise SystemExit(f"{what}: exited with {proc.returncode}; log {logpath}")
+        if now > deadline:
+            raise SystemExit(f"{what}: not done after {timeout} s; log {logpath}")
+        time.sleep(0.2)
+
+
+def stop(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def kstreamd_args(topo, bootstrap, state_dir, extra=()):
+    a = [KSTREAMD, "-c", topo, "--set", f"bootstrap.servers={bootstrap}", "--set", f"state.dir={state_dir}",
+         "--set", f"commit.interval.ms={COMMIT_MS}", "--set", "log.summary.interval.ms=0"]
+    for s in extra:
+        a += ["--set", s]
+    return a
+
+
+def run_bare(bootstrap, admin, lag, src, tag):
+    out = f"bench-state-bare-out-{tag}"
+    create(admin, out, PARTS)
+    logpath = os.path.join(BIN, "a.log")
+    with open(logpath, "wb") as logf:
+        t0 = time.time()
+        proc = subprocess.Popen([os.path.join(BIN, "bare"), bootstrap, src, out, f"bench-state-bare-{tag}",
+                                 str(COMMIT_MS)], stdout=logf, stderr=subprocess.STDOUT)
+        try:
+            def check():
+                n = lag.end(out) or 0
+                return n > 0, n >= N
+            t_first, t_done = wait_done(proc, check, "bare", logpath, max(600, N / 2000))
+            res = {"case": "a", "rate": N / (t_done - t_first), "wall": t_done - t0, "cpu": cpu_secs(proc.pid),
+                   "rss": status_mb(proc.pid, "VmHWM"), "anon": status_mb(proc.pid, "RssAnon"),
+                   "file": status_mb(proc.pid, "RssFile"), "db": 0}
+        finally:
+            stop(proc)
+    admin.delete_topics([out], operation_timeout=10)
+    return res
+
+
+def run_count(case, bootstrap, admin, lag, src, tag, extra):
+    app = f"bench-state-{case}-{tag}"
+    outs = {"customer-order-count-v1": f"bench-count-{case}-{tag}", "customer-order-summary-v1": f"bench-summary-{case}-{tag}",
+            "customer-hourly-revenue-v1": f"bench-revenue-{case}-{tag}"}
+    with open(os.path.join(REPO, "topologies", "customer_order_count.yaml")) as f:
+        text = f.read()
+    text = text.replace("customer-order-count-service", app).replace("order-new-v1", src)
+    for k, v in outs.items():
+        text = text.replace(k, v)
+    topo = os.path.join(BIN, f"{case}.yaml")
+    with open(topo, "w") as f:
+        f.write(text)
+    for t in outs.values():
+        create(admin, t, PARTS)
+    state = os.path.join(BIN, f"state-{case}")
+    shutil.rmtree(state, ignore_errors=True)
+    logpath = os.path.join(BIN, f"{case}.log")
+    repartitions = [f"{app}-{s}-repartition" for s in ("customer-order-count", "customer-order-summary",
+                                                          "customer-hourly-revenue")]
+    with open(logpath, "wb") as logf:
+        t0 = time.time()
+        proc = subprocess.Popen(kstreamd_args(topo, bootstrap, state, extra), stdout=logf, stderr=subprocess.STDOUT)
+        try:
+            def check():
+                first = (lag.end(outs["customer-order-count-v1"]) or 0) > 0
+                if lag.committed(app, src) < N:
+                    return first, False
+                for r in repartitions:
+                    end = lag.end(r)
+                    if end is None or lag.committed(app, r) < end:
+                        return first, False
+                return first, True
+            t_first, t_done = wait_done(proc, check, case, logpath, max(900, N / 1000))
+            db = os.path.getsize(os.path.join(state, app, "data.mdb"))
+            res = {"case": case, "rate": N / (t_done - t_first), "wall": t_done - t0, "cpu": cpu_secs(proc.pid),
+                   "rss": status_mb(proc.pid, "VmHWM"), "anon": status_mb(proc.pid, "RssAnon"),
+                   "file": status_mb(proc.pid, "RssFile"), "db": db / 1048576}
+        finally:
+            stop(proc)
+    for t in list(outs.values()) + repartitions:
+        admin.delete_topics([t], operation_timeout=10)
+    shutil.rmtree(state, ignore_errors=True)
+    return res
+
+
+def run_restore(bootstrap, admin, tag):
+    app = f"bench-state-restore-{tag}"
+    src, out = f"bench-restore-in-{tag}", f"bench-restore-out-{tag}"
+    changelog = f"{app}-order-count-changelog"
+    for t in (src, out):
+        create(admin, t, PARTS)
+    create(admin, changelog, PARTS, {"cleanup.policy": "compact"})
+    t0 = time.time()
+
+    def entry(i):
+        # the store's key (JSON text of the key) and the count, as kstreamd's changelog holds them
+        return f'"c-{i:07d}"', str(1 + i % 50), i % PARTS
+    produce(bootstrap, changelog, entry, NRESTORE)
+    print(f"  wrote {NRESTORE} changelog entries in {time.time() - t0:.1f} s", flush=True)
+    topo = os.path.join(BIN, "d.yaml")
+    with open(topo, "w") as f:
+        f.write(COUNT_ONLY.format(app=app, src=src, out=out))
+    state = os.path.join(BIN, "state-d")
+    shutil.rmtree(state, ignore_errors=True)
+    logpath = os.path.join(BIN, "d.log")
+    with open(logpath, "wb") as logf:
+        proc = subprocess.Popen(kstreamd_args(topo, bootstrap, state), stdout=logf, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.time() + 600
+            while True:
+                with open(logpath, errors="replace") as f:
+                    log = f.read()
+                done = re.findall(r"restored order-count\[\d+\]: (\d+) records in (\d+) ms", log)
+                if len(done) >= PARTS:
+                    break
+                if proc.poll() is not None or time.time() > deadline:
+                    raise SystemExit(f"restore: not done; log {logpath}")
+                time.sleep(0.2)
+            rss = status_mb(proc.pid, "VmHWM")
+            anon = status_mb(proc.pid, "RssAnon")
+        finally:
+            stop(proc)
+    recs = sum(int(r) for r, _ in done)
+    ms = sum(int(m) for _, m in done)
+    db = os.path.getsize(os.path.join(state, app, "data.mdb")) / 1048576
+    shutil.rmtree(state, ignore_errors=True)
+    for t in (src, out, changelog, f"{app}-dlq"):
+        admin.delete_topics([t], operation_timeout=10)
+    return {"case": "d", "records": recs, "ms": ms, "rate": recs * 1000 / ms if ms else float("nan"), "rss": rss,
+            "anon": anon, "db": db}
+
+
+def main():
+    bootstrap = os.environ["BENCH_BOOTSTRAP"]
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    lag = Lag(bootstrap)
+    tag = uuid.uuid4().hex[:6]
+    results = {}
+    if any(c in CASES for c in "abc"):
+        src = f"bench-state-orders-{tag}"
+        create(admin, src, PARTS)
+        t0 = time.time()
+        produce(bootstrap, src, order, N)
+        print(f"preloaded {N} orders for {CUSTOMERS} customers into {src} ({PARTS} partitions) in "
+              f"{time.time() - t0:.1f} s", flush=True)
+        for case in "abc":
+            if case not in CASES:
+                continue
+            if case == "a":
+                r = run_bare(bootstrap, admin, lag, src, tag)
+            else:
+                r = run_count(case, bootstrap, admin, lag, src, tag, () if case == "b" else ("cache.max.bytes=0",))
+            results[case] = r
+            print(f"  {case}: {r['rate']:.0f} orders/s, {r['cpu']:.1f} CPU s, peak RSS {r['rss']:.1f} MB "
+                  f"(heap {r['anon']:.1f} MB, mapped files {r['file']:.1f} MB), LMDB file {r['db']:.1f} MB", flush=True)
+        admin.delete_topics([src], operation_timeout=10)
+    if "d" in CASES:
+        r = run_restore(bootstrap, admin, tag)
+        results["d"] = r
+        print(f"  d: restored {r['records']} records in {r['ms']} ms: {r['rate']:.0f} records/s, peak RSS "
+              f"{r['rss']:.1f} MB (heap {r['anon']:.1f} MB), LMDB file {r['db']:.1f} MB", flush=True)
+    names = {"a": "(a) bare librdkafka pipe", "b": "(b) customer_order_count, cache on (10 MB)",
+             "c": "(c) customer_order_count, cache off"}
+    print()
+    print(f"orders: {N} over {CUSTOMERS} customers, {PARTS} partitions; commit.interval.ms {COMMIT_MS}")
+    print("| run | orders/s | wall s | CPU s | CPU µs/order | peak RSS MB | heap MB | mapped MB | LMDB file MB | vs (a) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for case in "abc":
+        if case in results:
+            r = results[case]
+            ratio = r["rate"] / results["a"]["rate"] if "a" in results else float("nan")
+            print(f"| {names[case]} | {r['rate']:.0f} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['cpu'] / N * 1e6:.2f} "
+                  f"| {r['rss']:.1f} | {r['anon']:.1f} | {r['file']:.1f} | {r['db']:.1f} | {ratio:.2f} |")
+    if "d" in results:
+        r = results["d"]
+        print(f"\n(d) restore: {r['records']} changelog records into an empty state directory in {r['ms']} ms: "
+              f"{r['rate']:.0f} records/s (peak RSS {r['rss']:.1f} MB, heap {r['anon']:.1f} MB, LMDB file {r['db']:.1f} MB)")
+    with open(os.path.join(BIN, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# bench/state/run.sh: state-store throughput and restore speed on the real broker (see run.py and
+# bench/RESULTS.md):
+#   (a) bare librdkafka consume -> produce pipe (bench/pipe/bare.c), the baseline
+#   (b) CustomerOrderCountService (topologies/customer_order_count.yaml), record cache on (10 MB)
+#   (c) the same with the cache off (cache.max.bytes=0)
+#   (d) restore of a BENCH_RESTORE-entry changelog into an empty state directory
+#
+#   bench/state/run.sh                               # 2,000,000 orders over 100,000 customers, 1M-entry restore
+#   BENCH_RECORDS=500000 BENCH_RESTORE=200000 ...    # smaller
+#   BENCH_CASES="b d" ...                            # some cases only
+#
+# Broker: $KSTREAMD_BOOTSTRAP, else a running tests/kafka/broker, else one started here (and stopped).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+BIN=${BENCH_BIN:-$REPO/build/bench/state}
+mkdir -p "$BIN"
+if [[ ! -x "$BIN/bare" || "$REPO/bench/pipe/bare.c" -nt "$BIN/bare" ]]; then
+    # shellcheck disable=SC2046
+    ${CC:-cc} -O2 -g -Wall -Wextra -o "$BIN/bare" "$REPO/bench/pipe/bare.c" $(pkg-config --cflags --libs rdkafka)
+fi
+[[ -x "${KSTREAMD:-$REPO/kstreamd}" ]] || { echo "bench/state: build kstreamd first (make)" >&2; exit 2; }
+
+started=0
+if [[ -n "${KSTREAMD_BOOTSTRAP:-}" ]]; then
+    B=$KSTREAMD_BOOTSTRAP
+elif B=$("$REPO/tests/kafka/broker" bootstrap 2>/dev/null); then
+    :
+else
+    B=$("$REPO/tests/kafka/broker" start)
+    started=1
+fi
+cleanup() { if [[ $started = 1 ]]; then "$REPO/tests/kafka/broker" stop >/dev/null 2>&1 || true; fi; }
+trap cleanup EXIT
+echo "bench/state: broker $B, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+BENCH_BIN=$BIN BENCH_BOOTSTRAP=$B python3 "$HERE/run.py"
