@@ -20,7 +20,7 @@ DEBIAN_PKGS := build-essential pkg-config clang libclang-rt-14-dev \
 	curl python3 graphviz
 
 
-.PHONY: demo man all deps test unit-test corpus-test fuzz-test fuzz asan bench bench-expr format format-check clean
+.PHONY: demo man all deps test unit-test corpus-test fuzz-test fuzz asan bench bench-expr bench-state format format-check clean
 
 all: kstreamd
 
@@ -102,6 +102,8 @@ $(BUILD)/bench/expr: bench/expr.c $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 bench-expr: $(BUILD)/bench/expr
 	$(BUILD)/bench/expr
+bench-state: kstreamd
+	bench/state/run.sh
 bench: bench-expr
 
 # The language reference section of man/kstreamd.yaml.5 comes from the schema rows.

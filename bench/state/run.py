@@ -213,7 +213,10 @@ def run_count(case, bootstrap, admin, lag, src, tag, extra):
                                                           "customer-hourly-revenue")]
     with open(logpath, "wb") as logf:
         t0 = time.time()
-        proc = subprocess.Popen(kstreamd_args(topo, bootstrap, state, extra), stdout=logf, stderr=subprocess.STDOUT)
+        args = kstreamd_args(topo, bootstrap, state, extra)
+        if os.environ.get("BENCH_PERF"):
+            args = ["perf", "record", "-g", "-o", os.path.join(BIN, f"{case}.perf"), "--"] + args
+        proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT)
         try:
             def check():
                 first = (lag.end(outs["customer-order-count-v1"]) or 0) > 0
