@@ -55,7 +55,7 @@ typedef struct centry {
     ks_val fkey; /* the key forwarded downstream */
     int64_t del_ts; /* a delete's timestamp */
     int dirty, listed;
-    char *src_topic;
+    const char *src_topic; /* interned */
     int32_t src_part;
     int64_t src_off;
     size_t bytes;
@@ -95,6 +95,8 @@ struct ks_state {
     int nprocs;
     uint64_t seq;
     int flushing;
+    char **topics; /* interned source topic names of cache entries */
+    int ntopics;
 };
 
 int ks_topology_has_state(const ks_topology_t *t)
@@ -325,6 +327,15 @@ static int write_through(ks_engine_t *e, const ks_proc_t *p, int32_t part, const
     return 0;
 }
 
+static const char *intern_topic(struct ks_state *st, const char *t)
+{
+    for (int i = 0; i < st->ntopics; i++)
+        if (strcmp(st->topics[i], t) == 0)
+            return st->topics[i];
+    st->topics = ks_xrealloc(st->topics, (size_t)(st->ntopics + 1) * sizeof *st->topics);
+    return st->topics[st->ntopics++] = ks_xstrdup(t);
+}
+
 static uint64_t hash_key(const ks_proc_t *p, int32_t part, const char *k, size_t kl)
 {
     uint64_t h = 1469598103934665603ull ^ (uint64_t)p->seq * 31 ^ (uint64_t)(uint32_t)part << 20;
@@ -378,7 +389,6 @@ static void cache_remove(struct ks_state *st, centry_t *c)
     st->count--;
     free(c->k);
     free(c->v);
-    free(c->src_topic);
     ks_val_release(c->fkey);
     free(c);
 }
@@ -526,13 +536,12 @@ static int kv_put(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
         if (c->dirty)
             e->stats.cache_hits++;
         free(c->v);
-        free(c->src_topic);
     }
     size_t vl = vb.len;
     c->v = vb.data ? ks_buf_steal(&vb) : NULL;
     c->vl = c->v ? vl : 0;
     c->del_ts = ts;
-    c->src_topic = ks_xstrdup(e->cur ? e->cur->topic : "");
+    c->src_topic = intern_topic(st, e->cur ? e->cur->topic : "");
     c->src_part = e->cur ? e->cur->partition : part;
     c->src_off = e->cur ? e->cur->offset : -1;
     c->dirty = 1;
@@ -1359,6 +1368,9 @@ void ks__state_free(ks_engine_t *e)
         cache_remove(st, st->lru_head);
     free(st->tab);
     free(st->dirty);
+    for (int i = 0; i < st->ntopics; i++)
+        free(st->topics[i]);
+    free(st->topics);
     for (int i = 0; i < st->nprocs; i++) {
         for (int j = 0; j < st->nps[i]; j++)
             sup_clear(&st->ps[i][j]);

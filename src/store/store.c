@@ -49,20 +49,30 @@ typedef struct dbent {
 
 enum { OP_PUT, OP_DEL, OP_CKPT, OP_WIPE };
 
+/* A write of the batch, kept for replay; its bytes live in the handle's arena. */
 typedef struct logop {
     int kind;
-    char *name;
-    void *k, *v;
+    int has_v;
+    size_t name_off, k_off, v_off;
     size_t kl, vl;
 } logop_t;
+
+typedef struct fastdb {
+    const char *store; /* the caller's pointer: engines pass their topology's stable names */
+    int partition;
+    MDB_dbi dbi;
+} fastdb_t;
 
 struct ks_stores {
     shared_env_t *se;
     MDB_txn *txn;
     dbent_t *dbs;
     int ndbs;
+    fastdb_t *fast; /* (store pointer, partition) -> dbi, for the per-record calls */
+    int nfast;
     logop_t *log;
     size_t nlog, caplog;
+    ks_buf_t arena;
     int replaying;
 };
 
@@ -182,12 +192,10 @@ ks_stores_t *ks_stores_open(const char *dir, int flags, char *err, size_t errlen
 
 static void log_clear(ks_stores_t *s)
 {
-    for (size_t i = 0; i < s->nlog; i++) {
-        free(s->log[i].name);
-        free(s->log[i].k);
-        free(s->log[i].v);
-    }
     s->nlog = 0;
+    s->arena.len = 0;
+    if (s->arena.cap > (64u << 20)) /* a huge batch: give the memory back */
+        ks_buf_free(&s->arena);
 }
 
 void ks_stores_close(ks_stores_t *s)
@@ -198,7 +206,9 @@ void ks_stores_close(ks_stores_t *s)
     for (int i = 0; i < s->ndbs; i++)
         free(s->dbs[i].name);
     free(s->dbs);
+    free(s->fast);
     free(s->log);
+    ks_buf_free(&s->arena);
     env_release(s->se);
     free(s);
 }
@@ -231,6 +241,7 @@ int ks_stores_set_map_size(ks_stores_t *s, size_t bytes)
 static void txn_end(ks_stores_t *s, int commit_failed_or_abort)
 {
     if (commit_failed_or_abort) {
+        s->nfast = 0; /* some handles may be gone */
         /* Handles created in the aborted transaction are gone. */
         int w = 0;
         for (int i = 0; i < s->ndbs; i++) {
@@ -311,7 +322,21 @@ static int dbi_get(ks_stores_t *s, const char *name, MDB_dbi *out)
 
 static void db_name(char *buf, size_t n, const char *store, int partition)
 {
-    snprintf(buf, n, "%s#%d", store, partition);
+    size_t l = strlen(store);
+    if (l > n - 16)
+        l = n - 16;
+    memcpy(buf, store, l);
+    buf[l++] = '#';
+    char digits[12];
+    int d = 0;
+    unsigned u = (unsigned)partition;
+    do {
+        digits[d++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    while (d)
+        buf[l++] = digits[--d];
+    buf[l] = 0;
 }
 
 static int apply(ks_stores_t *s, const logop_t *op);
@@ -349,25 +374,25 @@ static int grow_and_replay(ks_stores_t *s)
     return rc;
 }
 
-static int apply(ks_stores_t *s, const logop_t *op)
+static int apply_dbi(ks_stores_t *s, const logop_t *op, MDB_dbi dbi)
 {
-    MDB_dbi dbi;
-    int rc = dbi_get(s, op->kind == OP_CKPT ? CHECKPOINTS : op->name, &dbi);
-    if (rc)
-        return rc;
+    const char *base = s->arena.data;
+    const char *name = base + op->name_off;
+    int rc;
     switch (op->kind) {
     case OP_PUT: {
-        MDB_val k = {op->kl, op->k}, v = {op->vl, op->v};
+        MDB_val k = {op->kl, (void *)(base + op->k_off)}, v = {op->vl, (void *)(base + op->v_off)};
         return mdb_put(s->txn, dbi, &k, &v, 0);
     }
     case OP_DEL: {
-        MDB_val k = {op->kl, op->k};
+        MDB_val k = {op->kl, (void *)(base + op->k_off)};
         rc = mdb_del(s->txn, dbi, &k, NULL);
         return rc == MDB_NOTFOUND ? 0 : rc;
     }
     case OP_CKPT: {
-        MDB_val k = {strlen(op->name), op->name}, v = {op->vl, op->v};
-        return op->v ? mdb_put(s->txn, dbi, &k, &v, 0) : ((rc = mdb_del(s->txn, dbi, &k, NULL)) == MDB_NOTFOUND ? 0 : rc);
+        MDB_val k = {strlen(name), (void *)name}, v = {op->vl, (void *)(base + op->v_off)};
+        return op->has_v ? mdb_put(s->txn, dbi, &k, &v, 0)
+                         : ((rc = mdb_del(s->txn, dbi, &k, NULL)) == MDB_NOTFOUND ? 0 : rc);
     }
     case OP_WIPE:
         return mdb_drop(s->txn, dbi, 0);
@@ -375,7 +400,26 @@ static int apply(ks_stores_t *s, const logop_t *op)
     return 0;
 }
 
-static int logged(ks_stores_t *s, int kind, const char *name, const void *k, size_t kl, const void *v, size_t vl)
+static int apply(ks_stores_t *s, const logop_t *op)
+{
+    MDB_dbi dbi;
+    int rc = dbi_get(s, op->kind == OP_CKPT ? CHECKPOINTS : s->arena.data + op->name_off, &dbi);
+    if (rc)
+        return rc;
+    return apply_dbi(s, op, dbi);
+}
+
+static size_t arena_put(ks_stores_t *s, const void *p, size_t n)
+{
+    size_t off = s->arena.len;
+    if (n)
+        ks_buf_append(&s->arena, p, n);
+    return off;
+}
+
+/* Logs a write for replay and applies it (to `dbi` when known, else by name). */
+static int logged_dbi(ks_stores_t *s, int kind, const char *name, const void *k, size_t kl, const void *v, size_t vl,
+                      const MDB_dbi *dbi)
 {
     if (!s->txn)
         return KS_EINVAL;
@@ -385,19 +429,21 @@ static int logged(ks_stores_t *s, int kind, const char *name, const void *k, siz
     }
     logop_t *op = &s->log[s->nlog++];
     op->kind = kind;
-    op->name = ks_xstrdup(name);
-    op->k = kl ? ks_xmalloc(kl) : NULL;
-    if (kl)
-        memcpy(op->k, k, kl);
+    op->name_off = arena_put(s, name, strlen(name) + 1);
+    op->k_off = arena_put(s, k, kl);
     op->kl = kl;
-    op->v = v ? ks_xmalloc(vl ? vl : 1) : NULL;
-    if (v && vl)
-        memcpy(op->v, v, vl);
-    op->vl = vl;
-    int rc = apply(s, op);
+    op->has_v = v != NULL;
+    op->v_off = arena_put(s, v, v ? vl : 0);
+    op->vl = v ? vl : 0;
+    int rc = dbi ? apply_dbi(s, op, *dbi) : apply(s, op);
     if (rc == MDB_MAP_FULL)
         rc = grow_and_replay(s);
     return rc ? KS_EIO : 0;
+}
+
+static int logged(ks_stores_t *s, int kind, const char *name, const void *k, size_t kl, const void *v, size_t vl)
+{
+    return logged_dbi(s, kind, name, k, kl, v, vl, NULL);
 }
 
 int ks_stores_commit(ks_stores_t *s, char *err, size_t errlen)
@@ -437,15 +483,35 @@ int ks_stores_commit(ks_stores_t *s, char *err, size_t errlen)
     }
 }
 
+/* The database of (store, partition), by the caller's name pointer first. */
+static int store_dbi(ks_stores_t *s, const char *store, int partition, MDB_dbi *out)
+{
+    for (int i = 0; i < s->nfast; i++)
+        if (s->fast[i].store == store && s->fast[i].partition == partition) {
+            *out = s->fast[i].dbi;
+            return 0;
+        }
+    char name[512];
+    db_name(name, sizeof name, store, partition);
+    if (dbi_get(s, name, out))
+        return -1;
+    if (s->nfast < 4096) {
+        s->fast = ks_xrealloc(s->fast, (size_t)(s->nfast + 1) * sizeof *s->fast);
+        s->fast[s->nfast].store = store;
+        s->fast[s->nfast].partition = partition;
+        s->fast[s->nfast].dbi = *out;
+        s->nfast++;
+    }
+    return 0;
+}
+
 int ks_store_get(ks_stores_t *s, const char *store, int partition, const void *k, size_t kl, const void **v,
                  size_t *vl)
 {
     if (!s->txn)
         return KS_EINVAL;
-    char name[512];
-    db_name(name, sizeof name, store, partition);
     MDB_dbi dbi;
-    if (dbi_get(s, name, &dbi))
+    if (store_dbi(s, store, partition, &dbi))
         return KS_EIO;
     MDB_val key = {kl, (void *)k}, val;
     int rc = mdb_get(s->txn, dbi, &key, &val);
@@ -460,11 +526,16 @@ int ks_store_get(ks_stores_t *s, const char *store, int partition, const void *k
 
 int ks_store_put(ks_stores_t *s, const char *store, int partition, const void *k, size_t kl, const void *v, size_t vl)
 {
-    char name[512];
-    db_name(name, sizeof name, store, partition);
     if (kl == 0 || kl > 511)
         return KS_EINVAL; /* LMDB's key limit; the engine checks first */
-    return logged(s, v ? OP_PUT : OP_DEL, name, k, kl, v, vl);
+    if (!s->txn)
+        return KS_EINVAL;
+    char name[512];
+    db_name(name, sizeof name, store, partition);
+    MDB_dbi dbi;
+    if (store_dbi(s, store, partition, &dbi))
+        return KS_EIO;
+    return logged_dbi(s, v ? OP_PUT : OP_DEL, name, k, kl, v, vl, &dbi);
 }
 
 static int cmp_bytes(const void *a, size_t al, const void *b, size_t bl)

@@ -32,7 +32,7 @@ check "big ids keep their digits" '{"id":1234567890123456789,"n":2}' 0 \
     bash -c "echo '{\"id\":1234567890123456789,\"items\":[1,2]}' | $K eval '{id, n: (.items|length)}'"
 check "usage error exits 2" "" 2 bash -c "$K eval >/dev/null 2>&1"
 check "unknown command exits 2" "" 2 bash -c "$K frobnicate >/dev/null 2>&1"
-check "--help names every command" "6" 0 bash -c "$K --help | grep -cE '^  kstreamd (eval|test|lint|-c TOPOLOGY.yaml \\[-c|-c TOPOLOGY.yaml --validate|--help-topology)'"
+check "--help names every command" "7" 0 bash -c "$K --help | grep -cE '^  kstreamd (eval|test|lint|-c TOPOLOGY.yaml \\[-c|-c TOPOLOGY.yaml --validate|--help-topology)'"
 check "kstreamd test rejects a misspelt key in a case" \
     "tests/cli/cases/typo.test.yaml:8:34: unknown key \`vlaue\` in an expected record; allowed here: topic, key, value, timestamp, headers, partition" 0 \
     bash -c "$K test tests/cli/cases/typo.test.yaml | grep -o 'tests/cli/cases/typo.test.yaml:8:34: unknown key.*'"
