@@ -80,6 +80,8 @@ typedef struct pstate {
     int64_t minb;  /* smallest buffer time in buf */
     int *slots;    /* open-addressing index of buf by key: index + 1, 0 empty */
     int nslots;
+    int64_t purged_at; /* window stores: stream time of the last purge of expired windows */
+    int purged;
 } pstate_t;
 
 struct ks_state {
@@ -698,6 +700,70 @@ static void agg_stream(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val k
     ks_buf_free(&kb);
 }
 
+/* ---- window retention ---- */
+
+typedef struct purge {
+    int64_t before; /* entries whose segment time (below) is before this go */
+    int session;
+    char **keys;
+    size_t *lens;
+    int n, cap;
+} purge_t;
+
+static int on_purge(void *ud, const void *k, size_t kl, const void *v, size_t vl)
+{
+    (void)v;
+    (void)vl;
+    purge_t *pg = ud;
+    if (kl < 9)
+        return 0;
+    /* Kafka Streams segments window stores by window start, session stores by session end: the key's last 8 bytes. */
+    if (get_be64((const char *)k + kl - 8) >= pg->before)
+        return 0;
+    if (pg->n == pg->cap) {
+        pg->cap = pg->cap ? pg->cap * 2 : 64;
+        pg->keys = ks_xrealloc(pg->keys, (size_t)pg->cap * sizeof *pg->keys);
+        pg->lens = ks_xrealloc(pg->lens, (size_t)pg->cap * sizeof *pg->lens);
+    }
+    pg->keys[pg->n] = ks_xmalloc(kl);
+    memcpy(pg->keys[pg->n], k, kl);
+    pg->lens[pg->n++] = kl;
+    return 0;
+}
+
+/*
+ * Retention of window and session stores, as Kafka Streams' segmented
+ * stores: retention is size + grace (gap + grace for sessions), segments
+ * are max(retention / 2, 60 s) long, and a segment is dropped once it lies
+ * wholly before stream time minus retention. Dropped windows leave the
+ * local store only (the changelog forgets them by its retention.ms);
+ * nothing is forwarded. Runs once per segment of stream time.
+ */
+static void purge_windows(ks_engine_t *e, const ks_proc_t *p, int32_t part, int64_t stime)
+{
+    pstate_t *ps = pstate(e, p, part);
+    int64_t retention = p->window.size + p->window.grace;
+    int64_t seg = retention / 2 > 60000 ? retention / 2 : 60000;
+    if (!ps->purged) {
+        ps->purged = 1;
+        ps->purged_at = stime;
+        return;
+    }
+    if (stime - ps->purged_at < seg || stime - retention < seg || begin(e))
+        return;
+    ps->purged_at = stime;
+    purge_t pg = {(stime - retention) / seg * seg, p->window.kind == KS_WIN_SESSION, NULL, NULL, 0, 0};
+    if (ks_store_range(e->st->stores, p->stores[0], part, NULL, 0, NULL, 0, on_purge, &pg))
+        state_fatal(e, "reading a window store failed");
+    for (int i = 0; i < pg.n; i++) {
+        if (!e->failed && ks_store_put(e->st->stores, p->stores[0], part, pg.keys[i], pg.lens[i], NULL, 0))
+            state_fatal(e, "writing a window store failed");
+        free(pg.keys[i]);
+    }
+    free(pg.keys);
+    free(pg.lens);
+}
+
 static void agg_windows(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val key, ks_val value)
 {
     int32_t part = e->cur->partition;
@@ -709,6 +775,7 @@ static void agg_windows(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val 
     }
     int64_t start = ts - w->size + w->advance;
     start = (start > 0 ? start : 0) / w->advance * w->advance;
+    purge_windows(e, p, part, stime);
     ks_buf_t kb = {0};
     for (; start <= ts && !e->failed; start += w->advance) {
         int64_t end = start + w->size;
@@ -780,6 +847,7 @@ static void agg_sessions(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val
 {
     int32_t part = e->cur->partition;
     int64_t gap = p->window.size, ts = f->ts, stime = observe(e, p, part, ts), close = stime - p->window.grace;
+    purge_windows(e, p, part, stime);
     ks_buf_t kb = {0}, hi = {0};
     key_text(&kb, key);
     if (!key_fits(e, f, &kb) || begin(e)) {

@@ -78,8 +78,8 @@ static const rd_kafka_metadata_topic_t *find_topic(const rd_kafka_metadata_t *md
     return NULL;
 }
 
-static int create_topics(rd_kafka_t *rk, char **names, int *parts, int n, int rf, int timeout_ms, char *err,
-                         size_t errlen)
+static int create_topics(rd_kafka_t *rk, const ks_topology_t *t, char **names, int *parts, int n, int rf,
+                         int timeout_ms, char *err, size_t errlen)
 {
     if (n == 0)
         return 0;
@@ -89,8 +89,22 @@ static int create_topics(rd_kafka_t *rk, char **names, int *parts, int n, int rf
         nt[i] = rd_kafka_NewTopic_new(names[i], parts[i], rf, e, sizeof e);
         size_t nl = nt[i] ? strlen(names[i]) : 0;
         if (nl > 10 && strcmp(names[i] + nl - 10, "-changelog") == 0) {
-            /* Changelogs keep each key's latest value: compacted, as Kafka Streams creates them. */
-            rd_kafka_NewTopic_set_config(nt[i], "cleanup.policy", "compact");
+            /*
+             * Changelogs keep each key's latest value: compacted, as Kafka Streams
+             * creates them. A window store's changelog also forgets windows past
+             * their retention (size + grace) plus a day, as Kafka Streams'
+             * windowstore.changelog.additional.retention.ms does.
+             */
+            int pi = -1;
+            const ks_proc_t *wp = t && ks__changelog_store(t, names[i], &pi) && pi >= 0 ? t->procs[pi] : NULL;
+            if (wp && wp->window.kind != KS_WIN_NONE) {
+                char ret[32];
+                snprintf(ret, sizeof ret, "%lld", (long long)(wp->window.size + wp->window.grace + 86400000LL));
+                rd_kafka_NewTopic_set_config(nt[i], "cleanup.policy", "compact,delete");
+                rd_kafka_NewTopic_set_config(nt[i], "retention.ms", ret);
+            } else {
+                rd_kafka_NewTopic_set_config(nt[i], "cleanup.policy", "compact");
+            }
         }
         if (!nt[i]) {
             snprintf(err, errlen, "cannot describe topic %s: %s", names[i], e);
@@ -204,7 +218,7 @@ int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, c
             names[nn] = t->dlq_topic;
             parts[nn++] = maxparts;
         }
-        rc = create_topics(rk, names, parts, nn, conf->replication_factor, conf->startup_timeout_ms, err, errlen);
+        rc = create_topics(rk, t, names, parts, nn, conf->replication_factor, conf->startup_timeout_ms, err, errlen);
         free(names);
         free(parts);
     }
