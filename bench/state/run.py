@@ -6,8 +6,9 @@ Preloads BENCH_RECORDS (default 2,000,000) orders for 100,000 customers (keyed b
 NewOrderSystem writes them, 3 partitions), then runs from the start of that topic, each with its own
 application id and output topics:
   (a) bare   bench/pipe/bare.c: consume -> produce, kstreamd's client settings (the baseline)
-  (b) cache  kstreamd, topologies/customer_order_count.yaml (count, aggregate, hourly windowed revenue with
-             suppress: three groupBy repartitions, three stores, their changelogs), cache.max.bytes default
+  (b) cache  kstreamd, topologies/customer_order_count.yaml (re-keyed by customer through one repartition
+             topic; count, aggregate, hourly windowed revenue with suppress: three stores and their changelogs,
+             plus the suppression buffer's), cache.max.bytes default
   (c) nocache  the same with cache.max.bytes=0 (every update to the store, changelog and downstream)
 A run is done when the application's committed offsets reach the end of the source topic and of every
 repartition topic (lag 0); (a) when its output holds every record. rec/s = orders / (done - first output).
@@ -209,13 +210,12 @@ def run_count(case, bootstrap, admin, lag, src, tag, extra):
     state = os.path.join(BIN, f"state-{case}")
     shutil.rmtree(state, ignore_errors=True)
     logpath = os.path.join(BIN, f"{case}.log")
-    repartitions = [f"{app}-{s}-repartition" for s in ("customer-order-count", "customer-order-summary",
-                                                          "customer-hourly-revenue")]
+    repartitions = [f"{app}-orders-by-customer-repartition"]
     with open(logpath, "wb") as logf:
         t0 = time.time()
         args = kstreamd_args(topo, bootstrap, state, extra)
         if os.environ.get("BENCH_PERF"):
-            args = ["perf", "record", "-g", "-o", os.path.join(BIN, f"{case}.perf"), "--"] + args
+            args = ["perf", "record", "-o", os.path.join(BIN, f"{case}.perf"), "--"] + args
         proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT)
         try:
             def check():

@@ -860,8 +860,36 @@ static pipe_state_t *load_pipeline(load_t *L, pipe_state_t *ps)
         }
     } else if (from->kind == KS_YAML_MAP && ks_ynode_get(from, "generate")) {
         s.cur = ks__load_generate(L, ps->name, from);
+    } else if (from->kind == KS_YAML_MAP && ks_ynode_get(from, "pipeline")) {
+        /* Another pipeline's stream (or table), as a Kafka Streams program reuses a KStream variable. */
+        const ks_ynode_t *pn = ks_ynode_get(from, "pipeline");
+        pipe_state_t *other = pn->kind == KS_YAML_SCALAR ? find_pipe(L, pn->value) : NULL;
+        if (from->n != 1) {
+            ks__err_at(L, from, "`from: {pipeline: NAME}` takes the pipeline's name only");
+        } else if (!other) {
+            char *names = pipe_names(L);
+            ks__err_at(L, pn, "`from`: no pipeline named `%s`; pipelines: %s", pn->kind == KS_YAML_SCALAR ? pn->value : "?",
+                       names);
+            free(names);
+        } else if (other == ps || other->state == 1) {
+            ks__err_at(L, pn, "`from` pipeline `%s` makes a cycle of pipelines", pn->value);
+        } else {
+            load_pipeline(L, other);
+            if (!other->end)
+                ks__err_at(L, pn, "`from`: pipeline `%s` ends in a `split` or failed to load; it has no single stream",
+                           pn->value);
+            else if (other->kind != KS_KSTREAM && other->kind != KS_KTABLE && other->kind != KS_KWTABLE)
+                ks__err_at(L, pn, "`from`: pipeline `%s` ends in %s; continue from a stream or a table", pn->value,
+                           ks_stream_kind_name(other->kind));
+            else {
+                s.cur = other->end;
+                s.kind = other->kind;
+                s.key_changed = other->key_changed;
+            }
+        }
     } else if (from->kind == KS_YAML_MAP) {
-        ks__err_at(L, from, "`from` is a mapping: write the topic name itself (`from: TOPIC`), a list of topics, or a table");
+        ks__err_at(L, from, "`from` is a mapping: write the topic name itself (`from: TOPIC`), a list of topics, a table, "
+                            "`{pipeline: NAME}` or `{generate: ...}`");
     } else {
         ks__err_at(L, from, "`from` must be a topic, a list of topics, or a table");
     }

@@ -35,7 +35,7 @@ const ks_key_row_t ks_schema_table[] = {
 };
 
 const ks_key_row_t ks_schema_pipeline[] = {
-    {"from", KT_SOURCE, 1, NULL, "a topic, a list of topics, a table, or `{generate: ...}` (made-up records)"},
+    {"from", KT_SOURCE, 1, NULL, "a topic, a list of topics, a table, `{pipeline: NAME}` (another pipeline's stream), or `{generate: ...}` (made-up records)"},
     {"steps", KT_STEPS, 0, NULL, "the operators, in order"},
     {"to", KT_SINK, 0, NULL, "the topic the result is written to"},
     {"description", KT_STRING, 0, NULL, "what the pipeline does"},
