@@ -12,6 +12,10 @@
  * (default 1000) the producer is flushed, then the processed offsets are
  * committed (at-least-once, as kstreamd). SIGTERM/SIGINT: flush, commit,
  * close, exit 0.
+ *
+ * BARE_CONSUMER_SET / BARE_PRODUCER_SET="k=v k=v": more librdkafka
+ * properties for one client, for experiments (e.g. debug=fetch); run.sh
+ * passes the environment through. Unset for the measured baseline.
  */
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
@@ -50,6 +54,23 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 }
 
 static rd_kafka_topic_partition_list_t *processed;
+
+/* BARE_SET="k=v k=v": extra librdkafka properties for both clients (bisecting against kstreamd's settings). */
+static void set_extra(rd_kafka_conf_t *c, int producer)
+{
+    const char *env = getenv(producer ? "BARE_PRODUCER_SET" : "BARE_CONSUMER_SET");
+    if (!env || !*env)
+        return;
+    char *copy = strdup(env), *save = NULL;
+    for (char *kv = strtok_r(copy, " ", &save); kv; kv = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq)
+            die("BARE_*_SET", kv);
+        *eq = 0;
+        set(c, kv, eq + 1);
+    }
+    free(copy);
+}
 
 static void commit(rd_kafka_t *c, rd_kafka_t *p)
 {
@@ -99,6 +120,7 @@ int main(int argc, char **argv)
     set(pc, "bootstrap.servers", bootstrap);
     set(pc, "enable.idempotence", "true");
     set(pc, "partitioner", "murmur2_random");
+    set_extra(pc, 1);
     rd_kafka_conf_set_dr_msg_cb(pc, dr_cb);
     rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, pc, e, sizeof e);
     if (!p)
@@ -112,6 +134,7 @@ int main(int argc, char **argv)
     set(cc, "auto.offset.reset", "earliest");
     set(cc, "partition.assignment.strategy", "range");
     set(cc, "enable.partition.eof", "false");
+    set_extra(cc, 0);
     rd_kafka_conf_set_rebalance_cb(cc, rebalance_cb);
     rd_kafka_conf_set_opaque(cc, p);
     rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, e, sizeof e);

@@ -6,6 +6,7 @@
 #   BENCH_RECORDS=500000 bench/pipe/run.sh # fewer
 #   BENCH_REPEAT=3 BENCH_CASES="a b" ...   # best of 3; some runs only
 #   BENCH_KSTREAMD_SET="queued.max.messages.kbytes=8192" ...   # extra --set for kstreamd
+#   BARE_CONSUMER_SET="debug=fetch" BENCH_CASES=a ...            # extra properties for bare.c's clients
 #
 # Broker: $KSTREAMD_BOOTSTRAP, else a running tests/kafka/broker, else one started here (and stopped).
 # Needs: cc, librdkafka-dev, python3 with confluent-kafka (tests/integration/requirements.txt), ./kstreamd.

@@ -10,8 +10,11 @@
  *
  * Rebalance callbacks run on the loop thread (they are served by
  * rd_kafka_consumer_poll); revoked partitions are committed before they are
- * given up. Backpressure pauses the assigned partitions while the
- * producer's queue is long; the consumer is always polled.
+ * given up. Backpressure: while the producer's queue is long, draining
+ * waits for delivery reports; after HOLD_PAUSE_MS it pauses the assigned
+ * partitions instead, so the consumer is polled again. The prefetch is
+ * small (RSS) and its fetcher is woken when the app has drained it
+ * (wake_fetcher: librdkafka 2.0.2 would otherwise idle up to 1 s).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -32,8 +35,12 @@
 #include "kafka_int.h"
 
 #define DRAIN_MAX 20000         /* messages per drain before the loop gets a turn */
-#define OUTQ_HOLD 20000         /* producer queue length at which draining the consumer waits for deliveries */
-#define OUTQ_RESUME 10000       /* ... and below which it goes on */
+#define BATCH 512               /* records ordered and processed together */
+#define EARLY_WAKE 2048         /* see drain_consumer */
+/* Producer queue (records, and key+value bytes) at which draining the consumer waits for deliveries. */
+#define OUTQ_HOLD 10000
+#define OUTQ_HOLD_BYTES (4 << 20)
+#define OUTQ_RESUME 5000        /* ... and below which (and half the bytes) it goes on */
 #define HOLD_PAUSE_MS 1000      /* a wait longer than this pauses the partitions, so the consumer is polled again */
 #define FLUSH_TIMEOUT_MS 60000
 
@@ -49,8 +56,11 @@ typedef struct stream_thread {
     uv_async_t stop_async;
     rd_kafka_t *consumer, *producer;
     rd_kafka_queue_t *cq, *pq;
+    rd_kafka_topic_t **out_topics; /* the producer's known output topics (warm_producer) */
+    int nout_topics;
     ks_engine_t *engine;
     rd_kafka_topic_partition_list_t *processed; /* next offset to commit, per partition */
+    rd_kafka_topic_partition_list_t *fetched;   /* offset after the last record taken, per partition (this assignment) */
     ks_stores_t *stores;                        /* state: this thread's handle of the application's LMDB */
     rd_kafka_topic_partition_list_t *cl_done;   /* changelog partitions: last offset delivered */
     ks_generator_t **gens;
@@ -64,6 +74,7 @@ typedef struct stream_thread {
     int64_t prefetch_bytes;  /* the consumer's queued.max.messages.kbytes, in bytes */
     uint64_t popped, popped_bytes; /* records taken from the consumer, and their value bytes */
     uint64_t fetch_wakes;
+    int64_t outq_bytes;      /* key+value bytes produced and not yet reported delivered */
     uint64_t in, out, last_in, last_out;
     pthread_t tid;
     int exit_code;
@@ -110,6 +121,7 @@ static void on_emit(void *ud, const ks_record_t *r)
             RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
             st->out++;
+            st->outq_bytes += (int64_t)(r->key_len + r->value_len);
             return;
         }
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && attempt < 600) {
@@ -133,6 +145,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     stream_thread_t *st = opaque;
+    st->outq_bytes -= (int64_t)(m->key_len + m->len);
     if (m->err) {
         fail(st, "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
         return;
@@ -237,12 +250,16 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
                 return;
             }
         }
+        rd_kafka_topic_partition_list_destroy(st->fetched);
+        st->fetched = rd_kafka_topic_partition_list_new(8);
         rd_kafka_assign(rk, parts);
         if (st->paused)
             rd_kafka_pause_partitions(rk, parts);
     } else {
         ks__log(KS_LOG_INFO, "%s: %d partitions revoked; committing first", st->name, parts->cnt);
         commit_cycle(st);
+        rd_kafka_topic_partition_list_destroy(st->fetched);
+        st->fetched = rd_kafka_topic_partition_list_new(8);
         rd_kafka_assign(rk, NULL);
     }
 }
@@ -383,14 +400,13 @@ static void process_batch(stream_thread_t *st, rd_kafka_message_t **ms, int n)
  * when its broker thread next wakes up: up to 1 s later, however soon the
  * queue is drained (2.3.0 added fetch.queue.backoff.ms for this). A bounded
  * prefetch would idle most of the time. So the queue's length is watched
- * while draining; when it came near either limit and is now empty, pausing
- * and resuming the assigned partitions sends their broker thread an op,
- * which wakes it to fetch again at once, from the position of the last
- * record handed out (nothing is queued, so nothing is dropped or refetched).
+ * while draining; when it came near either limit and is now empty, a seek
+ * of the assigned partitions to where they are wakes the fetcher at once
+ * (wake_fetcher).
  */
 static void watch_prefetch(stream_thread_t *st)
 {
-    int64_t q = rd_kafka_queue_length(st->cq) + 512; /* + what one batch may have taken meanwhile */
+    int64_t q = rd_kafka_queue_length(st->cq) + BATCH; /* + what one batch may have taken meanwhile */
     int64_t avg = st->popped ? (int64_t)(st->popped_bytes / st->popped) : 0;
     if (q * 4 >= st->prefetch_msgs * 3 || q * avg * 4 >= st->prefetch_bytes * 3)
         st->prefetch_full = 1;
@@ -401,13 +417,28 @@ static void wake_fetcher(stream_thread_t *st)
     st->prefetch_full = 0;
     if (st->paused || !st->consumer)
         return;
-    rd_kafka_topic_partition_list_t *assigned = NULL;
+    /*
+     * A seek to where the queue ends (the offset after the last record taken)
+     * wakes the partition's broker thread (a pause/resume does not: the main
+     * thread serves it). Nothing is queued, so nothing is dropped; a fetch
+     * that was in flight after all is discarded and made again.
+     */
+    rd_kafka_topic_partition_list_t *assigned = NULL, *at = NULL;
     if (rd_kafka_assignment(st->consumer, &assigned) == 0 && assigned) {
-        if (assigned->cnt) {
-            rd_kafka_pause_partitions(st->consumer, assigned);
-            rd_kafka_resume_partitions(st->consumer, assigned);
+        at = rd_kafka_topic_partition_list_new(assigned->cnt > 0 ? assigned->cnt : 1);
+        for (int i = 0; i < assigned->cnt; i++) {
+            const rd_kafka_topic_partition_t *f =
+                rd_kafka_topic_partition_list_find(st->fetched, assigned->elems[i].topic, assigned->elems[i].partition);
+            if (f)
+                rd_kafka_topic_partition_list_add(at, f->topic, f->partition)->offset = f->offset;
+        }
+        if (at->cnt) {
+            rd_kafka_error_t *e = rd_kafka_seek_partitions(st->consumer, at, 0);
+            if (e)
+                rd_kafka_error_destroy(e);
             st->fetch_wakes++;
         }
+        rd_kafka_topic_partition_list_destroy(at);
         rd_kafka_topic_partition_list_destroy(assigned);
     }
 }
@@ -432,7 +463,7 @@ static void kick_consumer(stream_thread_t *st)
 
 static void unhold(stream_thread_t *st)
 {
-    if (!st->held || rd_kafka_outq_len(st->producer) >= OUTQ_RESUME)
+    if (!st->held || rd_kafka_outq_len(st->producer) >= OUTQ_RESUME || st->outq_bytes >= OUTQ_HOLD_BYTES / 2)
         return;
     st->held = 0;
     uv_timer_stop(&st->hold_timer);
@@ -449,18 +480,26 @@ static void on_hold_timer(uv_timer_t *h)
     kick_consumer(st); /* the consumer is polled again (rebalances, liveness); what it had queued is dropped */
 }
 
+/*
+ * Records are processed in batches of BATCH. When the prefetch was full and
+ * fewer than EARLY_WAKE records are left, the rest is taken as one batch and
+ * the fetcher woken before processing it, so the next fetch overlaps the work.
+ */
 static void drain_consumer(stream_thread_t *st)
 {
-    rd_kafka_message_t *batch[512];
-    int n = 0, total = 0, empty = 0;
+    rd_kafka_message_t *batch[EARLY_WAKE + BATCH];
+    int n = 0, total = 0, empty = 0, cap = BATCH;
     watch_prefetch(st);
     for (;;) {
         if (st->failed || st->stopping)
             break;
-        if (n == 0 && !st->paused && rd_kafka_outq_len(st->producer) >= OUTQ_HOLD) {
+        if (n == 0 && !st->paused &&
+            (rd_kafka_outq_len(st->producer) >= OUTQ_HOLD || st->outq_bytes >= OUTQ_HOLD_BYTES)) {
             hold(st);
             break;
         }
+        if (n == 0 && st->prefetch_full && rd_kafka_queue_length(st->cq) < EARLY_WAKE)
+            cap = EARLY_WAKE + BATCH;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(st->consumer, 0);
         if (!m) {
             empty = 1;
@@ -475,9 +514,14 @@ static void drain_consumer(stream_thread_t *st)
             continue;
         }
         batch[n++] = m;
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(st->fetched, topic, m->partition);
+        if (!tp)
+            tp = rd_kafka_topic_partition_list_add(st->fetched, topic, m->partition);
+        tp->offset = m->offset + 1;
         st->popped++;
         st->popped_bytes += m->len;
-        if (n == 512) {
+        if (n == cap) {
             process_batch(st, batch, n);
             for (int i = 0; i < n; i++)
                 rd_kafka_message_destroy(batch[i]);
@@ -487,6 +531,8 @@ static void drain_consumer(stream_thread_t *st)
         if (++total >= DRAIN_MAX)
             break;
     }
+    if (empty && st->prefetch_full && !st->stopping && !st->failed)
+        wake_fetcher(st); /* before the last batch: the fetch overlaps its processing */
     process_batch(st, batch, n);
     for (int i = 0; i < n; i++)
         rd_kafka_message_destroy(batch[i]);
@@ -496,8 +542,6 @@ static void drain_consumer(stream_thread_t *st)
         if (ks_engine_commit_stores(st->engine, err, sizeof err))
             fail(st, "%s", err);
     }
-    if (empty && st->prefetch_full && !st->stopping && !st->failed)
-        wake_fetcher(st);
 }
 
 static void on_consumer_event(uv_poll_t *h, int status, int events)
@@ -651,6 +695,11 @@ static void close_all(stream_thread_t *st)
     uv_poll_stop(&st->ppoll);
     rd_kafka_flush(st->producer, st->failed ? 1000 : FLUSH_TIMEOUT_MS);
     rd_kafka_queue_destroy(st->pq);
+    for (int i = 0; i < st->nout_topics; i++)
+        rd_kafka_topic_destroy(st->out_topics[i]);
+    free(st->out_topics);
+    st->out_topics = NULL;
+    st->nout_topics = 0;
     rd_kafka_destroy(st->producer);
     st->producer = NULL;
     uv_close((uv_handle_t *)&st->ppoll, close_cb);
@@ -660,6 +709,41 @@ static void close_all(stream_thread_t *st)
     uv_close((uv_handle_t *)&st->gen_timer, close_cb);
     uv_close((uv_handle_t *)&st->hold_timer, close_cb);
     uv_close((uv_handle_t *)&st->stop_async, close_cb);
+}
+
+/*
+ * The producer learns a topic's partitions when it first produces to it, from
+ * a metadata request that librdkafka 2.0.2 makes only at its next 1 s scan:
+ * the first records would wait up to a second. Asking for the metadata of
+ * every output topic known in advance avoids that wait.
+ */
+static void add_out_topic(stream_thread_t *st, const char *topic)
+{
+    if (!topic)
+        return;
+    for (int i = 0; i < st->nout_topics; i++)
+        if (strcmp(rd_kafka_topic_name(st->out_topics[i]), topic) == 0)
+            return;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(st->producer, topic, NULL);
+    if (!rkt)
+        return;
+    st->out_topics = ks_xrealloc(st->out_topics, (size_t)(st->nout_topics + 1) * sizeof *st->out_topics);
+    st->out_topics[st->nout_topics++] = rkt;
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(st->producer, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
+}
+
+static void warm_producer(stream_thread_t *st)
+{
+    const ks_topology_t *t = st->t;
+    for (int i = 0; i < t->nprocs; i++) {
+        const ks_proc_t *p = t->procs[i];
+        if (p->op == KS_OP_SINK && !p->dynamic_topic)
+            add_out_topic(st, p->topic);
+        for (int j = 0; p->changelogs && j < p->nstores; j++)
+            add_out_topic(st, p->changelogs[j]);
+    }
 }
 
 static int start_clients(stream_thread_t *st, char *err, size_t errlen)
@@ -699,6 +783,7 @@ static int start_clients(stream_thread_t *st, char *err, size_t errlen)
         rd_kafka_conf_destroy(pc);
         return -1;
     }
+    warm_producer(st);
     st->pq = rd_kafka_queue_get_main(st->producer);
     st->pfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     uint64_t one = 1;
@@ -730,7 +815,7 @@ static int start_clients(stream_thread_t *st, char *err, size_t errlen)
                                  {"auto.offset.reset", "earliest"},
                                  {"partition.assignment.strategy", "range"}, /* co-partitioned sources */
                                  {"enable.partition.eof", "false"},
-                                 {"queued.max.messages.kbytes", "8192"}, /* prefetch per consumer: bounded RSS */
+                                 {"queued.max.messages.kbytes", "2048"}, /* prefetch per consumer: bounded RSS (see watch_prefetch) */
                                  {"bootstrap.servers", st->bootstrap}};
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
         if (rd_kafka_conf_set(cc, settings[i][0], settings[i][1], e, sizeof e)) {
@@ -791,6 +876,7 @@ static void *thread_main(void *arg)
     ks_engine_ops_t ops = {on_emit, on_peek};
     st->engine = ks_engine_new(st->t, &ops, st, err, sizeof err);
     st->processed = rd_kafka_topic_partition_list_new(8);
+    st->fetched = rd_kafka_topic_partition_list_new(8);
     st->cl_done = rd_kafka_topic_partition_list_new(8);
     int stores_failed = 0;
     if (st->engine && ks_topology_has_state(st->t)) {
@@ -847,6 +933,7 @@ static void *thread_main(void *arg)
         ks_generators_free(st->gens, st->ngens);
     free(st->gen_made);
     rd_kafka_topic_partition_list_destroy(st->processed);
+    rd_kafka_topic_partition_list_destroy(st->fetched);
     rd_kafka_topic_partition_list_destroy(st->cl_done);
     ks_engine_free(st->engine);
     ks_stores_close(st->stores);
