@@ -14,6 +14,8 @@ A run is done when the application's committed offsets reach the end of the sour
 repartition topic (lag 0); (a) when its output holds every record. rec/s = orders / (done - first output).
 CPU s = utime+stime of the process; peak RSS = VmHWM; at the end, RssAnon (heap) and RssFile (mapped
 files: LMDB's pages) from /proc/<pid>/status, and the size of the LMDB file.
+  (e) count  kstreamd, the simplest counting service: groupBy customer (one repartition topic), count,
+             toStream (cache on)
   (d) restore  BENCH_RESTORE (default 1,000,000) entries written straight to a count store's changelog
              (3 partitions), then kstreamd started on an empty state directory: records/s of its restore
              (the sum of the "restored" lines' records over the sum of their times).
@@ -41,7 +43,7 @@ N = int(os.environ.get("BENCH_RECORDS", "2000000"))
 NRESTORE = int(os.environ.get("BENCH_RESTORE", "1000000"))
 CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", "100000"))
 COMMIT_MS = int(os.environ.get("BENCH_COMMIT_MS", "1000"))
-CASES = os.environ.get("BENCH_CASES", "a b c d").split()
+CASES = os.environ.get("BENCH_CASES", "a b c e d").split()
 PARTS = 3
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -193,12 +195,32 @@ def run_bare(bootstrap, admin, lag, src, tag):
     return res
 
 
+COUNT_BY_CUSTOMER = """\
+application: customer-order-count-service
+topics:
+  defaults: {key: string, value: json}
+  customer-order-count-v1: {value: long}
+pipelines:
+  count:
+    from: order-new-v1
+    steps:
+      - groupBy: {keySelector: .customerId, name: orders-by-customer}
+      - count: {store: customer-order-count}
+      - toStream
+    to: customer-order-count-v1
+"""
+
+
 def run_count(case, bootstrap, admin, lag, src, tag, extra):
     app = f"bench-state-{case}-{tag}"
     outs = {"customer-order-count-v1": f"bench-count-{case}-{tag}", "customer-order-summary-v1": f"bench-summary-{case}-{tag}",
             "customer-hourly-revenue-v1": f"bench-revenue-{case}-{tag}"}
-    with open(os.path.join(REPO, "topologies", "customer_order_count.yaml")) as f:
-        text = f.read()
+    if case == "e":
+        text = COUNT_BY_CUSTOMER
+        del outs["customer-order-summary-v1"], outs["customer-hourly-revenue-v1"]
+    else:
+        with open(os.path.join(REPO, "topologies", "customer_order_count.yaml")) as f:
+            text = f.read()
     text = text.replace("customer-order-count-service", app).replace("order-new-v1", src)
     for k, v in outs.items():
         text = text.replace(k, v)
@@ -210,7 +232,7 @@ def run_count(case, bootstrap, admin, lag, src, tag, extra):
     state = os.path.join(BIN, f"state-{case}")
     shutil.rmtree(state, ignore_errors=True)
     logpath = os.path.join(BIN, f"{case}.log")
-    repartitions = [f"{app}-orders-by-customer-repartition"]
+    repartitions = [f"{app}-customer-order-count-repartition" if case == "e" else f"{app}-orders-by-customer-repartition"]
     with open(logpath, "wb") as logf:
         t0 = time.time()
         args = kstreamd_args(topo, bootstrap, state, extra)
@@ -293,20 +315,20 @@ def main():
     lag = Lag(bootstrap)
     tag = uuid.uuid4().hex[:6]
     results = {}
-    if any(c in CASES for c in "abc"):
+    if any(c in CASES for c in "abce"):
         src = f"bench-state-orders-{tag}"
         create(admin, src, PARTS)
         t0 = time.time()
         produce(bootstrap, src, order, N)
         print(f"preloaded {N} orders for {CUSTOMERS} customers into {src} ({PARTS} partitions) in "
               f"{time.time() - t0:.1f} s", flush=True)
-        for case in "abc":
+        for case in "abce":
             if case not in CASES:
                 continue
             if case == "a":
                 r = run_bare(bootstrap, admin, lag, src, tag)
             else:
-                r = run_count(case, bootstrap, admin, lag, src, tag, () if case == "b" else ("cache.max.bytes=0",))
+                r = run_count(case, bootstrap, admin, lag, src, tag, ("cache.max.bytes=0",) if case == "c" else ())
             results[case] = r
             print(f"  {case}: {r['rate']:.0f} orders/s, {r['cpu']:.1f} CPU s, peak RSS {r['rss']:.1f} MB "
                   f"(heap {r['anon']:.1f} MB, mapped files {r['file']:.1f} MB), LMDB file {r['db']:.1f} MB", flush=True)
@@ -317,12 +339,12 @@ def main():
         print(f"  d: restored {r['records']} records in {r['ms']} ms: {r['rate']:.0f} records/s, peak RSS "
               f"{r['rss']:.1f} MB (heap {r['anon']:.1f} MB), LMDB file {r['db']:.1f} MB", flush=True)
     names = {"a": "(a) bare librdkafka pipe", "b": "(b) customer_order_count, cache on (10 MB)",
-             "c": "(c) customer_order_count, cache off"}
+             "c": "(c) customer_order_count, cache off", "e": "(e) groupBy + count only, cache on"}
     print()
     print(f"orders: {N} over {CUSTOMERS} customers, {PARTS} partitions; commit.interval.ms {COMMIT_MS}")
     print("| run | orders/s | wall s | CPU s | CPU µs/order | peak RSS MB | heap MB | mapped MB | LMDB file MB | vs (a) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for case in "abc":
+    for case in "abce":
         if case in results:
             r = results[case]
             ratio = r["rate"] / results["a"]["rate"] if "a" in results else float("nan")

@@ -52,7 +52,11 @@ typedef struct centry {
     size_t kl;
     char *v; /* timestamp-prefixed value; NULL: delete */
     size_t vl;
-    ks_val fkey; /* the key forwarded downstream */
+    ks_val fkey; /* the key forwarded downstream (KS_INVALID for a clean entry made by a read) */
+    ks_val val;  /* the value v was made from (KS_INVALID: decode v) */
+    char *base;  /* what the store holds for the key, when base_known (NULL: absent) */
+    size_t basel;
+    int base_known;
     int64_t del_ts; /* a delete's timestamp */
     int dirty, listed;
     const char *src_topic; /* interned */
@@ -90,8 +94,11 @@ struct ks_state {
     centry_t **tab;
     size_t tabsize, count;
     centry_t *lru_head, *lru_tail;
-    centry_t **dirty;
-    size_t ndirty, capdirty;
+    struct dlist {   /* per processor (by seq): its dirty entries, in the order they became dirty */
+        centry_t **v;
+        size_t n, cap;
+    } *dl;
+    int ndl;
     pstate_t **ps;
     int *nps;
     int nprocs;
@@ -99,6 +106,13 @@ struct ks_state {
     int flushing;
     char **topics; /* interned source topic names of cache entries */
     int ntopics;
+    struct {            /* the last store read without the cache, reused by the write that follows it */
+        const ks_proc_t *p;
+        int32_t part;
+        char *k, *v;
+        size_t kl, vl, kcap, vcap;
+        int found;
+    } last;
 };
 
 int ks_topology_has_state(const ks_topology_t *t)
@@ -296,22 +310,38 @@ static void changelog(ks_engine_t *e, const ks_proc_t *p, int32_t part, const vo
  * Writes through to the store and the changelog, then forwards (key, new,
  * old). newb is the timestamp-prefixed value, NULL to delete.
  */
+/* What the store holds for a key, when the caller already knows it (saves a read). */
+typedef struct known {
+    int valid;
+    const char *b; /* NULL: absent */
+    size_t l;
+} known_t;
+
 static int write_through(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl, ks_val fkey,
-                         const char *newb, size_t newl, int forward, int64_t del_ts)
+                         const char *newb, size_t newl, int forward, int64_t del_ts, const known_t *known, ks_val given)
 {
     struct ks_state *st = e->st;
     if (begin(e))
         return -1;
-    const void *ob;
-    size_t ol;
+    const void *ob = NULL;
+    size_t ol = 0;
     ks_val oldv = ks_invalid(), newv = ks_invalid();
-    int found = ks_store_get(st->stores, p->stores[0], part, k, kl, &ob, &ol);
-    if (found < 0)
-        return state_fatal(e, "reading a store failed");
+    int found = 0;
+    if (known && known->valid) {
+        found = known->b != NULL;
+        ob = known->b;
+        ol = known->l;
+    } else if (forward) {
+        found = ks_store_get(st->stores, p->stores[0], part, k, kl, &ob, &ol);
+        if (found < 0)
+            return state_fatal(e, "reading a store failed");
+    }
     if (forward && found && dec_value(e, ob, ol, &oldv, NULL))
         return -1;
     int64_t ts = newb ? get_be64(newb) : del_ts;
-    if (newb && forward && dec_value(e, newb, newl, &newv, NULL)) {
+    if (given.kind != KS_INVALID)
+        newv = ks_val_retain(given); /* the value the bytes were made from */
+    else if (newb && forward && dec_value(e, newb, newl, &newv, NULL)) {
         ks_val_release(oldv);
         return -1;
     }
@@ -391,7 +421,9 @@ static void cache_remove(struct ks_state *st, centry_t *c)
     st->count--;
     free(c->k);
     free(c->v);
+    free(c->base);
     ks_val_release(c->fkey);
+    ks_val_release(c->val);
     free(c);
 }
 
@@ -411,34 +443,72 @@ static int flush_entry(ks_engine_t *e, centry_t *c)
     e->cur = &ctx;
     e->cur_headers = ks_invalid();
     e->dlq_sent = 0;
-    int rc = write_through(e, c->p, c->part, c->k, c->kl, c->fkey, c->v, c->vl, 1, c->del_ts);
+    known_t kn = {c->base_known, c->base, c->basel};
+    int rc = write_through(e, c->p, c->part, c->k, c->kl, c->fkey, c->v, c->vl, 1, c->del_ts, &kn, c->val);
+    if (rc == 0) {
+        /* The store now holds the entry's value. */
+        free(c->base);
+        c->base = c->v ? ks_xmalloc(c->vl) : NULL;
+        if (c->v)
+            memcpy(c->base, c->v, c->vl);
+        c->basel = c->vl;
+        c->base_known = 1;
+    }
     ks_val_release(e->cur_headers);
     e->cur = saved;
     e->cur_headers = saved_headers;
     return rc;
 }
 
-/* Flushes the dirty entries (of one processor, or all), in the order they became dirty. */
+static struct dlist *dlist_of(struct ks_state *st, const ks_proc_t *p)
+{
+    if (p->seq >= st->ndl) {
+        st->dl = ks_xrealloc(st->dl, (size_t)(p->seq + 1) * sizeof *st->dl);
+        memset(st->dl + st->ndl, 0, (size_t)(p->seq + 1 - st->ndl) * sizeof *st->dl);
+        st->ndl = p->seq + 1;
+    }
+    return &st->dl[p->seq];
+}
+
+static int flush_list(ks_engine_t *e, int seq)
+{
+    int rc = 0;
+    /* A processor's flush forwards downstream only, so its own list does not grow meanwhile. */
+    for (size_t i = 0; i < e->st->dl[seq].n; i++) {
+        centry_t *c = e->st->dl[seq].v[i];
+        c->listed = 0;
+        if (rc == 0 && flush_entry(e, c))
+            rc = -1;
+    }
+    e->st->dl[seq].n = 0;
+    return rc;
+}
+
+/*
+ * Flushes the dirty entries of one processor (an eviction, as Kafka
+ * Streams flushes a whole NamedCache), or of all (a commit), each
+ * processor's in the order they became dirty; flushing goes downstream and
+ * may dirty later processors' entries, so a commit repeats until none is.
+ */
 static int flush_dirty(ks_engine_t *e, const ks_proc_t *only)
 {
     struct ks_state *st = e->st;
     if (st->flushing)
         return 0;
     st->flushing = 1;
-    size_t w = 0;
     int rc = 0;
-    /* Flushing forwards downstream, which may dirty entries of later processors: they are appended and seen here. */
-    for (size_t i = 0; i < st->ndirty; i++) {
-        centry_t *c = st->dirty[i];
-        if (only && c->p != only) {
-            st->dirty[w++] = c;
-            continue;
+    if (only) {
+        rc = flush_list(e, dlist_of(st, only) - st->dl);
+    } else {
+        for (int any = 1; any && rc == 0;) {
+            any = 0;
+            for (int i = 0; i < st->ndl && rc == 0; i++)
+                if (st->dl[i].n) {
+                    any = 1;
+                    rc = flush_list(e, i);
+                }
         }
-        c->listed = 0;
-        if (rc == 0 && flush_entry(e, c))
-            rc = -1;
     }
-    st->ndirty = w;
     st->flushing = 0;
     return rc;
 }
@@ -475,6 +545,29 @@ static void cache_grow(struct ks_state *st)
     st->tabsize = n;
 }
 
+/* A new, clean entry at the LRU tail (the caller fills it in). */
+static centry_t *cache_insert(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl)
+{
+    struct ks_state *st = e->st;
+    uint64_t h = hash_key(p, part, k, kl);
+    if (st->count + 1 > st->tabsize)
+        cache_grow(st);
+    centry_t *c = ks_xcalloc(1, sizeof *c);
+    c->p = p;
+    c->part = part;
+    c->h = h;
+    c->k = ks_xmalloc(kl);
+    memcpy(c->k, k, kl);
+    c->kl = kl;
+    c->hnext = st->tab[h & (st->tabsize - 1)];
+    st->tab[h & (st->tabsize - 1)] = c;
+    st->count++;
+    c->fkey = ks_invalid();
+    c->val = ks_invalid();
+    lru_append(st, c);
+    return c;
+}
+
 /*
  * Reads a key: the cache first, then the store. Returns 1 found (value and
  * timestamp set, owned), 0 not found, -1 on failure.
@@ -490,11 +583,44 @@ static int kv_get(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
     }
     if (begin(e))
         return -1;
-    const void *b;
-    size_t bl;
+    const void *b = NULL;
+    size_t bl = 0;
     int found = ks_store_get(st->stores, p->stores[0], part, k, kl, &b, &bl);
     if (found < 0)
         return state_fatal(e, "reading a store failed");
+    if (st->cache_max == 0) {
+        /* Kept for the write that follows: write_through need not read it again. */
+        if (kl > st->last.kcap)
+            st->last.k = ks_xrealloc(st->last.k, st->last.kcap = kl);
+        if (found && bl > st->last.vcap)
+            st->last.v = ks_xrealloc(st->last.v, st->last.vcap = bl);
+        memcpy(st->last.k, k, kl);
+        if (found && bl)
+            memcpy(st->last.v, b, bl);
+        st->last.p = p;
+        st->last.part = part;
+        st->last.kl = kl;
+        st->last.vl = found ? bl : 0;
+        st->last.found = found;
+    } else {
+        /* A clean cache entry remembers the stored value: the next flush of the key need not read it. */
+        centry_t *c = cache_insert(e, p, part, k, kl);
+        c->v = found ? ks_xmalloc(bl ? bl : 1) : NULL;
+        if (found && bl)
+            memcpy(c->v, b, bl);
+        c->vl = found ? bl : 0;
+        c->base = found ? ks_xmalloc(bl ? bl : 1) : NULL;
+        if (found && bl)
+            memcpy(c->base, b, bl);
+        c->basel = c->vl;
+        c->base_known = 1;
+        c->bytes = sizeof *c + kl + 2 * c->vl + 64;
+        st->cache_bytes += c->bytes;
+        if (found && dec_value(e, c->v, c->vl, v, ts))
+            return -1;
+        cache_evict(e);
+        return found;
+    }
     if (!found)
         return 0;
     return dec_value(e, b, bl, v, ts) ? -1 : 1;
@@ -510,27 +636,18 @@ static int kv_put(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
         enc_value(&vb, newv, ts);
     int rc;
     if (st->cache_max == 0) {
-        rc = write_through(e, p, part, k, kl, fkey, vb.data, vb.len, 1, ts);
+        known_t kn = {0, NULL, 0};
+        if (st->last.p == p && st->last.part == part && st->last.kl == kl && memcmp(st->last.k, k, kl) == 0)
+            kn = (known_t){1, st->last.found ? st->last.v : NULL, st->last.vl};
+        rc = write_through(e, p, part, k, kl, fkey, vb.data, vb.len, 1, ts, &kn, newv);
+        st->last.p = NULL;
         ks_buf_free(&vb);
         return rc;
     }
     uint64_t h = hash_key(p, part, k, kl);
     centry_t *c = cache_find(st, p, part, k, kl, h);
     if (!c) {
-        if (st->count + 1 > st->tabsize)
-            cache_grow(st);
-        c = ks_xcalloc(1, sizeof *c);
-        c->p = p;
-        c->part = part;
-        c->h = h;
-        c->k = ks_xmalloc(kl);
-        memcpy(c->k, k, kl);
-        c->kl = kl;
-        c->hnext = st->tab[h & (st->tabsize - 1)];
-        st->tab[h & (st->tabsize - 1)] = c;
-        st->count++;
-        c->fkey = ks_val_retain(fkey);
-        lru_append(st, c);
+        c = cache_insert(e, p, part, k, kl);
     } else {
         lru_unlink(st, c);
         lru_append(st, c);
@@ -539,6 +656,10 @@ static int kv_put(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
             e->stats.cache_hits++;
         free(c->v);
     }
+    ks_val_release(c->fkey);
+    c->fkey = ks_val_retain(fkey);
+    ks_val_release(c->val);
+    c->val = ks_val_retain(newv);
     size_t vl = vb.len;
     c->v = vb.data ? ks_buf_steal(&vb) : NULL;
     c->vl = c->v ? vl : 0;
@@ -548,14 +669,15 @@ static int kv_put(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
     c->src_off = e->cur ? e->cur->offset : -1;
     c->dirty = 1;
     if (!c->listed) {
-        if (st->ndirty == st->capdirty) {
-            st->capdirty = st->capdirty ? st->capdirty * 2 : 256;
-            st->dirty = ks_xrealloc(st->dirty, st->capdirty * sizeof *st->dirty);
+        struct dlist *d = dlist_of(st, p);
+        if (d->n == d->cap) {
+            d->cap = d->cap ? d->cap * 2 : 256;
+            d->v = ks_xrealloc(d->v, d->cap * sizeof *d->v);
         }
-        st->dirty[st->ndirty++] = c;
+        d->v[d->n++] = c;
         c->listed = 1;
     }
-    c->bytes = sizeof *c + kl + c->vl + 64;
+    c->bytes = sizeof *c + kl + c->vl + c->basel + 64;
     st->cache_bytes += c->bytes;
     cache_evict(e);
     return e->failed ? -1 : 0;
@@ -889,7 +1011,7 @@ static void agg_sessions(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val
                 for (int i = 0; i < sc.n && !e->failed; i++) {
                     ks_val ok2 = windowed_key(key, sc.s[i].start, sc.s[i].end);
                     /* Kafka Streams stamps a session's updates with the session's end. */
-                    write_through(e, p, part, sc.s[i].k, sc.s[i].kl, ok2, NULL, 0, 1, sc.s[i].end);
+                    write_through(e, p, part, sc.s[i].k, sc.s[i].kl, ok2, NULL, 0, 1, sc.s[i].end, NULL, ks_invalid());
                     ks_val_release(ok2);
                 }
             }
@@ -897,7 +1019,7 @@ static void agg_sessions(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val
             window_key(&kb, key, ms, me, 1);
             enc_value(&vb, nw, me);
             if (!e->failed)
-                write_through(e, p, part, kb.data, kb.len, fkey, vb.data, vb.len, 1, me);
+                write_through(e, p, part, kb.data, kb.len, fkey, vb.data, vb.len, 1, me, NULL, ks_invalid());
             ks_buf_free(&vb);
         }
         ks_val_release(f->window);
@@ -1274,7 +1396,7 @@ static int64_t suppress_duration(const ks_proc_t *p, int *windowed)
 static void sup_emit(ks_engine_t *e, const ks_proc_t *p, int32_t part, supent_t *s)
 {
     if (begin(e) == 0)
-        write_through(e, p, part, s->k, s->kl, s->key, NULL, 0, 0, s->ts);
+        write_through(e, p, part, s->k, s->kl, s->key, NULL, 0, 0, s->ts, NULL, ks_invalid());
     /* untilWindowCloses drops tombstones: a closed window's final result is never a deletion. */
     if (!e->failed && !(p->suppress_final && s->value.kind == KS_NULL))
         forward_change(e, p, s->key, s->value, ks_invalid(), s->ts);
@@ -1328,7 +1450,7 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     if (value.kind != KS_NULL)
         ks_json_write(&vb, value);
     if (begin(e) == 0)
-        write_through(e, p, part, kb.data, kb.len, key, vb.data, vb.len, 0, f->ts);
+        write_through(e, p, part, kb.data, kb.len, key, vb.data, vb.len, 0, f->ts, NULL, ks_invalid());
     ks_buf_free(&vb);
     ks_buf_free(&kb);
     /* Emit what is due, oldest buffer time first; then what exceeds maxRecords. */
@@ -1434,8 +1556,12 @@ void ks__state_free(ks_engine_t *e)
         return;
     while (st->lru_head)
         cache_remove(st, st->lru_head);
+    free(st->last.k);
+    free(st->last.v);
     free(st->tab);
-    free(st->dirty);
+    for (int i = 0; i < st->ndl; i++)
+        free(st->dl[i].v);
+    free(st->dl);
     for (int i = 0; i < st->ntopics; i++)
         free(st->topics[i]);
     free(st->topics);

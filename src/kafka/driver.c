@@ -52,7 +52,7 @@ typedef struct stream_thread {
     uv_loop_t loop;
     uv_poll_t cpoll, ppoll;
     int cfd, pfd;
-    uv_timer_t commit_timer, progress_timer, gen_timer, hold_timer;
+    uv_timer_t commit_timer, progress_timer, gen_timer, hold_timer, poll_timer;
     uv_async_t stop_async;
     rd_kafka_t *consumer, *producer;
     rd_kafka_queue_t *cq, *pq;
@@ -234,6 +234,20 @@ static void on_commit_timer(uv_timer_t *h)
 }
 
 /* ---- consuming ---- */
+
+static void drain_consumer(stream_thread_t *st);
+
+/*
+ * The consumer queue signals its fd only when messages arrive, but
+ * librdkafka counts max.poll.interval.ms from the last poll: an idle
+ * service would leave its group every 5 minutes. Poll once a second.
+ */
+static void on_poll_timer(uv_timer_t *h)
+{
+    stream_thread_t *st = h->data;
+    if (st->consumer && !st->held && !st->stopping && !st->failed)
+        drain_consumer(st);
+}
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -536,8 +550,12 @@ static void drain_consumer(stream_thread_t *st)
     process_batch(st, batch, n);
     for (int i = 0; i < n; i++)
         rd_kafka_message_destroy(batch[i]);
-    if (st->stores && total) {
-        /* One LMDB transaction per drained batch. */
+    if (st->stores && total && st->conf->num_stream_threads > 1) {
+        /*
+         * LMDB has one writer at a time: with several stream threads each
+         * drained batch is its own transaction, so threads take turns. One
+         * thread keeps its transaction until the commit (fewer page copies).
+         */
         char err[512];
         if (ks_engine_commit_stores(st->engine, err, sizeof err))
             fail(st, "%s", err);
@@ -680,6 +698,7 @@ static void close_all(stream_thread_t *st)
     uv_timer_stop(&st->progress_timer);
     uv_timer_stop(&st->gen_timer);
     uv_timer_stop(&st->hold_timer);
+    uv_timer_stop(&st->poll_timer);
     if (st->consumer)
         uv_poll_stop(&st->cpoll);
     if (!st->failed)
@@ -708,6 +727,7 @@ static void close_all(stream_thread_t *st)
     uv_close((uv_handle_t *)&st->progress_timer, close_cb);
     uv_close((uv_handle_t *)&st->gen_timer, close_cb);
     uv_close((uv_handle_t *)&st->hold_timer, close_cb);
+    uv_close((uv_handle_t *)&st->poll_timer, close_cb);
     uv_close((uv_handle_t *)&st->stop_async, close_cb);
 }
 
@@ -896,7 +916,9 @@ static void *thread_main(void *arg)
     uv_timer_init(&st->loop, &st->progress_timer);
     uv_timer_init(&st->loop, &st->gen_timer);
     uv_timer_init(&st->loop, &st->hold_timer);
+    uv_timer_init(&st->loop, &st->poll_timer);
     st->commit_timer.data = st->progress_timer.data = st->gen_timer.data = st->hold_timer.data = st;
+    st->poll_timer.data = st;
     if (!st->engine || stores_failed || start_clients(st, err, sizeof err)) {
         ks__log(KS_LOG_ERROR, "%s: %s", st->name, err);
         st->exit_code = st->engine ? 1 : 2;
@@ -907,9 +929,11 @@ static void *thread_main(void *arg)
             uv_close((uv_handle_t *)&st->progress_timer, close_cb);
             uv_close((uv_handle_t *)&st->gen_timer, close_cb);
             uv_close((uv_handle_t *)&st->hold_timer, close_cb);
+            uv_close((uv_handle_t *)&st->poll_timer, close_cb);
             uv_close((uv_handle_t *)&st->stop_async, close_cb);
         }
     } else {
+        uv_timer_start(&st->poll_timer, on_poll_timer, 1000, 1000);
         uv_timer_start(&st->commit_timer, on_commit_timer, (uint64_t)st->conf->commit_interval_ms,
                        (uint64_t)st->conf->commit_interval_ms);
         if (st->conf->progress_interval_ms > 0)

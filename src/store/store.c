@@ -138,7 +138,7 @@ static shared_env_t *env_acquire(const char *dir, int flags, char *err, size_t e
     if (rc == 0)
         rc = mdb_env_set_mapsize(env, INITIAL_MAP);
     if (rc == 0)
-        rc = mdb_env_open(env, dir, MDB_NOTLS | ((flags & KS_STORE_SYNC) ? MDB_NOMETASYNC : MDB_NOSYNC), 0644);
+        rc = mdb_env_open(env, dir, MDB_NOTLS | MDB_WRITEMAP | ((flags & KS_STORE_SYNC) ? MDB_NOMETASYNC : MDB_NOSYNC), 0644);
     if (rc) {
         snprintf(err, errlen, "cannot open the state stores in %s: %s", dir, mdb_strerror(rc));
         mdb_env_close(env);
