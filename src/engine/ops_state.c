@@ -132,8 +132,6 @@ int ks__state_check(const ks_topology_t *t, char *err, size_t errlen)
             why = "joins are not run by this version of kstreamd";
         else if (p->op == KS_OP_TABLE_SOURCE && p->is_default)
             why = "global tables (used by joins) are not run by this version of kstreamd";
-        else if (p->window.kind == KS_WIN_SLIDING)
-            why = "sliding windows are not run by this version of kstreamd; use hopping windows";
         if (why) {
             snprintf(err, errlen, "%s:%d:%d: `%s`: %s", t->file, p->pos.line, p->pos.col, ks_op_dsl_name(p->op), why);
             return -1;
@@ -864,7 +862,7 @@ static int on_purge(void *ud, const void *k, size_t kl, const void *v, size_t vl
 static void purge_windows(ks_engine_t *e, const ks_proc_t *p, int32_t part, int64_t stime)
 {
     pstate_t *ps = pstate(e, p, part);
-    int64_t retention = p->window.size + p->window.grace;
+    int64_t retention = (p->window.kind == KS_WIN_SLIDING ? 2 * p->window.size : p->window.size) + p->window.grace;
     int64_t seg = retention / 2 > 60000 ? retention / 2 : 60000;
     if (!ps->purged) {
         ps->purged = 1;
@@ -923,6 +921,209 @@ static void agg_windows(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val 
         ks_val_release(fkey);
     }
     ks_buf_free(&kb);
+}
+
+/* ---- sliding windows (Kafka Streams' KStreamSlidingWindowAggregate, KIP-450) ---- */
+
+typedef struct swin {
+    int64_t start;
+    ks_val agg; /* owned */
+    int64_t ts; /* the window's largest record timestamp */
+} swin_t;
+
+typedef struct swin_scan {
+    ks_engine_t *e;
+    size_t prefix;
+    swin_t *w;
+    int n;
+    int bad;
+} swin_scan_t;
+
+static int on_swin(void *ud, const void *k, size_t kl, const void *v, size_t vl)
+{
+    swin_scan_t *sc = ud;
+    if (kl != sc->prefix + 8)
+        return 0;
+    ks_val agg;
+    int64_t ts;
+    if (dec_value(sc->e, v, vl, &agg, &ts)) {
+        sc->bad = 1;
+        return 1;
+    }
+    sc->w = ks_xrealloc(sc->w, (size_t)(sc->n + 1) * sizeof *sc->w);
+    sc->w[sc->n].start = get_be64((const char *)k + sc->prefix);
+    sc->w[sc->n].agg = agg;
+    sc->w[sc->n].ts = ts;
+    sc->n++;
+    return 0;
+}
+
+typedef struct sliding {
+    ks_engine_t *e;
+    flight_t *f;
+    const ks_proc_t *p;
+    ks_val key, value;
+    int32_t part;
+    int64_t ts, close, d;
+    ks_buf_t kb;
+} sliding_t;
+
+/* updateWindowAndForward: adds the record to the window [start, start + d] (base: its aggregate so far). */
+static void sw_update(sliding_t *s, int64_t start, ks_val base, int64_t base_ts)
+{
+    ks_engine_t *e = s->e;
+    int64_t end = start + s->d;
+    if (end < s->close) {
+        e->stats.late++;
+        e->stats.dropped++;
+        return;
+    }
+    ks_val fkey = windowed_key(s->key, start, end), nw = ks_invalid();
+    s->f->window = ks_val_retain(*ks_obj_get(fkey, "window", 6));
+    if (agg_add(e, s->f, s->p, base, s->value, &nw) == 0) {
+        ks_buf_t vb = {0};
+        int64_t ts = base.kind == KS_INVALID ? s->ts : (base_ts > s->ts ? base_ts : s->ts);
+        enc_value(&vb, nw, ts);
+        window_key(&s->kb, s->key, start, 0, 0);
+        write_through(e, s->p, s->part, s->kb.data, s->kb.len, fkey, vb.data, vb.len, 1, ts, NULL, nw);
+        ks_buf_free(&vb);
+    }
+    ks_val_release(s->f->window);
+    s->f->window = ks_invalid();
+    ks_val_release(nw);
+    ks_val_release(fkey);
+}
+
+/* A new window starting from the initializer (reduce: from nothing). */
+static void sw_create(sliding_t *s, int64_t start)
+{
+    ks_val init;
+    if (agg_init(s->e, s->f, s->p, &init))
+        return;
+    sw_update(s, start, init, s->ts);
+    ks_val_release(init);
+}
+
+/* createCurrentRecordRightWindow: the right window takes the aggregate of the window it was found in. */
+static void sw_right(sliding_t *s, const swin_t *src)
+{
+    int64_t start = s->ts + 1;
+    ks_val fkey = windowed_key(s->key, start, start + s->d);
+    ks_buf_t vb = {0};
+    enc_value(&vb, src->agg, src->ts);
+    window_key(&s->kb, s->key, start, 0, 0);
+    write_through(s->e, s->p, s->part, s->kb.data, s->kb.len, fkey, vb.data, vb.len, 1, src->ts, NULL, src->agg);
+    ks_buf_free(&vb);
+    ks_val_release(fkey);
+}
+
+static int has_start(const swin_t *w, int n, int64_t start)
+{
+    for (int i = 0; i < n; i++)
+        if (w[i].start == start)
+            return 1;
+    return 0;
+}
+
+static void agg_sliding(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val key, ks_val value)
+{
+    int32_t part = e->cur->partition;
+    int64_t d = p->window.size, ts = f->ts;
+    if (ts < 0) {
+        ks__fail(e, f, "windowing", "a windowed aggregation needs a timestamp of at least 0");
+        return;
+    }
+    int64_t stime = observe(e, p, part, ts), close = stime - p->window.grace;
+    if (ts + 1 + d <= close) {
+        e->stats.late++;
+        e->stats.dropped++;
+        return;
+    }
+    purge_windows(e, p, part, stime);
+    sliding_t s = {e, f, p, key, value, part, ts, close, d, {0}};
+    key_text(&s.kb, key);
+    if (!key_fits(e, f, &s.kb) || begin(e)) {
+        ks_buf_free(&s.kb);
+        return;
+    }
+    /* The key's windows starting in [lo, ts + 1], in start order. */
+    int early = ts < d;
+    int64_t lo = early ? 0 : (ts - 2 * d > 0 ? ts - 2 * d : 0);
+    ks_buf_t from = {0}, to = {0};
+    window_key(&from, key, lo, 0, 0);
+    window_key(&to, key, ts + 2, 0, 0);
+    swin_scan_t sc = {e, s.kb.len + 1, NULL, 0, 0};
+    if (ks_store_range(e->st->stores, p->stores[0], part, from.data, from.len, to.data, to.len, on_swin, &sc))
+        state_fatal(e, "reading a window store failed");
+    ks_buf_free(&from);
+    ks_buf_free(&to);
+    const swin_t *left = NULL, *right = NULL, *combined = NULL;
+    int left_made = 0, right_made = 0, has_prev = 0;
+    int64_t prev = 0;
+    for (int i = 0; i < sc.n && !e->failed && !sc.bad; i++) {
+        const swin_t *w = &sc.w[i];
+        int64_t end = w->start + d;
+        if (early) {
+            if (w->start == 0) {
+                combined = w;
+                if (w->ts < ts)
+                    prev = w->ts, has_prev = 1;
+            } else if (w->start <= ts) {
+                right = w;
+                sw_update(&s, w->start, w->agg, w->ts);
+            } else if (w->start == ts + 1) {
+                right_made = 1;
+            }
+        } else if (end < ts) {
+            left = w;
+            prev = w->ts, has_prev = 1;
+        } else if (end == ts) {
+            left_made = 1;
+            if (w->ts < ts)
+                prev = w->ts, has_prev = 1;
+            sw_update(&s, w->start, w->agg, w->ts);
+        } else if (w->start <= ts) {
+            right = w;
+            sw_update(&s, w->start, w->agg, w->ts);
+        } else if (w->start == ts + 1) {
+            right_made = 1;
+        }
+    }
+    if (!e->failed && !sc.bad) {
+        if (early) {
+            /* Records before d share the window [0, d]; their right windows are made as later records come. */
+            if (!right && combined && combined->ts > ts)
+                right = combined;
+            if (!right_made && right && right->ts > ts)
+                sw_right(&s, right);
+            if (has_prev && !has_start(sc.w, sc.n, prev + 1) && !e->failed)
+                sw_create(&s, prev + 1);
+            if (!e->failed) {
+                if (!combined)
+                    sw_create(&s, 0);
+                else
+                    sw_update(&s, 0, combined->agg, combined->ts);
+            }
+        } else {
+            /* The previous record's right window, if it is missing and this record falls in it. */
+            if (has_prev && !has_start(sc.w, sc.n, prev + 1) && prev + 1 + d >= ts)
+                sw_create(&s, prev + 1);
+            /* This record's left window [ts - d, ts]. */
+            if (!left_made && !e->failed) {
+                if (has_prev && ts - d <= prev && left)
+                    sw_update(&s, ts - d, left->agg, ts);
+                else
+                    sw_create(&s, ts - d);
+            }
+            /* This record's right window, when later records exist. */
+            if (!right_made && right && right->ts > ts && !e->failed)
+                sw_right(&s, right);
+        }
+    }
+    for (int i = 0; i < sc.n; i++)
+        ks_val_release(sc.w[i].agg);
+    free(sc.w);
+    ks_buf_free(&s.kb);
 }
 
 typedef struct session {
@@ -1093,6 +1294,7 @@ static void aggregate(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     switch (p->window.kind) {
     case KS_WIN_NONE: agg_stream(e, f, p, key, value); break;
     case KS_WIN_SESSION: agg_sessions(e, f, p, key, value); break;
+    case KS_WIN_SLIDING: agg_sliding(e, f, p, key, value); break;
     default: agg_windows(e, f, p, key, value); break;
     }
 }
