@@ -283,7 +283,10 @@ def run_restore(bootstrap, admin, tag):
     shutil.rmtree(state, ignore_errors=True)
     logpath = os.path.join(BIN, "d.log")
     with open(logpath, "wb") as logf:
-        proc = subprocess.Popen(kstreamd_args(topo, bootstrap, state), stdout=logf, stderr=subprocess.STDOUT)
+        args = kstreamd_args(topo, bootstrap, state)
+        if os.environ.get("BENCH_PERF"):
+            args = ["perf", "record", "-o", os.path.join(BIN, "d.perf"), "--"] + args
+        proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT)
         try:
             deadline = time.time() + 600
             while True:

@@ -65,13 +65,14 @@ typedef struct centry {
     size_t bytes;
 } centry_t;
 
-/* A suppression buffer entry. */
+/*
+ * A suppression buffer entry: in memory only what ordering needs; the
+ * record itself lives in the buffer's store (and changelog) until emitted.
+ */
 typedef struct supent {
-    char *k;
+    char *k; /* the key's JSON text, also its store key */
     size_t kl;
-    ks_val key;
     int64_t btime, ts;
-    ks_val value; /* KS_NULL: a tombstone */
     uint64_t seq;
 } supent_t;
 
@@ -1458,11 +1459,8 @@ static void group_by(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 
 static void sup_clear(pstate_t *ps)
 {
-    for (int i = 0; i < ps->nbuf; i++) {
+    for (int i = 0; i < ps->nbuf; i++)
         free(ps->buf[i].k);
-        ks_val_release(ps->buf[i].key);
-        ks_val_release(ps->buf[i].value);
-    }
     free(ps->buf);
     free(ps->slots);
     ps->buf = NULL;
@@ -1514,8 +1512,7 @@ static int sup_find(const pstate_t *ps, const char *k, size_t kl)
     return -1;
 }
 
-static void sup_add(pstate_t *ps, const char *k, size_t kl, ks_val key, int64_t btime, int64_t ts, ks_val value,
-                    uint64_t seq)
+static void sup_add(pstate_t *ps, const char *k, size_t kl, int64_t btime, int64_t ts, uint64_t seq)
 {
     if (ps->nbuf == ps->capbuf) {
         ps->capbuf = ps->capbuf ? ps->capbuf * 2 : 16;
@@ -1525,10 +1522,8 @@ static void sup_add(pstate_t *ps, const char *k, size_t kl, ks_val key, int64_t 
     s->k = ks_xmalloc(kl);
     memcpy(s->k, k, kl);
     s->kl = kl;
-    s->key = key;
     s->btime = btime;
     s->ts = ts;
-    s->value = value;
     s->seq = seq;
     if (ps->nbuf * 2 + 2 > ps->nslots) {
         sup_index(ps);
@@ -1550,16 +1545,10 @@ typedef struct sup_load {
 static int on_sup_entry(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 {
     sup_load_t *sl = ud;
-    char err[200];
-    ks_val key, value = ks_null();
-    if (vl < 17 || ks_json_parse(k, kl, &key, err, sizeof err))
+    if (vl < 17)
         return 0;
     const char *b = v;
-    if (b[16] && ks_json_parse(b + 17, vl - 17, &value, err, sizeof err)) {
-        ks_val_release(key);
-        return 0;
-    }
-    sup_add(sl->ps, k, kl, key, get_be64(b + 8), get_be64(b), value, sl->e->st->seq++);
+    sup_add(sl->ps, k, kl, get_be64(b + 8), get_be64(b), sl->e->st->seq++);
     return 0;
 }
 
@@ -1595,13 +1584,34 @@ static int64_t suppress_duration(const ks_proc_t *p, int *windowed)
     return q->window.grace + (q->window.kind == KS_WIN_SESSION ? q->window.size : 0);
 }
 
+/* Emits a buffered record: read back from the buffer's store, deleted there, forwarded. */
 static void sup_emit(ks_engine_t *e, const ks_proc_t *p, int32_t part, supent_t *s)
 {
-    if (begin(e) == 0)
-        write_through(e, p, part, s->k, s->kl, s->key, NULL, 0, 0, s->ts, NULL, ks_invalid());
+    const void *b;
+    size_t bl;
+    char err[200];
+    ks_val key, value = ks_null();
+    if (begin(e))
+        return;
+    int found = ks_store_get(e->st->stores, p->stores[0], part, s->k, s->kl, &b, &bl);
+    if (found < 0 || (found && bl < 17)) {
+        state_fatal(e, "reading a suppression buffer failed");
+        return;
+    }
+    if (!found)
+        return; /* nothing stored: nothing to emit */
+    const char *v = b;
+    if (ks_json_parse(s->k, s->kl, &key, err, sizeof err) ||
+        (v[16] && ks_json_parse(v + 17, bl - 17, &value, err, sizeof err))) {
+        state_fatal(e, "a suppression buffer entry does not decode");
+        return;
+    }
+    write_through(e, p, part, s->k, s->kl, key, NULL, 0, 0, s->ts, NULL, ks_invalid());
     /* untilWindowCloses drops tombstones: a closed window's final result is never a deletion. */
-    if (!e->failed && !(p->suppress_final && s->value.kind == KS_NULL))
-        forward_change(e, p, s->key, s->value, ks_invalid(), s->ts);
+    if (!e->failed && !(p->suppress_final && value.kind == KS_NULL))
+        forward_change(e, p, key, value, ks_invalid(), s->ts);
+    ks_val_release(key);
+    ks_val_release(value);
 }
 
 static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
@@ -1638,10 +1648,8 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         supent_t *s = &ps->buf[at];
         btime = s->btime;
         s->ts = f->ts;
-        ks_val_release(s->value);
-        s->value = ks_val_retain(value);
     } else {
-        sup_add(ps, kb.data, kb.len, ks_val_retain(key), btime, f->ts, ks_val_retain(value), e->st->seq++);
+        sup_add(ps, kb.data, kb.len, btime, f->ts, e->st->seq++);
     }
     /* Persist: [ts][buffer time][has value][value]. */
     char hdr[17];
@@ -1674,8 +1682,6 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         if (!e->failed)
             sup_emit(e, p, part, &due[i]);
         free(due[i].k);
-        ks_val_release(due[i].key);
-        ks_val_release(due[i].value);
     }
     free(due);
 }

@@ -167,7 +167,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 /* After a flush: the delivered changelog offsets are the stores' checkpoints, in the stores' transaction. */
 static int commit_stores(stream_thread_t *st)
 {
-    char err[512];
+    char err[512] = "";
     if (!st->stores)
         return 0;
     if (st->cl_done->cnt) {
@@ -184,8 +184,8 @@ static int commit_stores(stream_thread_t *st)
         rd_kafka_topic_partition_list_destroy(st->cl_done);
         st->cl_done = rd_kafka_topic_partition_list_new(8);
     }
-    if (ks_engine_commit_stores(st->engine, err, sizeof err)) {
-        fail(st, "%s", err);
+    if (ks_engine_commit_stores(st->engine, err, sizeof err) || ks_stores_sync(st->stores)) {
+        fail(st, "%s", *err ? err : "syncing the state stores failed");
         return -1;
     }
     return 0;

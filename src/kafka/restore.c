@@ -23,7 +23,7 @@
 #include "../util/util.h"
 #include "kafka_int.h"
 
-#define RESTORE_BATCH 20000
+#define RESTORE_BATCH 250000 /* records per LMDB transaction (the store commits earlier when its log is large) */
 
 static uint64_t mono_ms(void)
 {
@@ -112,8 +112,17 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const 
     int64_t applied = 0, next = start;
     int in_batch = 0, rc = 0;
     ks_buf_t vb = {0};
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
+    rd_kafka_message_t *msgs[1024];
+    ssize_t nm = 0, im = 0;
     while (next < hi) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (im == nm) {
+            nm = rd_kafka_consume_batch_queue(q, 200, msgs, 1024);
+            im = 0;
+            if (nm < 0)
+                nm = 0;
+        }
+        rd_kafka_message_t *m = im < nm ? msgs[im++] : NULL;
         if (!m) {
             /* Transaction markers and compaction leave gaps: the position says where the end is. */
             rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(1);
@@ -129,7 +138,8 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const 
             }
             continue;
         }
-        idle_since = mono_ms();
+        if (im == 1) /* once per batch of messages: the clock is slow on some VMs */
+            idle_since = mono_ms();
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 snprintf(err, errlen, "restoring %s from %s[%d]: %s", store, topic, part, rd_kafka_message_errstr(m));
@@ -176,7 +186,7 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const 
             }
             in_batch = 0;
         }
-        uint64_t now = mono_ms();
+        uint64_t now = (applied & 4095) == 0 ? mono_ms() : last_log;
         if (now - last_log >= 2000) {
             ks__log(KS_LOG_INFO, "%s: restoring %s[%d]: %lld of %lld records", who, store, part,
                     (long long)(next - start), (long long)(hi - start));
@@ -192,8 +202,13 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const 
             ks_stores_commit(s, err, errlen))
             rc = -1;
     }
+    while (im < nm)
+        rd_kafka_message_destroy(msgs[im++]);
+    rd_kafka_queue_destroy(q);
     if (rc)
         ks_stores_abort(s);
+    else
+        ks_stores_sync(s);
     ks_buf_free(&vb);
     rd_kafka_assign(rk, NULL);
     uint64_t ms = mono_ms() - t0;

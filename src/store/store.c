@@ -26,6 +26,7 @@
 
 #define INITIAL_MAP (64u << 20)
 #define CHECKPOINTS "__checkpoints"
+#define BATCH_LOG_MAX (16u << 20) /* bytes of logged writes before a batch commits early */
 
 typedef struct shared_env {
     char *dir;
@@ -61,6 +62,7 @@ typedef struct fastdb {
     const char *store; /* the caller's pointer: engines pass their topology's stable names */
     int partition;
     MDB_dbi dbi;
+    const char *name; /* `<store>#<partition>` (the dbent's copy) */
 } fastdb_t;
 
 struct ks_stores {
@@ -138,7 +140,7 @@ static shared_env_t *env_acquire(const char *dir, int flags, char *err, size_t e
     if (rc == 0)
         rc = mdb_env_set_mapsize(env, INITIAL_MAP);
     if (rc == 0)
-        rc = mdb_env_open(env, dir, MDB_NOTLS | MDB_WRITEMAP | ((flags & KS_STORE_SYNC) ? MDB_NOMETASYNC : MDB_NOSYNC), 0644);
+        rc = mdb_env_open(env, dir, MDB_NOTLS | MDB_WRITEMAP | MDB_NOSYNC, 0644); /* synced by ks_stores_sync */
     if (rc) {
         snprintf(err, errlen, "cannot open the state stores in %s: %s", dir, mdb_strerror(rc));
         mdb_env_close(env);
@@ -216,6 +218,11 @@ void ks_stores_close(ks_stores_t *s)
 const char *ks_stores_dir(const ks_stores_t *s)
 {
     return s->se->dir;
+}
+
+int ks_stores_sync(ks_stores_t *s)
+{
+    return mdb_env_sync(s->se->env, 1) ? KS_EIO : 0;
 }
 
 size_t ks_stores_map_size(const ks_stores_t *s)
@@ -438,6 +445,14 @@ static int logged_dbi(ks_stores_t *s, int kind, const char *name, const void *k,
     int rc = dbi ? apply_dbi(s, op, *dbi) : apply(s, op);
     if (rc == MDB_MAP_FULL)
         rc = grow_and_replay(s);
+    if (rc == 0 && s->arena.len > BATCH_LOG_MAX) {
+        /*
+         * A batch this large commits early, to bound the replay log: the data
+         * may run ahead of the checkpoint, which restore tolerates.
+         */
+        char err[256];
+        rc = ks_stores_commit(s, err, sizeof err) || ks_stores_begin(s, err, sizeof err);
+    }
     return rc ? KS_EIO : 0;
 }
 
@@ -484,24 +499,33 @@ int ks_stores_commit(ks_stores_t *s, char *err, size_t errlen)
 }
 
 /* The database of (store, partition), by the caller's name pointer first. */
-static int store_dbi(ks_stores_t *s, const char *store, int partition, MDB_dbi *out)
+static int store_dbi(ks_stores_t *s, const char *store, int partition, MDB_dbi *out, const char **name_out)
 {
     for (int i = 0; i < s->nfast; i++)
         if (s->fast[i].store == store && s->fast[i].partition == partition) {
             *out = s->fast[i].dbi;
+            if (name_out)
+                *name_out = s->fast[i].name;
             return 0;
         }
     char name[512];
     db_name(name, sizeof name, store, partition);
     if (dbi_get(s, name, out))
         return -1;
-    if (s->nfast < 4096) {
+    const char *stable = NULL;
+    for (int i = 0; i < s->ndbs && !stable; i++)
+        if (s->dbs[i].dbi == *out && strcmp(s->dbs[i].name, name) == 0)
+            stable = s->dbs[i].name;
+    if (s->nfast < 4096 && stable) {
         s->fast = ks_xrealloc(s->fast, (size_t)(s->nfast + 1) * sizeof *s->fast);
         s->fast[s->nfast].store = store;
         s->fast[s->nfast].partition = partition;
         s->fast[s->nfast].dbi = *out;
+        s->fast[s->nfast].name = stable;
         s->nfast++;
     }
+    if (name_out)
+        *name_out = stable;
     return 0;
 }
 
@@ -511,7 +535,7 @@ int ks_store_get(ks_stores_t *s, const char *store, int partition, const void *k
     if (!s->txn)
         return KS_EINVAL;
     MDB_dbi dbi;
-    if (store_dbi(s, store, partition, &dbi))
+    if (store_dbi(s, store, partition, &dbi, NULL))
         return KS_EIO;
     MDB_val key = {kl, (void *)k}, val;
     int rc = mdb_get(s->txn, dbi, &key, &val);
@@ -530,10 +554,9 @@ int ks_store_put(ks_stores_t *s, const char *store, int partition, const void *k
         return KS_EINVAL; /* LMDB's key limit; the engine checks first */
     if (!s->txn)
         return KS_EINVAL;
-    char name[512];
-    db_name(name, sizeof name, store, partition);
     MDB_dbi dbi;
-    if (store_dbi(s, store, partition, &dbi))
+    const char *name;
+    if (store_dbi(s, store, partition, &dbi, &name) || !name)
         return KS_EIO;
     return logged_dbi(s, v ? OP_PUT : OP_DEL, name, k, kl, v, vl, &dbi);
 }

@@ -29,7 +29,7 @@
 
 typedef struct ks_stores ks_stores_t;
 
-enum { KS_STORE_SYNC = 1 }; /* fsync on commit (services); tests run without */
+enum { KS_STORE_SYNC = 1 }; /* reserved: commits are made durable by ks_stores_sync */
 
 /* Opens (creating) the environment in dir. NULL with a message in err. */
 ks_stores_t *ks_stores_open(const char *dir, int flags, char *err, size_t errlen);
@@ -40,6 +40,13 @@ const char *ks_stores_dir(const ks_stores_t *s);
 int ks_stores_begin(ks_stores_t *s, char *err, size_t errlen);
 /* Commits the open transaction (no-op without one), growing the map as needed. */
 int ks_stores_commit(ks_stores_t *s, char *err, size_t errlen);
+/*
+ * Writes committed transactions to disk (fsync). Commits themselves do not
+ * sync: a process crash loses nothing committed, and the drivers sync at
+ * each checkpoint; an operating-system crash may lose the transactions since
+ * the last sync, which restore takes again from the changelogs.
+ */
+int ks_stores_sync(ks_stores_t *s);
 /* Drops the open transaction and its writes. */
 void ks_stores_abort(ks_stores_t *s);
 
