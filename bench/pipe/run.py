@@ -134,6 +134,8 @@ def run_case(case, bootstrap, admin, wm, src, expected, tag):
     bcpu0 = cpu_secs(bpid) if bpid else 0.0
     logf = open(logpath, "wb")
     t_start = time.time()
+    if os.environ.get("BENCH_PERF") and case != "a":
+        args = ["perf", "record", "-o", os.path.join(BIN, f"{case}.perf"), "--"] + args
     proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     t_first = t_done = None
     deadline = t_start + max(600, N / 2000)

@@ -171,7 +171,7 @@ static int parse_string(parser_t *p, ks_val *out)
         return 0;
     }
     ks_buf_t b = {0};
-    ks_buf_append(&b, p->s + start, i - start);
+    ks_buf_append_slow(&b, p->s + start, i - start); /* b is empty: the slow path anyway */
     p->pos = i;
     while (p->pos < p->len) {
         unsigned char c = (unsigned char)p->s[p->pos];
@@ -703,6 +703,21 @@ int ks_json_valid(const char *s, size_t len)
 
 /* ---- writer ---- */
 
+/* Decimal digits of a non-negative integer below 10^19, without printf. */
+static int fmt_u64(char *out, uint64_t u)
+{
+    char rev[24];
+    int n = 0;
+    do {
+        rev[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    for (int i = 0; i < n; i++)
+        out[i] = rev[n - 1 - i];
+    out[n] = 0;
+    return n;
+}
+
 void ks_json_write_num(ks_buf_t *b, double d)
 {
     char tmp[40];
@@ -719,7 +734,11 @@ void ks_json_write_num(ks_buf_t *b, double d)
         return;
     }
     if (fabs(d) < 1e16 && d == (double)(int64_t)d) {
-        int n = snprintf(tmp, sizeof tmp, "%lld", (long long)d);
+        int64_t i = (int64_t)d;
+        int n = 0;
+        if (i < 0)
+            tmp[n++] = '-';
+        n += fmt_u64(tmp + n, i < 0 ? (uint64_t)(-i) : (uint64_t)i);
         ks_buf_append(b, tmp, (size_t)n);
         return;
     }
@@ -739,7 +758,7 @@ void ks_json_write_num(ks_buf_t *b, double d)
                 continue;
             int64_t im = (int64_t)m;
             char digits[32];
-            int nd = snprintf(digits, sizeof digits, "%lld", (long long)im);
+            int nd = fmt_u64(digits, (uint64_t)im);
             if (d < 0)
                 ks_buf_putc(b, '-');
             if (nd <= k) {

@@ -77,18 +77,12 @@ void ks_buf_reserve(ks_buf_t *b, size_t extra)
     b->data[b->len] = 0; /* keep the promise of util.h: NUL-terminated whenever data != NULL */
 }
 
-void ks_buf_append(ks_buf_t *b, const void *p, size_t n)
+void ks_buf_append_slow(ks_buf_t *b, const void *p, size_t n)
 {
     ks_buf_reserve(b, n);
-    memcpy(b->data + b->len, p, n);
+    if (n)
+        memcpy(b->data + b->len, p, n);
     b->len += n;
-    b->data[b->len] = 0;
-}
-
-void ks_buf_putc(ks_buf_t *b, char c)
-{
-    ks_buf_reserve(b, 1);
-    b->data[b->len++] = c;
     b->data[b->len] = 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define KS_OK 0
 #define KS_ENOMEM -1   /* unused in practice: allocation aborts */
@@ -35,8 +36,27 @@ typedef struct ks_buf {
 } ks_buf_t;
 
 void ks_buf_reserve(ks_buf_t *b, size_t extra);
-void ks_buf_append(ks_buf_t *b, const void *p, size_t n);
-void ks_buf_putc(ks_buf_t *b, char c);
+void ks_buf_append_slow(ks_buf_t *b, const void *p, size_t n);
+
+/* Inline: the JSON writer calls these per character and per token. */
+static inline void ks_buf_append(ks_buf_t *b, const void *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        ks_buf_append_slow(b, p, n);
+        return;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = 0;
+}
+
+static inline void ks_buf_putc(ks_buf_t *b, char c)
+{
+    if (b->len + 2 > b->cap)
+        ks_buf_reserve(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = 0;
+}
 void ks_buf_puts(ks_buf_t *b, const char *s);
 void ks_buf_printf(ks_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ks_buf_free(ks_buf_t *b);
