@@ -265,7 +265,19 @@ int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_c
                                  {"enable.auto.offset.store", "false"},
                                  {"enable.partition.eof", "true"},
                                  {"group.id", "kstreamd-restore"},
-                                 {"queued.max.messages.kbytes", "16384"}};
+                                 /*
+                                  * librdkafka 2.0.2's fetcher stops when its queue holds
+                                  * queued.min.messages (100k) or queued.max.messages.kbytes,
+                                  * and looks again only at its next 1 s tick: a restore that
+                                  * drains faster than that would idle most of the time. The
+                                  * byte bound is the only one here, and large; big fetches
+                                  * keep round trips few.
+                                  */
+                                 {"queued.min.messages", "10000000"},
+                                 {"queued.max.messages.kbytes", "131072"},
+                                 {"max.partition.fetch.bytes", "8388608"},
+                                 {"fetch.max.bytes", "33554432"},
+                                 {"fetch.wait.max.ms", "10"}};
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
         if (rd_kafka_conf_set(c, settings[i][0], settings[i][1], e, sizeof e)) {
             snprintf(err, errlen, "restore consumer configuration %s: %s", settings[i][0], e);
