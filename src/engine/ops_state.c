@@ -1278,8 +1278,16 @@ static void agg_table(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val ke
 static void aggregate(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 {
     ks_val key, value;
-    if (ks__flight_key(e, f, &key) || ks__flight_value(e, f, &value))
+    if (ks__flight_key(e, f, &key))
         return;
+    if (p->op == KS_OP_COUNT && !p->table && f->value.kind == KS_INVALID && !f->value_changed &&
+        (!f->vraw || f->value_serde != KS_SERDE_JSON || ks_json_valid(f->vraw, f->vlen)) &&
+        (f->value_serde == KS_SERDE_JSON || f->value_serde == KS_SERDE_STRING || f->value_serde == KS_SERDE_BYTES)) {
+        /* count needs to know only whether the value is null: checked, not parsed */
+        value = f->vraw ? ks_bool(1) : ks_null();
+    } else if (ks__flight_value(e, f, &value)) {
+        return;
+    }
     if (key.kind == KS_NULL) {
         e->stats.dropped++;
         return;
