@@ -26,7 +26,7 @@
 
 #define INITIAL_MAP (64u << 20)
 #define CHECKPOINTS "__checkpoints"
-#define BATCH_LOG_MAX (16u << 20) /* bytes of logged writes before a batch commits early */
+#define BATCH_LOG_MAX (4u << 20) /* bytes of logged writes before a batch commits early */
 
 typedef struct shared_env {
     char *dir;
