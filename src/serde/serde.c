@@ -22,8 +22,19 @@ const char *const ks_serde_names[] = {
     [KS_SERDE_DOUBLE] = "double",
     [KS_SERDE_BYTES] = "bytes",
     [KS_SERDE_VOID] = "void",
+    [KS_SERDE_WINDOWED_STRING] = "windowed-string",
+    [KS_SERDE_WINDOWED_LONG] = "windowed-long",
+    [KS_SERDE_SESSION_STRING] = "session-windowed-string",
+    [KS_SERDE_SESSION_LONG] = "session-windowed-long",
     NULL,
 };
+
+/* The inner serde of a windowed one, and whether it is a session window's. */
+static ks_serde_t windowed_inner(ks_serde_t s, int *session)
+{
+    *session = s == KS_SERDE_SESSION_STRING || s == KS_SERDE_SESSION_LONG;
+    return s == KS_SERDE_WINDOWED_LONG || s == KS_SERDE_SESSION_LONG ? KS_SERDE_LONG : KS_SERDE_STRING;
+}
 
 #define NSERDES ((int)(sizeof ks_serde_names / sizeof ks_serde_names[0]) - 1)
 
@@ -359,6 +370,31 @@ int ks_serde_decode(ks_serde_t s, const void *data, size_t len, ks_val *out, cha
     case KS_SERDE_VOID:
         /* Java's VoidDeserializer refuses any non-null data, even empty. */
         return fail(err, errlen, "Data should be null for a VoidDeserializer.");
+    case KS_SERDE_WINDOWED_STRING:
+    case KS_SERDE_WINDOWED_LONG:
+    case KS_SERDE_SESSION_STRING:
+    case KS_SERDE_SESSION_LONG: {
+        int session;
+        ks_serde_t inner = windowed_inner(s, &session);
+        size_t tail = session ? 16 : 8;
+        if (len < tail)
+            return fail(err, errlen, "a windowed key needs at least %zu bytes, got %zu", tail, len);
+        ks_val key;
+        if (ks_serde_decode(inner, data, len - tail, &key, err, errlen))
+            return KS_EINVAL;
+        ks_val w = ks_obj_new(2);
+        if (session) {
+            ks_obj_setc(&w, "start", long_value((int64_t)load_be(p + len - 8, 8)));
+            ks_obj_setc(&w, "end", long_value((int64_t)load_be(p + len - 16, 8)));
+        } else {
+            ks_obj_setc(&w, "start", long_value((int64_t)load_be(p + len - 8, 8)));
+        }
+        ks_val o = ks_obj_new(2);
+        ks_obj_setc(&o, "key", key);
+        ks_obj_setc(&o, "window", w);
+        *out = o;
+        return 0;
+    }
     }
     return fail(err, errlen, "unknown serde %d", (int)s);
 }
@@ -377,6 +413,10 @@ int ks_serde_can_hold(ks_serde_t s, ks_kind_t kind)
     case KS_SERDE_INT:
     case KS_SERDE_DOUBLE: return kind == KS_NUMBER;
     case KS_SERDE_VOID: return 0;
+    case KS_SERDE_WINDOWED_STRING:
+    case KS_SERDE_WINDOWED_LONG:
+    case KS_SERDE_SESSION_STRING:
+    case KS_SERDE_SESSION_LONG: return kind == KS_OBJECT;
     }
     return 0;
 }
@@ -425,6 +465,33 @@ int ks_serde_encode(ks_serde_t s, ks_val v, ks_buf_t *out, int *is_null, char *e
     case KS_SERDE_BYTES:
         return base64_decode(ks_str_data(v), ks_str_len(v), out, err, errlen);
     case KS_SERDE_VOID: break; /* refused by can_hold */
+    case KS_SERDE_WINDOWED_STRING:
+    case KS_SERDE_WINDOWED_LONG:
+    case KS_SERDE_SESSION_STRING:
+    case KS_SERDE_SESSION_LONG: {
+        int session;
+        ks_serde_t inner = windowed_inner(s, &session);
+        const ks_val *key = ks_obj_get(v, "key", 3), *w = ks_obj_get(v, "window", 6);
+        const ks_val *start = w && w->kind == KS_OBJECT ? ks_obj_get(*w, "start", 5) : NULL;
+        const ks_val *end = w && w->kind == KS_OBJECT ? ks_obj_get(*w, "end", 3) : NULL;
+        if (!key || !start || (session && !end))
+            return fail(err, errlen, "%s serde needs {key, window: {start%s}}", ks_serde_name(s), session ? ", end" : "");
+        int64_t st, en = 0;
+        size_t mark = out->len;
+        int inner_null;
+        if (key->kind == KS_NULL)
+            return fail(err, errlen, "%s serde cannot hold a null key", ks_serde_name(s));
+        if (ks_serde_encode(inner, *key, out, &inner_null, err, errlen) ||
+            to_integer(KS_SERDE_LONG, *start, INT64_MIN, INT64_MAX, &st, err, errlen) ||
+            (session && to_integer(KS_SERDE_LONG, *end, INT64_MIN, INT64_MAX, &en, err, errlen))) {
+            out->len = mark;
+            return KS_EINVAL;
+        }
+        if (session)
+            store_be(out, (uint64_t)en, 8);
+        store_be(out, (uint64_t)st, 8);
+        return 0;
+    }
     }
     return fail(err, errlen, "unknown serde %d", (int)s);
 }

@@ -42,6 +42,17 @@ typedef enum ks_serde {
     KS_SERDE_DOUBLE,
     KS_SERDE_BYTES,
     KS_SERDE_VOID,
+    /*
+     * Windowed keys, byte-compatible with Kafka Streams' TimeWindowedSerde
+     * (the inner key's bytes, then the window start: 8 bytes big-endian) and
+     * SessionWindowedSerde (inner bytes, then end and start). Their value is
+     * {key, window: {start, end}}; time-window bytes carry no end, so they
+     * decode to {key, window: {start}}.
+     */
+    KS_SERDE_WINDOWED_STRING,
+    KS_SERDE_WINDOWED_LONG,
+    KS_SERDE_SESSION_STRING,
+    KS_SERDE_SESSION_LONG,
 } ks_serde_t;
 
 /* The serde names users write in a topology, indexed by ks_serde_t, NULL-terminated. */

@@ -17,7 +17,7 @@
 #include "../../src/json/json.h"
 #include "../../src/serde/serde.h"
 
-#define NSERDES 7
+#define NSERDES 11
 
 static ks_val J(const char *s)
 {
@@ -448,6 +448,10 @@ static void can_hold_table_says_which_kinds_each_serde_writes(void **state)
         [KS_SERDE_DOUBLE] = "1001000",
         [KS_SERDE_BYTES] = "1000100",
         [KS_SERDE_VOID] = "1000000",
+        [KS_SERDE_WINDOWED_STRING] = "1000001",
+        [KS_SERDE_WINDOWED_LONG] = "1000001",
+        [KS_SERDE_SESSION_STRING] = "1000001",
+        [KS_SERDE_SESSION_LONG] = "1000001",
     };
     for (int s = 0; s < NSERDES; s++) {
         char row[8] = {0};
@@ -458,10 +462,32 @@ static void can_hold_table_says_which_kinds_each_serde_writes(void **state)
     }
 }
 
+/* Kafka Streams' WindowedSerdes: TimeWindowedSerializer writes the inner key then the start; SessionWindowed, end then start. */
+static void windowed_keys_are_kafka_streams_windowed_serdes(void **state)
+{
+    (void)state;
+    ASSERT_ENC(KS_SERDE_WINDOWED_STRING, "{\"key\":\"ab\",\"window\":{\"start\":10000,\"end\":20000}}",
+               "61 62 00 00 00 00 00 00 27 10");
+    ASSERT_ENC(KS_SERDE_WINDOWED_LONG, "{\"key\":7,\"window\":{\"start\":1}}",
+               "00 00 00 00 00 00 00 07 00 00 00 00 00 00 00 01");
+    ASSERT_ENC(KS_SERDE_SESSION_STRING, "{\"key\":\"a\",\"window\":{\"start\":1,\"end\":2}}",
+               "61 00 00 00 00 00 00 00 02 00 00 00 00 00 00 00 01");
+    ASSERT_DEC(KS_SERDE_WINDOWED_STRING, "ab\0\0\0\0\0\0\x27\x10", 10, "{\"key\":\"ab\",\"window\":{\"start\":10000}}");
+    ASSERT_DEC(KS_SERDE_SESSION_STRING, "a\0\0\0\0\0\0\0\2\0\0\0\0\0\0\0\1", 17,
+               "{\"key\":\"a\",\"window\":{\"start\":1,\"end\":2}}");
+    assert_round_trip(KS_SERDE_SESSION_LONG, "{\"key\":-5,\"window\":{\"start\":1,\"end\":2}}");
+    ASSERT_DEC(KS_SERDE_WINDOWED_LONG, "\0\0\0", 3, "ERROR: a windowed key needs at least 8 bytes, got 3");
+    ASSERT_ENC(KS_SERDE_SESSION_STRING, "{\"key\":\"a\",\"window\":{\"start\":1}}",
+               "ERROR: session-windowed-string serde needs {key, window: {start, end}}");
+    ASSERT_ENC(KS_SERDE_WINDOWED_STRING, "{\"key\":1,\"window\":{\"start\":1}}",
+               "ERROR: string serde cannot hold a number");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(names_map_both_ways_and_unknown_is_refused),
+        cmocka_unit_test(windowed_keys_are_kafka_streams_windowed_serdes),
         cmocka_unit_test(kafka_null_decodes_to_null_for_every_serde),
         cmocka_unit_test(json_null_encodes_as_kafka_null_for_every_serde),
         cmocka_unit_test(string_is_utf8_bytes_and_round_trips),
