@@ -109,6 +109,7 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const 
     ks__log(KS_LOG_INFO, "%s: restoring %s[%d] from %s offset %lld to %lld (%lld records)", who, store, part, topic,
             (long long)start, (long long)hi, (long long)(hi - start));
     uint64_t t0 = mono_ms(), last_log = t0, idle_since = t0;
+    int tty = isatty(STDERR_FILENO), drawn = 0;
     int64_t applied = 0, next = start;
     int in_batch = 0, rc = 0;
     ks_buf_t vb = {0};
@@ -187,12 +188,21 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const 
             in_batch = 0;
         }
         uint64_t now = (applied & 4095) == 0 ? mono_ms() : last_log;
-        if (now - last_log >= 2000) {
+        if (tty && now - last_log >= 200) {
+            /* On a terminal: one progress line, redrawn in place. */
+            fprintf(stderr, "\r%s: restoring %s[%d]: %lld of %lld records (%d%%)  ", who, store, part,
+                    (long long)(next - start), (long long)(hi - start), (int)((next - start) * 100 / (hi - start)));
+            fflush(stderr);
+            last_log = now;
+            drawn = 1;
+        } else if (!tty && now - last_log >= 2000) {
             ks__log(KS_LOG_INFO, "%s: restoring %s[%d]: %lld of %lld records", who, store, part,
                     (long long)(next - start), (long long)(hi - start));
             last_log = now;
         }
     }
+    if (drawn)
+        fputs("\n", stderr);
     if (rc == 0 && in_batch) {
         if (ks_store_set_checkpoint(s, store, part, next) || ks_stores_commit(s, err, errlen))
             rc = -1;
