@@ -1,0 +1,123 @@
+/*
+ * state_int.h: shared by the engine's state files:
+ *
+ *   state.c          the state of an engine: stores, the record cache,
+ *                    stream times, encodings, writing through to the
+ *                    store and changelog, and the engine's state API
+ *   ops_aggregate.c  count, reduce and aggregate on streams and tables
+ *   ops_window.c     tumbling, hopping, sliding and session windows, and
+ *                    window retention
+ *   ops_state.c      tables, groupBy, suppress, and the dispatch
+ *
+ * Store layout (see store.h): keys are the grouping key as JSON text;
+ * window stores append `\0`, the window start (8 bytes, big-endian) and, for
+ * sessions, the end. Values are the timestamp (8 bytes, big-endian) then the
+ * value as JSON text. A changelog record carries the store key, the value
+ * without its timestamp prefix, and the timestamp as its own; restore puts
+ * them back together.
+ */
+#ifndef KS_STATE_INT_H
+#define KS_STATE_INT_H
+
+#include "../store/store.h"
+#include "engine_int.h"
+
+typedef struct centry centry_t; /* a record-cache entry (state.c) */
+
+/*
+ * A suppression buffer entry: in memory only what ordering needs; the
+ * record itself lives in the buffer's store (and changelog) until emitted.
+ */
+typedef struct supent {
+    char *k; /* the key's JSON text, also its store key */
+    size_t kl;
+    int64_t btime, ts;
+    uint64_t seq;
+} supent_t;
+
+typedef struct pstate {
+    int64_t time;
+    int has_time;
+    int loaded;
+    supent_t *buf; /* suppression buffer */
+    int nbuf, capbuf;
+    int64_t minb;  /* smallest buffer time in buf */
+    int *slots;    /* open-addressing index of buf by key: index + 1, 0 empty */
+    int nslots;
+    int64_t purged_at; /* window stores: stream time of the last purge of expired windows */
+    int purged;
+} pstate_t;
+
+struct ks_state {
+    ks_stores_t *stores;
+    size_t cache_max, cache_bytes;
+    centry_t **tab;
+    size_t tabsize, count;
+    centry_t *lru_head, *lru_tail;
+    struct dlist {   /* per processor (by seq): its dirty entries, in the order they became dirty */
+        centry_t **v;
+        size_t n, cap;
+    } *dl;
+    int ndl;
+    pstate_t **ps;
+    int *nps;
+    int nprocs;
+    uint64_t seq;
+    int flushing;
+    char **topics; /* interned source topic names of cache entries */
+    int ntopics;
+    struct {            /* the last store read without the cache, reused by the write that follows it */
+        const ks_proc_t *p;
+        int32_t part;
+        char *k, *v;
+        size_t kl, vl, kcap, vcap;
+        int found;
+    } last;
+};
+
+/* What the store holds for a key, when the caller already knows it (saves a read). */
+typedef struct known {
+    int valid;
+    const char *b; /* NULL: absent */
+    size_t l;
+} known_t;
+
+int ks__st_state_fatal(ks_engine_t *e, const char *msg);
+struct ks_state *ks__st_state(ks_engine_t *e);
+int ks__st_begin(ks_engine_t *e);
+pstate_t *ks__st_pstate(ks_engine_t *e, const ks_proc_t *p, int32_t part);
+int64_t ks__st_observe(ks_engine_t *e, const ks_proc_t *p, int32_t part, int64_t ts);
+void ks__st_put_be64(char *b, int64_t v);
+int64_t ks__st_get_be64(const void *p);
+void ks__st_key_text(ks_buf_t *b, ks_val key);
+void ks__st_window_key(ks_buf_t *b, ks_val key, int64_t start, int64_t end, int session);
+ks_val ks__st_windowed_key(ks_val key, int64_t start, int64_t end);
+void ks__st_enc_value(ks_buf_t *b, ks_val v, int64_t ts);
+int ks__st_dec_value(ks_engine_t *e, const void *data, size_t len, ks_val *v, int64_t *ts);
+void ks__st_forward_change(ks_engine_t *e, const ks_proc_t *p, ks_val key, ks_val newv, ks_val oldv, int64_t ts);
+void ks__st_changelog(ks_engine_t *e, const ks_proc_t *p, int32_t part, const void *k, size_t kl, const void *v,
+                      size_t vl, int64_t ts);
+int ks__st_write_through(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl, ks_val fkey,
+                         const char *newb, size_t newl, int forward, int64_t del_ts, const known_t *known, ks_val given);
+int ks__st_flush_dirty(ks_engine_t *e, const ks_proc_t *only);
+void ks__st_cache_evict(ks_engine_t *e);
+int ks__st_kv_get(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl, ks_val *v, int64_t *ts);
+int ks__st_kv_put(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl, ks_val fkey, ks_val newv,
+                  int64_t ts);
+const ks_step_expr_t *ks__st_part_of(const ks_proc_t *p, const char *name);
+int ks__st_eval_x(ks_engine_t *e, flight_t *f, const ks_proc_t *p, const ks_step_expr_t *x, ks_val input, ks_val agg,
+                  ks_val *out);
+int ks__st_eval_key(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val *out);
+int ks__st_agg_init(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val *out);
+int ks__st_agg_add(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val agg, ks_val value, ks_val *out);
+int ks__st_agg_sub(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val agg, ks_val value, ks_val *out);
+int ks__st_agg_merge(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val a, ks_val b, ks_val *out);
+int ks__st_key_fits(ks_engine_t *e, flight_t *f, const ks_buf_t *k);
+void ks__st_purge_windows(ks_engine_t *e, const ks_proc_t *p, int32_t part, int64_t stime);
+void ks__st_agg_windows(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val key, ks_val value);
+void ks__st_agg_sliding(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val key, ks_val value);
+void ks__st_agg_sessions(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val key, ks_val value);
+void ks__st_sup_clear(pstate_t *ps);
+void ks__st_aggregate(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
+
+#endif
