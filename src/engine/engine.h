@@ -100,5 +100,11 @@ int ks_topology_has_state(const ks_topology_t *t);
 void ks_engine_attach_stores(ks_engine_t *e, struct ks_stores *stores, size_t cache_max_bytes);
 int ks_engine_flush(ks_engine_t *e, char *err, size_t errlen);
 int ks_engine_commit_stores(ks_engine_t *e, char *err, size_t errlen);
+/*
+ * Partitions were revoked (after a commit): forgets the record cache, the
+ * suppression buffers' indexes and the stream times, as Kafka Streams
+ * closes its tasks; a task assigned again starts from its restored store.
+ */
+void ks_engine_forget_tasks(ks_engine_t *e);
 
 #endif

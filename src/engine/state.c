@@ -659,6 +659,24 @@ int ks_engine_commit_stores(ks_engine_t *e, char *err, size_t errlen)
     return ks_stores_commit(e->st->stores, err, errlen);
 }
 
+void ks_engine_forget_tasks(ks_engine_t *e)
+{
+    struct ks_state *st = e->st;
+    if (!st)
+        return;
+    /* Whatever is still dirty was not committed: it must not reach the store later. */
+    while (st->lru_head)
+        cache_remove(st, st->lru_head);
+    for (int i = 0; i < st->ndl; i++)
+        st->dl[i].n = 0;
+    st->last.p = NULL;
+    for (int i = 0; i < st->nprocs; i++)
+        for (int j = 0; j < st->nps[i]; j++) {
+            ks__st_sup_clear(&st->ps[i][j]);
+            memset(&st->ps[i][j], 0, sizeof st->ps[i][j]);
+        }
+}
+
 void ks__state_free(ks_engine_t *e)
 {
     struct ks_state *st = e->st;

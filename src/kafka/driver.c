@@ -279,6 +279,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     } else {
         ks__log(KS_LOG_INFO, "%s: %d partitions revoked; committing first", st->name, parts->cnt);
         commit_cycle(st);
+        ks_engine_forget_tasks(st->engine);
         rd_kafka_topic_partition_list_destroy(st->fetched);
         st->fetched = rd_kafka_topic_partition_list_new(8);
         rd_kafka_assign(rk, NULL);
