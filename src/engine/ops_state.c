@@ -90,80 +90,55 @@ static void table_stateless(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     ks_val_release(ov);
 }
 
+/* Forwards a flight under a new key (borrowed), tagged for the repartition topic. */
+static void forward_keyed(ks_engine_t *e, const flight_t *f, const ks_proc_t *p, ks_val key, int tag)
+{
+    flight_t c = *f;
+    c.key = key;
+    c.key_changed = 1;
+    c.change_tag = tag;
+    if (tag)
+        c.old = tag == KS_CHANGE_BOTH ? f->old : ks_invalid();
+    c.node = p->name;
+    ks__forward(e, &c, p);
+}
+
 static void group_by(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 {
+    ks_val nk = ks_invalid(), ok = ks_invalid(), nv;
     if (!p->table) {
-        ks_val k;
-        if (ks__st_eval_key(e, f, p, &k))
-            return;
-        flight_t c = *f;
-        c.key = k;
-        c.key_changed = 1;
-        c.node = p->name;
-        ks__forward(e, &c, p);
-        ks_val_release(k);
+        if (ks__st_eval_key(e, f, p, &nk) == 0)
+            forward_keyed(e, f, p, nk, KS_CHANGE_NONE);
+        ks_val_release(nk);
         return;
     }
     /*
-     * KTable#groupBy: the old value leaves its group, the new value joins its
-     * group. When both stay in one group, one record carries both (as Kafka
-     * Streams does since 3.5, KIP-904), so the aggregate updates once.
+     * KTable#groupBy: the old value leaves its group (a subtract record), the
+     * new value joins its group (an add record). When both stay in one group,
+     * one record carries both (as Kafka Streams does since 3.5, KIP-904), so
+     * the aggregate updates once.
      */
-    ks_val nv;
     if (ks__flight_value(e, f, &nv))
         return;
-    if (f->old.kind != KS_INVALID && f->old.kind != KS_NULL && nv.kind != KS_NULL) {
-        flight_t t = *f;
-        t.value = f->old;
-        ks_val ok, nk;
-        if (ks__st_eval_x(e, &t, p, &p->e, f->old, ks_invalid(), &ok))
-            return;
-        if (ks__st_eval_key(e, f, p, &nk)) {
-            ks_val_release(ok);
-            return;
-        }
-        int same = ks_val_equal(ok, nk);
+    int has_old = f->old.kind != KS_INVALID && f->old.kind != KS_NULL, has_new = nv.kind != KS_NULL;
+    flight_t t = *f; /* the old value's side */
+    t.value = f->old;
+    t.value_changed = 1;
+    if ((has_old && ks__st_eval_x(e, &t, p, &p->e, f->old, ks_invalid(), &ok)) ||
+        (has_new && ks__st_eval_key(e, f, p, &nk))) {
         ks_val_release(ok);
-        if (same) {
-            flight_t c = *f;
-            c.key = nk;
-            c.key_changed = 1;
-            c.change_tag = KS_CHANGE_BOTH;
-            c.node = p->name;
-            ks__forward(e, &c, p);
-            ks_val_release(nk);
-            return;
-        }
-        ks_val_release(nk);
+        return;
     }
-    if (f->old.kind != KS_INVALID && f->old.kind != KS_NULL) {
-        flight_t t = *f;
-        t.value = f->old;
-        t.value_changed = 1;
-        ks_val k;
-        if (ks__st_eval_x(e, &t, p, &p->e, f->old, ks_invalid(), &k))
-            return;
-        t.key = k;
-        t.key_changed = 1;
-        t.old = ks_invalid();
-        t.change_tag = KS_CHANGE_SUBTRACT;
-        t.node = p->name;
-        ks__forward(e, &t, p);
-        ks_val_release(k);
+    if (has_old && has_new && ks_val_equal(ok, nk)) {
+        forward_keyed(e, f, p, nk, KS_CHANGE_BOTH);
+    } else {
+        if (has_old)
+            forward_keyed(e, &t, p, ok, KS_CHANGE_SUBTRACT);
+        if (has_new && !e->failed)
+            forward_keyed(e, f, p, nk, KS_CHANGE_ADD);
     }
-    if (nv.kind != KS_NULL && !e->failed) {
-        ks_val k;
-        if (ks__st_eval_key(e, f, p, &k))
-            return;
-        flight_t c = *f;
-        c.key = k;
-        c.key_changed = 1;
-        c.old = ks_invalid();
-        c.change_tag = KS_CHANGE_ADD;
-        c.node = p->name;
-        ks__forward(e, &c, p);
-        ks_val_release(k);
-    }
+    ks_val_release(ok);
+    ks_val_release(nk);
 }
 
 /* ---- suppress ---- */
