@@ -23,7 +23,10 @@ import time
 import uuid
 
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchlib import cpu_secs, create, status_mb  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -36,7 +39,6 @@ COMMIT_MS = int(os.environ.get("BENCH_COMMIT_MS", "1000"))
 CASES = os.environ.get("BENCH_CASES", "a b c").split()
 REPEAT = int(os.environ.get("BENCH_REPEAT", "1"))
 EXTRA = [s for s in os.environ.get("BENCH_KSTREAMD_SET", "").split() if s]   # more --set k=v for kstreamd
-TICK = os.sysconf("SC_CLK_TCK")
 
 PASSTHROUGH = """\
 application: {app}
@@ -72,18 +74,8 @@ def broker_pid():
         return None
 
 
-def cpu_secs(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK   # utime, stime (fields 14, 15)
 
 
-def vm_hwm_mb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class Watermarks:
@@ -104,15 +96,6 @@ class Watermarks:
                    for p in range(parts))
 
 
-def create(admin, name, parts):
-    fs = admin.create_topics([NewTopic(name, parts, 1)], operation_timeout=30)
-    fs[name].result(timeout=30)
-    deadline = time.time() + 30
-    while time.time() < deadline:   # until every partition has a leader
-        t = admin.list_topics(name, timeout=10).topics.get(name)
-        if t and t.error is None and len(t.partitions) == parts and all(p.leader >= 0 for p in t.partitions.values()):
-            return
-        time.sleep(0.1)
 
 
 def run_case(case, bootstrap, admin, wm, src, expected, tag):
@@ -154,7 +137,7 @@ def run_case(case, bootstrap, admin, wm, src, expected, tag):
                 raise SystemExit(f"{case}: {n} of {expected} outputs after {now - t_start:.0f} s; log {logpath}")
             time.sleep(0.05)
         cpu = cpu_secs(proc.pid)
-        hwm = vm_hwm_mb(proc.pid)
+        hwm = status_mb(proc.pid, "VmHWM")
         bcpu = (cpu_secs(bpid) - bcpu0) if bpid else float("nan")
     finally:
         if proc.poll() is None:

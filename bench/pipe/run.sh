@@ -23,16 +23,7 @@ for p in load bare; do
 done
 [[ -x "${KSTREAMD:-$REPO/kstreamd}" ]] || { echo "bench/pipe: build kstreamd first (make)" >&2; exit 2; }
 
-started=0
-if [[ -n "${KSTREAMD_BOOTSTRAP:-}" ]]; then
-    B=$KSTREAMD_BOOTSTRAP
-elif B=$("$REPO/tests/kafka/broker" bootstrap 2>/dev/null); then
-    :
-else
-    B=$("$REPO/tests/kafka/broker" start)
-    started=1
-fi
-cleanup() { if [[ $started = 1 ]]; then "$REPO/tests/kafka/broker" stop >/dev/null 2>&1 || true; fi; }
-trap cleanup EXIT
-echo "bench/pipe: broker $B, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+# shellcheck source=../broker.sh
+source "$REPO/bench/broker.sh"
+bench_broker bench/pipe
 BENCH_BIN=$BIN BENCH_BOOTSTRAP=$B python3 "$HERE/run.py"

@@ -118,7 +118,7 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const 
     ssize_t nm = 0, im = 0;
     while (next < hi) {
         if (im == nm) {
-            nm = rd_kafka_consume_batch_queue(q, 200, msgs, 1024);
+            nm = rd_kafka_consume_batch_queue(q, 20, msgs, 1024); /* it waits out the timeout for a partial batch */
             im = 0;
             if (nm < 0)
                 nm = 0;
