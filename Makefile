@@ -33,7 +33,8 @@ $(BUILD)/%.o: %.c
 
 # ---- the demo: NewOrderSystem and CrmCustomerService (fed by the CRM seed) on the embedded broker ----
 demo: kstreamd
-	./kstreamd -c topologies/new_orders.yaml -c topologies/crm_seed.yaml -c topologies/crm_customer.yaml -E configs/local.yaml
+	./kstreamd -c topologies/new_orders.yaml -c topologies/crm_seed.yaml -c topologies/crm_customer.yaml \
+		-c topologies/customer_order_count.yaml -E configs/local.yaml
 
 # ---- dependencies: every Debian package the build and the tests need ----
 deps:
