@@ -236,7 +236,7 @@ int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_c
     struct {
         int proc, store;
         int32_t part;
-    } *todo = NULL;
+    } *wanted = NULL;
     for (int a = 0; a < assigned->cnt; a++) {
         int sub = subtopology_of(t, assigned->elems[a].topic);
         if (sub < 0)
@@ -250,24 +250,24 @@ int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_c
                     continue;
                 int dup = 0;
                 for (int k = 0; k < n && !dup; k++)
-                    dup = todo[k].proc == i && todo[k].store == j && todo[k].part == assigned->elems[a].partition;
+                    dup = wanted[k].proc == i && wanted[k].store == j && wanted[k].part == assigned->elems[a].partition;
                 if (dup)
                     continue;
-                todo = ks_xrealloc(todo, (size_t)(n + 1) * sizeof *todo);
-                todo[n].proc = i;
-                todo[n].store = j;
-                todo[n].part = assigned->elems[a].partition;
+                wanted = ks_xrealloc(wanted, (size_t)(n + 1) * sizeof *wanted);
+                wanted[n].proc = i;
+                wanted[n].store = j;
+                wanted[n].part = assigned->elems[a].partition;
                 n++;
             }
         }
     }
     if (n == 0) {
-        free(todo);
+        free(wanted);
         return 0;
     }
     rd_kafka_conf_t *c = ks__client_conf(conf, bootstrap, err, errlen);
     if (!c) {
-        free(todo);
+        free(wanted);
         return -1;
     }
     char e[512];
@@ -292,24 +292,24 @@ int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_c
         if (rd_kafka_conf_set(c, settings[i][0], settings[i][1], e, sizeof e)) {
             snprintf(err, errlen, "restore consumer configuration %s: %s", settings[i][0], e);
             rd_kafka_conf_destroy(c);
-            free(todo);
+            free(wanted);
             return -1;
         }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof e);
     if (!rk) {
         snprintf(err, errlen, "cannot create the restore consumer: %s", e);
         rd_kafka_conf_destroy(c);
-        free(todo);
+        free(wanted);
         return -1;
     }
     rd_kafka_poll_set_consumer(rk);
     int rc = 0;
     for (int k = 0; k < n && rc == 0; k++) {
-        const ks_proc_t *p = t->procs[todo[k].proc];
-        rc = restore_one(rk, s, p->stores[todo[k].store], p->changelogs[todo[k].store], todo[k].part, who,
+        const ks_proc_t *p = t->procs[wanted[k].proc];
+        rc = restore_one(rk, s, p->stores[wanted[k].store], p->changelogs[wanted[k].store], wanted[k].part, who,
                          conf->startup_timeout_ms, err, errlen);
     }
     rd_kafka_destroy(rk);
-    free(todo);
+    free(wanted);
     return rc;
 }

@@ -75,7 +75,6 @@ struct ks_stores {
     logop_t *log;
     size_t nlog, caplog;
     ks_buf_t arena;
-    int replaying;
 };
 
 static int mkdirs(const char *dir)
@@ -230,19 +229,26 @@ size_t ks_stores_map_size(const ks_stores_t *s)
     return s->se->map_size;
 }
 
+/*
+ * Sets the map size (0: adopt the size another process gave the file). LMDB
+ * needs every transaction of the process closed: the write lock of `grow`.
+ */
+static int set_map_size(shared_env_t *se, size_t bytes)
+{
+    pthread_rwlock_wrlock(&se->grow);
+    int rc = mdb_env_set_mapsize(se->env, bytes);
+    MDB_envinfo info;
+    if (mdb_env_info(se->env, &info) == 0)
+        se->map_size = info.me_mapsize;
+    pthread_rwlock_unlock(&se->grow);
+    return rc;
+}
+
 int ks_stores_set_map_size(ks_stores_t *s, size_t bytes)
 {
     if (s->txn)
         return KS_EINVAL;
-    pthread_rwlock_wrlock(&s->se->grow);
-    int rc = mdb_env_set_mapsize(s->se->env, bytes);
-    if (rc == 0) {
-        MDB_envinfo info;
-        mdb_env_info(s->se->env, &info);
-        s->se->map_size = info.me_mapsize;
-    }
-    pthread_rwlock_unlock(&s->se->grow);
-    return rc ? KS_EIO : 0;
+    return set_map_size(s->se, bytes) ? KS_EIO : 0;
 }
 
 static void txn_end(ks_stores_t *s, int commit_failed_or_abort)
@@ -276,13 +282,7 @@ static int txn_start(ks_stores_t *s, char *err, size_t errlen)
         pthread_rwlock_unlock(&s->se->grow);
         s->txn = NULL;
         if (rc == MDB_MAP_RESIZED) {
-            /* Another process grew the map: adopt its size. */
-            pthread_rwlock_wrlock(&s->se->grow);
-            mdb_env_set_mapsize(s->se->env, 0);
-            MDB_envinfo info;
-            mdb_env_info(s->se->env, &info);
-            s->se->map_size = info.me_mapsize;
-            pthread_rwlock_unlock(&s->se->grow);
+            set_map_size(s->se, 0); /* another process grew the map: adopt its size */
             continue;
         }
         snprintf(err, errlen, "state stores in %s: cannot begin a transaction: %s", s->se->dir, mdb_strerror(rc));
@@ -348,37 +348,29 @@ static void db_name(char *buf, size_t n, const char *store, int partition)
 
 static int apply(ks_stores_t *s, const logop_t *op);
 
-/* MDB_MAP_FULL: abort, double the map, replay the batch. */
-static int grow_and_replay(ks_stores_t *s)
+/*
+ * MDB_MAP_FULL: the transaction is gone (aborted here when still open);
+ * double the map and replay the batch into a new one, as often as needed.
+ * Returns 0 with the new transaction open, or an LMDB error.
+ */
+static int grow_and_replay(ks_stores_t *s, int txn_open)
 {
-    mdb_txn_abort(s->txn);
-    txn_end(s, 1);
-    pthread_rwlock_wrlock(&s->se->grow);
-    size_t want = s->se->map_size * 2;
-    int rc = mdb_env_set_mapsize(s->se->env, want);
-    if (rc == 0) {
-        MDB_envinfo info;
-        mdb_env_info(s->se->env, &info);
-        s->se->map_size = info.me_mapsize;
-    }
-    pthread_rwlock_unlock(&s->se->grow);
-    if (rc)
-        return rc;
-    char err[256];
-    if (txn_start(s, err, sizeof err))
-        return MDB_PANIC;
-    s->replaying = 1;
-    for (size_t i = 0; i < s->nlog; i++) {
-        rc = apply(s, &s->log[i]);
-        if (rc == MDB_MAP_FULL) {
-            s->replaying = 0;
-            return grow_and_replay(s);
-        }
+    for (;;) {
+        if (txn_open)
+            mdb_txn_abort(s->txn);
+        txn_end(s, 1);
+        int rc = set_map_size(s->se, s->se->map_size * 2);
         if (rc)
-            break;
+            return rc;
+        char err[256];
+        if (txn_start(s, err, sizeof err))
+            return MDB_PANIC;
+        for (size_t i = 0; i < s->nlog && rc == 0; i++)
+            rc = apply(s, &s->log[i]);
+        if (rc != MDB_MAP_FULL)
+            return rc;
+        txn_open = 1;
     }
-    s->replaying = 0;
-    return rc;
 }
 
 static int apply_dbi(ks_stores_t *s, const logop_t *op, MDB_dbi dbi)
@@ -444,7 +436,7 @@ static int logged_dbi(ks_stores_t *s, int kind, const char *name, const void *k,
     op->vl = v ? vl : 0;
     int rc = dbi ? apply_dbi(s, op, *dbi) : apply(s, op);
     if (rc == MDB_MAP_FULL)
-        rc = grow_and_replay(s);
+        rc = grow_and_replay(s, 1);
     if (rc == 0 && s->arena.len > BATCH_LOG_MAX) {
         /*
          * A batch this large commits early, to bound the replay log: the data
@@ -473,22 +465,9 @@ int ks_stores_commit(ks_stores_t *s, char *err, size_t errlen)
             return 0;
         }
         if (rc == MDB_MAP_FULL) {
-            /* The failed commit freed the transaction; grow and replay into a new one. */
-            txn_end(s, 1);
-            pthread_rwlock_wrlock(&s->se->grow);
-            rc = mdb_env_set_mapsize(s->se->env, s->se->map_size * 2);
-            MDB_envinfo info;
-            mdb_env_info(s->se->env, &info);
-            s->se->map_size = info.me_mapsize;
-            pthread_rwlock_unlock(&s->se->grow);
-            if (rc == 0 && (rc = txn_start(s, err, errlen)) == 0) {
-                for (size_t i = 0; i < s->nlog && rc == 0; i++)
-                    rc = apply(s, &s->log[i]);
-                if (rc == MDB_MAP_FULL)
-                    rc = grow_and_replay(s);
-                if (rc == 0)
-                    continue;
-            }
+            /* The failed commit freed the transaction: grow, replay into a new one, commit again. */
+            if ((rc = grow_and_replay(s, 0)) == 0)
+                continue;
         } else {
             txn_end(s, 1);
         }
