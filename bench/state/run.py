@@ -47,6 +47,8 @@ NRESTORE = int(os.environ.get("BENCH_RESTORE", "1000000"))
 CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", "100000"))
 COMMIT_MS = int(os.environ.get("BENCH_COMMIT_MS", "1000"))
 CASES = os.environ.get("BENCH_CASES", "a b c e d").split()
+# BENCH_PERF=1: perf record each kstreamd run; any other value is passed to perf record (e.g. "-g")
+PERF_ARGS = [] if os.environ.get("BENCH_PERF", "1") == "1" else os.environ["BENCH_PERF"].split()
 PARTS = 3
 EXTRA = [x for x in os.environ.get("BENCH_KSTREAMD_SET", "").split() if x]   # more --set k=v for kstreamd
 
@@ -222,7 +224,7 @@ def run_count(case, bootstrap, admin, lag, src, tag, extra):
         t0 = time.time()
         args = kstreamd_args(topo, bootstrap, state, extra)
         if os.environ.get("BENCH_PERF"):
-            args = ["perf", "record", "-o", os.path.join(BIN, f"{case}.perf"), "--"] + args
+            args = ["perf", "record", "-o", os.path.join(BIN, f"{case}.perf")] + PERF_ARGS + ["--"] + args
         proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT)
         try:
             def check():
@@ -272,7 +274,7 @@ def run_restore(bootstrap, admin, tag):
     with open(logpath, "wb") as logf:
         args = kstreamd_args(topo, bootstrap, state)
         if os.environ.get("BENCH_PERF"):
-            args = ["perf", "record", "-o", os.path.join(BIN, "d.perf"), "--"] + args
+            args = ["perf", "record", "-o", os.path.join(BIN, "d.perf")] + PERF_ARGS + ["--"] + args
         proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT)
         try:
             deadline = time.time() + 600

@@ -54,6 +54,25 @@ int ks__flight_value(ks_engine_t *e, flight_t *f, ks_val *out)
     return 0;
 }
 
+int ks__eval_field(ks_engine_t *e, flight_t *f, const ks_step_expr_t *x, ks_val *out)
+{
+    (void)e;
+    const char *name = ks_expr_field(x->expr);
+    if (!name || f->value.kind != KS_INVALID || f->value_serde != KS_SERDE_JSON || !f->vraw || f->value_changed)
+        return 0;
+    size_t off = 0, len = 0;
+    int rc = ks_json_field(f->vraw, f->vlen, name, &off, &len);
+    if (rc < 1)
+        return 0; /* not an object, or not JSON: the full path says what is wrong */
+    char err[256];
+    if (rc == 1)
+        *out = ks_null();
+    else if (ks_json_parse((const char *)f->vraw + off, len, out, err, sizeof err))
+        return 0;
+    f->value_checked = 1;
+    return 1;
+}
+
 int ks__flight_key(ks_engine_t *e, flight_t *f, ks_val *out)
 {
     if (f->key.kind == KS_INVALID) {
@@ -175,7 +194,7 @@ static int encode(ks_engine_t *e, flight_t *f, int is_key, ks_serde_t to, ks_buf
          * parsing) that they are what the serde promises, as Kafka Streams'
          * deserialization at the source would.
          */
-        if (v.kind == KS_INVALID && !raw_ok(to, raw, rawlen)) {
+        if (v.kind == KS_INVALID && !(!is_key && f->value_checked) && !raw_ok(to, raw, rawlen)) {
             ks_val tmp;
             char err[256] = "invalid data";
             if (ks_serde_decode(to, raw, rawlen, &tmp, err, sizeof err) == 0)

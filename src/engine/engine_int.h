@@ -14,6 +14,7 @@ typedef struct flight {
     ks_serde_t key_serde, value_serde; /* serdes of the raw bytes */
     ks_val key, value;                 /* parsed or computed; KS_INVALID until needed */
     int key_changed, value_changed;    /* computed by an operator: the raw bytes no longer apply */
+    int value_checked;                 /* the raw value is known to be what its serde promises */
     int64_t ts;
     const char *node; /* the processor working on it, for dead-letter headers */
     /* Tables: the previous value of the key (KS_INVALID: not known), borrowed. */
@@ -43,6 +44,12 @@ struct ks_engine {
 };
 
 int ks__flight_value(ks_engine_t *e, flight_t *f, ks_val *out);
+/*
+ * An expression that is `.field`, on a JSON value not parsed yet: reads that
+ * field alone (the text is still checked whole). Returns 1 with *out set,
+ * 0 when this does not apply (the caller evaluates as usual).
+ */
+int ks__eval_field(ks_engine_t *e, flight_t *f, const ks_step_expr_t *x, ks_val *out);
 int ks__flight_key(ks_engine_t *e, flight_t *f, ks_val *out);
 int ks__bind_vars(ks_engine_t *e, flight_t *f, ks_val vars[KS_EXPR_NSTREAM_VARS]);
 int ks__fail(ks_engine_t *e, flight_t *f, const char *what, const char *msg);

@@ -52,6 +52,8 @@ int ks__st_eval_x(ks_engine_t *e, flight_t *f, const ks_proc_t *p, const ks_step
 int ks__st_eval_key(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val *out)
 {
     ks_val v;
+    if (ks__eval_field(e, f, &p->e, out))
+        return 0;
     if (ks__flight_value(e, f, &v))
         return -1;
     return ks__st_eval_x(e, f, p, &p->e, v, ks_invalid(), out);

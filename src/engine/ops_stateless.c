@@ -87,6 +87,8 @@ static int emit_peek(void *ud, ks_val v)
 static int eval_first(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val *out)
 {
     ks_val vars[KS_EXPR_NSTREAM_VARS], v, err;
+    if (ks__eval_field(e, f, &p->e, out))
+        return 0;
     if (ks__bind_vars(e, f, vars) || ks__flight_value(e, f, &v))
         return -1;
     if (ks_expr_eval1(p->e.expr, v, vars, KS_EXPR_NSTREAM_VARS, out, &err))

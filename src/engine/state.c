@@ -41,34 +41,45 @@
 #include "../util/util.h"
 #include "state_int.h"
 
+/*
+ * A cache entry is one allocation with its key, and one for its values:
+ * what the store holds for the key (the base, when known), then the
+ * entry's own value; a clean entry keeps one copy, as both are the same.
+ * The key forwarded downstream is made again from the key's text when the
+ * entry is flushed, and the value from its bytes.
+ */
 typedef struct centry {
     struct centry *hnext, *lprev, *lnext;
     const ks_proc_t *p;
-    int32_t part;
-    uint64_t h;
-    char *k;
-    size_t kl;
-    char *v; /* timestamp-prefixed value; NULL: delete */
-    size_t vl;
-    ks_val fkey; /* the key forwarded downstream (KS_INVALID for a clean entry made by a read) */
-    ks_val val;  /* the value v was made from (KS_INVALID: decode v) */
-    char *base;  /* what the store holds for the key, when base_known (NULL: absent) */
-    size_t basel;
-    int base_known;
-    int64_t del_ts; /* a delete's timestamp */
-    int dirty, listed;
     const char *src_topic; /* interned */
-    int32_t src_part;
+    char *vals;            /* base (basel bytes, unless same), then the value (vl bytes) */
+    int64_t del_ts;        /* a delete's timestamp */
     int64_t src_off;
-    size_t bytes;
+    uint64_t h;
+    int32_t part, src_part;
+    uint32_t kl, vl, basel, vcap, bytes;
+    uint8_t has_v;      /* 0: the entry deletes the key (or, clean, the store has none) */
+    uint8_t base_known; /* what the store holds is known: has_base and the base */
+    uint8_t has_base;
+    uint8_t same; /* clean: the value is the base, stored once */
+    uint8_t dirty, listed;
+    char k[]; /* kl bytes */
 } centry_t;
 
 /*
- * What a cache entry costs beyond its struct and bytes: four allocations'
- * malloc headers, the forwarded key's value, its hash and dirty-list slots
- * (measured: counting only 64 bytes, the cache used ~2.5x its budget).
+ * What an entry costs beyond its struct, key and values: two malloc
+ * headers rounded up, its hash-table slot and its dirty-list slot.
  */
-#define CENTRY_OVERHEAD 192
+#define CENTRY_OVERHEAD 64
+
+static const char *cv(const centry_t *c) { return c->has_v ? (c->same ? c->vals : c->vals + c->basel) : NULL; }
+
+static void centry_size(struct ks_state *st, centry_t *c)
+{
+    st->cache_bytes -= c->bytes;
+    c->bytes = (uint32_t)(sizeof *c + c->kl + c->vcap + CENTRY_OVERHEAD);
+    st->cache_bytes += c->bytes;
+}
 
 int ks_topology_has_state(const ks_topology_t *t)
 {
@@ -364,12 +375,30 @@ static void cache_remove(struct ks_state *st, centry_t *c)
     lru_unlink(st, c);
     st->cache_bytes -= c->bytes;
     st->count--;
-    free(c->k);
-    free(c->v);
-    free(c->base);
-    ks_val_release(c->fkey);
-    ks_val_release(c->val);
+    free(c->vals);
     free(c);
+}
+
+/* The key a flushed entry forwards: the grouping key, or for a time window {key, window}. */
+static int entry_key(ks_engine_t *e, const centry_t *c, ks_val *out)
+{
+    int windowed = c->p->window.kind == KS_WIN_TUMBLING || c->p->window.kind == KS_WIN_HOPPING;
+    size_t jl = windowed && c->kl >= 9 ? c->kl - 9 : c->kl;
+    char err[200];
+    ks_val key;
+    if (ks_json_parse(c->k, jl, &key, err, sizeof err)) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "a cached key does not decode (%s)", err);
+        return ks__st_state_fatal(e, msg);
+    }
+    if (windowed) {
+        int64_t start = ks__st_get_be64(c->k + jl + 1);
+        *out = ks__st_windowed_key(key, start, start + c->p->window.size);
+        ks_val_release(key);
+    } else {
+        *out = key;
+    }
+    return 0;
 }
 
 /* Writes one dirty entry through, with its own record context. */
@@ -378,27 +407,36 @@ static int flush_entry(ks_engine_t *e, centry_t *c)
     if (!c->dirty)
         return 0;
     c->dirty = 0;
+    ks_val fkey;
+    if (entry_key(e, c, &fkey))
+        return -1;
     const ks_record_t *saved = e->cur;
     ks_val saved_headers = e->cur_headers;
     ks_record_t ctx = {0};
     ctx.topic = c->src_topic;
     ctx.partition = c->src_part;
     ctx.offset = c->src_off;
-    ctx.timestamp = c->v ? ks__st_get_be64(c->v) : 0;
+    ctx.timestamp = c->has_v ? ks__st_get_be64(cv(c)) : 0;
     e->cur = &ctx;
     e->cur_headers = ks_invalid();
     e->dlq_sent = 0;
-    known_t kn = {c->base_known, c->base, c->basel};
-    int rc = ks__st_write_through(e, c->p, c->part, c->k, c->kl, c->fkey, c->v, c->vl, 1, c->del_ts, &kn, c->val);
+    known_t kn = {c->base_known, c->has_base ? c->vals : NULL, c->basel};
+    int rc = ks__st_write_through(e, c->p, c->part, c->k, c->kl, fkey, cv(c), c->vl, 1, c->del_ts, &kn, ks_invalid());
     if (rc == 0) {
-        /* The store now holds the entry's value. */
-        free(c->base);
-        c->base = c->v ? ks_xmalloc(c->vl) : NULL;
-        if (c->v)
-            memcpy(c->base, c->v, c->vl);
-        c->basel = c->vl;
+        /* The store now holds the entry's value: it is the base, kept once. */
+        if (!c->same && c->has_v)
+            memmove(c->vals, c->vals + c->basel, c->vl);
+        c->basel = c->has_v ? c->vl : 0;
+        c->has_base = c->has_v;
         c->base_known = 1;
+        c->same = 1;
+        if (c->vcap > c->vl + 32) {
+            c->vals = c->vl ? ks_xrealloc(c->vals, c->vl) : (free(c->vals), NULL);
+            c->vcap = c->vl;
+            centry_size(e->st, c);
+        }
     }
+    ks_val_release(fkey);
     ks_val_release(e->cur_headers);
     e->cur = saved;
     e->cur_headers = saved_headers;
@@ -490,26 +528,24 @@ static void cache_grow(struct ks_state *st)
     st->tabsize = n;
 }
 
-/* A new, clean entry at the LRU tail (the caller fills it in). */
+/* A new, clean entry with nothing known, at the LRU tail (the caller fills it in). */
 static centry_t *cache_insert(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl)
 {
     struct ks_state *st = e->st;
     uint64_t h = hash_key(p, part, k, kl);
     if (st->count + 1 > st->tabsize)
         cache_grow(st);
-    centry_t *c = ks_xcalloc(1, sizeof *c);
+    centry_t *c = ks_xcalloc(1, sizeof *c + kl);
     c->p = p;
     c->part = part;
     c->h = h;
-    c->k = ks_xmalloc(kl);
     memcpy(c->k, k, kl);
-    c->kl = kl;
+    c->kl = (uint32_t)kl;
     c->hnext = st->tab[h & (st->tabsize - 1)];
     st->tab[h & (st->tabsize - 1)] = c;
     st->count++;
-    c->fkey = ks_invalid();
-    c->val = ks_invalid();
     lru_append(st, c);
+    centry_size(st, c);
     return c;
 }
 
@@ -522,9 +558,9 @@ int ks__st_kv_get(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
     struct ks_state *st = e->st;
     centry_t *c = cache_find(st, p, part, k, kl, hash_key(p, part, k, kl));
     if (c) {
-        if (!c->v)
+        if (!c->has_v)
             return 0;
-        return ks__st_dec_value(e, c->v, c->vl, v, ts) ? -1 : 1;
+        return ks__st_dec_value(e, cv(c), c->vl, v, ts) ? -1 : 1;
     }
     if (ks__st_begin(e))
         return -1;
@@ -550,18 +586,15 @@ int ks__st_kv_get(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
     } else {
         /* A clean cache entry remembers the stored value: the next flush of the key need not read it. */
         centry_t *c = cache_insert(e, p, part, k, kl);
-        c->v = found ? ks_xmalloc(bl ? bl : 1) : NULL;
-        if (found && bl)
-            memcpy(c->v, b, bl);
-        c->vl = found ? bl : 0;
-        c->base = found ? ks_xmalloc(bl ? bl : 1) : NULL;
-        if (found && bl)
-            memcpy(c->base, b, bl);
-        c->basel = c->vl;
-        c->base_known = 1;
-        c->bytes = sizeof *c + kl + 2 * c->vl + CENTRY_OVERHEAD;
-        st->cache_bytes += c->bytes;
-        if (found && ks__st_dec_value(e, c->v, c->vl, v, ts))
+        if (found && bl) {
+            c->vals = ks_xmalloc(bl);
+            memcpy(c->vals, b, bl);
+        }
+        c->vl = c->basel = c->vcap = found ? (uint32_t)bl : 0;
+        c->has_v = c->has_base = found != 0;
+        c->base_known = c->same = 1;
+        centry_size(st, c);
+        if (found && ks__st_dec_value(e, c->vals, c->vl, v, ts))
             return -1;
         ks__st_cache_evict(e);
         return found;
@@ -596,18 +629,26 @@ int ks__st_kv_put(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
     } else {
         lru_unlink(st, c);
         lru_append(st, c);
-        st->cache_bytes -= c->bytes;
         if (c->dirty)
             e->stats.cache_hits++;
-        free(c->v);
     }
-    ks_val_release(c->fkey);
-    c->fkey = ks_val_retain(fkey);
-    ks_val_release(c->val);
-    c->val = ks_val_retain(newv);
-    size_t vl = vb.len;
-    c->v = vb.data ? ks_buf_steal(&vb) : NULL;
-    c->vl = c->v ? vl : 0;
+    /* The base stays in front; the new value goes after it. */
+    size_t basel = c->base_known && c->has_base ? c->basel : 0;
+    if (basel + vb.len > c->vcap) {
+        char *n = ks_xmalloc(basel + vb.len);
+        if (basel)
+            memcpy(n, c->vals, basel);
+        free(c->vals);
+        c->vals = n;
+        c->vcap = (uint32_t)(basel + vb.len);
+    }
+    if (vb.len)
+        memcpy(c->vals + basel, vb.data, vb.len);
+    c->basel = (uint32_t)basel;
+    c->vl = (uint32_t)vb.len;
+    ks_buf_free(&vb);
+    c->has_v = newv.kind != KS_INVALID;
+    c->same = 0;
     c->del_ts = ts;
     c->src_topic = intern_topic(st, e->cur ? e->cur->topic : "");
     c->src_part = e->cur ? e->cur->partition : part;
@@ -622,8 +663,7 @@ int ks__st_kv_put(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
         d->v[d->n++] = c;
         c->listed = 1;
     }
-    c->bytes = sizeof *c + kl + c->vl + c->basel + CENTRY_OVERHEAD;
-    st->cache_bytes += c->bytes;
+    centry_size(st, c);
     ks__st_cache_evict(e);
     return e->failed ? -1 : 0;
 }

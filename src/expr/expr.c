@@ -19,7 +19,33 @@ struct ks_expr {
     int nvars;
     jq_state *jq;         /* fallback only */
     pthread_mutex_t lock; /* serialises use of jq */
+    char *field;          /* the expression is `.field` (see ks_expr_field) */
 };
+
+/* The name in `.name` (blanks around allowed), NULL for anything else. */
+static char *plain_field(const char *src)
+{
+    while (*src == ' ' || *src == '\t' || *src == '\n' || *src == '\r')
+        src++;
+    if (*src++ != '.' || !(*src == '_' || (*src >= 'a' && *src <= 'z') || (*src >= 'A' && *src <= 'Z')))
+        return NULL;
+    size_t n = 0;
+    while (src[n] == '_' || (src[n] >= 'a' && src[n] <= 'z') || (src[n] >= 'A' && src[n] <= 'Z') ||
+           (src[n] >= '0' && src[n] <= '9'))
+        n++;
+    for (const char *t = src + n; *t; t++)
+        if (!(*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r'))
+            return NULL;
+    char *f = ks_xmalloc(n + 1);
+    memcpy(f, src, n);
+    f[n] = 0;
+    return f;
+}
+
+const char *ks_expr_field(const ks_expr_t *e)
+{
+    return e ? e->field : NULL;
+}
 
 /* ---- errors with a caret ---- */
 
@@ -151,6 +177,7 @@ ks_expr_t *ks_expr_compile(const char *src, const char *const *vars, int nvars, 
     node_t *root = ks__parse(&e->prog, src, &perr);
     if (root && ks__compile(&e->prog, root, vars, nvars, &perr) == 0) {
         e->native = 1;
+        e->field = plain_field(src);
         return e;
     }
     int unsupported = strncmp(perr.msg, "unsupported: ", 13) == 0;
@@ -182,6 +209,7 @@ void ks_expr_free(ks_expr_t *e)
     if (!e)
         return;
     ks__program_free_nodes(&e->prog);
+    free(e->field);
     if (e->jq) {
         jq_teardown(&e->jq);
         pthread_mutex_destroy(&e->lock);

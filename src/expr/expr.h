@@ -42,6 +42,14 @@ void ks_expr_free(ks_expr_t *e);
 
 /* 1 when the program runs natively, 0 when it runs through libjq. */
 int ks_expr_is_native(const ks_expr_t *e);
+
+/*
+ * When the expression is exactly `.name` (a field of the input), the name;
+ * else NULL. Lets callers read one field of a JSON text without parsing
+ * all of it (ks_json_field).
+ */
+const char *ks_expr_field(const ks_expr_t *e);
+
 /* Why the program fell back to libjq (NULL when native). */
 const char *ks_expr_fallback_reason(const ks_expr_t *e);
 

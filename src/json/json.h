@@ -40,6 +40,15 @@ int ks_json_parse_next(const char *s, size_t len, size_t *pos, ks_val *out, char
  */
 int ks_json_valid(const char *s, size_t len);
 
+/*
+ * Finds the top-level field `name` of the JSON text s[0..len), checking the
+ * whole text as ks_json_valid does, without building values. Returns -1
+ * when the text is not valid, 0 when it is valid but not an object, 1 for
+ * an object without the field, 2 with the field's value at s[*voff..+*vlen)
+ * (the last one when the key repeats).
+ */
+int ks_json_field(const char *s, size_t len, const char *name, size_t *voff, size_t *vlen);
+
 /* Appends v's compact JSON text to b. Borrows v. */
 void ks_json_write(ks_buf_t *b, ks_val v);
 /* Appends a number in jq's format. */

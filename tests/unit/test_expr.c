@@ -168,7 +168,27 @@ static void rare_constructs_fall_back_to_libjq(void **state)
     e = ks_expr_compile("select(.status == \"NEW\")", NULL, 0, &err);
     assert_true(ks_expr_is_native(e));
     assert_null(ks_expr_fallback_reason(e));
+    assert_null(ks_expr_field(e));
     ks_expr_free(e);
+}
+
+/* `.name` alone is marked, so a key selector can read one field of a JSON text. */
+static void a_plain_field_is_recognised(void **state)
+{
+    (void)state;
+    const char *yes[][2] = {{".customerId", "customerId"}, {" ._x9\n", "_x9"}};
+    for (size_t i = 0; i < 2; i++) {
+        ks_expr_t *e = ks_expr_compile(yes[i][0], stream_vars, KS_EXPR_NSTREAM_VARS, NULL);
+        assert_string_equal(ks_expr_field(e), yes[i][1]);
+        ks_expr_free(e);
+    }
+    const char *no[] = {".a.b", ".a?", ".[\"a\"]", "$key", ".", ".a | .", "(.a)", ".a // 1", "..a"};
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++) {
+        ks_expr_t *e = ks_expr_compile(no[i], stream_vars, KS_EXPR_NSTREAM_VARS, NULL);
+        if (e)
+            assert_null(ks_expr_field(e));
+        ks_expr_free(e);
+    }
 }
 
 typedef struct worker {
@@ -222,6 +242,7 @@ int main(void)
         cmocka_unit_test(outputs_can_be_stopped_by_the_caller),
         cmocka_unit_test(compile_errors_show_line_column_and_caret),
         cmocka_unit_test(rare_constructs_fall_back_to_libjq),
+        cmocka_unit_test(a_plain_field_is_recognised),
         cmocka_unit_test(a_native_program_is_shared_by_threads),
     };
     return cmocka_run_group_tests_name("expr", tests, NULL, NULL);

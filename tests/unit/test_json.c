@@ -164,6 +164,32 @@ static void sort_order_is_jqs(void **state)
     ks_val_release(v);
 }
 
+/* ks_json_field: one field's text, the rest checked whole; the last duplicate wins, as when parsing. */
+static void one_field_is_found_without_parsing_the_rest(void **state)
+{
+    (void)state;
+    size_t off = 0, len = 0;
+    const char *in = " {\"id\":\"o1\", \"customerId\" : \"c7\", \"items\":[{\"customerId\":1}]} ";
+    assert_int_equal(ks_json_field(in, strlen(in), "customerId", &off, &len), 2);
+    assert_int_equal(len, 4);
+    assert_memory_equal(in + off, "\"c7\"", 4);
+    in = "{\"a\":1,\"a\":{\"b\":[2]}}";
+    assert_int_equal(ks_json_field(in, strlen(in), "a", &off, &len), 2);
+    assert_memory_equal(in + off, "{\"b\":[2]}", len);
+    in = "{\"cust\\u006fmer\":true}"; /* an escaped key is compared decoded */
+    assert_int_equal(ks_json_field(in, strlen(in), "custommer", &off, &len), 1);
+    assert_int_equal(ks_json_field(in, strlen(in), "custoomer", &off, &len), 1);
+    assert_int_equal(ks_json_field(in, strlen(in), "cust" "omer", &off, &len), 2);
+    assert_memory_equal(in + off, "true", 4);
+    assert_int_equal(ks_json_field("{}", 2, "a", &off, &len), 1);
+    assert_int_equal(ks_json_field("[1]", 3, "a", &off, &len), 0);
+    assert_int_equal(ks_json_field("null", 4, "a", &off, &len), 0);
+    /* Anything malformed, before or after the field, is -1. */
+    const char *bad[] = {"{\"a\":1,}", "{\"a\":1} x", "{\"b\":[1,}, \"a\":1}", "{\"a\":1, \"b\":\"\\q\"}", "{\"a\"1}", "{", "[1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(ks_json_field(bad[i], strlen(bad[i]), "a", &off, &len), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -177,6 +203,7 @@ int main(void)
         cmocka_unit_test(unterminated_buffers_are_not_overread),
         cmocka_unit_test(copy_on_write_leaves_shared_values_alone),
         cmocka_unit_test(sort_order_is_jqs),
+        cmocka_unit_test(one_field_is_found_without_parsing_the_rest),
     };
     return cmocka_run_group_tests_name("json", tests, NULL, NULL);
 }
