@@ -1,9 +1,11 @@
 /*
  * state_int.h: shared by the engine's state files:
  *
- *   state.c          the state of an engine: stores, the record cache,
- *                    stream times, encodings, writing through to the
- *                    store and changelog, and the engine's state API
+ *   state.c          the state of an engine: stores, stream times,
+ *                    encodings, writing through to the store and
+ *                    changelog, and the engine's state API
+ *   cache.c          the record cache, and key-value reads and writes
+ *                    through it
  *   ops_aggregate.c  count, reduce and aggregate on streams and tables
  *   ops_window.c     tumbling, hopping, sliding and session windows, and
  *                    window retention
@@ -22,7 +24,7 @@
 #include "../store/store.h"
 #include "engine_int.h"
 
-typedef struct centry centry_t; /* a record-cache entry (state.c) */
+typedef struct centry centry_t; /* a record-cache entry (cache.c) */
 
 /*
  * A suppression buffer entry: in memory only what ordering needs; the
@@ -64,7 +66,7 @@ struct ks_state {
     int nprocs;
     uint64_t seq;
     int flushing;
-    char **topics; /* interned source topic names of cache entries */
+    char **topics; /* interned source topic names of cache entries (at most 65535) */
     int ntopics;
     struct {            /* the last store read without the cache, reused by the write that follows it */
         const ks_proc_t *p;
@@ -101,6 +103,7 @@ int ks__st_write_through(ks_engine_t *e, const ks_proc_t *p, int32_t part, const
                          const char *newb, size_t newl, int forward, int64_t del_ts, const known_t *known, ks_val given);
 int ks__st_flush_dirty(ks_engine_t *e, const ks_proc_t *only);
 void ks__st_cache_evict(ks_engine_t *e);
+void ks__st_cache_clear(struct ks_state *st);
 int ks__st_kv_get(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl, ks_val *v, int64_t *ts);
 int ks__st_kv_put(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl, ks_val fkey, ks_val newv,
                   int64_t ts);
