@@ -44,6 +44,13 @@
 #define OUTQ_HOLD 10000
 #define OUTQ_HOLD_BYTES (4 << 20)
 #define OUTQ_RESUME 5000        /* ... and below which (and half the bytes) it goes on */
+/*
+ * Within one record's processing (a record cache's flush forwards thousands
+ * of updates at once), an emit past these waits for deliveries down to
+ * OUTQ_HOLD: the producer's queue, not the heap, absorbs the burst.
+ */
+#define OUTQ_EMIT_MAX 40000
+#define OUTQ_EMIT_MAX_BYTES (16 << 20)
 #define HOLD_PAUSE_MS 1000      /* a wait longer than this pauses the partitions, so the consumer is polled again */
 #define FLUSH_TIMEOUT_MS 60000
 
@@ -111,6 +118,11 @@ static void on_emit(void *ud, const ks_record_t *r)
 {
     stream_thread_t *st = ud;
     rd_kafka_headers_t *hdrs = NULL;
+    if (rd_kafka_outq_len(st->producer) >= OUTQ_EMIT_MAX || st->outq_bytes >= OUTQ_EMIT_MAX_BYTES) {
+        /* Deliveries fail after message.timeout.ms at worst, so this ends. */
+        while (!st->failed && (rd_kafka_outq_len(st->producer) >= OUTQ_HOLD || st->outq_bytes >= OUTQ_HOLD_BYTES))
+            rd_kafka_poll(st->producer, 10);
+    }
     if (r->nheaders) {
         hdrs = rd_kafka_headers_new((size_t)r->nheaders);
         for (int i = 0; i < r->nheaders; i++)
