@@ -19,7 +19,7 @@
 #include <errno.h>
 #include <malloc.h>
 
-#define TRIM_SLACK ((size_t)16 << 20) /* free heap bytes kept between commits */
+#define TRIM_SLACK ((size_t)8 << 20) /* free heap bytes kept between busy commits */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -49,8 +49,8 @@
  * of updates at once), an emit past these waits for deliveries down to
  * OUTQ_HOLD: the producer's queue, not the heap, absorbs the burst.
  */
-#define OUTQ_EMIT_MAX 40000
-#define OUTQ_EMIT_MAX_BYTES (16 << 20)
+#define OUTQ_EMIT_MAX 20000
+#define OUTQ_EMIT_MAX_BYTES (8 << 20)
 #define HOLD_PAUSE_MS 1000      /* a wait longer than this pauses the partitions, so the consumer is polled again */
 #define FLUSH_TIMEOUT_MS 60000
 
@@ -85,6 +85,7 @@ typedef struct stream_thread {
     uint64_t popped, popped_bytes; /* records taken from the consumer, and their value bytes */
     uint64_t fetch_wakes;
     int64_t outq_bytes;      /* key+value bytes produced and not yet reported delivered */
+    int trimmed_idle;        /* the heap was trimmed at the first commit with nothing processed */
     uint64_t in, out, last_in, last_out;
     pthread_t tid;
     int exit_code;
@@ -206,11 +207,14 @@ static int commit_stores(stream_thread_t *st)
     /*
      * The record cache and the batch log churn through many small blocks;
      * glibc keeps freed ones. Giving them back once more than TRIM_SLACK
-     * is free keeps RSS near what is live; trimming at every commit costs
-     * page faults when the next interval allocates again (~6% of CPU).
+     * is free, and all of it when the service goes idle, keeps RSS near
+     * what is live; trimming at every busy commit costs page faults when
+     * the next interval allocates again (~6% of CPU).
      */
-    if (mallinfo2().fordblks > TRIM_SLACK)
+    int idle = !st->processed || st->processed->cnt == 0;
+    if ((idle && !st->trimmed_idle) || mallinfo2().fordblks > TRIM_SLACK)
         malloc_trim(0);
+    st->trimmed_idle = idle;
     return 0;
 }
 
