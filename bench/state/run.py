@@ -134,15 +134,21 @@ class Lag:
 
 
 def wait_done(proc, check, what, logpath, timeout):
+    """Polls check() every 0.2 s: (time of the first output, time done, peak RssAnon in MB meanwhile)."""
     deadline = time.time() + timeout
     t_first = None
+    peak_anon = 0.0
     while True:
         first, done = check()
         now = time.time()
+        try:
+            peak_anon = max(peak_anon, status_mb(proc.pid, "RssAnon"))
+        except OSError:
+            pass
         if first and t_first is None:
             t_first = now
         if done:
-            return t_first or now, now
+            return t_first or now, now, peak_anon
         if proc.poll() is not None:
             raise SystemExit(f"{what}: exited with {proc.returncode}; log {logpath}")
         if now > deadline:
@@ -196,13 +202,11 @@ def run_bare(bootstrap, admin, lag, src, tag):
                     marks["out_done"] = time.time()
                 return n > 0, n >= N and lag.committed(f"bench-state-bare-{tag}", src) >= N
             marks = {}
-            t_first, t_done = wait_done(proc, check, "bare", logpath, max(600, N / 2000))
-            if os.environ.get("BENCH_DEBUG"):
-                print(f"  bare: first output +0, all outputs +{marks['out_done'] - t_first:.2f} s, "
-                      f"committed +{t_done - t_first:.2f} s", flush=True)
+            t_first, t_done, peak_anon = wait_done(proc, check, "bare", logpath, max(600, N / 2000))
+            out_span = marks["out_done"] - t_first
             span = t_done - t_first if t_done - t_first > 0.5 else t_done - t0   # a short run: over the wall time
-            res = {"case": "a", "rate": N / span, "wall": t_done - t0, "cpu": cpu_secs(proc.pid),
-                   "rss": status_mb(proc.pid, "VmHWM"), "anon": status_mb(proc.pid, "RssAnon"),
+            res = {"case": "a", "rate": N / span, "rate_out": N / out_span if out_span > 0.5 else float("nan"), "wall": t_done - t0, "cpu": cpu_secs(proc.pid),
+                   "rss": status_mb(proc.pid, "VmHWM"), "anon": status_mb(proc.pid, "RssAnon"), "peak_anon": peak_anon,
                    "file": status_mb(proc.pid, "RssFile"), "db": 0}
         finally:
             stop(proc)
@@ -265,14 +269,14 @@ def run_count(case, bootstrap, admin, lag, src, tag, extra):
                     if end is None or lag.committed(app, r) < end:
                         return first, False
                 return first, True
-            t_first, t_done = wait_done(proc, check, case, logpath, max(900, N / 1000))
+            t_first, t_done, peak_anon = wait_done(proc, check, case, logpath, max(900, N / 1000))
             db = os.path.getsize(os.path.join(state, app, "data.mdb"))
             # Over the time from the partitions' assignment (the record cache holds the first outputs back
             # until a commit, so the first output is late); the first output when the log has no such line.
             t_start = min(t_first, assigned_at(logpath) or t_first)
             span = t_done - t_start
             res = {"case": case, "rate": N / span, "wall": t_done - t0, "cpu": cpu_secs(proc.pid),
-                   "rss": status_mb(proc.pid, "VmHWM"), "anon": status_mb(proc.pid, "RssAnon"),
+                   "rss": status_mb(proc.pid, "VmHWM"), "anon": status_mb(proc.pid, "RssAnon"), "peak_anon": peak_anon,
                    "file": status_mb(proc.pid, "RssFile"), "db": db / 1048576}
         finally:
             stop(proc)
@@ -358,10 +362,15 @@ def main():
                                   ("cache.max.bytes=0",) if case == "c" else ())
                 runs.setdefault(case, []).append(r)
                 print(f"  {case}: {r['rate']:.0f} orders/s, {r['cpu']:.1f} CPU s, peak RSS {r['rss']:.1f} MB "
-                      f"(heap {r['anon']:.1f} MB, mapped files {r['file']:.1f} MB), LMDB file {r['db']:.1f} MB",
+                      f"(heap {r['peak_anon']:.1f} MB at most, {r['anon']:.1f} MB at the end; mapped files "
+                      f"{r['file']:.1f} MB), LMDB file {r['db']:.1f} MB",
                       flush=True)
         for case, rs in runs.items():   # the run with the median rate stands for the case
             results[case] = sorted(rs, key=lambda r: r["rate"])[len(rs) // 2]
+        if "a" in runs:
+            outs = sorted(r["rate_out"] for r in runs["a"])
+            print(f"  a, to the last output landing (not to the commit): "
+                  + ", ".join(f"{x:.0f}" for x in outs) + " orders/s", flush=True)
         admin.delete_topics([src], operation_timeout=10)
     lag.close()
     if "d" in CASES:
@@ -374,14 +383,16 @@ def main():
     print()
     print(f"orders: {N} over {CUSTOMERS} customers, {PARTS} partitions; commit.interval.ms {COMMIT_MS}"
           + (f"; median of {REPEAT} runs each" if REPEAT > 1 else ""))
-    print("| run | orders/s | wall s | CPU s | CPU µs/order | peak RSS MB | heap MB | mapped MB | LMDB file MB | vs (a) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| run | orders/s | wall s | CPU s | CPU µs/order | peak RSS MB | peak heap MB | heap at end MB | mapped MB "
+          "| LMDB file MB | vs (a) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for case in "abce":
         if case in results:
             r = results[case]
             ratio = r["rate"] / results["a"]["rate"] if "a" in results else float("nan")
             print(f"| {names[case]} | {r['rate']:.0f} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['cpu'] / N * 1e6:.2f} "
-                  f"| {r['rss']:.1f} | {r['anon']:.1f} | {r['file']:.1f} | {r['db']:.1f} | {ratio:.2f} |")
+                  f"| {r['rss']:.1f} | {r['peak_anon']:.1f} | {r['anon']:.1f} | {r['file']:.1f} | {r['db']:.1f} "
+                  f"| {ratio:.2f} |")
     if "d" in results:
         r = results["d"]
         print(f"\n(d) restore: {r['records']} changelog records into an empty state directory in {r['ms']} ms: "

@@ -401,8 +401,12 @@ int ks__st_kv_get(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
             return 0;
         return ks__st_dec_value(e, b, bl, v, ts) ? -1 : 1;
     }
-    /* A clean entry remembers the stored value: the next flush of the key need not read it. */
-    c = cache_insert(e, p, part, k, kl, h, found ? bl : 0);
+    /*
+     * A clean entry remembers the stored value: the next flush of the key
+     * need not read it. Aggregations write what they read: room for a new
+     * value of about the same size is made now, not by a realloc then.
+     */
+    c = cache_insert(e, p, part, k, kl, h, found ? (2 * bl + 8 + 15) / 16 * 16 : 16);
     if (found && bl)
         memcpy(base_of(c), b, bl);
     c->vl = c->basel = found ? (uint32_t)bl : 0;
@@ -431,14 +435,14 @@ int ks__st_kv_put(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
         return rc;
     }
     uint32_t h = hash_key(p, part, k, kl);
+    size_t vl = newv.kind != KS_INVALID ? vb.len : 8; /* a delete keeps its timestamp */
     centry_t *c = cache_find(st, p, part, k, kl, h);
     if (!c)
-        c = cache_insert(e, p, part, k, kl, h, 0);
+        c = cache_insert(e, p, part, k, kl, h, vl);
     else if (c->flags & F_DIRTY)
         e->stats.cache_hits++;
-    /* The base stays in front; the new value (or a delete's timestamp) goes after it. */
+    /* The base stays in front; the new value goes after it. */
     size_t basel = (c->flags & (F_BASE_KNOWN | F_HAS_BASE)) == (F_BASE_KNOWN | F_HAS_BASE) ? c->basel : 0;
-    size_t vl = newv.kind != KS_INVALID ? vb.len : 8;
     c = entry_reserve(st, c, basel + vl);
     if (newv.kind != KS_INVALID)
         memcpy(base_of(c) + basel, vb.data, vl);

@@ -145,96 +145,83 @@ static void group_by(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 
 void ks__st_sup_clear(pstate_t *ps)
 {
-    for (int i = 0; i < ps->nbuf; i++)
-        free(ps->buf[i].k);
-    free(ps->buf);
-    free(ps->slots);
-    ps->buf = NULL;
-    ps->slots = NULL;
-    ps->nbuf = ps->capbuf = ps->nslots = 0;
+    free(ps->sup);
+    ps->sup = NULL;
+    ps->nsup = ps->capsup = 0;
+    ps->minb = INT64_MAX;
 }
 
-static uint64_t fnv(const char *k, size_t kl)
+static uint64_t sup_hash(const char *k, size_t kl)
 {
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < kl; i++)
         h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
-    return h;
+    return h ? h : 1;
 }
 
-static void sup_index(pstate_t *ps)
+static int sup_find(const pstate_t *ps, uint64_t h)
 {
-    int want = 64;
-    while (want < ps->nbuf * 2 + 2)
-        want *= 2;
-    if (want != ps->nslots) {
-        free(ps->slots);
-        ps->slots = ks_xmalloc((size_t)want * sizeof *ps->slots);
-        ps->nslots = want;
-    }
-    memset(ps->slots, 0, (size_t)ps->nslots * sizeof *ps->slots);
-    ps->minb = INT64_MAX;
-    for (int i = 0; i < ps->nbuf; i++) {
-        size_t j = fnv(ps->buf[i].k, ps->buf[i].kl) & (size_t)(ps->nslots - 1);
-        while (ps->slots[j])
-            j = (j + 1) & (size_t)(ps->nslots - 1);
-        ps->slots[j] = i + 1;
-        if (ps->buf[i].btime < ps->minb)
-            ps->minb = ps->buf[i].btime;
-    }
-}
-
-static int sup_find(const pstate_t *ps, const char *k, size_t kl)
-{
-    if (!ps->nslots)
+    if (!ps->capsup)
         return -1;
-    size_t j = fnv(k, kl) & (size_t)(ps->nslots - 1);
-    while (ps->slots[j]) {
-        const supent_t *s = &ps->buf[ps->slots[j] - 1];
-        if (s->kl == kl && memcmp(s->k, k, kl) == 0)
-            return ps->slots[j] - 1;
-        j = (j + 1) & (size_t)(ps->nslots - 1);
-    }
+    size_t mask = (size_t)ps->capsup - 1;
+    for (size_t j = h & mask; ps->sup[j].h; j = (j + 1) & mask)
+        if (ps->sup[j].h == h)
+            return (int)j;
     return -1;
 }
 
-static void sup_add(pstate_t *ps, const char *k, size_t kl, int64_t btime, int64_t ts, uint64_t seq)
+static void sup_put(pstate_t *ps, uint64_t h, int64_t btime)
 {
-    if (ps->nbuf == ps->capbuf) {
-        ps->capbuf = ps->capbuf ? ps->capbuf * 2 : 16;
-        ps->buf = ks_xrealloc(ps->buf, (size_t)ps->capbuf * sizeof *ps->buf);
+    if ((ps->nsup + 1) * 2 > ps->capsup) {
+        int n = ps->capsup ? ps->capsup * 2 : 64;
+        supslot_t *old = ps->sup;
+        int oldcap = ps->capsup;
+        ps->sup = ks_xcalloc((size_t)n, sizeof *ps->sup);
+        ps->capsup = n;
+        ps->nsup = 0;
+        for (int i = 0; i < oldcap; i++)
+            if (old[i].h)
+                sup_put(ps, old[i].h, old[i].btime);
+        free(old);
     }
-    supent_t *s = &ps->buf[ps->nbuf++];
-    s->k = ks_xmalloc(kl);
-    memcpy(s->k, k, kl);
-    s->kl = kl;
-    s->btime = btime;
-    s->ts = ts;
-    s->seq = seq;
-    if (ps->nbuf * 2 + 2 > ps->nslots) {
-        sup_index(ps);
-    } else {
-        size_t j = fnv(k, kl) & (size_t)(ps->nslots - 1);
-        while (ps->slots[j])
-            j = (j + 1) & (size_t)(ps->nslots - 1);
-        ps->slots[j] = ps->nbuf;
-        if (btime < ps->minb)
-            ps->minb = btime;
+    size_t mask = (size_t)ps->capsup - 1, j = h & mask;
+    while (ps->sup[j].h)
+        j = (j + 1) & mask;
+    ps->sup[j].h = h;
+    ps->sup[j].btime = btime;
+    ps->nsup++;
+    if (btime < ps->minb)
+        ps->minb = btime;
+}
+
+/* Removes a key, shifting back the entries that probed past its slot. */
+static void sup_remove(pstate_t *ps, uint64_t h)
+{
+    int at = sup_find(ps, h);
+    if (at < 0)
+        return;
+    size_t mask = (size_t)ps->capsup - 1, i = (size_t)at;
+    ps->sup[i].h = 0;
+    ps->nsup--;
+    for (size_t j = (i + 1) & mask; ps->sup[j].h; j = (j + 1) & mask) {
+        size_t home = ps->sup[j].h & mask;
+        /* j's entry may fill the hole at i unless its home lies cyclically in (i, j] */
+        int stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            ps->sup[i] = ps->sup[j];
+            ps->sup[j].h = 0;
+            i = j;
+        }
     }
 }
 
-typedef struct sup_load {
-    ks_engine_t *e;
-    pstate_t *ps;
-} sup_load_t;
-
 static int on_sup_entry(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 {
-    sup_load_t *sl = ud;
-    if (vl < 17)
+    pstate_t *ps = ud;
+    (void)v;
+    if (kl < 8 || vl < 17)
         return 0;
-    const char *b = v;
-    sup_add(sl->ps, k, kl, ks__st_get_be64(b + 8), ks__st_get_be64(b), sl->e->st->seq++);
+    sup_put(ps, sup_hash((const char *)k + 8, kl - 8), ks__st_get_be64(k));
     return 0;
 }
 
@@ -243,59 +230,69 @@ static int sup_load(ks_engine_t *e, const ks_proc_t *p, int32_t part, pstate_t *
     if (ps->loaded)
         return 0;
     ps->loaded = 1;
+    ps->minb = INT64_MAX;
     if (ks__st_begin(e))
         return -1;
-    sup_load_t sl = {e, ps};
-    if (ks_store_range(e->st->stores, p->stores[0], part, NULL, 0, NULL, 0, on_sup_entry, &sl))
+    if (ks_store_range(e->st->stores, p->stores[0], part, NULL, 0, NULL, 0, on_sup_entry, ps))
         return ks__st_state_fatal(e, "reading a suppression buffer failed");
     return 0;
 }
 
-static int cmp_sup(const void *a, const void *b)
-{
-    const supent_t *x = a, *y = b;
-    if (x->btime != y->btime)
-        return x->btime < y->btime ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-static int64_t suppress_duration(const ks_proc_t *p, int *windowed)
+static int64_t suppress_duration(const ks_proc_t *p)
 {
     const ks_proc_t *q = p;
     while (q->nparents > 0 && q->op != KS_OP_COUNT && q->op != KS_OP_REDUCE && q->op != KS_OP_AGGREGATE)
         q = q->parents[0];
-    *windowed = q->window.kind;
     if (!p->suppress_final)
         return p->suppress_limit;
     return q->window.grace + (q->window.kind == KS_WIN_SESSION ? q->window.size : 0);
 }
 
-/* Emits a buffered record: read back from the buffer's store, deleted there, forwarded. */
-static void sup_emit(ks_engine_t *e, const ks_proc_t *p, int32_t part, supent_t *s)
+/* The buffered records that are due, read in the store's order (oldest first). */
+typedef struct due {
+    const ks_proc_t *p;
+    pstate_t *ps;
+    int64_t expiry;
+    ks_buf_t bytes; /* each: key length, value length (8 bytes each), key, value */
+    int n;
+    int64_t next_min; /* the first buffer time not due (INT64_MAX: none left) */
+} due_t;
+
+static int on_due(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 {
-    const void *b;
-    size_t bl;
+    due_t *d = ud;
+    if (kl < 8 || vl < 17)
+        return 0;
+    int64_t btime = ks__st_get_be64(k);
+    int over = d->p->suppress_max > 0 && d->ps->nsup - d->n > d->p->suppress_max;
+    if (btime > d->expiry && !over) {
+        d->next_min = btime;
+        return 1;
+    }
+    uint64_t lens[2] = {kl, vl};
+    ks_buf_append(&d->bytes, lens, sizeof lens);
+    ks_buf_append(&d->bytes, k, kl);
+    ks_buf_append(&d->bytes, v, vl);
+    d->n++;
+    return 0;
+}
+
+/* Emits a buffered record: deleted from the buffer's store, then forwarded with its own timestamp. */
+static void sup_emit(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl, const char *v,
+                     size_t vl)
+{
     char err[200];
     ks_val key, value = ks_null();
-    if (ks__st_begin(e))
-        return;
-    int found = ks_store_get(e->st->stores, p->stores[0], part, s->k, s->kl, &b, &bl);
-    if (found < 0 || (found && bl < 17)) {
-        ks__st_state_fatal(e, "reading a suppression buffer failed");
-        return;
-    }
-    if (!found)
-        return; /* nothing stored: nothing to emit */
-    const char *v = b;
-    if (ks_json_parse(s->k, s->kl, &key, err, sizeof err) ||
-        (v[16] && ks_json_parse(v + 17, bl - 17, &value, err, sizeof err))) {
+    if (ks_json_parse(k + 8, kl - 8, &key, err, sizeof err) ||
+        (v[16] && ks_json_parse(v + 17, vl - 17, &value, err, sizeof err))) {
         ks__st_state_fatal(e, "a suppression buffer entry does not decode");
         return;
     }
-    ks__st_write_through(e, p, part, s->k, s->kl, key, NULL, 0, 0, s->ts, NULL, ks_invalid());
+    int64_t ts = ks__st_get_be64(v);
+    ks__st_write_through(e, p, part, k, kl, key, NULL, 0, 0, ts, NULL, ks_invalid());
     /* untilWindowCloses drops tombstones: a closed window's final result is never a deletion. */
     if (!e->failed && !(p->suppress_final && value.kind == KS_NULL))
-        ks__st_forward_change(e, p, key, value, ks_invalid(), s->ts);
+        ks__st_forward_change(e, p, key, value, ks_invalid(), ts);
     ks_val_release(key);
     ks_val_release(value);
 }
@@ -310,8 +307,7 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     if (sup_load(e, p, part, ps))
         return;
     int64_t stime = ks__st_observe(e, p, part, f->ts);
-    int windowed;
-    int64_t dur = suppress_duration(p, &windowed);
+    int64_t dur = suppress_duration(p);
     int64_t btime = f->ts;
     if (p->suppress_final) {
         const ks_val *w = key.kind == KS_OBJECT ? ks_obj_get(key, "window", 6) : NULL;
@@ -328,17 +324,18 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         ks_buf_free(&kb);
         return;
     }
-    int at = sup_find(ps, kb.data, kb.len);
-    if (at >= 0) {
-        /* Kafka Streams keeps a buffered key's first buffer time ("non-resetting"). */
-        supent_t *s = &ps->buf[at];
-        btime = s->btime;
-        s->ts = f->ts;
-    } else {
-        sup_add(ps, kb.data, kb.len, btime, f->ts, e->st->seq++);
-    }
-    /* Persist: [ts][buffer time][has value][value]. */
+    uint64_t h = sup_hash(kb.data, kb.len);
+    int at = sup_find(ps, h);
+    if (at >= 0)
+        btime = ps->sup[at].btime; /* Kafka Streams keeps a buffered key's first buffer time ("non-resetting") */
+    else
+        sup_put(ps, h, btime);
+    /* Persist under [buffer time][key]: [ts][buffer time][has value][value]. */
     char hdr[17];
+    ks__st_put_be64(hdr, btime);
+    ks_buf_t lk = {0};
+    ks_buf_append(&lk, hdr, 8);
+    ks_buf_append(&lk, kb.data, kb.len);
     ks__st_put_be64(hdr, f->ts);
     ks__st_put_be64(hdr + 8, btime);
     hdr[16] = value.kind != KS_NULL;
@@ -346,30 +343,32 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     if (value.kind != KS_NULL)
         ks_json_write(&vb, value);
     if (ks__st_begin(e) == 0)
-        ks__st_write_through(e, p, part, kb.data, kb.len, key, vb.data, vb.len, 0, f->ts, NULL, ks_invalid());
+        ks__st_write_through(e, p, part, lk.data, lk.len, key, vb.data, vb.len, 0, f->ts, NULL, ks_invalid());
     ks_buf_free(&vb);
     ks_buf_free(&kb);
-    /* Emit what is due, oldest buffer time first; then what exceeds maxRecords. */
+    ks_buf_free(&lk);
+    /* Emit what is due, oldest buffer time first (then key order); then what exceeds maxRecords. */
     int64_t expiry = stime - dur;
-    if (ps->nbuf == 0 || (ps->minb > expiry && !(p->suppress_max > 0 && ps->nbuf > p->suppress_max)))
+    if (e->failed || ps->nsup == 0 || (ps->minb > expiry && !(p->suppress_max > 0 && ps->nsup > p->suppress_max)))
         return;
-    qsort(ps->buf, (size_t)ps->nbuf, sizeof *ps->buf, cmp_sup);
-    int n = 0;
-    while (n < ps->nbuf && (ps->buf[n].btime <= expiry || (p->suppress_max > 0 && ps->nbuf - n > p->suppress_max)))
-        n++;
-    supent_t *due = n ? ks_xmalloc((size_t)n * sizeof *due) : NULL;
-    if (n) {
-        memcpy(due, ps->buf, (size_t)n * sizeof *due);
-        memmove(ps->buf, ps->buf + n, (size_t)(ps->nbuf - n) * sizeof *ps->buf);
-        ps->nbuf -= n;
+    due_t d = {p, ps, expiry, {0}, 0, INT64_MAX};
+    if (ks_store_range(e->st->stores, p->stores[0], part, NULL, 0, NULL, 0, on_due, &d)) {
+        ks_buf_free(&d.bytes);
+        ks__st_state_fatal(e, "reading a suppression buffer failed");
+        return;
     }
-    sup_index(ps);
-    for (int i = 0; i < n; i++) {
+    ps->minb = d.next_min;
+    size_t off = 0;
+    for (int i = 0; i < d.n; i++) {
+        uint64_t lens[2];
+        memcpy(lens, d.bytes.data + off, sizeof lens);
+        const char *k = d.bytes.data + off + sizeof lens, *v = k + lens[0];
+        off += sizeof lens + lens[0] + lens[1];
+        sup_remove(ps, sup_hash(k + 8, lens[0] - 8));
         if (!e->failed)
-            sup_emit(e, p, part, &due[i]);
-        free(due[i].k);
+            sup_emit(e, p, part, k, lens[0], v, lens[1]);
     }
-    free(due);
+    ks_buf_free(&d.bytes);
 }
 
 /* ---- dispatch ---- */

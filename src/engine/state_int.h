@@ -27,25 +27,24 @@
 typedef struct centry centry_t; /* a record-cache entry (cache.c) */
 
 /*
- * A suppression buffer entry: in memory only what ordering needs; the
- * record itself lives in the buffer's store (and changelog) until emitted.
+ * The suppression buffer's index in memory: which keys are buffered and
+ * since when (the key's text is not kept). The records live in the
+ * buffer's store, keyed by the buffer time (8 bytes, big-endian) and then
+ * the key's JSON text: the store's order is Kafka Streams' (time, then key
+ * bytes), oldest first.
  */
-typedef struct supent {
-    char *k; /* the key's JSON text, also its store key */
-    size_t kl;
-    int64_t btime, ts;
-    uint64_t seq;
-} supent_t;
+typedef struct supslot {
+    uint64_t h; /* hash of the key's text (0: an empty slot) */
+    int64_t btime;
+} supslot_t;
 
 typedef struct pstate {
     int64_t time;
     int has_time;
     int loaded;
-    supent_t *buf; /* suppression buffer */
-    int nbuf, capbuf;
-    int64_t minb;  /* smallest buffer time in buf */
-    int *slots;    /* open-addressing index of buf by key: index + 1, 0 empty */
-    int nslots;
+    supslot_t *sup; /* suppression buffer index: open addressing, linear probing */
+    int nsup, capsup;
+    int64_t minb; /* smallest buffer time buffered */
     int64_t purged_at; /* window stores: stream time of the last purge of expired windows */
     int purged;
 } pstate_t;
@@ -64,7 +63,6 @@ struct ks_state {
     pstate_t **ps;
     int *nps;
     int nprocs;
-    uint64_t seq;
     int flushing;
     char **topics; /* interned source topic names of cache entries (at most 65535) */
     int ntopics;

@@ -19,7 +19,7 @@
 #include <errno.h>
 #include <malloc.h>
 
-#define TRIM_SLACK ((size_t)8 << 20) /* free heap bytes kept between busy commits */
+#define TRIM_SLACK ((size_t)4 << 20) /* free heap bytes kept between busy commits */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -49,8 +49,8 @@
  * of updates at once), an emit past these waits for deliveries down to
  * OUTQ_HOLD: the producer's queue, not the heap, absorbs the burst.
  */
-#define OUTQ_EMIT_MAX 20000
-#define OUTQ_EMIT_MAX_BYTES (8 << 20)
+#define OUTQ_EMIT_MAX 15000
+#define OUTQ_EMIT_MAX_BYTES (6 << 20)
 #define HOLD_PAUSE_MS 1000      /* a wait longer than this pauses the partitions, so the consumer is polled again */
 #define FLUSH_TIMEOUT_MS 60000
 

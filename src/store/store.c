@@ -26,7 +26,8 @@
 
 #define INITIAL_MAP (64u << 20)
 #define CHECKPOINTS "__checkpoints"
-#define BATCH_LOG_MAX (4u << 20) /* bytes of logged writes before a batch commits early */
+#define BATCH_LOG_MAX (2u << 20) /* bytes of logged writes before a batch commits early */
+#define LOG_NAMES 8               /* database names remembered per batch, so each is logged once */
 
 typedef struct shared_env {
     char *dir;
@@ -50,12 +51,12 @@ typedef struct dbent {
 
 enum { OP_PUT, OP_DEL, OP_CKPT, OP_WIPE };
 
-/* A write of the batch, kept for replay; its bytes live in the handle's arena. */
+/* A write of the batch, kept for replay; its bytes live in the handle's arena (offsets below 4 GB). */
 typedef struct logop {
-    int kind;
-    int has_v;
-    size_t name_off, k_off, v_off;
-    size_t kl, vl;
+    uint8_t kind;
+    uint8_t has_v;
+    uint32_t name_off, k_off, v_off;
+    uint32_t kl, vl;
 } logop_t;
 
 typedef struct fastdb {
@@ -75,6 +76,11 @@ struct ks_stores {
     logop_t *log;
     size_t nlog, caplog;
     ks_buf_t arena;
+    struct { /* names already in this batch's arena */
+        const char *p;
+        uint32_t off;
+    } names[LOG_NAMES];
+    int nnames;
 };
 
 static int mkdirs(const char *dir)
@@ -194,6 +200,7 @@ ks_stores_t *ks_stores_open(const char *dir, int flags, char *err, size_t errlen
 static void log_clear(ks_stores_t *s)
 {
     s->nlog = 0;
+    s->nnames = 0;
     s->arena.len = 0;
     if (s->arena.cap > (64u << 20)) /* a huge batch: give the memory back */
         ks_buf_free(&s->arena);
@@ -408,11 +415,24 @@ static int apply(ks_stores_t *s, const logop_t *op)
     return apply_dbi(s, op, dbi);
 }
 
-static size_t arena_put(ks_stores_t *s, const void *p, size_t n)
+static uint32_t arena_put(ks_stores_t *s, const void *p, size_t n)
 {
     size_t off = s->arena.len;
     if (n)
         ks_buf_append(&s->arena, p, n);
+    return (uint32_t)off;
+}
+
+/* A database name's offset in the arena, logged once per batch for the names used most. */
+static uint32_t arena_name(ks_stores_t *s, const char *name)
+{
+    for (int i = 0; i < s->nnames; i++)
+        if (s->names[i].p == name && strcmp(s->arena.data + s->names[i].off, name) == 0)
+            return s->names[i].off;
+    uint32_t off = arena_put(s, name, strlen(name) + 1);
+    int slot = s->nnames < LOG_NAMES ? s->nnames++ : (int)(s->nlog % LOG_NAMES);
+    s->names[slot].p = name;
+    s->names[slot].off = off;
     return off;
 }
 
@@ -422,18 +442,20 @@ static int logged_dbi(ks_stores_t *s, int kind, const char *name, const void *k,
 {
     if (!s->txn)
         return KS_EINVAL;
+    if (kl >= (1u << 30) || vl >= (1u << 30) || s->arena.len >= (1u << 31))
+        return KS_EINVAL; /* a record is far smaller; the arena commits at BATCH_LOG_MAX */
     if (s->nlog == s->caplog) {
         s->caplog = s->caplog ? s->caplog * 2 : 256;
         s->log = ks_xrealloc(s->log, s->caplog * sizeof *s->log);
     }
     logop_t *op = &s->log[s->nlog++];
     op->kind = kind;
-    op->name_off = arena_put(s, name, strlen(name) + 1);
+    op->name_off = arena_name(s, name);
     op->k_off = arena_put(s, k, kl);
-    op->kl = kl;
+    op->kl = (uint32_t)kl;
     op->has_v = v != NULL;
     op->v_off = arena_put(s, v, v ? vl : 0);
-    op->vl = v ? vl : 0;
+    op->vl = v ? (uint32_t)vl : 0;
     int rc = dbi ? apply_dbi(s, op, *dbi) : apply(s, op);
     if (rc == MDB_MAP_FULL)
         rc = grow_and_replay(s, 1);
