@@ -4,11 +4,17 @@
 #   (a) bare librdkafka consume -> produce pipe (bench/pipe/bare.c), the baseline
 #   (b) CustomerOrderCountService (topologies/customer_order_count.yaml), record cache on (10 MB)
 #   (c) the same with the cache off (cache.max.bytes=0)
+#   (e) the simplest counting service: groupBy .customerId -> count -> toStream
 #   (d) restore of a BENCH_RESTORE-entry changelog into an empty state directory
+# Each run is timed from the partitions' assignment until its consumed offsets are committed.
 #
 #   bench/state/run.sh                               # 2,000,000 orders over 100,000 customers, 1M-entry restore
 #   BENCH_RECORDS=500000 BENCH_RESTORE=200000 ...    # smaller
 #   BENCH_CASES="b d" ...                            # some cases only
+#   BENCH_REPEAT=3 ...                               # a b c e three times, interleaved; the table shows medians
+#   BENCH_KSTREAMD_SET="cache.max.bytes=0" ...       # more --set for kstreamd
+#   BENCH_PERF=1 | BENCH_PERF="-g" ...               # perf record each kstreamd run (with these perf arguments)
+#   BENCH_WRAP=heaptrack ...                         # run kstreamd under another tool
 #
 # Broker: $KSTREAMD_BOOTSTRAP, else a running tests/kafka/broker, else one started here (and stopped).
 set -euo pipefail
