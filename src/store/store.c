@@ -64,6 +64,13 @@ typedef struct fastdb {
     int partition;
     MDB_dbi dbi;
     const char *name; /* `<store>#<partition>` (the dbent's copy) */
+    /*
+     * A cursor of this transaction, left on the key the last get found: a
+     * put of that key writes there without searching the tree again (an
+     * aggregation reads, then writes, each key).
+     */
+    MDB_cursor *cur;
+    int at;
 } fastdb_t;
 
 struct ks_stores {
@@ -260,6 +267,10 @@ int ks_stores_set_map_size(ks_stores_t *s, size_t bytes)
 
 static void txn_end(ks_stores_t *s, int commit_failed_or_abort)
 {
+    for (int i = 0; i < s->nfast; i++) { /* LMDB frees a write transaction's cursors with it */
+        s->fast[i].cur = NULL;
+        s->fast[i].at = 0;
+    }
     if (commit_failed_or_abort) {
         s->nfast = 0; /* some handles may be gone */
         /* Handles created in the aborted transaction are gone. */
@@ -406,6 +417,16 @@ static int apply_dbi(ks_stores_t *s, const logop_t *op, MDB_dbi dbi)
     return 0;
 }
 
+/* A put or delete of the key a cursor is on (the first application of a logged write). */
+static int apply_cursor(ks_stores_t *s, const logop_t *op, MDB_cursor *cur)
+{
+    const char *base = s->arena.data;
+    if (op->kind == OP_DEL)
+        return mdb_cursor_del(cur, 0);
+    MDB_val k = {op->kl, (void *)(base + op->k_off)}, v = {op->vl, (void *)(base + op->v_off)};
+    return mdb_cursor_put(cur, &k, &v, MDB_CURRENT);
+}
+
 static int apply(ks_stores_t *s, const logop_t *op)
 {
     MDB_dbi dbi;
@@ -436,9 +457,9 @@ static uint32_t arena_name(ks_stores_t *s, const char *name)
     return off;
 }
 
-/* Logs a write for replay and applies it (to `dbi` when known, else by name). */
+/* Logs a write for replay and applies it (through `cur` on its key, else to `dbi` when known, else by name). */
 static int logged_dbi(ks_stores_t *s, int kind, const char *name, const void *k, size_t kl, const void *v, size_t vl,
-                      const MDB_dbi *dbi)
+                      const MDB_dbi *dbi, MDB_cursor *cur)
 {
     if (!s->txn)
         return KS_EINVAL;
@@ -456,7 +477,7 @@ static int logged_dbi(ks_stores_t *s, int kind, const char *name, const void *k,
     op->has_v = v != NULL;
     op->v_off = arena_put(s, v, v ? vl : 0);
     op->vl = v ? (uint32_t)vl : 0;
-    int rc = dbi ? apply_dbi(s, op, *dbi) : apply(s, op);
+    int rc = cur && (kind == OP_PUT || kind == OP_DEL) ? apply_cursor(s, op, cur) : dbi ? apply_dbi(s, op, *dbi) : apply(s, op);
     if (rc == MDB_MAP_FULL)
         rc = grow_and_replay(s, 1);
     if (rc == 0 && s->arena.len > BATCH_LOG_MAX) {
@@ -472,7 +493,7 @@ static int logged_dbi(ks_stores_t *s, int kind, const char *name, const void *k,
 
 static int logged(ks_stores_t *s, int kind, const char *name, const void *k, size_t kl, const void *v, size_t vl)
 {
-    return logged_dbi(s, kind, name, k, kl, v, vl, NULL);
+    return logged_dbi(s, kind, name, k, kl, v, vl, NULL, NULL);
 }
 
 int ks_stores_commit(ks_stores_t *s, char *err, size_t errlen)
@@ -500,13 +521,18 @@ int ks_stores_commit(ks_stores_t *s, char *err, size_t errlen)
 }
 
 /* The database of (store, partition), by the caller's name pointer first. */
-static int store_dbi(ks_stores_t *s, const char *store, int partition, MDB_dbi *out, const char **name_out)
+static int store_dbi(ks_stores_t *s, const char *store, int partition, MDB_dbi *out, const char **name_out,
+                     fastdb_t **fast_out)
 {
+    if (fast_out)
+        *fast_out = NULL;
     for (int i = 0; i < s->nfast; i++)
         if (s->fast[i].store == store && s->fast[i].partition == partition) {
             *out = s->fast[i].dbi;
             if (name_out)
                 *name_out = s->fast[i].name;
+            if (fast_out)
+                *fast_out = &s->fast[i];
             return 0;
         }
     char name[512];
@@ -523,6 +549,10 @@ static int store_dbi(ks_stores_t *s, const char *store, int partition, MDB_dbi *
         s->fast[s->nfast].partition = partition;
         s->fast[s->nfast].dbi = *out;
         s->fast[s->nfast].name = stable;
+        s->fast[s->nfast].cur = NULL;
+        s->fast[s->nfast].at = 0;
+        if (fast_out)
+            *fast_out = &s->fast[s->nfast];
         s->nfast++;
     }
     if (name_out)
@@ -536,10 +566,17 @@ int ks_store_get(ks_stores_t *s, const char *store, int partition, const void *k
     if (!s->txn)
         return KS_EINVAL;
     MDB_dbi dbi;
-    if (store_dbi(s, store, partition, &dbi, NULL))
+    fastdb_t *f;
+    if (store_dbi(s, store, partition, &dbi, NULL, &f))
         return KS_EIO;
     MDB_val key = {kl, (void *)k}, val;
-    int rc = mdb_get(s->txn, dbi, &key, &val);
+    int rc;
+    if (f && (f->cur || mdb_cursor_open(s->txn, dbi, &f->cur) == 0)) {
+        rc = mdb_cursor_get(f->cur, &key, &val, MDB_SET_KEY);
+        f->at = rc == 0;
+    } else {
+        rc = mdb_get(s->txn, dbi, &key, &val);
+    }
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc)
@@ -557,9 +594,18 @@ int ks_store_put(ks_stores_t *s, const char *store, int partition, const void *k
         return KS_EINVAL;
     MDB_dbi dbi;
     const char *name;
-    if (store_dbi(s, store, partition, &dbi, &name) || !name)
+    fastdb_t *f;
+    if (store_dbi(s, store, partition, &dbi, &name, &f) || !name)
         return KS_EIO;
-    return logged_dbi(s, v ? OP_PUT : OP_DEL, name, k, kl, v, vl, &dbi);
+    MDB_cursor *cur = NULL;
+    if (f && f->at) {
+        /* Still on the key the last get found? (Other writes to the database may have moved it.) */
+        MDB_val ck, cv;
+        if (mdb_cursor_get(f->cur, &ck, &cv, MDB_GET_CURRENT) == 0 && ck.mv_size == kl && memcmp(ck.mv_data, k, kl) == 0)
+            cur = f->cur;
+        f->at = 0;
+    }
+    return logged_dbi(s, v ? OP_PUT : OP_DEL, name, k, kl, v, vl, &dbi, cur);
 }
 
 static int cmp_bytes(const void *a, size_t al, const void *b, size_t bl)

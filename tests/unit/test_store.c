@@ -86,6 +86,71 @@ static void batch_is_one_transaction(void **state)
     ks_stores_close(s);
 }
 
+static void put_str(ks_stores_t *s, const char *k, const char *v)
+{
+    assert_int_equal(ks_store_put(s, "counts", 0, k, strlen(k), v, v ? strlen(v) : 0), 0);
+}
+
+static void expect_str(ks_stores_t *s, const char *k, const char *v)
+{
+    char buf[64];
+    assert_int_equal(get_str(s, "counts", 0, k, buf, sizeof buf), v != NULL);
+    if (v)
+        assert_string_equal(buf, v);
+}
+
+/*
+ * A put right after a get of the same key writes through the get's cursor:
+ * writes in between (inserts that split pages, deletes) must never send it
+ * to another key.
+ */
+static void put_after_get_lands_on_its_key(void **state)
+{
+    (void)state;
+    char err[512], k[32], v[32];
+    ks_stores_t *s = open_ok();
+    assert_int_equal(ks_stores_begin(s, err, sizeof err), 0);
+    for (int i = 0; i < 3000; i++) {
+        snprintf(k, sizeof k, "k%05d", i);
+        snprintf(v, sizeof v, "v%d", i);
+        put_str(s, k, v);
+    }
+    expect_str(s, "k01000", "v1000");
+    for (int i = 0; i < 800; i++) { /* splits the pages before the cursor's key */
+        snprintf(k, sizeof k, "k00500-%03d", i);
+        put_str(s, k, "filler value that takes some room on the page");
+    }
+    put_str(s, "k01000", "new");
+    expect_str(s, "k01000", "new");
+    expect_str(s, "k00999", "v999");
+    expect_str(s, "k01001", "v1001");
+    expect_str(s, "k00200", "v200"); /* a delete through the cursor */
+    put_str(s, "k00200", NULL);
+    expect_str(s, "k00200", NULL);
+    expect_str(s, "k00201", "v201");
+    expect_str(s, "k00300", "v300"); /* the neighbour deleted in between */
+    put_str(s, "k00301", NULL);
+    put_str(s, "k00300", "a longer value than before, so the node is replaced");
+    expect_str(s, "k00300", "a longer value than before, so the node is replaced");
+    expect_str(s, "k00301", NULL);
+    expect_str(s, "k00302", "v302");
+    expect_str(s, "k00400", "v400"); /* the key itself deleted in between, then written again */
+    put_str(s, "k00400", NULL);
+    put_str(s, "k00400", "back");
+    expect_str(s, "k00400", "back");
+    expect_str(s, "k00401", "v401");
+    assert_int_equal(ks_stores_commit(s, err, sizeof err), 0);
+    ks_stores_close(s);
+    s = open_ok();
+    assert_int_equal(ks_stores_begin(s, err, sizeof err), 0);
+    expect_str(s, "k01000", "new");
+    expect_str(s, "k00300", "a longer value than before, so the node is replaced");
+    expect_str(s, "k00400", "back");
+    expect_str(s, "k02999", "v2999");
+    ks_stores_abort(s);
+    ks_stores_close(s);
+}
+
 typedef struct seen {
     char keys[16][16];
     int n;
@@ -226,6 +291,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(batch_is_one_transaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(put_after_get_lands_on_its_key, setup, teardown),
         cmocka_unit_test_setup_teardown(range_scans_in_key_order, setup, teardown),
         cmocka_unit_test_setup_teardown(checkpoint_commits_with_the_data, setup, teardown),
         cmocka_unit_test_setup_teardown(map_grows_without_losing_the_batch, setup, teardown),
