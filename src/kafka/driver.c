@@ -68,6 +68,11 @@ typedef struct stream_thread {
     rd_kafka_queue_t *cq, *pq;
     rd_kafka_topic_t **out_topics; /* the producer's known output topics (warm_producer) */
     int nout_topics;
+    struct emit_topic { /* the topology's own name pointers of those topics, for on_emit */
+        const char *name;
+        rd_kafka_topic_t *rkt;
+    } *emit_topics;
+    int nemit_topics;
     ks_engine_t *engine;
     rd_kafka_topic_partition_list_t *processed; /* next offset to commit, per partition */
     rd_kafka_topic_partition_list_t *fetched;   /* offset after the last record taken, per partition (this assignment) */
@@ -129,12 +134,19 @@ static void on_emit(void *ud, const ks_record_t *r)
         for (int i = 0; i < r->nheaders; i++)
             rd_kafka_header_add(hdrs, r->headers[i].key, -1, r->headers[i].value, (ssize_t)r->headers[i].len);
     }
+    /* A topic handle saves librdkafka's lookup by name (a lock and a scan) on every record. */
+    rd_kafka_topic_t *rkt = NULL;
+    for (int i = 0; i < st->nemit_topics && !rkt; i++)
+        if (st->emit_topics[i].name == r->topic)
+            rkt = st->emit_topics[i].rkt;
+#define EMIT_ARGS                                                                                                  \
+    RD_KAFKA_V_PARTITION(r->partition >= 0 ? r->partition : RD_KAFKA_PARTITION_UA),                                \
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(r->key, r->key_len),                              \
+        RD_KAFKA_V_VALUE((void *)r->value, r->value_len), RD_KAFKA_V_TIMESTAMP(r->timestamp),                      \
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END
     for (int attempt = 0;; attempt++) {
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            st->producer, RD_KAFKA_V_TOPIC(r->topic), RD_KAFKA_V_PARTITION(r->partition >= 0 ? r->partition : RD_KAFKA_PARTITION_UA),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(r->key, r->key_len),
-            RD_KAFKA_V_VALUE((void *)r->value, r->value_len), RD_KAFKA_V_TIMESTAMP(r->timestamp),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+        rd_kafka_resp_err_t e = rkt ? rd_kafka_producev(st->producer, RD_KAFKA_V_RKT(rkt), EMIT_ARGS)
+                                    : rd_kafka_producev(st->producer, RD_KAFKA_V_TOPIC(r->topic), EMIT_ARGS);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
             st->out++;
             st->outq_bytes += (int64_t)(r->key_len + r->value_len);
@@ -150,6 +162,8 @@ static void on_emit(void *ud, const ks_record_t *r)
         return;
     }
 }
+
+#undef EMIT_ARGS
 
 static void on_peek(void *ud, const char *node, const char *line)
 {
@@ -747,6 +761,9 @@ static void close_all(stream_thread_t *st)
     free(st->out_topics);
     st->out_topics = NULL;
     st->nout_topics = 0;
+    free(st->emit_topics);
+    st->emit_topics = NULL;
+    st->nemit_topics = 0;
     rd_kafka_destroy(st->producer);
     st->producer = NULL;
     uv_close((uv_handle_t *)&st->ppoll, close_cb);
@@ -770,13 +787,19 @@ static void add_out_topic(stream_thread_t *st, const char *topic)
     if (!topic)
         return;
     for (int i = 0; i < st->nout_topics; i++)
-        if (strcmp(rd_kafka_topic_name(st->out_topics[i]), topic) == 0)
+        if (strcmp(rd_kafka_topic_name(st->out_topics[i]), topic) == 0) {
+            st->emit_topics = ks_xrealloc(st->emit_topics, (size_t)(st->nemit_topics + 1) * sizeof *st->emit_topics);
+            st->emit_topics[st->nemit_topics++] = (struct emit_topic){topic, st->out_topics[i]};
             return;
+        }
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(st->producer, topic, NULL);
     if (!rkt)
         return;
     st->out_topics = ks_xrealloc(st->out_topics, (size_t)(st->nout_topics + 1) * sizeof *st->out_topics);
     st->out_topics[st->nout_topics++] = rkt;
+    /* `topic` is the topology's own string, which the engine passes to on_emit: matched by pointer. */
+    st->emit_topics = ks_xrealloc(st->emit_topics, (size_t)(st->nemit_topics + 1) * sizeof *st->emit_topics);
+    st->emit_topics[st->nemit_topics++] = (struct emit_topic){topic, rkt};
     const struct rd_kafka_metadata *md = NULL;
     if (rd_kafka_metadata(st->producer, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
         rd_kafka_metadata_destroy(md);
