@@ -61,7 +61,7 @@ $(BUILD)/tests/corpus: tests/expr/corpus.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-test: kstreamd $(TEST_BINS)
+test: $(KSTREAMD) $(TEST_BINS)
 	@KSTREAMD=$(KSTREAMD) BUILD=$(BUILD) tests/run_all.sh
 
 unit-test: $(TEST_BINS)
