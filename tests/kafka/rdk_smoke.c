@@ -338,10 +338,29 @@ static void admin_extras(const char *group) {
     /* DescribeConfigs */
     w = "admin: DescribeConfigs (topic)";
     if (have_compact) {
-        rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, compact);
-        rd_kafka_DescribeConfigs(admin_rk, &cr, 1, admin_opts(RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS), admin_q);
-        rd_kafka_ConfigResource_destroy(cr);
-        if ((ev = admin_wait(w))) {
+        /*
+         * The broker may not know a topic the controller has just created
+         * (KRaft propagates metadata asynchronously): UNKNOWN_TOPIC_OR_PART is
+         * retried for a few seconds, as admin clients do.
+         */
+        for (int attempt = 0;; attempt++) {
+            rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, compact);
+            rd_kafka_DescribeConfigs(admin_rk, &cr, 1, admin_opts(RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS), admin_q);
+            rd_kafka_ConfigResource_destroy(cr);
+            if (!(ev = admin_wait(w)))
+                break;
+            size_t n;
+            const rd_kafka_ConfigResource_t **rs =
+                rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
+            if (attempt < 50 && n == 1 &&
+                rd_kafka_ConfigResource_error(rs[0]) == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+                rd_kafka_event_destroy(ev);
+                usleep(100 * 1000);
+                continue;
+            }
+            break;
+        }
+        if (ev) {
             size_t n, nc;
             const rd_kafka_ConfigResource_t **rs =
                 rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
