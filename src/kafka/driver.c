@@ -18,8 +18,6 @@
  */
 #include <errno.h>
 #include <malloc.h>
-
-#define TRIM_SLACK ((size_t)4 << 20) /* free heap bytes kept between busy commits */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -52,6 +50,7 @@
 #define OUTQ_EMIT_MAX 15000
 #define OUTQ_EMIT_MAX_BYTES (6 << 20)
 #define HOLD_PAUSE_MS 1000      /* a wait longer than this pauses the partitions, so the consumer is polled again */
+#define TRIM_SLACK ((size_t)4 << 20) /* free heap bytes kept between busy commits */
 #define FLUSH_TIMEOUT_MS 60000
 
 typedef struct stream_thread {
@@ -782,14 +781,20 @@ static void close_all(stream_thread_t *st)
  * the first records would wait up to a second. Asking for the metadata of
  * every output topic known in advance avoids that wait.
  */
+/* `topic` is the topology's own string, which the engine passes to on_emit: matched there by pointer. */
+static void add_emit_topic(stream_thread_t *st, const char *topic, rd_kafka_topic_t *rkt)
+{
+    st->emit_topics = ks_xrealloc(st->emit_topics, (size_t)(st->nemit_topics + 1) * sizeof *st->emit_topics);
+    st->emit_topics[st->nemit_topics++] = (struct emit_topic){topic, rkt};
+}
+
 static void add_out_topic(stream_thread_t *st, const char *topic)
 {
     if (!topic)
         return;
     for (int i = 0; i < st->nout_topics; i++)
         if (strcmp(rd_kafka_topic_name(st->out_topics[i]), topic) == 0) {
-            st->emit_topics = ks_xrealloc(st->emit_topics, (size_t)(st->nemit_topics + 1) * sizeof *st->emit_topics);
-            st->emit_topics[st->nemit_topics++] = (struct emit_topic){topic, st->out_topics[i]};
+            add_emit_topic(st, topic, st->out_topics[i]);
             return;
         }
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(st->producer, topic, NULL);
@@ -797,9 +802,7 @@ static void add_out_topic(stream_thread_t *st, const char *topic)
         return;
     st->out_topics = ks_xrealloc(st->out_topics, (size_t)(st->nout_topics + 1) * sizeof *st->out_topics);
     st->out_topics[st->nout_topics++] = rkt;
-    /* `topic` is the topology's own string, which the engine passes to on_emit: matched by pointer. */
-    st->emit_topics = ks_xrealloc(st->emit_topics, (size_t)(st->nemit_topics + 1) * sizeof *st->emit_topics);
-    st->emit_topics[st->nemit_topics++] = (struct emit_topic){topic, rkt};
+    add_emit_topic(st, topic, rkt);
     const struct rd_kafka_metadata *md = NULL;
     if (rd_kafka_metadata(st->producer, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
         rd_kafka_metadata_destroy(md);
