@@ -169,12 +169,18 @@ def assigned_at(logpath):
 
 
 def stop(proc):
+    """SIGTERM to the run's process group (a BENCH_WRAP or perf wrapper would not pass it on), then SIGKILL."""
     if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=120)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # what the wrapper left behind
+    except ProcessLookupError:
+        pass
 
 
 def kstreamd_args(topo, bootstrap, state_dir, extra=()):
@@ -192,7 +198,7 @@ def run_bare(bootstrap, admin, lag, src, tag):
     with open(logpath, "wb") as logf:
         t0 = time.time()
         proc = subprocess.Popen([os.path.join(BIN, "bare"), bootstrap, src, out, f"bench-state-bare-{tag}",
-                                 str(COMMIT_MS)], stdout=logf, stderr=subprocess.STDOUT)
+                                 str(COMMIT_MS)], stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             def check():
                 # done as kstreamd's runs are: when the consumed offsets are committed (both commit every
@@ -258,7 +264,7 @@ def run_count(case, bootstrap, admin, lag, src, tag, extra):
         if os.environ.get("BENCH_PERF"):
             args = ["perf", "record", "-o", os.path.join(BIN, f"{case}.perf")] + PERF_ARGS + ["--"] + args
         args = os.environ.get("BENCH_WRAP", "").split() + args   # e.g. BENCH_WRAP=heaptrack
-        proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             def check():
                 first = (lag.end(outs["customer-order-count-v1"]) or 0) > 0
@@ -310,7 +316,7 @@ def run_restore(bootstrap, admin, tag):
         args = kstreamd_args(topo, bootstrap, state)
         if os.environ.get("BENCH_PERF"):
             args = ["perf", "record", "-o", os.path.join(BIN, "d.perf")] + PERF_ARGS + ["--"] + args
-        proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             deadline = time.time() + 600
             while True:
