@@ -46,20 +46,6 @@ const char *ks__changelog_store(const ks_topology_t *t, const char *topic, int *
     return NULL;
 }
 
-/* The sub-topology that reads a topic (-1: none). */
-static int subtopology_of(const ks_topology_t *t, const char *topic)
-{
-    for (int i = 0; i < t->nprocs; i++) {
-        const ks_proc_t *p = t->procs[i];
-        if (p->op != KS_OP_SOURCE)
-            continue;
-        for (int j = 0; j < p->ntopics; j++)
-            if (strcmp(p->topics[j], topic) == 0)
-                return p->subtopology;
-    }
-    return -1;
-}
-
 static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const char *topic, int32_t part,
                        const char *who, int timeout_ms, char *err, size_t errlen)
 {
@@ -238,7 +224,7 @@ int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_c
         int32_t part;
     } *wanted = NULL;
     for (int a = 0; a < assigned->cnt; a++) {
-        int sub = subtopology_of(t, assigned->elems[a].topic);
+        int sub = ks_topology_reader(t, assigned->elems[a].topic);
         if (sub < 0)
             continue;
         for (int i = 0; i < t->nprocs; i++) {

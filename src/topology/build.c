@@ -113,7 +113,7 @@ int ks_topology_is_internal(const ks_topology_t *t, const char *topic)
     return 0;
 }
 
-int ks_topology_reads(const ks_topology_t *t, const char *topic)
+int ks_topology_reader(const ks_topology_t *t, const char *topic)
 {
     for (int i = 0; i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
@@ -121,9 +121,14 @@ int ks_topology_reads(const ks_topology_t *t, const char *topic)
             continue;
         for (int j = 0; j < p->ntopics; j++)
             if (strcmp(p->topics[j], topic) == 0)
-                return 1;
+                return p->subtopology;
     }
-    return 0;
+    return -1;
+}
+
+int ks_topology_reads(const ks_topology_t *t, const char *topic)
+{
+    return ks_topology_reader(t, topic) >= 0;
 }
 
 const char *ks_op_dsl_name(ks_op_t op)

@@ -195,6 +195,8 @@ void ks_topology_free(ks_topology_t *t);
 const ks_topic_conf_t *ks_topology_topic(const ks_topology_t *t, const char *topic);
 /* Whether the application reads this topic (a source or repartition topic). */
 int ks_topology_reads(const ks_topology_t *t, const char *topic);
+/* The sub-topology whose source reads the topic (-1: none). */
+int ks_topology_reader(const ks_topology_t *t, const char *topic);
 /*
  * Whether a topic name (as the processors name it, without the
  * `<application>-` prefix internal topics get on Kafka) is internal.
