@@ -12,6 +12,12 @@ bench_broker() {
         B=$("$REPO/tests/kafka/broker" start)
         started=1
     fi
+    # the broker's pid, when it is ours: the benchmarks report its CPU per record too
+    BENCH_BROKER_PID=""
+    if [[ -z "${KSTREAMD_BOOTSTRAP:-}" ]]; then
+        BENCH_BROKER_PID=$("$REPO/tests/kafka/broker" status 2>/dev/null | sed -n 's/.* pid \([0-9]*\) .*/\1/p')
+    fi
+    export BENCH_BROKER_PID
     trap 'if [[ $started = 1 ]]; then "$REPO/tests/kafka/broker" stop >/dev/null 2>&1 || true; fi' EXIT
     echo "$name: broker $B, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 }

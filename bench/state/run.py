@@ -191,12 +191,23 @@ def kstreamd_args(topo, bootstrap, state_dir, extra=()):
     return a
 
 
+BROKER_PID = os.environ.get("BENCH_BROKER_PID", "")
+
+
+def broker_cpu():
+    """CPU seconds the broker has used (nan when it is not ours to measure)."""
+    try:
+        return cpu_secs(int(BROKER_PID))
+    except (ValueError, OSError):
+        return float("nan")
+
+
 def run_bare(bootstrap, admin, lag, src, tag):
     out = f"bench-state-bare-out-{tag}"
     create(admin, out, PARTS)
     logpath = os.path.join(BIN, "a.log")
     with open(logpath, "wb") as logf:
-        t0 = time.time()
+        t0, b0 = time.time(), broker_cpu()
         proc = subprocess.Popen([os.path.join(BIN, "bare"), bootstrap, src, out, f"bench-state-bare-{tag}",
                                  str(COMMIT_MS)], stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -209,11 +220,12 @@ def run_bare(bootstrap, admin, lag, src, tag):
                 return n > 0, n >= N and lag.committed(f"bench-state-bare-{tag}", src) >= N
             marks = {}
             t_first, t_done, peak_anon = wait_done(proc, check, "bare", logpath, max(600, N / 2000))
+            bcpu = broker_cpu() - b0
             out_span = marks["out_done"] - t_first
             span = t_done - t_first if t_done - t_first > 0.5 else t_done - t0   # a short run: over the wall time
             res = {"case": "a", "rate": N / span, "rate_out": N / out_span if out_span > 0.5 else float("nan"), "wall": t_done - t0, "cpu": cpu_secs(proc.pid),
-                   "rss": status_mb(proc.pid, "VmHWM"), "anon": status_mb(proc.pid, "RssAnon"), "peak_anon": peak_anon,
-                   "file": status_mb(proc.pid, "RssFile"), "db": 0}
+                   "bcpu": bcpu, "rss": status_mb(proc.pid, "VmHWM"), "anon": status_mb(proc.pid, "RssAnon"),
+                   "peak_anon": peak_anon, "file": status_mb(proc.pid, "RssFile"), "db": 0}
         finally:
             stop(proc)
     admin.delete_topics([out], operation_timeout=10)
@@ -259,7 +271,7 @@ def run_count(case, bootstrap, admin, lag, src, tag, extra):
     logpath = os.path.join(BIN, f"{case}.log")
     repartitions = [f"{app}-customer-order-count-repartition" if case == "e" else f"{app}-orders-by-customer-repartition"]
     with open(logpath, "wb") as logf:
-        t0 = time.time()
+        t0, b0 = time.time(), broker_cpu()
         args = kstreamd_args(topo, bootstrap, state, extra)
         if os.environ.get("BENCH_PERF"):
             args = ["perf", "record", "-o", os.path.join(BIN, f"{case}.perf")] + PERF_ARGS + ["--"] + args
@@ -276,14 +288,15 @@ def run_count(case, bootstrap, admin, lag, src, tag, extra):
                         return first, False
                 return first, True
             t_first, t_done, peak_anon = wait_done(proc, check, case, logpath, max(900, N / 1000))
+            bcpu = broker_cpu() - b0
             db = os.path.getsize(os.path.join(state, app, "data.mdb"))
             # Over the time from the partitions' assignment (the record cache holds the first outputs back
             # until a commit, so the first output is late); the first output when the log has no such line.
             t_start = min(t_first, assigned_at(logpath) or t_first)
             span = t_done - t_start
             res = {"case": case, "rate": N / span, "wall": t_done - t0, "cpu": cpu_secs(proc.pid),
-                   "rss": status_mb(proc.pid, "VmHWM"), "anon": status_mb(proc.pid, "RssAnon"), "peak_anon": peak_anon,
-                   "file": status_mb(proc.pid, "RssFile"), "db": db / 1048576}
+                   "bcpu": bcpu, "rss": status_mb(proc.pid, "VmHWM"), "anon": status_mb(proc.pid, "RssAnon"),
+                   "peak_anon": peak_anon, "file": status_mb(proc.pid, "RssFile"), "db": db / 1048576}
         finally:
             stop(proc)
     for t in list(outs.values()) + repartitions:
@@ -367,7 +380,7 @@ def main():
                     r = run_count(case, bootstrap, admin, lag, src, run_tag,
                                   ("cache.max.bytes=0",) if case == "c" else ())
                 runs.setdefault(case, []).append(r)
-                print(f"  {case}: {r['rate']:.0f} orders/s, {r['cpu']:.1f} CPU s, peak RSS {r['rss']:.1f} MB "
+                print(f"  {case}: {r['rate']:.0f} orders/s, {r['cpu']:.1f} CPU s (broker {r.get('bcpu', float('nan')):.1f}), peak RSS {r['rss']:.1f} MB "
                       f"(heap {r['peak_anon']:.1f} MB at most, {r['anon']:.1f} MB at the end; mapped files "
                       f"{r['file']:.1f} MB), LMDB file {r['db']:.1f} MB",
                       flush=True)
@@ -389,15 +402,15 @@ def main():
     print()
     print(f"orders: {N} over {CUSTOMERS} customers, {PARTS} partitions; commit.interval.ms {COMMIT_MS}"
           + (f"; median of {REPEAT} runs each" if REPEAT > 1 else ""))
-    print("| run | orders/s | wall s | CPU s | CPU µs/order | peak RSS MB | peak heap MB | heap at end MB | mapped MB "
+    print("| run | orders/s | wall s | CPU s | CPU µs/order | broker CPU µs/order | peak RSS MB | peak heap MB | heap at end MB | mapped MB "
           "| LMDB file MB | vs (a) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for case in "abce":
         if case in results:
             r = results[case]
             ratio = r["rate"] / results["a"]["rate"] if "a" in results else float("nan")
             print(f"| {names[case]} | {r['rate']:.0f} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['cpu'] / N * 1e6:.2f} "
-                  f"| {r['rss']:.1f} | {r['peak_anon']:.1f} | {r['anon']:.1f} | {r['file']:.1f} | {r['db']:.1f} "
+                  f"| {r.get('bcpu', float('nan')) / N * 1e6:.2f} | {r['rss']:.1f} | {r['peak_anon']:.1f} | {r['anon']:.1f} | {r['file']:.1f} | {r['db']:.1f} "
                   f"| {ratio:.2f} |")
     if "d" in results:
         r = results["d"]

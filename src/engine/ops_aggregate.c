@@ -23,6 +23,15 @@ const ks_step_expr_t *ks__st_part_of(const ks_proc_t *p, const char *name)
     return NULL;
 }
 
+/* Sends the record to the dead-letter path, naming the step's expression and where it is written. */
+static void eval_x_fail(ks_engine_t *e, flight_t *f, const ks_proc_t *p, const ks_step_expr_t *x, const char *why)
+{
+    char what[300];
+    snprintf(what, sizeof what, "evaluating `%s` of `%s` (%s:%d:%d)", x->part ? x->part : "expression",
+             ks_op_dsl_name(p->op), x->pos.file, x->pos.line, x->pos.col);
+    ks__fail(e, f, what, why);
+}
+
 /* Evaluates a step's expression with `.` = input, $agg and $window bound; one output required. */
 int ks__st_eval_x(ks_engine_t *e, flight_t *f, const ks_proc_t *p, const ks_step_expr_t *x, ks_val input, ks_val agg,
                   ks_val *out)
@@ -32,18 +41,15 @@ int ks__st_eval_x(ks_engine_t *e, flight_t *f, const ks_proc_t *p, const ks_step
         return -1;
     vars[7] = agg.kind == KS_INVALID ? ks_null() : agg;
     vars[10] = f->window.kind == KS_INVALID ? ks_null() : f->window;
-    char what[300];
-    snprintf(what, sizeof what, "evaluating `%s` of `%s` (%s:%d:%d)", x->part ? x->part : "expression",
-             ks_op_dsl_name(p->op), x->pos.file, x->pos.line, x->pos.col);
     if (ks_expr_eval1(x->expr, input, vars, KS_EXPR_NSTREAM_VARS, out, &err)) {
         char *m = ks_expr_error_message(err);
         ks_val_release(err);
-        ks__fail(e, f, what, m);
+        eval_x_fail(e, f, p, x, m);
         free(m);
         return -1;
     }
     if (out->kind == KS_INVALID) {
-        ks__fail(e, f, what, "the expression produced no output");
+        eval_x_fail(e, f, p, x, "the expression produced no output");
         return -1;
     }
     return 0;

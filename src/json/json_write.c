@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Decimal digits of a non-negative integer below 10^19, without printf. */
+/* Decimal digits of an unsigned 64-bit integer (at most 20), without printf. */
 static int fmt_u64(char *out, uint64_t u)
 {
     char rev[24];
@@ -162,11 +162,16 @@ void ks_json_write(ks_buf_t *b, ks_val v)
     case KS_FALSE: ks_buf_append(b, "false", 5); break;
     case KS_TRUE: ks_buf_append(b, "true", 4); break;
     case KS_NUMBER:
-        if (v.exact == KS_EXACT_I64)
-            ks_buf_printf(b, "%lld", (long long)v.i);
-        else if (v.exact == KS_EXACT_U64)
-            ks_buf_printf(b, "%llu", (unsigned long long)v.u);
-        else
+        if (v.exact == KS_EXACT_I64 || v.exact == KS_EXACT_U64) {
+            char tmp[24];
+            int n = 0;
+            int neg = v.exact == KS_EXACT_I64 && v.i < 0;
+            if (neg)
+                tmp[n++] = '-';
+            uint64_t u = v.exact == KS_EXACT_U64 ? v.u : neg ? 0 - (uint64_t)v.i : (uint64_t)v.i;
+            n += fmt_u64(tmp + n, u);
+            ks_buf_append(b, tmp, (size_t)n);
+        } else
             ks_json_write_num(b, v.d);
         break;
     case KS_STRING: ks_json_write_str(b, v.s->data, v.s->len); break;

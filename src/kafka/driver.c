@@ -89,6 +89,7 @@ typedef struct stream_thread {
     uint64_t popped, popped_bytes; /* records taken from the consumer, and their value bytes */
     uint64_t fetch_wakes;
     int64_t outq_bytes;      /* key+value bytes produced and not yet reported delivered */
+    int64_t outq_msgs;       /* records produced and not yet reported delivered (rd_kafka_outq_len takes locks) */
     int trimmed_idle;        /* the heap was trimmed at the first commit with nothing processed */
     uint64_t in, out, last_in, last_out;
     pthread_t tid;
@@ -123,9 +124,9 @@ static void on_emit(void *ud, const ks_record_t *r)
 {
     stream_thread_t *st = ud;
     rd_kafka_headers_t *hdrs = NULL;
-    if (rd_kafka_outq_len(st->producer) >= OUTQ_EMIT_MAX || st->outq_bytes >= OUTQ_EMIT_MAX_BYTES) {
+    if (st->outq_msgs >= OUTQ_EMIT_MAX || st->outq_bytes >= OUTQ_EMIT_MAX_BYTES) {
         /* Deliveries fail after message.timeout.ms at worst, so this ends. */
-        while (!st->failed && (rd_kafka_outq_len(st->producer) >= OUTQ_HOLD || st->outq_bytes >= OUTQ_HOLD_BYTES))
+        while (!st->failed && (st->outq_msgs >= OUTQ_HOLD || st->outq_bytes >= OUTQ_HOLD_BYTES))
             rd_kafka_poll(st->producer, 10);
     }
     if (r->nheaders) {
@@ -148,6 +149,7 @@ static void on_emit(void *ud, const ks_record_t *r)
                                     : rd_kafka_producev(st->producer, RD_KAFKA_V_TOPIC(r->topic), EMIT_ARGS);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
             st->out++;
+            st->outq_msgs++;
             st->outq_bytes += (int64_t)(r->key_len + r->value_len);
             return;
         }
@@ -174,6 +176,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     stream_thread_t *st = opaque;
+    st->outq_msgs--;
     st->outq_bytes -= (int64_t)(m->key_len + m->len);
     if (m->err) {
         fail(st, "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
@@ -518,7 +521,7 @@ static void kick_consumer(stream_thread_t *st)
 
 static void unhold(stream_thread_t *st)
 {
-    if (!st->held || rd_kafka_outq_len(st->producer) >= OUTQ_RESUME || st->outq_bytes >= OUTQ_HOLD_BYTES / 2)
+    if (!st->held || st->outq_msgs >= OUTQ_RESUME || st->outq_bytes >= OUTQ_HOLD_BYTES / 2)
         return;
     st->held = 0;
     uv_timer_stop(&st->hold_timer);
@@ -549,7 +552,7 @@ static void drain_consumer(stream_thread_t *st)
         if (st->failed || st->stopping)
             break;
         if (n == 0 && !st->paused &&
-            (rd_kafka_outq_len(st->producer) >= OUTQ_HOLD || st->outq_bytes >= OUTQ_HOLD_BYTES)) {
+            (st->outq_msgs >= OUTQ_HOLD || st->outq_bytes >= OUTQ_HOLD_BYTES)) {
             hold(st);
             break;
         }
@@ -627,7 +630,7 @@ static void on_producer_event(uv_poll_t *h, int status, int events)
     if (read(st->pfd, &v, sizeof v) < 0 && errno != EAGAIN)
         ks__log(KS_LOG_WARN, "%s: eventfd read: %s", st->name, strerror(errno));
     rd_kafka_poll(st->producer, 0);
-    if (st->paused && rd_kafka_outq_len(st->producer) < OUTQ_RESUME)
+    if (st->paused && st->outq_msgs < OUTQ_RESUME)
         set_paused(st, 0);
     unhold(st);
 }

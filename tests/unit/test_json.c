@@ -62,6 +62,23 @@ static void big_integers_keep_their_digits(void **state)
     assert_int_equal(ks_json_parse("9007199254740993", 16, &a, err, sizeof err), 0);
     assert_int_equal(ks_json_parse("9007199254740992", 16, &b, err, sizeof err), 0);
     assert_true(ks_val_cmp(a, b) > 0); /* exact comparison, not rounded to the same double */
+    /* exact integers made by code (counts, window bounds) write their digits too */
+    const struct {
+        ks_val v;
+        const char *text;
+    } ints[] = {{ks_num_i64(0), "0"},
+                {ks_num_i64(-1), "-1"},
+                {ks_num_i64(1718064000000), "1718064000000"},
+                {ks_num_i64(INT64_MIN), "-9223372036854775808"},
+                {ks_num_i64(INT64_MAX), "9223372036854775807"},
+                {ks_num_u64(UINT64_MAX), "18446744073709551615"}};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        ks_buf_t out = {0};
+        ks_json_write(&out, ints[i].v);
+        ks_buf_putc(&out, 0);
+        assert_string_equal(out.data, ints[i].text);
+        ks_buf_free(&out);
+    }
 }
 
 static void strings_escape_like_jq(void **state)
