@@ -149,6 +149,7 @@ void ks__st_sup_clear(pstate_t *ps)
     ps->sup = NULL;
     ps->nsup = ps->capsup = 0;
     ps->minb = INT64_MAX;
+    ks_buf_free(&ps->sup_dirty);
 }
 
 static uint64_t sup_hash(const char *k, size_t kl)
@@ -156,6 +157,7 @@ static uint64_t sup_hash(const char *k, size_t kl)
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < kl; i++)
         h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
+    h &= ~SUP_DIRTY;
     return h ? h : 1;
 }
 
@@ -165,12 +167,13 @@ static int sup_find(const pstate_t *ps, uint64_t h)
         return -1;
     size_t mask = (size_t)ps->capsup - 1;
     for (size_t j = h & mask; ps->sup[j].h; j = (j + 1) & mask)
-        if (ps->sup[j].h == h)
+        if ((ps->sup[j].h & ~SUP_DIRTY) == h)
             return (int)j;
     return -1;
 }
 
-static void sup_put(pstate_t *ps, uint64_t h, int64_t btime)
+/* Adds a key (h may carry SUP_DIRTY); returns its slot. */
+static int sup_put(pstate_t *ps, uint64_t h, int64_t btime)
 {
     if ((ps->nsup + 1) * 2 > ps->capsup) {
         int n = ps->capsup ? ps->capsup * 2 : 64;
@@ -184,7 +187,7 @@ static void sup_put(pstate_t *ps, uint64_t h, int64_t btime)
                 sup_put(ps, old[i].h, old[i].btime);
         free(old);
     }
-    size_t mask = (size_t)ps->capsup - 1, j = h & mask;
+    size_t mask = (size_t)ps->capsup - 1, j = (h & ~SUP_DIRTY) & mask;
     while (ps->sup[j].h)
         j = (j + 1) & mask;
     ps->sup[j].h = h;
@@ -192,19 +195,21 @@ static void sup_put(pstate_t *ps, uint64_t h, int64_t btime)
     ps->nsup++;
     if (btime < ps->minb)
         ps->minb = btime;
+    return (int)j;
 }
 
-/* Removes a key, shifting back the entries that probed past its slot. */
-static void sup_remove(pstate_t *ps, uint64_t h)
+/* Removes a key, shifting back the entries that probed past its slot. Returns whether it was dirty. */
+static int sup_remove(pstate_t *ps, uint64_t h)
 {
     int at = sup_find(ps, h);
     if (at < 0)
-        return;
+        return 0;
     size_t mask = (size_t)ps->capsup - 1, i = (size_t)at;
+    int dirty = (ps->sup[i].h & SUP_DIRTY) != 0;
     ps->sup[i].h = 0;
     ps->nsup--;
     for (size_t j = (i + 1) & mask; ps->sup[j].h; j = (j + 1) & mask) {
-        size_t home = ps->sup[j].h & mask;
+        size_t home = (ps->sup[j].h & ~SUP_DIRTY) & mask;
         /* j's entry may fill the hole at i unless its home lies cyclically in (i, j] */
         int stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!stays) {
@@ -213,6 +218,69 @@ static void sup_remove(pstate_t *ps, uint64_t h)
             i = j;
         }
     }
+    return dirty;
+}
+
+/* Notes a store key whose changelog record is due at the next commit. */
+static void sup_mark(pstate_t *ps, const ks_proc_t *p, const char *k, size_t kl)
+{
+    uint32_t n = (uint32_t)kl;
+    ps->sup_p = p;
+    ks_buf_append(&ps->sup_dirty, &n, sizeof n);
+    ks_buf_append(&ps->sup_dirty, k, kl);
+}
+
+/* Writes (v) or deletes (v NULL) a buffered record in the buffer's store only; its changelog waits for the commit. */
+static int sup_store(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl, const char *v,
+                     size_t vl)
+{
+    if (ks__st_begin(e))
+        return -1;
+    if (ks_store_put(e->st->stores, p->stores[0], part, k, kl, v, vl))
+        return ks__st_state_fatal(e, "writing a suppression buffer failed");
+    e->stats.store_writes++;
+    return 0;
+}
+
+/*
+ * At commit: the changelog records of the keys changed since the last one,
+ * in the order they first changed, each with the record the store holds
+ * now (the buffer time is the key's first 8 bytes), or a tombstone.
+ */
+int ks__st_sup_log(ks_engine_t *e)
+{
+    struct ks_state *st = e->st;
+    for (int i = 0; i < st->nprocs; i++)
+        for (int part = 0; part < st->nps[i]; part++) {
+            pstate_t *ps = &st->ps[i][part];
+            if (!ps->sup_dirty.len)
+                continue;
+            const ks_proc_t *p = ps->sup_p;
+            if (ks__st_begin(e))
+                return -1;
+            for (size_t off = 0; off + 4 <= ps->sup_dirty.len;) {
+                uint32_t kl;
+                memcpy(&kl, ps->sup_dirty.data + off, sizeof kl);
+                const char *k = ps->sup_dirty.data + off + 4;
+                off += 4 + kl;
+                const void *v = NULL;
+                size_t vl = 0;
+                int found = ks_store_get(st->stores, p->stores[0], part, k, kl, &v, &vl);
+                if (found < 0)
+                    return ks__st_state_fatal(e, "reading a suppression buffer failed");
+                if (found && vl >= 17)
+                    ks__st_changelog(e, p, part, k, kl, v, vl, ks__st_get_be64(v));
+                else
+                    ks__st_changelog(e, p, part, k, kl, NULL, 0, ps->time);
+                int at = kl >= 8 ? sup_find(ps, sup_hash(k + 8, kl - 8)) : -1;
+                if (at >= 0)
+                    ps->sup[at].h &= ~SUP_DIRTY;
+                if (e->failed)
+                    return -1;
+            }
+            ps->sup_dirty.len = 0;
+        }
+    return 0;
 }
 
 static int on_sup_entry(void *ud, const void *k, size_t kl, const void *v, size_t vl)
@@ -289,7 +357,7 @@ static void sup_emit(ks_engine_t *e, const ks_proc_t *p, int32_t part, const cha
         return;
     }
     int64_t ts = ks__st_get_be64(v);
-    ks__st_write_through(e, p, part, k, kl, key, NULL, 0, 0, ts, NULL, ks_invalid());
+    sup_store(e, p, part, k, kl, NULL, 0);
     /* untilWindowCloses drops tombstones: a closed window's final result is never a deletion. */
     if (!e->failed && !(p->suppress_final && value.kind == KS_NULL))
         ks__st_forward_change(e, p, key, value, ks_invalid(), ts);
@@ -329,7 +397,9 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     if (at >= 0)
         btime = ps->sup[at].btime; /* Kafka Streams keeps a buffered key's first buffer time ("non-resetting") */
     else
-        sup_put(ps, h, btime);
+        at = sup_put(ps, h, btime);
+    int mark = !(ps->sup[at].h & SUP_DIRTY);
+    ps->sup[at].h |= SUP_DIRTY;
     /* Persist under [buffer time][key]: [ts][buffer time][has value][value]. */
     char hdr[17];
     ks__st_put_be64(hdr, btime);
@@ -342,8 +412,8 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     ks_buf_append(&vb, hdr, 17);
     if (value.kind != KS_NULL)
         ks_json_write(&vb, value);
-    if (ks__st_begin(e) == 0)
-        ks__st_write_through(e, p, part, lk.data, lk.len, key, vb.data, vb.len, 0, f->ts, NULL, ks_invalid());
+    if (sup_store(e, p, part, lk.data, lk.len, vb.data, vb.len) == 0 && mark)
+        sup_mark(ps, p, lk.data, lk.len);
     ks_buf_free(&vb);
     ks_buf_free(&kb);
     ks_buf_free(&lk);
@@ -364,7 +434,8 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         memcpy(lens, d.bytes.data + off, sizeof lens);
         const char *k = d.bytes.data + off + sizeof lens, *v = k + lens[0];
         off += sizeof lens + lens[0] + lens[1];
-        sup_remove(ps, sup_hash(k + 8, lens[0] - 8));
+        if (!sup_remove(ps, sup_hash(k + 8, lens[0] - 8)))
+            sup_mark(ps, p, k, lens[0]); /* its tombstone */
         if (!e->failed)
             sup_emit(e, p, part, k, lens[0], v, lens[1]);
     }

@@ -290,6 +290,8 @@ int ks_engine_flush(ks_engine_t *e, char *err, size_t errlen)
     e->failed = 0;
     ks__st_flush_dirty(e, NULL);
     ks__st_cache_evict(e);
+    if (!e->failed)
+        ks__st_sup_log(e);
     if (e->failed) {
         snprintf(err, errlen, "%s", e->fatal);
         return KS_EIO;

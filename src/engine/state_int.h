@@ -34,9 +34,12 @@ typedef struct centry centry_t; /* a record-cache entry (cache.c) */
  * bytes), oldest first.
  */
 typedef struct supslot {
-    uint64_t h; /* hash of the key's text (0: an empty slot) */
+    uint64_t h; /* hash of the key's text (0: an empty slot); top bit SUP_DIRTY */
     int64_t btime;
 } supslot_t;
+
+/* A slot whose record changed since the last commit: its key is in the dirty list. */
+#define SUP_DIRTY (1ull << 63)
 
 typedef struct pstate {
     int64_t time;
@@ -45,6 +48,13 @@ typedef struct pstate {
     supslot_t *sup; /* suppression buffer index: open addressing, linear probing */
     int nsup, capsup;
     int64_t minb; /* smallest buffer time buffered */
+    /*
+     * The buffer's changelog is written at commit, as Kafka Streams'
+     * in-memory buffer does: one record per key changed since the last
+     * commit (its value then, or a tombstone). Each: 4-byte length, store key.
+     */
+    ks_buf_t sup_dirty;
+    const ks_proc_t *sup_p;
     int64_t purged_at; /* window stores: stream time of the last purge of expired windows */
     int purged;
 } pstate_t;
@@ -119,6 +129,7 @@ void ks__st_agg_windows(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val 
 void ks__st_agg_sliding(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val key, ks_val value);
 void ks__st_agg_sessions(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val key, ks_val value);
 void ks__st_sup_clear(pstate_t *ps);
+int ks__st_sup_log(ks_engine_t *e);
 void ks__st_aggregate(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
 
 #endif
