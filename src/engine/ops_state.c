@@ -150,6 +150,8 @@ void ks__st_sup_clear(pstate_t *ps)
     ps->nsup = ps->capsup = 0;
     ps->minb = INT64_MAX;
     ks_buf_free(&ps->sup_dirty);
+    ps->ndirty = 0;
+    ps->sup_scan = 0;
 }
 
 static uint64_t sup_hash(const char *k, size_t kl)
@@ -157,7 +159,7 @@ static uint64_t sup_hash(const char *k, size_t kl)
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < kl; i++)
         h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
-    h &= ~SUP_DIRTY;
+    h &= ~SUP_FLAGS;
     return h ? h : 1;
 }
 
@@ -167,12 +169,12 @@ static int sup_find(const pstate_t *ps, uint64_t h)
         return -1;
     size_t mask = (size_t)ps->capsup - 1;
     for (size_t j = h & mask; ps->sup[j].h; j = (j + 1) & mask)
-        if ((ps->sup[j].h & ~SUP_DIRTY) == h)
+        if ((ps->sup[j].h & ~SUP_FLAGS) == h)
             return (int)j;
     return -1;
 }
 
-/* Adds a key (h may carry SUP_DIRTY); returns its slot. */
+/* Adds a key (h may carry flags); returns its slot. */
 static int sup_put(pstate_t *ps, uint64_t h, int64_t btime)
 {
     if ((ps->nsup + 1) * 2 > ps->capsup) {
@@ -187,7 +189,7 @@ static int sup_put(pstate_t *ps, uint64_t h, int64_t btime)
                 sup_put(ps, old[i].h, old[i].btime);
         free(old);
     }
-    size_t mask = (size_t)ps->capsup - 1, j = (h & ~SUP_DIRTY) & mask;
+    size_t mask = (size_t)ps->capsup - 1, j = (h & ~SUP_FLAGS) & mask;
     while (ps->sup[j].h)
         j = (j + 1) & mask;
     ps->sup[j].h = h;
@@ -198,18 +200,18 @@ static int sup_put(pstate_t *ps, uint64_t h, int64_t btime)
     return (int)j;
 }
 
-/* Removes a key, shifting back the entries that probed past its slot. Returns whether it was dirty. */
+/* Removes a key, shifting back the entries that probed past its slot. Returns whether it was listed. */
 static int sup_remove(pstate_t *ps, uint64_t h)
 {
     int at = sup_find(ps, h);
     if (at < 0)
         return 0;
     size_t mask = (size_t)ps->capsup - 1, i = (size_t)at;
-    int dirty = (ps->sup[i].h & SUP_DIRTY) != 0;
+    int listed = (ps->sup[i].h & SUP_LISTED) != 0;
     ps->sup[i].h = 0;
     ps->nsup--;
     for (size_t j = (i + 1) & mask; ps->sup[j].h; j = (j + 1) & mask) {
-        size_t home = (ps->sup[j].h & ~SUP_DIRTY) & mask;
+        size_t home = (ps->sup[j].h & ~SUP_FLAGS) & mask;
         /* j's entry may fill the hole at i unless its home lies cyclically in (i, j] */
         int stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!stays) {
@@ -218,16 +220,32 @@ static int sup_remove(pstate_t *ps, uint64_t h)
             i = j;
         }
     }
-    return dirty;
+    return listed;
 }
 
-/* Notes a store key whose changelog record is due at the next commit. */
-static void sup_mark(pstate_t *ps, const ks_proc_t *p, const char *k, size_t kl)
+/* Lists a store key whose changelog record is due at the next commit. */
+static void sup_list(pstate_t *ps, const ks_proc_t *p, const char *k, size_t kl)
 {
     uint32_t n = (uint32_t)kl;
     ps->sup_p = p;
     ks_buf_append(&ps->sup_dirty, &n, sizeof n);
     ks_buf_append(&ps->sup_dirty, k, kl);
+}
+
+/* A buffered key changed (slot at): listed, unless already, or unless so many changed that commit scans. */
+static void sup_changed(pstate_t *ps, const ks_proc_t *p, int at, const char *k, size_t kl)
+{
+    ps->sup_p = p;
+    ps->sup[at].h |= SUP_DIRTY;
+    if (ps->sup[at].h & SUP_LISTED || ps->sup_scan)
+        return;
+    if (ps->ndirty >= 1024 && ps->ndirty * 4 > ps->nsup) {
+        ps->sup_scan = 1;
+        return;
+    }
+    ps->sup[at].h |= SUP_LISTED;
+    ps->ndirty++;
+    sup_list(ps, p, k, kl);
 }
 
 /* Writes (v) or deletes (v NULL) a buffered record in the buffer's store only; its changelog waits for the commit. */
@@ -242,10 +260,34 @@ static int sup_store(ks_engine_t *e, const ks_proc_t *p, int32_t part, const cha
     return 0;
 }
 
+typedef struct suplog {
+    ks_engine_t *e;
+    const ks_proc_t *p;
+    pstate_t *ps;
+    int32_t part;
+} suplog_t;
+
+/* A buffered record, in the store's order: logged when its key changed since the last commit. */
+static int on_sup_log(void *ud, const void *k, size_t kl, const void *v, size_t vl)
+{
+    suplog_t *l = ud;
+    if (kl < 8 || vl < 17)
+        return 0;
+    int at = sup_find(l->ps, sup_hash((const char *)k + 8, kl - 8));
+    if (at < 0 || !(l->ps->sup[at].h & SUP_DIRTY))
+        return 0;
+    l->ps->sup[at].h &= ~SUP_FLAGS;
+    ks__st_changelog(l->e, l->p, l->part, k, kl, v, vl, ks__st_get_be64(v));
+    return l->e->failed;
+}
+
 /*
- * At commit: the changelog records of the keys changed since the last one,
- * in the order they first changed, each with the record the store holds
- * now (the buffer time is the key's first 8 bytes), or a tombstone.
+ * At commit: one changelog record per key changed since the last one, with
+ * the record the buffer holds now, or a tombstone for a key emitted since.
+ * When many keys changed, the tombstones go first, then one pass over the
+ * store in its order finds the changed records (cheaper than a lookup
+ * each). Kafka Streams keeps its dirty keys in a hash set: the order across
+ * keys is not defined there either.
  */
 int ks__st_sup_log(ks_engine_t *e)
 {
@@ -253,16 +295,24 @@ int ks__st_sup_log(ks_engine_t *e)
     for (int i = 0; i < st->nprocs; i++)
         for (int part = 0; part < st->nps[i]; part++) {
             pstate_t *ps = &st->ps[i][part];
-            if (!ps->sup_dirty.len)
+            if (!ps->sup_dirty.len && !ps->sup_scan)
                 continue;
             const ks_proc_t *p = ps->sup_p;
             if (ks__st_begin(e))
                 return -1;
-            for (size_t off = 0; off + 4 <= ps->sup_dirty.len;) {
+            int scanned = ps->sup_scan;
+            for (size_t off = 0; off + 4 <= ps->sup_dirty.len && !e->failed;) {
                 uint32_t kl;
                 memcpy(&kl, ps->sup_dirty.data + off, sizeof kl);
                 const char *k = ps->sup_dirty.data + off + 4;
                 off += 4 + kl;
+                int at = kl >= 8 ? sup_find(ps, sup_hash(k + 8, kl - 8)) : -1;
+                if (at < 0 || ps->sup[at].btime != ks__st_get_be64(k)) {
+                    ks__st_changelog(e, p, part, k, kl, NULL, 0, ps->time); /* emitted since */
+                    continue;
+                }
+                if (scanned)
+                    continue; /* logged by the pass over the store */
                 const void *v = NULL;
                 size_t vl = 0;
                 int found = ks_store_get(st->stores, p->stores[0], part, k, kl, &v, &vl);
@@ -270,15 +320,19 @@ int ks__st_sup_log(ks_engine_t *e)
                     return ks__st_state_fatal(e, "reading a suppression buffer failed");
                 if (found && vl >= 17)
                     ks__st_changelog(e, p, part, k, kl, v, vl, ks__st_get_be64(v));
-                else
-                    ks__st_changelog(e, p, part, k, kl, NULL, 0, ps->time);
-                int at = kl >= 8 ? sup_find(ps, sup_hash(k + 8, kl - 8)) : -1;
-                if (at >= 0)
-                    ps->sup[at].h &= ~SUP_DIRTY;
-                if (e->failed)
-                    return -1;
+                ps->sup[at].h &= ~SUP_FLAGS;
             }
+            suplog_t l = {e, p, ps, part};
+            if (scanned && !e->failed &&
+                ks_store_range(st->stores, p->stores[0], part, NULL, 0, NULL, 0, on_sup_log, &l) && !e->failed)
+                return ks__st_state_fatal(e, "reading a suppression buffer failed");
+            if (e->failed)
+                return -1;
             ps->sup_dirty.len = 0;
+            ps->ndirty = 0;
+            ps->sup_scan = 0;
+            if (ps->sup_dirty.cap > (256u << 10))
+                ks_buf_free(&ps->sup_dirty); /* a burst's list is not kept through quiet intervals */
         }
     return 0;
 }
@@ -398,8 +452,7 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         btime = ps->sup[at].btime; /* Kafka Streams keeps a buffered key's first buffer time ("non-resetting") */
     else
         at = sup_put(ps, h, btime);
-    int mark = !(ps->sup[at].h & SUP_DIRTY);
-    ps->sup[at].h |= SUP_DIRTY;
+
     /* Persist under [buffer time][key]: [ts][buffer time][has value][value]. */
     char hdr[17];
     ks__st_put_be64(hdr, btime);
@@ -412,8 +465,8 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     ks_buf_append(&vb, hdr, 17);
     if (value.kind != KS_NULL)
         ks_json_write(&vb, value);
-    if (sup_store(e, p, part, lk.data, lk.len, vb.data, vb.len) == 0 && mark)
-        sup_mark(ps, p, lk.data, lk.len);
+    if (sup_store(e, p, part, lk.data, lk.len, vb.data, vb.len) == 0)
+        sup_changed(ps, p, at, lk.data, lk.len);
     ks_buf_free(&vb);
     ks_buf_free(&kb);
     ks_buf_free(&lk);
@@ -435,7 +488,7 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         const char *k = d.bytes.data + off + sizeof lens, *v = k + lens[0];
         off += sizeof lens + lens[0] + lens[1];
         if (!sup_remove(ps, sup_hash(k + 8, lens[0] - 8)))
-            sup_mark(ps, p, k, lens[0]); /* its tombstone */
+            sup_list(ps, p, k, lens[0]); /* its tombstone */
         if (!e->failed)
             sup_emit(e, p, part, k, lens[0], v, lens[1]);
     }

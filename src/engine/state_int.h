@@ -34,12 +34,13 @@ typedef struct centry centry_t; /* a record-cache entry (cache.c) */
  * bytes), oldest first.
  */
 typedef struct supslot {
-    uint64_t h; /* hash of the key's text (0: an empty slot); top bit SUP_DIRTY */
+    uint64_t h; /* hash of the key's text (0: an empty slot); the top two bits are flags */
     int64_t btime;
 } supslot_t;
 
-/* A slot whose record changed since the last commit: its key is in the dirty list. */
-#define SUP_DIRTY (1ull << 63)
+#define SUP_DIRTY (1ull << 63)  /* the key's record changed since the last commit */
+#define SUP_LISTED (1ull << 62) /* ... and its store key is in the dirty list */
+#define SUP_FLAGS (SUP_DIRTY | SUP_LISTED)
 
 typedef struct pstate {
     int64_t time;
@@ -51,9 +52,14 @@ typedef struct pstate {
     /*
      * The buffer's changelog is written at commit, as Kafka Streams'
      * in-memory buffer does: one record per key changed since the last
-     * commit (its value then, or a tombstone). Each: 4-byte length, store key.
+     * commit (its value then, or a tombstone). The dirty list holds store
+     * keys (each: 4-byte length, key): of emitted keys, and of changed ones
+     * until they are many (sup_scan), when a pass over the store at commit
+     * finds them by their SUP_DIRTY instead.
      */
     ks_buf_t sup_dirty;
+    int ndirty;   /* changed keys in the list */
+    int sup_scan; /* changed keys are no longer listed: scan at commit */
     const ks_proc_t *sup_p;
     int64_t purged_at; /* window stores: stream time of the last purge of expired windows */
     int purged;
