@@ -226,6 +226,8 @@ static int sup_remove(pstate_t *ps, uint64_t h)
 /* Lists a store key whose changelog record is due at the next commit. */
 static void sup_list(pstate_t *ps, const ks_proc_t *p, const char *k, size_t kl)
 {
+    if (!p->changelogs || !p->changelogs[0])
+        return; /* nothing to log */
     uint32_t n = (uint32_t)kl;
     ps->sup_p = p;
     ks_buf_append(&ps->sup_dirty, &n, sizeof n);
@@ -235,6 +237,8 @@ static void sup_list(pstate_t *ps, const ks_proc_t *p, const char *k, size_t kl)
 /* A buffered key changed (slot at): listed, unless already, or unless so many changed that commit scans. */
 static void sup_changed(pstate_t *ps, const ks_proc_t *p, int at, const char *k, size_t kl)
 {
+    if (!p->changelogs || !p->changelogs[0])
+        return;
     ps->sup_p = p;
     ps->sup[at].h |= SUP_DIRTY;
     if (ps->sup[at].h & SUP_LISTED || ps->sup_scan)
