@@ -322,8 +322,11 @@ int ks__st_sup_log(ks_engine_t *e)
                 int found = ks_store_get(st->stores, p->stores[0], part, k, kl, &v, &vl);
                 if (found < 0)
                     return ks__st_state_fatal(e, "reading a suppression buffer failed");
+                /* the changelog mirrors the store: what it holds, else a tombstone */
                 if (found && vl >= 17)
                     ks__st_changelog(e, p, part, k, kl, v, vl, ks__st_get_be64(v));
+                else
+                    ks__st_changelog(e, p, part, k, kl, NULL, 0, ps->time);
                 ps->sup[at].h &= ~SUP_FLAGS;
             }
             suplog_t l = {e, p, ps, part};

@@ -24,6 +24,17 @@ static int fmt_u64(char *out, uint64_t u)
     return n;
 }
 
+/* An integer's digits, with its sign when neg (u is then its magnitude). */
+static void write_int(ks_buf_t *b, int neg, uint64_t u)
+{
+    char tmp[24];
+    int n = 0;
+    if (neg)
+        tmp[n++] = '-';
+    n += fmt_u64(tmp + n, u);
+    ks_buf_append(b, tmp, (size_t)n);
+}
+
 void ks_json_write_num(ks_buf_t *b, double d)
 {
     char tmp[40];
@@ -41,11 +52,7 @@ void ks_json_write_num(ks_buf_t *b, double d)
     }
     if (fabs(d) < 1e16 && d == (double)(int64_t)d) {
         int64_t i = (int64_t)d;
-        int n = 0;
-        if (i < 0)
-            tmp[n++] = '-';
-        n += fmt_u64(tmp + n, i < 0 ? (uint64_t)(-i) : (uint64_t)i);
-        ks_buf_append(b, tmp, (size_t)n);
+        write_int(b, i < 0, i < 0 ? 0 - (uint64_t)i : (uint64_t)i);
         return;
     }
     /*
@@ -162,16 +169,11 @@ void ks_json_write(ks_buf_t *b, ks_val v)
     case KS_FALSE: ks_buf_append(b, "false", 5); break;
     case KS_TRUE: ks_buf_append(b, "true", 4); break;
     case KS_NUMBER:
-        if (v.exact == KS_EXACT_I64 || v.exact == KS_EXACT_U64) {
-            char tmp[24];
-            int n = 0;
-            int neg = v.exact == KS_EXACT_I64 && v.i < 0;
-            if (neg)
-                tmp[n++] = '-';
-            uint64_t u = v.exact == KS_EXACT_U64 ? v.u : neg ? 0 - (uint64_t)v.i : (uint64_t)v.i;
-            n += fmt_u64(tmp + n, u);
-            ks_buf_append(b, tmp, (size_t)n);
-        } else
+        if (v.exact == KS_EXACT_U64)
+            write_int(b, 0, v.u);
+        else if (v.exact == KS_EXACT_I64)
+            write_int(b, v.i < 0, v.i < 0 ? 0 - (uint64_t)v.i : (uint64_t)v.i);
+        else
             ks_json_write_num(b, v.d);
         break;
     case KS_STRING: ks_json_write_str(b, v.s->data, v.s->len); break;
