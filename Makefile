@@ -65,7 +65,7 @@ test: $(KSTREAMD) $(TEST_BINS)
 	@KSTREAMD=$(KSTREAMD) BUILD=$(BUILD) tests/run_all.sh
 
 unit-test: $(TEST_BINS)
-	@for t in $(BUILD)/tests/test_*; do $$t || exit 1; done
+	@for t in $(BUILD)/tests/test_*; do case $$t in *.d) continue ;; esac; $$t || exit 1; done
 
 corpus-test: $(BUILD)/tests/corpus
 	@$(BUILD)/tests/corpus tests/expr/corpus/*.test

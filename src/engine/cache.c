@@ -273,8 +273,8 @@ static int flush_entry(ks_engine_t *e, centry_t *c)
     known_t kn = {(c->flags & F_BASE_KNOWN) != 0, c->flags & F_HAS_BASE ? base_of(c) : NULL, c->basel};
     /* Forwarding may write other processors' entries and evict: not this one. */
     c->flags |= F_PINNED;
-    int rc = ks__st_write_through(e, c->p, c->part, c->k, c->kl, fkey, value_of(c), c->flags & F_HAS_V ? c->vl : 0, 1,
-                                  del_ts_of(c), &kn, ks_invalid());
+    int rc = ks__st_write_through(e, c->p, c->part, c->k, c->kl, fkey, value_of(c), c->flags & F_HAS_V ? c->vl : 0,
+                                  KS_WT_FORWARD_HELD, del_ts_of(c), &kn, ks_invalid());
     c->flags &= (uint8_t)~F_PINNED;
     if (rc == 0) {
         /* The store now holds the entry's value: it is the base, kept once. */

@@ -129,6 +129,9 @@ static void group_by(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         ks_val_release(ok);
         return;
     }
+    /* KTableRepartitionMap skips a side whose new key is null (a grouped table's repartition has no filter). */
+    has_old = has_old && ok.kind != KS_NULL;
+    has_new = has_new && nk.kind != KS_NULL;
     if (has_old && has_new && ks_val_equal(ok, nk)) {
         forward_keyed(e, f, p, nk, KS_CHANGE_BOTH);
     } else {
@@ -504,10 +507,36 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 
 /* ---- dispatch ---- */
 
+/*
+ * A table that keeps no store (toTable without `store:` that nothing
+ * below needs) forwards each record as a change with no old value, as
+ * Kafka Streams' KTableSource does when not materialised; null keys are
+ * dropped.
+ */
+static void unmaterialized(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
+{
+    ks_val key;
+    if (ks__flight_key(e, f, &key))
+        return;
+    if (key.kind == KS_NULL) {
+        e->stats.dropped++;
+        return;
+    }
+    flight_t c = *f;
+    c.old = ks_invalid();
+    c.node = p->name;
+    ks__forward(e, &c, p);
+}
+
 void ks__process_state(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 {
     f->node = p->name;
-    if (!ks__st_state(e))
+    if (p->op == KS_OP_TO_TABLE && p->nstores == 0) {
+        unmaterialized(e, f, p);
+        return;
+    }
+    /* Processors that keep no store of their own need no state directory. */
+    if (p->nstores && !ks__st_state(e))
         return;
     switch (p->op) {
     case KS_OP_TABLE_SOURCE:

@@ -229,7 +229,8 @@ void ks__st_changelog(ks_engine_t *e, const ks_proc_t *p, int32_t part, const vo
 
 /*
  * Writes through to the store and the changelog, then forwards (key, new,
- * old). newb is the timestamp-prefixed value, NULL to delete.
+ * old) unless forward is 0. newb is the timestamp-prefixed value, NULL to
+ * delete.
  */
 int ks__st_write_through(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl, ks_val fkey,
                          const char *newb, size_t newl, int forward, int64_t del_ts, const known_t *known, ks_val given)
@@ -250,6 +251,13 @@ int ks__st_write_through(ks_engine_t *e, const ks_proc_t *p, int32_t part, const
         if (found < 0)
             return ks__st_state_fatal(e, "reading a store failed");
     }
+    /*
+     * A cache flush deleting a key that neither the cache nor the store held
+     * writes, logs and forwards nothing (Kafka Streams' CachingKeyValueStore);
+     * without the cache the delete is logged and forwarded all the same.
+     */
+    if (forward == KS_WT_FORWARD_HELD && !found && !newb)
+        return 0;
     if (forward && found && ks__st_dec_value(e, ob, ol, &oldv, NULL))
         return -1;
     int64_t ts = newb ? ks__st_get_be64(newb) : del_ts;
@@ -266,7 +274,7 @@ int ks__st_write_through(ks_engine_t *e, const ks_proc_t *p, int32_t part, const
     }
     e->stats.store_writes++;
     ks__st_changelog(e, p, part, k, kl, newb, newl, ts);
-    if (forward && (found || newb))
+    if (forward)
         ks__st_forward_change(e, p, fkey, newv, oldv, ts);
     ks_val_release(oldv);
     ks_val_release(newv);

@@ -113,6 +113,8 @@ int ks__st_dec_value(ks_engine_t *e, const void *data, size_t len, ks_val *v, in
 void ks__st_forward_change(ks_engine_t *e, const ks_proc_t *p, ks_val key, ks_val newv, ks_val oldv, int64_t ts);
 void ks__st_changelog(ks_engine_t *e, const ks_proc_t *p, int32_t part, const void *k, size_t kl, const void *v,
                       size_t vl, int64_t ts);
+/* forward of ks__st_write_through: 1 always; KS_WT_FORWARD_HELD only a key the store held or gets (a cache flush). */
+#define KS_WT_FORWARD_HELD 2
 int ks__st_write_through(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl, ks_val fkey,
                          const char *newb, size_t newl, int forward, int64_t del_ts, const known_t *known, ks_val given);
 int ks__st_flush_dirty(ks_engine_t *e, const ks_proc_t *only);

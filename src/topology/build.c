@@ -27,17 +27,6 @@ static void unite(int *parent, int a, int b)
         parent[a < b ? b : a] = a < b ? a : b; /* the root is the earliest-created node */
 }
 
-static ks_proc_t **g_procs; /* for the comparator below; loading is single-threaded */
-
-static int source_first_by_name(const void *x, const void *y)
-{
-    const ks_proc_t *a = g_procs[*(const int *)x], *b = g_procs[*(const int *)y];
-    int sa = a->op == KS_OP_SOURCE, sb = b->op == KS_OP_SOURCE;
-    if (sa != sb)
-        return sb - sa;
-    return strcmp(a->name, b->name);
-}
-
 void ks__build(load_t *L)
 {
     ks_topology_t *t = L->t;
@@ -57,24 +46,22 @@ void ks__build(load_t *L)
                         unite(parent, i, j);
         }
     }
-    /* Kafka Streams numbers groups by their source nodes' names, sorted, then by the other nodes' names. */
+    /*
+     * Kafka Streams 4 numbers groups in topological order, the order its
+     * nodes were added (InternalTopologyBuilder#makeNodeGroups), which is
+     * the order the processors were created here.
+     */
     int *id = malloc((size_t)(n ? n : 1) * sizeof *id);
-    int *order = malloc((size_t)(n ? n : 1) * sizeof *order);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++)
         id[i] = -1;
-        order[i] = i;
-    }
-    g_procs = t->procs;
-    qsort(order, (size_t)n, sizeof *order, source_first_by_name);
     int next = 0;
-    for (int k = 0; k < n; k++) {
-        int r = find(parent, order[k]);
+    for (int i = 0; i < n; i++) {
+        int r = find(parent, i);
         if (id[r] < 0)
             id[r] = next++;
     }
     for (int i = 0; i < n; i++)
         t->procs[i]->subtopology = id[find(parent, i)];
-    free(order);
     t->nsubtopologies = next;
     /* Every store but a global table's has a changelog topic `<application>-<store>-changelog`. */
     for (int i = 0; i < n; i++) {

@@ -15,13 +15,19 @@
 #include "topology_int.h"
 
 
-ks_proc_t *ks__new_proc(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at)
+/*
+ * A processor named `given`, or `<prefix>-<index>`. A given name uses an
+ * index too unless burn is 0, as Kafka Streams' NamedInternal does so that
+ * naming one step leaves the generated names of the others unchanged.
+ */
+static ks_proc_t *new_proc(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at, int burn)
 {
     ks_topology_t *t = L->t;
     ks_proc_t *p = ks_xcalloc(1, sizeof *p);
     p->op = op;
     if (given) {
         p->name = ks_xstrdup(given);
+        t->name_counter += burn;
     } else {
         ks_buf_t b = {0};
         ks_buf_printf(&b, "%s-%010d", prefix, t->name_counter++);
@@ -32,9 +38,15 @@ ks_proc_t *ks__new_proc(load_t *L, ks_op_t op, const char *prefix, const char *g
     p->pos.col = at ? at->col : 0;
     p->subtopology = -1;
     p->seq = t->nprocs;
+    p->add_order = 4 * p->seq;
     t->procs = ks_xrealloc(t->procs, (size_t)(t->nprocs + 1) * sizeof *t->procs);
     t->procs[t->nprocs++] = p;
     return p;
+}
+
+ks_proc_t *ks__new_proc(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at)
+{
+    return new_proc(L, op, prefix, given, at, 1);
 }
 
 /* A store name consumes one index of Kafka Streams' counter, as its generated store names do. */
@@ -133,36 +145,20 @@ static int generated_name(const char *name)
 }
 
 /*
- * Inserts a repartition topic and continues the stream from its source, as
- * Kafka Streams' createRepartitionedSource does: the topic is
- * `<application>-<base>-repartition` (describe shows it without the
- * application, as Kafka Streams does); for a generated base the
- * sink, filter and source take the next generated names, in that order; for
- * a user-given base they are `<base>-repartition-sink/-filter/-source`.
+ * Links a repartition topic `<application>-<base>-repartition` after
+ * `from`: its sink, then a source that the stream continues from. Describe
+ * shows the topic without the application, as Kafka Streams does.
  */
-static void insert_repartition(load_t *L, stream_t *s, const char *base, const ks_ynode_t *at)
+static void link_repartition(load_t *L, stream_t *s, ks_proc_t *from, ks_proc_t *sink, ks_proc_t *src, const char *base)
 {
     ks_topology_t *t = L->t;
-    char topic[600], fname[600], sname[600], srcname[600];
+    char topic[600], full[700];
     snprintf(topic, sizeof topic, "%s-repartition", base);
-    int gen = generated_name(base);
-    if (!gen) /* named repartition nodes still use three counter indices, as in Kafka Streams */
-        for (int i = 0; i < 3; i++)
-            free(gen_name(L, "KSTREAM-REPARTITION"));
-    snprintf(sname, sizeof sname, "%s-repartition-sink", base);
-    snprintf(fname, sizeof fname, "%s-repartition-filter", base);
-    snprintf(srcname, sizeof srcname, "%s-repartition-source", base);
-    ks_proc_t *sink = ks__new_proc(L, KS_OP_SINK, "KSTREAM-SINK", gen ? NULL : sname, at);
-    ks_proc_t *f = ks__new_proc(L, KS_OP_FILTER, "KSTREAM-FILTER", gen ? NULL : fname, at);
-    ks_proc_t *src = ks__new_proc(L, KS_OP_SOURCE, "KSTREAM-SOURCE", gen ? NULL : srcname, at);
-    f->is_repartition = 1; /* drops records with a null key, as Kafka Streams does */
-    link(s->cur, f);
-    char full[700];
     snprintf(full, sizeof full, "%s-%s", t->application, topic);
     sink->topic = ks_xstrdup(full);
     sink->display_topic = ks_xstrdup(topic);
     sink->is_repartition = 1;
-    link(f, sink);
+    link(from, sink);
     src->topic = ks_xstrdup(full);
     src->display_topic = ks_xstrdup(topic);
     src->topics = ks_xcalloc(1, sizeof(char *));
@@ -173,6 +169,46 @@ static void insert_repartition(load_t *L, stream_t *s, const char *base, const k
     t->internal_topics[t->ninternal++] = ks_xstrdup(full);
     s->cur = src;
     s->key_changed = 0;
+}
+
+/*
+ * Inserts a repartition topic and continues the stream from its source, as
+ * Kafka Streams' createRepartitionedSource does: for a generated base the
+ * sink, null-key filter and source take the next generated names, in that
+ * order; for a user-given base they are `<base>-repartition-sink/-filter/
+ * -source`, and the three indices are still used.
+ */
+static void insert_repartition(load_t *L, stream_t *s, const char *base, const ks_ynode_t *at)
+{
+    char fname[600], sname[600], srcname[600];
+    int gen = generated_name(base);
+    snprintf(sname, sizeof sname, "%s-repartition-sink", base);
+    snprintf(fname, sizeof fname, "%s-repartition-filter", base);
+    snprintf(srcname, sizeof srcname, "%s-repartition-source", base);
+    ks_proc_t *sink = ks__new_proc(L, KS_OP_SINK, "KSTREAM-SINK", gen ? NULL : sname, at);
+    ks_proc_t *f = ks__new_proc(L, KS_OP_FILTER, "KSTREAM-FILTER", gen ? NULL : fname, at);
+    ks_proc_t *src = ks__new_proc(L, KS_OP_SOURCE, "KSTREAM-SOURCE", gen ? NULL : srcname, at);
+    f->is_repartition = 1; /* drops records with a null key, as Kafka Streams does */
+    f->add_order = sink->add_order - 1; /* OptimizableRepartitionNode adds the filter, then the sink */
+    link(s->cur, f);
+    link_repartition(L, s, f, sink, src, base);
+}
+
+/*
+ * The repartition topic of a grouped table's aggregation, as
+ * KGroupedTableImpl#doAggregate makes it: a sink and a source, no filter
+ * (groupBy of a table drops null keys itself), named `<name>-sink` and
+ * `<name>-source` after the aggregation's `name:` (whose indices are still
+ * used), or generated.
+ */
+static void insert_table_repartition(load_t *L, stream_t *s, const char *base, const char *named, const ks_ynode_t *at)
+{
+    char sname[600], srcname[600];
+    snprintf(sname, sizeof sname, "%s-sink", named ? named : "");
+    snprintf(srcname, sizeof srcname, "%s-source", named ? named : "");
+    ks_proc_t *sink = ks__new_proc(L, KS_OP_SINK, "KSTREAM-SINK", named ? sname : NULL, at);
+    ks_proc_t *src = ks__new_proc(L, KS_OP_SOURCE, "KSTREAM-SOURCE", named ? srcname : NULL, at);
+    link_repartition(L, s, s->cur, sink, src, base);
 }
 
 static void load_steps(load_t *L, stream_t *s, const ks_ynode_t *steps, const char *pipe);
@@ -438,13 +474,12 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
             /* Kafka Streams names a branch `<split name><branch name>` and uses a counter index for it. */
             char bn[512];
             snprintf(bn, sizeof bn, "%s%s", p->name, bname);
-            free(gen_name(L, "KSTREAM-BRANCH"));
             ks_proc_t *bp = ks__new_proc(L, KS_OP_BRANCH, NULL, bn, arg->keys[i]);
             bp->branch = ks_xstrdup(bname);
             bp->is_default = is_default;
             bp->e = e;
             link(p, bp);
-            stream_t bs = {bp, KS_KSTREAM, s->key_changed, s->changer, 0, s->value_kind, s->value_from, s->window};
+            stream_t bs = {bp, KS_KSTREAM, s->key_changed, s->changer, 0, s->value_kind, s->value_from, s->window, NULL};
             const ks_ynode_t *bsteps = ks_ynode_get(b, "steps");
             if (bsteps)
                 load_steps(L, &bs, bsteps, pipe);
@@ -507,12 +542,23 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
     /* Stateful steps: validated and described here; the state engine runs them. */
     switch (row->op) {
     case KS_OP_TO_TABLE: {
+        /*
+         * KStreamImpl#toTable: the processor's name, then its store's (an
+         * index is used even when the table is not materialised), then the
+         * repartition topic `<name>-repartition` when the key changed
+         * upstream, so each key lands in one partition of the table.
+         */
         p = ks__new_proc(L, KS_OP_TO_TABLE, "KSTREAM-TOTABLE", a.name, key);
         const ks_ynode_t *st = part(&a, row, "store");
         char *store = st ? ks_xstrdup(st->value) : gen_name(L, "KSTREAM-TOTABLE-STATE-STORE");
+        if (s->key_changed) {
+            insert_repartition(L, s, p->name, key);
+            p->add_order = s->cur->add_order + 1; /* added to the topology after its repartition topic */
+        }
         add_store(p, store);
         free(store);
         p->table = 1;
+        p->store_optional = st == NULL; /* Materialized without a name: kept only if needed (prune_table_stores) */
         p->no_changelog = changelog_off(&a, row);
         break;
     }
@@ -521,6 +567,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         break;
     case KS_OP_GROUP_BY_KEY:
         s->kind = KS_KGROUPED_STREAM; /* not a processor in Kafka Streams */
+        s->group_name = a.name;
         return;
     case KS_OP_GROUP_BY: {
         ks_step_expr_t e = {0};
@@ -536,6 +583,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         s->kind = table ? KS_KGROUPED_TABLE : KS_KGROUPED_STREAM;
         s->key_changed = 1;
         s->changer = p->name;
+        s->group_name = a.name;
         return;
     }
     case KS_OP_WINDOWED_BY:
@@ -578,9 +626,19 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         snprintf(spre, sizeof spre, "%s-STATE-STORE", pre);
         const ks_ynode_t *st = part(&a, row, "store");
         char *store = st ? ks_xstrdup(st->value) : gen_name(L, spre);
-        if (s->key_changed)
-            insert_repartition(L, s, store, key);
-        p = ks__new_proc(L, row->op, pre, a.name, key);
+        const char *base = s->group_name ? s->group_name : store;
+        if (table) {
+            /* KGroupedTableImpl#doAggregate: sink and source, then the aggregate (no null-key filter). */
+            insert_table_repartition(L, s, base, a.name, key);
+            p = ks__new_proc(L, row->op, pre, a.name, key);
+        } else {
+            /* GroupedStreamAggregateBuilder#build names the aggregate before its repartition nodes. */
+            p = ks__new_proc(L, row->op, pre, a.name, key);
+            if (s->key_changed) {
+                insert_repartition(L, s, base, key);
+                p->add_order = s->cur->add_order + 1; /* added to the topology after its repartition topic */
+            }
+        }
         add_store(p, store);
         free(store);
         for (int i = 0; i < ne; i++)
@@ -592,6 +650,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         link(s->cur, p);
         s->cur = p;
         s->kind = windowed ? KS_KWTABLE : KS_KTABLE;
+        s->group_name = NULL;
         s->value_kind = row->op == KS_OP_COUNT ? KS_NUMBER : 0;
         s->value_from = row->name;
         return;
@@ -607,7 +666,8 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         int64_t ms = 0;
         if (utl)
             ks__get_duration(L, utl, "untilTimeLimit", &ms);
-        p = ks__new_proc(L, KS_OP_SUPPRESS, "KTABLE-SUPPRESS", a.name, key);
+        /* KTableImpl#suppress: a given name uses no index, and names the buffer `<name>-store`. */
+        p = new_proc(L, KS_OP_SUPPRESS, "KTABLE-SUPPRESS", a.name, key, 0);
         p->suppress_final = uwc != NULL && !(uwc->kind == KS_YAML_SCALAR && strcmp(uwc->value, "false") == 0);
         p->suppress_limit = utl ? ms : 0;
         p->suppress_max = -1;
@@ -623,7 +683,12 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         }
         if (uwc && utl)
             ks__err_at(L, utl, "`suppress` takes one of `untilWindowCloses` and `untilTimeLimit`");
-        char *buffer = gen_name(L, "KTABLE-SUPPRESS-STATE-STORE"); /* the suppression buffer */
+        char *buffer = a.name ? NULL : gen_name(L, "KTABLE-SUPPRESS-STATE-STORE"); /* the suppression buffer */
+        if (a.name) {
+            ks_buf_t b = {0};
+            ks_buf_printf(&b, "%s-store", a.name);
+            buffer = ks_buf_steal(&b);
+        }
         add_store(p, buffer);
         free(buffer);
         break;
@@ -916,6 +981,55 @@ static pipe_state_t *load_pipeline(load_t *L, pipe_state_t *ps)
     return ps;
 }
 
+/*
+ * Whether a table's store is needed below it, as Kafka Streams decides when
+ * a processor asks its parent table for old values or a value getter
+ * (enableSendingOldValues(true), valueGetterSupplier()): a groupBy of the
+ * table, suppress, or a join; a table filter or mapValues passes the
+ * question up.
+ */
+static int table_store_needed(const ks_proc_t *p)
+{
+    for (int i = 0; i < p->nchildren; i++) {
+        const ks_proc_t *c = p->children[i];
+        switch (c->op) {
+        case KS_OP_GROUP_BY:
+        case KS_OP_SUPPRESS:
+        case KS_OP_JOIN:
+        case KS_OP_LEFT_JOIN:
+        case KS_OP_OUTER_JOIN:
+            return 1;
+        case KS_OP_FILTER:
+        case KS_OP_FILTER_NOT:
+        case KS_OP_MAP_VALUES:
+            if (c->table && table_store_needed(c))
+                return 1;
+            break;
+        default:
+            break;
+        }
+    }
+    return 0;
+}
+
+/*
+ * A toTable without `store:` keeps no store (describe: `stores: []`)
+ * unless something below needs it; its store's name index stays used.
+ */
+static void prune_table_stores(ks_topology_t *t)
+{
+    for (int i = 0; i < t->nprocs; i++) {
+        ks_proc_t *p = t->procs[i];
+        if (p->op != KS_OP_TO_TABLE || !p->store_optional || table_store_needed(p))
+            continue;
+        for (int j = 0; j < p->nstores; j++)
+            free(p->stores[j]);
+        free(p->stores);
+        p->stores = NULL;
+        p->nstores = 0;
+    }
+}
+
 void ks__load_pipelines(load_t *L, const ks_ynode_t *n)
 {
     build_tables(L);
@@ -935,6 +1049,7 @@ void ks__load_pipelines(load_t *L, const ks_ynode_t *n)
     }
     for (int i = 0; i < L->npipes; i++)
         load_pipeline(L, &L->pipes[i]);
+    prune_table_stores(L->t);
 }
 
 void ks__load_cleanup(load_t *L)

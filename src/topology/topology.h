@@ -111,6 +111,7 @@ typedef struct ks_proc {
     ks_step_expr_t *extra;     /* further expressions: aggregate's initializer/aggregator, join key and joiner */
     int nextra;
     int seq;                   /* creation order */
+    int add_order;             /* the order Kafka Streams adds the node to its topology (describe's hash-order ties) */
     /*
      * SOURCE of a `from: {generate: ...}` pipeline. Its one topic is the
      * pseudo-topic `generate:<pipeline>` (no Kafka topic can contain `:`),
@@ -128,6 +129,7 @@ typedef struct ks_proc {
     int table;                 /* FILTER, FILTER_NOT, MAP_VALUES, GROUP_BY, aggregations: works on a table's changes */
     ks_window_spec_t window;   /* aggregations after windowedBy */
     int no_changelog;          /* `changelog: false`: the store is not logged */
+    int store_optional;        /* TO_TABLE without `store:`: materialised only if something downstream needs it */
     int suppress_final;        /* SUPPRESS: untilWindowCloses */
     int64_t suppress_limit;    /* SUPPRESS: untilTimeLimit (ms) */
     int64_t suppress_max;      /* SUPPRESS: maxRecords; -1 unbounded */

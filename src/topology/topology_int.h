@@ -45,6 +45,7 @@ typedef struct stream {
     int value_kind;  /* the JSON kind every value is known to have (count: numbers), 0 when unknown */
     const char *value_from; /* the step that fixed value_kind, for messages */
     ks_window_spec_t window; /* set by windowedBy for the aggregation that follows */
+    const char *group_name;  /* `name:` of groupBy/groupByKey (Kafka Streams' Grouped.as): names the repartition topic */
 } stream_t;
 
 void ks__err_at(load_t *L, const ks_ynode_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
