@@ -428,6 +428,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
             p->key_changing = 1;
             s->key_changed = 1;
             s->changer = p->name;
+            s->key_window = KS_WIN_NONE;
         }
         return;
     }
@@ -479,7 +480,11 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
             bp->is_default = is_default;
             bp->e = e;
             link(p, bp);
-            stream_t bs = {bp, KS_KSTREAM, s->key_changed, s->changer, 0, s->value_kind, s->value_from, s->window, NULL};
+            stream_t bs = *s;
+            bs.cur = bp;
+            bs.kind = KS_KSTREAM;
+            bs.ended = 0;
+            bs.group_name = NULL;
             const ks_ynode_t *bsteps = ks_ynode_get(b, "steps");
             if (bsteps)
                 load_steps(L, &bs, bsteps, pipe);
@@ -524,6 +529,8 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         link(other->end, p);
         s->cur = p;
         s->key_changed |= other->key_changed;
+        if ((ks_win_kind_t)other->key_window != s->key_window)
+            s->key_window = KS_WIN_NONE; /* a mix: only records are checked, at run time */
         return;
     }
     case KS_OP_REPARTITION: {
@@ -584,6 +591,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         s->key_changed = 1;
         s->changer = p->name;
         s->group_name = a.name;
+        s->key_window = KS_WIN_NONE;
         return;
     }
     case KS_OP_WINDOWED_BY:
@@ -651,6 +659,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         s->cur = p;
         s->kind = windowed ? KS_KWTABLE : KS_KTABLE;
         s->group_name = NULL;
+        s->key_window = windowed ? s->window.kind : KS_WIN_NONE;
         s->value_kind = row->op == KS_OP_COUNT ? KS_NUMBER : 0;
         s->value_from = row->name;
         return;
@@ -862,6 +871,18 @@ static void load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *
             ks__err_at(L, to, "topic `%s` has value serde `%s`, which cannot hold the %ss `%s` produces; declare `%s: {value: long}` under `topics:`",
                    topic, ks_serde_name(tc->value), ks_kind_name(probe), s->value_from, topic);
     }
+    /* Windowed keys ({key, window}) need a key serde that can hold them: json or a windowed one. */
+    if (topic && s->key_window != KS_WIN_NONE) {
+        const ks_topic_conf_t *tc = ks_topology_topic(L->t, topic);
+        if (!ks_serde_can_hold(tc->key, KS_OBJECT)) {
+            int session = s->key_window == KS_WIN_SESSION;
+            ks__err_at(L, to, "topic `%s` has key serde `%s`, which cannot hold the windowed keys ({key, window}) of the %s aggregation before it; declare `%s: {key: %s}` under `topics:` (key serdes that can: json, %s, %s), or turn the key back into a plain one with `map` or `selectKey`",
+                       topic, ks_serde_name(tc->key), session ? "session-windowed" : "windowed", topic,
+                       session ? "session-windowed-string" : "windowed-string",
+                       session ? "session-windowed-string" : "windowed-string",
+                       session ? "session-windowed-long" : "windowed-long");
+        }
+    }
     ks_proc_t *p = ks__new_proc(L, KS_OP_SINK, "KSTREAM-SINK", given, at);
     if (topic)
         p->topic = ks_xstrdup(topic);
@@ -950,6 +971,7 @@ static pipe_state_t *load_pipeline(load_t *L, pipe_state_t *ps)
                 s.cur = other->end;
                 s.kind = other->kind;
                 s.key_changed = other->key_changed;
+                s.key_window = (ks_win_kind_t)other->key_window;
             }
         }
     } else if (from->kind == KS_YAML_MAP) {
@@ -977,6 +999,7 @@ static pipe_state_t *load_pipeline(load_t *L, pipe_state_t *ps)
     ps->end = s.ended ? NULL : s.cur;
     ps->kind = s.kind;
     ps->key_changed = s.key_changed;
+    ps->key_window = s.key_window;
     ps->state = 2;
     return ps;
 }
@@ -1030,6 +1053,23 @@ static void prune_table_stores(ks_topology_t *t)
     }
 }
 
+/*
+ * A warning for each end of the graph where records go nowhere: not a sink,
+ * not a store (an aggregation, a materialised table), not a `peek`.
+ */
+static void warn_dead_ends(load_t *L)
+{
+    ks_topology_t *t = L->t;
+    for (int i = 0; i < t->nprocs; i++) {
+        const ks_proc_t *p = t->procs[i];
+        if (p->nchildren || p->op == KS_OP_SINK || p->op == KS_OP_PEEK || p->nstores)
+            continue;
+        ks_diag_add(L->diags, KS_SEV_WARNING, t->file, p->pos.line, p->pos.col,
+                    "the records of `%s` go nowhere: nothing follows it; add `to: TOPIC`, end in a table with `store:`, or continue with `from: {pipeline: ...}` or `merge`",
+                    ks_op_dsl_name(p->op));
+    }
+}
+
 void ks__load_pipelines(load_t *L, const ks_ynode_t *n)
 {
     build_tables(L);
@@ -1043,13 +1083,15 @@ void ks__load_pipelines(load_t *L, const ks_ynode_t *n)
         ks__err_at(L, n, "`pipelines` is empty: a topology needs at least one pipeline");
     for (size_t i = 0; i < n->n; i++) {
         L->pipes = ks_xrealloc(L->pipes, (size_t)(L->npipes + 1) * sizeof *L->pipes);
-        pipe_state_t ps = {n->keys[i]->value, n->items[i], n->keys[i], NULL, 0, 0, 0};
+        pipe_state_t ps = {n->keys[i]->value, n->items[i], n->keys[i], NULL, 0, 0, 0, 0};
         L->pipes[L->npipes++] = ps;
         ks__note_name(L, ps.name, n->keys[i], "pipeline");
     }
     for (int i = 0; i < L->npipes; i++)
         load_pipeline(L, &L->pipes[i]);
     prune_table_stores(L->t);
+    if (L->diags->nerr == 0)
+        warn_dead_ends(L);
 }
 
 void ks__load_cleanup(load_t *L)

@@ -15,6 +15,7 @@ typedef struct pipe_state {
     int kind;
     int key_changed;
     int state; /* 0 not loaded, 1 loading, 2 loaded */
+    int key_window; /* ks_win_kind_t: the stream's keys are windowed */
 } pipe_state_t;
 
 typedef struct load {
@@ -46,6 +47,7 @@ typedef struct stream {
     const char *value_from; /* the step that fixed value_kind, for messages */
     ks_window_spec_t window; /* set by windowedBy for the aggregation that follows */
     const char *group_name;  /* `name:` of groupBy/groupByKey (Kafka Streams' Grouped.as): names the repartition topic */
+    ks_win_kind_t key_window; /* the keys are windowed ({key, window}) by windows of this kind; KS_WIN_NONE when not */
 } stream_t;
 
 void ks__err_at(load_t *L, const ks_ynode_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
