@@ -476,6 +476,21 @@ static void dot_escape(ks_buf_t *b, const char *s)
     }
 }
 
+/* A duration in the largest unit that divides it: 1h, 90s, 250ms. */
+static void dot_duration(ks_buf_t *b, int64_t ms)
+{
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (ms && ms % units[i].ms == 0) {
+            ks_buf_printf(b, "%lld%s", (long long)(ms / units[i].ms), units[i].unit);
+            return;
+        }
+    ks_buf_printf(b, "%lldms", (long long)ms);
+}
+
 static void dot_body(const ks_topology_t *t, ks_buf_t *b, const char *prefix)
 {
     for (int sub = 0; sub < t->nsubtopologies; sub++) {
@@ -487,6 +502,20 @@ static void dot_body(const ks_topology_t *t, ks_buf_t *b, const char *prefix)
                 continue;
             ks_buf_printf(b, "    \"%s/%s\" [label=\"", prefix, p->name);
             dot_escape(b, p->name);
+            /* What the node does: the operator (count, aggregate, reduce, ...), and its expression. */
+            if (p->generate) {
+                if (p->gen_rate > 0)
+                    ks_buf_printf(b, "\\ngenerate %g/s", p->gen_rate);
+                else
+                    ks_buf_puts(b, "\\ngenerate");
+            } else if (p->op != KS_OP_SOURCE && p->op != KS_OP_SINK) {
+                ks_buf_printf(b, "\\n%s", ks_op_dsl_name(p->op));
+                if (p->window.kind != KS_WIN_NONE) {
+                    static const char *const kinds[] = {"", "tumbling", "hopping", "sliding", "session"};
+                    ks_buf_printf(b, ", %s ", kinds[p->window.kind]);
+                    dot_duration(b, p->window.size);
+                }
+            }
             if (p->e.src) {
                 /* The expression, on one line and cut to keep the picture readable. */
                 char expr[64];
@@ -497,10 +526,10 @@ static void dot_body(const ks_topology_t *t, ks_buf_t *b, const char *prefix)
                 expr[k] = 0;
                 if (strlen(p->e.src) > k)
                     strcpy(expr + (k > sizeof expr - 4 ? sizeof expr - 4 : k), "...");
-                ks_buf_puts(b, "\\n");
+                ks_buf_puts(b, p->op == KS_OP_SINK ? "\\n" : ": ");
                 dot_escape(b, expr);
             }
-            ks_buf_printf(b, "\", shape=%s];\n", p->op == KS_OP_SOURCE || p->op == KS_OP_SINK ? "box" : "ellipse");
+            ks_buf_printf(b, "\", shape=%s];\n", p->generate ? "component" : p->op == KS_OP_SOURCE || p->op == KS_OP_SINK ? "box" : "ellipse");
         }
         ks_buf_puts(b, "  }\n");
     }
@@ -509,7 +538,7 @@ static void dot_body(const ks_topology_t *t, ks_buf_t *b, const char *prefix)
         for (int j = 0; j < p->nchildren; j++)
             ks_buf_printf(b, "  \"%s/%s\" -> \"%s/%s\";\n", prefix, p->name, prefix, p->children[j]->name);
         /* Topic nodes use Kafka's names (internal ones carry the application), so services share real topics only. */
-        if (p->op == KS_OP_SOURCE)
+        if (p->op == KS_OP_SOURCE && !p->generate) /* a generate source reads no topic */
             for (int j = 0; j < p->ntopics; j++)
                 ks_buf_printf(b, "  \"topic:%s\" [shape=cylinder];\n  \"topic:%s\" -> \"%s/%s\";\n", p->topics[j],
                               p->topics[j], prefix, p->name);
@@ -536,7 +565,7 @@ void ks_topology_describe(const ks_topology_t *t, ks_describe_fmt_t fmt, FILE *o
         ks_buf_putc(&b, '\n');
         ks_val_release(v);
     } else {
-        ks_buf_printf(&b, "digraph \"%s\" {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n", t->application);
+        ks_buf_printf(&b, "digraph \"%s\" {\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=10];\n", t->application);
         dot_body(t, &b, t->application);
         ks_buf_puts(&b, "}\n");
     }
@@ -549,7 +578,7 @@ void ks_topology_describe(const ks_topology_t *t, ks_describe_fmt_t fmt, FILE *o
 void ks_topology_describe_system(ks_topology_t *const *ts, int n, FILE *out)
 {
     ks_buf_t b = {0};
-    ks_buf_puts(&b, "digraph system {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n");
+    ks_buf_puts(&b, "digraph system {\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=10];\n");
     for (int i = 0; i < n; i++) {
         ks_buf_printf(&b, "  subgraph \"cluster_app_%s\" {\n    label=\"%s\";\n    style=bold;\n", ts[i]->application,
                       ts[i]->application);
