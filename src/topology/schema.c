@@ -82,7 +82,7 @@ static const ks_key_row_t p_to[] = {{"topic", KT_STRING, 0, NULL, "the topic"},
                                     {"dynamic", KT_EXPR, 0, NULL, "yields the topic name per record"},
                                     {NULL, 0, 0, NULL, NULL}};
 #define CHANGELOG_ROW {"changelog", KT_BOOL, 0, "true", "write the store's changes to its changelog topic (restore needs it)"}
-static const ks_key_row_t p_table[] = {{"store", KT_STRING, 0, NULL, "the state store's name"}, CHANGELOG_ROW,
+static const ks_key_row_t p_table[] = {{"store", KT_STRING, 0, NULL, "the state store's name; without it the table keeps a store only if a groupBy, suppress or join below needs one"}, CHANGELOG_ROW,
                                        {NULL, 0, 0, NULL, NULL}};
 static const ks_key_row_t p_group_by[] = {{"keySelector", KT_EXPR, 1, NULL, "yields the grouping key"},
                                           {NULL, 0, 0, NULL, NULL}};
@@ -143,7 +143,7 @@ const ks_step_row_t ks_schema_steps[] = {
     {"merge", KS_OP_MERGE, "pipeline", 0, STREAMS, 0, p_merge, "adds another pipeline's records to this stream"},
     {"repartition", KS_OP_REPARTITION, NULL, 1, STREAMS, 0, p_repartition, "writes through a repartition topic"},
     {"to", KS_OP_SINK, "topic", 0, STREAMS, 0, p_to, "writes to a topic; records continue downstream"},
-    {"toTable", KS_OP_TO_TABLE, NULL, 1, STREAMS, KS_KTABLE, p_table, "materialises the stream as a table"},
+    {"toTable", KS_OP_TO_TABLE, NULL, 1, STREAMS, KS_KTABLE, p_table, "the stream as a table, through a repartition topic after a key change"},
     {"toStream", KS_OP_TO_STREAM, NULL, 1, TABLES, KS_KSTREAM, p_name_only, "a table's changes as a stream"},
     {"groupByKey", KS_OP_GROUP_BY_KEY, NULL, 1, STREAMS, KS_KGROUPED_STREAM, p_name_only, "groups by the current key"},
     {"groupBy", KS_OP_GROUP_BY, "keySelector", 0, STREAMS | KS_KTABLE, KS_KGROUPED_STREAM, p_group_by,
