@@ -78,6 +78,7 @@ suite "topology cases: kstreamd test" "$KSTREAMD" test tests/topologies/*.test.y
 [ -x tests/snapshots/run.sh ] && suite "describe snapshots" tests/snapshots/run.sh
 [ -x tests/lint/run.sh ] && suite "lint" tests/lint/run.sh
 suite "topology warnings" tests/cli/warnings.sh
+suite "describe against Kafka Streams' own Topology#describe()" tests/conformance/describe/run.sh
 suite "man page is generated from the schema" bash -c 'if "$KSTREAMD" --help-topology=man | cmp -s - man/kstreamd.yaml.5.body; then echo "man: 1 passed, 0 failed"; else echo "man/kstreamd.yaml.5.body is stale: run make man"; echo "man: 0 passed, 1 failed"; fi'
 
 if [ "${SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
