@@ -243,7 +243,10 @@ int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, c
             }
         }
     }
-    /* Internal topics and the dead-letter topic: created when missing, with the sources' partition count. */
+    /*
+     * Internal topics and the dead-letter topic: created when missing, with
+     * the sources' partition count.
+     */
     if (rc == 0) {
         char **names = ks_xcalloc((size_t)t->ninternal + 1, sizeof(char *));
         int *parts = ks_xcalloc((size_t)t->ninternal + 1, sizeof(int));
@@ -253,7 +256,8 @@ int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, c
                 names[nn] = t->internal_topics[i];
                 parts[nn++] = maxparts;
             }
-        if (!find_topic(md, t->dlq_topic)) {
+        /* With errors.tolerance none a failed record stops the service: nothing is ever dead-lettered. */
+        if (!t->errors_tolerance_none && !find_topic(md, t->dlq_topic)) {
             names[nn] = t->dlq_topic;
             parts[nn++] = maxparts;
         }
