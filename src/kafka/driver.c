@@ -100,7 +100,7 @@ typedef struct stream_thread {
     rd_kafka_topic_partition_list_t *purge_offsets; /* committed offsets not yet asked to be deleted up to */
     rd_kafka_queue_t *purge_q;                      /* DeleteRecords results */
     int purge_pending;                              /* a DeleteRecords request has no result yet */
-    uint64_t last_purge_ms;                         /* when the last request was made (or the thread started) */
+    uint64_t last_purge_ms;                         /* loop time of the last request (or of the thread's start) */
     /* Sample output records for the log (log.sample.interval.ms, sample_tick). */
     struct sample *samples;
     int nsamples;
@@ -202,9 +202,7 @@ static void purge_repartition(stream_thread_t *st)
 {
     if (!st->producer)
         return;
-    uint64_t now = now_ms();
-    if (!st->last_purge_ms)
-        st->last_purge_ms = now; /* the first purge comes one interval after the start, as in Kafka Streams */
+    uint64_t now = uv_now(&st->loop); /* the clock of the commit timer, so an interval of commits is exact */
     if (st->purge_pending && st->purge_q)
         purge_result(st, 0);
     if (st->purge_pending || !st->purge_offsets || st->purge_offsets->cnt == 0 ||
@@ -1236,6 +1234,7 @@ static void *thread_main(void *arg)
         }
     } else {
         uv_timer_start(&st->poll_timer, on_poll_timer, 1000, 1000);
+        st->last_purge_ms = uv_now(&st->loop); /* the first purge comes an interval after the start */
         uv_timer_start(&st->commit_timer, on_commit_timer, (uint64_t)st->conf->commit_interval_ms,
                        (uint64_t)st->conf->commit_interval_ms);
         if (st->conf->progress_interval_ms > 0)
