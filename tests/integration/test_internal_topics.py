@@ -35,6 +35,19 @@ pipelines:
       - groupBy: .customer
       - windowedBy: {{tumbling: 1h, grace: 10m}}
       - count: {{store: hourly-count}}
+      - suppress: untilWindowCloses
+  sliding:
+    from: {src}
+    steps:
+      - groupByKey
+      - windowedBy: {{sliding: 5m, grace: 1m}}
+      - count: {{store: sliding-count}}
+  sessions:
+    from: {src}
+    steps:
+      - groupByKey
+      - windowedBy: {{session: 30m, grace: 2m}}
+      - count: {{store: session-count}}
 """
 
 CUSTOMERS = 20
@@ -77,6 +90,8 @@ def setup_app(topics, tmp_path, uid, name):
         "hourly-repartition": f"{app}-hourly-count-repartition",
         "count-changelog": f"{app}-order-count-changelog",
         "hourly-changelog": f"{app}-hourly-count-changelog",
+        "sliding-changelog": f"{app}-sliding-count-changelog",
+        "session-changelog": f"{app}-session-count-changelog",
     }
     for t in list(internal.values()) + [f"{app}-dlq"]:
         topics.forget(t)
@@ -112,6 +127,19 @@ def test_internal_topic_configs_and_purge(bootstrap, admin, topics, kstreamd, tm
     # 1 h window + 10 min grace + one day (windowstore.changelog.additional.retention.ms).
     assert (c["cleanup.policy"], c["retention.ms"], c["message.timestamp.type"]) == \
         ("compact,delete", str(3600000 + 600000 + 86400000), "CreateTime"), c
+    # Sliding windows keep twice the time difference + grace (Kafka Streams' sliding window store); sessions
+    # the gap + grace.
+    c = topic_configs(admin, internal["sliding-changelog"])
+    assert (c["cleanup.policy"], c["retention.ms"]) == ("compact,delete", str(2 * 300000 + 60000 + 86400000)), c
+    c = topic_configs(admin, internal["session-changelog"])
+    assert (c["cleanup.policy"], c["retention.ms"]) == ("compact,delete", str(1800000 + 120000 + 86400000)), c
+    # A suppression buffer's changelog is not a window store's: compacted only.
+    suppress = [t for t in admin.list_topics(timeout=10).topics
+                if t.startswith(app + "-") and "SUPPRESS" in t and t.endswith("-changelog")]
+    assert len(suppress) == 1, suppress
+    topics.forget(suppress[0])
+    c = topic_configs(admin, suppress[0])
+    assert (c["cleanup.policy"], c["message.timestamp.type"]) == ("compact", "CreateTime"), c
 
     # Committed records of the repartition topics are deleted: low watermark = committed offset, for every
     # partition that had records.
