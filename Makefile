@@ -31,7 +31,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-# ---- the demo: NewOrderSystem and CrmCustomerService (fed by the CRM seed) on the embedded broker ----
+# ---- the demo: NewOrderSystem, the CRM seed, CrmCustomerService and CustomerOrderCountService on the ----
+# ---- embedded broker; state under .run/local-state, a sample record per output topic every 5 s  ----
+# ---- (configs/local.yaml); tests/integration/test_demo.py runs this command                          ----
 demo: kstreamd
 	./kstreamd -c topologies/new_orders.yaml -c topologies/crm_seed.yaml -c topologies/crm_customer.yaml \
 		-c topologies/customer_order_count.yaml -E configs/local.yaml

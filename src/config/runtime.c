@@ -73,6 +73,12 @@ typedef struct {
     X("log.summary.interval.ms", "int 0..86400000", "120000",                                                          \
       "How often each stream thread logs its throughput and lag; 0: never.", K_INT, OFF(progress_interval_ms), 0,     \
       86400000, NULL)                                                                                                  \
+    X("repartition.purge.interval.ms", "int 0..86400000", "30000",                                                   \
+      "How often records of repartition topics that have been committed are deleted (Kafka's DeleteRecords).", K_INT,  \
+      OFF(purge_interval_ms), 0, 86400000, NULL)                                                                       \
+    X("log.sample.interval.ms", "int 0..86400000", "0",                                                                \
+      "How often each stream thread logs one record of each output topic, decoded with its serdes; 0: never.", K_INT, \
+      OFF(sample_interval_ms), 0, 86400000, NULL)                                                                      \
     X("cache.max.bytes", "int 0..2147483647", "10485760",                                                             \
       "Record cache of the state stores, shared by the stream threads; 0: every update goes through at once.", K_INT, \
       OFF(cache_max_bytes), 0, 2147483647, NULL)                                                                       \

@@ -40,6 +40,8 @@ typedef struct ks_runtime_conf {
     int replication_factor;     /* replication.factor for internal topics, default -1 (broker default) */
     int embedded_partitions;    /* embedded.partitions: partitions of topics the embedded broker creates, default 3 */
     int progress_interval_ms;   /* log.summary.interval.ms: period of the progress log line, 0: none; default 120000 */
+    int purge_interval_ms;      /* repartition.purge.interval.ms: period of purging repartition topics, default 30000 */
+    int sample_interval_ms;     /* log.sample.interval.ms: period of the logged sample records, 0 (default): none */
     char **rk_keys, **rk_vals;  /* librdkafka properties passed through, in precedence order (later wins) */
     int nrk;
 } ks_runtime_conf_t;

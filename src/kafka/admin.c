@@ -15,6 +15,9 @@
 #include "../util/util.h"
 #include "kafka_int.h"
 
+/* Kafka Streams' windowstore.changelog.additional.retention.ms default: a day. */
+#define KS_WINDOW_CHANGELOG_EXTRA_MS 86400000LL
+
 static int log_level = KS_LOG_INFO;
 
 void ks__log_set_level(const char *name)
@@ -78,6 +81,59 @@ static const rd_kafka_metadata_topic_t *find_topic(const rd_kafka_metadata_t *md
     return NULL;
 }
 
+/* Whether `name` ends with `suffix`. */
+static int ends_with(const char *name, const char *suffix)
+{
+    size_t nl = strlen(name), sl = strlen(suffix);
+    return nl > sl && strcmp(name + nl - sl, suffix) == 0;
+}
+
+/*
+ * The configuration Kafka Streams gives its internal topics (its
+ * RepartitionTopicConfig, UnwindowedChangelogTopicConfig and
+ * WindowedChangelogTopicConfig):
+ *
+ *   repartition  cleanup.policy=delete, retention.ms=-1 and
+ *                segment.bytes=52428800: nothing expires, however long the
+ *                service is down; the driver deletes what has been committed
+ *                (repartition.purge.interval.ms), and 50 MB segments let
+ *                those deletions free disk space soon.
+ *   changelog    cleanup.policy=compact: each key's latest value is kept.
+ *                A window or session store's changelog is compact,delete
+ *                with retention.ms the store's retention (size + grace; for
+ *                sliding windows twice the time difference + grace; for
+ *                sessions gap + grace) plus a day, Kafka Streams' default
+ *                windowstore.changelog.additional.retention.ms.
+ *
+ * Both carry message.timestamp.type=CreateTime (Kafka Streams'
+ * INTERNAL_TOPIC_DEFAULT_OVERRIDES for changelogs; the broker's default for
+ * repartition topics), so restored windows keep their records' times. The
+ * dead-letter topic keeps the broker's defaults.
+ */
+static void set_internal_topic_config(const ks_topology_t *t, rd_kafka_NewTopic_t *nt, const char *name)
+{
+    if (ends_with(name, "-repartition") && t && ks_topology_is_internal(t, name)) {
+        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "delete");
+        rd_kafka_NewTopic_set_config(nt, "retention.ms", "-1");
+        rd_kafka_NewTopic_set_config(nt, "segment.bytes", "52428800");
+        return;
+    }
+    if (!ends_with(name, "-changelog"))
+        return;
+    int pi = -1;
+    const ks_proc_t *wp = t && ks__changelog_store(t, name, &pi) && pi >= 0 ? t->procs[pi] : NULL;
+    rd_kafka_NewTopic_set_config(nt, "message.timestamp.type", "CreateTime");
+    if (wp && wp->window.kind != KS_WIN_NONE && wp->op != KS_OP_SUPPRESS) {
+        int64_t span = wp->window.kind == KS_WIN_SLIDING ? 2 * wp->window.size : wp->window.size;
+        char ret[32];
+        snprintf(ret, sizeof ret, "%lld", (long long)(span + wp->window.grace + KS_WINDOW_CHANGELOG_EXTRA_MS));
+        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact,delete");
+        rd_kafka_NewTopic_set_config(nt, "retention.ms", ret);
+    } else {
+        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+    }
+}
+
 static int create_topics(rd_kafka_t *rk, const ks_topology_t *t, char **names, int *parts, int n, int rf,
                          int timeout_ms, char *err, size_t errlen)
 {
@@ -87,25 +143,8 @@ static int create_topics(rd_kafka_t *rk, const ks_topology_t *t, char **names, i
     char e[256];
     for (int i = 0; i < n; i++) {
         nt[i] = rd_kafka_NewTopic_new(names[i], parts[i], rf, e, sizeof e);
-        size_t nl = nt[i] ? strlen(names[i]) : 0;
-        if (nl > 10 && strcmp(names[i] + nl - 10, "-changelog") == 0) {
-            /*
-             * Changelogs keep each key's latest value: compacted, as Kafka Streams
-             * creates them. A window store's changelog also forgets windows past
-             * their retention (size + grace) plus a day, as Kafka Streams'
-             * windowstore.changelog.additional.retention.ms does.
-             */
-            int pi = -1;
-            const ks_proc_t *wp = t && ks__changelog_store(t, names[i], &pi) && pi >= 0 ? t->procs[pi] : NULL;
-            if (wp && wp->window.kind != KS_WIN_NONE) {
-                char ret[32];
-                snprintf(ret, sizeof ret, "%lld", (long long)(wp->window.size + wp->window.grace + 86400000LL));
-                rd_kafka_NewTopic_set_config(nt[i], "cleanup.policy", "compact,delete");
-                rd_kafka_NewTopic_set_config(nt[i], "retention.ms", ret);
-            } else {
-                rd_kafka_NewTopic_set_config(nt[i], "cleanup.policy", "compact");
-            }
-        }
+        if (nt[i])
+            set_internal_topic_config(t, nt[i], names[i]);
         if (!nt[i]) {
             snprintf(err, errlen, "cannot describe topic %s: %s", names[i], e);
             rd_kafka_NewTopic_destroy_array(nt, (size_t)i);
@@ -204,7 +243,10 @@ int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, c
             }
         }
     }
-    /* Internal topics and the dead-letter topic: created when missing, with the sources' partition count. */
+    /*
+     * Internal topics and the dead-letter topic: created when missing, with
+     * the sources' partition count.
+     */
     if (rc == 0) {
         char **names = ks_xcalloc((size_t)t->ninternal + 1, sizeof(char *));
         int *parts = ks_xcalloc((size_t)t->ninternal + 1, sizeof(int));
@@ -214,7 +256,8 @@ int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, c
                 names[nn] = t->internal_topics[i];
                 parts[nn++] = maxparts;
             }
-        if (!find_topic(md, t->dlq_topic)) {
+        /* With errors.tolerance none a failed record stops the service: nothing is ever dead-lettered. */
+        if (!t->errors_tolerance_none && !find_topic(md, t->dlq_topic)) {
             names[nn] = t->dlq_topic;
             parts[nn++] = maxparts;
         }

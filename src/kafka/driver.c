@@ -31,6 +31,8 @@
 
 #include "../engine/engine.h"
 #include "../engine/generate.h"
+#include "../json/json.h"
+#include "../serde/serde.h"
 #include "../store/store.h"
 #include "../util/util.h"
 #include "kafka_int.h"
@@ -94,6 +96,15 @@ typedef struct stream_thread {
     uint64_t in, out, last_in, last_out;
     pthread_t tid;
     int exit_code;
+    /* Purging committed records of repartition topics (purge_repartition). */
+    rd_kafka_topic_partition_list_t *purge_offsets; /* committed offsets not yet asked to be deleted up to */
+    rd_kafka_queue_t *purge_q;                      /* DeleteRecords results */
+    int purge_pending;                              /* a DeleteRecords request has no result yet */
+    uint64_t last_purge_ms;                         /* loop time of the last request (or of the thread's start) */
+    /* Sample output records for the log (log.sample.interval.ms, sample_tick). */
+    struct sample *samples;
+    int nsamples;
+    uint64_t last_sample_ms;
     atomic_int ready; /* stop_async is initialised: other threads may signal it */
     char name[160];
 } stream_thread_t;
@@ -118,12 +129,239 @@ static void rk_log_forward(const rd_kafka_t *rk, int level, const char *fac, con
     ks__log(l, "librdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
+/* ---- purging repartition topics ---- */
+
+/* Whether `topic` is one of the application's repartition topics. */
+static int is_repartition_topic(const ks_topology_t *t, const char *topic)
+{
+    for (int i = 0; i < t->nprocs; i++)
+        if (t->procs[i]->op == KS_OP_SOURCE && t->procs[i]->is_repartition && t->procs[i]->topic &&
+            strcmp(t->procs[i]->topic, topic) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * Called with the offsets just committed: those of repartition topics are
+ * remembered for the next purge. Loop thread.
+ */
+static void note_committed(stream_thread_t *st, const rd_kafka_topic_partition_list_t *committed)
+{
+    if (strcmp(st->conf->bootstrap, "embedded") == 0)
+        return; /* the embedded broker has no DeleteRecords */
+    for (int i = 0; i < committed->cnt; i++) {
+        const rd_kafka_topic_partition_t *c = &committed->elems[i];
+        if (c->offset < 0 || !is_repartition_topic(st->t, c->topic))
+            continue;
+        if (!st->purge_offsets)
+            st->purge_offsets = rd_kafka_topic_partition_list_new(8);
+        rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(st->purge_offsets, c->topic, c->partition);
+        if (!tp)
+            tp = rd_kafka_topic_partition_list_add(st->purge_offsets, c->topic, c->partition);
+        tp->offset = c->offset;
+    }
+}
+
+/* Reads the result of the DeleteRecords request in flight, waiting up to timeout_ms. */
+static void purge_result(stream_thread_t *st, int timeout_ms)
+{
+    if (!st->purge_pending)
+        return;
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(st->purge_q, timeout_ms);
+    if (!ev)
+        return;
+    st->purge_pending = 0;
+    const rd_kafka_DeleteRecords_result_t *res = rd_kafka_event_DeleteRecords_result(ev);
+    const rd_kafka_topic_partition_list_t *done = res ? rd_kafka_DeleteRecords_result_offsets(res) : NULL;
+    if (rd_kafka_event_error(ev)) {
+        ks__log(KS_LOG_WARN, "%s: purging repartition topics: %s (tried again after repartition.purge.interval.ms)",
+                st->name, rd_kafka_event_error_string(ev));
+    } else if (done) {
+        for (int i = 0; i < done->cnt; i++) {
+            if (done->elems[i].err)
+                ks__log(KS_LOG_WARN, "%s: purging %s[%d]: %s", st->name, done->elems[i].topic,
+                        done->elems[i].partition, rd_kafka_err2str(done->elems[i].err));
+            else
+                ks__log(KS_LOG_DEBUG, "%s: purged %s[%d] below offset %lld", st->name, done->elems[i].topic,
+                        done->elems[i].partition, (long long)done->elems[i].offset);
+        }
+    }
+    rd_kafka_event_destroy(ev);
+}
+
+/*
+ * Records of a repartition topic below the committed offset are never read
+ * again: as Kafka Streams does, they are deleted (DeleteRecords) at a commit
+ * that comes at least repartition.purge.interval.ms after the last purge.
+ * The request is asynchronous: its result is read at a later commit, and no
+ * new request is made while one is in flight. The topics are created with
+ * retention.ms=-1 (admin.c), so this is what bounds their size. Loop thread,
+ * after commit_cycle.
+ */
+static void purge_repartition(stream_thread_t *st)
+{
+    if (!st->producer)
+        return;
+    uint64_t now = uv_now(&st->loop); /* the clock of the commit timer, so an interval of commits is exact */
+    if (st->purge_pending && st->purge_q)
+        purge_result(st, 0);
+    if (st->purge_pending || !st->purge_offsets || st->purge_offsets->cnt == 0 ||
+        now - st->last_purge_ms < (uint64_t)st->conf->purge_interval_ms)
+        return;
+    if (!st->purge_q)
+        st->purge_q = rd_kafka_queue_new(st->producer);
+    rd_kafka_DeleteRecords_t *del = rd_kafka_DeleteRecords_new(st->purge_offsets);
+    rd_kafka_DeleteRecords(st->producer, &del, 1, NULL, st->purge_q);
+    rd_kafka_DeleteRecords_destroy(del);
+    ks__log(KS_LOG_DEBUG, "%s: purging %d repartition partitions below their committed offsets", st->name,
+            st->purge_offsets->cnt);
+    rd_kafka_topic_partition_list_destroy(st->purge_offsets);
+    st->purge_offsets = NULL;
+    st->purge_pending = 1;
+    st->last_purge_ms = now;
+}
+
+/* At close, before the producer is destroyed: the request in flight gets a second to answer. */
+static void purge_close(stream_thread_t *st)
+{
+    if (st->purge_q) {
+        purge_result(st, 1000);
+        rd_kafka_queue_destroy(st->purge_q);
+        st->purge_q = NULL;
+    }
+    if (st->purge_offsets)
+        rd_kafka_topic_partition_list_destroy(st->purge_offsets);
+    st->purge_offsets = NULL;
+    st->purge_pending = 0;
+}
+
+/* ---- sample output records (log.sample.interval.ms) ---- */
+
+/*
+ * One record of each output topic is logged every log.sample.interval.ms,
+ * key and value decoded with the topic's serdes: what `make demo` shows of
+ * what the services compute. Copying every record would cost the hot path;
+ * instead a sample asks for one record (`want`), on_emit copies the next
+ * record to its topic, and sample_tick logs it and asks again.
+ */
+typedef struct sample {
+    const char *topic; /* the sink's topic: the topology's own string, which on_emit receives */
+    int owner;         /* index of the sample that holds this topic's record: the first sink to the topic */
+    ks_serde_t key_serde, value_serde;
+    int want, have;
+    int key_null, value_null;
+    ks_buf_t key, value;
+} sample_t;
+
+static void samples_init(stream_thread_t *st)
+{
+    const ks_topology_t *t = st->t;
+    for (int i = 0; i < t->nprocs; i++) {
+        const ks_proc_t *p = t->procs[i];
+        if (p->op != KS_OP_SINK || p->is_repartition || p->dynamic_topic || !p->topic)
+            continue;
+        st->samples = ks_xrealloc(st->samples, (size_t)(st->nsamples + 1) * sizeof *st->samples);
+        sample_t *sm = &st->samples[st->nsamples++];
+        memset(sm, 0, sizeof *sm);
+        const ks_topic_conf_t *tc = ks_topology_topic(t, p->topic);
+        sm->topic = p->topic;
+        sm->key_serde = tc ? tc->key : KS_SERDE_STRING;
+        sm->value_serde = tc ? tc->value : KS_SERDE_JSON;
+        sm->owner = st->nsamples - 1;
+        for (int k = 0; k < st->nsamples - 1 && sm->owner == st->nsamples - 1; k++)
+            if (strcmp(st->samples[k].topic, p->topic) == 0)
+                sm->owner = k;
+        sm->want = 1;
+    }
+}
+
+/* on_emit: copies the record if its topic's sample asked for one. */
+static void sample_capture(stream_thread_t *st, const ks_record_t *r)
+{
+    for (int i = 0; i < st->nsamples; i++) {
+        if (st->samples[i].topic != r->topic)
+            continue;
+        sample_t *sm = &st->samples[st->samples[i].owner]; /* a topic fed by several sinks has one line */
+        if (!sm->want)
+            return;
+        sm->key.len = sm->value.len = 0;
+        sm->key_null = r->key == NULL;
+        sm->value_null = r->value == NULL;
+        if (r->key)
+            ks_buf_append(&sm->key, r->key, r->key_len);
+        if (r->value)
+            ks_buf_append(&sm->value, r->value, r->value_len);
+        sm->want = 0;
+        sm->have = 1;
+        return;
+    }
+}
+
+/* `bytes` decoded with `serde`, as JSON text, or why it cannot be. */
+static void sample_decode(ks_buf_t *out, ks_serde_t serde, const ks_buf_t *bytes, int is_null)
+{
+    ks_val v;
+    char err[256];
+    if (ks_serde_decode(serde, is_null ? NULL : (bytes->data ? bytes->data : ""), bytes->len, &v, err, sizeof err)) {
+        ks_buf_printf(out, "(not %s: %s)", ks_serde_name(serde), err);
+        return;
+    }
+    ks_json_write(out, v);
+    ks_val_release(v);
+}
+
+/* Every log.sample.interval.ms (from the 1 s poll timer): one line per output topic that had a record. */
+static void sample_tick(stream_thread_t *st)
+{
+    if (st->conf->sample_interval_ms <= 0)
+        return;
+    uint64_t now = now_ms();
+    if (!st->samples && !st->last_sample_ms) {
+        samples_init(st);
+        st->last_sample_ms = now;
+        return;
+    }
+    if (now - st->last_sample_ms < (uint64_t)st->conf->sample_interval_ms)
+        return;
+    st->last_sample_ms = now;
+    ks_buf_t line = {0};
+    for (int i = 0; i < st->nsamples; i++) {
+        sample_t *sm = &st->samples[i];
+        if (sm->owner != i || !sm->have) {
+            sm->want = 1;
+            continue;
+        }
+        line.len = 0;
+        ks_buf_printf(&line, "%s: sample %s: key ", st->name, sm->topic);
+        sample_decode(&line, sm->key_serde, &sm->key, sm->key_null);
+        ks_buf_puts(&line, ", value ");
+        sample_decode(&line, sm->value_serde, &sm->value, sm->value_null);
+        ks__log(KS_LOG_INFO, "%.*s", (int)line.len, line.data);
+        sm->have = 0;
+        sm->want = 1;
+    }
+    ks_buf_free(&line);
+}
+
+static void samples_free(stream_thread_t *st)
+{
+    for (int i = 0; i < st->nsamples; i++) {
+        ks_buf_free(&st->samples[i].key);
+        ks_buf_free(&st->samples[i].value);
+    }
+    free(st->samples);
+    st->samples = NULL;
+    st->nsamples = 0;
+}
+
 /* ---- producing ---- */
 
 static void on_emit(void *ud, const ks_record_t *r)
 {
     stream_thread_t *st = ud;
     rd_kafka_headers_t *hdrs = NULL;
+    if (st->nsamples)
+        sample_capture(st, r);
     if (st->outq_msgs >= OUTQ_EMIT_MAX || st->outq_bytes >= OUTQ_EMIT_MAX_BYTES) {
         /* Deliveries fail after message.timeout.ms at worst, so this ends. */
         while (!st->failed && (st->outq_msgs >= OUTQ_HOLD || st->outq_bytes >= OUTQ_HOLD_BYTES))
@@ -263,6 +501,7 @@ static int commit_cycle(stream_thread_t *st)
         return -1;
     }
     ks__log(KS_LOG_DEBUG, "%s: committed %d partitions", st->name, st->processed->cnt);
+    note_committed(st, st->processed);
     rd_kafka_topic_partition_list_destroy(st->processed);
     st->processed = rd_kafka_topic_partition_list_new(8);
     return 0;
@@ -274,6 +513,7 @@ static void on_commit_timer(uv_timer_t *h)
 {
     commit_cycle(h->data);
     unhold(h->data); /* the flush served the deliveries */
+    purge_repartition(h->data);
 }
 
 /* ---- consuming ---- */
@@ -288,6 +528,7 @@ static void drain_consumer(stream_thread_t *st);
 static void on_poll_timer(uv_timer_t *h)
 {
     stream_thread_t *st = h->data;
+    sample_tick(st);
     if (st->consumer && !st->held && !st->stopping && !st->failed)
         drain_consumer(st);
 }
@@ -766,6 +1007,8 @@ static void close_all(stream_thread_t *st)
     free(st->emit_topics);
     st->emit_topics = NULL;
     st->nemit_topics = 0;
+    purge_close(st);
+    samples_free(st);
     rd_kafka_destroy(st->producer);
     st->producer = NULL;
     uv_close((uv_handle_t *)&st->ppoll, close_cb);
@@ -991,6 +1234,7 @@ static void *thread_main(void *arg)
         }
     } else {
         uv_timer_start(&st->poll_timer, on_poll_timer, 1000, 1000);
+        st->last_purge_ms = uv_now(&st->loop); /* the first purge comes an interval after the start */
         uv_timer_start(&st->commit_timer, on_commit_timer, (uint64_t)st->conf->commit_interval_ms,
                        (uint64_t)st->conf->commit_interval_ms);
         if (st->conf->progress_interval_ms > 0)

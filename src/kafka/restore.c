@@ -11,7 +11,9 @@
  * a crash resumes where it stopped. A store without a checkpoint but with
  * data (the process died before its first commit), or whose checkpoint is
  * beyond the changelog's end (the topic was recreated), is wiped and
- * restored in full.
+ * restored in full; one log line says so for all the store partitions of
+ * an assignment (on the embedded broker, which starts empty, that every
+ * store a previous run left was cleared).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,9 +48,22 @@ const char *ks__changelog_store(const ks_topology_t *t, const char *topic, int *
     return NULL;
 }
 
+/* Why a store partition's local state was wiped before its restore (restore_one). */
+enum { WIPE_NONE, WIPE_NO_CHECKPOINT, WIPE_PAST_END, WIPE_BEFORE_START, WIPE__COUNT };
+
+static const char *const wipe_reasons[WIPE__COUNT] = {
+    NULL, "local state has no checkpoint", "the checkpoint is past the changelog's end",
+    "the changelog no longer holds the checkpoint"};
+
+/*
+ * Restores one store partition from its changelog. *wiped says whether
+ * (and why) the local state was wiped first; the caller logs that, one
+ * line for all the partitions of an assignment.
+ */
 static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const char *topic, int32_t part,
-                       const char *who, int timeout_ms, char *err, size_t errlen)
+                       const char *who, int timeout_ms, int *wiped, char *err, size_t errlen)
 {
+    *wiped = WIPE_NONE;
     int64_t lo = 0, hi = 0;
     rd_kafka_resp_err_t e;
     uint64_t until = mono_ms() + (uint64_t)timeout_ms;
@@ -68,9 +83,8 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const 
     int64_t from = ks_store_checkpoint(s, store, part);
     int64_t have = ks_store_count(s, store, part);
     if ((from < 0 && have > 0) || from > hi || (from >= 0 && from < lo)) {
-        ks__log(KS_LOG_INFO, "%s: %s[%d]: %s; restoring it in full", who, store, part,
-                from < 0 ? "local state has no checkpoint" : from > hi ? "the checkpoint is past the changelog's end"
-                                                                      : "the changelog no longer holds the checkpoint");
+        *wiped = from < 0 ? WIPE_NO_CHECKPOINT : from > hi ? WIPE_PAST_END : WIPE_BEFORE_START;
+        ks__log(KS_LOG_DEBUG, "%s: %s[%d]: %s; restoring it in full", who, store, part, wipe_reasons[*wiped]);
         if (ks_store_wipe(s, store, part) || ks_stores_commit(s, err, errlen)) {
             snprintf(err, errlen, "restoring %s: cannot wipe partition %d", store, part);
             return -1;
@@ -289,11 +303,49 @@ int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_c
         return -1;
     }
     rd_kafka_poll_set_consumer(rk);
-    int rc = 0;
+    int rc = 0, nwiped[WIPE__COUNT] = {0};
+    int *why = ks_xcalloc((size_t)n, sizeof *why);
     for (int k = 0; k < n && rc == 0; k++) {
         const ks_proc_t *p = t->procs[wanted[k].proc];
         rc = restore_one(rk, s, p->stores[wanted[k].store], p->changelogs[wanted[k].store], wanted[k].part, who,
-                         conf->startup_timeout_ms, err, errlen);
+                         conf->startup_timeout_ms, &why[k], err, errlen);
+        if (why[k] != WIPE_NONE && strcmp(conf->bootstrap, "embedded") == 0)
+            why[k] = WIPE_PAST_END; /* the embedded broker starts empty: all local state is a previous run's */
+        nwiped[why[k]]++;
+    }
+    /* The wiped partitions by reason, grouped by store: "counts[0,1,2], sums[0,1,2]". */
+    ks_buf_t wiped_names[WIPE__COUNT] = {{0}};
+    for (int k = 0; k < n; k++) {
+        if (why[k] == WIPE_NONE)
+            continue;
+        int w = why[k];
+        ks_buf_t *b = &wiped_names[w];
+        ks_buf_printf(b, "%s%s[%d", b->len ? ", " : "", t->procs[wanted[k].proc]->stores[wanted[k].store],
+                      wanted[k].part);
+        for (int j = k + 1; j < n; j++)
+            if (why[j] == w && wanted[j].proc == wanted[k].proc && wanted[j].store == wanted[k].store) {
+                ks_buf_printf(b, ",%d", wanted[j].part);
+                why[j] = WIPE_NONE; /* listed */
+            }
+        ks_buf_puts(b, "]");
+    }
+    free(why);
+    /*
+     * One line per reason, not one per store partition. The embedded broker
+     * starts empty, so every store a previous run left is ahead of its
+     * changelog: that is said as what it is.
+     */
+    int embedded = strcmp(conf->bootstrap, "embedded") == 0;
+    for (int why = WIPE_NO_CHECKPOINT; why < WIPE__COUNT; why++) {
+        if (!nwiped[why])
+            continue;
+        if (embedded && why == WIPE_PAST_END)
+            ks__log(KS_LOG_INFO, "%s: the embedded broker starts empty: cleared the state a previous run left in %d "
+                    "store partitions (%.*s)", who, nwiped[why], (int)wiped_names[why].len, wiped_names[why].data);
+        else
+            ks__log(KS_LOG_INFO, "%s: %s in %d store partitions (%.*s): wiped them and restored them in full", who,
+                    wipe_reasons[why], nwiped[why], (int)wiped_names[why].len, wiped_names[why].data);
+        ks_buf_free(&wiped_names[why]);
     }
     rd_kafka_destroy(rk);
     free(wanted);

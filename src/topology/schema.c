@@ -69,6 +69,8 @@ const ks_key_row_t ks_schema_generate[] = {
 static const ks_key_row_t p_name_only[] = {{NULL, 0, 0, NULL, NULL}};
 static const ks_key_row_t p_predicate[] = {{"predicate", KT_EXPR, 1, NULL, "keeps records for which it is true"},
                                            {NULL, 0, 0, NULL, NULL}};
+static const ks_key_row_t p_predicate_not[] = {{"predicate", KT_EXPR, 1, NULL, "keeps records for which it is false"},
+                                               {NULL, 0, 0, NULL, NULL}};
 static const ks_key_row_t p_mapper[] = {{"mapper", KT_EXPR, 1, NULL, "the expression"}, {NULL, 0, 0, NULL, NULL}};
 static const ks_key_row_t p_key_selector[] = {{"keySelector", KT_EXPR, 1, NULL, "yields the new key"},
                                               {NULL, 0, 0, NULL, NULL}};
@@ -88,8 +90,8 @@ static const ks_key_row_t p_group_by[] = {{"keySelector", KT_EXPR, 1, NULL, "yie
                                           {NULL, 0, 0, NULL, NULL}};
 static const ks_key_row_t p_windowed[] = {
     {"tumbling", KT_DURATION, 0, NULL, "fixed, non-overlapping windows of this size"},
-    {"hopping", KT_DURATION, 0, NULL, "windows of this size..."},
-    {"advance", KT_DURATION, 0, NULL, "...starting every `advance`"},
+    {"hopping", KT_DURATION, 0, NULL, "overlapping windows of this size, one starting every `advance`"},
+    {"advance", KT_DURATION, 0, NULL, "with `hopping`: the time between the starts of two windows"},
     {"sliding", KT_DURATION, 0, NULL, "windows of at most this time difference between records"},
     {"session", KT_DURATION, 0, NULL, "sessions closed after this inactivity gap"},
     {"grace", KT_DURATION, 0, "0ms", "how long late records are still accepted"},
@@ -132,7 +134,7 @@ static const ks_key_row_t p_join[] = {
 
 const ks_step_row_t ks_schema_steps[] = {
     {"filter", KS_OP_FILTER, "predicate", 0, STREAMS | TABLES, 0, p_predicate, "keeps records whose predicate is true"},
-    {"filterNot", KS_OP_FILTER_NOT, "predicate", 0, STREAMS | TABLES, 0, p_predicate, "drops records whose predicate is true"},
+    {"filterNot", KS_OP_FILTER_NOT, "predicate", 0, STREAMS | TABLES, 0, p_predicate_not, "drops records whose predicate is true"},
     {"map", KS_OP_MAP, "mapper", 0, STREAMS, 0, p_mapper, "new key and value: the expression yields {key, value}"},
     {"mapValues", KS_OP_MAP_VALUES, "mapper", 0, STREAMS | TABLES, 0, p_mapper, "new value; the key is kept"},
     {"flatMap", KS_OP_FLAT_MAP, "mapper", 0, STREAMS, 0, p_mapper, "one record per output {key, value}"},

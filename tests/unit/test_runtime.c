@@ -28,7 +28,7 @@
 #define ALLOWED                                                                                                        \
     "bootstrap.servers, state.dir, query.listen, log.level, commit.interval.ms, num.stream.threads, "                 \
     "processing.guarantee, startup.timeout.ms, replication.factor, embedded.partitions, log.summary.interval.ms, "    \
-    "cache.max.bytes, errors.tolerance, dlq.topic"
+    "repartition.purge.interval.ms, log.sample.interval.ms, cache.max.bytes, errors.tolerance, dlq.topic"
 
 /* Builds and expects success with no diagnostics at all. */
 static void build_ok(ks_runtime_conf_t *c, const char *env, const ks_topology_t *t, char *const *sets, int nsets)
@@ -430,9 +430,13 @@ static void config_local_loads(void **state)
     ks_runtime_conf_t c;
     build_ok(&c, "configs/local.yaml", NULL, NULL, 0);
     assert_string_equal(c.bootstrap, "embedded");
-    assert_int_equal(strncmp(c.state_dir, "/tmp/", 5), 0);
+    /* State lives in the checkout (its ignored .run/), not in a directory every checkout shares. */
+    assert_string_equal(c.state_dir, ".run/local-state");
     assert_string_equal(c.log_level, "info");
     assert_int_equal(c.commit_interval_ms, 1000);
+    /* The demo logs a sample record of each output topic. */
+    assert_int_equal(c.sample_interval_ms, 5000);
+    assert_int_equal(c.purge_interval_ms, 30000);
     ks_runtime_conf_free(&c);
 }
 
@@ -487,7 +491,7 @@ static void key_table_is_complete(void **state)
         assert_non_null(k->doc);
         assert_true(strlen(k->doc) > 10);
     }
-    assert_int_equal(n, 14);
+    assert_int_equal(n, 16);
 }
 
 int main(void)

@@ -1,0 +1,120 @@
+"""`make demo` as a new user meets it (issue 11, items 17 and 18). No real broker: the demo runs on the embedded one.
+
+The demo's command line is taken from the Makefile (`make -n demo`) and run in a scratch directory that links the
+checkout's binary, topologies, configs and tools, as a fresh checkout would have them:
+- its state lives under that directory's .run/ (configs/local.yaml), not in a directory shared by checkouts;
+- every few seconds it logs a sample record of each output topic, key and value decoded with the topic's serdes
+  (log.sample.interval.ms), e.g. a customer's count as a number;
+- tools/read_topic.yaml reads any topic of the running demo's embedded broker, decoded;
+- a second run, on an embedded broker that starts empty, clears the stores the first run left in one line per
+  service, not one line per store partition.
+"""
+import os
+import re
+import shlex
+import signal
+import subprocess
+import time
+
+from conftest import kstreamd_path
+from kit import REPO
+
+
+def demo_command():
+    """The demo target's command, as `make` would run it (without rebuilding kstreamd)."""
+    r = subprocess.run(["make", "-s", "-n", "-o", "kstreamd", "demo"], cwd=REPO, capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr
+    cmd = shlex.split(r.stdout.replace("\\\n", " "))
+    assert cmd[0] == "./kstreamd", cmd
+    return cmd
+
+
+class Proc:
+    def __init__(self, args, cwd, logpath, env=None):
+        self.logpath = logpath
+        self.logf = open(logpath, "wb")
+        self.proc = subprocess.Popen(args, cwd=cwd, stdin=subprocess.DEVNULL, stdout=self.logf,
+                                     stderr=subprocess.STDOUT, env=env)
+
+    def log(self):
+        with open(self.logpath, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, pattern, timeout):
+        rx = re.compile(pattern, re.M)
+        deadline = time.time() + timeout
+        while True:
+            m = rx.search(self.log())
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                raise AssertionError(f"exited ({self.proc.returncode}) before logging /{pattern}/:\n"
+                                     + self.log()[-4000:])
+            if time.time() > deadline:
+                raise AssertionError(f"did not log /{pattern}/ within {timeout}s:\n" + self.log()[-4000:])
+            time.sleep(0.1)
+
+    def interrupt(self, timeout=30):
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        finally:
+            self.kill()
+        return rc
+
+    def kill(self):
+        if self.proc.poll() is None:  # by pid only
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.logf.close()
+
+
+def checkout(tmp_path):
+    work = tmp_path / "checkout"
+    work.mkdir()
+    os.symlink(kstreamd_path(), work / "kstreamd")
+    for d in ("topologies", "configs", "tools"):
+        os.symlink(os.path.join(REPO, d), work / d)
+    return work
+
+
+def test_demo_state_samples_reader_and_restart(tmp_path):
+    cmd = demo_command()
+    work = checkout(tmp_path)
+    demo = Proc(cmd, work, str(tmp_path / "demo-1.log"))
+    try:
+        port = demo.wait_log(r"embedded broker at (127\.0\.0\.1:\d+)", 60).group(1)
+        # Sample records, decoded: a customer's count is a number (long serde), a customer a JSON object.
+        m = demo.wait_log(r'customer-order-count-service\[0\]: sample customer-order-count-v1: key "(c-\d+)", '
+                          r'value (\d+)$', 60)
+        assert int(m.group(2)) > 0
+        demo.wait_log(r'crm-customer-service\[0\]: sample crm-customer-v1: key "c-\d+", value \{.*"customerId":"c-\d+"',
+                      30)
+        # Any topic of the embedded broker, read from another process.
+        env = dict(os.environ, TOPIC="customer-order-count-v1", VALUE="long")
+        reader = Proc(["./kstreamd", "-c", "tools/read_topic.yaml", "--set", f"bootstrap.servers={port}"], work,
+                      str(tmp_path / "reader.log"), env=env)
+        try:
+            reader.wait_log(r'KSTREAM-PEEK-0000000001: \{"topic":"customer-order-count-v1","partition":\d,'
+                            r'"offset":\d+,"key":"c-\d+","value":\d+\}$', 60)
+        finally:
+            assert reader.interrupt() == 0, reader.log()[-3000:]
+    finally:
+        rc = demo.interrupt()
+    assert rc == 0, demo.log()[-3000:]
+    # State lives in the checkout, under .run/.
+    assert (work / ".run" / "local-state" / "customer-order-count-service").is_dir(), os.listdir(work)
+
+    # Second run: the embedded broker is empty again; the stores the first run left are cleared in one line.
+    demo = Proc(cmd, work, str(tmp_path / "demo-2.log"))
+    try:
+        demo.wait_log(r"customer-order-count-service\[0\]: the embedded broker starts empty: cleared the state a "
+                      r"previous run left in \d+ store partitions \(customer-order-count\[0,1,2\], ", 60)
+        demo.wait_log(r"customer-order-count-service\[0\]: sample customer-order-count-v1: ", 60)
+    finally:
+        rc = demo.interrupt()
+    assert rc == 0, demo.log()[-3000:]
+    log = demo.log()
+    assert len(re.findall(r"cleared the state a previous run left", log)) == 1, log[-4000:]
+    assert "in full" not in log, log[-4000:]
