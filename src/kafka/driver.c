@@ -101,6 +101,12 @@ typedef struct stream_thread {
 static stream_thread_t *threads; /* every stream thread of the process */
 static int nthreads;
 static atomic_int stop_requested; /* a stop came before some thread was ready */
+/*
+ * Guards each thread's `ready` together with the uv_async_send that reads
+ * it: a thread clears `ready` under it before closing its stop_async, so no
+ * other thread sends to a closed handle (libuv aborts on that).
+ */
+static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
 static int signals_seen;
 
 static uint64_t now_ms(void)
@@ -705,6 +711,14 @@ static void on_progress(uv_timer_t *h)
 static void close_all(stream_thread_t *st);
 static void stop_all_threads(void);
 
+/* From now on no thread sends to this thread's stop_async, which is about to close. */
+static void set_unready(stream_thread_t *st)
+{
+    pthread_mutex_lock(&ready_lock);
+    atomic_store(&st->ready, 0);
+    pthread_mutex_unlock(&ready_lock);
+}
+
 static void fail(stream_thread_t *st, const char *fmt, ...)
 {
     char msg[2048];
@@ -775,6 +789,7 @@ static void close_all(stream_thread_t *st)
     uv_close((uv_handle_t *)&st->gen_timer, close_cb);
     uv_close((uv_handle_t *)&st->hold_timer, close_cb);
     uv_close((uv_handle_t *)&st->poll_timer, close_cb);
+    set_unready(st);
     uv_close((uv_handle_t *)&st->stop_async, close_cb);
 }
 
@@ -949,7 +964,9 @@ static void *thread_main(void *arg)
     uv_loop_init(&st->loop);
     uv_async_init(&st->loop, &st->stop_async, on_stop);
     st->stop_async.data = st;
+    pthread_mutex_lock(&ready_lock);
     atomic_store(&st->ready, 1);
+    pthread_mutex_unlock(&ready_lock);
     ks_engine_ops_t ops = {on_emit, on_peek};
     st->engine = ks_engine_new(st->t, &ops, st, err, sizeof err);
     st->processed = rd_kafka_topic_partition_list_new(8);
@@ -977,8 +994,12 @@ static void *thread_main(void *arg)
     st->commit_timer.data = st->progress_timer.data = st->gen_timer.data = st->hold_timer.data = st;
     st->poll_timer.data = st;
     if (!st->engine || stores_failed || start_clients(st, err, sizeof err)) {
-        ks__log(KS_LOG_ERROR, "%s: %s", st->name, err);
+        /* One service that cannot start stops the process: the others stop gracefully. */
+        ks__log(KS_LOG_ERROR, "%s: cannot start: %s; stopping every service", st->name, err);
+        st->failed = 1;
         st->exit_code = st->engine ? 1 : 2;
+        set_unready(st);
+        stop_all_threads();
         if (st->producer)
             close_all(st);
         else {
@@ -1038,9 +1059,11 @@ static void on_signal(uv_signal_t *h, int signum)
 static void stop_all_threads(void)
 {
     atomic_store(&stop_requested, 1);
+    pthread_mutex_lock(&ready_lock);
     for (int i = 0; i < nthreads; i++)
         if (atomic_load(&threads[i].ready))
             uv_async_send(&threads[i].stop_async);
+    pthread_mutex_unlock(&ready_lock);
 }
 
 typedef struct waiter {
@@ -1062,8 +1085,10 @@ static void on_all_done(uv_async_t *h)
     uv_stop(h->loop);
 }
 
-int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *conf)
+int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *confs)
 {
+    /* What the process has once is the same in every configuration (ks_runtime_conf_check_together). */
+    const ks_runtime_conf_t *conf = &confs[0];
     ks__log_set_level(conf->log_level);
     char err[1024];
     const char *bootstrap = conf->bootstrap;
@@ -1073,7 +1098,7 @@ int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *conf)
         return 1;
     }
     for (int i = 0; i < n; i++) {
-        if (ks__prepare_cluster(ts[i], conf, bootstrap, err, sizeof err)) {
+        if (ks__prepare_cluster(ts[i], &confs[i], bootstrap, err, sizeof err)) {
             ks__log(KS_LOG_ERROR, "%s: %s", ts[i]->application, err);
             if (embedded)
                 ks__embedded_stop();
@@ -1086,13 +1111,15 @@ int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *conf)
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &block, &old);
-    nthreads = n * conf->num_stream_threads;
+    nthreads = 0;
+    for (int i = 0; i < n; i++)
+        nthreads += confs[i].num_stream_threads;
     threads = ks_xcalloc((size_t)nthreads, sizeof *threads);
-    for (int i = 0; i < n; i++) {
-        for (int k = 0; k < conf->num_stream_threads; k++) {
-            stream_thread_t *st = &threads[i * conf->num_stream_threads + k];
+    for (int i = 0, next = 0; i < n; i++) {
+        for (int k = 0; k < confs[i].num_stream_threads; k++) {
+            stream_thread_t *st = &threads[next++];
             st->t = ts[i];
-            st->conf = conf;
+            st->conf = &confs[i];
             st->bootstrap = bootstrap;
             st->index = k;
             snprintf(st->name, sizeof st->name, "%s[%d]", ts[i]->application, k);

@@ -17,10 +17,13 @@
 #include "../topology/topology.h"
 
 /*
- * Runs the topologies until a signal stops them (or a fatal error).
+ * Runs the topologies until a signal stops them (or a fatal error), ts[i]
+ * with its own configuration confs[i]; what the process has once
+ * (bootstrap.servers, log.level, the embedded broker) is taken from
+ * confs[0], the caller having checked that all agree.
  * Returns the process exit code: 0 after a graceful stop, 1 on a runtime
  * failure (the message is printed), 2 on a configuration error.
  */
-int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *conf);
+int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *confs);
 
 #endif

@@ -307,6 +307,10 @@ void ks__load_config(load_t *L, const ks_ynode_t *n)
                 t->dlq_topic = ks_xstrdup(v);
             t->config_keys = ks_xrealloc(t->config_keys, (size_t)(t->nconfig + 1) * sizeof(char *));
             t->config_vals = ks_xrealloc(t->config_vals, (size_t)(t->nconfig + 1) * sizeof(char *));
+            t->config_key_pos = ks_xrealloc(t->config_key_pos, (size_t)(t->nconfig + 1) * sizeof(ks_pos_t));
+            t->config_val_pos = ks_xrealloc(t->config_val_pos, (size_t)(t->nconfig + 1) * sizeof(ks_pos_t));
+            t->config_key_pos[t->nconfig] = ks__pos_of(L, n->keys[i]);
+            t->config_val_pos[t->nconfig] = ks__pos_of(L, n->items[i]);
             t->config_keys[t->nconfig] = ks_xstrdup(k);
             t->config_vals[t->nconfig] = ks_xstrdup(v);
             t->nconfig++;
@@ -376,6 +380,8 @@ void ks_topology_free(ks_topology_t *t)
         free(t->config_vals[i]);
     }
     free(t->config_keys);
+    free(t->config_key_pos);
+    free(t->config_val_pos);
     free(t->config_vals);
     for (int i = 0; i < t->ninternal; i++)
         free(t->internal_topics[i]);
