@@ -279,9 +279,10 @@ int ks_cmd_test(int argc, char **argv)
         fprintf(stderr, "usage: kstreamd test CASES.yaml...\n");
         return 2;
     }
-    int passed = 0, failed = 0;
+    /* Exit 2 when a file could not be read or parsed (its cases did not run), else 1 when a case failed. */
+    int passed = 0, failed = 0, unloaded = 0;
     for (int i = 1; i < argc; i++)
-        ks_testdriver_run_file(argv[i], stdout, &passed, &failed);
+        unloaded |= ks_testdriver_run_file(argv[i], stdout, &passed, &failed) != 0;
     printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return unloaded ? 2 : failed ? 1 : 0;
 }
