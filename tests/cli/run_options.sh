@@ -118,5 +118,12 @@ check "test: failed cases still exit 1" "" 1 bash -c "$K test tests/cli/cases/ty
 # ---- --help ----
 check "--help lists eval's --explain" "yes" 0 bash -c "$K --help | grep -q -- 'eval EXPR .*\[--explain\]' && echo yes"
 
+# ---- man/kstreamd.1 lists every option --help lists ----
+missing=""
+for opt in $("$K" --help | grep -oE '(^|[ [])--?[a-zA-Z][a-z-]*' | tr -d ' [' | sort -u) test lint eval; do
+    grep -qF -- "$(printf '%s' "$opt" | sed 's/-/\\-/g')" man/kstreamd.1 || missing="$missing $opt"
+done
+if [ -z "$missing" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL cli-run: man/kstreamd.1 lacks$missing"; fi
+
 echo "cli-run: $pass passed, $fail failed"
 [ "$fail" = 0 ]
