@@ -262,8 +262,17 @@ int ks_cmd_run(int argc, char **argv)
     if (a.validate)
         for (int i = 0; i < a.nfiles; i++)
             fprintf(a.dump ? stderr : stdout, "%s: ok (%s)\n", a.files[i], ts[i]->application);
-    if (!a.validate && !a.dump)
+    if (!a.validate && !a.dump) {
+        /* No default cluster: the in-process broker only when `embedded` is written. */
+        if (!confs[0].bootstrap) {
+            fprintf(stderr, "kstreamd: bootstrap.servers is not set: give the cluster in an environment file (-E), "
+                            "the topology's config: or --set bootstrap.servers=HOST:PORT; `embedded` runs the "
+                            "in-process broker (as configs/local.yaml does)\n");
+            status = 2;
+            goto done;
+        }
         status = ks_kafka_run(ts, a.nfiles, confs);
+    }
 done:
     for (int i = 0; i < a.nfiles; i++) {
         ks_runtime_conf_free(&confs[i]);

@@ -46,9 +46,9 @@ typedef struct {
 
 /* X(name, type, default, doc, kind, offset, min, max, values) */
 #define KS_RUNTIME_KEYS(X)                                                                                             \
-    X("bootstrap.servers", "host:port,...", "embedded",                                                                \
-      "Kafka brokers to connect to, or `embedded` for the in-process mock cluster.", K_SERVERS, OFF(bootstrap), 0, 0,  \
-      NULL)                                                                                                            \
+    X("bootstrap.servers", "host:port,...", "",                                                                        \
+      "Kafka brokers to connect to, or `embedded` for the in-process mock cluster; no default: running needs it.",     \
+      K_SERVERS, OFF(bootstrap), 0, 0, NULL)                                                                           \
     X("state.dir", "path", "/tmp/kstreamd", "Directory holding the state stores (one LMDB environment per application).", \
       K_STRING, OFF(state_dir), 0, 0, NULL)                                                                            \
     X("query.listen", "host:port", "", "Address of the HTTP server answering state store queries; empty: no server.",  \
@@ -579,7 +579,7 @@ int ks_runtime_conf_build(ks_runtime_conf_t *out, const char *env_file, const ks
     ks_buf_t allowed = {0};
     for (int i = 0; i < NKEYS; i++) {
         ks_buf_printf(&allowed, "%s%s", i ? ", " : "", ks_runtime_keys[i].name);
-        if (specs[i].kind != K_TOPOLOGY)
+        if (specs[i].kind != K_TOPOLOGY && *ks_runtime_keys[i].def) /* "": none (the field stays NULL) */
             set_key(&b, i, ks_runtime_keys[i].def, NULL);
     }
     b.allowed = allowed.data;
@@ -641,7 +641,7 @@ static void value_text(const ks_runtime_conf_t *c, int i, char *buf, size_t len)
         snprintf(buf, len, "%d", *(const int *)field);
     } else {
         const char *v = *(char *const *)field;
-        snprintf(buf, len, "%s", v ? v : "");
+        snprintf(buf, len, "%s", v ? v : "(not set)");
     }
 }
 
@@ -659,7 +659,8 @@ int ks_runtime_conf_check_together(const ks_runtime_conf_t *confs, ks_topology_t
     int nerr = diags->nerr;
     for (size_t w = 0; w < sizeof process_wide / sizeof process_wide[0]; w++) {
         int i = find_key(process_wide[w]);
-        if (strcmp(process_wide[w], "embedded.partitions") == 0 && strcmp(confs[0].bootstrap, "embedded") != 0)
+        if (strcmp(process_wide[w], "embedded.partitions") == 0 &&
+            (!confs[0].bootstrap || strcmp(confs[0].bootstrap, "embedded") != 0))
             continue; /* only the embedded broker reads it */
         char first[512], other[512];
         value_text(&confs[0], i, first, sizeof first);

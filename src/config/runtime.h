@@ -28,7 +28,7 @@
 #include "../util/diag.h"
 
 typedef struct ks_runtime_conf {
-    char *bootstrap;            /* bootstrap.servers: "embedded" or host:port,...; default "embedded" */
+    char *bootstrap;            /* bootstrap.servers: "embedded" or host:port,...; NULL: not set (run refuses) */
     char *state_dir;            /* state.dir, default "/tmp/kstreamd" */
     char *query_listen;         /* query.listen: HOST:PORT of the query HTTP server; NULL (default): none */
     char *log_level;            /* log.level: error|warn|info|debug, default info */

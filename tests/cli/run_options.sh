@@ -67,6 +67,7 @@ tests/topology_errors/config_bad_value.yaml:5:22: config key fetch.wait.max.ms: 
 kstreamd: 2 configuration errors" 2 "$K" -c tests/topology_errors/config_bad_value.yaml --set bootstrap.servers=127.0.0.1:1
 check "an empty bootstrap.servers is an error, not the embedded broker" "--set bootstrap.servers: the value is empty (an unset variable?): write host:port,... or \`embedded\` for the in-process broker
 kstreamd: 1 configuration error" 2 "$K" -c "$O" --set bootstrap.servers=
+check "no bootstrap.servers anywhere is an error, not the embedded broker" "kstreamd: bootstrap.servers is not set: give the cluster in an environment file (-E), the topology's config: or --set bootstrap.servers=HOST:PORT; \`embedded\` runs the in-process broker (as configs/local.yaml does)" 2 "$K" -c "$O"
 check "an empty state.dir is an error, not the default" "--set state.dir: the value is empty (an unset variable?): give a value, or leave the key out for the default \`/tmp/kstreamd\`
 kstreamd: 1 configuration error" 2 "$K" -c "$O" --set state.dir= --validate
 check "-E and --set errors are reported once for several topologies" "--set log.level: must be error, warn, info or debug, not \`loud\`

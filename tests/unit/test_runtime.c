@@ -103,7 +103,7 @@ static void defaults_without_any_source(void **state)
     (void)state;
     ks_runtime_conf_t c;
     build_ok(&c, NULL, NULL, NULL, 0);
-    assert_string_equal(c.bootstrap, "embedded");
+    assert_null(c.bootstrap); /* no default cluster: the embedded broker only when written */
     assert_string_equal(c.state_dir, "/tmp/kstreamd");
     assert_null(c.query_listen);
     assert_string_equal(c.log_level, "info");
