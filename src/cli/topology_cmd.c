@@ -145,8 +145,12 @@ static void merge_unique(ks_diags_t *into, const ks_diags_t *from)
     }
 }
 
-/* What the engine refuses to run (it says where, file:line:col). Returns the number of errors printed. */
-static int check_engine(ks_topology_t *const *ts, int n)
+/*
+ * What the engine refuses to run (it says where, file:line:col) and what
+ * librdkafka refuses of the clients' configuration (`confs` NULL: not
+ * built). Returns the number of errors printed.
+ */
+static int check_runnable(ks_topology_t *const *ts, const ks_runtime_conf_t *confs, int n)
 {
     int nerr = 0;
     ks_engine_ops_t ops = {0};
@@ -158,6 +162,10 @@ static int check_engine(ks_topology_t *const *ts, int n)
             nerr++;
         }
         ks_engine_free(e);
+        if (confs && ks_kafka_check_clients(ts[i], &confs[i], err, sizeof err)) {
+            fprintf(stderr, "%s: %s\n", ts[i]->file, err);
+            nerr++;
+        }
     }
     return nerr;
 }
@@ -179,7 +187,7 @@ static int build_confs(const run_args_t *a, ks_topology_t *const *ts, ks_runtime
     if (ok)
         ks_runtime_conf_check_together(confs, ts, a->nfiles, &diags);
     ks_diags_print(&diags, stderr);
-    int nerr = diags.nerr + check_engine(ts, a->nfiles);
+    int nerr = diags.nerr + check_runnable(ts, ok ? confs : NULL, a->nfiles);
     ks_diags_free(&diags);
     if (nerr) {
         fprintf(stderr, "kstreamd: %d configuration error%s\n", nerr, nerr == 1 ? "" : "s");

@@ -838,35 +838,86 @@ static void warm_producer(stream_thread_t *st)
     }
 }
 
-static int start_clients(stream_thread_t *st, char *err, size_t errlen)
+/*
+ * A stream thread's producer (idempotent, Java's murmur2 partitioner, random
+ * for null keys) or consumer configuration: ours first, so that the
+ * pass-through properties applied after may change the tunables. The
+ * producer queue is larger than the backpressure threshold (so consumption
+ * pauses before producev blocks), its bytes bounded to keep RSS small; the
+ * consumer's prefetch is bounded too (see watch_prefetch). `bootstrap` NULL
+ * leaves it unset (ks_kafka_check_clients). Returns the configuration, or
+ * NULL with a message.
+ */
+static rd_kafka_conf_t *client_conf(rd_kafka_type_t type, const ks_topology_t *t, const ks_runtime_conf_t *conf,
+                                    const char *bootstrap, char *err, size_t errlen)
 {
-    const ks_topology_t *t = st->t;
-    char e[512];
-    /* Producer: idempotent, Java's murmur2 partitioner (random for null keys). */
-    rd_kafka_conf_t *pc = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(pc, rk_log_forward);
-    /*
-     * Ours first, so pass-through properties may change the tunables: the
-     * producer queue is larger than the backpressure threshold (so consumption
-     * pauses before producev blocks), its bytes bounded to keep RSS small.
-     */
-    const char *psettings[][2] = {{"bootstrap.servers", st->bootstrap},
+    const char *psettings[][2] = {{"bootstrap.servers", bootstrap},
                                   {"enable.idempotence", "true"},
                                   {"partitioner", "murmur2_random"},
                                   {"queue.buffering.max.messages", "1000000"},
                                   {"queue.buffering.max.kbytes", "65536"},
                                   {"linger.ms", "5"}};
-    for (size_t i = 0; i < sizeof psettings / sizeof psettings[0]; i++) {
-        if (rd_kafka_conf_set(pc, psettings[i][0], psettings[i][1], e, sizeof e)) {
-            snprintf(err, errlen, "producer configuration %s: %s", psettings[i][0], e);
-            rd_kafka_conf_destroy(pc);
-            return -1;
+    const char *csettings[][2] = {{"bootstrap.servers", bootstrap},
+                                  {"group.id", t->application},
+                                  {"enable.auto.commit", "false"},
+                                  {"enable.auto.offset.store", "false"},
+                                  {"auto.offset.reset", "earliest"},
+                                  {"partition.assignment.strategy", "range"}, /* co-partitioned sources */
+                                  {"enable.partition.eof", "false"},
+                                  {"queued.max.messages.kbytes", "2048"}};
+    const char *(*settings)[2] = type == RD_KAFKA_PRODUCER ? psettings : csettings;
+    size_t n = type == RD_KAFKA_PRODUCER ? sizeof psettings / sizeof psettings[0] : sizeof csettings / sizeof csettings[0];
+    const char *what = type == RD_KAFKA_PRODUCER ? "producer" : "consumer";
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    char e[512];
+    for (size_t i = bootstrap ? 0 : 1; i < n; i++) {
+        if (rd_kafka_conf_set(c, settings[i][0], settings[i][1], e, sizeof e)) {
+            snprintf(err, errlen, "%s configuration %s: %s", what, settings[i][0], e);
+            goto fail;
         }
     }
-    if (ks_runtime_conf_apply(st->conf, pc, err, errlen)) {
-        rd_kafka_conf_destroy(pc);
-        return -1;
+    if (ks_runtime_conf_apply(conf, c, err, errlen))
+        goto fail;
+    return c;
+fail:
+    rd_kafka_conf_destroy(c);
+    return NULL;
+}
+
+static void rk_log_quiet(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk, (void)level, (void)fac, (void)buf;
+}
+
+int ks_kafka_check_clients(const ks_topology_t *t, const ks_runtime_conf_t *conf, char *err, size_t errlen)
+{
+    rd_kafka_type_t types[] = {RD_KAFKA_PRODUCER, RD_KAFKA_CONSUMER};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        rd_kafka_conf_t *c = client_conf(types[i], t, conf, NULL, err, errlen);
+        if (!c)
+            return -1;
+        rd_kafka_conf_set_log_cb(c, rk_log_quiet); /* it has no bootstrap.servers, on purpose */
+        char e[512];
+        rd_kafka_t *rk = rd_kafka_new(types[i], c, e, sizeof e);
+        if (!rk) {
+            snprintf(err, errlen, "librdkafka refuses the %s configuration: %s",
+                     types[i] == RD_KAFKA_PRODUCER ? "producer" : "consumer", e);
+            rd_kafka_conf_destroy(c);
+            return -1;
+        }
+        rd_kafka_destroy(rk);
     }
+    return 0;
+}
+
+static int start_clients(stream_thread_t *st, char *err, size_t errlen)
+{
+    const ks_topology_t *t = st->t;
+    char e[512];
+    rd_kafka_conf_t *pc = client_conf(RD_KAFKA_PRODUCER, t, st->conf, st->bootstrap, err, errlen);
+    if (!pc)
+        return -1;
+    rd_kafka_conf_set_log_cb(pc, rk_log_forward);
     rd_kafka_conf_set_dr_msg_cb(pc, dr_cb);
     rd_kafka_conf_set_opaque(pc, st);
     st->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, e, sizeof e);
@@ -898,30 +949,12 @@ static int start_clients(stream_thread_t *st, char *err, size_t errlen)
         rd_kafka_topic_partition_list_destroy(topics);
         return 0; /* a service with generate sources only */
     }
-    rd_kafka_conf_t *cc = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(cc, rk_log_forward);
-    /* Ours first: the pass-through properties (applied after) may change auto.offset.reset. */
-    const char *settings[][2] = {{"group.id", t->application},
-                                 {"enable.auto.commit", "false"},
-                                 {"enable.auto.offset.store", "false"},
-                                 {"auto.offset.reset", "earliest"},
-                                 {"partition.assignment.strategy", "range"}, /* co-partitioned sources */
-                                 {"enable.partition.eof", "false"},
-                                 {"queued.max.messages.kbytes", "2048"}, /* prefetch per consumer: bounded RSS (see watch_prefetch) */
-                                 {"bootstrap.servers", st->bootstrap}};
-    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
-        if (rd_kafka_conf_set(cc, settings[i][0], settings[i][1], e, sizeof e)) {
-            snprintf(err, errlen, "consumer configuration %s: %s", settings[i][0], e);
-            rd_kafka_conf_destroy(cc);
-            rd_kafka_topic_partition_list_destroy(topics);
-            return -1;
-        }
-    }
-    if (ks_runtime_conf_apply(st->conf, cc, err, errlen)) {
-        rd_kafka_conf_destroy(cc);
+    rd_kafka_conf_t *cc = client_conf(RD_KAFKA_CONSUMER, t, st->conf, st->bootstrap, err, errlen);
+    if (!cc) {
         rd_kafka_topic_partition_list_destroy(topics);
         return -1;
     }
+    rd_kafka_conf_set_log_cb(cc, rk_log_forward);
     /* The prefetch limits, as set (see watch_prefetch). */
     char v[64];
     size_t vlen = sizeof v;

@@ -26,4 +26,13 @@
  */
 int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *confs);
 
+/*
+ * What librdkafka refuses of a service's producer and consumer
+ * configuration (ours with the pass-through properties), found by creating
+ * both clients without bootstrap.servers, which connects to nothing.
+ * Returns 0, or -1 with librdkafka's message. Called by --validate and
+ * before running.
+ */
+int ks_kafka_check_clients(const ks_topology_t *t, const ks_runtime_conf_t *conf, char *err, size_t errlen);
+
 #endif

@@ -65,6 +65,8 @@ kstreamd: 1 configuration error" 2 "$K" -c "$O" --set processing.guarantee=exact
 check "run refuses a bad config: value with its place" "tests/topology_errors/config_bad_value.yaml:4:23: config key commit.interval.ms: must be an integer from 1 to 86400000, not \`abc\`
 tests/topology_errors/config_bad_value.yaml:5:22: config key fetch.wait.max.ms: rejected by librdkafka: Invalid value for configuration property \"fetch.wait.max.ms\"
 kstreamd: 2 configuration errors" 2 "$K" -c tests/topology_errors/config_bad_value.yaml --set bootstrap.servers=127.0.0.1:1
+check "what librdkafka refuses of the clients is found by --validate" "$O: librdkafka refuses the producer configuration: \`max.in.flight\` must be set <= 5 when \`enable.idempotence\` is true
+kstreamd: 1 configuration error" 2 "$K" -c "$O" --set max.in.flight.requests.per.connection=10 --validate
 check "an empty bootstrap.servers is an error, not the embedded broker" "--set bootstrap.servers: the value is empty (an unset variable?): write host:port,... or \`embedded\` for the in-process broker
 kstreamd: 1 configuration error" 2 "$K" -c "$O" --set bootstrap.servers=
 check "no bootstrap.servers anywhere is an error, not the embedded broker" "kstreamd: bootstrap.servers is not set: give the cluster in an environment file (-E), the topology's config: or --set bootstrap.servers=HOST:PORT; \`embedded\` runs the in-process broker (as configs/local.yaml does)" 2 "$K" -c "$O"
