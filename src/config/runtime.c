@@ -139,41 +139,25 @@ static const struct {
 
 typedef enum { FROM_ENV, FROM_TOPOLOGY, FROM_SET } origin_t;
 
-/* Where a setting came from. Strings are owned by the place once it is kept (place_copy). */
+/* Where a setting came from; the strings are borrowed for the time of one setting. */
 typedef struct {
     origin_t origin;
     char *file; /* env file, topology file, or "--set KEY" */
     char *key;
-    int kline, kcol; /* env file: the key */
-    int vline, vcol; /* env file: the value */
+    int kline, kcol; /* env file and topology: the key; 0 when unknown */
+    int vline, vcol; /* env file and topology: the value */
 } place_t;
 
 typedef struct {
     ks_runtime_conf_t *out;
     ks_diags_t *diags;
     rd_kafka_conf_t *scratch; /* librdkafka checks names and values on this */
-    place_t *rk_places;       /* parallel to out->rk_keys */
     char *allowed;            /* "bootstrap.servers, state.dir, ..." for unknown-key messages */
 } builder_t;
 
-static place_t place_copy(const place_t *p)
-{
-    place_t c = *p;
-    c.file = ks_xstrdup(p->file);
-    c.key = ks_xstrdup(p->key);
-    return c;
-}
-
-static void place_free(place_t *p)
-{
-    free(p->file);
-    free(p->key);
-    p->file = p->key = NULL;
-}
-
 /*
  * Reports a problem with the setting at `pl`: `detail` follows the key as
- * `KEY: detail`. at_value selects the value's position in an env file.
+ * `KEY: detail`. at_value selects the value's position rather than the key's.
  */
 static void report(builder_t *b, ks_severity_t sev, const place_t *pl, int at_value, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -418,10 +402,8 @@ static void rk_remove(builder_t *b, const char *key)
         if (strcmp(c->rk_keys[i], key) == 0) {
             free(c->rk_keys[i]);
             free(c->rk_vals[i]);
-            place_free(&b->rk_places[i]);
             memmove(&c->rk_keys[i], &c->rk_keys[i + 1], (size_t)(c->nrk - i - 1) * sizeof(char *));
             memmove(&c->rk_vals[i], &c->rk_vals[i + 1], (size_t)(c->nrk - i - 1) * sizeof(char *));
-            memmove(&b->rk_places[i], &b->rk_places[i + 1], (size_t)(c->nrk - i - 1) * sizeof(place_t));
             c->nrk--;
             return;
         }
@@ -461,10 +443,8 @@ static void set_rk(builder_t *b, const char *key, const char *v, const place_t *
     ks_runtime_conf_t *c = b->out;
     c->rk_keys = ks_xrealloc(c->rk_keys, (size_t)(c->nrk + 1) * sizeof(char *));
     c->rk_vals = ks_xrealloc(c->rk_vals, (size_t)(c->nrk + 1) * sizeof(char *));
-    b->rk_places = ks_xrealloc(b->rk_places, (size_t)(c->nrk + 1) * sizeof(place_t));
     c->rk_keys[c->nrk] = ks_xstrdup(key);
     c->rk_vals[c->nrk] = ks_xstrdup(v);
-    b->rk_places[c->nrk] = place_copy(pl);
     c->nrk++;
 }
 
@@ -591,9 +571,6 @@ int ks_runtime_conf_build(ks_runtime_conf_t *out, const char *env_file, const ks
     for (int i = 0; i < nsets; i++)
         load_set(&b, sets[i]);
 
-    for (int i = 0; i < out->nrk; i++)
-        place_free(&b.rk_places[i]);
-    free(b.rk_places);
     ks_buf_free(&allowed);
     rd_kafka_conf_destroy(b.scratch);
     if (diags->nerr > nerr) {
