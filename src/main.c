@@ -21,18 +21,21 @@ static void usage(FILE *f)
           "usage:\n"
           "  kstreamd -c TOPOLOGY.yaml [-c MORE.yaml] [-E ENV.yaml] [--set KEY=VALUE]...\n"
           "      run the services on Kafka (bootstrap.servers: embedded runs an in-process\n"
-          "      broker); state stores live in state.dir/<application>/ (LMDB)\n"
+          "      broker), each with its own config:; state stores live in\n"
+          "      state.dir/<application>/ (LMDB); options may come in any order\n"
           "  kstreamd -c TOPOLOGY.yaml [-c MORE.yaml] --dump-topology[=text|json|dot]\n"
           "      describe the processor graph, like Kafka Streams' Topology#describe()\n"
-          "  kstreamd -c TOPOLOGY.yaml --validate\n"
-          "      check a topology file and connect to nothing\n"
+          "  kstreamd -c TOPOLOGY.yaml --validate [-E ENV.yaml] [--set KEY=VALUE]...\n"
+          "      check everything run checks (topologies, runtime configuration, topic\n"
+          "      names) and connect to nothing; with --dump-topology, check, then describe\n"
           "  kstreamd test CASES.yaml...\n"
           "      run test cases against a topology, broker-free\n"
           "  kstreamd lint [--topic-pattern REGEX] TOPOLOGY.yaml...\n"
           "      cross-service checks: topic naming, single writer, serde agreement,\n"
           "      co-partitioning of joined topics\n"
-          "  kstreamd eval EXPR [--key K] [--var NAME=JSON]... [-n] < values.jsonl\n"
-          "      try a jq expression the way a topology step runs it (like jq -c)\n"
+          "  kstreamd eval EXPR [--key K] [--var NAME=JSON]... [-n] [--explain] < values.jsonl\n"
+          "      try a jq expression the way a topology step runs it (like jq -c);\n"
+          "      --explain tells whether it runs natively or on the libjq fallback\n"
           "  kstreamd --help-topology\n"
           "      the topology language reference\n"
           "  kstreamd --help | --version\n"
@@ -54,7 +57,7 @@ int main(int argc, char **argv)
         return ks_cmd_test(argc - 1, argv + 1);
     if (strcmp(cmd, "lint") == 0)
         return ks_cmd_lint(argc - 1, argv + 1);
-    if (strcmp(cmd, "-c") == 0)
+    if (ks_cmd_is_run_option(cmd))
         return ks_cmd_run(argc, argv);
     if (strcmp(cmd, "--help-topology") == 0 || strcmp(cmd, "--help-topology=man") == 0) {
         ks_schema_print_reference(stdout, cmd[15] == '=');

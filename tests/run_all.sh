@@ -73,6 +73,7 @@ suite() { # name, command...
 }
 
 suite "numbers print as jq prints them" tests/cli/numbers.sh
+suite "cli: kstreamd -c and test, options and exit codes" tests/cli/run_options.sh
 suite "topology cases: kstreamd test" "$KSTREAMD" test tests/topologies/*.test.yaml
 [ -x tests/topology_errors/run.sh ] && suite "topology errors: pinned messages" tests/topology_errors/run.sh
 [ -x tests/snapshots/run.sh ] && suite "describe snapshots" tests/snapshots/run.sh

@@ -29,7 +29,7 @@ typedef enum {
     K_SERVERS,     /* `embedded` or host:port,... */
     K_LISTEN,      /* HOST:PORT */
     K_ENUM_STR,    /* one of `values`, kept as text */
-    K_ENUM_INT,    /* one of `values`, kept as its index */
+    K_CHECKED,     /* one of `values`, checked and not kept (see `unbuilt`) */
     K_INT,         /* decimal integer in [min, max] */
     K_REPLICATION, /* -1 or [min, max] */
     K_TOPOLOGY,    /* handled by the topology loader: validated, not stored */
@@ -46,9 +46,9 @@ typedef struct {
 
 /* X(name, type, default, doc, kind, offset, min, max, values) */
 #define KS_RUNTIME_KEYS(X)                                                                                             \
-    X("bootstrap.servers", "host:port,...", "embedded",                                                                \
-      "Kafka brokers to connect to, or `embedded` for the in-process mock cluster.", K_SERVERS, OFF(bootstrap), 0, 0,  \
-      NULL)                                                                                                            \
+    X("bootstrap.servers", "host:port,...", "",                                                                        \
+      "Kafka brokers to connect to, or `embedded` for the in-process mock cluster; no default: running needs it.",     \
+      K_SERVERS, OFF(bootstrap), 0, 0, NULL)                                                                           \
     X("state.dir", "path", "/tmp/kstreamd", "Directory holding the state stores (one LMDB environment per application).", \
       K_STRING, OFF(state_dir), 0, 0, NULL)                                                                            \
     X("query.listen", "host:port", "", "Address of the HTTP server answering state store queries; empty: no server.",  \
@@ -60,9 +60,9 @@ typedef struct {
       OFF(commit_interval_ms), 1, 86400000, NULL)                                                                      \
     X("num.stream.threads", "int 1..64", "1", "Stream threads per application, each with its own consumer and producer.", \
       K_INT, OFF(num_stream_threads), 1, 64, NULL)                                                                     \
-    X("processing.guarantee", "at_least_once|exactly_once_v2", "at_least_once",                                       \
-      "Delivery guarantee; exactly_once_v2 commits output, offsets and state in one transaction.", K_ENUM_INT,         \
-      OFF(exactly_once), 0, 0, "at_least_once|exactly_once_v2")                                                        \
+    X("processing.guarantee", "at_least_once", "at_least_once",                                                        \
+      "Delivery guarantee. Only at_least_once is built; exactly_once_v2 is refused until it is.", K_CHECKED, 0, 0, 0, \
+      "at_least_once|exactly_once_v2")                                                                                 \
     X("startup.timeout.ms", "int 1..3600000", "30000", "How long to wait for the cluster to answer at start-up.",      \
       K_INT, OFF(startup_timeout_ms), 1, 3600000, NULL)                                                                \
     X("replication.factor", "int -1 or 1..32767", "-1",                                                                \
@@ -105,7 +105,7 @@ static const struct {
 } refused[] = {
     {"group.id", NULL, "the application id is the consumer group; set `application:` in the topology instead"},
     {"transactional.id", NULL,
-     "kstreamd gives each stream thread its own transactional id; set `processing.guarantee: exactly_once_v2` instead"},
+     "kstreamd has no transactional producer (processing.guarantee exactly_once_v2 is not built yet)"},
     {"metadata.broker.list", NULL, "use bootstrap.servers, which kstreamd reads (it also selects the embedded broker)"},
     {"enable.auto.commit", "false",
      "kstreamd commits offsets itself once the output is flushed and the state committed; auto-commit would commit "
@@ -129,46 +129,41 @@ static const struct {
      "(murmur2), or joins and state lookups miss it"},
 };
 
+/*
+ * Values a key's type admits that kstreamd does not implement yet. They are
+ * refused with the reason, rather than run as something weaker.
+ */
+static const struct {
+    const char *name, *value, *why;
+} unbuilt[] = {
+    {"processing.guarantee", "exactly_once_v2",
+     "exactly-once is not built yet: kstreamd has no transactional producer, and would silently run at-least-once; "
+     "remove the setting or write at_least_once"},
+};
+
 /* ---- places and messages ---- */
 
 typedef enum { FROM_ENV, FROM_TOPOLOGY, FROM_SET } origin_t;
 
-/* Where a setting came from. Strings are owned by the place once it is kept (place_copy). */
+/* Where a setting came from; the strings are borrowed for the time of one setting. */
 typedef struct {
     origin_t origin;
     char *file; /* env file, topology file, or "--set KEY" */
     char *key;
-    int kline, kcol; /* env file: the key */
-    int vline, vcol; /* env file: the value */
+    int kline, kcol; /* env file and topology: the key; 0 when unknown */
+    int vline, vcol; /* env file and topology: the value */
 } place_t;
 
 typedef struct {
     ks_runtime_conf_t *out;
     ks_diags_t *diags;
     rd_kafka_conf_t *scratch; /* librdkafka checks names and values on this */
-    place_t *rk_places;       /* parallel to out->rk_keys */
-    place_t key_places[NKEYS]; /* where each kstreamd key was last set; file NULL: default */
     char *allowed;            /* "bootstrap.servers, state.dir, ..." for unknown-key messages */
 } builder_t;
 
-static place_t place_copy(const place_t *p)
-{
-    place_t c = *p;
-    c.file = ks_xstrdup(p->file);
-    c.key = ks_xstrdup(p->key);
-    return c;
-}
-
-static void place_free(place_t *p)
-{
-    free(p->file);
-    free(p->key);
-    p->file = p->key = NULL;
-}
-
 /*
  * Reports a problem with the setting at `pl`: `detail` follows the key as
- * `KEY: detail`. at_value selects the value's position in an env file.
+ * `KEY: detail`. at_value selects the value's position rather than the key's.
  */
 static void report(builder_t *b, ks_severity_t sev, const place_t *pl, int at_value, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -189,7 +184,8 @@ static void report(builder_t *b, ks_severity_t sev, const place_t *pl, int at_va
                     pl->key, detail.data);
         break;
     case FROM_TOPOLOGY:
-        ks_diag_add(b->diags, sev, pl->file, 0, 0, "config key %s: %s", pl->key, detail.data);
+        ks_diag_add(b->diags, sev, pl->file, at_value ? pl->vline : pl->kline, at_value ? pl->vcol : pl->kcol,
+                    "config key %s: %s", pl->key, detail.data);
         break;
     case FROM_SET:
         ks_diag_add(b->diags, sev, pl->file, 0, 0, "%s", detail.data);
@@ -243,8 +239,7 @@ static void report_unknown(builder_t *b, const place_t *pl)
     ks_buf_printf(&msg, "not a kstreamd setting (allowed: %s) nor a librdkafka property", b->allowed);
     if (near)
         ks_buf_printf(&msg, "; did you mean `%s`?", near);
-    int line = pl->origin == FROM_ENV ? pl->kline : 0, col = pl->origin == FROM_ENV ? pl->kcol : 0;
-    ks_diag_err(b->diags, pl->file, line, col, "%s", msg.data);
+    ks_diag_err(b->diags, pl->file, pl->kline, pl->kcol, "%s", msg.data);
     ks_buf_free(&msg);
 }
 
@@ -364,7 +359,7 @@ static int set_key(builder_t *b, int i, const char *v, const place_t *pl)
     case K_STRING:
         break;
     case K_ENUM_STR:
-    case K_ENUM_INT:
+    case K_CHECKED:
     case K_TOPOLOGY:
         if (s->values && enum_index(s->values, v) < 0) {
             char *list = enum_list(s->values);
@@ -372,8 +367,11 @@ static int set_key(builder_t *b, int i, const char *v, const place_t *pl)
             free(list);
             return -1;
         }
-        if (s->kind == K_ENUM_INT)
-            *(int *)field = enum_index(s->values, v);
+        for (size_t u = 0; pl && u < sizeof unbuilt / sizeof unbuilt[0]; u++)
+            if (strcmp(unbuilt[u].name, ks_runtime_keys[i].name) == 0 && strcmp(unbuilt[u].value, v) == 0) {
+                report(b, KS_SEV_ERROR, pl, 1, "`%s` is refused: %s", v, unbuilt[u].why);
+                return -1;
+            }
         break;
     case K_INT:
     case K_REPLICATION:
@@ -410,10 +408,8 @@ static void rk_remove(builder_t *b, const char *key)
         if (strcmp(c->rk_keys[i], key) == 0) {
             free(c->rk_keys[i]);
             free(c->rk_vals[i]);
-            place_free(&b->rk_places[i]);
             memmove(&c->rk_keys[i], &c->rk_keys[i + 1], (size_t)(c->nrk - i - 1) * sizeof(char *));
             memmove(&c->rk_vals[i], &c->rk_vals[i + 1], (size_t)(c->nrk - i - 1) * sizeof(char *));
-            memmove(&b->rk_places[i], &b->rk_places[i + 1], (size_t)(c->nrk - i - 1) * sizeof(place_t));
             c->nrk--;
             return;
         }
@@ -423,19 +419,7 @@ static void rk_remove(builder_t *b, const char *key)
 static void set_rk(builder_t *b, const char *key, const char *v, const place_t *pl)
 {
     char err[512] = "";
-    rd_kafka_conf_res_t res;
-    if (*v) {
-        res = rd_kafka_conf_set(b->scratch, key, v, err, sizeof err);
-    } else {
-        /* Back to librdkafka's default: only the name is checked, on a throwaway object. */
-        rd_kafka_conf_t *probe = rd_kafka_conf_new();
-        res = rd_kafka_conf_set(probe, key, "", err, sizeof err);
-        rd_kafka_conf_destroy(probe);
-        if (res != RD_KAFKA_CONF_UNKNOWN) {
-            rk_remove(b, key);
-            return;
-        }
-    }
+    rd_kafka_conf_res_t res = rd_kafka_conf_set(b->scratch, key, v, err, sizeof err);
     if (res == RD_KAFKA_CONF_UNKNOWN) {
         report_unknown(b, pl);
         return;
@@ -465,31 +449,48 @@ static void set_rk(builder_t *b, const char *key, const char *v, const place_t *
     ks_runtime_conf_t *c = b->out;
     c->rk_keys = ks_xrealloc(c->rk_keys, (size_t)(c->nrk + 1) * sizeof(char *));
     c->rk_vals = ks_xrealloc(c->rk_vals, (size_t)(c->nrk + 1) * sizeof(char *));
-    b->rk_places = ks_xrealloc(b->rk_places, (size_t)(c->nrk + 1) * sizeof(place_t));
     c->rk_keys[c->nrk] = ks_xstrdup(key);
     c->rk_vals[c->nrk] = ks_xstrdup(v);
-    b->rk_places[c->nrk] = place_copy(pl);
     c->nrk++;
 }
 
-/* One setting from any source; `v` is "" for an empty value. */
+/*
+ * One setting from any source; `v` is "" for an empty value, which is an
+ * error: an unset shell variable or a forgotten value must not fall back to
+ * a default (the embedded broker, a shared state directory) unnoticed.
+ */
 static void set_one(builder_t *b, const char *key, const char *v, const place_t *pl)
 {
     int i = find_key(key);
+    if (!*v) {
+        rd_kafka_conf_t *probe = rd_kafka_conf_new();
+        char err[512];
+        int known = i >= 0 || rd_kafka_conf_set(probe, key, "", err, sizeof err) != RD_KAFKA_CONF_UNKNOWN;
+        rd_kafka_conf_destroy(probe);
+        if (!known)
+            report_unknown(b, pl);
+        else if (i >= 0 && strcmp(key, "bootstrap.servers") == 0)
+            report(b, KS_SEV_ERROR, pl, 1,
+                   "the value is empty (an unset variable?): write host:port,... or `embedded` for the in-process "
+                   "broker");
+        else if (i >= 0 && specs[i].kind != K_TOPOLOGY && *ks_runtime_keys[i].def)
+            report(b, KS_SEV_ERROR, pl, 1,
+                   "the value is empty (an unset variable?): give a value, or leave the key out for the default `%s`",
+                   ks_runtime_keys[i].def);
+        else
+            report(b, KS_SEV_ERROR, pl, 1, "the value is empty (an unset variable?): give a value, or leave the key out");
+        return;
+    }
     if (i < 0) {
         set_rk(b, key, v, pl);
         return;
     }
     if (specs[i].kind == K_TOPOLOGY) {
-        if (*v && set_key(b, i, v, pl) == 0 && pl->origin != FROM_TOPOLOGY)
+        if (set_key(b, i, v, pl) == 0 && pl->origin != FROM_TOPOLOGY)
             report(b, KS_SEV_WARNING, pl, 0, "applies only in a topology's `config:`; ignored here");
         return;
     }
-    if (set_key(b, i, *v ? v : ks_runtime_keys[i].def, pl) == 0) {
-        place_free(&b->key_places[i]);
-        if (*v)
-            b->key_places[i] = place_copy(pl);
-    }
+    set_key(b, i, v, pl);
 }
 
 /* ---- sources ---- */
@@ -529,6 +530,10 @@ static void load_topology(builder_t *b, const ks_topology_t *t)
 {
     for (int i = 0; i < t->nconfig; i++) {
         place_t pl = {FROM_TOPOLOGY, t->file, t->config_keys[i], 0, 0, 0, 0};
+        if (t->config_key_pos) {
+            pl.kline = t->config_key_pos[i].line, pl.kcol = t->config_key_pos[i].col;
+            pl.vline = t->config_val_pos[i].line, pl.vcol = t->config_val_pos[i].col;
+        }
         set_one(b, t->config_keys[i], t->config_vals[i], &pl);
     }
 }
@@ -551,29 +556,6 @@ static void load_set(builder_t *b, const char *arg)
     ks_buf_free(&where);
 }
 
-/* Checks that involve two settings, once all are merged. */
-static void check_combined(builder_t *b)
-{
-    ks_runtime_conf_t *c = b->out;
-    if (!c->exactly_once)
-        return;
-    int g = find_key("processing.guarantee");
-    for (int i = 0; i < c->nrk; i++) {
-        char level[64];
-        size_t len = sizeof level;
-        if (strcmp(c->rk_keys[i], "isolation.level") == 0 &&
-            rd_kafka_conf_get(b->scratch, "isolation.level", level, &len) == RD_KAFKA_CONF_OK &&
-            strcmp(level, "read_committed") != 0)
-            report(b, KS_SEV_ERROR, &b->rk_places[i], 1,
-                   "must be read_committed with processing.guarantee exactly_once_v2, or the application would read "
-                   "records of aborted transactions");
-    }
-    if (strcmp(c->bootstrap, "embedded") == 0 && b->key_places[g].file)
-        report(b, KS_SEV_WARNING, &b->key_places[g], 1,
-               "the embedded broker does not honour transactional offset commits; exactly_once_v2 behaves as "
-               "at-least-once there");
-}
-
 int ks_runtime_conf_build(ks_runtime_conf_t *out, const char *env_file, const ks_topology_t *t, char *const *sets,
                           int nsets, ks_diags_t *diags)
 {
@@ -583,7 +565,7 @@ int ks_runtime_conf_build(ks_runtime_conf_t *out, const char *env_file, const ks
     ks_buf_t allowed = {0};
     for (int i = 0; i < NKEYS; i++) {
         ks_buf_printf(&allowed, "%s%s", i ? ", " : "", ks_runtime_keys[i].name);
-        if (specs[i].kind != K_TOPOLOGY)
+        if (specs[i].kind != K_TOPOLOGY && *ks_runtime_keys[i].def) /* "": none (the field stays NULL) */
             set_key(&b, i, ks_runtime_keys[i].def, NULL);
     }
     b.allowed = allowed.data;
@@ -594,13 +576,7 @@ int ks_runtime_conf_build(ks_runtime_conf_t *out, const char *env_file, const ks
         load_topology(&b, t);
     for (int i = 0; i < nsets; i++)
         load_set(&b, sets[i]);
-    check_combined(&b);
 
-    for (int i = 0; i < out->nrk; i++)
-        place_free(&b.rk_places[i]);
-    free(b.rk_places);
-    for (int i = 0; i < NKEYS; i++)
-        place_free(&b.key_places[i]);
     ks_buf_free(&allowed);
     rd_kafka_conf_destroy(b.scratch);
     if (diags->nerr > nerr) {
@@ -635,4 +611,58 @@ int ks_runtime_conf_apply(const ks_runtime_conf_t *c, rd_kafka_conf_t *conf, cha
         }
     }
     return 0;
+}
+
+/* kstreamd keys of which a process has one value, whatever it runs. */
+static const char *const process_wide[] = {"bootstrap.servers", "log.level", "query.listen", "embedded.partitions"};
+
+/* The value of kstreamd key `i` in `c`, as text. */
+static void value_text(const ks_runtime_conf_t *c, int i, char *buf, size_t len)
+{
+    const char *field = (const char *)c + specs[i].off;
+    if (specs[i].kind == K_INT || specs[i].kind == K_REPLICATION) {
+        snprintf(buf, len, "%d", *(const int *)field);
+    } else {
+        const char *v = *(char *const *)field;
+        snprintf(buf, len, "%s", v ? v : "(not set)");
+    }
+}
+
+/* Index of `key` in the `config:` of `t`, or -1. */
+static int config_index(const ks_topology_t *t, const char *key)
+{
+    for (int i = 0; i < t->nconfig; i++)
+        if (strcmp(t->config_keys[i], key) == 0)
+            return i;
+    return -1;
+}
+
+int ks_runtime_conf_check_together(const ks_runtime_conf_t *confs, ks_topology_t *const *ts, int n, ks_diags_t *diags)
+{
+    int nerr = diags->nerr;
+    for (size_t w = 0; w < sizeof process_wide / sizeof process_wide[0]; w++) {
+        int i = find_key(process_wide[w]);
+        if (strcmp(process_wide[w], "embedded.partitions") == 0 &&
+            (!confs[0].bootstrap || strcmp(confs[0].bootstrap, "embedded") != 0))
+            continue; /* only the embedded broker reads it */
+        char first[512], other[512];
+        value_text(&confs[0], i, first, sizeof first);
+        for (int j = 1; j < n; j++) {
+            value_text(&confs[j], i, other, sizeof other);
+            if (strcmp(first, other) == 0)
+                continue;
+            /* Placed where a topology's config: sets it: there it differs from what the other one has. */
+            int k = config_index(ts[j], process_wide[w]) >= 0 ? j : 0, o = k == j ? 0 : j;
+            int at = config_index(ts[k], process_wide[w]);
+            const ks_pos_t *pos = at >= 0 && ts[k]->config_val_pos ? &ts[k]->config_val_pos[at] : NULL;
+            ks_diag_err(diags, ts[k]->file, pos ? pos->line : 0, pos ? pos->col : 0,
+                        "config key %s: `%s` here, but `%s` for %s (%s): it is one setting for the whole process, "
+                        "so the topologies run together must agree; set it the same in both, or run them as separate "
+                        "processes",
+                        process_wide[w], k == j ? other : first, k == j ? first : other, ts[o]->file,
+                        ts[o]->application);
+            break;
+        }
+    }
+    return diags->nerr > nerr ? -1 : 0;
 }

@@ -28,14 +28,13 @@
 #include "../util/diag.h"
 
 typedef struct ks_runtime_conf {
-    char *bootstrap;            /* bootstrap.servers: "embedded" or host:port,...; default "embedded" */
+    char *bootstrap;            /* bootstrap.servers: "embedded" or host:port,...; NULL: not set (run refuses) */
     char *state_dir;            /* state.dir, default "/tmp/kstreamd" */
     char *query_listen;         /* query.listen: HOST:PORT of the query HTTP server; NULL (default): none */
     char *log_level;            /* log.level: error|warn|info|debug, default info */
     int cache_max_bytes;        /* cache.max.bytes, default 10 MB (Kafka Streams' statestore.cache.max.bytes) */
     int commit_interval_ms;     /* commit.interval.ms, default 30000 (Kafka Streams' default for at-least-once) */
     int num_stream_threads;     /* num.stream.threads, default 1, 1..64 */
-    int exactly_once;           /* processing.guarantee: at_least_once (0, default) | exactly_once_v2 (1) */
     int startup_timeout_ms;     /* startup.timeout.ms: how long to wait for the cluster at start, default 30000 */
     int replication_factor;     /* replication.factor for internal topics, default -1 (broker default) */
     int embedded_partitions;    /* embedded.partitions: partitions of topics the embedded broker creates, default 3 */
@@ -50,12 +49,14 @@ typedef struct ks_runtime_conf {
  * Builds the configuration from the environment file `env_file` (NULL: none),
  * the `config:` of topology `t` (NULL: none) and `nsets` strings "key=value"
  * from `--set`, merged in that order. Every problem goes to `diags` with its
- * place: `FILE:line:col: ...` for the environment file, `TOPOLOGYFILE: config
- * key ...` for the topology, `--set KEY: ...` for --set; all are collected
- * before returning. Warnings (a topology-only key in -E or --set, exactly-once
- * on the embedded broker) do not fail the build.
+ * place: `FILE:line:col: ...` for the environment file, `TOPOLOGYFILE:line:col:
+ * config key ...` for the topology, `--set KEY: ...` for --set; all are
+ * collected before returning. Warnings (a topology-only key in -E or --set) do
+ * not fail the build.
  *
- * An empty value (`key:` in YAML, `--set key=`) resets a key to its default.
+ * An empty value (`key:` in YAML, `--set key=`) is an error, never a fallback
+ * to the default; `processing.guarantee: exactly_once_v2` is refused until
+ * it is built.
  *
  * Returns 0 with `*out` filled (the caller frees it with
  * ks_runtime_conf_free()), or -1 if any error was added, in which case
@@ -65,6 +66,15 @@ typedef struct ks_runtime_conf {
  */
 int ks_runtime_conf_build(ks_runtime_conf_t *out, const char *env_file, const ks_topology_t *t, char *const *sets,
                           int nsets, ks_diags_t *diags);
+
+/*
+ * Several topologies in one process: each runs with its own configuration
+ * (`confs[i]` for `ts[i]`), but what the process has once (bootstrap.servers,
+ * log.level, query.listen, embedded.partitions on the embedded broker) must
+ * be the same in all. Adds an error naming both topology files for each key
+ * that differs. Returns 0, or -1 if an error was added.
+ */
+int ks_runtime_conf_check_together(const ks_runtime_conf_t *confs, ks_topology_t *const *ts, int n, ks_diags_t *diags);
 
 /* Frees every string of `c` and zeroes it; a zeroed struct is allowed. */
 void ks_runtime_conf_free(ks_runtime_conf_t *c);

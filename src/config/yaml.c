@@ -65,6 +65,7 @@ typedef struct loader {
     pending_t *errs; /* errors found, reported when the load ends */
     size_t nerr, caperr;
     int fatal;     /* stop reading: a libyaml error or a limit */
+    size_t naliases; /* aliases read so far, for the message of the node limit */
 } loader_t;
 
 #define POS(mark) (int)(mark).line + 1, (int)(mark).column + 1
@@ -129,6 +130,22 @@ static void offset_position(const loader_t *ld, size_t offset, int *line, int *c
     }
 }
 
+/*
+ * Whether the character at `mark` is `c` with only blanks before it on its
+ * line (so the column, in characters, is also its byte offset in the line).
+ */
+static int in_indentation(const loader_t *ld, yaml_mark_t mark, char c)
+{
+    size_t at = 0;
+    for (size_t line = 0; line < mark.line && at < ld->len; at++)
+        if (ld->text[at] == '\n')
+            line++;
+    for (size_t i = 0; i < mark.column; i++, at++)
+        if (at >= ld->len || (ld->text[at] != ' ' && ld->text[at] != '\t'))
+            return 0;
+    return at < ld->len && ld->text[at] == c;
+}
+
 static void report_parser_error(loader_t *ld)
 {
     yaml_parser_t *p = &ld->parser;
@@ -147,7 +164,10 @@ static void report_parser_error(loader_t *ld)
             err_at(ld, line, col, "%s", problem);
         break;
     default:
-        if (p->context)
+        if (in_indentation(ld, p->problem_mark, '\t'))
+            err_at(ld, POS(p->problem_mark), "a tab in the indentation: YAML does not allow tabs for indentation; "
+                                             "indent with spaces");
+        else if (p->context)
             err_at(ld, POS(p->problem_mark), "%s (%s at line %d:%d)", problem, p->context, POS(p->context_mark));
         else
             err_at(ld, POS(p->problem_mark), "%s", problem);
@@ -172,7 +192,9 @@ static int charge(loader_t *ld, size_t n, yaml_mark_t mark)
 {
     if (n > KS_YAML_MAX_NODES || ld->budget + n > KS_YAML_MAX_NODES) {
         if (!ld->fatal)
-            err_at(ld, POS(mark), "document expands to more than %d nodes (too many aliases?)", KS_YAML_MAX_NODES);
+            err_at(ld, POS(mark), ld->naliases ? "document expands to more than %d nodes (too many aliases?)"
+                                               : "document has more than %d nodes",
+                   KS_YAML_MAX_NODES);
         ld->fatal = 1;
         return -1;
     }
@@ -231,6 +253,7 @@ static ynode_t *error_node(loader_t *ld, yaml_mark_t mark)
 static ynode_t *load_alias(loader_t *ld, yaml_event_t *ev)
 {
     const char *name = (const char *)ev->data.alias.anchor;
+    ld->naliases++;
     for (size_t i = ld->nanchors; i-- > 0;) {
         anchor_t *a = &ld->anchors[i];
         if (strcmp(a->name, name) != 0)
@@ -499,6 +522,7 @@ static void finish_mapping(loader_t *ld, ynode_t *n, nodevec_t *keys, nodevec_t 
 static ynode_t *load_mapping(loader_t *ld, yaml_event_t *ev)
 {
     ynode_t *n = node_new(ld, KS_YAML_MAP, ev->start_mark);
+    n->pub.flow = ev->data.mapping_start.style == YAML_FLOW_MAPPING_STYLE;
     size_t anchor = ev->data.mapping_start.anchor ? anchor_define(ld, ev->data.mapping_start.anchor, n, 1) : SIZE_MAX;
     nodevec_t keys = {0}, vals = {0}, merges = {0};
     const ynode_t *merge_key = NULL;
@@ -636,10 +660,21 @@ ks_ydoc_t *ks_yaml_load_file(const char *path, ks_diags_t *diags)
     ks_buf_t b = {0};
     if (!f)
         goto fail;
+    /* At most one byte past the limit is read, so a device or a pipe without end (/dev/zero) is refused too. */
     char chunk[65536];
     size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
+    while (b.len <= KS_YAML_MAX_BYTES &&
+           (got = fread(chunk, 1, KS_YAML_MAX_BYTES + 1 - b.len < sizeof chunk ? KS_YAML_MAX_BYTES + 1 - b.len
+                                                                                 : sizeof chunk,
+                        f)) > 0)
         ks_buf_append(&b, chunk, got);
+    if (b.len > KS_YAML_MAX_BYTES) {
+        fclose(f);
+        ks_diag_err(diags, path, 0, 0, "larger than %d MB, the limit for topology, environment and test files",
+                    KS_YAML_MAX_BYTES >> 20);
+        ks_buf_free(&b);
+        return NULL;
+    }
     if (ferror(f)) {
         int e = errno;
         fclose(f);

@@ -25,6 +25,7 @@
 #include "../util/diag.h"
 
 /* Limits that keep hostile input from exhausting memory, time or stack. */
+#define KS_YAML_MAX_BYTES (64 << 20) /* bytes of a file: a larger one (or a device without end) is refused */
 #define KS_YAML_MAX_NODES 1000000 /* nodes of the tree with every alias expanded */
 #define KS_YAML_MAX_DEPTH 1000    /* nesting, also with aliases expanded */
 #define KS_YAML_MAX_ERRORS 100    /* errors reported for one file; the rest are counted */
@@ -38,6 +39,7 @@ typedef struct ks_ynode {
     char *value;              /* scalar text after ${ENV} substitution, NUL-terminated; NULL otherwise */
     size_t len;               /* scalar: bytes in value (a "\0" escape may make it exceed strlen) */
     int plain;                /* scalar was unquoted and untagged: may be null/bool/number */
+    int flow;                 /* map: written in flow style, `{a: 1}` (a jq object left unquoted looks like one) */
     size_t n;                 /* map entries or sequence items */
     struct ks_ynode **keys;   /* map: key nodes, all scalars, unique by text; NULL otherwise */
     struct ks_ynode **items;  /* map values (items[i] belongs to keys[i]) or sequence items */
@@ -48,7 +50,8 @@ typedef struct ks_ydoc ks_ydoc_t; /* owns all nodes */
 /*
  * Loads a file. Returns a document the caller frees with ks_ydoc_free(), or
  * NULL after adding every error found to `diags` (`file:line:col: message`
- * in file order, line 0 when the file cannot be read). A syntax error stops
+ * in file order, line 0 when the file cannot be read or is larger than
+ * KS_YAML_MAX_BYTES, of which at most one byte more is read). A syntax error stops
  * the load; the others (duplicate keys, unset variables, bad aliases or
  * merge values) are all collected, up to KS_YAML_MAX_ERRORS.
  */

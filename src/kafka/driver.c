@@ -112,6 +112,12 @@ typedef struct stream_thread {
 static stream_thread_t *threads; /* every stream thread of the process */
 static int nthreads;
 static atomic_int stop_requested; /* a stop came before some thread was ready */
+/*
+ * Guards each thread's `ready` together with the uv_async_send that reads
+ * it: a thread clears `ready` under it before closing its stop_async, so no
+ * other thread sends to a closed handle (libuv aborts on that).
+ */
+static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
 static int signals_seen;
 
 static uint64_t now_ms(void)
@@ -946,6 +952,14 @@ static void on_progress(uv_timer_t *h)
 static void close_all(stream_thread_t *st);
 static void stop_all_threads(void);
 
+/* From now on no thread sends to this thread's stop_async, which is about to close. */
+static void set_unready(stream_thread_t *st)
+{
+    pthread_mutex_lock(&ready_lock);
+    atomic_store(&st->ready, 0);
+    pthread_mutex_unlock(&ready_lock);
+}
+
 static void fail(stream_thread_t *st, const char *fmt, ...)
 {
     char msg[2048];
@@ -1018,6 +1032,7 @@ static void close_all(stream_thread_t *st)
     uv_close((uv_handle_t *)&st->gen_timer, close_cb);
     uv_close((uv_handle_t *)&st->hold_timer, close_cb);
     uv_close((uv_handle_t *)&st->poll_timer, close_cb);
+    set_unready(st);
     uv_close((uv_handle_t *)&st->stop_async, close_cb);
 }
 
@@ -1066,35 +1081,86 @@ static void warm_producer(stream_thread_t *st)
     }
 }
 
-static int start_clients(stream_thread_t *st, char *err, size_t errlen)
+/*
+ * A stream thread's producer (idempotent, Java's murmur2 partitioner, random
+ * for null keys) or consumer configuration: ours first, so that the
+ * pass-through properties applied after may change the tunables. The
+ * producer queue is larger than the backpressure threshold (so consumption
+ * pauses before producev blocks), its bytes bounded to keep RSS small; the
+ * consumer's prefetch is bounded too (see watch_prefetch). `bootstrap` NULL
+ * leaves it unset (ks_kafka_check_clients). Returns the configuration, or
+ * NULL with a message.
+ */
+static rd_kafka_conf_t *client_conf(rd_kafka_type_t type, const ks_topology_t *t, const ks_runtime_conf_t *conf,
+                                    const char *bootstrap, char *err, size_t errlen)
 {
-    const ks_topology_t *t = st->t;
-    char e[512];
-    /* Producer: idempotent, Java's murmur2 partitioner (random for null keys). */
-    rd_kafka_conf_t *pc = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(pc, rk_log_forward);
-    /*
-     * Ours first, so pass-through properties may change the tunables: the
-     * producer queue is larger than the backpressure threshold (so consumption
-     * pauses before producev blocks), its bytes bounded to keep RSS small.
-     */
-    const char *psettings[][2] = {{"bootstrap.servers", st->bootstrap},
+    const char *psettings[][2] = {{"bootstrap.servers", bootstrap},
                                   {"enable.idempotence", "true"},
                                   {"partitioner", "murmur2_random"},
                                   {"queue.buffering.max.messages", "1000000"},
                                   {"queue.buffering.max.kbytes", "65536"},
                                   {"linger.ms", "5"}};
-    for (size_t i = 0; i < sizeof psettings / sizeof psettings[0]; i++) {
-        if (rd_kafka_conf_set(pc, psettings[i][0], psettings[i][1], e, sizeof e)) {
-            snprintf(err, errlen, "producer configuration %s: %s", psettings[i][0], e);
-            rd_kafka_conf_destroy(pc);
-            return -1;
+    const char *csettings[][2] = {{"bootstrap.servers", bootstrap},
+                                  {"group.id", t->application},
+                                  {"enable.auto.commit", "false"},
+                                  {"enable.auto.offset.store", "false"},
+                                  {"auto.offset.reset", "earliest"},
+                                  {"partition.assignment.strategy", "range"}, /* co-partitioned sources */
+                                  {"enable.partition.eof", "false"},
+                                  {"queued.max.messages.kbytes", "2048"}};
+    const char *(*settings)[2] = type == RD_KAFKA_PRODUCER ? psettings : csettings;
+    size_t n = type == RD_KAFKA_PRODUCER ? sizeof psettings / sizeof psettings[0] : sizeof csettings / sizeof csettings[0];
+    const char *what = type == RD_KAFKA_PRODUCER ? "producer" : "consumer";
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    char e[512];
+    for (size_t i = bootstrap ? 0 : 1; i < n; i++) {
+        if (rd_kafka_conf_set(c, settings[i][0], settings[i][1], e, sizeof e)) {
+            snprintf(err, errlen, "%s configuration %s: %s", what, settings[i][0], e);
+            goto fail;
         }
     }
-    if (ks_runtime_conf_apply(st->conf, pc, err, errlen)) {
-        rd_kafka_conf_destroy(pc);
-        return -1;
+    if (ks_runtime_conf_apply(conf, c, err, errlen))
+        goto fail;
+    return c;
+fail:
+    rd_kafka_conf_destroy(c);
+    return NULL;
+}
+
+static void rk_log_quiet(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk, (void)level, (void)fac, (void)buf;
+}
+
+int ks_kafka_check_clients(const ks_topology_t *t, const ks_runtime_conf_t *conf, char *err, size_t errlen)
+{
+    rd_kafka_type_t types[] = {RD_KAFKA_PRODUCER, RD_KAFKA_CONSUMER};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        rd_kafka_conf_t *c = client_conf(types[i], t, conf, NULL, err, errlen);
+        if (!c)
+            return -1;
+        rd_kafka_conf_set_log_cb(c, rk_log_quiet); /* it has no bootstrap.servers, on purpose */
+        char e[512];
+        rd_kafka_t *rk = rd_kafka_new(types[i], c, e, sizeof e);
+        if (!rk) {
+            snprintf(err, errlen, "librdkafka refuses the %s configuration: %s",
+                     types[i] == RD_KAFKA_PRODUCER ? "producer" : "consumer", e);
+            rd_kafka_conf_destroy(c);
+            return -1;
+        }
+        rd_kafka_destroy(rk);
     }
+    return 0;
+}
+
+static int start_clients(stream_thread_t *st, char *err, size_t errlen)
+{
+    const ks_topology_t *t = st->t;
+    char e[512];
+    rd_kafka_conf_t *pc = client_conf(RD_KAFKA_PRODUCER, t, st->conf, st->bootstrap, err, errlen);
+    if (!pc)
+        return -1;
+    rd_kafka_conf_set_log_cb(pc, rk_log_forward);
     rd_kafka_conf_set_dr_msg_cb(pc, dr_cb);
     rd_kafka_conf_set_opaque(pc, st);
     st->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, e, sizeof e);
@@ -1126,30 +1192,12 @@ static int start_clients(stream_thread_t *st, char *err, size_t errlen)
         rd_kafka_topic_partition_list_destroy(topics);
         return 0; /* a service with generate sources only */
     }
-    rd_kafka_conf_t *cc = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(cc, rk_log_forward);
-    /* Ours first: the pass-through properties (applied after) may change auto.offset.reset. */
-    const char *settings[][2] = {{"group.id", t->application},
-                                 {"enable.auto.commit", "false"},
-                                 {"enable.auto.offset.store", "false"},
-                                 {"auto.offset.reset", "earliest"},
-                                 {"partition.assignment.strategy", "range"}, /* co-partitioned sources */
-                                 {"enable.partition.eof", "false"},
-                                 {"queued.max.messages.kbytes", "2048"}, /* prefetch per consumer: bounded RSS (see watch_prefetch) */
-                                 {"bootstrap.servers", st->bootstrap}};
-    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
-        if (rd_kafka_conf_set(cc, settings[i][0], settings[i][1], e, sizeof e)) {
-            snprintf(err, errlen, "consumer configuration %s: %s", settings[i][0], e);
-            rd_kafka_conf_destroy(cc);
-            rd_kafka_topic_partition_list_destroy(topics);
-            return -1;
-        }
-    }
-    if (ks_runtime_conf_apply(st->conf, cc, err, errlen)) {
-        rd_kafka_conf_destroy(cc);
+    rd_kafka_conf_t *cc = client_conf(RD_KAFKA_CONSUMER, t, st->conf, st->bootstrap, err, errlen);
+    if (!cc) {
         rd_kafka_topic_partition_list_destroy(topics);
         return -1;
     }
+    rd_kafka_conf_set_log_cb(cc, rk_log_forward);
     /* The prefetch limits, as set (see watch_prefetch). */
     char v[64];
     size_t vlen = sizeof v;
@@ -1192,7 +1240,9 @@ static void *thread_main(void *arg)
     uv_loop_init(&st->loop);
     uv_async_init(&st->loop, &st->stop_async, on_stop);
     st->stop_async.data = st;
+    pthread_mutex_lock(&ready_lock);
     atomic_store(&st->ready, 1);
+    pthread_mutex_unlock(&ready_lock);
     ks_engine_ops_t ops = {on_emit, on_peek};
     st->engine = ks_engine_new(st->t, &ops, st, err, sizeof err);
     st->processed = rd_kafka_topic_partition_list_new(8);
@@ -1220,8 +1270,12 @@ static void *thread_main(void *arg)
     st->commit_timer.data = st->progress_timer.data = st->gen_timer.data = st->hold_timer.data = st;
     st->poll_timer.data = st;
     if (!st->engine || stores_failed || start_clients(st, err, sizeof err)) {
-        ks__log(KS_LOG_ERROR, "%s: %s", st->name, err);
+        /* One service that cannot start stops the process: the others stop gracefully. */
+        ks__log(KS_LOG_ERROR, "%s: cannot start: %s; stopping every service", st->name, err);
+        st->failed = 1;
         st->exit_code = st->engine ? 1 : 2;
+        set_unready(st);
+        stop_all_threads();
         if (st->producer)
             close_all(st);
         else {
@@ -1282,9 +1336,11 @@ static void on_signal(uv_signal_t *h, int signum)
 static void stop_all_threads(void)
 {
     atomic_store(&stop_requested, 1);
+    pthread_mutex_lock(&ready_lock);
     for (int i = 0; i < nthreads; i++)
         if (atomic_load(&threads[i].ready))
             uv_async_send(&threads[i].stop_async);
+    pthread_mutex_unlock(&ready_lock);
 }
 
 typedef struct waiter {
@@ -1306,8 +1362,10 @@ static void on_all_done(uv_async_t *h)
     uv_stop(h->loop);
 }
 
-int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *conf)
+int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *confs)
 {
+    /* What the process has once is the same in every configuration (ks_runtime_conf_check_together). */
+    const ks_runtime_conf_t *conf = &confs[0];
     ks__log_set_level(conf->log_level);
     char err[1024];
     const char *bootstrap = conf->bootstrap;
@@ -1317,7 +1375,7 @@ int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *conf)
         return 1;
     }
     for (int i = 0; i < n; i++) {
-        if (ks__prepare_cluster(ts[i], conf, bootstrap, err, sizeof err)) {
+        if (ks__prepare_cluster(ts[i], &confs[i], bootstrap, err, sizeof err)) {
             ks__log(KS_LOG_ERROR, "%s: %s", ts[i]->application, err);
             if (embedded)
                 ks__embedded_stop();
@@ -1330,13 +1388,15 @@ int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *conf)
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &block, &old);
-    nthreads = n * conf->num_stream_threads;
+    nthreads = 0;
+    for (int i = 0; i < n; i++)
+        nthreads += confs[i].num_stream_threads;
     threads = ks_xcalloc((size_t)nthreads, sizeof *threads);
-    for (int i = 0; i < n; i++) {
-        for (int k = 0; k < conf->num_stream_threads; k++) {
-            stream_thread_t *st = &threads[i * conf->num_stream_threads + k];
+    for (int i = 0, next = 0; i < n; i++) {
+        for (int k = 0; k < confs[i].num_stream_threads; k++) {
+            stream_thread_t *st = &threads[next++];
             st->t = ts[i];
-            st->conf = conf;
+            st->conf = &confs[i];
             st->bootstrap = bootstrap;
             st->index = k;
             snprintf(st->name, sizeof st->name, "%s[%d]", ts[i]->application, k);

@@ -17,10 +17,22 @@
 #include "../topology/topology.h"
 
 /*
- * Runs the topologies until a signal stops them (or a fatal error).
+ * Runs the topologies until a signal stops them (or a fatal error), ts[i]
+ * with its own configuration confs[i]; what the process has once
+ * (bootstrap.servers, log.level, the embedded broker) is taken from
+ * confs[0], the caller having checked that all agree.
  * Returns the process exit code: 0 after a graceful stop, 1 on a runtime
  * failure (the message is printed), 2 on a configuration error.
  */
-int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *conf);
+int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *confs);
+
+/*
+ * What librdkafka refuses of a service's producer and consumer
+ * configuration (ours with the pass-through properties), found by creating
+ * both clients without bootstrap.servers, which connects to nothing.
+ * Returns 0, or -1 with librdkafka's message. Called by --validate and
+ * before running.
+ */
+int ks_kafka_check_clients(const ks_topology_t *t, const ks_runtime_conf_t *conf, char *err, size_t errlen);
 
 #endif

@@ -251,6 +251,55 @@ void ks__note_name(load_t *L, const char *name, const ks_ynode_t *at, const char
 
 /* ---- the whole file ---- */
 
+/* `{a: .x, b: 1}` from a flow mapping of scalars, `{...}` for anything deeper (caller frees). */
+static char *flow_text(const ks_ynode_t *map)
+{
+    ks_buf_t b = {0};
+    ks_buf_putc(&b, '{');
+    for (size_t i = 0; i < map->n; i++) {
+        if (map->items[i]->kind != KS_YAML_SCALAR) {
+            ks_buf_free(&b);
+            return ks_xstrdup("{...}");
+        }
+        ks_buf_printf(&b, "%s%s: %s", i ? ", " : "", map->keys[i]->value, map->items[i]->value);
+    }
+    ks_buf_putc(&b, '}');
+    return ks_buf_steal(&b);
+}
+
+/*
+ * `mapValues: {id: .orderId}` is a YAML mapping, not the jq object its
+ * author meant: the step then reports unknown keys. Where a step that takes
+ * an expression has a flow mapping none of whose keys is one of its parts,
+ * say how to write the expression.
+ */
+static void hint_unquoted_objects(load_t *L, const ks_ynode_t *pipes)
+{
+    for (size_t i = 0; pipes && pipes->kind == KS_YAML_MAP && i < pipes->n; i++) {
+        const ks_ynode_t *steps = ks_ynode_get(pipes->items[i], "steps");
+        for (size_t j = 0; steps && steps->kind == KS_YAML_SEQ && j < steps->n; j++) {
+            const ks_ynode_t *step = steps->items[j];
+            if (step->kind != KS_YAML_MAP || step->n != 1 || step->items[0]->kind != KS_YAML_MAP ||
+                !step->items[0]->flow)
+                continue;
+            const ks_step_row_t *row = ks_schema_step(step->keys[0]->value);
+            const ks_ynode_t *arg = step->items[0];
+            /* None of its keys is a part of the step: not a misspelt part but an expression. */
+            int parts = 0;
+            for (size_t k = 0; row && row->main && k < arg->n; k++)
+                parts |= strcmp(arg->keys[k]->value, "name") == 0 || ks_schema_key(row->parts, arg->keys[k]->value);
+            if (!row || !row->main || parts)
+                continue;
+            char *text = flow_text(arg);
+            ks__err_at(L, arg,
+                       "`%s` is read as a YAML mapping, not as a jq expression; to write a jq object, quote the "
+                       "expression: `%s: '%s'`",
+                       text, row->name, text);
+            free(text);
+        }
+    }
+}
+
 ks_topology_t *ks_topology_load(const char *path, ks_diags_t *diags)
 {
     int before = diags->nerr;
@@ -276,8 +325,11 @@ ks_topology_t *ks_topology_load(const char *path, ks_diags_t *diags)
         load_topics(&L, ks_ynode_get(root, "topics"));
         load_tables(&L, ks_ynode_get(root, "tables"));
         ks__load_pipelines(&L, ks_ynode_get(root, "pipelines"));
+        hint_unquoted_objects(&L, ks_ynode_get(root, "pipelines"));
         if (diags->nerr == before)
             ks__build(&L);
+        if (diags->nerr == before)
+            ks__check_topic_names(&L);
     }
     ks__load_cleanup(&L);
     ks_ydoc_free(doc);
@@ -307,6 +359,10 @@ void ks__load_config(load_t *L, const ks_ynode_t *n)
                 t->dlq_topic = ks_xstrdup(v);
             t->config_keys = ks_xrealloc(t->config_keys, (size_t)(t->nconfig + 1) * sizeof(char *));
             t->config_vals = ks_xrealloc(t->config_vals, (size_t)(t->nconfig + 1) * sizeof(char *));
+            t->config_key_pos = ks_xrealloc(t->config_key_pos, (size_t)(t->nconfig + 1) * sizeof(ks_pos_t));
+            t->config_val_pos = ks_xrealloc(t->config_val_pos, (size_t)(t->nconfig + 1) * sizeof(ks_pos_t));
+            t->config_key_pos[t->nconfig] = ks__pos_of(L, n->keys[i]);
+            t->config_val_pos[t->nconfig] = ks__pos_of(L, n->items[i]);
             t->config_keys[t->nconfig] = ks_xstrdup(k);
             t->config_vals[t->nconfig] = ks_xstrdup(v);
             t->nconfig++;
@@ -376,6 +432,8 @@ void ks_topology_free(ks_topology_t *t)
         free(t->config_vals[i]);
     }
     free(t->config_keys);
+    free(t->config_key_pos);
+    free(t->config_val_pos);
     free(t->config_vals);
     for (int i = 0; i < t->ninternal; i++)
         free(t->internal_topics[i]);

@@ -171,6 +171,7 @@ typedef struct ks_topology {
     char *dlq_topic;        /* `<application>-dlq` unless configured (config `dlq.topic`) */
     int errors_tolerance_none; /* config `errors.tolerance: none`: a bad record stops the service */
     char **config_keys, **config_vals;
+    ks_pos_t *config_key_pos, *config_val_pos; /* where each config: key and value is written */
     int nconfig;
     ks_topic_conf_t defaults;
     ks_topic_conf_t *topics;

@@ -60,6 +60,8 @@ ks_pos_t ks__pos_of(load_t *L, const ks_ynode_t *n);
 int ks__get_duration(load_t *L, const ks_ynode_t *n, const char *what, int64_t *ms);
 const ks_table_conf_t *ks__find_table(const ks_topology_t *t, const char *name);
 void ks__build(load_t *L);
+/* topic_names.c: reports every topic the built topology names or makes that Kafka would refuse. */
+void ks__check_topic_names(load_t *L);
 ks_proc_t *ks__new_proc(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at);
 void ks__add_extra(ks_proc_t *p, ks_step_expr_t e);
 /* generate_load.c: a `from: {generate: ...}` source node, or NULL after reporting errors. */

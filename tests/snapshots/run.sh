@@ -4,7 +4,8 @@
 # formats (tests/snapshots/<basename>.txt/.json/.dot, compared exactly), plus
 # system.dot: all topologies/*.yaml in one `-c a -c b ... --dump-topology=dot`.
 # If the `dot` program is installed, each dot output must also be accepted by
-# `dot -Tpng`. UPDATE=1 rewrites the snapshots (review the diff before
+# `dot -Tpng`; multi.txt/.json: two files of tests/snapshots/multi/ described
+# together. UPDATE=1 rewrites the snapshots (review the diff before
 # committing). Ends with "snapshots: N passed, N failed"; non-zero on failure.
 set -u
 cd "$(dirname "$0")/../.."
@@ -58,6 +59,11 @@ for f in topologies/*.yaml "$dir"/extra/*.yaml; do
     check "$base.json" "$dir/$base.json" json -c "$f" --dump-topology=json
     check "$base.dot" "$dir/$base.dot" dot -c "$f" --dump-topology=dot
 done
+
+# Several -c in text and json: a header line per application; one JSON document (an array).
+multi=(-c "$dir/multi/orders.yaml" -c "$dir/multi/customers.yaml")
+check multi.txt "$dir/multi.txt" text "${multi[@]}" --dump-topology=text
+check multi.json "$dir/multi.json" json "${multi[@]}" --dump-topology=json
 
 args=()
 for f in topologies/*.yaml; do

@@ -103,13 +103,12 @@ static void defaults_without_any_source(void **state)
     (void)state;
     ks_runtime_conf_t c;
     build_ok(&c, NULL, NULL, NULL, 0);
-    assert_string_equal(c.bootstrap, "embedded");
+    assert_null(c.bootstrap); /* no default cluster: the embedded broker only when written */
     assert_string_equal(c.state_dir, "/tmp/kstreamd");
     assert_null(c.query_listen);
     assert_string_equal(c.log_level, "info");
     assert_int_equal(c.commit_interval_ms, 30000);
     assert_int_equal(c.num_stream_threads, 1);
-    assert_int_equal(c.exactly_once, 0);
     assert_int_equal(c.startup_timeout_ms, 30000);
     assert_int_equal(c.replication_factor, -1);
     assert_int_equal(c.embedded_partitions, 3);
@@ -172,20 +171,36 @@ static void precedence_env_then_topology_then_set(void **state)
     ks_topology_free(t);
 }
 
-static void empty_value_resets_to_the_default(void **state)
+static void empty_value_is_an_error(void **state)
 {
     (void)state;
-    char *sets[] = {"state.dir=", "fetch.wait.max.ms=", "query.listen=127.0.0.1:0", "query.listen=", "group.id="};
-    ks_runtime_conf_t c;
-    build_ok(&c, FIXTURE("runtime_env.yaml"), NULL, sets, 5);
-    assert_string_equal(c.state_dir, "/tmp/kstreamd");
-    assert_null(c.query_listen);
-    assert_null(rk(&c, "fetch.wait.max.ms"));
-    assert_int_equal(c.nrk, 1);
-    ks_runtime_conf_free(&c);
-    /* The name of an emptied property is still checked. */
+    /* No silent fallback: not to the embedded broker, not to the default state directory. */
+    assert_set_err("bootstrap.servers=", "--set bootstrap.servers: the value is empty (an unset variable?): write "
+                                         "host:port,... or `embedded` for the in-process broker\n");
+    assert_set_err("state.dir=", "--set state.dir: the value is empty (an unset variable?): give a value, or leave the "
+                                 "key out for the default `/tmp/kstreamd`\n");
+    assert_set_err("query.listen=", "--set query.listen: the value is empty (an unset variable?): give a value, or leave "
+                                    "the key out\n");
+    assert_set_err("fetch.wait.max.ms=", "--set fetch.wait.max.ms: the value is empty (an unset variable?): give a "
+                                         "value, or leave the key out\n");
+    assert_set_err("dlq.topic=", "--set dlq.topic: the value is empty (an unset variable?): give a value, or leave the "
+                                 "key out\n");
+    /* The name of a key without a value is still checked. */
     assert_set_err("fetch.wait.max.msx=", "--set fetch.wait.max.msx: unknown configuration key `fetch.wait.max.msx`: "
                                           "not a kstreamd setting (allowed: " ALLOWED ") nor a librdkafka property\n");
+    /* In an environment file and a topology's config: too, with the place. */
+    char *path = "/tmp/ks_test_runtime_empty.yaml";
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("state.dir:\nbootstrap.servers: ''\n", f);
+    fclose(f);
+    char *s = build_err(path, NULL, NULL, 0);
+    assert_string_equal(s, "/tmp/ks_test_runtime_empty.yaml:1:11: state.dir: the value is empty (an unset variable?): "
+                           "give a value, or leave the key out for the default `/tmp/kstreamd`\n"
+                           "/tmp/ks_test_runtime_empty.yaml:2:20: bootstrap.servers: the value is empty (an unset "
+                           "variable?): write host:port,... or `embedded` for the in-process broker\n");
+    free(s);
+    remove(path);
 }
 
 /* ---- validation and its messages ---- */
@@ -349,39 +364,88 @@ static void semantics_breaking_settings_are_refused(void **state)
     free(s);
 }
 
-static void read_uncommitted_is_refused_with_exactly_once(void **state)
+static void exactly_once_is_refused_until_built(void **state)
 {
     (void)state;
-    char *sets[] = {"isolation.level=read_uncommitted", "processing.guarantee=exactly_once_v2",
-                    "bootstrap.servers=kafka:9092"};
-    char *s = build_err(NULL, NULL, sets, 3);
-    assert_string_equal(s, "--set isolation.level: must be read_committed with processing.guarantee "
-                           "exactly_once_v2, or the application would read records of aborted transactions\n");
+    assert_set_err("processing.guarantee=exactly_once_v2",
+                   "--set processing.guarantee: `exactly_once_v2` is refused: exactly-once is not built yet: kstreamd "
+                   "has no transactional producer, and would silently run at-least-once; remove the setting or write "
+                   "at_least_once\n");
+    /* In a topology's config: with the value's place. */
+    const char *kv[] = {"processing.guarantee", "exactly_once_v2"};
+    fake_topology_t f;
+    fake_topology(&f, "app.yaml", kv, 1);
+    ks_pos_t kpos = {"app.yaml", 3, 3}, vpos = {"app.yaml", 3, 25};
+    f.t.config_key_pos = &kpos;
+    f.t.config_val_pos = &vpos;
+    char *s = build_err(NULL, &f.t, NULL, 0);
+    assert_string_equal(s, "app.yaml:3:25: config key processing.guarantee: `exactly_once_v2` is refused: exactly-once "
+                           "is not built yet: kstreamd has no transactional producer, and would silently run "
+                           "at-least-once; remove the setting or write at_least_once\n");
     free(s);
-    /* Without exactly-once it is Kafka Streams' default and fine. */
+    /* at_least_once is fine, and so is read_uncommitted (Kafka Streams' default) with it. */
+    char *sets[] = {"processing.guarantee=at_least_once", "isolation.level=read_uncommitted"};
     ks_runtime_conf_t c;
-    build_ok(&c, NULL, NULL, sets, 1);
+    build_ok(&c, NULL, NULL, sets, 2);
     ks_runtime_conf_free(&c);
 }
 
 static void warnings_do_not_fail_the_build(void **state)
 {
     (void)state;
-    char *sets[] = {"processing.guarantee=exactly_once_v2", "errors.tolerance=none"};
+    char *sets[] = {"errors.tolerance=none"};
     ks_runtime_conf_t c;
     ks_diags_t diags = {0};
-    assert_int_equal(ks_runtime_conf_build(&c, NULL, NULL, sets, 2, &diags), 0);
+    assert_int_equal(ks_runtime_conf_build(&c, NULL, NULL, sets, 1, &diags), 0);
     assert_int_equal(diags.nerr, 0);
     char *s = ks_diags_string(&diags);
-    assert_string_equal(s, "--set errors.tolerance: warning: applies only in a topology's `config:`; ignored here\n"
-                           "--set processing.guarantee: warning: the embedded broker does not honour transactional "
-                           "offset commits; exactly_once_v2 behaves as at-least-once there\n");
+    assert_string_equal(s, "--set errors.tolerance: warning: applies only in a topology's `config:`; ignored here\n");
     free(s);
     ks_diags_free(&diags);
-    assert_int_equal(c.exactly_once, 1);
     ks_runtime_conf_free(&c);
     /* errors.tolerance is still checked. */
     assert_set_err("errors.tolerance=some", "--set errors.tolerance: must be all or none, not `some`\n");
+}
+
+/* Two services with different process-wide settings are refused, naming both files. */
+static void process_wide_settings_must_agree(void **state)
+{
+    (void)state;
+    const char *kv1[] = {"log.level", "debug", "commit.interval.ms", "100"};
+    const char *kv2[] = {"commit.interval.ms", "5000"};
+    fake_topology_t f[2];
+    fake_topology(&f[0], "a.yaml", kv1, 2);
+    fake_topology(&f[1], "b.yaml", kv2, 1);
+    f[0].t.application = "app-a";
+    f[1].t.application = "app-b";
+    ks_pos_t kpos[2] = {{"a.yaml", 3, 3}, {"a.yaml", 4, 3}}, vpos[2] = {{"a.yaml", 3, 14}, {"a.yaml", 4, 23}};
+    f[0].t.config_key_pos = kpos;
+    f[0].t.config_val_pos = vpos;
+    ks_runtime_conf_t confs[2];
+    build_ok(&confs[0], NULL, &f[0].t, NULL, 0);
+    build_ok(&confs[1], NULL, &f[1].t, NULL, 0);
+    /* Each keeps its own per-application settings. */
+    assert_int_equal(confs[0].commit_interval_ms, 100);
+    assert_int_equal(confs[1].commit_interval_ms, 5000);
+    ks_topology_t *ts[2] = {&f[0].t, &f[1].t};
+    ks_diags_t diags = {0};
+    assert_int_equal(ks_runtime_conf_check_together(confs, ts, 2, &diags), -1);
+    char *s = ks_diags_string(&diags);
+    assert_string_equal(s, "a.yaml:3:14: config key log.level: `debug` here, but `info` for b.yaml (app-b): it is one "
+                           "setting for the whole process, so the topologies run together must agree; set it the same "
+                           "in both, or run them as separate processes\n");
+    free(s);
+    ks_diags_free(&diags);
+    /* The same log level in both is fine. */
+    char *sets[] = {"log.level=warn"};
+    ks_runtime_conf_free(&confs[0]);
+    ks_runtime_conf_free(&confs[1]);
+    build_ok(&confs[0], NULL, &f[0].t, sets, 1);
+    build_ok(&confs[1], NULL, &f[1].t, sets, 1);
+    assert_int_equal(ks_runtime_conf_check_together(confs, ts, 2, &diags), 0);
+    assert_null(diags.head);
+    ks_runtime_conf_free(&confs[0]);
+    ks_runtime_conf_free(&confs[1]);
 }
 
 /* ---- applying to librdkafka ---- */
@@ -500,7 +564,7 @@ int main(void)
         cmocka_unit_test(defaults_without_any_source),
         cmocka_unit_test(env_file_sets_kstreamd_and_librdkafka_keys),
         cmocka_unit_test(precedence_env_then_topology_then_set),
-        cmocka_unit_test(empty_value_resets_to_the_default),
+        cmocka_unit_test(empty_value_is_an_error),
         cmocka_unit_test(env_file_errors_carry_file_line_col),
         cmocka_unit_test(set_errors_name_the_key),
         cmocka_unit_test(address_forms_accepted),
@@ -511,8 +575,9 @@ int main(void)
         cmocka_unit_test(librdkafka_rejects_a_bad_value_with_its_message),
         cmocka_unit_test(group_id_is_refused),
         cmocka_unit_test(semantics_breaking_settings_are_refused),
-        cmocka_unit_test(read_uncommitted_is_refused_with_exactly_once),
+        cmocka_unit_test(exactly_once_is_refused_until_built),
         cmocka_unit_test(warnings_do_not_fail_the_build),
+        cmocka_unit_test(process_wide_settings_must_agree),
         cmocka_unit_test(apply_sets_every_pass_through_property),
         cmocka_unit_test(apply_reports_librdkafka_errors),
         cmocka_unit_test(config_local_loads),

@@ -315,8 +315,35 @@ static void syntax_error_reports_context(void **state)
 
 static void tab_indentation_is_error(void **state)
 {
-    char *s = load_err("a:\n\tb: 1\n");
-    assert_non_null(strstr(s, "t.yaml:2:1: found character that cannot start any token"));
+    assert_err("a:\n\tb: 1\n",
+               "t.yaml:2:1: a tab in the indentation: YAML does not allow tabs for indentation; indent with spaces\n");
+    assert_err("a:\n  b: 1\n  \tc: 2\n",
+               "t.yaml:3:3: a tab in the indentation: YAML does not allow tabs for indentation; indent with spaces\n");
+    /* A tab elsewhere is libyaml's message. */
+    char *s = load_err("a: [1,\n b: 1\n");
+    assert_null(strstr(s, "tab"));
+    free(s);
+}
+
+static void node_limit_names_aliases_only_when_there_are_some(void **state)
+{
+    ks_buf_t b = {0};
+    ks_buf_puts(&b, "x:\n");
+    for (int i = 0; i < KS_YAML_MAX_NODES; i++)
+        ks_buf_puts(&b, "- 1\n");
+    char *s = load_err(b.data);
+    assert_non_null(strstr(s, "document has more than 1000000 nodes\n"));
+    assert_null(strstr(s, "aliases"));
+    free(s);
+    ks_buf_free(&b);
+    s = load_err("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+                 "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                 "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                 "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                 "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+                 "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+                 "g: [*f, *f]\n");
+    assert_non_null(strstr(s, "(too many aliases?)"));
     free(s);
 }
 
@@ -459,6 +486,7 @@ int main(void)
         cmocka_unit_test(syntax_error_reports_problem_and_position),
         cmocka_unit_test(syntax_error_reports_context),
         cmocka_unit_test(tab_indentation_is_error),
+        cmocka_unit_test(node_limit_names_aliases_only_when_there_are_some),
         cmocka_unit_test(invalid_utf8_is_error_with_position),
         cmocka_unit_test(multiple_documents_are_rejected),
         cmocka_unit_test(empty_file_has_no_root),
