@@ -19,12 +19,13 @@ typedef struct parser {
     int depth;
     char *err;
     size_t errlen;
+    size_t line0, col0; /* where s[0] is in a longer text: lines and columns before it (0, 0 at its start) */
 } parser_t;
 
 static int fail(parser_t *p, const char *msg)
 {
     if (p->err && p->errlen) {
-        size_t line = 1, col = 1;
+        size_t line = 1 + p->line0, col = 1 + p->col0;
         for (size_t i = 0; i < p->pos && i < p->len; i++) {
             if (p->s[i] == '\n') {
                 line++;
@@ -571,7 +572,13 @@ static int parse_value(parser_t *p, ks_val *out)
 
 int ks_json_parse_next(const char *s, size_t len, size_t *pos, ks_val *out, char *err, size_t errlen)
 {
-    parser_t p = {.s = s, .len = len, .pos = *pos, .err = err, .errlen = errlen};
+    return ks_json_parse_next_at(s, len, pos, 0, 0, out, err, errlen);
+}
+
+int ks_json_parse_next_at(const char *s, size_t len, size_t *pos, size_t line0, size_t col0, ks_val *out, char *err,
+                          size_t errlen)
+{
+    parser_t p = {.s = s, .len = len, .pos = *pos, .err = err, .errlen = errlen, .line0 = line0, .col0 = col0};
     *out = ks_invalid();
     skip_ws(&p);
     if (p.pos >= len) {

@@ -35,6 +35,14 @@ int ks_json_parse(const char *s, size_t len, ks_val *out, char *err, size_t errl
 int ks_json_parse_next(const char *s, size_t len, size_t *pos, ks_val *out, char *err, size_t errlen);
 
 /*
+ * The same for a window of a longer stream: s[0] is after `line0` newlines
+ * and `col0` more bytes of the stream, so that an error names its line and
+ * column in the whole stream.
+ */
+int ks_json_parse_next_at(const char *s, size_t len, size_t *pos, size_t line0, size_t col0, ks_val *out, char *err,
+                          size_t errlen);
+
+/*
  * Whether s[0..len) is exactly one JSON value the parser would accept,
  * checked without building it (for forwarding raw bytes safely).
  */
