@@ -203,6 +203,29 @@ static int reader_next(reader_t *r, ks_val *out)
     }
 }
 
+/*
+ * The fast path of an expression that is exactly `.name`: when the next
+ * input is a valid object, its field is found by scanning the text, and only
+ * the field's value is built. Returns 1 when the input was handled so, 0
+ * when it must go through the parser and the evaluator (another kind, which
+ * raises jq's error, invalid text, the end of the window or of the input).
+ */
+static int field_fast(reader_t *r, const char *name, writer_t *w)
+{
+    size_t pos = r->pos, voff = 0, vlen = 0;
+    int rc = ks_json_field_next(r->buf ? r->buf : "", r->end, &pos, name, &voff, &vlen);
+    if (rc < 0)
+        return 0;
+    ks_val v = ks_null();
+    char perr[64];
+    if (rc == 2 && ks_json_parse(r->buf + voff, vlen, &v, perr, sizeof perr))
+        return 0; /* cannot happen for text the scan accepted; the parser says why if it does */
+    r->pos = pos;
+    emit(w, v);
+    ks_val_release(v);
+    return 1;
+}
+
 /* ---- arguments ---- */
 
 typedef struct opts {
@@ -375,7 +398,10 @@ int ks_cmd_eval(int argc, char **argv)
     }
     w.unbuffered = o.unbuffered || isatty(STDOUT_FILENO);
     ks_buf_reserve(&w.buf, WRITE_BLOCK + 4096);
+    const char *field = o.null_input ? NULL : ks_expr_field(e);
     for (int64_t index = 0; !w.failed; index++) {
+        if (field && field_fast(&r, field, &w))
+            continue;
         ks_val input = ks_null();
         if (!o.null_input) {
             if (reader_next(&r, &input)) {

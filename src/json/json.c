@@ -700,69 +700,95 @@ static int valid_value(parser_t *p)
     return 0;
 }
 
+/*
+ * From the `{` at p->pos: checks the object as valid_value does and finds
+ * its field `name`. Returns -1 when it is not valid, 1 without the field, 2
+ * with the field's value at s[*voff..+*vlen) (the last one when the key
+ * repeats); p->pos is then past the object.
+ */
+static int field_value(parser_t *p, const char *name, size_t *voff, size_t *vlen)
+{
+    const char *s = p->s;
+    size_t len = p->len, nlen = strlen(name);
+    int found = 0;
+    p->pos++;
+    p->depth = 1;
+    skip_ws(p);
+    if (p->pos < len && s[p->pos] == '}') {
+        p->pos++;
+        return 1;
+    }
+    for (;;) {
+        skip_ws(p);
+        if (p->pos >= len || s[p->pos] != '"')
+            return -1;
+        size_t k0 = p->pos + 1;
+        if (!valid_string(p))
+            return -1;
+        size_t kl = p->pos - 1 - k0;
+        int match;
+        if (memchr(s + k0, '\\', kl)) {
+            /* An escaped key: compare its decoded text. */
+            parser_t q = {.s = s, .len = p->pos, .pos = k0 - 1};
+            ks_val k;
+            if (parse_string(&q, &k))
+                return -1;
+            match = ks_str_len(k) == nlen && memcmp(ks_str_data(k), name, nlen) == 0;
+            ks_val_release(k);
+        } else {
+            match = kl == nlen && memcmp(s + k0, name, nlen) == 0;
+        }
+        skip_ws(p);
+        if (p->pos >= len || s[p->pos] != ':')
+            return -1;
+        p->pos++;
+        skip_ws(p);
+        size_t v0 = p->pos;
+        if (!valid_value(p))
+            return -1;
+        if (match) { /* the last of duplicate keys wins, as when parsing */
+            found = 1;
+            *voff = v0;
+            *vlen = p->pos - v0;
+        }
+        skip_ws(p);
+        if (p->pos < len && s[p->pos] == ',') {
+            p->pos++;
+            continue;
+        }
+        if (p->pos < len && s[p->pos] == '}') {
+            p->pos++;
+            return found ? 2 : 1;
+        }
+        return -1;
+    }
+}
+
 int ks_json_field(const char *s, size_t len, const char *name, size_t *voff, size_t *vlen)
 {
     parser_t p = {.s = s, .len = len};
     skip_ws(&p);
     if (p.pos >= len || s[p.pos] != '{')
         return ks_json_valid(s, len) ? 0 : -1;
-    size_t nlen = strlen(name);
-    int found = 0;
-    p.pos++;
-    p.depth = 1;
-    skip_ws(&p);
-    if (p.pos < len && s[p.pos] == '}') {
-        p.pos++;
-    } else {
-        for (;;) {
-            skip_ws(&p);
-            if (p.pos >= len || s[p.pos] != '"')
-                return -1;
-            size_t k0 = p.pos + 1;
-            if (!valid_string(&p))
-                return -1;
-            size_t kl = p.pos - 1 - k0;
-            int match;
-            if (memchr(s + k0, '\\', kl)) {
-                /* An escaped key: compare its decoded text. */
-                parser_t q = {.s = s, .len = p.pos, .pos = k0 - 1};
-                ks_val k;
-                if (parse_string(&q, &k))
-                    return -1;
-                match = ks_str_len(k) == nlen && memcmp(ks_str_data(k), name, nlen) == 0;
-                ks_val_release(k);
-            } else {
-                match = kl == nlen && memcmp(s + k0, name, nlen) == 0;
-            }
-            skip_ws(&p);
-            if (p.pos >= len || s[p.pos] != ':')
-                return -1;
-            p.pos++;
-            skip_ws(&p);
-            size_t v0 = p.pos;
-            if (!valid_value(&p))
-                return -1;
-            if (match) { /* the last of duplicate keys wins, as when parsing */
-                found = 1;
-                *voff = v0;
-                *vlen = p.pos - v0;
-            }
-            skip_ws(&p);
-            if (p.pos < len && s[p.pos] == ',') {
-                p.pos++;
-                continue;
-            }
-            if (p.pos < len && s[p.pos] == '}') {
-                p.pos++;
-                break;
-            }
-            return -1;
-        }
-    }
+    int rc = field_value(&p, name, voff, vlen);
+    if (rc < 0)
+        return -1;
     skip_ws(&p);
     if (p.pos != len)
         return -1;
-    return found ? 2 : 1;
+    return rc;
+}
+
+int ks_json_field_next(const char *s, size_t len, size_t *pos, const char *name, size_t *voff, size_t *vlen)
+{
+    parser_t p = {.s = s, .len = len, .pos = *pos};
+    skip_ws(&p);
+    if (p.pos >= len || s[p.pos] != '{')
+        return -1;
+    int rc = field_value(&p, name, voff, vlen);
+    if (rc > 0)
+        *pos = p.pos;
+    return rc;
 }
 
 int ks_json_valid(const char *s, size_t len)

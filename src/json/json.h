@@ -57,6 +57,15 @@ int ks_json_valid(const char *s, size_t len);
  */
 int ks_json_field(const char *s, size_t len, const char *name, size_t *voff, size_t *vlen);
 
+/*
+ * The same for the next value of a stream from *pos, when it is an object:
+ * 1 without the field, 2 with it (as above), *pos then past the object; -1
+ * when the next value is not a valid object within s[0..len) (another kind,
+ * invalid, cut short, or the end of input: ks_json_parse_next says which),
+ * *pos unchanged.
+ */
+int ks_json_field_next(const char *s, size_t len, size_t *pos, const char *name, size_t *voff, size_t *vlen);
+
 /* Appends v's compact JSON text to b. Borrows v. */
 void ks_json_write(ks_buf_t *b, ks_val v);
 /* Appends a number in jq's format. */

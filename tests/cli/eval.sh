@@ -65,6 +65,11 @@ for prog in 'select(.status == "NEW")' '.orderId as $o | .items[] | {orderId: $o
     check "pretty-printed inputs give jq -c's bytes: $prog" "" 0 \
         bash -c "cmp <(cat '$tmp/pretty' | $K eval '$prog') <(jq -c '$prog' <'$tmp/pretty')"
 done
+check "a field's fast path agrees with jq -c (missing, repeated, escaped keys, nested values)" "" 0 bash -c "
+    in='{\"a\":1} {\"b\":2} {\"a\":\"x\",\"a\":{\"c\":\"\\u00e9\"}} {\"\\u0061\":[3, 4.50]} { \"a\" : \"\\\"q\" } {}'
+    cmp <(printf '%s' \"\$in\" | $K eval .a) <(printf '%s' \"\$in\" | jq -c .a)"
+check "a field of a non-object is jq's error" $'1\nkstreamd eval: error: Cannot index array with string "a"\n2' 1 \
+    bash -c "printf '{\"a\":1} [1] {\"a\":2}' | $K eval .a 2>&1"
 check "a value cut between two reads is read whole" $'{"a":1}\n2' 0 \
     bash -c "(printf '{\"a\":'; sleep 0.2; printf '1}\n2') | $K eval ."
 check "an input error names its line in the whole stream" 'kstreamd eval: input: Invalid literal at line 100001, column 4' 1 \
