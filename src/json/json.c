@@ -39,8 +39,11 @@ static int fail(parser_t *p, const char *msg)
     return KS_EPARSE;
 }
 
-static void skip_ws(parser_t *p)
+static inline void skip_ws(parser_t *p)
 {
+    /* Compact JSON has no whitespace between tokens: one test decides that. */
+    if (p->pos < p->len && (unsigned char)p->s[p->pos] > ' ')
+        return;
     while (p->pos < p->len) {
         char c = p->s[p->pos];
         if (c != ' ' && c != '\n' && c != '\t' && c != '\r')
@@ -462,6 +465,34 @@ static int parse_array(parser_t *p, ks_val *out)
     }
 }
 
+/*
+ * ks_obj_set for the parser, whose object is its own (never shared): the
+ * last of repeated keys wins, as in jq. Keys from the intern table are often
+ * the same string, which spares comparing their bytes.
+ */
+static void object_put(ks_val *obj, ks_val key, ks_val val)
+{
+    struct ks_obj *o = obj->o;
+    const struct ks_str *k = key.s;
+    for (uint32_t i = 0; i < o->len; i++) {
+        const struct ks_str *x = o->slots[i].key;
+        if (x == k || (x->len == k->len && x->data[0] == k->data[0] && memcmp(x->data, k->data, k->len) == 0)) {
+            ks_val_release(o->slots[i].val);
+            o->slots[i].val = val;
+            ks_val_release(key);
+            return;
+        }
+    }
+    if (o->len == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 4;
+        o = obj->o = ks_xrealloc(o, sizeof *o + cap * sizeof(struct ks_obj_slot));
+        o->cap = (uint32_t)cap;
+    }
+    o->slots[o->len].key = key.s;
+    o->slots[o->len].val = val;
+    o->len++;
+}
+
 static int parse_object(parser_t *p, ks_val *out)
 {
     p->pos++;
@@ -497,7 +528,7 @@ static int parse_object(parser_t *p, ks_val *out)
             ks_val_release(obj);
             return rc;
         }
-        ks_obj_set(&obj, key, val);
+        object_put(&obj, key, val);
         skip_ws(p);
         if (p->pos < p->len && p->s[p->pos] == ',') {
             p->pos++;
