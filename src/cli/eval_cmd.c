@@ -67,6 +67,10 @@ typedef struct writer {
     ks_buf_t buf;
     int unbuffered; /* write after each output */
     int failed;     /* a write failed: stop */
+    /* The input's container and, when its text is as jq -c prints it, that text, for an output that is the input. */
+    const void *in;
+    const char *in_text;
+    size_t in_len;
 } writer_t;
 
 static int writer_flush(writer_t *w)
@@ -90,7 +94,11 @@ static int writer_flush(writer_t *w)
 static int emit(void *ud, ks_val v)
 {
     writer_t *w = ud;
-    ks_json_write(&w->buf, v);
+    /* Values are immutable once shared: an output that is the input's container is the input as it came. */
+    if (w->in_text && (v.kind == KS_OBJECT || v.kind == KS_ARRAY) && (const void *)v.o == w->in)
+        ks_buf_append(&w->buf, w->in_text, w->in_len);
+    else
+        ks_json_write(&w->buf, v);
     ks_buf_putc(&w->buf, '\n');
     if (w->unbuffered || w->buf.len >= WRITE_BLOCK)
         return writer_flush(w);
@@ -110,7 +118,7 @@ typedef struct reader {
     char *buf;
     size_t cap, len, pos, end;
     int eof;
-    size_t line0, col0; /* where buf[0] is in the stream, for error messages */
+    ks_json_span_t span; /* where buf[0] is in the stream (for errors); where the last value is */
 } reader_t;
 
 /* Drops buf[0..pos), counting its lines and columns. */
@@ -120,11 +128,11 @@ static void reader_compact(reader_t *r)
         return;
     const char *p = r->buf, *stop = r->buf + r->pos, *nl;
     while ((nl = memchr(p, '\n', (size_t)(stop - p))) != NULL) {
-        r->line0++;
-        r->col0 = 0;
+        r->span.line0++;
+        r->span.col0 = 0;
         p = nl + 1;
     }
-    r->col0 += (size_t)(stop - p);
+    r->span.col0 += (size_t)(stop - p);
     memmove(r->buf, r->buf + r->pos, r->len - r->pos);
     r->len -= r->pos;
     r->end -= r->pos;
@@ -167,15 +175,16 @@ static int reader_fill(reader_t *r, size_t want)
 }
 
 /*
- * The next input value in *out (owned): 0 with *out set, 0 with *out
- * invalid at the end of input, 1 with the error printed.
+ * The next input value in *out (owned): 0 with *out set (its text is
+ * buf[span.start..pos)), 0 with *out invalid at the end of input, 1 with the
+ * error printed.
  */
 static int reader_next(reader_t *r, ks_val *out)
 {
     for (;;) {
         size_t pos = r->pos;
         char perr[200];
-        int rc = ks_json_parse_next_at(r->buf ? r->buf : "", r->end, &pos, r->line0, r->col0, out, perr, sizeof perr);
+        int rc = ks_json_parse_next_at(r->buf ? r->buf : "", r->end, &pos, &r->span, out, perr, sizeof perr);
         if (rc == 0 && out->kind != KS_INVALID) {
             r->pos = pos;
             return 0;
@@ -412,6 +421,9 @@ int ks_cmd_eval(int argc, char **argv)
                 break;
         }
         o.vals[V_VALUE] = input; /* borrowed for the evaluation */
+        w.in = input.kind == KS_OBJECT || input.kind == KS_ARRAY ? (const void *)input.o : NULL;
+        w.in_text = !o.null_input && r.span.canonical ? r.buf + r.span.start : NULL;
+        w.in_len = r.pos - r.span.start;
         if (!o.fixed[V_I])
             o.vals[V_I] = ks_num((double)index);
         if (!o.fixed[V_RAND])
@@ -429,6 +441,8 @@ int ks_cmd_eval(int argc, char **argv)
             status = 1;
         }
         o.vals[V_VALUE] = ks_null();
+        w.in = NULL; /* the input is freed now: another value may take its address */
+        w.in_text = NULL;
         ks_val_release(input);
         if (o.null_input)
             break;

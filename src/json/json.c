@@ -20,6 +20,7 @@ typedef struct parser {
     char *err;
     size_t errlen;
     size_t line0, col0; /* where s[0] is in a longer text: lines and columns before it (0, 0 at its start) */
+    int noncanon;       /* the text is not exactly as ks_json_write writes its value (see ks_json_span_t) */
 } parser_t;
 
 static int fail(parser_t *p, const char *msg)
@@ -49,6 +50,7 @@ static inline void skip_ws(parser_t *p)
         if (c != ' ' && c != '\n' && c != '\t' && c != '\r')
             break;
         p->pos++;
+        p->noncanon = 1;
     }
 }
 
@@ -148,7 +150,8 @@ static int hex4(const char *s, uint32_t *out)
 /*
  * From the opening quote at p->pos: the end of a plain-ASCII string without
  * escapes (the position of its closing quote), or where that stops holding
- * (the position of the first escape, non-ASCII or control byte).
+ * (the position of the first escape, non-ASCII, control or DEL byte, which
+ * the writer escapes).
  */
 static size_t plain_end(const parser_t *p, int *closed)
 {
@@ -159,7 +162,7 @@ static size_t plain_end(const parser_t *p, int *closed)
             *closed = 1;
             return i;
         }
-        if (c == '\\' || c >= 0x80 || c < 0x20)
+        if (c == '\\' || c >= 0x7f || c < 0x20)
             break;
     }
     *closed = 0;
@@ -176,6 +179,7 @@ static int parse_string(parser_t *p, ks_val *out)
         return 0;
     }
     ks_buf_t b = {0};
+    p->noncanon = 1; /* escapes, non-ASCII or control bytes: the writer may write them otherwise */
     ks_buf_append_slow(&b, p->s + start, i - start); /* b is empty: the slow path anyway */
     p->pos = i;
     while (p->pos < p->len) {
@@ -258,6 +262,22 @@ static int parse_key(parser_t *p, ks_val *out)
     return 0;
 }
 
+/*
+ * Whether a decimal of the fast path below, `int_digits` digits then `.` and
+ * `frac` digits (at most 15 digits in all), is written by ks_json_write as
+ * it stands. The writer prints a decimal in [1e-4, 1e9) with the fewest
+ * fraction digits (at most 8) that read back as the same double; no decimal
+ * of 15 digits or fewer reads back as another's double, so those are its
+ * own digits once it has no leading zeros in its integer part and no
+ * trailing zeros in its fraction.
+ */
+static int canonical_decimal(const char *s, size_t int_digits, int frac, double d)
+{
+    double ad = fabs(d);
+    return frac >= 1 && frac <= 8 && (int_digits == 1 || s[0] != '0') && s[int_digits + (size_t)frac] != '0' &&
+           ad >= 1e-4 && ad < 1e9;
+}
+
 static int parse_number(parser_t *p, ks_val *out)
 {
     size_t start = p->pos, i = start;
@@ -299,6 +319,8 @@ static int parse_number(parser_t *p, ks_val *out)
     }
     p->pos = i;
     if (is_int && ndig <= 15) {
+        if (ndig > 1 && p->s[dstart] == '0')
+            p->noncanon = 1; /* leading zeros */
         *out = ks_num(neg ? -(double)acc : (double)acc);
         return 0;
     }
@@ -329,9 +351,12 @@ static int parse_number(parser_t *p, ks_val *out)
         if (plain) {
             double d = (double)m / pow10[frac];
             *out = ks_num(neg ? -d : d);
+            if (!canonical_decimal(p->s + dstart, (size_t)ndig, frac, d))
+                p->noncanon = 1;
             return 0;
         }
     }
+    p->noncanon = 1; /* long or with an exponent: left to the writer */
     char small[64];
     size_t n = i - start;
     char *tmp = n < sizeof small ? small : ks_xmalloc(n + 1);
@@ -467,10 +492,11 @@ static int parse_array(parser_t *p, ks_val *out)
 
 /*
  * ks_obj_set for the parser, whose object is its own (never shared): the
- * last of repeated keys wins, as in jq. Keys from the intern table are often
- * the same string, which spares comparing their bytes.
+ * last of repeated keys wins, as in jq (returns 1 then, else 0). Keys from
+ * the intern table are often the same string, which spares comparing their
+ * bytes.
  */
-static void object_put(ks_val *obj, ks_val key, ks_val val)
+static int object_put(ks_val *obj, ks_val key, ks_val val)
 {
     struct ks_obj *o = obj->o;
     const struct ks_str *k = key.s;
@@ -480,7 +506,7 @@ static void object_put(ks_val *obj, ks_val key, ks_val val)
             ks_val_release(o->slots[i].val);
             o->slots[i].val = val;
             ks_val_release(key);
-            return;
+            return 1;
         }
     }
     if (o->len == o->cap) {
@@ -491,6 +517,7 @@ static void object_put(ks_val *obj, ks_val key, ks_val val)
     o->slots[o->len].key = key.s;
     o->slots[o->len].val = val;
     o->len++;
+    return 0;
 }
 
 static int parse_object(parser_t *p, ks_val *out)
@@ -528,7 +555,8 @@ static int parse_object(parser_t *p, ks_val *out)
             ks_val_release(obj);
             return rc;
         }
-        object_put(&obj, key, val);
+        if (object_put(&obj, key, val))
+            p->noncanon = 1; /* the writer drops the earlier value */
         skip_ws(p);
         if (p->pos < p->len && p->s[p->pos] == ',') {
             p->pos++;
@@ -589,6 +617,7 @@ static int parse_value(parser_t *p, ks_val *out)
             return 0;
         }
         if (match_word(p, "nan")) {
+            p->noncanon = 1;
             *out = ks_num(NAN);
             return 0;
         }
@@ -603,21 +632,27 @@ static int parse_value(parser_t *p, ks_val *out)
 
 int ks_json_parse_next(const char *s, size_t len, size_t *pos, ks_val *out, char *err, size_t errlen)
 {
-    return ks_json_parse_next_at(s, len, pos, 0, 0, out, err, errlen);
+    ks_json_span_t span = {0};
+    return ks_json_parse_next_at(s, len, pos, &span, out, err, errlen);
 }
 
-int ks_json_parse_next_at(const char *s, size_t len, size_t *pos, size_t line0, size_t col0, ks_val *out, char *err,
+int ks_json_parse_next_at(const char *s, size_t len, size_t *pos, ks_json_span_t *span, ks_val *out, char *err,
                           size_t errlen)
 {
-    parser_t p = {.s = s, .len = len, .pos = *pos, .err = err, .errlen = errlen, .line0 = line0, .col0 = col0};
+    parser_t p = {.s = s, .len = len, .pos = *pos, .err = err, .errlen = errlen, .line0 = span->line0,
+                  .col0 = span->col0};
     *out = ks_invalid();
     skip_ws(&p);
+    span->start = p.pos;
+    span->canonical = 0;
     if (p.pos >= len) {
         *pos = p.pos;
         return 0;
     }
+    p.noncanon = 0; /* whitespace before the value is not part of it */
     int rc = parse_value(&p, out);
     *pos = p.pos;
+    span->canonical = rc == 0 && !p.noncanon;
     return rc;
 }
 

@@ -34,12 +34,21 @@ int ks_json_parse(const char *s, size_t len, ks_val *out, char *err, size_t errl
  */
 int ks_json_parse_next(const char *s, size_t len, size_t *pos, ks_val *out, char *err, size_t errlen);
 
+/* Where a value of ks_json_parse_next_at is in its stream, and how it is written there. */
+typedef struct ks_json_span {
+    size_t line0, col0; /* in: s[0] is after line0 newlines and col0 more bytes of the stream, for errors */
+    size_t start;       /* out: the offset of the value's first byte (after whitespace) */
+    int canonical;      /* out: 1 when s[start..*pos) is exactly what ks_json_write writes for the value,
+                           i.e. what jq -c prints; 0 when it may not be (whitespace, escapes, non-ASCII,
+                           numbers in other forms, repeated keys) */
+} ks_json_span_t;
+
 /*
- * The same for a window of a longer stream: s[0] is after `line0` newlines
- * and `col0` more bytes of the stream, so that an error names its line and
- * column in the whole stream.
+ * ks_json_parse_next for a window of a longer stream: errors name their
+ * line and column in the whole stream, and *span says where the value is
+ * and whether its text can stand for its JSON output.
  */
-int ks_json_parse_next_at(const char *s, size_t len, size_t *pos, size_t line0, size_t col0, ks_val *out, char *err,
+int ks_json_parse_next_at(const char *s, size_t len, size_t *pos, ks_json_span_t *span, ks_val *out, char *err,
                           size_t errlen);
 
 /*

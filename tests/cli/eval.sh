@@ -36,11 +36,11 @@ check "-- ends the options" '-3' 0 bash -c "echo '\"abc\"' | $K eval -- -length"
 check "options may come before --" '"k"' 0 bash -c "$K eval -n --key k -- '\$key'"
 check "an unknown option says how to pass such an expression" \
     'kstreamd eval: unknown option `-length` (an expression that starts with `-` may follow `--`)' 2 \
-    bash -c "echo 1 | $K eval -length 2>&1 | head -1; exit \${PIPESTATUS[1]}"
+    bash -c "out=\$(echo 1 | $K eval -length 2>&1); rc=\$?; echo \"\${out%%\$'\\n'*}\"; exit \$rc"
 check "one expression only" 'kstreamd eval: unexpected argument `2` after the expression `1`' 2 \
-    bash -c "$K eval -n -- 1 2 2>&1 | head -1; exit \${PIPESTATUS[0]}"
+    bash -c "out=\$($K eval -n -- 1 2 2>&1); rc=\$?; echo \"\${out%%\$'\\n'*}\"; exit \$rc"
 check "an option's missing value is named" 'kstreamd eval: --seed needs a value' 2 \
-    bash -c "$K eval -n 1 --seed 2>&1 | head -1; exit \${PIPESTATUS[0]}"
+    bash -c "out=\$($K eval -n 1 --seed 2>&1); rc=\$?; echo \"\${out%%\$'\\n'*}\"; exit \$rc"
 
 # The variables of generate sources: $i, $rand, $seed, $now.
 check "\$i is the input's index" $'[0,"a"]\n[1,"b"]\n[2,"c"]' 0 bash -c "printf '\"a\" \"b\" \"c\"' | $K eval '[\$i, .]'"
@@ -70,6 +70,14 @@ check "a field's fast path agrees with jq -c (missing, repeated, escaped keys, n
     cmp <(printf '%s' \"\$in\" | $K eval .a) <(printf '%s' \"\$in\" | jq -c .a)"
 check "a field of a non-object is jq's error" $'1\nkstreamd eval: error: Cannot index array with string "a"\n2' 1 \
     bash -c "printf '{\"a\":1} [1] {\"a\":2}' | $K eval .a 2>&1"
+printf '%s\n' '{"a":1} {"a":1.50} [1,2] [1 ,2] {"a":"\u0041"} {"a":"é"} {"a":"\u007f"} {"a":1,"a":2}' \
+    '[0.0001,0.00001,123456789.5,1234567890.5,1e3,1E3,-0,-0.0,0.10,100,1.5e-7,0.1,0.30000000000000004,-1.25,99999999.99999999]' \
+    '{"":""} {} [] [{}] { } "x" 1.0 [01] [-01.5] [true,false,null] [ 1] [1 ]' >"$tmp/unchanged"
+printf '{"\x7f":1} ["\x7f"]\n' >>"$tmp/unchanged" # DEL, which jq escapes
+for prog in . 'select(true)'; do
+    check "an input passed on unchanged by $prog is printed as jq -c prints it (copied when its text is so already)" "" 0 \
+        bash -c "cmp <($K eval '$prog' <'$tmp/unchanged') <(jq -c '$prog' <'$tmp/unchanged')"
+done
 check "a value cut between two reads is read whole" $'{"a":1}\n2' 0 \
     bash -c "(printf '{\"a\":'; sleep 0.2; printf '1}\n2') | $K eval ."
 check "an input error names its line in the whole stream" 'kstreamd eval: input: Invalid literal at line 100001, column 4' 1 \
