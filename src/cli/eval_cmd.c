@@ -109,10 +109,12 @@ static int emit(void *ud, ks_val v)
 
 /*
  * A window of standard input. Values are parsed from buf[pos..end), where
- * end is just past the last newline read (or the end of input at EOF), so a
- * value that ends in the window was read whole: a number or a literal ends
- * before the newline. A value that goes on past the window fails to parse
- * at its end; the reader then reads more and parses it again.
+ * end is just past the last byte read that cannot be part of a number (a
+ * newline, most often; all of the input at EOF). A value that ends in the
+ * window was read whole, since the only values a cut could leave valid but
+ * shorter are numbers (`12` of `123`). A value that goes on past the window
+ * fails to parse at its end; the reader then reads more and parses it again.
+ * Values on one line without end are so read as they come, too.
  */
 typedef struct reader {
     char *buf;
@@ -139,10 +141,15 @@ static void reader_compact(reader_t *r)
     r->pos = 0;
 }
 
+/* Whether a byte may continue a number. */
+static int in_number(char c)
+{
+    return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-';
+}
+
 /*
  * Reads at least once, and on until at least `want` bytes are unparsed and
- * the window has grown (a newline was read), or EOF. Returns 0, or -1 with
- * the error printed.
+ * the window has grown, or EOF. Returns 0, or -1 with the error printed.
  */
 static int reader_fill(reader_t *r, size_t want)
 {
@@ -165,10 +172,12 @@ static int reader_fill(reader_t *r, size_t want)
             r->end = r->len;
             return 0;
         }
-        const char *nl = memrchr(r->buf + r->len, '\n', (size_t)n);
+        size_t i = r->len + (size_t)n;
+        while (i > r->len && in_number(r->buf[i - 1]))
+            i--;
+        if (i > r->len)
+            r->end = i;
         r->len += (size_t)n;
-        if (nl)
-            r->end = (size_t)(nl - r->buf) + 1;
         if (r->len >= want && r->end > old_end)
             return 0;
     }

@@ -78,8 +78,8 @@ for prog in . 'select(true)'; do
     check "an input passed on unchanged by $prog is printed as jq -c prints it (copied when its text is so already)" "" 0 \
         bash -c "cmp <($K eval '$prog' <'$tmp/unchanged') <(jq -c '$prog' <'$tmp/unchanged')"
 done
-check "a value cut between two reads is read whole" $'{"a":1}\n2' 0 \
-    bash -c "(printf '{\"a\":'; sleep 0.2; printf '1}\n2') | $K eval ."
+check "a value cut between two reads is read whole" $'{"a":1}\n2\n123\n450\n[1,2]\n"ab"' 0 \
+    bash -c "(printf '{\"a\":'; sleep 0.2; printf '1}\n2 1'; sleep 0.2; printf '23 4'; sleep 0.2; printf '5e'; sleep 0.2; printf '1 [1,'; sleep 0.2; printf '2]\"a'; sleep 0.2; printf 'b\"') | $K eval ."
 check "an input error names its line in the whole stream" 'kstreamd eval: input: Invalid literal at line 100001, column 4' 1 \
     bash -c "(cat '$tmp/orders'; echo '{} x') | $K eval .n 2>&1 >/dev/null"
 if command -v strace >/dev/null; then
@@ -99,6 +99,11 @@ fi
 check "--unbuffered writes an output while the input is still open" '{"a":1}' 0 bash -c "
     coproc P { $K eval --unbuffered .; }
     echo '{\"a\":1}' >&\${P[1]}
+    read -t 30 -r line <&\${P[0]}; echo \"\$line\"
+    exec {P[1]}>&-; wait"
+check "values on one line without end are read as they come" '{"a":1}' 0 bash -c "
+    coproc P { $K eval --unbuffered .; }
+    printf '{\"a\":1} {\"a\":2}' >&\${P[1]}
     read -t 30 -r line <&\${P[0]}; echo \"\$line\"
     exec {P[1]}>&-; wait"
 check "big ids keep their digits" '{"id":1234567890123456789,"n":2}' 0 \
