@@ -192,8 +192,9 @@ static int reader_next(reader_t *r, ks_val *out)
 {
     for (;;) {
         size_t pos = r->pos;
-        char perr[200];
-        int rc = ks_json_parse_next_at(r->buf ? r->buf : "", r->end, &pos, &r->span, out, perr, sizeof perr);
+        const char *text = r->buf ? r->buf : "";
+        /* No message at first: placing it scans the window, and a value cut by the window's end is no error. */
+        int rc = ks_json_parse_next_at(text, r->end, &pos, &r->span, out, NULL, 0);
         if (rc == 0 && out->kind != KS_INVALID) {
             r->pos = pos;
             return 0;
@@ -203,6 +204,9 @@ static int reader_next(reader_t *r, ks_val *out)
          * failure, or one at the end of the input, is the input's error.
          */
         if (rc && (r->eof || pos < r->end)) {
+            char perr[200];
+            pos = r->pos;
+            ks_json_parse_next_at(text, r->end, &pos, &r->span, out, perr, sizeof perr);
             fprintf(stderr, "kstreamd eval: input: %s\n", perr);
             return 1;
         }
