@@ -445,7 +445,7 @@ int ks_cmd_eval(int argc, char **argv)
             o.vals[V_NOW] = ks_num(wall_ms());
         ks_val err;
         if (ks_expr_eval(e, input, o.vals, o.nvars, emit, &w, &err)) {
-            /* What was printed before the error comes first, as in jq. */
+            /* This input's outputs, then its error: in order when both streams go to one place. */
             writer_flush(&w);
             char *msg = ks_expr_error_message(err);
             fprintf(stderr, "kstreamd eval: error: %s\n", msg);
