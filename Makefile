@@ -104,8 +104,9 @@ fuzz: $(BUILD)/fuzz/fuzz_expr $(BUILD)/fuzz/yaml/fuzz_yaml
 $(BUILD)/bench/expr: bench/expr.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
-bench-expr: $(BUILD)/bench/expr
+bench-expr: $(BUILD)/bench/expr kstreamd
 	$(BUILD)/bench/expr
+	bench/expr_process.py ./kstreamd
 bench-state: kstreamd
 	bench/state/run.sh
 bench: bench-expr

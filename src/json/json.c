@@ -19,12 +19,14 @@ typedef struct parser {
     int depth;
     char *err;
     size_t errlen;
+    size_t line0, col0; /* where s[0] is in a longer text: lines and columns before it (0, 0 at its start) */
+    int noncanon;       /* the text is not exactly as ks_json_write writes its value (see ks_json_span_t) */
 } parser_t;
 
 static int fail(parser_t *p, const char *msg)
 {
     if (p->err && p->errlen) {
-        size_t line = 1, col = 1;
+        size_t line = 1 + p->line0, col = 1 + p->col0;
         for (size_t i = 0; i < p->pos && i < p->len; i++) {
             if (p->s[i] == '\n') {
                 line++;
@@ -38,13 +40,17 @@ static int fail(parser_t *p, const char *msg)
     return KS_EPARSE;
 }
 
-static void skip_ws(parser_t *p)
+static inline void skip_ws(parser_t *p)
 {
+    /* Compact JSON has no whitespace between tokens: one test decides that. */
+    if (p->pos < p->len && (unsigned char)p->s[p->pos] > ' ')
+        return;
     while (p->pos < p->len) {
         char c = p->s[p->pos];
         if (c != ' ' && c != '\n' && c != '\t' && c != '\r')
             break;
         p->pos++;
+        p->noncanon = 1;
     }
 }
 
@@ -144,7 +150,8 @@ static int hex4(const char *s, uint32_t *out)
 /*
  * From the opening quote at p->pos: the end of a plain-ASCII string without
  * escapes (the position of its closing quote), or where that stops holding
- * (the position of the first escape, non-ASCII or control byte).
+ * (the position of the first escape, non-ASCII, control or DEL byte, which
+ * the writer escapes).
  */
 static size_t plain_end(const parser_t *p, int *closed)
 {
@@ -155,7 +162,7 @@ static size_t plain_end(const parser_t *p, int *closed)
             *closed = 1;
             return i;
         }
-        if (c == '\\' || c >= 0x80 || c < 0x20)
+        if (c == '\\' || c >= 0x7f || c < 0x20)
             break;
     }
     *closed = 0;
@@ -172,6 +179,7 @@ static int parse_string(parser_t *p, ks_val *out)
         return 0;
     }
     ks_buf_t b = {0};
+    p->noncanon = 1; /* escapes, non-ASCII or control bytes: the writer may write them otherwise */
     ks_buf_append_slow(&b, p->s + start, i - start); /* b is empty: the slow path anyway */
     p->pos = i;
     while (p->pos < p->len) {
@@ -254,6 +262,22 @@ static int parse_key(parser_t *p, ks_val *out)
     return 0;
 }
 
+/*
+ * Whether a decimal of the fast path below, `int_digits` digits then `.` and
+ * `frac` digits (at most 15 digits in all), is written by ks_json_write as
+ * it stands. The writer prints a decimal in [1e-4, 1e9) with the fewest
+ * fraction digits (at most 8) that read back as the same double; no decimal
+ * of 15 digits or fewer reads back as another's double, so those are its
+ * own digits once it has no leading zeros in its integer part and no
+ * trailing zeros in its fraction.
+ */
+static int canonical_decimal(const char *s, size_t int_digits, int frac, double d)
+{
+    double ad = fabs(d);
+    return frac >= 1 && frac <= 8 && (int_digits == 1 || s[0] != '0') && s[int_digits + (size_t)frac] != '0' &&
+           ad >= 1e-4 && ad < 1e9;
+}
+
 static int parse_number(parser_t *p, ks_val *out)
 {
     size_t start = p->pos, i = start;
@@ -295,6 +319,8 @@ static int parse_number(parser_t *p, ks_val *out)
     }
     p->pos = i;
     if (is_int && ndig <= 15) {
+        if (ndig > 1 && p->s[dstart] == '0')
+            p->noncanon = 1; /* leading zeros */
         *out = ks_num(neg ? -(double)acc : (double)acc);
         return 0;
     }
@@ -325,9 +351,12 @@ static int parse_number(parser_t *p, ks_val *out)
         if (plain) {
             double d = (double)m / pow10[frac];
             *out = ks_num(neg ? -d : d);
+            if (!canonical_decimal(p->s + dstart, (size_t)ndig, frac, d))
+                p->noncanon = 1;
             return 0;
         }
     }
+    p->noncanon = 1; /* long or with an exponent: left to the writer */
     char small[64];
     size_t n = i - start;
     char *tmp = n < sizeof small ? small : ks_xmalloc(n + 1);
@@ -461,6 +490,36 @@ static int parse_array(parser_t *p, ks_val *out)
     }
 }
 
+/*
+ * ks_obj_set for the parser, whose object is its own (never shared): the
+ * last of repeated keys wins, as in jq (returns 1 then, else 0). Keys from
+ * the intern table are often the same string, which spares comparing their
+ * bytes.
+ */
+static int object_put(ks_val *obj, ks_val key, ks_val val)
+{
+    struct ks_obj *o = obj->o;
+    const struct ks_str *k = key.s;
+    for (uint32_t i = 0; i < o->len; i++) {
+        const struct ks_str *x = o->slots[i].key;
+        if (x == k || (x->len == k->len && x->data[0] == k->data[0] && memcmp(x->data, k->data, k->len) == 0)) {
+            ks_val_release(o->slots[i].val);
+            o->slots[i].val = val;
+            ks_val_release(key);
+            return 1;
+        }
+    }
+    if (o->len == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 4;
+        o = obj->o = ks_xrealloc(o, sizeof *o + cap * sizeof(struct ks_obj_slot));
+        o->cap = (uint32_t)cap;
+    }
+    o->slots[o->len].key = key.s;
+    o->slots[o->len].val = val;
+    o->len++;
+    return 0;
+}
+
 static int parse_object(parser_t *p, ks_val *out)
 {
     p->pos++;
@@ -496,7 +555,8 @@ static int parse_object(parser_t *p, ks_val *out)
             ks_val_release(obj);
             return rc;
         }
-        ks_obj_set(&obj, key, val);
+        if (object_put(&obj, key, val))
+            p->noncanon = 1; /* the writer drops the earlier value */
         skip_ws(p);
         if (p->pos < p->len && p->s[p->pos] == ',') {
             p->pos++;
@@ -557,6 +617,7 @@ static int parse_value(parser_t *p, ks_val *out)
             return 0;
         }
         if (match_word(p, "nan")) {
+            p->noncanon = 1;
             *out = ks_num(NAN);
             return 0;
         }
@@ -571,15 +632,27 @@ static int parse_value(parser_t *p, ks_val *out)
 
 int ks_json_parse_next(const char *s, size_t len, size_t *pos, ks_val *out, char *err, size_t errlen)
 {
-    parser_t p = {.s = s, .len = len, .pos = *pos, .err = err, .errlen = errlen};
+    ks_json_span_t span = {0};
+    return ks_json_parse_next_at(s, len, pos, &span, out, err, errlen);
+}
+
+int ks_json_parse_next_at(const char *s, size_t len, size_t *pos, ks_json_span_t *span, ks_val *out, char *err,
+                          size_t errlen)
+{
+    parser_t p = {.s = s, .len = len, .pos = *pos, .err = err, .errlen = errlen, .line0 = span->line0,
+                  .col0 = span->col0};
     *out = ks_invalid();
     skip_ws(&p);
+    span->start = p.pos;
+    span->canonical = 0;
     if (p.pos >= len) {
         *pos = p.pos;
         return 0;
     }
+    p.noncanon = 0; /* whitespace before the value is not part of it */
     int rc = parse_value(&p, out);
     *pos = p.pos;
+    span->canonical = rc == 0 && !p.noncanon;
     return rc;
 }
 
@@ -693,69 +766,95 @@ static int valid_value(parser_t *p)
     return 0;
 }
 
+/*
+ * From the `{` at p->pos: checks the object as valid_value does and finds
+ * its field `name`. Returns -1 when it is not valid, 1 without the field, 2
+ * with the field's value at s[*voff..+*vlen) (the last one when the key
+ * repeats); p->pos is then past the object.
+ */
+static int field_value(parser_t *p, const char *name, size_t *voff, size_t *vlen)
+{
+    const char *s = p->s;
+    size_t len = p->len, nlen = strlen(name);
+    int found = 0;
+    p->pos++;
+    p->depth = 1;
+    skip_ws(p);
+    if (p->pos < len && s[p->pos] == '}') {
+        p->pos++;
+        return 1;
+    }
+    for (;;) {
+        skip_ws(p);
+        if (p->pos >= len || s[p->pos] != '"')
+            return -1;
+        size_t k0 = p->pos + 1;
+        if (!valid_string(p))
+            return -1;
+        size_t kl = p->pos - 1 - k0;
+        int match;
+        if (memchr(s + k0, '\\', kl)) {
+            /* An escaped key: compare its decoded text. */
+            parser_t q = {.s = s, .len = p->pos, .pos = k0 - 1};
+            ks_val k;
+            if (parse_string(&q, &k))
+                return -1;
+            match = ks_str_len(k) == nlen && memcmp(ks_str_data(k), name, nlen) == 0;
+            ks_val_release(k);
+        } else {
+            match = kl == nlen && memcmp(s + k0, name, nlen) == 0;
+        }
+        skip_ws(p);
+        if (p->pos >= len || s[p->pos] != ':')
+            return -1;
+        p->pos++;
+        skip_ws(p);
+        size_t v0 = p->pos;
+        if (!valid_value(p))
+            return -1;
+        if (match) { /* the last of duplicate keys wins, as when parsing */
+            found = 1;
+            *voff = v0;
+            *vlen = p->pos - v0;
+        }
+        skip_ws(p);
+        if (p->pos < len && s[p->pos] == ',') {
+            p->pos++;
+            continue;
+        }
+        if (p->pos < len && s[p->pos] == '}') {
+            p->pos++;
+            return found ? 2 : 1;
+        }
+        return -1;
+    }
+}
+
 int ks_json_field(const char *s, size_t len, const char *name, size_t *voff, size_t *vlen)
 {
     parser_t p = {.s = s, .len = len};
     skip_ws(&p);
     if (p.pos >= len || s[p.pos] != '{')
         return ks_json_valid(s, len) ? 0 : -1;
-    size_t nlen = strlen(name);
-    int found = 0;
-    p.pos++;
-    p.depth = 1;
-    skip_ws(&p);
-    if (p.pos < len && s[p.pos] == '}') {
-        p.pos++;
-    } else {
-        for (;;) {
-            skip_ws(&p);
-            if (p.pos >= len || s[p.pos] != '"')
-                return -1;
-            size_t k0 = p.pos + 1;
-            if (!valid_string(&p))
-                return -1;
-            size_t kl = p.pos - 1 - k0;
-            int match;
-            if (memchr(s + k0, '\\', kl)) {
-                /* An escaped key: compare its decoded text. */
-                parser_t q = {.s = s, .len = p.pos, .pos = k0 - 1};
-                ks_val k;
-                if (parse_string(&q, &k))
-                    return -1;
-                match = ks_str_len(k) == nlen && memcmp(ks_str_data(k), name, nlen) == 0;
-                ks_val_release(k);
-            } else {
-                match = kl == nlen && memcmp(s + k0, name, nlen) == 0;
-            }
-            skip_ws(&p);
-            if (p.pos >= len || s[p.pos] != ':')
-                return -1;
-            p.pos++;
-            skip_ws(&p);
-            size_t v0 = p.pos;
-            if (!valid_value(&p))
-                return -1;
-            if (match) { /* the last of duplicate keys wins, as when parsing */
-                found = 1;
-                *voff = v0;
-                *vlen = p.pos - v0;
-            }
-            skip_ws(&p);
-            if (p.pos < len && s[p.pos] == ',') {
-                p.pos++;
-                continue;
-            }
-            if (p.pos < len && s[p.pos] == '}') {
-                p.pos++;
-                break;
-            }
-            return -1;
-        }
-    }
+    int rc = field_value(&p, name, voff, vlen);
+    if (rc < 0)
+        return -1;
     skip_ws(&p);
     if (p.pos != len)
         return -1;
-    return found ? 2 : 1;
+    return rc;
+}
+
+int ks_json_field_next(const char *s, size_t len, size_t *pos, const char *name, size_t *voff, size_t *vlen)
+{
+    parser_t p = {.s = s, .len = len, .pos = *pos};
+    skip_ws(&p);
+    if (p.pos >= len || s[p.pos] != '{')
+        return -1;
+    int rc = field_value(&p, name, voff, vlen);
+    if (rc > 0)
+        *pos = p.pos;
+    return rc;
 }
 
 int ks_json_valid(const char *s, size_t len)

@@ -34,6 +34,23 @@ int ks_json_parse(const char *s, size_t len, ks_val *out, char *err, size_t errl
  */
 int ks_json_parse_next(const char *s, size_t len, size_t *pos, ks_val *out, char *err, size_t errlen);
 
+/* Where a value of ks_json_parse_next_at is in its stream, and how it is written there. */
+typedef struct ks_json_span {
+    size_t line0, col0; /* in: s[0] is after line0 newlines and col0 more bytes of the stream, for errors */
+    size_t start;       /* out: the offset of the value's first byte (after whitespace) */
+    int canonical;      /* out: 1 when s[start..*pos) is exactly what ks_json_write writes for the value,
+                           i.e. what jq -c prints; 0 when it may not be (whitespace, escapes, non-ASCII,
+                           numbers in other forms, repeated keys) */
+} ks_json_span_t;
+
+/*
+ * ks_json_parse_next for a window of a longer stream: errors name their
+ * line and column in the whole stream, and *span says where the value is
+ * and whether its text can stand for its JSON output.
+ */
+int ks_json_parse_next_at(const char *s, size_t len, size_t *pos, ks_json_span_t *span, ks_val *out, char *err,
+                          size_t errlen);
+
 /*
  * Whether s[0..len) is exactly one JSON value the parser would accept,
  * checked without building it (for forwarding raw bytes safely).
@@ -48,6 +65,15 @@ int ks_json_valid(const char *s, size_t len);
  * (the last one when the key repeats).
  */
 int ks_json_field(const char *s, size_t len, const char *name, size_t *voff, size_t *vlen);
+
+/*
+ * The same for the next value of a stream from *pos, when it is an object:
+ * 1 without the field, 2 with it (as above), *pos then past the object; -1
+ * when the next value is not a valid object within s[0..len) (another kind,
+ * invalid, cut short, or the end of input: ks_json_parse_next says which),
+ * *pos unchanged.
+ */
+int ks_json_field_next(const char *s, size_t len, size_t *pos, const char *name, size_t *voff, size_t *vlen);
 
 /* Appends v's compact JSON text to b. Borrows v. */
 void ks_json_write(ks_buf_t *b, ks_val v);

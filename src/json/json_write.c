@@ -132,15 +132,36 @@ void ks_json_write_num(ks_buf_t *b, double d)
     }
 }
 
+/* The bytes a JSON string cannot hold as they are: control characters, `"`, `\\`, and DEL (jq writes \u007f). */
+static const unsigned char needs_escape[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1, [0x7f] = 1,
+};
+
 void ks_json_write_str(ks_buf_t *b, const char *p, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    ks_buf_reserve(b, len + 2);
+    const unsigned char *u = (const unsigned char *)p;
+    size_t i = 0;
+    while (i < len && !needs_escape[u[i]])
+        i++;
+    if (i == len) { /* nothing to escape: one copy */
+        ks_buf_reserve(b, len + 2);
+        char *o = b->data + b->len;
+        o[0] = '"';
+        memcpy(o + 1, p, len);
+        o[len + 1] = '"';
+        o[len + 2] = 0;
+        b->len += len + 2;
+        return;
+    }
+    ks_buf_reserve(b, len + 8);
     ks_buf_putc(b, '"');
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+    ks_buf_append(b, p, i);
+    size_t run = i;
+    for (; i < len; i++) {
+        unsigned char c = u[i];
+        if (!needs_escape[c])
             continue;
         ks_buf_append(b, p + run, i - run);
         run = i + 1;
@@ -153,8 +174,8 @@ void ks_json_write_str(ks_buf_t *b, const char *p, size_t len)
         case '\r': ks_buf_append(b, "\\r", 2); break;
         case '\t': ks_buf_append(b, "\\t", 2); break;
         default: {
-            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            ks_buf_append(b, u, 6);
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            ks_buf_append(b, e, 6);
         }
         }
     }

@@ -129,6 +129,32 @@ static void check_roundtrip(ks_val v)
     ks_buf_free(&t2);
 }
 
+/*
+ * When the parser says a value's text is as the writer writes it
+ * (ks_json_span_t.canonical, which lets `kstreamd eval` copy an unchanged
+ * input), the writer must write exactly that text.
+ */
+static void check_canonical(const char *s, size_t len)
+{
+    ks_val v;
+    char err[200];
+    size_t pos = 0;
+    ks_json_span_t span = {0};
+    if (ks_json_parse_next_at(s, len, &pos, &span, &v, err, sizeof err) || v.kind == KS_INVALID)
+        return;
+    if (span.canonical) {
+        ks_buf_t t = {0};
+        ks_json_write(&t, v);
+        if (t.len != pos - span.start || memcmp(t.data, s + span.start, t.len) != 0) {
+            fprintf(stderr, "fuzz_expr: text marked canonical is written otherwise\n text:    %.*s\n written: %s\n",
+                    (int)(pos - span.start), s + span.start, t.data);
+            abort();
+        }
+        ks_buf_free(&t);
+    }
+    ks_val_release(v);
+}
+
 static void fuzz_json(const char *s, size_t len)
 {
     ks_val v;
@@ -137,6 +163,7 @@ static void fuzz_json(const char *s, size_t len)
         check_roundtrip(v);
         ks_val_release(v);
     }
+    check_canonical(s, len);
 }
 
 static void fuzz_expr(const char *prog, const char *rest, size_t rlen)
