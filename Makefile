@@ -17,7 +17,7 @@ KSTREAMD ?= ./kstreamd
 DEBIAN_PKGS := build-essential pkg-config clang libclang-rt-14-dev \
 	libjq-dev jq libonig-dev libcmocka-dev \
 	librdkafka-dev libyaml-dev liblmdb-dev libuv1-dev libcjson-dev \
-	curl python3 graphviz
+	curl python3 graphviz strace
 
 
 .PHONY: demo man all deps test unit-test corpus-test fuzz-test fuzz asan bench bench-expr bench-state format format-check clean

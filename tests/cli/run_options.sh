@@ -119,7 +119,7 @@ check "test: a file whose topology fails to load exits 2" "" 2 bash -c "$K test 
 check "test: failed cases still exit 1" "" 1 bash -c "$K test tests/cli/cases/typo.test.yaml >/dev/null"
 
 # ---- --help ----
-check "--help lists eval's --explain" "yes" 0 bash -c "$K --help | grep -q -- 'eval EXPR .*\[--explain\]' && echo yes"
+check "--help lists eval's --explain" "yes" 0 bash -c "$K --help | grep -q -- 'kstreamd eval .*\[--explain\]' && echo yes"
 
 # ---- man/kstreamd.1 lists every option --help lists ----
 missing=""
