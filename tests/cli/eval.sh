@@ -3,18 +3,8 @@
 # check and "cli: N passed, N failed".
 set -u
 K=${KSTREAMD:-./kstreamd}
-pass=0 fail=0
-check() { # name, expected stdout, expected exit code, command...
-    local name=$1 want=$2 want_rc=$3; shift 3
-    local got rc
-    got=$("$@" 2>&1); rc=$?
-    if [ "$got" == "$want" ] && [ "$rc" == "$want_rc" ]; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        printf 'FAIL cli: %s\n  want (rc %s): %s\n  got  (rc %s): %s\n' "$name" "$want_rc" "$want" "$rc" "$got"
-    fi
-}
+LABEL=cli
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 check "the README example" $'10\n20' 0 bash -c "echo '{\"a\":[1,2]}' | $K eval '.a[] * 10'"
 check "a stream of values" $'1\n2\n3' 0 bash -c "printf '{\"a\":1}\n{\"a\":2} {\"a\":3}' | $K eval .a"
 check "--key binds \$key" '"c-1"' 0 bash -c "echo null | $K eval --key c-1 '\$key'"
@@ -115,5 +105,4 @@ check "kstreamd test rejects a misspelt key in a case" \
     "tests/cli/cases/typo.test.yaml:8:34: unknown key \`vlaue\` in an expected record; allowed here: topic, key, value, timestamp, headers, partition" 0 \
     bash -c "$K test tests/cli/cases/typo.test.yaml | grep -o 'tests/cli/cases/typo.test.yaml:8:34: unknown key.*'"
 check "kstreamd test exits 1 on it" "" 1 bash -c "$K test tests/cli/cases/typo.test.yaml >/dev/null"
-echo "cli: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+report

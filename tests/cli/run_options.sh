@@ -8,21 +8,11 @@
 set -u
 cd "$(dirname "$0")/../.."
 K=${KSTREAMD:-./kstreamd}
-pass=0 fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-check() { # name, expected output (stdout and stderr), expected exit code, command...
-    local name=$1 want=$2 want_rc=$3; shift 3
-    local got rc
-    got=$("$@" 2>&1); rc=$?
-    if [ "$got" == "$want" ] && [ "$rc" == "$want_rc" ]; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        printf 'FAIL cli-run: %s\n  want (rc %s): %s\n  got  (rc %s): %s\n' "$name" "$want_rc" "$want" "$rc" "$got"
-    fi
-}
+LABEL=cli-run
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 cat >"$tmp/ok.yaml" <<'YAML'
 application: cli-ok
@@ -128,5 +118,4 @@ for opt in $("$K" --help | grep -oE '(^|[ [])--?[a-zA-Z][a-z-]*' | tr -d ' [' | 
 done
 if [ -z "$missing" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL cli-run: man/kstreamd.1 lacks$missing"; fi
 
-echo "cli-run: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+report

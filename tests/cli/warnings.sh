@@ -4,23 +4,12 @@
 set -u
 cd "$(dirname "$0")/../.."
 K=${KSTREAMD:-./kstreamd}
-pass=0 fail=0
-check() { # name, expected output (stdout and stderr), expected exit code, command...
-    local name=$1 want=$2 want_rc=$3; shift 3
-    local got rc
-    got=$("$@" 2>&1); rc=$?
-    if [ "$got" == "$want" ] && [ "$rc" == "$want_rc" ]; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        printf 'FAIL warnings: %s\n  want (rc %s): %s\n  got  (rc %s): %s\n' "$name" "$want_rc" "$want" "$rc" "$got"
-    fi
-}
+LABEL=warnings
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 f=tests/cli/topologies/dead_end.yaml
 check "a pipeline whose records go nowhere is a warning, not an error" \
 "$f:10:9: warning: the records of \`filter\` go nowhere: nothing follows it; add \`to: TOPIC\`, end in a table with \`store:\`, or continue with \`from: {pipeline: ...}\` or \`merge\`
 $f:12:11: warning: the records of \`source\` go nowhere: nothing follows it; add \`to: TOPIC\`, end in a table with \`store:\`, or continue with \`from: {pipeline: ...}\` or \`merge\`
 $f: ok (dead-end-service)" 0 "$K" -c "$f" --validate
 check "the demo topologies have no such warning" "" 0 bash -c "for t in topologies/*.yaml; do \"$K\" -c \"\$t\" --validate 2>&1 >/dev/null; done"
-echo "warnings: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+report
