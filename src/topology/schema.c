@@ -256,6 +256,26 @@ static const char *type_name(ks_ktype_t t)
     return "?";
 }
 
+/*
+ * A description as roff text: a backslash is written `\e`, and a line that
+ * would start with `.` or `'` (a request to troff) gets `\&` in front.
+ */
+static const char *roff_text(const char *s)
+{
+    static char buf[2048];
+    size_t n = 0;
+    if (*s == '.' || *s == '\'')
+        n += (size_t)snprintf(buf, sizeof buf, "\\&");
+    for (; *s && n + 3 < sizeof buf; s++) {
+        if (*s == '\\')
+            buf[n++] = '\\', buf[n++] = 'e';
+        else
+            buf[n++] = *s;
+    }
+    buf[n] = 0;
+    return buf;
+}
+
 static void print_rows(FILE *f, const char *title, const ks_key_row_t *rows, int roff)
 {
     fprintf(f, roff ? ".SS %s\n" : "\n%s\n", title);
@@ -263,7 +283,7 @@ static void print_rows(FILE *f, const char *title, const ks_key_row_t *rows, int
         if (roff)
             fprintf(f, ".TP\n.BR %s \" (%s%s%s%s)\"\n%s.\n", rows->name, type_name(rows->type),
                     rows->required ? ", required" : "", rows->def ? ", default " : "", rows->def ? rows->def : "",
-                    rows->doc);
+                    roff_text(rows->doc));
         else
             fprintf(f, "  %-14s %-24s %s%s%s%s\n", rows->name, type_name(rows->type), rows->doc,
                     rows->required ? " (required)" : "", rows->def ? "; default " : "", rows->def ? rows->def : "");
@@ -281,7 +301,7 @@ void ks_schema_print_reference(FILE *f, int roff)
     fprintf(f, roff ? ".SS Steps\n" : "\nSteps\n");
     for (const ks_step_row_t *r = ks_schema_steps; r->name; r++) {
         if (roff) {
-            fprintf(f, ".TP\n.B %s\n%s.", r->name, r->doc);
+            fprintf(f, ".TP\n.B %s\n%s.", r->name, roff_text(r->doc));
             if (r->main)
                 fprintf(f, " Written `%s: EXPR` or with named parts.", r->name);
             fprintf(f, "\n");
@@ -290,7 +310,7 @@ void ks_schema_print_reference(FILE *f, int roff)
         }
         for (const ks_key_row_t *p = r->parts; p && p->name; p++) {
             if (roff)
-                fprintf(f, ".RS\n.TP\n.BR %s \" (%s)\"\n%s.\n.RE\n", p->name, type_name(p->type), p->doc);
+                fprintf(f, ".RS\n.TP\n.BR %s \" (%s)\"\n%s.\n.RE\n", p->name, type_name(p->type), roff_text(p->doc));
             else
                 fprintf(f, "      %-14s %-20s %s\n", p->name, type_name(p->type), p->doc);
         }
