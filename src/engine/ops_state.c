@@ -515,8 +515,9 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
  */
 static void unmaterialized(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 {
-    ks_val key;
-    if (ks__flight_key(e, f, &key))
+    ks_val key, value;
+    /* Both parsed here, into the flight that owns them, not into the copy forwarded below. */
+    if (ks__flight_key(e, f, &key) || ks__flight_value(e, f, &value))
         return;
     if (key.kind == KS_NULL) {
         e->stats.dropped++;
