@@ -13,6 +13,14 @@
 
 /* ---- tables ---- */
 
+/*
+ * A table source or toTable: drops null keys, then puts the record into the
+ * table's store, which forwards the change. A toTable that keeps no store
+ * (no `store:`, and nothing below needs one) forwards each record as a
+ * change with no old value, as Kafka Streams' KTableSource does when not
+ * materialised. Key and value are parsed into the flight that owns them,
+ * not into the copy forwarded.
+ */
 static void materialize(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 {
     ks_val key, value;
@@ -20,6 +28,13 @@ static void materialize(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         return;
     if (key.kind == KS_NULL) {
         e->stats.dropped++;
+        return;
+    }
+    if (p->nstores == 0) {
+        flight_t c = *f;
+        c.old = ks_invalid();
+        c.node = p->name;
+        ks__forward(e, &c, p);
         return;
     }
     ks_buf_t kb = {0};
@@ -507,35 +522,9 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 
 /* ---- dispatch ---- */
 
-/*
- * A table that keeps no store (toTable without `store:` that nothing
- * below needs) forwards each record as a change with no old value, as
- * Kafka Streams' KTableSource does when not materialised; null keys are
- * dropped.
- */
-static void unmaterialized(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
-{
-    ks_val key, value;
-    /* Both parsed here, into the flight that owns them, not into the copy forwarded below. */
-    if (ks__flight_key(e, f, &key) || ks__flight_value(e, f, &value))
-        return;
-    if (key.kind == KS_NULL) {
-        e->stats.dropped++;
-        return;
-    }
-    flight_t c = *f;
-    c.old = ks_invalid();
-    c.node = p->name;
-    ks__forward(e, &c, p);
-}
-
 void ks__process_state(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 {
     f->node = p->name;
-    if (p->op == KS_OP_TO_TABLE && p->nstores == 0) {
-        unmaterialized(e, f, p);
-        return;
-    }
     /* Processors that keep no store of their own need no state directory. */
     if (p->nstores && !ks__st_state(e))
         return;
