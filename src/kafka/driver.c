@@ -288,11 +288,11 @@ int ks_kafka_check_clients(const ks_topology_t *t, const ks_runtime_conf_t *conf
     return 0;
 }
 
-static int start_clients(stream_thread_t *st, char *err, size_t errlen)
+/* The producer, with its queue's fd watched by ppoll. Returns 0, or -1 with a message. */
+static int start_producer(stream_thread_t *st, char *err, size_t errlen)
 {
-    const ks_topology_t *t = st->t;
     char e[512];
-    rd_kafka_conf_t *pc = client_conf(RD_KAFKA_PRODUCER, t, st->conf, st->bootstrap, err, errlen);
+    rd_kafka_conf_t *pc = client_conf(RD_KAFKA_PRODUCER, st->t, st->conf, st->bootstrap, err, errlen);
     if (!pc)
         return -1;
     rd_kafka_conf_set_log_cb(pc, rk_log_forward);
@@ -301,7 +301,7 @@ static int start_clients(stream_thread_t *st, char *err, size_t errlen)
     st->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, e, sizeof e);
     if (!st->producer) {
         snprintf(err, errlen, "cannot create the producer: %s", e);
-        rd_kafka_conf_destroy(pc);
+        rd_kafka_conf_destroy(pc); /* rd_kafka_new takes it only on success */
         return -1;
     }
     ks__warm_producer(st);
@@ -312,8 +312,12 @@ static int start_clients(stream_thread_t *st, char *err, size_t errlen)
     uv_poll_init(&st->loop, &st->ppoll, st->pfd);
     st->ppoll.data = st;
     uv_poll_start(&st->ppoll, UV_READABLE, ks__on_producer_event);
+    return 0;
+}
 
-    /* Consumer: the application's group, every source and repartition topic. */
+/* What the consumer subscribes to: every source and repartition topic (a new list, which the caller frees). */
+static rd_kafka_topic_partition_list_t *subscribed_topics(const ks_topology_t *t)
+{
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(8);
     for (int i = 0; i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
@@ -323,15 +327,20 @@ static int start_clients(stream_thread_t *st, char *err, size_t errlen)
             if (!rd_kafka_topic_partition_list_find(topics, p->topics[j], RD_KAFKA_PARTITION_UA))
                 rd_kafka_topic_partition_list_add(topics, p->topics[j], RD_KAFKA_PARTITION_UA);
     }
-    if (topics->cnt == 0) {
-        rd_kafka_topic_partition_list_destroy(topics);
-        return 0; /* a service with generate sources only */
-    }
-    rd_kafka_conf_t *cc = client_conf(RD_KAFKA_CONSUMER, t, st->conf, st->bootstrap, err, errlen);
-    if (!cc) {
-        rd_kafka_topic_partition_list_destroy(topics);
+    return topics;
+}
+
+/*
+ * The consumer: the application's group, subscribed to `topics`, its queue's
+ * fd watched by cpoll. `topics` is not kept. Returns 0, or -1 with a message.
+ */
+static int start_consumer(stream_thread_t *st, const rd_kafka_topic_partition_list_t *topics, char *err,
+                          size_t errlen)
+{
+    char e[512];
+    rd_kafka_conf_t *cc = client_conf(RD_KAFKA_CONSUMER, st->t, st->conf, st->bootstrap, err, errlen);
+    if (!cc)
         return -1;
-    }
     rd_kafka_conf_set_log_cb(cc, rk_log_forward);
     /* The prefetch limits, as set (see watch_prefetch in consume.c). */
     char v[64];
@@ -345,19 +354,18 @@ static int start_clients(stream_thread_t *st, char *err, size_t errlen)
     st->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, e, sizeof e);
     if (!st->consumer) {
         snprintf(err, errlen, "cannot create the consumer: %s", e);
-        rd_kafka_conf_destroy(cc);
-        rd_kafka_topic_partition_list_destroy(topics);
+        rd_kafka_conf_destroy(cc); /* rd_kafka_new takes it only on success */
         return -1;
     }
     rd_kafka_poll_set_consumer(st->consumer);
     rd_kafka_resp_err_t se = rd_kafka_subscribe(st->consumer, topics);
-    rd_kafka_topic_partition_list_destroy(topics);
     if (se) {
         snprintf(err, errlen, "cannot subscribe: %s", rd_kafka_err2str(se));
         return -1;
     }
     st->cq = rd_kafka_queue_get_consumer(st->consumer);
     st->cfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    uint64_t one = 1;
     rd_kafka_queue_io_event_enable(st->cq, st->cfd, &one, sizeof one);
     uv_poll_init(&st->loop, &st->cpoll, st->cfd);
     st->cpoll.data = st;
@@ -368,27 +376,40 @@ static int start_clients(stream_thread_t *st, char *err, size_t errlen)
     return 0;
 }
 
-static void *thread_main(void *arg)
+/*
+ * Both clients: the producer, then the consumer unless the service has
+ * generate sources only. On failure what was made is left to close_all
+ * (st->producer set) or to the thread's end. Returns 0, or -1 with a message.
+ */
+static int start_clients(stream_thread_t *st, char *err, size_t errlen)
 {
-    stream_thread_t *st = arg;
-    char err[1024];
-    uv_loop_init(&st->loop);
-    uv_async_init(&st->loop, &st->stop_async, on_stop);
-    st->stop_async.data = st;
-    pthread_mutex_lock(&ready_lock);
-    atomic_store(&st->ready, 1);
-    pthread_mutex_unlock(&ready_lock);
+    if (start_producer(st, err, errlen))
+        return -1;
+    rd_kafka_topic_partition_list_t *topics = subscribed_topics(st->t);
+    int rc = topics->cnt == 0 ? 0 : start_consumer(st, topics, err, errlen); /* 0 topics: generate sources only */
+    rd_kafka_topic_partition_list_destroy(topics);
+    return rc;
+}
+
+/*
+ * Makes what the thread runs: the engine, the offset lists, the state
+ * stores (one LMDB environment per application instance:
+ * state.dir/<application>), the timers (initialised, not started) and both
+ * clients. Returns 0, or the exit code with a message in `err`: 2 when the
+ * engine refuses the topology, 1 when the stores or the clients fail.
+ */
+static int thread_start(stream_thread_t *st, char *err, size_t errlen)
+{
     ks_engine_ops_t ops = {ks__on_emit, ks__on_peek};
-    st->engine = ks_engine_new(st->t, &ops, st, err, sizeof err);
+    st->engine = ks_engine_new(st->t, &ops, st, err, errlen);
     st->processed = rd_kafka_topic_partition_list_new(8);
     st->fetched = rd_kafka_topic_partition_list_new(8);
     st->cl_done = rd_kafka_topic_partition_list_new(8);
     int stores_failed = 0;
     if (st->engine && ks_topology_has_state(st->t)) {
-        /* One LMDB environment per application instance: state.dir/<application>. */
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/%s", st->conf->state_dir, st->t->application);
-        st->stores = ks_stores_open(dir, KS_STORE_SYNC, err, sizeof err);
+        st->stores = ks_stores_open(dir, KS_STORE_SYNC, err, errlen);
         if (!st->stores) {
             stores_failed = 1;
         } else {
@@ -404,43 +425,74 @@ static void *thread_main(void *arg)
     uv_timer_init(&st->loop, &st->poll_timer);
     st->commit_timer.data = st->progress_timer.data = st->gen_timer.data = st->hold_timer.data = st;
     st->poll_timer.data = st;
-    if (!st->engine || stores_failed || start_clients(st, err, sizeof err)) {
-        /* One service that cannot start stops the process: the others stop gracefully. */
-        ks__log(KS_LOG_ERROR, "%s: cannot start: %s; stopping every service", st->name, err);
-        st->failed = 1;
-        st->exit_code = st->engine ? 1 : 2;
-        set_unready(st);
-        stop_all_threads();
-        if (st->producer)
-            close_all(st);
-        else {
-            uv_close((uv_handle_t *)&st->commit_timer, close_cb);
-            uv_close((uv_handle_t *)&st->progress_timer, close_cb);
-            uv_close((uv_handle_t *)&st->gen_timer, close_cb);
-            uv_close((uv_handle_t *)&st->hold_timer, close_cb);
-            uv_close((uv_handle_t *)&st->poll_timer, close_cb);
-            uv_close((uv_handle_t *)&st->stop_async, close_cb);
-        }
-    } else {
-        uv_timer_start(&st->poll_timer, ks__on_poll_timer, 1000, 1000);
-        st->last_purge_ms = uv_now(&st->loop); /* the first purge comes an interval after the start */
-        uv_timer_start(&st->commit_timer, ks__on_commit_timer, (uint64_t)st->conf->commit_interval_ms,
-                       (uint64_t)st->conf->commit_interval_ms);
-        if (st->conf->progress_interval_ms > 0)
-            uv_timer_start(&st->progress_timer, on_progress, (uint64_t)st->conf->progress_interval_ms,
-                           (uint64_t)st->conf->progress_interval_ms);
-        /* Generators run on the first thread of an application only. */
-        if (st->index == 0)
-            st->gens = ks_generators_new(st->t, &st->ngens);
-        if (st->ngens) {
-            st->gen_made = ks_xcalloc((size_t)st->ngens, sizeof *st->gen_made);
-            st->gen_start_ms = ks__now_ms();
-            uv_timer_start(&st->gen_timer, on_gen_timer, 10, 10);
-        }
-        ks__log(KS_LOG_INFO, "%s: running against %s", st->name, st->bootstrap);
-        if (atomic_load(&stop_requested)) /* a stop that came while this thread was starting */
-            uv_async_send(&st->stop_async);
+    if (!st->engine)
+        return 2;
+    if (stores_failed || start_clients(st, err, errlen))
+        return 1;
+    return 0;
+}
+
+/*
+ * A thread that cannot start stops the process: the others stop
+ * gracefully. Its handles are closed, so its loop ends.
+ */
+static void thread_cannot_start(stream_thread_t *st, int exit_code, const char *err)
+{
+    ks__log(KS_LOG_ERROR, "%s: cannot start: %s; stopping every service", st->name, err);
+    st->failed = 1;
+    st->exit_code = exit_code;
+    set_unready(st);
+    stop_all_threads();
+    if (st->producer) {
+        close_all(st);
+        return;
     }
+    uv_close((uv_handle_t *)&st->commit_timer, close_cb);
+    uv_close((uv_handle_t *)&st->progress_timer, close_cb);
+    uv_close((uv_handle_t *)&st->gen_timer, close_cb);
+    uv_close((uv_handle_t *)&st->hold_timer, close_cb);
+    uv_close((uv_handle_t *)&st->poll_timer, close_cb);
+    uv_close((uv_handle_t *)&st->stop_async, close_cb);
+}
+
+/* A started thread's timers, and its generators (on the first thread of an application only). */
+static void thread_begin(stream_thread_t *st)
+{
+    uv_timer_start(&st->poll_timer, ks__on_poll_timer, 1000, 1000);
+    st->last_purge_ms = uv_now(&st->loop); /* the first purge comes an interval after the start */
+    uv_timer_start(&st->commit_timer, ks__on_commit_timer, (uint64_t)st->conf->commit_interval_ms,
+                   (uint64_t)st->conf->commit_interval_ms);
+    if (st->conf->progress_interval_ms > 0)
+        uv_timer_start(&st->progress_timer, on_progress, (uint64_t)st->conf->progress_interval_ms,
+                       (uint64_t)st->conf->progress_interval_ms);
+    if (st->index == 0)
+        st->gens = ks_generators_new(st->t, &st->ngens);
+    if (st->ngens) {
+        st->gen_made = ks_xcalloc((size_t)st->ngens, sizeof *st->gen_made);
+        st->gen_start_ms = ks__now_ms();
+        uv_timer_start(&st->gen_timer, on_gen_timer, 10, 10);
+    }
+    ks__log(KS_LOG_INFO, "%s: running against %s", st->name, st->bootstrap);
+    if (atomic_load(&stop_requested)) /* a stop that came while this thread was starting */
+        uv_async_send(&st->stop_async);
+}
+
+/* A stream thread: starts, runs its loop until every handle is closed, frees what it made. */
+static void *thread_main(void *arg)
+{
+    stream_thread_t *st = arg;
+    char err[1024];
+    uv_loop_init(&st->loop);
+    uv_async_init(&st->loop, &st->stop_async, on_stop);
+    st->stop_async.data = st;
+    pthread_mutex_lock(&ready_lock);
+    atomic_store(&st->ready, 1);
+    pthread_mutex_unlock(&ready_lock);
+    int code = thread_start(st, err, sizeof err);
+    if (code)
+        thread_cannot_start(st, code, err);
+    else
+        thread_begin(st);
     uv_run(&st->loop, UV_RUN_DEFAULT);
     uv_loop_close(&st->loop);
     if (st->gens)
@@ -497,26 +549,13 @@ static void on_all_done(uv_async_t *h)
     uv_stop(h->loop);
 }
 
-int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *confs)
+/*
+ * Runs the stream threads, confs[i].num_stream_threads for ts[i], until all
+ * have ended: the main thread serves SIGINT and SIGTERM meanwhile. Returns
+ * the highest exit code of the threads.
+ */
+static int run_threads(ks_topology_t **ts, int n, const ks_runtime_conf_t *confs, const char *bootstrap)
 {
-    /* What the process has once is the same in every configuration (ks_runtime_conf_check_together). */
-    const ks_runtime_conf_t *conf = &confs[0];
-    ks__log_set_level(conf->log_level);
-    char err[1024];
-    const char *bootstrap = conf->bootstrap;
-    int embedded = strcmp(bootstrap, "embedded") == 0;
-    if (embedded && !(bootstrap = ks__embedded_start(ts, n, conf, err, sizeof err))) {
-        ks__log(KS_LOG_ERROR, "%s", err);
-        return 1;
-    }
-    for (int i = 0; i < n; i++) {
-        if (ks__prepare_cluster(ts[i], &confs[i], bootstrap, err, sizeof err)) {
-            ks__log(KS_LOG_ERROR, "%s: %s", ts[i]->application, err);
-            if (embedded)
-                ks__embedded_stop();
-            return 1;
-        }
-    }
     /* Signals are handled on the main loop; stream threads must not take them. */
     sigset_t block, old;
     sigemptyset(&block);
@@ -565,8 +604,34 @@ int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *confs)
         if (threads[i].exit_code > code)
             code = threads[i].exit_code;
     free(threads);
+    return code;
+}
+
+int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *confs)
+{
+    /* What the process has once is the same in every configuration (ks_runtime_conf_check_together). */
+    const ks_runtime_conf_t *conf = &confs[0];
+    ks__log_set_level(conf->log_level);
+    char err[1024];
+    const char *bootstrap = conf->bootstrap;
+    int embedded = strcmp(bootstrap, "embedded") == 0;
+    if (embedded && !(bootstrap = ks__embedded_start(ts, n, conf, err, sizeof err))) {
+        ks__log(KS_LOG_ERROR, "%s", err);
+        return 1;
+    }
+    int code = 1, ran = 0;
+    for (int i = 0; i < n; i++) {
+        if (ks__prepare_cluster(ts[i], &confs[i], bootstrap, err, sizeof err)) {
+            ks__log(KS_LOG_ERROR, "%s: %s", ts[i]->application, err);
+            goto done;
+        }
+    }
+    code = run_threads(ts, n, confs, bootstrap);
+    ran = 1;
+done:
     if (embedded)
         ks__embedded_stop();
-    ks__log(KS_LOG_INFO, "stopped%s", code ? " after a failure" : "");
+    if (ran)
+        ks__log(KS_LOG_INFO, "stopped%s", code ? " after a failure" : "");
     return code;
 }
