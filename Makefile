@@ -59,10 +59,10 @@ deps:
 TEST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c)) $(BUILD)/tests/corpus
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -o $@ $(filter-out %.h,$^) $(LDLIBS) -lcmocka
 $(BUILD)/tests/corpus: tests/expr/corpus.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $(filter-out %.h,$^) $(LDLIBS)
 
 test: $(KSTREAMD) $(TEST_BINS)
 	@KSTREAMD=$(KSTREAMD) BUILD=$(BUILD) tests/run_all.sh
@@ -103,7 +103,7 @@ fuzz: $(BUILD)/fuzz/fuzz_expr $(BUILD)/fuzz/yaml/fuzz_yaml
 # ---- benchmarks (never timed tests) ----
 $(BUILD)/bench/expr: bench/expr.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $(filter-out %.h,$^) $(LDLIBS)
 bench-expr: $(BUILD)/bench/expr kstreamd
 	$(BUILD)/bench/expr
 	bench/expr_process.py ./kstreamd

@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../config/runtime.h"
 #include "../engine/engine.h"
 #include "../kafka/kafka.h"
+#include "../kafka/runtime.h"
 #include "../testdriver/testdriver.h"
 #include "../topology/topology.h"
 #include "../util/util.h"

@@ -13,7 +13,7 @@
 #ifndef KS_KAFKA_H
 #define KS_KAFKA_H
 
-#include "../config/runtime.h"
+#include "runtime.h"
 #include "../topology/topology.h"
 
 /*

@@ -56,12 +56,15 @@ static const char *const wipe_reasons[WIPE__COUNT] = {
     "the changelog no longer holds the checkpoint"};
 
 /*
- * Restores one store partition from its changelog. *wiped says whether
- * (and why) the local state was wiped first; the caller logs that, one
- * line for all the partitions of an assignment.
+ * Where restoring one store partition starts and ends: the changelog's end
+ * offset (waiting up to timeout_ms for a leader) in *end, and in *start the
+ * checkpoint, or the changelog's start when the local state was wiped
+ * because its checkpoint cannot be trusted (*wiped says why). Returns 0,
+ * or -1 with a message.
  */
-static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const char *topic, int32_t part,
-                       const char *who, int timeout_ms, int *wiped, char *err, size_t errlen)
+static int restore_range(rd_kafka_t *rk, ks_stores_t *s, const char *store, const char *topic, int32_t part,
+                         const char *who, int timeout_ms, int *wiped, int64_t *start, int64_t *end, char *err,
+                         size_t errlen)
 {
     *wiped = WIPE_NONE;
     int64_t lo = 0, hi = 0;
@@ -93,14 +96,29 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const 
     } else {
         ks_stores_abort(s);
     }
-    int64_t start = from < 0 ? lo : from;
+    *start = from < 0 ? lo : from;
+    *end = hi;
+    return 0;
+}
+
+/*
+ * Restores one store partition from its changelog. *wiped says whether
+ * (and why) the local state was wiped first; the caller logs that, one
+ * line for all the partitions of an assignment.
+ */
+static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const char *topic, int32_t part,
+                       const char *who, int timeout_ms, int *wiped, char *err, size_t errlen)
+{
+    int64_t start, hi;
+    if (restore_range(rk, s, store, topic, part, who, timeout_ms, wiped, &start, &hi, err, errlen))
+        return -1;
     if (start >= hi) {
         ks__log(KS_LOG_DEBUG, "%s: %s[%d] is up to date (checkpoint %lld)", who, store, part, (long long)start);
         return 0;
     }
     rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(tp, topic, part)->offset = start;
-    e = rd_kafka_assign(rk, tp);
+    rd_kafka_resp_err_t e = rd_kafka_assign(rk, tp);
     rd_kafka_topic_partition_list_destroy(tp);
     if (e) {
         snprintf(err, errlen, "restoring %s: cannot assign %s[%d]: %s", store, topic, part, rd_kafka_err2str(e));

@@ -4,7 +4,7 @@
 - filterNot's predicate reads "keeps records for which it is false";
 - every serde of src/serde/serde.c is listed in the README and in the man page's SERDES section;
 - `generate` sources and their variables ($i, $rand, $seed, $now) are documented in both;
-- every kstreamd runtime key of src/config/runtime.c is in the README;
+- every kstreamd runtime key of src/kafka/runtime.c is in the README;
 - that pipeline and processor names share one namespace is said, with kstreamd's own message.
 """
 import os
@@ -98,7 +98,7 @@ def test_generate_examples_validate(tmp_path):
 
 
 def test_every_runtime_key_is_in_the_readme():
-    keys = re.findall(r'^\s+X\("([a-z.]+)"', read("src", "config", "runtime.c"), re.M)
+    keys = re.findall(r'^\s+X\("([a-z.]+)"', read("src", "kafka", "runtime.c"), re.M)
     assert "repartition.purge.interval.ms" in keys and "log.sample.interval.ms" in keys, keys
     readme = read("README.md")
     for k in keys:

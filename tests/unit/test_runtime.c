@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "../../src/config/runtime.h"
+#include "../../src/kafka/runtime.h"
 #include "../../src/util/util.h"
 
 /* Fixtures are found relative to the repository root, where `make test` runs. */

@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "../util/util.h"
-#include "yaml.h"
+#include "../config/yaml.h"
 
 /* ---- the kstreamd keys ---- */
 

@@ -14,11 +14,11 @@
  * enable.auto.commit=true, acks other than all, ...) are refused with the
  * reason.
  *
- * The driver (src/kafka/) reads the fields; the engine never sees this file
- * because it includes librdkafka's header.
+ * It belongs to the Kafka driver (src/kafka/), which reads the fields; the
+ * engine never sees this file, because it includes librdkafka's header.
  */
-#ifndef KS_CONFIG_RUNTIME_H
-#define KS_CONFIG_RUNTIME_H
+#ifndef KS_KAFKA_RUNTIME_H
+#define KS_KAFKA_RUNTIME_H
 
 #include <stddef.h>
 

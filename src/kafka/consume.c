@@ -1,0 +1,311 @@
+/*
+ * consume.c: consuming (the consumer queue drained in batches, each ordered
+ * by timestamp within its task), rebalances (stores restored before an
+ * assigned task processes; processed offsets committed before partitions
+ * are given up), and the prefetch: small (RSS), its fetcher woken when the
+ * app has drained it (wake_fetcher: librdkafka 2.0.2 would otherwise idle
+ * up to 1 s). Part of the stream thread (driver_int.h); loop thread.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../util/util.h"
+#include "driver_int.h"
+
+#define DRAIN_MAX 20000         /* messages per drain before the loop gets a turn */
+#define BATCH 512               /* records ordered and processed together */
+#define EARLY_WAKE 2048         /* see drain_consumer */
+
+static void drain_consumer(stream_thread_t *st);
+
+/*
+ * The consumer queue signals its fd only when messages arrive, but
+ * librdkafka counts max.poll.interval.ms from the last poll: an idle
+ * service would leave its group every 5 minutes. Poll once a second.
+ */
+void ks__on_poll_timer(uv_timer_t *h)
+{
+    stream_thread_t *st = h->data;
+    ks__sample_tick(st);
+    if (st->consumer && !st->held && !st->stopping && !st->failed)
+        drain_consumer(st);
+}
+
+void ks__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    stream_thread_t *st = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        ks__log(KS_LOG_INFO, "%s: assigned %d partitions", st->name, parts->cnt);
+        if (st->stores) {
+            /* A task processes nothing before its stores are restored. */
+            char err[1024];
+            if (ks__commit_stores(st) ||
+                ks__restore_tasks(st->t, st->stores, st->conf, st->bootstrap, parts, st->name, err, sizeof err)) {
+                if (!st->failed)
+                    ks__thread_fail(st, "%s", err);
+                return;
+            }
+        }
+        rd_kafka_topic_partition_list_destroy(st->fetched);
+        st->fetched = rd_kafka_topic_partition_list_new(8);
+        rd_kafka_assign(rk, parts);
+        if (st->paused)
+            rd_kafka_pause_partitions(rk, parts);
+    } else {
+        ks__log(KS_LOG_INFO, "%s: %d partitions revoked; committing first", st->name, parts->cnt);
+        ks__commit_cycle(st);
+        ks_engine_forget_tasks(st->engine);
+        rd_kafka_topic_partition_list_destroy(st->fetched);
+        st->fetched = rd_kafka_topic_partition_list_new(8);
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+static void mark_processed(stream_thread_t *st, const rd_kafka_message_t *m)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(st->processed, topic, m->partition);
+    if (!tp)
+        tp = rd_kafka_topic_partition_list_add(st->processed, topic, m->partition);
+    tp->offset = m->offset + 1;
+}
+
+static void process_one(stream_thread_t *st, rd_kafka_message_t *m)
+{
+    ks_header_t hs[64];
+    int nh = 0;
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char *name;
+        const void *val;
+        size_t size;
+        for (size_t i = 0; nh < 64 && rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == 0; i++, nh++) {
+            hs[nh].key = name;
+            hs[nh].value = val;
+            hs[nh].len = size;
+        }
+    }
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+    ks_record_t r = {rd_kafka_topic_name(m->rkt), m->partition, m->offset, ts < 0 ? (int64_t)ks__now_ms() : ts,
+                     m->key, m->key_len, m->payload, m->len, hs, nh};
+    char err[1500];
+    st->in++;
+    if (ks_engine_process(st->engine, &r, err, sizeof err)) {
+        ks__thread_fail(st, "errors.tolerance is none and a record failed: %s", err);
+        return; /* not marked processed: it is not committed */
+    }
+    mark_processed(st, m);
+}
+
+/*
+ * Processes a drained batch: each task (a partition number) takes records
+ * from its partitions' queues in timestamp order, each partition's own
+ * order kept, as Kafka Streams' PartitionGroup picks the smallest head.
+ * One index queue per topic-partition is built once, so a pick costs the
+ * number of partitions in the task, not the size of the batch.
+ */
+typedef struct pq {
+    rd_kafka_topic_t *rkt;
+    int32_t partition;
+    int head, count;
+    int *idx; /* positions in the batch, in arrival order */
+} pq_t;
+
+static void process_batch(stream_thread_t *st, rd_kafka_message_t **ms, int n)
+{
+    if (n == 0)
+        return;
+    pq_t qs[64];
+    int nq = 0, *slots = ks_xmalloc((size_t)n * sizeof *slots), used = 0;
+    int *qof = ks_xmalloc((size_t)n * sizeof *qof);
+    for (int i = 0; i < n; i++) {
+        int q = 0;
+        while (q < nq && !(qs[q].rkt == ms[i]->rkt && qs[q].partition == ms[i]->partition))
+            q++;
+        if (q == nq) {
+            if (nq == 64) { /* more partitions than queues in one batch: keep arrival order */
+                qof[i] = -1;
+                continue;
+            }
+            qs[nq++] = (pq_t){ms[i]->rkt, ms[i]->partition, 0, 0, NULL};
+        }
+        qof[i] = q;
+        qs[q].count++;
+    }
+    for (int q = 0; q < nq; q++) {
+        qs[q].idx = slots + used;
+        used += qs[q].count;
+        qs[q].count = 0;
+    }
+    for (int i = 0; i < n; i++)
+        if (qof[i] >= 0)
+            qs[qof[i]].idx[qs[qof[i]].count++] = i;
+    /* Tasks in order of first appearance; within each, the earliest head first. */
+    for (int q0 = 0; q0 < nq && !st->failed; q0++) {
+        int32_t task = qs[q0].partition;
+        int seen = 0;
+        for (int k = 0; k < q0 && !seen; k++)
+            seen = qs[k].partition == task;
+        if (seen)
+            continue;
+        for (;;) {
+            int best = -1;
+            int64_t best_ts = 0;
+            for (int q = q0; q < nq; q++) {
+                if (qs[q].partition != task || qs[q].head == qs[q].count)
+                    continue;
+                rd_kafka_timestamp_type_t tt;
+                int64_t ts = rd_kafka_message_timestamp(ms[qs[q].idx[qs[q].head]], &tt);
+                if (best < 0 || ts < best_ts) {
+                    best = q;
+                    best_ts = ts;
+                }
+            }
+            if (best < 0 || st->failed)
+                break;
+            process_one(st, ms[qs[best].idx[qs[best].head++]]);
+        }
+    }
+    for (int i = 0; i < n && !st->failed; i++)
+        if (qof[i] < 0)
+            process_one(st, ms[i]);
+    free(slots);
+    free(qof);
+}
+
+/*
+ * librdkafka 2.0.2's fetcher stops fetching once the consumer's queue holds
+ * queued.min.messages or queued.max.messages.kbytes, and looks again only
+ * when its broker thread next wakes up: up to 1 s later, however soon the
+ * queue is drained (2.3.0 added fetch.queue.backoff.ms for this). A bounded
+ * prefetch would idle most of the time. So the queue's length is watched
+ * while draining; when it came near either limit and is now empty, a seek
+ * of the assigned partitions to where they are wakes the fetcher at once
+ * (wake_fetcher).
+ */
+static void watch_prefetch(stream_thread_t *st)
+{
+    int64_t q = rd_kafka_queue_length(st->cq) + BATCH; /* + what one batch may have taken meanwhile */
+    int64_t avg = st->popped ? (int64_t)(st->popped_bytes / st->popped) : 0;
+    if (q * 4 >= st->prefetch_msgs * 3 || q * avg * 4 >= st->prefetch_bytes * 3)
+        st->prefetch_full = 1;
+}
+
+static void wake_fetcher(stream_thread_t *st)
+{
+    st->prefetch_full = 0;
+    if (st->paused || !st->consumer)
+        return;
+    /*
+     * A seek to where the queue ends (the offset after the last record taken)
+     * wakes the partition's broker thread (a pause/resume does not: the main
+     * thread serves it). Nothing is queued, so nothing is dropped; a fetch
+     * that was in flight after all is discarded and made again.
+     */
+    rd_kafka_topic_partition_list_t *assigned = NULL, *at = NULL;
+    if (rd_kafka_assignment(st->consumer, &assigned) == 0 && assigned) {
+        at = rd_kafka_topic_partition_list_new(assigned->cnt > 0 ? assigned->cnt : 1);
+        for (int i = 0; i < assigned->cnt; i++) {
+            const rd_kafka_topic_partition_t *f =
+                rd_kafka_topic_partition_list_find(st->fetched, assigned->elems[i].topic, assigned->elems[i].partition);
+            if (f)
+                rd_kafka_topic_partition_list_add(at, f->topic, f->partition)->offset = f->offset;
+        }
+        if (at->cnt) {
+            rd_kafka_error_t *e = rd_kafka_seek_partitions(st->consumer, at, 0);
+            if (e)
+                rd_kafka_error_destroy(e);
+            st->fetch_wakes++;
+        }
+        rd_kafka_topic_partition_list_destroy(at);
+        rd_kafka_topic_partition_list_destroy(assigned);
+    }
+}
+
+/*
+ * Records are processed in batches of BATCH. When the prefetch was full and
+ * fewer than EARLY_WAKE records are left, the rest is taken as one batch and
+ * the fetcher woken before processing it, so the next fetch overlaps the work.
+ */
+static void drain_consumer(stream_thread_t *st)
+{
+    rd_kafka_message_t *batch[EARLY_WAKE + BATCH];
+    int n = 0, total = 0, empty = 0, cap = BATCH;
+    watch_prefetch(st);
+    for (;;) {
+        if (st->failed || st->stopping)
+            break;
+        if (n == 0 && !st->paused &&
+            (st->outq_msgs >= OUTQ_HOLD || st->outq_bytes >= OUTQ_HOLD_BYTES)) {
+            ks__hold(st);
+            break;
+        }
+        if (n == 0 && st->prefetch_full && rd_kafka_queue_length(st->cq) < EARLY_WAKE)
+            cap = EARLY_WAKE + BATCH;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(st->consumer, 0);
+        if (!m) {
+            empty = 1;
+            break;
+        }
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                ks__log(KS_LOG_WARN, "%s: consumer: %s", st->name, rd_kafka_message_errstr(m));
+            if (m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+                ks__thread_fail(st, "consumer: %s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        batch[n++] = m;
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(st->fetched, topic, m->partition);
+        if (!tp)
+            tp = rd_kafka_topic_partition_list_add(st->fetched, topic, m->partition);
+        tp->offset = m->offset + 1;
+        st->popped++;
+        st->popped_bytes += m->len;
+        if (n == cap) {
+            process_batch(st, batch, n);
+            for (int i = 0; i < n; i++)
+                rd_kafka_message_destroy(batch[i]);
+            n = 0;
+            watch_prefetch(st);
+        }
+        if (++total >= DRAIN_MAX)
+            break;
+    }
+    if (empty && st->prefetch_full && !st->stopping && !st->failed)
+        wake_fetcher(st); /* before the last batch: the fetch overlaps its processing */
+    process_batch(st, batch, n);
+    for (int i = 0; i < n; i++)
+        rd_kafka_message_destroy(batch[i]);
+    if (st->stores && total && st->conf->num_stream_threads > 1) {
+        /*
+         * LMDB has one writer at a time: with several stream threads each
+         * drained batch is its own transaction, so threads take turns. One
+         * thread keeps its transaction until the commit (fewer page copies).
+         */
+        char err[512];
+        if (ks_engine_commit_stores(st->engine, err, sizeof err))
+            ks__thread_fail(st, "%s", err);
+    }
+}
+
+void ks__on_consumer_event(uv_poll_t *h, int status, int events)
+{
+    (void)status, (void)events;
+    stream_thread_t *st = h->data;
+    uint64_t v;
+    if (read(st->cfd, &v, sizeof v) < 0 && errno != EAGAIN)
+        ks__log(KS_LOG_WARN, "%s: eventfd read: %s", st->name, strerror(errno));
+    drain_consumer(st);
+    /* Drained up to the cap: the queue may still hold messages, and no new event will come for those. */
+    if (!st->stopping && !st->failed && !st->held && rd_kafka_queue_length(st->cq) > 0) {
+        uint64_t one = 1;
+        if (write(st->cfd, &one, sizeof one) < 0)
+            ks__log(KS_LOG_WARN, "%s: eventfd write: %s", st->name, strerror(errno));
+    }
+}
+
