@@ -403,16 +403,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
     case KS_OP_FLAT_MAP_VALUES:
     case KS_OP_SELECT_KEY:
     case KS_OP_PEEK: {
-        static const char *prefix[] = {[KS_OP_FILTER] = "KSTREAM-FILTER", [KS_OP_FILTER_NOT] = "KSTREAM-FILTER",
-                                       [KS_OP_MAP] = "KSTREAM-MAP", [KS_OP_MAP_VALUES] = "KSTREAM-MAPVALUES",
-                                       [KS_OP_FLAT_MAP] = "KSTREAM-FLATMAP",
-                                       [KS_OP_FLAT_MAP_VALUES] = "KSTREAM-FLATMAPVALUES",
-                                       [KS_OP_SELECT_KEY] = "KSTREAM-KEY-SELECT", [KS_OP_PEEK] = "KSTREAM-PEEK"};
-        const char *pre = prefix[row->op];
-        if (s->kind != KS_KSTREAM && (row->op == KS_OP_FILTER || row->op == KS_OP_FILTER_NOT))
-            pre = "KTABLE-FILTER";
-        if (s->kind != KS_KSTREAM && row->op == KS_OP_MAP_VALUES)
-            pre = "KTABLE-MAPVALUES";
+        const char *pre = ks_op_prefix(row->op, s->kind != KS_KSTREAM);
         ks_step_expr_t e = {0};
         if (compile_part(L, &a, row, row->main, &e))
             return;
