@@ -1,7 +1,11 @@
 /*
  * pipeline.c: loads `pipelines:` — sources, steps and sinks — into processor
  * nodes, checking each step against the kind of stream that flows into it
- * (a `count` needs a grouped stream, `suppress` a table, ...).
+ * (a `count` needs a grouped stream, `suppress` a table, ...). The checks
+ * every step shares are here (load_step); what a step makes is its
+ * loader's, named by its row in schema.c: load_stateless.c,
+ * load_aggregate.c and load_join.c. The node, repartition and pipeline
+ * helpers the loaders share are declared in topology_int.h.
  */
 #include <ctype.h>
 #include <errno.h>
