@@ -120,7 +120,7 @@ static int needs_output(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val 
 void ks__process_node(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 {
     f->node = p->name;
-    if (p->table || p->op >= KS_OP_TO_TABLE) {
+    if (p->table || ks_op_stateful(p->op)) {
         ks__process_state(e, f, p);
         return;
     }

@@ -117,37 +117,3 @@ int ks_topology_reads(const ks_topology_t *t, const char *topic)
 {
     return ks_topology_reader(t, topic) >= 0;
 }
-
-const char *ks_op_dsl_name(ks_op_t op)
-{
-    switch (op) {
-    case KS_OP_SOURCE: return "source";
-    case KS_OP_FILTER: return "filter";
-    case KS_OP_FILTER_NOT: return "filterNot";
-    case KS_OP_MAP: return "map";
-    case KS_OP_MAP_VALUES: return "mapValues";
-    case KS_OP_FLAT_MAP: return "flatMap";
-    case KS_OP_FLAT_MAP_VALUES: return "flatMapValues";
-    case KS_OP_SELECT_KEY: return "selectKey";
-    case KS_OP_PEEK: return "peek";
-    case KS_OP_SPLIT: return "split";
-    case KS_OP_BRANCH: return "branch";
-    case KS_OP_MERGE: return "merge";
-    case KS_OP_REPARTITION: return "repartition";
-    case KS_OP_SINK: return "to";
-    case KS_OP_TO_TABLE: return "toTable";
-    case KS_OP_TO_STREAM: return "toStream";
-    case KS_OP_GROUP_BY_KEY: return "groupByKey";
-    case KS_OP_GROUP_BY: return "groupBy";
-    case KS_OP_WINDOWED_BY: return "windowedBy";
-    case KS_OP_COUNT: return "count";
-    case KS_OP_REDUCE: return "reduce";
-    case KS_OP_AGGREGATE: return "aggregate";
-    case KS_OP_SUPPRESS: return "suppress";
-    case KS_OP_JOIN: return "join";
-    case KS_OP_LEFT_JOIN: return "leftJoin";
-    case KS_OP_OUTER_JOIN: return "outerJoin";
-    case KS_OP_TABLE_SOURCE: return "table";
-    default: return "?";
-    }
-}

@@ -133,7 +133,7 @@ ks_proc_t *ks__load_generate(load_t *L, const char *pipe, const ks_ynode_t *from
         if (r->required && !ks_ynode_get(g, r->name))
             ks__err_at(L, g, "`generate` needs `%s`", r->name);
     /* Made even after errors, so that the pipeline's steps are still checked; the topology is then dropped. */
-    ks_proc_t *src = ks__new_proc(L, KS_OP_SOURCE, "KSTREAM-SOURCE", given, from);
+    ks_proc_t *src = ks__new_proc(L, KS_OP_SOURCE, ks_op_prefix(KS_OP_SOURCE, 0), given, from);
     ks_buf_t topic = {0};
     ks_buf_printf(&topic, "%s%s", KS_GEN_TOPIC_PREFIX, pipe);
     src->topic = ks_buf_steal(&topic);

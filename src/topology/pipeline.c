@@ -1,7 +1,11 @@
 /*
  * pipeline.c: loads `pipelines:` — sources, steps and sinks — into processor
  * nodes, checking each step against the kind of stream that flows into it
- * (a `count` needs a grouped stream, `suppress` a table, ...).
+ * (a `count` needs a grouped stream, `suppress` a table, ...). The checks
+ * every step shares are here (load_step); what a step makes is its
+ * loader's, named by its row in schema.c: load_stateless.c,
+ * load_aggregate.c and load_join.c. The node, repartition and pipeline
+ * helpers the loaders share are declared in topology_int.h.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -20,7 +24,7 @@
  * index too unless burn is 0, as Kafka Streams' NamedInternal does so that
  * naming one step leaves the generated names of the others unchanged.
  */
-static ks_proc_t *new_proc(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at, int burn)
+ks_proc_t *ks__new_proc_burn(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at, int burn)
 {
     ks_topology_t *t = L->t;
     ks_proc_t *p = ks_xcalloc(1, sizeof *p);
@@ -46,18 +50,18 @@ static ks_proc_t *new_proc(load_t *L, ks_op_t op, const char *prefix, const char
 
 ks_proc_t *ks__new_proc(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at)
 {
-    return new_proc(L, op, prefix, given, at, 1);
+    return ks__new_proc_burn(L, op, prefix, given, at, 1);
 }
 
 /* A store name consumes one index of Kafka Streams' counter, as its generated store names do. */
-static char *gen_name(load_t *L, const char *prefix)
+char *ks__gen_name(load_t *L, const char *prefix)
 {
     ks_buf_t b = {0};
     ks_buf_printf(&b, "%s-%010d", prefix, L->t->name_counter++);
     return ks_buf_steal(&b);
 }
 
-static void link(ks_proc_t *parent, ks_proc_t *child)
+void ks__link(ks_proc_t *parent, ks_proc_t *child)
 {
     parent->children = ks_xrealloc(parent->children, (size_t)(parent->nchildren + 1) * sizeof(ks_proc_t *));
     parent->children[parent->nchildren++] = child;
@@ -65,7 +69,7 @@ static void link(ks_proc_t *parent, ks_proc_t *child)
     child->parents[child->nparents++] = parent;
 }
 
-static void add_store(ks_proc_t *p, const char *store)
+void ks__add_store(ks_proc_t *p, const char *store)
 {
     p->stores = ks_xrealloc(p->stores, (size_t)(p->nstores + 1) * sizeof(char *));
     p->stores[p->nstores++] = ks_xstrdup(store);
@@ -85,7 +89,7 @@ static ks_proc_t *source_for(load_t *L, char **topics, int ntopics, const ks_yno
             if (strcmp(L->sources[i].topic, topics[0]) == 0)
                 return L->sources[i].src;
     }
-    ks_proc_t *s = ks__new_proc(L, KS_OP_SOURCE, "KSTREAM-SOURCE", NULL, at);
+    ks_proc_t *s = ks__new_proc(L, KS_OP_SOURCE, ks_op_prefix(KS_OP_SOURCE, 0), NULL, at);
     s->topics = ks_xcalloc((size_t)ntopics, sizeof(char *));
     for (int i = 0; i < ntopics; i++)
         s->topics[i] = ks_xstrdup(topics[i]);
@@ -106,23 +110,23 @@ static void build_tables(load_t *L)
     ks_topology_t *t = L->t;
     for (int i = 0; i < t->ntables; i++) {
         ks_table_conf_t *tc = &t->tables[i];
-        ks_proc_t *src = ks__new_proc(L, KS_OP_SOURCE, "KSTREAM-SOURCE", NULL, NULL);
+        ks_proc_t *src = ks__new_proc(L, KS_OP_SOURCE, ks_op_prefix(KS_OP_SOURCE, 0), NULL, NULL);
         src->pos = tc->pos;
         src->topic = ks_xstrdup(tc->topic);
         src->topics = ks_xcalloc(1, sizeof(char *));
         src->topics[0] = ks_xstrdup(tc->topic);
         src->ntopics = 1;
-        ks_proc_t *ts = ks__new_proc(L, KS_OP_TABLE_SOURCE, "KTABLE-SOURCE", NULL, NULL);
+        ks_proc_t *ts = ks__new_proc(L, KS_OP_TABLE_SOURCE, ks_op_prefix(KS_OP_TABLE_SOURCE, 1), NULL, NULL);
         ts->pos = tc->pos;
         ts->topic = ks_xstrdup(tc->name); /* the table's name, for lookups */
-        add_store(ts, tc->store);
+        ks__add_store(ts, tc->store);
         ts->is_default = tc->global; /* marks a global table's source */
         ts->table = 1;
-        link(src, ts);
+        ks__link(src, ts);
     }
 }
 
-static ks_proc_t *table_proc(load_t *L, const char *name)
+ks_proc_t *ks__table_proc(load_t *L, const char *name)
 {
     for (int i = 0; i < L->t->nprocs; i++) {
         ks_proc_t *p = L->t->procs[i];
@@ -158,7 +162,7 @@ static void link_repartition(load_t *L, stream_t *s, ks_proc_t *from, ks_proc_t 
     sink->topic = ks_xstrdup(full);
     sink->display_topic = ks_xstrdup(topic);
     sink->is_repartition = 1;
-    link(from, sink);
+    ks__link(from, sink);
     src->topic = ks_xstrdup(full);
     src->display_topic = ks_xstrdup(topic);
     src->topics = ks_xcalloc(1, sizeof(char *));
@@ -178,19 +182,19 @@ static void link_repartition(load_t *L, stream_t *s, ks_proc_t *from, ks_proc_t 
  * order; for a user-given base they are `<base>-repartition-sink/-filter/
  * -source`, and the three indices are still used.
  */
-static void insert_repartition(load_t *L, stream_t *s, const char *base, const ks_ynode_t *at)
+void ks__insert_repartition(load_t *L, stream_t *s, const char *base, const ks_ynode_t *at)
 {
     char fname[600], sname[600], srcname[600];
     int gen = generated_name(base);
     snprintf(sname, sizeof sname, "%s-repartition-sink", base);
     snprintf(fname, sizeof fname, "%s-repartition-filter", base);
     snprintf(srcname, sizeof srcname, "%s-repartition-source", base);
-    ks_proc_t *sink = ks__new_proc(L, KS_OP_SINK, "KSTREAM-SINK", gen ? NULL : sname, at);
-    ks_proc_t *f = ks__new_proc(L, KS_OP_FILTER, "KSTREAM-FILTER", gen ? NULL : fname, at);
-    ks_proc_t *src = ks__new_proc(L, KS_OP_SOURCE, "KSTREAM-SOURCE", gen ? NULL : srcname, at);
+    ks_proc_t *sink = ks__new_proc(L, KS_OP_SINK, ks_op_prefix(KS_OP_SINK, 0), gen ? NULL : sname, at);
+    ks_proc_t *f = ks__new_proc(L, KS_OP_FILTER, ks_op_prefix(KS_OP_FILTER, 0), gen ? NULL : fname, at);
+    ks_proc_t *src = ks__new_proc(L, KS_OP_SOURCE, ks_op_prefix(KS_OP_SOURCE, 0), gen ? NULL : srcname, at);
     f->is_repartition = 1; /* drops records with a null key, as Kafka Streams does */
     f->add_order = sink->add_order - 1; /* OptimizableRepartitionNode adds the filter, then the sink */
-    link(s->cur, f);
+    ks__link(s->cur, f);
     link_repartition(L, s, f, sink, src, base);
 }
 
@@ -201,21 +205,18 @@ static void insert_repartition(load_t *L, stream_t *s, const char *base, const k
  * `<name>-source` after the aggregation's `name:` (whose indices are still
  * used), or generated.
  */
-static void insert_table_repartition(load_t *L, stream_t *s, const char *base, const char *named, const ks_ynode_t *at)
+void ks__insert_table_repartition(load_t *L, stream_t *s, const char *base, const char *named, const ks_ynode_t *at)
 {
     char sname[600], srcname[600];
     snprintf(sname, sizeof sname, "%s-sink", named ? named : "");
     snprintf(srcname, sizeof srcname, "%s-source", named ? named : "");
-    ks_proc_t *sink = ks__new_proc(L, KS_OP_SINK, "KSTREAM-SINK", named ? sname : NULL, at);
-    ks_proc_t *src = ks__new_proc(L, KS_OP_SOURCE, "KSTREAM-SOURCE", named ? srcname : NULL, at);
+    ks_proc_t *sink = ks__new_proc(L, KS_OP_SINK, ks_op_prefix(KS_OP_SINK, 0), named ? sname : NULL, at);
+    ks_proc_t *src = ks__new_proc(L, KS_OP_SOURCE, ks_op_prefix(KS_OP_SOURCE, 0), named ? srcname : NULL, at);
     link_repartition(L, s, s->cur, sink, src, base);
 }
 
-static void load_steps(load_t *L, stream_t *s, const ks_ynode_t *steps, const char *pipe);
-static void load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *given, const ks_ynode_t *at);
-static pipe_state_t *load_pipeline(load_t *L, pipe_state_t *ps);
 
-static char *pipe_names(load_t *L)
+char *ks__pipe_names(load_t *L)
 {
     ks_buf_t b = {0};
     for (int i = 0; i < L->npipes; i++)
@@ -223,7 +224,7 @@ static char *pipe_names(load_t *L)
     return ks_buf_steal(&b);
 }
 
-static char *table_names(load_t *L)
+char *ks__table_names(load_t *L)
 {
     ks_buf_t b = {0};
     for (int i = 0; i < L->t->ntables; i++)
@@ -231,7 +232,7 @@ static char *table_names(load_t *L)
     return ks_buf_steal(&b);
 }
 
-static pipe_state_t *find_pipe(load_t *L, const char *name)
+pipe_state_t *ks__find_pipe(load_t *L, const char *name)
 {
     for (int i = 0; i < L->npipes; i++)
         if (strcmp(L->pipes[i].name, name) == 0)
@@ -239,81 +240,35 @@ static pipe_state_t *find_pipe(load_t *L, const char *name)
     return NULL;
 }
 
-/* The parts of a step written as a mapping, or its single expression. */
-typedef struct step_args {
-    const ks_ynode_t *node; /* the step's argument (scalar, mapping, or NULL for a bare step) */
-    const char *name;       /* `name:` */
-} step_args_t;
-
-static const ks_ynode_t *part(const step_args_t *a, const ks_step_row_t *row, const char *key)
+const ks_ynode_t *ks__part(const ks_step_t *step, const char *key)
 {
-    if (!a->node)
+    if (!step->arg)
         return NULL;
-    if (a->node->kind == KS_YAML_MAP)
-        return ks_ynode_get(a->node, key);
-    if (row->main && strcmp(row->main, key) == 0)
-        return a->node;
+    if (step->arg->kind == KS_YAML_MAP)
+        return ks_ynode_get(step->arg, key);
+    if (step->row->main && strcmp(step->row->main, key) == 0)
+        return step->arg;
     return NULL;
 }
 
-static int compile_part(load_t *L, const step_args_t *a, const ks_step_row_t *row, const char *key,
-                        ks_step_expr_t *out)
+int ks__compile_part(load_t *L, const ks_step_t *step, const char *key, ks_step_expr_t *out)
 {
-    const ks_ynode_t *n = part(a, row, key);
+    const ks_ynode_t *n = ks__part(step, key);
     if (!n)
         return -1;
     char what[128];
-    snprintf(what, sizeof what, "`%s` of `%s`", key, row->name);
+    snprintf(what, sizeof what, "`%s` of `%s`", key, step->row->name);
     if (ks__compile_expr(L, n, what, out))
         return -1;
     out->part = key; /* the schema's static string */
     return 0;
 }
 
-/* `changelog: false` on a store-making step. */
-static int changelog_off(const step_args_t *a, const ks_step_row_t *row)
-{
-    const ks_ynode_t *n = part(a, row, "changelog");
-    return n && n->kind == KS_YAML_SCALAR && strcmp(n->value, "false") == 0;
-}
-
-static void check_window(load_t *L, const step_args_t *a, const ks_step_row_t *row, ks_window_spec_t *w)
-{
-    const char *kinds[] = {"tumbling", "hopping", "sliding", "session"};
-    int n = 0;
-    memset(w, 0, sizeof *w);
-    w->pos = ks__pos_of(L, a->node);
-    for (int i = 0; i < 4; i++) {
-        const ks_ynode_t *d = part(a, row, kinds[i]);
-        int64_t ms;
-        if (d) {
-            n++;
-            if (ks__get_duration(L, d, kinds[i], &ms) == 0) {
-                w->kind = (ks_win_kind_t)(KS_WIN_TUMBLING + i);
-                w->size = ms;
-                w->advance = ms;
-                if (ms <= 0)
-                    ks__err_at(L, d, "`%s` needs a duration above zero", kinds[i]);
-            }
-        }
-    }
-    const ks_ynode_t *adv = part(a, row, "advance"), *grace = part(a, row, "grace");
-    int64_t ms;
-    if (adv && ks__get_duration(L, adv, "advance", &ms) == 0) {
-        w->advance = ms;
-        if (ms <= 0 || (w->kind == KS_WIN_HOPPING && ms > w->size))
-            ks__err_at(L, adv, "`advance` must be above zero and at most the window size");
-    }
-    if (grace && ks__get_duration(L, grace, "grace", &ms) == 0)
-        w->grace = ms;
-    if (n != 1)
-        ks__err_at(L, a->node, "`windowedBy` needs exactly one of tumbling, hopping, sliding, session");
-    if (adv && !part(a, row, "hopping"))
-        ks__err_at(L, adv, "`advance` applies to hopping windows only");
-    if (part(a, row, "hopping") && !adv)
-        ks__err_at(L, a->node, "hopping windows need `advance`");
-}
-
+/*
+ * A step: the generic checks (its shape, its name in the schema, the kind
+ * of stream it may follow, its argument's keys), then the loader its
+ * schema row names (load_stateless.c, load_aggregate.c, load_join.c).
+ */
 static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const char *pipe)
 {
     if (stepnode->kind == KS_YAML_SEQ) {
@@ -357,7 +312,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
                                                                                        : "");
         return;
     }
-    step_args_t a = {arg, NULL};
+    const char *given = NULL; /* `name:` */
     if (!arg && !row->bare_ok) {
         ks__err_at(L, key, "`%s` needs an argument%s%s", row->name, row->main ? ": the " : "", row->main ? row->main : "");
         return;
@@ -379,8 +334,8 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
                     ks__err_at(L, arg, "`%s` needs `%s`", row->name, r->name);
             const ks_ynode_t *nm = ks_ynode_get(arg, "name");
             if (nm && nm->kind == KS_YAML_SCALAR) {
-                a.name = nm->value;
-                ks__note_name(L, a.name, nm, "step");
+                given = nm->value;
+                ks__note_name(L, given, nm, "step");
             }
         }
     } else if (arg && arg->kind == KS_YAML_SCALAR && !row->main &&
@@ -393,420 +348,11 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         return;
     }
 
-    ks_proc_t *p = NULL;
-    switch (row->op) {
-    case KS_OP_FILTER:
-    case KS_OP_FILTER_NOT:
-    case KS_OP_MAP:
-    case KS_OP_MAP_VALUES:
-    case KS_OP_FLAT_MAP:
-    case KS_OP_FLAT_MAP_VALUES:
-    case KS_OP_SELECT_KEY:
-    case KS_OP_PEEK: {
-        static const char *prefix[] = {[KS_OP_FILTER] = "KSTREAM-FILTER", [KS_OP_FILTER_NOT] = "KSTREAM-FILTER",
-                                       [KS_OP_MAP] = "KSTREAM-MAP", [KS_OP_MAP_VALUES] = "KSTREAM-MAPVALUES",
-                                       [KS_OP_FLAT_MAP] = "KSTREAM-FLATMAP",
-                                       [KS_OP_FLAT_MAP_VALUES] = "KSTREAM-FLATMAPVALUES",
-                                       [KS_OP_SELECT_KEY] = "KSTREAM-KEY-SELECT", [KS_OP_PEEK] = "KSTREAM-PEEK"};
-        const char *pre = prefix[row->op];
-        if (s->kind != KS_KSTREAM && (row->op == KS_OP_FILTER || row->op == KS_OP_FILTER_NOT))
-            pre = "KTABLE-FILTER";
-        if (s->kind != KS_KSTREAM && row->op == KS_OP_MAP_VALUES)
-            pre = "KTABLE-MAPVALUES";
-        ks_step_expr_t e = {0};
-        if (compile_part(L, &a, row, row->main, &e))
-            return;
-        p = ks__new_proc(L, row->op, pre, a.name, key);
-        p->e = e;
-        p->table = s->kind != KS_KSTREAM;
-        link(s->cur, p);
-        s->cur = p;
-        if (row->op == KS_OP_MAP || row->op == KS_OP_MAP_VALUES || row->op == KS_OP_FLAT_MAP ||
-            row->op == KS_OP_FLAT_MAP_VALUES)
-            s->value_kind = 0;
-        if (row->op == KS_OP_MAP || row->op == KS_OP_FLAT_MAP || row->op == KS_OP_SELECT_KEY) {
-            p->key_changing = 1;
-            s->key_changed = 1;
-            s->changer = p->name;
-            s->key_window = KS_WIN_NONE;
-        }
-        return;
-    }
-    case KS_OP_SPLIT: {
-        if (!arg || arg->kind != KS_YAML_MAP || arg->n == 0) {
-            ks__err_at(L, arg ? arg : key, "`split` needs a mapping of named branches, each with `when` and `steps`/`to`");
-            return;
-        }
-        p = ks__new_proc(L, KS_OP_SPLIT, "KSTREAM-BRANCH", NULL, key);
-        link(s->cur, p);
-        int has_default = 0;
-        for (size_t i = 0; i < arg->n; i++) {
-            const char *bname = arg->keys[i]->value;
-            const ks_ynode_t *b = arg->items[i];
-            int is_default = strcmp(bname, "default") == 0;
-            if (has_default) {
-                ks__err_at(L, arg->keys[i], "branch `%s` comes after `default`, which takes every remaining record", bname);
-                continue;
-            }
-            if (b->kind != KS_YAML_MAP) {
-                ks__err_at(L, b, "branch `%s` must be a mapping with `when`, `steps` and `to`", bname);
-                continue;
-            }
-            for (size_t j = 0; j < b->n; j++) {
-                if (!ks_schema_key(ks_schema_branch, b->keys[j]->value)) {
-                    char *allowed = ks_schema_names(ks_schema_branch, NULL);
-                    ks__err_at(L, b->keys[j], "unknown key `%s` in branch `%s`; allowed here: %s", b->keys[j]->value, bname,
-                           allowed);
-                    free(allowed);
-                }
-            }
-            ks_step_expr_t e = {0};
-            const ks_ynode_t *when = ks_ynode_get(b, "when");
-            if (is_default) {
-                has_default = 1;
-                if (when)
-                    ks__err_at(L, when, "the `default` branch takes every record no other branch took: it has no `when`");
-            } else if (!when) {
-                ks__err_at(L, b, "branch `%s` needs `when` (only `default` may leave it out)", bname);
-                continue;
-            } else if (ks__compile_expr(L, when, "`when`", &e)) {
-                continue;
-            }
-            /* Kafka Streams names a branch `<split name><branch name>` and uses a counter index for it. */
-            char bn[512];
-            snprintf(bn, sizeof bn, "%s%s", p->name, bname);
-            ks_proc_t *bp = ks__new_proc(L, KS_OP_BRANCH, NULL, bn, arg->keys[i]);
-            bp->branch = ks_xstrdup(bname);
-            bp->is_default = is_default;
-            bp->e = e;
-            link(p, bp);
-            stream_t bs = *s;
-            bs.cur = bp;
-            bs.kind = KS_KSTREAM;
-            bs.ended = 0;
-            bs.group_name = NULL;
-            const ks_ynode_t *bsteps = ks_ynode_get(b, "steps");
-            if (bsteps)
-                load_steps(L, &bs, bsteps, pipe);
-            const ks_ynode_t *bto = ks_ynode_get(b, "to");
-            if (bto)
-                load_sink(L, &bs, bto, NULL, bto);
-            if (!bsteps && !bto)
-                ks__err_at(L, b, "branch `%s` goes nowhere: give it `to` or `steps`", bname);
-        }
-        s->ended = 1;
-        s->cur = NULL;
-        return;
-    }
-    case KS_OP_MERGE: {
-        const ks_ynode_t *pn = part(&a, row, "pipeline");
-        if (!pn || pn->kind != KS_YAML_SCALAR) {
-            ks__err_at(L, arg, "`merge` needs the name of another pipeline");
-            return;
-        }
-        pipe_state_t *other = find_pipe(L, pn->value);
-        if (!other) {
-            char *names = pipe_names(L);
-            ks__err_at(L, pn, "`merge`: no pipeline named `%s`; pipelines: %s", pn->value, names);
-            free(names);
-            return;
-        }
-        if (strcmp(other->name, pipe) == 0 || other->state == 1) {
-            ks__err_at(L, pn, "`merge` of `%s` makes a cycle of pipelines", pn->value);
-            return;
-        }
-        load_pipeline(L, other);
-        if (!other->end) {
-            ks__err_at(L, pn, "`merge`: pipeline `%s` ends in a `split` or failed to load; it has no single stream", pn->value);
-            return;
-        }
-        if (other->kind != KS_KSTREAM) {
-            ks__err_at(L, pn, "`merge`: pipeline `%s` is %s, not a stream", pn->value, ks_stream_kind_name(other->kind));
-            return;
-        }
-        p = ks__new_proc(L, KS_OP_MERGE, "KSTREAM-MERGE", a.name, key);
-        link(s->cur, p);
-        link(other->end, p);
-        s->cur = p;
-        s->key_changed |= other->key_changed;
-        if ((ks_win_kind_t)other->key_window != s->key_window)
-            s->key_window = KS_WIN_NONE; /* a mix: only records are checked, at run time */
-        return;
-    }
-    case KS_OP_REPARTITION: {
-        char *base = a.name ? ks_xstrdup(a.name) : gen_name(L, "KSTREAM-REPARTITION");
-        insert_repartition(L, s, base, key);
-        free(base);
-        return;
-    }
-    case KS_OP_SINK:
-        load_sink(L, s, arg, a.name, key);
-        return;
-    default:
-        break;
-    }
-
-    /* Stateful steps: validated and described here; the state engine runs them. */
-    switch (row->op) {
-    case KS_OP_TO_TABLE: {
-        /*
-         * KStreamImpl#toTable: the processor's name, then its store's (an
-         * index is used even when the table is not materialised), then the
-         * repartition topic `<name>-repartition` when the key changed
-         * upstream, so each key lands in one partition of the table.
-         */
-        p = ks__new_proc(L, KS_OP_TO_TABLE, "KSTREAM-TOTABLE", a.name, key);
-        const ks_ynode_t *st = part(&a, row, "store");
-        char *store = st ? ks_xstrdup(st->value) : gen_name(L, "KSTREAM-TOTABLE-STATE-STORE");
-        if (s->key_changed) {
-            insert_repartition(L, s, p->name, key);
-            p->add_order = s->cur->add_order + 1; /* added to the topology after its repartition topic */
-        }
-        add_store(p, store);
-        free(store);
-        p->table = 1;
-        p->store_optional = st == NULL; /* Materialized without a name: kept only if needed (prune_table_stores) */
-        p->no_changelog = changelog_off(&a, row);
-        break;
-    }
-    case KS_OP_TO_STREAM:
-        p = ks__new_proc(L, KS_OP_TO_STREAM, "KTABLE-TOSTREAM", a.name, key);
-        break;
-    case KS_OP_GROUP_BY_KEY:
-        s->kind = KS_KGROUPED_STREAM; /* not a processor in Kafka Streams */
-        s->group_name = a.name;
-        return;
-    case KS_OP_GROUP_BY: {
-        ks_step_expr_t e = {0};
-        if (compile_part(L, &a, row, "keySelector", &e))
-            return;
-        int table = s->kind == KS_KTABLE;
-        p = ks__new_proc(L, KS_OP_GROUP_BY, table ? "KTABLE-SELECT" : "KSTREAM-KEY-SELECT", a.name, key);
-        p->e = e;
-        p->table = table;
-        p->key_changing = 1;
-        link(s->cur, p);
-        s->cur = p;
-        s->kind = table ? KS_KGROUPED_TABLE : KS_KGROUPED_STREAM;
-        s->key_changed = 1;
-        s->changer = p->name;
-        s->group_name = a.name;
-        s->key_window = KS_WIN_NONE;
-        return;
-    }
-    case KS_OP_WINDOWED_BY:
-        check_window(L, &a, row, &s->window);
-        s->kind = KS_KWINDOWED;
-        return;
-    case KS_OP_COUNT:
-    case KS_OP_REDUCE:
-    case KS_OP_AGGREGATE: {
-        int table = s->kind == KS_KGROUPED_TABLE, windowed = s->kind == KS_KWINDOWED;
-        if (row->op == KS_OP_REDUCE) {
-            if (table && (!part(&a, row, "adder") || !part(&a, row, "subtractor")))
-                ks__err_at(L, key, "`reduce` of a grouped table needs `adder` and `subtractor`");
-            if (!table && !part(&a, row, "reducer"))
-                ks__err_at(L, key, "`reduce` of a grouped stream needs `reducer`");
-        }
-        if (row->op == KS_OP_AGGREGATE) {
-            if (table && (!part(&a, row, "adder") || !part(&a, row, "subtractor")))
-                ks__err_at(L, key, "`aggregate` of a grouped table needs `adder` and `subtractor`");
-            if (!table && !part(&a, row, "aggregator"))
-                ks__err_at(L, key, "`aggregate` of a grouped stream needs `aggregator`");
-        }
-        static const char *const parts_order[] = {"initializer", "aggregator", "reducer", "adder", "subtractor", "merger"};
-        ks_step_expr_t exprs[6];
-        int ne = 0;
-        if (row->op == KS_OP_AGGREGATE && windowed && s->window.kind == KS_WIN_SESSION && !part(&a, row, "merger"))
-            ks__err_at(L, key, "`aggregate` over session windows needs `merger` (combines two sessions' aggregates: `$agg` and `.`)");
-        if (part(&a, row, "merger") && !(windowed && s->window.kind == KS_WIN_SESSION))
-            ks__err_at(L, part(&a, row, "merger"), "`merger` applies to session windows only");
-        for (int i = 0; i < 6; i++) {
-            if (part(&a, row, parts_order[i])) {
-                memset(&exprs[ne], 0, sizeof exprs[ne]);
-                if (compile_part(L, &a, row, parts_order[i], &exprs[ne]) == 0)
-                    ne++;
-            }
-        }
-        const char *kind = row->op == KS_OP_REDUCE ? "REDUCE" : "AGGREGATE";
-        char pre[64], spre[96];
-        snprintf(pre, sizeof pre, "%s-%s", table ? "KTABLE" : "KSTREAM", kind);
-        snprintf(spre, sizeof spre, "%s-STATE-STORE", pre);
-        const ks_ynode_t *st = part(&a, row, "store");
-        char *store = st ? ks_xstrdup(st->value) : gen_name(L, spre);
-        const char *base = s->group_name ? s->group_name : store;
-        if (table) {
-            /* KGroupedTableImpl#doAggregate: sink and source, then the aggregate (no null-key filter). */
-            insert_table_repartition(L, s, base, a.name, key);
-            p = ks__new_proc(L, row->op, pre, a.name, key);
-        } else {
-            /* GroupedStreamAggregateBuilder#build names the aggregate before its repartition nodes. */
-            p = ks__new_proc(L, row->op, pre, a.name, key);
-            if (s->key_changed) {
-                insert_repartition(L, s, base, key);
-                p->add_order = s->cur->add_order + 1; /* added to the topology after its repartition topic */
-            }
-        }
-        add_store(p, store);
-        free(store);
-        for (int i = 0; i < ne; i++)
-            ks__add_extra(p, exprs[i]);
-        p->table = table;
-        if (windowed)
-            p->window = s->window;
-        p->no_changelog = changelog_off(&a, row);
-        link(s->cur, p);
-        s->cur = p;
-        s->kind = windowed ? KS_KWTABLE : KS_KTABLE;
-        s->group_name = NULL;
-        s->key_window = windowed ? s->window.kind : KS_WIN_NONE;
-        s->value_kind = row->op == KS_OP_COUNT ? KS_NUMBER : 0;
-        s->value_from = row->name;
-        return;
-    }
-    case KS_OP_SUPPRESS: {
-        const ks_ynode_t *uwc = part(&a, row, "untilWindowCloses"), *utl = part(&a, row, "untilTimeLimit");
-        if (arg && arg->kind == KS_YAML_SCALAR && strcmp(arg->value, "untilWindowCloses") == 0)
-            uwc = arg;
-        if (!uwc && !utl)
-            ks__err_at(L, arg ? arg : key, "`suppress` needs `untilWindowCloses` or `{untilTimeLimit: DURATION}`");
-        if (uwc && s->kind != KS_KWTABLE)
-            ks__err_at(L, uwc, "`untilWindowCloses` needs a windowed aggregation before it");
-        int64_t ms = 0;
-        if (utl)
-            ks__get_duration(L, utl, "untilTimeLimit", &ms);
-        /* KTableImpl#suppress: a given name uses no index, and names the buffer `<name>-store`. */
-        p = new_proc(L, KS_OP_SUPPRESS, "KTABLE-SUPPRESS", a.name, key, 0);
-        p->suppress_final = uwc != NULL && !(uwc->kind == KS_YAML_SCALAR && strcmp(uwc->value, "false") == 0);
-        p->suppress_limit = utl ? ms : 0;
-        p->suppress_max = -1;
-        const ks_ynode_t *mr = part(&a, row, "maxRecords");
-        if (mr && mr->kind == KS_YAML_SCALAR) {
-            char *end;
-            long long n = strtoll(mr->value, &end, 10);
-            if (*end || n <= 0)
-                ks__err_at(L, mr, "`maxRecords` needs a positive number");
-            else if (!utl)
-                ks__err_at(L, mr, "`maxRecords` applies to `untilTimeLimit`");
-            p->suppress_max = n;
-        }
-        if (uwc && utl)
-            ks__err_at(L, utl, "`suppress` takes one of `untilWindowCloses` and `untilTimeLimit`");
-        char *buffer = a.name ? NULL : gen_name(L, "KTABLE-SUPPRESS-STATE-STORE"); /* the suppression buffer */
-        if (a.name) {
-            ks_buf_t b = {0};
-            ks_buf_printf(&b, "%s-store", a.name);
-            buffer = ks_buf_steal(&b);
-        }
-        add_store(p, buffer);
-        free(buffer);
-        break;
-    }
-    case KS_OP_JOIN:
-    case KS_OP_LEFT_JOIN:
-    case KS_OP_OUTER_JOIN: {
-        const ks_ynode_t *tn = part(&a, row, "table"), *gn = part(&a, row, "globalTable"),
-                         *sn = part(&a, row, "stream"), *fk = part(&a, row, "foreignKey"),
-                         *win = part(&a, row, "window");
-        int nkinds = !!tn + !!gn + !!sn;
-        if (nkinds != 1) {
-            ks__err_at(L, arg ? arg : key, "`%s` needs exactly one of `table`, `globalTable` or `stream`", row->name);
-            return;
-        }
-        ks_step_expr_t joiner = {0}, k = {0};
-        const char *pre = row->op == KS_OP_JOIN ? "KSTREAM-JOIN" : row->op == KS_OP_LEFT_JOIN ? "KSTREAM-LEFTJOIN"
-                                                                                                : "KSTREAM-OUTERJOIN";
-        ks_proc_t *other = NULL;
-        if (sn) {
-            if (s->kind != KS_KSTREAM) {
-                ks__err_at(L, sn, "a `stream:` join needs a stream on the left, not %s", ks_stream_kind_name(s->kind));
-                return;
-            }
-            if (!win) {
-                ks__err_at(L, sn, "a stream-stream join needs `window:` (the time difference allowed between the records)");
-                return;
-            }
-            int64_t ms;
-            ks__get_duration(L, win, "window", &ms);
-            pipe_state_t *op = find_pipe(L, sn->value);
-            if (!op) {
-                ks__err_at(L, sn, "`%s`: no pipeline named `%s` to join with", row->name, sn->value);
-                return;
-            }
-            if (op->state == 1 || strcmp(op->name, pipe) == 0) {
-                ks__err_at(L, sn, "`%s` with `%s` makes a cycle of pipelines", row->name, sn->value);
-                return;
-            }
-            load_pipeline(L, op);
-            other = op->end;
-        } else {
-            const char *tname = (tn ? tn : gn)->value;
-            const ks_table_conf_t *tc = ks__find_table(L->t, tname);
-            if (!tc) {
-                char *names = table_names(L);
-                if (*names)
-                    ks__err_at(L, tn ? tn : gn, "`%s`: no table named `%s`; tables: %s", row->name, tname, names);
-                else
-                    ks__err_at(L, tn ? tn : gn, "`%s`: no table named `%s`; declare it under `tables:`", row->name, tname);
-                free(names);
-                return;
-            }
-            if (gn && !tc->global)
-                ks__err_at(L, gn, "`globalTable: %s` names a table that is not `global: true`; use `table:`", tname);
-            if (tn && tc->global)
-                ks__err_at(L, tn, "`table: %s` names a global table; use `globalTable:` with a `key:`", tname);
-            if (gn && !part(&a, row, "key"))
-                ks__err_at(L, gn, "a global-table join needs `key:`, the lookup key computed from the record");
-            if (gn && s->kind != KS_KSTREAM)
-                ks__err_at(L, gn, "a global-table join needs a stream on the left");
-            if (fk && s->kind != KS_KTABLE)
-                ks__err_at(L, fk, "`foreignKey` joins are table-table joins: the left side must be a table");
-            if (row->op == KS_OP_OUTER_JOIN && s->kind == KS_KSTREAM)
-                ks__err_at(L, key, "`outerJoin` of a stream needs a `stream:` (stream-table joins are inner or left)");
-            if (win)
-                ks__err_at(L, win, "`window` applies to stream-stream joins only");
-            other = table_proc(L, tname);
-            if (s->kind == KS_KTABLE)
-                pre = row->op == KS_OP_JOIN ? "KTABLE-JOIN" : row->op == KS_OP_LEFT_JOIN ? "KTABLE-LEFTJOIN"
-                                                                                       : "KTABLE-OUTERJOIN";
-        }
-        /* Expressions are compiled once the join is known to be well-formed, so no early return leaks them. */
-        if (part(&a, row, "value"))
-            compile_part(L, &a, row, "value", &joiner);
-        if (!sn && part(&a, row, "key"))
-            compile_part(L, &a, row, "key", &k);
-        else if (!sn && fk)
-            compile_part(L, &a, row, "foreignKey", &k);
-        if (s->key_changed && !gn && !fk)
-            insert_repartition(L, s, s->changer ? s->changer : "KSTREAM-JOIN", key);
-        p = ks__new_proc(L, row->op, pre, a.name, key);
-        p->e = joiner;
-        if (k.expr)
-            ks__add_extra(p, k);
-        if (tn || gn) {
-            const ks_table_conf_t *tc = ks__find_table(L->t, (tn ? tn : gn)->value);
-            if (tc && !tc->global)
-                add_store(p, tc->store);
-            p->topic = ks_xstrdup((tn ? tn : gn)->value);
-        }
-        link(s->cur, p);
-        if (other && sn)
-            link(other, p);
-        s->cur = p;
-        return;
-    }
-    default:
-        break;
-    }
-    if (p) {
-        link(s->cur, p);
-        s->cur = p;
-        if (row->produces)
-            s->kind = row->produces;
-    }
+    ks_step_t step = {row, key, arg, given, pipe};
+    row->load(L, s, &step);
 }
 
-static void load_steps(load_t *L, stream_t *s, const ks_ynode_t *steps, const char *pipe)
+void ks__load_steps(load_t *L, stream_t *s, const ks_ynode_t *steps, const char *pipe)
 {
     if (steps->kind != KS_YAML_SEQ) {
         ks__err_at(L, steps, "`steps` must be a list (each item `- step: argument`)");
@@ -816,7 +362,7 @@ static void load_steps(load_t *L, stream_t *s, const ks_ynode_t *steps, const ch
         load_step(L, s, steps->items[i], pipe);
 }
 
-static void load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *given, const ks_ynode_t *at)
+void ks__load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *given, const ks_ynode_t *at)
 {
     if (s->ended || !s->cur) {
         ks__err_at(L, at, "`to` after `split`: give each branch its own `to`");
@@ -883,17 +429,17 @@ static void load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *
                        session ? "session-windowed-long" : "windowed-long");
         }
     }
-    ks_proc_t *p = ks__new_proc(L, KS_OP_SINK, "KSTREAM-SINK", given, at);
+    ks_proc_t *p = ks__new_proc(L, KS_OP_SINK, ks_op_prefix(KS_OP_SINK, 0), given, at);
     if (topic)
         p->topic = ks_xstrdup(topic);
     else {
         p->dynamic_topic = 1;
         p->e = e;
     }
-    link(s->cur, p);
+    ks__link(s->cur, p);
 }
 
-static pipe_state_t *load_pipeline(load_t *L, pipe_state_t *ps)
+pipe_state_t *ks__load_pipeline(load_t *L, pipe_state_t *ps)
 {
     if (ps->state != 0)
         return ps;
@@ -925,7 +471,7 @@ static pipe_state_t *load_pipeline(load_t *L, pipe_state_t *ps)
             if (tc->global)
                 ks__err_at(L, from, "pipeline `%s` reads global table `%s`: global tables are only joined with", ps->name,
                        tc->name);
-            s.cur = table_proc(L, tc->name);
+            s.cur = ks__table_proc(L, tc->name);
             s.kind = KS_KTABLE;
         } else if (!*from->value) {
             ks__err_at(L, from, "`from` needs a topic name");
@@ -949,18 +495,18 @@ static pipe_state_t *load_pipeline(load_t *L, pipe_state_t *ps)
     } else if (from->kind == KS_YAML_MAP && ks_ynode_get(from, "pipeline")) {
         /* Another pipeline's stream (or table), as a Kafka Streams program reuses a KStream variable. */
         const ks_ynode_t *pn = ks_ynode_get(from, "pipeline");
-        pipe_state_t *other = pn->kind == KS_YAML_SCALAR ? find_pipe(L, pn->value) : NULL;
+        pipe_state_t *other = pn->kind == KS_YAML_SCALAR ? ks__find_pipe(L, pn->value) : NULL;
         if (from->n != 1) {
             ks__err_at(L, from, "`from: {pipeline: NAME}` takes the pipeline's name only");
         } else if (!other) {
-            char *names = pipe_names(L);
+            char *names = ks__pipe_names(L);
             ks__err_at(L, pn, "`from`: no pipeline named `%s`; pipelines: %s", pn->kind == KS_YAML_SCALAR ? pn->value : "?",
                        names);
             free(names);
         } else if (other == ps || other->state == 1) {
             ks__err_at(L, pn, "`from` pipeline `%s` makes a cycle of pipelines", pn->value);
         } else {
-            load_pipeline(L, other);
+            ks__load_pipeline(L, other);
             if (!other->end)
                 ks__err_at(L, pn, "`from`: pipeline `%s` ends in a `split` or failed to load; it has no single stream",
                            pn->value);
@@ -988,10 +534,10 @@ static pipe_state_t *load_pipeline(load_t *L, pipe_state_t *ps)
     if (s.cur) {
         const ks_ynode_t *steps = ks_ynode_get(n, "steps");
         if (steps)
-            load_steps(L, &s, steps, ps->name);
+            ks__load_steps(L, &s, steps, ps->name);
         const ks_ynode_t *to = ks_ynode_get(n, "to");
         if (to)
-            load_sink(L, &s, to, NULL, to);
+            ks__load_sink(L, &s, to, NULL, to);
         /* A pipeline writing to a topic it reads loops forever. */
         if (to && to->kind == KS_YAML_SCALAR && from && from->kind == KS_YAML_SCALAR && strcmp(to->value, from->value) == 0)
             ks__err_at(L, to, "pipeline `%s` writes to `%s`, the topic it reads: a cycle", ps->name, to->value);
@@ -1088,7 +634,7 @@ void ks__load_pipelines(load_t *L, const ks_ynode_t *n)
         ks__note_name(L, ps.name, n->keys[i], "pipeline");
     }
     for (int i = 0; i < L->npipes; i++)
-        load_pipeline(L, &L->pipes[i]);
+        ks__load_pipeline(L, &L->pipes[i]);
     prune_table_stores(L->t);
     if (L->diags->nerr == 0)
         warn_dead_ends(L);

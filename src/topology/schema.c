@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../util/util.h"
+#include "topology_int.h"
 
 const ks_key_row_t ks_schema_top[] = {
     {"application", KT_STRING, 1, NULL, "application.id: the consumer group and the prefix of internal topics"},
@@ -133,33 +134,33 @@ static const ks_key_row_t p_join[] = {
 #define GROUPED (KS_KGROUPED_STREAM | KS_KGROUPED_TABLE | KS_KWINDOWED)
 
 const ks_step_row_t ks_schema_steps[] = {
-    {"filter", KS_OP_FILTER, "predicate", 0, STREAMS | TABLES, 0, p_predicate, "keeps records whose predicate is true"},
-    {"filterNot", KS_OP_FILTER_NOT, "predicate", 0, STREAMS | TABLES, 0, p_predicate_not, "drops records whose predicate is true"},
-    {"map", KS_OP_MAP, "mapper", 0, STREAMS, 0, p_mapper, "new key and value: the expression yields {key, value}"},
-    {"mapValues", KS_OP_MAP_VALUES, "mapper", 0, STREAMS | TABLES, 0, p_mapper, "new value; the key is kept"},
-    {"flatMap", KS_OP_FLAT_MAP, "mapper", 0, STREAMS, 0, p_mapper, "one record per output {key, value}"},
-    {"flatMapValues", KS_OP_FLAT_MAP_VALUES, "mapper", 0, STREAMS, 0, p_mapper, "one record per output value"},
-    {"selectKey", KS_OP_SELECT_KEY, "keySelector", 0, STREAMS, 0, p_key_selector, "new key; the value is kept"},
-    {"peek", KS_OP_PEEK, "action", 0, STREAMS, 0, p_action, "logs the expression's outputs; records pass unchanged"},
-    {"split", KS_OP_SPLIT, NULL, 0, STREAMS, 0, NULL, "named branches: the first whose `when` holds takes the record"},
-    {"merge", KS_OP_MERGE, "pipeline", 0, STREAMS, 0, p_merge, "adds another pipeline's records to this stream"},
-    {"repartition", KS_OP_REPARTITION, NULL, 1, STREAMS, 0, p_repartition, "writes through a repartition topic"},
-    {"to", KS_OP_SINK, "topic", 0, STREAMS, 0, p_to, "writes to a topic; records continue downstream"},
-    {"toTable", KS_OP_TO_TABLE, NULL, 1, STREAMS, KS_KTABLE, p_table, "the stream as a table, through a repartition topic after a key change"},
-    {"toStream", KS_OP_TO_STREAM, NULL, 1, TABLES, KS_KSTREAM, p_name_only, "a table's changes as a stream"},
-    {"groupByKey", KS_OP_GROUP_BY_KEY, NULL, 1, STREAMS, KS_KGROUPED_STREAM, p_name_only, "groups by the current key"},
+    {"filter", KS_OP_FILTER, "predicate", 0, STREAMS | TABLES, 0, p_predicate, "keeps records whose predicate is true", ks__load_expression_step},
+    {"filterNot", KS_OP_FILTER_NOT, "predicate", 0, STREAMS | TABLES, 0, p_predicate_not, "drops records whose predicate is true", ks__load_expression_step},
+    {"map", KS_OP_MAP, "mapper", 0, STREAMS, 0, p_mapper, "new key and value: the expression yields {key, value}", ks__load_expression_step},
+    {"mapValues", KS_OP_MAP_VALUES, "mapper", 0, STREAMS | TABLES, 0, p_mapper, "new value; the key is kept", ks__load_expression_step},
+    {"flatMap", KS_OP_FLAT_MAP, "mapper", 0, STREAMS, 0, p_mapper, "one record per output {key, value}", ks__load_expression_step},
+    {"flatMapValues", KS_OP_FLAT_MAP_VALUES, "mapper", 0, STREAMS, 0, p_mapper, "one record per output value", ks__load_expression_step},
+    {"selectKey", KS_OP_SELECT_KEY, "keySelector", 0, STREAMS, 0, p_key_selector, "new key; the value is kept", ks__load_expression_step},
+    {"peek", KS_OP_PEEK, "action", 0, STREAMS, 0, p_action, "logs the expression's outputs; records pass unchanged", ks__load_expression_step},
+    {"split", KS_OP_SPLIT, NULL, 0, STREAMS, 0, NULL, "named branches: the first whose `when` holds takes the record", ks__load_split},
+    {"merge", KS_OP_MERGE, "pipeline", 0, STREAMS, 0, p_merge, "adds another pipeline's records to this stream", ks__load_merge},
+    {"repartition", KS_OP_REPARTITION, NULL, 1, STREAMS, 0, p_repartition, "writes through a repartition topic", ks__load_repartition},
+    {"to", KS_OP_SINK, "topic", 0, STREAMS, 0, p_to, "writes to a topic; records continue downstream", ks__load_to},
+    {"toTable", KS_OP_TO_TABLE, NULL, 1, STREAMS, KS_KTABLE, p_table, "the stream as a table, through a repartition topic after a key change", ks__load_to_table},
+    {"toStream", KS_OP_TO_STREAM, NULL, 1, TABLES, KS_KSTREAM, p_name_only, "a table's changes as a stream", ks__load_to_stream},
+    {"groupByKey", KS_OP_GROUP_BY_KEY, NULL, 1, STREAMS, KS_KGROUPED_STREAM, p_name_only, "groups by the current key", ks__load_group_by_key},
     {"groupBy", KS_OP_GROUP_BY, "keySelector", 0, STREAMS | KS_KTABLE, KS_KGROUPED_STREAM, p_group_by,
-     "groups by a new key (through a repartition topic)"},
+     "groups by a new key (through a repartition topic)", ks__load_group_by},
     {"windowedBy", KS_OP_WINDOWED_BY, NULL, 0, KS_KGROUPED_STREAM, KS_KWINDOWED, p_windowed,
-     "tumbling, hopping, sliding or session windows, with grace"},
-    {"count", KS_OP_COUNT, NULL, 1, GROUPED, KS_KTABLE, p_count, "counts records per key (and window)"},
-    {"reduce", KS_OP_REDUCE, "reducer", 0, GROUPED, KS_KTABLE, p_reduce, "combines values per key"},
-    {"aggregate", KS_OP_AGGREGATE, NULL, 0, GROUPED, KS_KTABLE, p_aggregate, "folds values into an aggregate per key"},
-    {"suppress", KS_OP_SUPPRESS, NULL, 0, TABLES, 0, p_suppress, "holds back a table's updates"},
-    {"join", KS_OP_JOIN, NULL, 0, STREAMS | KS_KTABLE, 0, p_join, "inner join with a table, global table or stream"},
-    {"leftJoin", KS_OP_LEFT_JOIN, NULL, 0, STREAMS | KS_KTABLE, 0, p_join, "left join: unmatched records get $right null"},
-    {"outerJoin", KS_OP_OUTER_JOIN, NULL, 0, STREAMS | KS_KTABLE, 0, p_join, "outer join of streams or tables"},
-    {NULL, 0, NULL, 0, 0, 0, NULL, NULL},
+     "tumbling, hopping, sliding or session windows, with grace", ks__load_windowed_by},
+    {"count", KS_OP_COUNT, NULL, 1, GROUPED, KS_KTABLE, p_count, "counts records per key (and window)", ks__load_aggregation},
+    {"reduce", KS_OP_REDUCE, "reducer", 0, GROUPED, KS_KTABLE, p_reduce, "combines values per key", ks__load_aggregation},
+    {"aggregate", KS_OP_AGGREGATE, NULL, 0, GROUPED, KS_KTABLE, p_aggregate, "folds values into an aggregate per key", ks__load_aggregation},
+    {"suppress", KS_OP_SUPPRESS, NULL, 0, TABLES, 0, p_suppress, "holds back a table's updates", ks__load_suppress},
+    {"join", KS_OP_JOIN, NULL, 0, STREAMS | KS_KTABLE, 0, p_join, "inner join with a table, global table or stream", ks__load_join},
+    {"leftJoin", KS_OP_LEFT_JOIN, NULL, 0, STREAMS | KS_KTABLE, 0, p_join, "left join: unmatched records get $right null", ks__load_join},
+    {"outerJoin", KS_OP_OUTER_JOIN, NULL, 0, STREAMS | KS_KTABLE, 0, p_join, "outer join of streams or tables", ks__load_join},
+    {NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
 const ks_step_row_t *ks_schema_step(const char *name)

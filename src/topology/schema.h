@@ -48,6 +48,12 @@ typedef enum ks_stream_kind {
     KS_KWTABLE = 32,   /* a windowed table (aggregation result) */
 } ks_stream_kind_t;
 
+struct load;
+struct stream;
+struct ks_step;
+/* A step's loader (topology/load_*.c): adds its nodes to the stream flowing through the pipeline. */
+typedef void ks_step_load_fn(struct load *L, struct stream *s, const struct ks_step *step);
+
 typedef struct ks_step_row {
     const char *name; /* the DSL name users write */
     ks_op_t op;
@@ -57,6 +63,7 @@ typedef struct ks_step_row {
     int produces;     /* the kind after it; 0: same as before */
     const ks_key_row_t *parts; /* named arguments (NULL-terminated); `name` is always allowed */
     const char *doc;
+    ks_step_load_fn *load;     /* its loader, in the file of its family (topology_int.h) */
 } ks_step_row_t;
 
 extern const ks_key_row_t ks_schema_top[];

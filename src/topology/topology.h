@@ -19,6 +19,7 @@
 #include "../expr/expr.h"
 #include "../serde/serde.h"
 #include "../util/diag.h"
+#include "op_list.h"
 
 /* A place in a topology file. */
 typedef struct ks_pos {
@@ -53,37 +54,34 @@ typedef struct ks_window_spec {
     ks_pos_t pos;
 } ks_window_spec_t;
 
+/* The operators, from the rows of op_list.h. */
 typedef enum ks_op {
-    KS_OP_SOURCE,
-    KS_OP_FILTER,
-    KS_OP_FILTER_NOT,
-    KS_OP_MAP,
-    KS_OP_MAP_VALUES,
-    KS_OP_FLAT_MAP,
-    KS_OP_FLAT_MAP_VALUES,
-    KS_OP_SELECT_KEY,
-    KS_OP_PEEK,
-    KS_OP_SPLIT,  /* the branch processor; branches are children */
-    KS_OP_BRANCH, /* one branch of a split: passes records its predicate selects */
-    KS_OP_MERGE,
-    KS_OP_REPARTITION,
-    KS_OP_SINK,
-    /* Stateful operators: validated and described here, run by the state engine. */
-    KS_OP_TO_TABLE,
-    KS_OP_TO_STREAM,
-    KS_OP_GROUP_BY_KEY,
-    KS_OP_GROUP_BY,
-    KS_OP_WINDOWED_BY,
-    KS_OP_COUNT,
-    KS_OP_REDUCE,
-    KS_OP_AGGREGATE,
-    KS_OP_SUPPRESS,
-    KS_OP_JOIN,
-    KS_OP_LEFT_JOIN,
-    KS_OP_OUTER_JOIN,
-    KS_OP_TABLE_SOURCE,
+#define XX(op, dsl, stream_prefix, table_prefix, family) KS_OP_##op,
+    KS_OP_LIST(XX)
+#undef XX
     KS_OP__COUNT
 } ks_op_t;
+
+/* Where an operator is loaded and run (see op_list.h). */
+typedef enum ks_op_family {
+    KS_FAMILY_SOURCE,
+    KS_FAMILY_STATELESS,
+    KS_FAMILY_SINK,
+    KS_FAMILY_STATE,
+    KS_FAMILY_WINDOW,
+    KS_FAMILY_JOIN,
+} ks_op_family_t;
+
+/* One row of op_list.h. */
+typedef struct ks_op_info {
+    const char *dsl;           /* the DSL name users write (`filter`) */
+    const char *stream_prefix; /* Kafka Streams' node-name prefix applied to a stream; NULL: none */
+    const char *table_prefix;  /* the same applied to a table; NULL: the stream prefix */
+    ks_op_family_t family;
+} ks_op_info_t;
+
+/* The rows of op_list.h, indexed by ks_op_t (topology/ops.c). */
+extern const ks_op_info_t ks_ops[KS_OP__COUNT];
 
 /* A processor node of the built graph. */
 typedef struct ks_proc {
@@ -212,6 +210,28 @@ void ks_topology_describe(const ks_topology_t *t, ks_describe_fmt_t fmt, FILE *o
 /* dot for several topologies at once: services and the topics between them. */
 void ks_topology_describe_system(ks_topology_t *const *ts, int n, FILE *out);
 
-const char *ks_op_dsl_name(ks_op_t op);
+/* The DSL name of an operator (`filter`), from its row in op_list.h. */
+static inline const char *ks_op_dsl_name(ks_op_t op)
+{
+    return (unsigned)op < KS_OP__COUNT ? ks_ops[op].dsl : "?";
+}
+
+/*
+ * Kafka Streams' node-name prefix of an operator applied to a table (table
+ * nonzero) or a stream, from its row in op_list.h; NULL when it has none.
+ */
+static inline const char *ks_op_prefix(ks_op_t op, int table)
+{
+    const ks_op_info_t *info = &ks_ops[op];
+    return table && info->table_prefix ? info->table_prefix
+                                       : info->stream_prefix ? info->stream_prefix : info->table_prefix;
+}
+
+/* Whether the state engine (engine/ops_state.c) runs an operator's nodes, whatever they are applied to. */
+static inline int ks_op_stateful(ks_op_t op)
+{
+    ks_op_family_t f = ks_ops[op].family;
+    return f == KS_FAMILY_STATE || f == KS_FAMILY_WINDOW || f == KS_FAMILY_JOIN;
+}
 
 #endif

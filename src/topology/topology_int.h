@@ -67,4 +67,67 @@ void ks__add_extra(ks_proc_t *p, ks_step_expr_t e);
 /* generate_load.c: a `from: {generate: ...}` source node, or NULL after reporting errors. */
 ks_proc_t *ks__load_generate(load_t *L, const char *pipe, const ks_ynode_t *from);
 
+/*
+ * A step as its loader sees it, after the generic checks of pipeline.c
+ * (load_step): the step's shape, its schema row, the kind of stream it
+ * follows and the keys of its argument are known to be right.
+ */
+typedef struct ks_step {
+    const struct ks_step_row *row; /* the step's row in schema.c */
+    const ks_ynode_t *key;         /* the step's name as written, for messages */
+    const ks_ynode_t *arg;         /* its argument: a scalar, a mapping, or NULL for a bare step */
+    const char *name;              /* its `name:`, NULL when not given */
+    const char *pipe;              /* the pipeline it is in */
+} ks_step_t;
+
+/* The part `key` of a step's argument (the argument itself when `key` is the part a scalar stands for), or NULL. */
+const ks_ynode_t *ks__part(const ks_step_t *step, const char *key);
+/* Compiles the part `key` of a step into *out. Returns 0, or -1 when it is absent or after reporting errors. */
+int ks__compile_part(load_t *L, const ks_step_t *step, const char *key, ks_step_expr_t *out);
+
+/* pipeline.c: the graph's nodes and the pipelines, shared with the loaders. */
+/* A processor as ks__new_proc makes it; a given name uses no index when burn is 0. */
+ks_proc_t *ks__new_proc_burn(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at, int burn);
+/* `<prefix>-<index>`, using one index of the name counter (malloc'd). */
+char *ks__gen_name(load_t *L, const char *prefix);
+void ks__link(ks_proc_t *parent, ks_proc_t *child);
+/* Adds a copy of `store` to the processor's stores. */
+void ks__add_store(ks_proc_t *p, const char *store);
+/* The KTABLE-SOURCE node of a table declared under `tables:`, or NULL. */
+ks_proc_t *ks__table_proc(load_t *L, const char *name);
+/* A repartition topic (sink, null-key filter, source) after the stream; the stream continues from its source. */
+void ks__insert_repartition(load_t *L, stream_t *s, const char *base, const ks_ynode_t *at);
+/* A grouped table's repartition topic (sink and source, no filter). */
+void ks__insert_table_repartition(load_t *L, stream_t *s, const char *base, const char *named, const ks_ynode_t *at);
+/* "a, b": the names of the pipelines and of the tables, for messages (malloc'd). */
+char *ks__pipe_names(load_t *L);
+char *ks__table_names(load_t *L);
+pipe_state_t *ks__find_pipe(load_t *L, const char *name);
+/* Loads another pipeline first (merge, from: {pipeline: ...}, stream joins); returns it. */
+pipe_state_t *ks__load_pipeline(load_t *L, pipe_state_t *ps);
+void ks__load_steps(load_t *L, stream_t *s, const ks_ynode_t *steps, const char *pipe);
+void ks__load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *given, const ks_ynode_t *at);
+
+/*
+ * The loaders, one per schema row (the row's `load`). Each adds the step's
+ * nodes after s->cur and moves the stream on, reporting errors with
+ * ks__err_at.
+ */
+/* load_stateless.c */
+void ks__load_expression_step(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__load_split(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__load_merge(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__load_repartition(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__load_to(load_t *L, stream_t *s, const ks_step_t *step);
+/* load_aggregate.c */
+void ks__load_to_table(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__load_to_stream(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__load_group_by_key(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__load_group_by(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__load_windowed_by(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__load_aggregation(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__load_suppress(load_t *L, stream_t *s, const ks_step_t *step);
+/* load_join.c */
+void ks__load_join(load_t *L, stream_t *s, const ks_step_t *step);
+
 #endif
