@@ -17,6 +17,7 @@
 
 #include "../../src/engine/generate.h"
 #include "../../src/topology/topology.h"
+#include "load_topology.h"
 
 /* ---- the PRNG ---- */
 
@@ -124,22 +125,6 @@ static void rate_refuses_what_is_not_a_rate(void **state)
 
 /* ---- a generator from a topology ---- */
 
-static ks_topology_t *load(const char *yaml)
-{
-    char path[] = "/tmp/ks_test_generate_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
-    close(fd);
-    ks_diags_t diags = {0};
-    ks_topology_t *t = ks_topology_load(path, &diags);
-    if (!t)
-        ks_diags_print(&diags, stderr);
-    ks_diags_free(&diags);
-    unlink(path);
-    assert_non_null(t);
-    return t;
-}
 
 static const char *const TOPOLOGY = "application: gen-unit\n"
                                     "pipelines:\n"
@@ -157,7 +142,7 @@ static const char *const TOPOLOGY = "application: gen-unit\n"
 static void a_topology_gives_one_generator_per_generate_source(void **state)
 {
     (void)state;
-    ks_topology_t *t = load(TOPOLOGY);
+    ks_topology_t *t = load_topology(TOPOLOGY);
     int n = -1;
     ks_generator_t **gs = ks_generators_new(t, &n);
     assert_int_equal(n, 1);
@@ -172,7 +157,7 @@ static void a_topology_gives_one_generator_per_generate_source(void **state)
 static void records_carry_the_pseudo_topic_bytes_and_count(void **state)
 {
     (void)state;
-    ks_topology_t *t = load(TOPOLOGY);
+    ks_topology_t *t = load_topology(TOPOLOGY);
     int n;
     ks_generator_t **gs = ks_generators_new(t, &n);
     ks_generator_t *g = gs[0];
@@ -220,7 +205,7 @@ static void two_generators_with_one_seed_make_the_same_records(void **state)
                        "pipelines:\n"
                        "  a: {from: {generate: {seed: 9, value: '[$i, $rand]'}}, to: gen-a-v1}\n"
                        "  b: {from: {generate: {seed: 9, value: '[$i, $rand]'}}, to: gen-b-v1}\n";
-    ks_topology_t *t = load(yaml);
+    ks_topology_t *t = load_topology(yaml);
     int n;
     ks_generator_t **gs = ks_generators_new(t, &n);
     assert_int_equal(n, 2);
@@ -241,7 +226,7 @@ static void two_generators_with_one_seed_make_the_same_records(void **state)
 static void a_topology_without_generate_sources_has_no_generators(void **state)
 {
     (void)state;
-    ks_topology_t *t = load("application: plain\npipelines:\n  p: {from: in-topic-v1, to: out-topic-v1}\n");
+    ks_topology_t *t = load_topology("application: plain\npipelines:\n  p: {from: in-topic-v1, to: out-topic-v1}\n");
     int n = -1;
     ks_generator_t **gs = ks_generators_new(t, &n);
     assert_int_equal(n, 0);

@@ -16,23 +16,8 @@
 #include <cmocka.h>
 
 #include "../../src/topology/topology.h"
+#include "load_topology.h"
 
-static ks_topology_t *load(const char *yaml)
-{
-    char path[] = "/tmp/ks_test_topology_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
-    close(fd);
-    ks_diags_t diags = {0};
-    ks_topology_t *t = ks_topology_load(path, &diags);
-    if (!t)
-        ks_diags_print(&diags, stderr);
-    ks_diags_free(&diags);
-    unlink(path);
-    assert_non_null(t);
-    return t;
-}
 
 static const ks_proc_t *proc(const ks_topology_t *t, const char *name)
 {
@@ -55,7 +40,7 @@ static int has_internal(const ks_topology_t *t, const char *topic)
 static void a_repartition_splits_and_groups_are_numbered_in_creation_order(void **state)
 {
     (void)state;
-    ks_topology_t *t = load("application: unit\n"
+    ks_topology_t *t = load_topology("application: unit\n"
                             "topics: {defaults: {key: string, value: json}, out: {value: long}}\n"
                             "pipelines:\n"
                             "  counted:\n"
@@ -87,7 +72,7 @@ static void a_repartition_splits_and_groups_are_numbered_in_creation_order(void 
 static void a_named_step_uses_an_index(void **state)
 {
     (void)state;
-    ks_topology_t *t = load("application: unit\n"
+    ks_topology_t *t = load_topology("application: unit\n"
                             "pipelines:\n"
                             "  p:\n"
                             "    from: in\n"
@@ -103,7 +88,7 @@ static void a_named_step_uses_an_index(void **state)
 static void totable_repartitions_after_a_key_change_and_keeps_no_store_unless_needed(void **state)
 {
     (void)state;
-    ks_topology_t *t = load("application: unit\n"
+    ks_topology_t *t = load_topology("application: unit\n"
                             "topics: {defaults: {key: string, value: json}, n: {value: long}}\n"
                             "pipelines:\n"
                             "  plain:\n"
@@ -141,7 +126,7 @@ static void totable_repartitions_after_a_key_change_and_keeps_no_store_unless_ne
 static void processors_sharing_a_store_are_one_group(void **state)
 {
     (void)state;
-    ks_topology_t *t = load("application: unit\n"
+    ks_topology_t *t = load_topology("application: unit\n"
                             "tables: {customers: {topic: crm-customer-v1}}\n"
                             "pipelines:\n"
                             "  p:\n"
