@@ -68,9 +68,8 @@ static int table_apply(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val v
 
 /*
  * Whether a table's old values are needed downstream (a groupBy of the
- * table), as Kafka Streams' enableSendingOldValues decides: only then does
- * a table filter skip changes where neither value passes; otherwise it
- * forwards the tombstone.
+ * table): Kafka Streams' enableSendingOldValues(true), which materialises
+ * the table source if it must.
  */
 static int needs_old(const ks_proc_t *p)
 {
@@ -84,6 +83,39 @@ static int needs_old(const ks_proc_t *p)
     return 0;
 }
 
+/*
+ * Whether a table node can send old values without being made to
+ * materialise (enableSendingOldValues(false)): a table source or toTable
+ * with a store, an aggregation, or a filter/mapValues/suppress above one.
+ */
+static int can_send_old(const ks_proc_t *p)
+{
+    switch (p->op) {
+    case KS_OP_TABLE_SOURCE:
+    case KS_OP_TO_TABLE: return p->nstores > 0;
+    case KS_OP_COUNT:
+    case KS_OP_REDUCE:
+    case KS_OP_AGGREGATE: return 1;
+    case KS_OP_FILTER:
+    case KS_OP_FILTER_NOT:
+    case KS_OP_MAP_VALUES:
+    case KS_OP_SUPPRESS: return p->nparents > 0 && can_send_old(p->parents[0]);
+    default: return 0;
+    }
+}
+
+/*
+ * A table filter's sendOldValues: Kafka Streams' KTableFilter asks its
+ * parent for old values when it is built (enableSendingOldValues(false)),
+ * and so gets them whenever the table above is materialised, or when
+ * something downstream asks for them. With old values, a change where
+ * neither the old nor the new value passes is not forwarded.
+ */
+static int filter_sends_old(const ks_proc_t *p)
+{
+    return needs_old(p) || (p->nparents > 0 && can_send_old(p->parents[0]));
+}
+
 static void table_stateless(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 {
     ks_val v;
@@ -92,7 +124,9 @@ static void table_stateless(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     ks_val nv = ks_invalid(), ov = ks_invalid();
     if (table_apply(e, f, p, v, &nv) == 0 && (f->old.kind == KS_INVALID || table_apply(e, f, p, f->old, &ov) == 0)) {
         /* Neither the new nor the old value passes: nothing changed for downstream. */
-        if (!(nv.kind == KS_NULL && f->old.kind != KS_INVALID && ov.kind == KS_NULL && needs_old(p))) {
+        int is_filter = p->op == KS_OP_FILTER || p->op == KS_OP_FILTER_NOT;
+        int old_null = f->old.kind == KS_INVALID || ov.kind == KS_NULL;
+        if (!(is_filter && nv.kind == KS_NULL && old_null && filter_sends_old(p))) {
             flight_t c = *f;
             c.value = nv;
             c.value_changed = 1;
