@@ -12,6 +12,7 @@
  */
 #include "topology_cmd.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,14 +293,37 @@ done:
 
 int ks_cmd_test(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: kstreamd test CASES.yaml...\n");
+    FILE *trace = NULL;
+    int first = 1;
+    /* --trace FILE: every case's inputs and outputs as bytes, for tests/conformance/run.sh. */
+    if (argc > 1 && strncmp(argv[1], "--trace", 7) == 0) {
+        const char *path = argv[1][7] == '=' ? argv[1] + 8 : argv[1][7] == 0 && argc > 2 ? argv[2] : NULL;
+        if (!path || !*path) {
+            fprintf(stderr, "kstreamd test: --trace needs a file\n");
+            return 2;
+        }
+        if (!(trace = fopen(path, "w"))) {
+            fprintf(stderr, "kstreamd test: cannot write %s: %s\n", path, strerror(errno));
+            return 2;
+        }
+        first = argv[1][7] == '=' ? 2 : 3;
+    }
+    if (argc <= first) {
+        fprintf(stderr, "usage: kstreamd test [--trace FILE] CASES.yaml...\n");
+        if (trace)
+            fclose(trace);
         return 2;
     }
+    ks_testdriver_trace(trace);
     /* Exit 2 when a file could not be read or parsed (its cases did not run), else 1 when a case failed. */
     int passed = 0, failed = 0, unloaded = 0;
-    for (int i = 1; i < argc; i++)
+    for (int i = first; i < argc; i++)
         unloaded |= ks_testdriver_run_file(argv[i], stdout, &passed, &failed) != 0;
     printf("%d passed, %d failed\n", passed, failed);
+    ks_testdriver_trace(NULL);
+    if (trace && fclose(trace) != 0) {
+        fprintf(stderr, "kstreamd test: writing the trace failed: %s\n", strerror(errno));
+        return 2;
+    }
     return unloaded ? 2 : failed ? 1 : 0;
 }

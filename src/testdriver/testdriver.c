@@ -53,7 +53,25 @@ typedef struct run {
     int64_t now;           /* the case's wall-clock time */
     int64_t commit_every;  /* `commitInterval`: 0 commits after every record, as TopologyTestDriver */
     int64_t last_commit;
+    ks_val trace_in; /* with --trace: the case's inputs, as written to the trace */
 } run_t;
+
+static ks_val trace_record(const char *topic, int32_t partition, int64_t ts, const char *k, size_t kl, const char *v,
+                           size_t vl, const ks_header_t *hs, int nh);
+static void trace_push(struct run *run, ks_val v);
+
+/* `kstreamd test --trace`: where each case's line goes, and the topology file being run. */
+static FILE *trace_out;
+static char *trace_topology;
+
+void ks_testdriver_trace(FILE *f)
+{
+    trace_out = f;
+    if (!f) {
+        free(trace_topology);
+        trace_topology = NULL;
+    }
+}
 
 static void copy_rec(outrec_t *o, const ks_record_t *r)
 {
@@ -367,6 +385,9 @@ static void generate(ks_engine_t *eng, run_t *run, ks_generator_t **gens, int ng
             continue;
         made++;
         if (rc == 0) {
+            /* The trace has the generated record as an input of its pseudo-topic. */
+            trace_push(run, trace_record(r.topic, r.partition, r.timestamp, r.key, r.key_len, r.value, r.value_len,
+                                         r.headers, r.nheaders));
             feed(eng, run, &r, v);
         } else if (run->t->errors_tolerance_none) {
             stop(run, err);
@@ -639,9 +660,104 @@ static void check_stores(const ks_topology_t *t, const char *file, const ks_ynod
     }
 }
 
-static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t *c, verdict_t *v)
+/* ---- --trace: one JSON line per case for the conformance harness ---- */
+
+static ks_val hex_of(const char *p, size_t len)
 {
-    run_t run = {.t = t};
+    static const char digits[] = "0123456789abcdef";
+    if (!p)
+        return ks_null();
+    char *h = ks_xmalloc(len * 2 + 1);
+    for (size_t i = 0; i < len; i++) {
+        h[2 * i] = digits[(unsigned char)p[i] >> 4];
+        h[2 * i + 1] = digits[(unsigned char)p[i] & 15];
+    }
+    ks_val v = ks_str_new(h, len * 2);
+    free(h);
+    return v;
+}
+
+static ks_val trace_record(const char *topic, int32_t partition, int64_t ts, const char *k, size_t kl, const char *v,
+                           size_t vl, const ks_header_t *hs, int nh)
+{
+    ks_val o = ks_obj_new(6), h = ks_arr_new((size_t)(nh ? nh : 1));
+    ks_obj_setc(&o, "topic", ks_str_cstr(topic));
+    ks_obj_setc(&o, "partition", ks_num(partition));
+    ks_obj_setc(&o, "timestamp", ks_num_i64(ts));
+    ks_obj_setc(&o, "key", hex_of(k, kl));
+    ks_obj_setc(&o, "value", hex_of(v, vl));
+    for (int i = 0; i < nh; i++) {
+        ks_val pair = ks_arr_new(2);
+        ks_arr_push(&pair, ks_str_cstr(hs[i].key));
+        ks_arr_push(&pair, hex_of(hs[i].value, hs[i].len));
+        ks_arr_push(&h, pair);
+    }
+    ks_obj_setc(&o, "headers", h);
+    return o;
+}
+
+static void trace_push(run_t *run, ks_val v)
+{
+    if (trace_out)
+        ks_arr_push(&run->trace_in, v);
+    else
+        ks_val_release(v);
+}
+
+/* Every store's entries, decoded as for `stores:`: {name: [{key, window?, value}]}. */
+static ks_val trace_stores(const ks_topology_t *t, ks_stores_t *stores)
+{
+    ks_val all = ks_obj_new(4);
+    for (int j = 0; stores && j < t->nprocs; j++)
+        for (int k = 0; k < t->procs[j]->nstores; k++) {
+            const char *name = t->procs[j]->stores[k];
+            /* A suppression buffer's entries are not a table's: its changelog is compared instead. */
+            if (t->procs[j]->op == KS_OP_SUPPRESS || ks_obj_get(all, name, strlen(name)))
+                continue;
+            store_dump_t d = {ks_arr_new(8), t->procs[j]};
+            for (int part = 0; part < 32; part++)
+                ks_store_range(stores, name, part, NULL, 0, NULL, 0, on_store_entry, &d);
+            ks_obj_setc(&all, name, d.entries);
+        }
+    return all;
+}
+
+static void trace_case(const ks_topology_t *t, const char *file, const ks_ynode_t *c, const char *cname, run_t *run,
+                       ks_stores_t *stores)
+{
+    ks_val o = ks_obj_new(10), outs = ks_arr_new((size_t)(run->nouts + 1));
+    ks_obj_setc(&o, "file", ks_str_cstr(file));
+    ks_obj_setc(&o, "topology", ks_str_cstr(trace_topology));
+    ks_obj_setc(&o, "case", ks_str_cstr(cname));
+    ks_obj_setc(&o, "dlqTopic", ks_str_cstr(t->dlq_topic));
+    ks_obj_setc(&o, "line", ks_num(c->line));
+    const ks_ynode_t *cm = ks_ynode_get(c, "cacheMaxBytes");
+    ks_obj_setc(&o, "cacheMaxBytes", cm && cm->value ? ks_num_i64(strtoll(cm->value, NULL, 10)) : ks_null());
+    ks_obj_setc(&o, "commitInterval", ks_num_i64(run->commit_every));
+    ks_obj_setc(&o, "stopped", run->stopped ? ks_str_cstr(run->stopped) : ks_null());
+    ks_obj_setc(&o, "inputs", ks_val_retain(run->trace_in));
+    for (int i = 0; i < run->nouts; i++) {
+        const outrec_t *r = &run->outs[i];
+        ks_header_t hs[64];
+        int nh = r->nheaders < 64 ? r->nheaders : 64;
+        for (int h = 0; h < nh; h++) {
+            hs[h].key = r->headers[h].key;
+            hs[h].value = r->headers[h].value;
+            hs[h].len = r->headers[h].len;
+        }
+        ks_arr_push(&outs, trace_record(r->topic, r->partition, r->timestamp, r->key, r->klen, r->value, r->vlen, hs, nh));
+    }
+    ks_obj_setc(&o, "outputs", outs);
+    ks_obj_setc(&o, "stores", trace_stores(t, stores));
+    char *line = ks_json_dump(o);
+    fprintf(trace_out, "%s\n", line);
+    free(line);
+    ks_val_release(o);
+}
+
+static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t *c, const char *cname, verdict_t *v)
+{
+    run_t run = {.t = t, .trace_in = ks_arr_new(8)};
     ks_engine_ops_t ops = {on_emit, on_log};
     char err[1024];
     ks_engine_t *eng = ks_engine_new(t, &ops, &run, err, sizeof err);
@@ -694,6 +810,9 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
             } else {
                 now += ms;
                 run.now = now;
+                ks_val a = ks_obj_new(1);
+                ks_obj_setc(&a, "advance", ks_num_i64(ms));
+                trace_push(&run, a);
                 if (run.stateful && run.commit_every > 0 && now - run.last_commit >= run.commit_every) {
                     commit_now(eng, &run);
                     feed(eng, &run, NULL, v);
@@ -702,6 +821,9 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
             continue;
         }
         if (ks_ynode_get(in, "generate")) {
+            ks_val g = ks_obj_new(1);
+            ks_obj_setc(&g, "generate", ks_ynode_to_json(ks_ynode_get(in, "generate")));
+            trace_push(&run, g);
             generate(eng, &run, gens, ngens, &turn, file, in, now, v);
             continue;
         }
@@ -737,6 +859,7 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
                          ts && ts->value ? strtoll(ts->value, NULL, 10) : now,
                          knull ? NULL : (kb.data ? kb.data : ""), kb.len,
                          vnull ? NULL : (vb.data ? vb.data : ""), vb.len, hs, nh};
+        trace_push(&run, trace_record(r.topic, r.partition, r.timestamp, r.key, r.key_len, r.value, r.value_len, hs, nh));
         feed(eng, &run, &r, v);
         ks_buf_free(&kb);
         ks_buf_free(&vb);
@@ -761,9 +884,14 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
         char e2[512];
         if (ks_stores_begin(stores, e2, sizeof e2) == 0) {
             check_stores(t, file, ks_ynode_get(c, "stores"), stores, v);
+            if (trace_out)
+                trace_case(t, file, c, cname, &run, stores);
             ks_stores_abort(stores);
         }
+    } else if (trace_out) {
+        trace_case(t, file, c, cname, &run, NULL);
     }
+    ks_val_release(run.trace_in);
     free(run.stopped);
     for (int i = 0; i < run.nouts; i++)
         free_rec(&run.outs[i]);
@@ -810,6 +938,10 @@ int ks_testdriver_run_file(const char *path, FILE *out, int *passed, int *failed
             ks_buf_printf(&tpath, "%s/%s", dirname(dir), tp->value);
         free(dir);
         t = ks_topology_load(tpath.data, &diags);
+        free(trace_topology);
+        trace_topology = realpath(tpath.data, NULL);
+        if (!trace_topology)
+            trace_topology = ks_xstrdup(tpath.data);
         ks_buf_free(&tpath);
     }
     if (!t) {
@@ -829,7 +961,7 @@ int ks_testdriver_run_file(const char *path, FILE *out, int *passed, int *failed
             say(&v, "%s:%d:%d: a case must be a mapping with name, input and expect", path, c->line, c->col);
         } else {
             check_case_keys(&v, path, c);
-            run_case(t, path, c, &v);
+            run_case(t, path, c, cname, &v);
         }
         if (v.why.len == 0) {
             fprintf(out, "ok   %s: %s\n", path, cname);

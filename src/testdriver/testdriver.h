@@ -15,4 +15,13 @@
  */
 int ks_testdriver_run_file(const char *path, FILE *out, int *passed, int *failed);
 
+/*
+ * Writes, to f (NULL: stop), one JSON line per case run from now on: the
+ * topology file, the case's input records as bytes (hex) in order with its
+ * wall-clock advances, every record written (internal topics included) and
+ * every store's contents. tests/conformance/run.sh feeds it to Kafka
+ * Streams' TopologyTestDriver and compares. Main thread only.
+ */
+void ks_testdriver_trace(FILE *f);
+
 #endif
