@@ -64,7 +64,7 @@ static const char *value_of(centry_t *c)
     return c->flags & F_SAME ? base_of(c) : base_of(c) + c->basel;
 }
 
-static int64_t del_ts_of(centry_t *c) { return c->vl >= 8 ? ks__st_get_be64(base_of(c) + c->basel) : 0; }
+static int64_t del_ts_of(centry_t *c) { return c->vl >= 8 ? ks_be64_get(base_of(c) + c->basel) : 0; }
 
 static void account(struct ks_state *st, centry_t *c, size_t old_cap)
 {
@@ -242,7 +242,7 @@ static int entry_key(ks_engine_t *e, const centry_t *c, ks_val *out)
         return ks__st_state_fatal(e, msg);
     }
     if (windowed) {
-        int64_t start = ks__st_get_be64(c->k + jl + 1);
+        int64_t start = ks_be64_get(c->k + jl + 1);
         *out = ks__st_windowed_key(key, start, start + c->p->window.size);
         ks_val_release(key);
     } else {
@@ -266,7 +266,7 @@ static int flush_entry(ks_engine_t *e, centry_t *c)
     ctx.topic = e->st->topics[c->src_topic];
     ctx.partition = c->src_part;
     ctx.offset = c->src_off;
-    ctx.timestamp = value_of(c) ? ks__st_get_be64(value_of(c)) : 0;
+    ctx.timestamp = value_of(c) ? ks_be64_get(value_of(c)) : 0;
     e->cur = &ctx;
     e->cur_headers = ks_invalid();
     e->dlq_sent = 0;
@@ -447,7 +447,7 @@ int ks__st_kv_put(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
     if (newv.kind != KS_INVALID)
         memcpy(base_of(c) + basel, vb.data, vl);
     else
-        ks__st_put_be64(base_of(c) + basel, ts);
+        ks_be64_put(base_of(c) + basel, ts);
     ks_buf_free(&vb);
     c->basel = (uint32_t)basel;
     c->vl = (uint32_t)vl;

@@ -299,7 +299,7 @@ static int on_sup_log(void *ud, const void *k, size_t kl, const void *v, size_t 
     if (at < 0 || !(l->ps->sup[at].h & SUP_DIRTY))
         return 0;
     l->ps->sup[at].h &= ~SUP_FLAGS;
-    ks__st_changelog(l->e, l->p, l->part, k, kl, v, vl, ks__st_get_be64(v));
+    ks__st_changelog(l->e, l->p, l->part, k, kl, v, vl, ks_be64_get(v));
     return l->e->failed;
 }
 
@@ -329,7 +329,7 @@ int ks__st_sup_log(ks_engine_t *e)
                 const char *k = ps->sup_dirty.data + off + 4;
                 off += 4 + kl;
                 int at = kl >= 8 ? sup_find(ps, sup_hash(k + 8, kl - 8)) : -1;
-                if (at < 0 || ps->sup[at].btime != ks__st_get_be64(k)) {
+                if (at < 0 || ps->sup[at].btime != ks_be64_get(k)) {
                     ks__st_changelog(e, p, part, k, kl, NULL, 0, ps->time); /* emitted since */
                     continue;
                 }
@@ -342,7 +342,7 @@ int ks__st_sup_log(ks_engine_t *e)
                     return ks__st_state_fatal(e, "reading a suppression buffer failed");
                 /* the changelog mirrors the store: what it holds, else a tombstone */
                 if (found && vl >= 17)
-                    ks__st_changelog(e, p, part, k, kl, v, vl, ks__st_get_be64(v));
+                    ks__st_changelog(e, p, part, k, kl, v, vl, ks_be64_get(v));
                 else
                     ks__st_changelog(e, p, part, k, kl, NULL, 0, ps->time);
                 ps->sup[at].h &= ~SUP_FLAGS;
@@ -368,7 +368,7 @@ static int on_sup_entry(void *ud, const void *k, size_t kl, const void *v, size_
     (void)v;
     if (kl < 8 || vl < 17)
         return 0;
-    sup_put(ps, sup_hash((const char *)k + 8, kl - 8), ks__st_get_be64(k));
+    sup_put(ps, sup_hash((const char *)k + 8, kl - 8), ks_be64_get(k));
     return 0;
 }
 
@@ -410,7 +410,7 @@ static int on_due(void *ud, const void *k, size_t kl, const void *v, size_t vl)
     due_t *d = ud;
     if (kl < 8 || vl < 17)
         return 0;
-    int64_t btime = ks__st_get_be64(k);
+    int64_t btime = ks_be64_get(k);
     int over = d->p->suppress_max > 0 && d->ps->nsup - d->n > d->p->suppress_max;
     if (btime > d->expiry && !over) {
         d->next_min = btime;
@@ -435,7 +435,7 @@ static void sup_emit(ks_engine_t *e, const ks_proc_t *p, int32_t part, const cha
         ks__st_state_fatal(e, "a suppression buffer entry does not decode");
         return;
     }
-    int64_t ts = ks__st_get_be64(v);
+    int64_t ts = ks_be64_get(v);
     sup_store(e, p, part, k, kl, NULL, 0);
     /* untilWindowCloses drops tombstones: a closed window's final result is never a deletion. */
     if (!e->failed && !(p->suppress_final && value.kind == KS_NULL))
@@ -480,12 +480,12 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 
     /* Persist under [buffer time][key]: [ts][buffer time][has value][value]. */
     char hdr[17];
-    ks__st_put_be64(hdr, btime);
+    ks_be64_put(hdr, btime);
     ks_buf_t lk = {0};
     ks_buf_append(&lk, hdr, 8);
     ks_buf_append(&lk, kb.data, kb.len);
-    ks__st_put_be64(hdr, f->ts);
-    ks__st_put_be64(hdr + 8, btime);
+    ks_be64_put(hdr, f->ts);
+    ks_be64_put(hdr + 8, btime);
     hdr[16] = value.kind != KS_NULL;
     ks_buf_append(&vb, hdr, 17);
     if (value.kind != KS_NULL)

@@ -31,7 +31,7 @@ static int on_purge(void *ud, const void *k, size_t kl, const void *v, size_t vl
     if (kl < 9)
         return 0;
     /* Kafka Streams segments window stores by window start, session stores by session end: the key's last 8 bytes. */
-    if (ks__st_get_be64((const char *)k + kl - 8) >= pg->before)
+    if (ks_be64_get((const char *)k + kl - 8) >= pg->before)
         return 0;
     if (pg->n == pg->cap) {
         pg->cap = pg->cap ? pg->cap * 2 : 64;
@@ -144,7 +144,7 @@ static int on_swin(void *ud, const void *k, size_t kl, const void *v, size_t vl)
         return 1;
     }
     sc->w = ks_xrealloc(sc->w, (size_t)(sc->n + 1) * sizeof *sc->w);
-    sc->w[sc->n].start = ks__st_get_be64((const char *)k + sc->prefix);
+    sc->w[sc->n].start = ks_be64_get((const char *)k + sc->prefix);
     sc->w[sc->n].agg = agg;
     sc->w[sc->n].ts = ts;
     sc->n++;
@@ -340,7 +340,7 @@ static int on_session(void *ud, const void *k, size_t kl, const void *v, size_t 
     session_scan_t *sc = ud;
     if (kl != sc->prefix + 16)
         return 0;
-    int64_t start = ks__st_get_be64((const char *)k + sc->prefix), end = ks__st_get_be64((const char *)k + sc->prefix + 8);
+    int64_t start = ks_be64_get((const char *)k + sc->prefix), end = ks_be64_get((const char *)k + sc->prefix + 8);
     if (end < sc->lo || start > sc->hi)
         return 0;
     ks_val agg;

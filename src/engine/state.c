@@ -125,24 +125,6 @@ int64_t ks__st_observe(ks_engine_t *e, const ks_proc_t *p, int32_t part, int64_t
 
 /* ---- encodings ---- */
 
-void ks__st_put_be64(char *b, int64_t v)
-{
-    uint64_t u = (uint64_t)v;
-    for (int i = 7; i >= 0; i--) {
-        b[i] = (char)(u & 0xff);
-        u >>= 8;
-    }
-}
-
-int64_t ks__st_get_be64(const void *p)
-{
-    const unsigned char *b = p;
-    uint64_t u = 0;
-    for (int i = 0; i < 8; i++)
-        u = (u << 8) | b[i];
-    return (int64_t)u;
-}
-
 void ks__st_key_text(ks_buf_t *b, ks_val key)
 {
     b->len = 0;
@@ -154,10 +136,10 @@ void ks__st_window_key(ks_buf_t *b, ks_val key, int64_t start, int64_t end, int 
     ks__st_key_text(b, key);
     char t[17];
     t[0] = 0;
-    ks__st_put_be64(t + 1, start);
+    ks_be64_put(t + 1, start);
     ks_buf_append(b, t, 9);
     if (session) {
-        ks__st_put_be64(t, end);
+        ks_be64_put(t, end);
         ks_buf_append(b, t, 8);
     }
 }
@@ -176,7 +158,7 @@ void ks__st_enc_value(ks_buf_t *b, ks_val v, int64_t ts)
 {
     char t[8];
     b->len = 0;
-    ks__st_put_be64(t, ts);
+    ks_be64_put(t, ts);
     ks_buf_append(b, t, 8);
     ks_json_write(b, v);
 }
@@ -190,7 +172,7 @@ int ks__st_dec_value(ks_engine_t *e, const void *data, size_t len, ks_val *v, in
         return ks__st_state_fatal(e, msg);
     }
     if (ts)
-        *ts = ks__st_get_be64(data);
+        *ts = ks_be64_get(data);
     return 0;
 }
 
@@ -260,7 +242,7 @@ int ks__st_write_through(ks_engine_t *e, const ks_proc_t *p, int32_t part, const
         return 0;
     if (forward && found && ks__st_dec_value(e, ob, ol, &oldv, NULL))
         return -1;
-    int64_t ts = newb ? ks__st_get_be64(newb) : del_ts;
+    int64_t ts = newb ? ks_be64_get(newb) : del_ts;
     if (given.kind != KS_INVALID)
         newv = ks_val_retain(given); /* the value the bytes were made from */
     else if (newb && forward && ks__st_dec_value(e, newb, newl, &newv, NULL)) {

@@ -22,6 +22,7 @@
 #define KS_STATE_INT_H
 
 #include "../store/store.h"
+#include "../util/endian.h"
 #include "engine_int.h"
 
 typedef struct centry centry_t; /* a record-cache entry (cache.c) */
@@ -103,8 +104,6 @@ struct ks_state *ks__st_state(ks_engine_t *e);
 int ks__st_begin(ks_engine_t *e);
 pstate_t *ks__st_pstate(ks_engine_t *e, const ks_proc_t *p, int32_t part);
 int64_t ks__st_observe(ks_engine_t *e, const ks_proc_t *p, int32_t part, int64_t ts);
-void ks__st_put_be64(char *b, int64_t v);
-int64_t ks__st_get_be64(const void *p);
 void ks__st_key_text(ks_buf_t *b, ks_val key);
 void ks__st_window_key(ks_buf_t *b, ks_val key, int64_t start, int64_t end, int session);
 ks_val ks__st_windowed_key(ks_val key, int64_t start, int64_t end);

@@ -37,7 +37,7 @@ void ks__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 {
     stream_thread_t *st = opaque;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        ks__log(KS_LOG_INFO, "%s: assigned %d partitions", st->name, parts->cnt);
+        ks_log(KS_LOG_INFO, "%s: assigned %d partitions", st->name, parts->cnt);
         if (st->stores) {
             /* A task processes nothing before its stores are restored. */
             char err[1024];
@@ -54,7 +54,7 @@ void ks__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
         if (st->paused)
             rd_kafka_pause_partitions(rk, parts);
     } else {
-        ks__log(KS_LOG_INFO, "%s: %d partitions revoked; committing first", st->name, parts->cnt);
+        ks_log(KS_LOG_INFO, "%s: %d partitions revoked; committing first", st->name, parts->cnt);
         ks__commit_cycle(st);
         ks_engine_forget_tasks(st->engine);
         rd_kafka_topic_partition_list_destroy(st->fetched);
@@ -89,7 +89,7 @@ static void process_one(stream_thread_t *st, rd_kafka_message_t *m)
     }
     rd_kafka_timestamp_type_t tstype;
     int64_t ts = rd_kafka_message_timestamp(m, &tstype);
-    ks_record_t r = {rd_kafka_topic_name(m->rkt), m->partition, m->offset, ts < 0 ? (int64_t)ks__now_ms() : ts,
+    ks_record_t r = {rd_kafka_topic_name(m->rkt), m->partition, m->offset, ts < 0 ? (int64_t)ks_now_ms() : ts,
                      m->key, m->key_len, m->payload, m->len, hs, nh};
     char err[1500];
     st->in++;
@@ -252,7 +252,7 @@ static void drain_consumer(stream_thread_t *st)
         }
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                ks__log(KS_LOG_WARN, "%s: consumer: %s", st->name, rd_kafka_message_errstr(m));
+                ks_log(KS_LOG_WARN, "%s: consumer: %s", st->name, rd_kafka_message_errstr(m));
             if (m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
                 ks__thread_fail(st, "consumer: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
@@ -299,13 +299,13 @@ void ks__on_consumer_event(uv_poll_t *h, int status, int events)
     stream_thread_t *st = h->data;
     uint64_t v;
     if (read(st->cfd, &v, sizeof v) < 0 && errno != EAGAIN)
-        ks__log(KS_LOG_WARN, "%s: eventfd read: %s", st->name, strerror(errno));
+        ks_log(KS_LOG_WARN, "%s: eventfd read: %s", st->name, strerror(errno));
     drain_consumer(st);
     /* Drained up to the cap: the queue may still hold messages, and no new event will come for those. */
     if (!st->stopping && !st->failed && !st->held && rd_kafka_queue_length(st->cq) > 0) {
         uint64_t one = 1;
         if (write(st->cfd, &one, sizeof one) < 0)
-            ks__log(KS_LOG_WARN, "%s: eventfd write: %s", st->name, strerror(errno));
+            ks_log(KS_LOG_WARN, "%s: eventfd write: %s", st->name, strerror(errno));
     }
 }
 

@@ -20,6 +20,8 @@
 #include "../json/json.h"
 #include "../store/store.h"
 #include "../topology/schema.h"
+#include "../util/duration.h"
+#include "../util/endian.h"
 #include "../util/util.h"
 
 typedef struct hdr {
@@ -540,14 +542,6 @@ typedef struct store_dump {
     const ks_proc_t *p;
 } store_dump_t;
 
-static int64_t be64(const unsigned char *b)
-{
-    uint64_t u = 0;
-    for (int i = 0; i < 8; i++)
-        u = (u << 8) | b[i];
-    return (int64_t)u;
-}
-
 static int on_store_entry(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 {
     store_dump_t *d = ud;
@@ -559,8 +553,8 @@ static int on_store_entry(void *ud, const void *k, size_t kl, const void *v, siz
         key = ks_str_new(k, kl);
     ks_obj_setc(&e, "key", key);
     if (textlen < kl && kl >= textlen + 9) {
-        int64_t start = be64((const unsigned char *)k + textlen + 1);
-        int64_t end = kl >= textlen + 17 ? be64((const unsigned char *)k + textlen + 9) : start + p->window.size;
+        int64_t start = ks_be64_get(k + textlen + 1);
+        int64_t end = kl >= textlen + 17 ? ks_be64_get(k + textlen + 9) : start + p->window.size;
         ks_val w = ks_obj_new(2);
         ks_obj_setc(&w, "start", ks_num_i64(start));
         ks_obj_setc(&w, "end", ks_num_i64(end));
