@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../engine/partition_group.h"
 #include "../util/util.h"
 #include "driver_int.h"
 
@@ -101,79 +102,39 @@ static void process_one(stream_thread_t *st, rd_kafka_message_t *m)
 }
 
 /*
- * Processes a drained batch: each task (a partition number) takes records
- * from its partitions' queues in timestamp order, each partition's own
- * order kept, as Kafka Streams' PartitionGroup picks the smallest head.
- * One index queue per topic-partition is built once, so a pick costs the
- * number of partitions in the task, not the size of the batch.
+ * Processes a drained batch: each task (a partition number), in the order
+ * its first record came, takes its records in Kafka Streams' timestamp
+ * order across its topic-partitions (engine/partition_group.h).
  */
-typedef struct pq {
-    rd_kafka_topic_t *rkt;
-    int32_t partition;
-    int head, count;
-    int *idx; /* positions in the batch, in arrival order */
-} pq_t;
-
 static void process_batch(stream_thread_t *st, rd_kafka_message_t **ms, int n)
 {
     if (n == 0)
         return;
-    pq_t qs[64];
-    int nq = 0, *slots = ks_xmalloc((size_t)n * sizeof *slots), used = 0;
-    int *qof = ks_xmalloc((size_t)n * sizeof *qof);
+    struct task_group {
+        int32_t task;
+        ks_partition_group_t pg;
+    } *groups = NULL;
+    int ngroups = 0;
     for (int i = 0; i < n; i++) {
-        int q = 0;
-        while (q < nq && !(qs[q].rkt == ms[i]->rkt && qs[q].partition == ms[i]->partition))
-            q++;
-        if (q == nq) {
-            if (nq == 64) { /* more partitions than queues in one batch: keep arrival order */
-                qof[i] = -1;
-                continue;
-            }
-            qs[nq++] = (pq_t){ms[i]->rkt, ms[i]->partition, 0, 0, NULL};
+        int g = 0;
+        while (g < ngroups && groups[g].task != ms[i]->partition)
+            g++;
+        if (g == ngroups) {
+            groups = ks_xrealloc(groups, (size_t)(ngroups + 1) * sizeof *groups);
+            groups[g].task = ms[i]->partition;
+            ks_pg_init(&groups[g].pg);
+            ngroups++;
         }
-        qof[i] = q;
-        qs[q].count++;
+        rd_kafka_timestamp_type_t tt;
+        ks_pg_add(&groups[g].pg, ms[i]->rkt, ms[i]->partition, ms[i], rd_kafka_message_timestamp(ms[i], &tt));
     }
-    for (int q = 0; q < nq; q++) {
-        qs[q].idx = slots + used;
-        used += qs[q].count;
-        qs[q].count = 0;
+    for (int g = 0; g < ngroups; g++) {
+        rd_kafka_message_t *m;
+        while (!st->failed && (m = ks_pg_next(&groups[g].pg, NULL)))
+            process_one(st, m);
+        ks_pg_free(&groups[g].pg);
     }
-    for (int i = 0; i < n; i++)
-        if (qof[i] >= 0)
-            qs[qof[i]].idx[qs[qof[i]].count++] = i;
-    /* Tasks in order of first appearance; within each, the earliest head first. */
-    for (int q0 = 0; q0 < nq && !st->failed; q0++) {
-        int32_t task = qs[q0].partition;
-        int seen = 0;
-        for (int k = 0; k < q0 && !seen; k++)
-            seen = qs[k].partition == task;
-        if (seen)
-            continue;
-        for (;;) {
-            int best = -1;
-            int64_t best_ts = 0;
-            for (int q = q0; q < nq; q++) {
-                if (qs[q].partition != task || qs[q].head == qs[q].count)
-                    continue;
-                rd_kafka_timestamp_type_t tt;
-                int64_t ts = rd_kafka_message_timestamp(ms[qs[q].idx[qs[q].head]], &tt);
-                if (best < 0 || ts < best_ts) {
-                    best = q;
-                    best_ts = ts;
-                }
-            }
-            if (best < 0 || st->failed)
-                break;
-            process_one(st, ms[qs[best].idx[qs[best].head++]]);
-        }
-    }
-    for (int i = 0; i < n && !st->failed; i++)
-        if (qof[i] < 0)
-            process_one(st, ms[i]);
-    free(slots);
-    free(qof);
+    free(groups);
 }
 
 /*
