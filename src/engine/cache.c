@@ -64,7 +64,7 @@ static const char *value_of(centry_t *c)
     return c->flags & F_SAME ? base_of(c) : base_of(c) + c->basel;
 }
 
-static int64_t del_ts_of(centry_t *c) { return c->vl >= 8 ? ks_be64_get(base_of(c) + c->basel) : 0; }
+static int64_t del_ts_of(centry_t *c) { return c->vl >= 8 ? ks__st_value_ts(base_of(c) + c->basel) : 0; }
 
 static void account(struct ks_state *st, centry_t *c, size_t old_cap)
 {
@@ -233,7 +233,7 @@ void ks__st_cache_clear(struct ks_state *st)
 static int entry_key(ks_engine_t *e, const centry_t *c, ks_val *out)
 {
     int windowed = c->p->window.kind == KS_WIN_TUMBLING || c->p->window.kind == KS_WIN_HOPPING;
-    size_t jl = windowed && c->kl >= 9 ? c->kl - 9 : c->kl;
+    size_t jl = windowed && c->kl >= KS__ST_WINDOW_SUFFIX ? c->kl - KS__ST_WINDOW_SUFFIX : c->kl;
     char err[200];
     ks_val key;
     if (ks_json_parse(c->k, jl, &key, err, sizeof err)) {
@@ -241,8 +241,8 @@ static int entry_key(ks_engine_t *e, const centry_t *c, ks_val *out)
         snprintf(msg, sizeof msg, "a cached key does not decode (%s)", err);
         return ks__st_state_fatal(e, msg);
     }
-    if (windowed) {
-        int64_t start = ks_be64_get(c->k + jl + 1);
+    int64_t start;
+    if (windowed && ks__st_window_key_times(c->k, c->kl, jl, 0, &start, NULL) == 0) {
         *out = ks__st_windowed_key(key, start, start + c->p->window.size);
         ks_val_release(key);
     } else {
@@ -266,7 +266,7 @@ static int flush_entry(ks_engine_t *e, centry_t *c)
     ctx.topic = e->st->topics[c->src_topic];
     ctx.partition = c->src_part;
     ctx.offset = c->src_off;
-    ctx.timestamp = value_of(c) ? ks_be64_get(value_of(c)) : 0;
+    ctx.timestamp = value_of(c) ? ks__st_value_ts(value_of(c)) : 0;
     e->cur = &ctx;
     e->cur_headers = ks_invalid();
     e->dlq_sent = 0;
@@ -447,7 +447,7 @@ int ks__st_kv_put(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
     if (newv.kind != KS_INVALID)
         memcpy(base_of(c) + basel, vb.data, vl);
     else
-        ks_be64_put(base_of(c) + basel, ts);
+        ks__st_set_value_ts(base_of(c) + basel, ts);
     ks_buf_free(&vb);
     c->basel = (uint32_t)basel;
     c->vl = (uint32_t)vl;

@@ -21,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../engine/store_codec.h"
 #include "../store/store.h"
 #include "../util/duration.h"
-#include "../util/endian.h"
 #include "../util/util.h"
 #include "kafka_int.h"
 
@@ -172,21 +172,11 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const 
             break;
         }
         in_batch++;
-        if (m->key_len > 0) {
-            int64_t ts = rd_kafka_message_timestamp(m, NULL);
-            if (m->payload) {
-                char t[8];
-                ks_be64_put(t, ts);
-                vb.len = 0;
-                ks_buf_append(&vb, t, 8);
-                ks_buf_append(&vb, m->payload, m->len);
-            }
-            if (ks_store_put(s, store, part, m->key, m->key_len, m->payload ? vb.data : NULL, m->payload ? vb.len : 0)) {
-                snprintf(err, errlen, "restoring %s: writing the store failed", store);
-                rd_kafka_message_destroy(m);
-                rc = -1;
-                break;
-            }
+        if (ks_engine_restore_record(s, store, part, m->key, m->key_len, m->payload, m->len,
+                                     rd_kafka_message_timestamp(m, NULL), &vb, err, errlen)) {
+            rd_kafka_message_destroy(m);
+            rc = -1;
+            break;
         }
         applied++;
         next = m->offset + 1;
