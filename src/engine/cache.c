@@ -6,7 +6,8 @@
  * the key is evicted, least recently used first; evicting a dirty entry
  * flushes its processor's other dirty entries too, as Kafka Streams'
  * NamedCache does. Each processor's dirty entries are flushed in the order
- * they became dirty.
+ * they were last written, as NamedCache's dirtyKeys (a key written again
+ * moves to the end).
  *
  * An entry is one allocation: its header, the key, then what the store
  * holds for the key (the base, when known) and the entry's own value. A
@@ -223,7 +224,7 @@ void ks__st_cache_clear(struct ks_state *st)
     while (st->lru_head)
         cache_remove(st, st->lru_head);
     for (int i = 0; i < st->ndl; i++)
-        st->dl[i].n = 0;
+        st->dl[i].n = st->dl[i].holes = 0;
     st->last.p = NULL;
 }
 
@@ -302,11 +303,14 @@ static int flush_list(ks_engine_t *e, int seq)
     /* A processor's flush forwards downstream only, so its own list does not change meanwhile. */
     for (size_t i = 0; i < e->st->dl[seq].n; i++) {
         centry_t *c = e->st->dl[seq].v[i];
+        if (!c)
+            continue; /* written again later: it is further on */
         c->flags &= (uint8_t)~F_LISTED;
         if (rc == 0 && flush_entry(e, c))
             rc = -1;
     }
     e->st->dl[seq].n = 0;
+    e->st->dl[seq].holes = 0;
     return rc;
 }
 
@@ -413,8 +417,52 @@ int ks__st_kv_get(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
     c->flags = F_BASE_KNOWN | F_SAME | (found ? F_HAS_V | F_HAS_BASE : 0);
     if (found && ks__st_dec_value(e, base_of(c), c->vl, v, ts))
         return -1;
-    ks__st_cache_evict(e);
+    /*
+     * Kafka Streams caches a read value (evicting now if the cache is full)
+     * but not a miss: the put that follows a miss evicts, with the new key
+     * already dirty, so an eviction's flush includes it.
+     */
+    if (found)
+        ks__st_cache_evict(e);
     return found;
+}
+
+/* Drops the holes of a processor's dirty list, keeping its order. */
+static void dlist_compact(struct dlist *d)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->v[i]) {
+            d->v[i]->dl = (uint32_t)n;
+            d->v[n++] = d->v[i];
+        }
+    d->n = n;
+    d->holes = 0;
+}
+
+/*
+ * Puts a just-written entry at the end of its processor's dirty list: a
+ * key written again moves there from where it was (its old slot becomes a
+ * hole), as NamedCache.put removes and adds the key to its dirtyKeys.
+ */
+static void dirty_list(struct ks_state *st, centry_t *c)
+{
+    struct dlist *d = dlist_of(st, c->p);
+    if (c->flags & F_LISTED) {
+        if (c->dl + 1 == d->n)
+            return; /* already the last */
+        d->v[c->dl] = NULL;
+        d->holes++;
+    }
+    if (d->n == d->cap && d->holes > d->n / 2)
+        dlist_compact(d);
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 256;
+        d->v = ks_xrealloc(d->v, d->cap * sizeof *d->v);
+    }
+    c->dl = (uint32_t)d->n;
+    d->v[d->n++] = c;
+    c->flags |= F_LISTED;
 }
 
 /* Writes a key: into the cache, or through when the cache is off. newv KS_INVALID deletes. */
@@ -455,16 +503,7 @@ int ks__st_kv_put(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
     c->src_topic = intern_topic(st, e->cur ? e->cur->topic : "");
     c->src_part = e->cur ? e->cur->partition : part;
     c->src_off = e->cur ? e->cur->offset : -1;
-    if (!(c->flags & F_LISTED)) {
-        struct dlist *d = dlist_of(st, p);
-        if (d->n == d->cap) {
-            d->cap = d->cap ? d->cap * 2 : 256;
-            d->v = ks_xrealloc(d->v, d->cap * sizeof *d->v);
-        }
-        c->dl = (uint32_t)d->n;
-        d->v[d->n++] = c;
-        c->flags |= F_LISTED;
-    }
+    dirty_list(st, c);
     ks__st_cache_evict(e);
     return e->failed ? -1 : 0;
 }

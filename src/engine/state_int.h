@@ -67,9 +67,10 @@ struct ks_state {
     centry_t **tab;
     size_t tabsize, count;
     centry_t *lru_head, *lru_tail;
-    struct dlist {   /* per processor (by seq): its dirty entries, in the order they became dirty */
-        centry_t **v;
+    struct dlist {   /* per processor (by seq): its dirty entries, in the order they were last written */
+        centry_t **v; /* NULL: a slot left by an entry written again (it moved to the end) */
         size_t n, cap;
+        size_t holes; /* NULL slots in v[0..n) */
     } *dl;
     int ndl;
     pstate_t **ps;
