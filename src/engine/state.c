@@ -119,8 +119,6 @@ int64_t ks__st_observe(ks_engine_t *e, const ks_proc_t *p, int32_t part, int64_t
     return ps->time;
 }
 
-/* ---- encodings ---- */
-
 /* ---- forwarding a change downstream ---- */
 
 void ks__st_forward_change(ks_engine_t *e, const ks_proc_t *p, ks_val key, ks_val newv, ks_val oldv, int64_t ts)
