@@ -29,6 +29,7 @@
 #include "../engine/generate.h"
 #include "../expr/expr.h"
 #include "../json/json.h"
+#include "../util/duration.h"
 
 #define MAX_VARS 64
 #define READ_BLOCK (1u << 20)   /* bytes asked of read() at a time */
@@ -372,13 +373,6 @@ static int parse_args(opts_t *o, int argc, char **argv)
     return 0;
 }
 
-static double wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 int ks_cmd_eval(int argc, char **argv)
 {
     static const char *const fixed_names[V__FIXED] = {KS_GEN_ALL_VARS};
@@ -442,7 +436,7 @@ int ks_cmd_eval(int argc, char **argv)
         if (!o.fixed[V_RAND])
             o.vals[V_RAND] = ks_num(ks_generate_rand(o.seed, index));
         if (!o.fixed[V_NOW])
-            o.vals[V_NOW] = ks_num(wall_ms());
+            o.vals[V_NOW] = ks_num((double)ks_now_ms());
         ks_val err;
         if (ks_expr_eval(e, input, o.vals, o.nvars, emit, &w, &err)) {
             /* This input's outputs, then its error: in order when both streams go to one place. */

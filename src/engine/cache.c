@@ -6,7 +6,8 @@
  * the key is evicted, least recently used first; evicting a dirty entry
  * flushes its processor's other dirty entries too, as Kafka Streams'
  * NamedCache does. Each processor's dirty entries are flushed in the order
- * they became dirty.
+ * they were last written, as NamedCache's dirtyKeys (a key written again
+ * moves to the end).
  *
  * An entry is one allocation: its header, the key, then what the store
  * holds for the key (the base, when known) and the entry's own value. A
@@ -64,7 +65,7 @@ static const char *value_of(centry_t *c)
     return c->flags & F_SAME ? base_of(c) : base_of(c) + c->basel;
 }
 
-static int64_t del_ts_of(centry_t *c) { return c->vl >= 8 ? ks__st_get_be64(base_of(c) + c->basel) : 0; }
+static int64_t del_ts_of(centry_t *c) { return c->vl >= 8 ? ks__st_value_ts(base_of(c) + c->basel) : 0; }
 
 static void account(struct ks_state *st, centry_t *c, size_t old_cap)
 {
@@ -223,7 +224,7 @@ void ks__st_cache_clear(struct ks_state *st)
     while (st->lru_head)
         cache_remove(st, st->lru_head);
     for (int i = 0; i < st->ndl; i++)
-        st->dl[i].n = 0;
+        st->dl[i].n = st->dl[i].holes = 0;
     st->last.p = NULL;
 }
 
@@ -233,7 +234,7 @@ void ks__st_cache_clear(struct ks_state *st)
 static int entry_key(ks_engine_t *e, const centry_t *c, ks_val *out)
 {
     int windowed = c->p->window.kind == KS_WIN_TUMBLING || c->p->window.kind == KS_WIN_HOPPING;
-    size_t jl = windowed && c->kl >= 9 ? c->kl - 9 : c->kl;
+    size_t jl = windowed && c->kl >= KS__ST_WINDOW_SUFFIX ? c->kl - KS__ST_WINDOW_SUFFIX : c->kl;
     char err[200];
     ks_val key;
     if (ks_json_parse(c->k, jl, &key, err, sizeof err)) {
@@ -241,8 +242,8 @@ static int entry_key(ks_engine_t *e, const centry_t *c, ks_val *out)
         snprintf(msg, sizeof msg, "a cached key does not decode (%s)", err);
         return ks__st_state_fatal(e, msg);
     }
-    if (windowed) {
-        int64_t start = ks__st_get_be64(c->k + jl + 1);
+    int64_t start;
+    if (windowed && ks__st_window_key_times(c->k, c->kl, jl, 0, &start, NULL) == 0) {
         *out = ks__st_windowed_key(key, start, start + c->p->window.size);
         ks_val_release(key);
     } else {
@@ -266,7 +267,7 @@ static int flush_entry(ks_engine_t *e, centry_t *c)
     ctx.topic = e->st->topics[c->src_topic];
     ctx.partition = c->src_part;
     ctx.offset = c->src_off;
-    ctx.timestamp = value_of(c) ? ks__st_get_be64(value_of(c)) : 0;
+    ctx.timestamp = value_of(c) ? ks__st_value_ts(value_of(c)) : 0;
     e->cur = &ctx;
     e->cur_headers = ks_invalid();
     e->dlq_sent = 0;
@@ -302,11 +303,14 @@ static int flush_list(ks_engine_t *e, int seq)
     /* A processor's flush forwards downstream only, so its own list does not change meanwhile. */
     for (size_t i = 0; i < e->st->dl[seq].n; i++) {
         centry_t *c = e->st->dl[seq].v[i];
+        if (!c)
+            continue; /* written again later: it is further on */
         c->flags &= (uint8_t)~F_LISTED;
         if (rc == 0 && flush_entry(e, c))
             rc = -1;
     }
     e->st->dl[seq].n = 0;
+    e->st->dl[seq].holes = 0;
     return rc;
 }
 
@@ -413,8 +417,52 @@ int ks__st_kv_get(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
     c->flags = F_BASE_KNOWN | F_SAME | (found ? F_HAS_V | F_HAS_BASE : 0);
     if (found && ks__st_dec_value(e, base_of(c), c->vl, v, ts))
         return -1;
-    ks__st_cache_evict(e);
+    /*
+     * Kafka Streams caches a read value (evicting now if the cache is full)
+     * but not a miss: the put that follows a miss evicts, with the new key
+     * already dirty, so an eviction's flush includes it.
+     */
+    if (found)
+        ks__st_cache_evict(e);
     return found;
+}
+
+/* Drops the holes of a processor's dirty list, keeping its order. */
+static void dlist_compact(struct dlist *d)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->v[i]) {
+            d->v[i]->dl = (uint32_t)n;
+            d->v[n++] = d->v[i];
+        }
+    d->n = n;
+    d->holes = 0;
+}
+
+/*
+ * Puts a just-written entry at the end of its processor's dirty list: a
+ * key written again moves there from where it was (its old slot becomes a
+ * hole), as NamedCache.put removes and adds the key to its dirtyKeys.
+ */
+static void dirty_list(struct ks_state *st, centry_t *c)
+{
+    struct dlist *d = dlist_of(st, c->p);
+    if (c->flags & F_LISTED) {
+        if (c->dl + 1 == d->n)
+            return; /* already the last */
+        d->v[c->dl] = NULL;
+        d->holes++;
+    }
+    if (d->n == d->cap && d->holes > d->n / 2)
+        dlist_compact(d);
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 256;
+        d->v = ks_xrealloc(d->v, d->cap * sizeof *d->v);
+    }
+    c->dl = (uint32_t)d->n;
+    d->v[d->n++] = c;
+    c->flags |= F_LISTED;
 }
 
 /* Writes a key: into the cache, or through when the cache is off. newv KS_INVALID deletes. */
@@ -447,7 +495,7 @@ int ks__st_kv_put(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
     if (newv.kind != KS_INVALID)
         memcpy(base_of(c) + basel, vb.data, vl);
     else
-        ks__st_put_be64(base_of(c) + basel, ts);
+        ks__st_set_value_ts(base_of(c) + basel, ts);
     ks_buf_free(&vb);
     c->basel = (uint32_t)basel;
     c->vl = (uint32_t)vl;
@@ -455,16 +503,7 @@ int ks__st_kv_put(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
     c->src_topic = intern_topic(st, e->cur ? e->cur->topic : "");
     c->src_part = e->cur ? e->cur->partition : part;
     c->src_off = e->cur ? e->cur->offset : -1;
-    if (!(c->flags & F_LISTED)) {
-        struct dlist *d = dlist_of(st, p);
-        if (d->n == d->cap) {
-            d->cap = d->cap ? d->cap * 2 : 256;
-            d->v = ks_xrealloc(d->v, d->cap * sizeof *d->v);
-        }
-        c->dl = (uint32_t)d->n;
-        d->v[d->n++] = c;
-        c->flags |= F_LISTED;
-    }
+    dirty_list(st, c);
     ks__st_cache_evict(e);
     return e->failed ? -1 : 0;
 }

@@ -327,13 +327,13 @@ typedef struct suplog {
 static int on_sup_log(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 {
     suplog_t *l = ud;
-    if (kl < 8 || vl < 17)
+    if (kl < KS__ST_SUP_KEY_HDR || vl < KS__ST_SUP_VALUE_HDR)
         return 0;
-    int at = sup_find(l->ps, sup_hash((const char *)k + 8, kl - 8));
+    int at = sup_find(l->ps, sup_hash((const char *)k + KS__ST_SUP_KEY_HDR, kl - KS__ST_SUP_KEY_HDR));
     if (at < 0 || !(l->ps->sup[at].h & SUP_DIRTY))
         return 0;
     l->ps->sup[at].h &= ~SUP_FLAGS;
-    ks__st_changelog(l->e, l->p, l->part, k, kl, v, vl, ks__st_get_be64(v));
+    ks__st_changelog(l->e, l->p, l->part, k, kl, v, vl, ks__st_value_ts(v));
     return l->e->failed;
 }
 
@@ -362,8 +362,8 @@ int ks__st_sup_log(ks_engine_t *e)
                 memcpy(&kl, ps->sup_dirty.data + off, sizeof kl);
                 const char *k = ps->sup_dirty.data + off + 4;
                 off += 4 + kl;
-                int at = kl >= 8 ? sup_find(ps, sup_hash(k + 8, kl - 8)) : -1;
-                if (at < 0 || ps->sup[at].btime != ks__st_get_be64(k)) {
+                int at = kl >= KS__ST_SUP_KEY_HDR ? sup_find(ps, sup_hash(k + KS__ST_SUP_KEY_HDR, kl - KS__ST_SUP_KEY_HDR)) : -1;
+                if (at < 0 || ps->sup[at].btime != ks__st_sup_btime(k)) {
                     ks__st_changelog(e, p, part, k, kl, NULL, 0, ps->time); /* emitted since */
                     continue;
                 }
@@ -375,8 +375,8 @@ int ks__st_sup_log(ks_engine_t *e)
                 if (found < 0)
                     return ks__st_state_fatal(e, "reading a suppression buffer failed");
                 /* the changelog mirrors the store: what it holds, else a tombstone */
-                if (found && vl >= 17)
-                    ks__st_changelog(e, p, part, k, kl, v, vl, ks__st_get_be64(v));
+                if (found && vl >= KS__ST_SUP_VALUE_HDR)
+                    ks__st_changelog(e, p, part, k, kl, v, vl, ks__st_value_ts(v));
                 else
                     ks__st_changelog(e, p, part, k, kl, NULL, 0, ps->time);
                 ps->sup[at].h &= ~SUP_FLAGS;
@@ -400,9 +400,9 @@ static int on_sup_entry(void *ud, const void *k, size_t kl, const void *v, size_
 {
     pstate_t *ps = ud;
     (void)v;
-    if (kl < 8 || vl < 17)
+    if (kl < KS__ST_SUP_KEY_HDR || vl < KS__ST_SUP_VALUE_HDR)
         return 0;
-    sup_put(ps, sup_hash((const char *)k + 8, kl - 8), ks__st_get_be64(k));
+    sup_put(ps, sup_hash((const char *)k + KS__ST_SUP_KEY_HDR, kl - KS__ST_SUP_KEY_HDR), ks__st_sup_btime(k));
     return 0;
 }
 
@@ -442,9 +442,9 @@ typedef struct due {
 static int on_due(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 {
     due_t *d = ud;
-    if (kl < 8 || vl < 17)
+    if (kl < KS__ST_SUP_KEY_HDR || vl < KS__ST_SUP_VALUE_HDR)
         return 0;
-    int64_t btime = ks__st_get_be64(k);
+    int64_t btime = ks__st_sup_btime(k);
     int over = d->p->suppress_max > 0 && d->ps->nsup - d->n > d->p->suppress_max;
     if (btime > d->expiry && !over) {
         d->next_min = btime;
@@ -462,14 +462,12 @@ static int on_due(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 static void sup_emit(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl, const char *v,
                      size_t vl)
 {
-    char err[200];
-    ks_val key, value = ks_null();
-    if (ks_json_parse(k + 8, kl - 8, &key, err, sizeof err) ||
-        (v[16] && ks_json_parse(v + 17, vl - 17, &value, err, sizeof err))) {
+    ks_val key, value;
+    int64_t ts;
+    if (ks__st_sup_decode(k, kl, v, vl, &key, &value, &ts)) {
         ks__st_state_fatal(e, "a suppression buffer entry does not decode");
         return;
     }
-    int64_t ts = ks__st_get_be64(v);
     sup_store(e, p, part, k, kl, NULL, 0);
     /* untilWindowCloses drops tombstones: a closed window's final result is never a deletion. */
     if (!e->failed && !(p->suppress_final && value.kind == KS_NULL))
@@ -512,18 +510,9 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     else
         at = sup_put(ps, h, btime);
 
-    /* Persist under [buffer time][key]: [ts][buffer time][has value][value]. */
-    char hdr[17];
-    ks__st_put_be64(hdr, btime);
+    /* Persist under (buffer time, key): the record's timestamp, the buffer time and the value. */
     ks_buf_t lk = {0};
-    ks_buf_append(&lk, hdr, 8);
-    ks_buf_append(&lk, kb.data, kb.len);
-    ks__st_put_be64(hdr, f->ts);
-    ks__st_put_be64(hdr + 8, btime);
-    hdr[16] = value.kind != KS_NULL;
-    ks_buf_append(&vb, hdr, 17);
-    if (value.kind != KS_NULL)
-        ks_json_write(&vb, value);
+    ks__st_sup_encode(&lk, &vb, btime, &kb, f->ts, value);
     if (sup_store(e, p, part, lk.data, lk.len, vb.data, vb.len) == 0)
         sup_changed(ps, p, at, lk.data, lk.len);
     ks_buf_free(&vb);
@@ -546,7 +535,7 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         memcpy(lens, d.bytes.data + off, sizeof lens);
         const char *k = d.bytes.data + off + sizeof lens, *v = k + lens[0];
         off += sizeof lens + lens[0] + lens[1];
-        if (!sup_remove(ps, sup_hash(k + 8, lens[0] - 8)))
+        if (!sup_remove(ps, sup_hash(k + KS__ST_SUP_KEY_HDR, lens[0] - KS__ST_SUP_KEY_HDR)))
             sup_list(ps, p, k, lens[0]); /* its tombstone */
         if (!e->failed)
             sup_emit(e, p, part, k, lens[0], v, lens[1]);

@@ -28,10 +28,8 @@ static int on_purge(void *ud, const void *k, size_t kl, const void *v, size_t vl
     (void)v;
     (void)vl;
     purge_t *pg = ud;
-    if (kl < 9)
-        return 0;
-    /* Kafka Streams segments window stores by window start, session stores by session end: the key's last 8 bytes. */
-    if (ks__st_get_be64((const char *)k + kl - 8) >= pg->before)
+    int64_t t;
+    if (ks__st_window_key_segment_time(k, kl, &t) || t >= pg->before)
         return 0;
     if (pg->n == pg->cap) {
         pg->cap = pg->cap ? pg->cap * 2 : 64;
@@ -126,7 +124,7 @@ typedef struct swin {
 
 typedef struct swin_scan {
     ks_engine_t *e;
-    size_t prefix;
+    size_t prefix; /* the key's text and its `\0` */
     swin_t *w;
     int n;
     int bad;
@@ -135,7 +133,8 @@ typedef struct swin_scan {
 static int on_swin(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 {
     swin_scan_t *sc = ud;
-    if (kl != sc->prefix + 8)
+    int64_t start;
+    if (ks__st_window_key_times(k, kl, sc->prefix - 1, 0, &start, NULL))
         return 0;
     ks_val agg;
     int64_t ts;
@@ -144,7 +143,7 @@ static int on_swin(void *ud, const void *k, size_t kl, const void *v, size_t vl)
         return 1;
     }
     sc->w = ks_xrealloc(sc->w, (size_t)(sc->n + 1) * sizeof *sc->w);
-    sc->w[sc->n].start = ks__st_get_be64((const char *)k + sc->prefix);
+    sc->w[sc->n].start = start;
     sc->w[sc->n].agg = agg;
     sc->w[sc->n].ts = ts;
     sc->n++;
@@ -328,7 +327,7 @@ typedef struct session {
 
 typedef struct session_scan {
     ks_engine_t *e;
-    size_t prefix;
+    size_t prefix; /* the key's text and its `\0` */
     int64_t lo, hi; /* sessions with end >= lo and start <= hi */
     session_t *s;
     int n;
@@ -338,10 +337,8 @@ typedef struct session_scan {
 static int on_session(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 {
     session_scan_t *sc = ud;
-    if (kl != sc->prefix + 16)
-        return 0;
-    int64_t start = ks__st_get_be64((const char *)k + sc->prefix), end = ks__st_get_be64((const char *)k + sc->prefix + 8);
-    if (end < sc->lo || start > sc->hi)
+    int64_t start, end;
+    if (ks__st_window_key_times(k, kl, sc->prefix - 1, 1, &start, &end) || end < sc->lo || start > sc->hi)
         return 0;
     ks_val agg;
     if (ks__st_dec_value(sc->e, v, vl, &agg, NULL)) {

@@ -20,12 +20,8 @@
  * stream time is kept per processor and partition, as each Kafka Streams
  * processor observes it.
  *
- * Store layout (see store.h): keys are the grouping key as JSON text;
- * window stores append `\0`, the window start (8 bytes, big-endian) and, for
- * sessions, the end. Values are the timestamp (8 bytes, big-endian) then the
- * value as JSON text. A changelog record carries the store key, the value
- * without its timestamp prefix, and the timestamp as its own; restore puts
- * them back together.
+ * The layout of store keys, values and changelog records is in
+ * store_codec.h, and their encoders in store_codec.c.
  *
  * The record cache (cache.c) sits in front of the key-value and
  * time-window stores. Session and sliding-window stores, which are read by
@@ -123,77 +119,6 @@ int64_t ks__st_observe(ks_engine_t *e, const ks_proc_t *p, int32_t part, int64_t
     return ps->time;
 }
 
-/* ---- encodings ---- */
-
-void ks__st_put_be64(char *b, int64_t v)
-{
-    uint64_t u = (uint64_t)v;
-    for (int i = 7; i >= 0; i--) {
-        b[i] = (char)(u & 0xff);
-        u >>= 8;
-    }
-}
-
-int64_t ks__st_get_be64(const void *p)
-{
-    const unsigned char *b = p;
-    uint64_t u = 0;
-    for (int i = 0; i < 8; i++)
-        u = (u << 8) | b[i];
-    return (int64_t)u;
-}
-
-void ks__st_key_text(ks_buf_t *b, ks_val key)
-{
-    b->len = 0;
-    ks_json_write(b, key);
-}
-
-void ks__st_window_key(ks_buf_t *b, ks_val key, int64_t start, int64_t end, int session)
-{
-    ks__st_key_text(b, key);
-    char t[17];
-    t[0] = 0;
-    ks__st_put_be64(t + 1, start);
-    ks_buf_append(b, t, 9);
-    if (session) {
-        ks__st_put_be64(t, end);
-        ks_buf_append(b, t, 8);
-    }
-}
-
-ks_val ks__st_windowed_key(ks_val key, int64_t start, int64_t end)
-{
-    ks_val w = ks_obj_new(2), o = ks_obj_new(2);
-    ks_obj_setc(&w, "start", ks_num_i64(start));
-    ks_obj_setc(&w, "end", ks_num_i64(end));
-    ks_obj_setc(&o, "key", ks_val_retain(key));
-    ks_obj_setc(&o, "window", w);
-    return o;
-}
-
-void ks__st_enc_value(ks_buf_t *b, ks_val v, int64_t ts)
-{
-    char t[8];
-    b->len = 0;
-    ks__st_put_be64(t, ts);
-    ks_buf_append(b, t, 8);
-    ks_json_write(b, v);
-}
-
-int ks__st_dec_value(ks_engine_t *e, const void *data, size_t len, ks_val *v, int64_t *ts)
-{
-    char err[200];
-    if (len < 8 || ks_json_parse((const char *)data + 8, len - 8, v, err, sizeof err)) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "a stored value does not decode (%s)", len < 8 ? "too short" : err);
-        return ks__st_state_fatal(e, msg);
-    }
-    if (ts)
-        *ts = ks__st_get_be64(data);
-    return 0;
-}
-
 /* ---- forwarding a change downstream ---- */
 
 void ks__st_forward_change(ks_engine_t *e, const ks_proc_t *p, ks_val key, ks_val newv, ks_val oldv, int64_t ts)
@@ -222,8 +147,7 @@ void ks__st_changelog(ks_engine_t *e, const ks_proc_t *p, int32_t part, const vo
     out.timestamp = ts;
     out.key = k;
     out.key_len = kl;
-    out.value = v ? (const char *)v + 8 : NULL;
-    out.value_len = v ? vl - 8 : 0;
+    ks__st_log_value(v, vl, &out.value, &out.value_len);
     e->ops.emit(e->ud, &out);
 }
 
@@ -260,7 +184,7 @@ int ks__st_write_through(ks_engine_t *e, const ks_proc_t *p, int32_t part, const
         return 0;
     if (forward && found && ks__st_dec_value(e, ob, ol, &oldv, NULL))
         return -1;
-    int64_t ts = newb ? ks__st_get_be64(newb) : del_ts;
+    int64_t ts = newb ? ks__st_value_ts(newb) : del_ts;
     if (given.kind != KS_INVALID)
         newv = ks_val_retain(given); /* the value the bytes were made from */
     else if (newb && forward && ks__st_dec_value(e, newb, newl, &newv, NULL)) {

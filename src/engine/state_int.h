@@ -11,12 +11,8 @@
  *                    window retention
  *   ops_state.c      tables, groupBy, suppress, and the dispatch
  *
- * Store layout (see store.h): keys are the grouping key as JSON text;
- * window stores append `\0`, the window start (8 bytes, big-endian) and, for
- * sessions, the end. Values are the timestamp (8 bytes, big-endian) then the
- * value as JSON text. A changelog record carries the store key, the value
- * without its timestamp prefix, and the timestamp as its own; restore puts
- * them back together.
+ *   store_codec.c    the layout of store keys, values and changelog
+ *                    records (store_codec.h says what it is)
  */
 #ifndef KS_STATE_INT_H
 #define KS_STATE_INT_H
@@ -71,9 +67,10 @@ struct ks_state {
     centry_t **tab;
     size_t tabsize, count;
     centry_t *lru_head, *lru_tail;
-    struct dlist {   /* per processor (by seq): its dirty entries, in the order they became dirty */
-        centry_t **v;
+    struct dlist {   /* per processor (by seq): its dirty entries, in the order they were last written */
+        centry_t **v; /* NULL: a slot left by an entry written again (it moved to the end) */
         size_t n, cap;
+        size_t holes; /* NULL slots in v[0..n) */
     } *dl;
     int ndl;
     pstate_t **ps;
@@ -103,13 +100,38 @@ struct ks_state *ks__st_state(ks_engine_t *e);
 int ks__st_begin(ks_engine_t *e);
 pstate_t *ks__st_pstate(ks_engine_t *e, const ks_proc_t *p, int32_t part);
 int64_t ks__st_observe(ks_engine_t *e, const ks_proc_t *p, int32_t part, int64_t ts);
-void ks__st_put_be64(char *b, int64_t v);
-int64_t ks__st_get_be64(const void *p);
+
+/* store_codec.c: the layout of store entries (store_codec.h). */
+#define KS__ST_WINDOW_SUFFIX 9  /* after a window key's text: `\0`, start */
+#define KS__ST_SESSION_SUFFIX 17 /* after a session key's text: `\0`, start, end */
+#define KS__ST_SUP_KEY_HDR 8    /* a suppression buffer key: buffer time, then the key's text */
+#define KS__ST_SUP_VALUE_HDR 17 /* a buffered value: timestamp, buffer time, has-value byte, then its text */
+/* The key's JSON text into b (emptied first). */
 void ks__st_key_text(ks_buf_t *b, ks_val key);
+/* A window store's key into b (emptied first); end is written for sessions only. */
 void ks__st_window_key(ks_buf_t *b, ks_val key, int64_t start, int64_t end, int session);
+/* A window key's start (and, for sessions, end) when its text is textlen bytes; 0, or -1 if kl does not fit. */
+int ks__st_window_key_times(const void *k, size_t kl, size_t textlen, int session, int64_t *start, int64_t *end);
+/* The time a window store is segmented by (window start; session end); 0, or -1 for a key too short. */
+int ks__st_window_key_segment_time(const void *k, size_t kl, int64_t *t);
+/* {key, window: {start, end}}, as Kafka Streams' Windowed<K> is shown; key is borrowed. */
 ks_val ks__st_windowed_key(ks_val key, int64_t start, int64_t end);
+/* A stored value into b (emptied first): the timestamp, then v's JSON text. */
 void ks__st_enc_value(ks_buf_t *b, ks_val v, int64_t ts);
+/* Decodes a stored value (ts may be NULL); on failure the engine fails fatally and -1 is returned. */
 int ks__st_dec_value(ks_engine_t *e, const void *data, size_t len, ks_val *v, int64_t *ts);
+/* The timestamp of a stored value (at least its 8 bytes), and setting it. */
+int64_t ks__st_value_ts(const void *data);
+void ks__st_set_value_ts(void *data, int64_t ts);
+/* What a changelog record carries of a stored value (NULL: a tombstone). */
+void ks__st_log_value(const void *v, size_t vl, const void **out, size_t *outl);
+/* A suppression buffer's key and value into kb and vb (emptied first); value null: a buffered tombstone. */
+void ks__st_sup_encode(ks_buf_t *kb, ks_buf_t *vb, int64_t btime, const ks_buf_t *keytext, int64_t ts, ks_val value);
+/* The buffer time of a suppression buffer key (at least KS__ST_SUP_KEY_HDR bytes). */
+int64_t ks__st_sup_btime(const void *k);
+/* Decodes a buffered record (the caller releases key and value); 0, or -1 when it does not decode. */
+int ks__st_sup_decode(const void *k, size_t kl, const void *v, size_t vl, ks_val *key, ks_val *value, int64_t *ts);
+
 void ks__st_forward_change(ks_engine_t *e, const ks_proc_t *p, ks_val key, ks_val newv, ks_val oldv, int64_t ts);
 void ks__st_changelog(ks_engine_t *e, const ks_proc_t *p, int32_t part, const void *k, size_t kl, const void *v,
                       size_t vl, int64_t ts);

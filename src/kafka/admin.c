@@ -1,7 +1,7 @@
 /*
  * admin.c: talking to the cluster before processing starts (metadata,
  * topic creation), the embedded mock broker, client configuration and
- * logging.
+ * librdkafka's log lines (through util/log.h).
  */
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -18,51 +18,16 @@
 /* Kafka Streams' windowstore.changelog.additional.retention.ms default: a day. */
 #define KS_WINDOW_CHANGELOG_EXTRA_MS 86400000LL
 
-static int log_level = KS_LOG_INFO;
-
-void ks__log_set_level(const char *name)
-{
-    if (!name)
-        return;
-    if (strcasecmp(name, "error") == 0)
-        log_level = KS_LOG_ERROR;
-    else if (strcasecmp(name, "warn") == 0 || strcasecmp(name, "warning") == 0)
-        log_level = KS_LOG_WARN;
-    else if (strcasecmp(name, "debug") == 0)
-        log_level = KS_LOG_DEBUG;
-    else
-        log_level = KS_LOG_INFO;
-}
-
-void ks__log(int level, const char *fmt, ...)
-{
-    if (level > log_level)
-        return;
-    static const char *names[] = {"error", "warn", "info", "debug"};
-    char msg[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    fprintf(stderr, "%02d:%02d:%02d.%03ld kstreamd %s: %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-            names[level], msg);
-}
-
-/* librdkafka's own log lines, through ours. */
-static void rk_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+void ks__rk_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     int l = level <= 3 ? KS_LOG_ERROR : level <= 4 ? KS_LOG_WARN : level <= 6 ? KS_LOG_INFO : KS_LOG_DEBUG;
-    ks__log(l, "librdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
+    ks_log(l, "librdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
 rd_kafka_conf_t *ks__client_conf(const ks_runtime_conf_t *conf, const char *bootstrap, char *err, size_t errlen)
 {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(c, rk_log_cb);
+    rd_kafka_conf_set_log_cb(c, ks__rk_log_cb);
     if (rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, errlen) != RD_KAFKA_CONF_OK ||
         ks_runtime_conf_apply(conf, c, err, errlen) != 0) {
         rd_kafka_conf_destroy(c);
@@ -176,7 +141,7 @@ static int create_topics(rd_kafka_t *rk, const ks_topology_t *t, char **names, i
                 rc = -1;
                 break;
             }
-            ks__log(KS_LOG_INFO, "created topic %s", rd_kafka_topic_result_name(res[i]));
+            ks_log(KS_LOG_INFO, "created topic %s", rd_kafka_topic_result_name(res[i]));
         }
     }
     if (ev)
@@ -324,7 +289,7 @@ const char *ks__embedded_start(ks_topology_t **ts, int n, const ks_runtime_conf_
             mock_topic(t->internal_topics[i], conf->embedded_partitions, seen, &nseen);
         mock_topic(t->dlq_topic, 1, seen, &nseen);
     }
-    ks__log(KS_LOG_INFO, "embedded broker at %s (librdkafka mock cluster: in memory only, %d topics)",
+    ks_log(KS_LOG_INFO, "embedded broker at %s (librdkafka mock cluster: in memory only, %d topics)",
             rd_kafka_mock_cluster_bootstraps(mock), nseen);
     return rd_kafka_mock_cluster_bootstraps(mock);
 }

@@ -74,10 +74,10 @@ int ks__commit_cycle(stream_thread_t *st)
         return 0;
     e = rd_kafka_commit(st->consumer, st->processed, 0);
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-        ks__log(KS_LOG_WARN, "%s: commit failed: %s (will retry at the next interval)", st->name, rd_kafka_err2str(e));
+        ks_log(KS_LOG_WARN, "%s: commit failed: %s (will retry at the next interval)", st->name, rd_kafka_err2str(e));
         return -1;
     }
-    ks__log(KS_LOG_DEBUG, "%s: committed %d partitions", st->name, st->processed->cnt);
+    ks_log(KS_LOG_DEBUG, "%s: committed %d partitions", st->name, st->processed->cnt);
     ks__note_committed(st, st->processed);
     rd_kafka_topic_partition_list_destroy(st->processed);
     st->processed = rd_kafka_topic_partition_list_new(8);

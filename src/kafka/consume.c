@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../engine/partition_group.h"
 #include "../util/util.h"
 #include "driver_int.h"
 
@@ -37,7 +38,7 @@ void ks__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 {
     stream_thread_t *st = opaque;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        ks__log(KS_LOG_INFO, "%s: assigned %d partitions", st->name, parts->cnt);
+        ks_log(KS_LOG_INFO, "%s: assigned %d partitions", st->name, parts->cnt);
         if (st->stores) {
             /* A task processes nothing before its stores are restored. */
             char err[1024];
@@ -54,7 +55,7 @@ void ks__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
         if (st->paused)
             rd_kafka_pause_partitions(rk, parts);
     } else {
-        ks__log(KS_LOG_INFO, "%s: %d partitions revoked; committing first", st->name, parts->cnt);
+        ks_log(KS_LOG_INFO, "%s: %d partitions revoked; committing first", st->name, parts->cnt);
         ks__commit_cycle(st);
         ks_engine_forget_tasks(st->engine);
         rd_kafka_topic_partition_list_destroy(st->fetched);
@@ -89,7 +90,7 @@ static void process_one(stream_thread_t *st, rd_kafka_message_t *m)
     }
     rd_kafka_timestamp_type_t tstype;
     int64_t ts = rd_kafka_message_timestamp(m, &tstype);
-    ks_record_t r = {rd_kafka_topic_name(m->rkt), m->partition, m->offset, ts < 0 ? (int64_t)ks__now_ms() : ts,
+    ks_record_t r = {rd_kafka_topic_name(m->rkt), m->partition, m->offset, ts < 0 ? (int64_t)ks_now_ms() : ts,
                      m->key, m->key_len, m->payload, m->len, hs, nh};
     char err[1500];
     st->in++;
@@ -101,79 +102,39 @@ static void process_one(stream_thread_t *st, rd_kafka_message_t *m)
 }
 
 /*
- * Processes a drained batch: each task (a partition number) takes records
- * from its partitions' queues in timestamp order, each partition's own
- * order kept, as Kafka Streams' PartitionGroup picks the smallest head.
- * One index queue per topic-partition is built once, so a pick costs the
- * number of partitions in the task, not the size of the batch.
+ * Processes a drained batch: each task (a partition number), in the order
+ * its first record came, takes its records in Kafka Streams' timestamp
+ * order across its topic-partitions (engine/partition_group.h).
  */
-typedef struct pq {
-    rd_kafka_topic_t *rkt;
-    int32_t partition;
-    int head, count;
-    int *idx; /* positions in the batch, in arrival order */
-} pq_t;
-
 static void process_batch(stream_thread_t *st, rd_kafka_message_t **ms, int n)
 {
     if (n == 0)
         return;
-    pq_t qs[64];
-    int nq = 0, *slots = ks_xmalloc((size_t)n * sizeof *slots), used = 0;
-    int *qof = ks_xmalloc((size_t)n * sizeof *qof);
+    struct task_group {
+        int32_t task;
+        ks_partition_group_t pg;
+    } *groups = NULL;
+    int ngroups = 0;
     for (int i = 0; i < n; i++) {
-        int q = 0;
-        while (q < nq && !(qs[q].rkt == ms[i]->rkt && qs[q].partition == ms[i]->partition))
-            q++;
-        if (q == nq) {
-            if (nq == 64) { /* more partitions than queues in one batch: keep arrival order */
-                qof[i] = -1;
-                continue;
-            }
-            qs[nq++] = (pq_t){ms[i]->rkt, ms[i]->partition, 0, 0, NULL};
+        int g = 0;
+        while (g < ngroups && groups[g].task != ms[i]->partition)
+            g++;
+        if (g == ngroups) {
+            groups = ks_xrealloc(groups, (size_t)(ngroups + 1) * sizeof *groups);
+            groups[g].task = ms[i]->partition;
+            ks_pg_init(&groups[g].pg);
+            ngroups++;
         }
-        qof[i] = q;
-        qs[q].count++;
+        rd_kafka_timestamp_type_t tt;
+        ks_pg_add(&groups[g].pg, ms[i]->rkt, ms[i]->partition, ms[i], rd_kafka_message_timestamp(ms[i], &tt));
     }
-    for (int q = 0; q < nq; q++) {
-        qs[q].idx = slots + used;
-        used += qs[q].count;
-        qs[q].count = 0;
+    for (int g = 0; g < ngroups; g++) {
+        rd_kafka_message_t *m;
+        while (!st->failed && (m = ks_pg_next(&groups[g].pg, NULL)))
+            process_one(st, m);
+        ks_pg_free(&groups[g].pg);
     }
-    for (int i = 0; i < n; i++)
-        if (qof[i] >= 0)
-            qs[qof[i]].idx[qs[qof[i]].count++] = i;
-    /* Tasks in order of first appearance; within each, the earliest head first. */
-    for (int q0 = 0; q0 < nq && !st->failed; q0++) {
-        int32_t task = qs[q0].partition;
-        int seen = 0;
-        for (int k = 0; k < q0 && !seen; k++)
-            seen = qs[k].partition == task;
-        if (seen)
-            continue;
-        for (;;) {
-            int best = -1;
-            int64_t best_ts = 0;
-            for (int q = q0; q < nq; q++) {
-                if (qs[q].partition != task || qs[q].head == qs[q].count)
-                    continue;
-                rd_kafka_timestamp_type_t tt;
-                int64_t ts = rd_kafka_message_timestamp(ms[qs[q].idx[qs[q].head]], &tt);
-                if (best < 0 || ts < best_ts) {
-                    best = q;
-                    best_ts = ts;
-                }
-            }
-            if (best < 0 || st->failed)
-                break;
-            process_one(st, ms[qs[best].idx[qs[best].head++]]);
-        }
-    }
-    for (int i = 0; i < n && !st->failed; i++)
-        if (qof[i] < 0)
-            process_one(st, ms[i]);
-    free(slots);
-    free(qof);
+    free(groups);
 }
 
 /*
@@ -252,7 +213,7 @@ static void drain_consumer(stream_thread_t *st)
         }
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                ks__log(KS_LOG_WARN, "%s: consumer: %s", st->name, rd_kafka_message_errstr(m));
+                ks_log(KS_LOG_WARN, "%s: consumer: %s", st->name, rd_kafka_message_errstr(m));
             if (m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
                 ks__thread_fail(st, "consumer: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
@@ -299,13 +260,13 @@ void ks__on_consumer_event(uv_poll_t *h, int status, int events)
     stream_thread_t *st = h->data;
     uint64_t v;
     if (read(st->cfd, &v, sizeof v) < 0 && errno != EAGAIN)
-        ks__log(KS_LOG_WARN, "%s: eventfd read: %s", st->name, strerror(errno));
+        ks_log(KS_LOG_WARN, "%s: eventfd read: %s", st->name, strerror(errno));
     drain_consumer(st);
     /* Drained up to the cap: the queue may still hold messages, and no new event will come for those. */
     if (!st->stopping && !st->failed && !st->held && rd_kafka_queue_length(st->cq) > 0) {
         uint64_t one = 1;
         if (write(st->cfd, &one, sizeof one) < 0)
-            ks__log(KS_LOG_WARN, "%s: eventfd write: %s", st->name, strerror(errno));
+            ks_log(KS_LOG_WARN, "%s: eventfd write: %s", st->name, strerror(errno));
     }
 }
 

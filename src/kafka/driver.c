@@ -49,25 +49,12 @@ static atomic_int stop_requested; /* a stop came before some thread was ready */
 static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
 static int signals_seen;
 
-uint64_t ks__now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void rk_log_forward(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    int l = level <= 3 ? KS_LOG_ERROR : level <= 4 ? KS_LOG_WARN : level <= 6 ? KS_LOG_INFO : KS_LOG_DEBUG;
-    ks__log(l, "librdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
-}
-
 /* ---- generate sources ---- */
 
 static void on_gen_timer(uv_timer_t *h)
 {
     stream_thread_t *st = h->data;
-    uint64_t now = ks__now_ms();
+    uint64_t now = ks_now_ms();
     for (int g = 0; g < st->ngens && !st->failed; g++) {
         if (ks_generator_done(st->gens[g]))
             continue;
@@ -120,7 +107,7 @@ static void on_progress(uv_timer_t *h)
         }
         rd_kafka_topic_partition_list_destroy(assigned);
     }
-    ks__log(KS_LOG_INFO, "%s: in %.0f/s, out %.0f/s, dead-lettered %llu, lag %lld", st->name,
+    ks_log(KS_LOG_INFO, "%s: in %.0f/s, out %.0f/s, dead-lettered %llu, lag %lld", st->name,
             (double)(st->in - st->last_in) / secs, (double)(st->out - st->last_out) / secs,
             (unsigned long long)s->dlq, (long long)lag);
     st->last_in = st->in;
@@ -148,7 +135,7 @@ void ks__thread_fail(stream_thread_t *st, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (!st->failed)
-        ks__log(KS_LOG_ERROR, "%s: %s", st->name, msg);
+        ks_log(KS_LOG_ERROR, "%s: %s", st->name, msg);
     st->failed = 1;
     st->exit_code = 1;
     /* A fatal error stops the whole process: the other threads stop gracefully, exit code 1. */
@@ -295,7 +282,7 @@ static int start_producer(stream_thread_t *st, char *err, size_t errlen)
     rd_kafka_conf_t *pc = client_conf(RD_KAFKA_PRODUCER, st->t, st->conf, st->bootstrap, err, errlen);
     if (!pc)
         return -1;
-    rd_kafka_conf_set_log_cb(pc, rk_log_forward);
+    rd_kafka_conf_set_log_cb(pc, ks__rk_log_cb);
     rd_kafka_conf_set_dr_msg_cb(pc, ks__dr_cb);
     rd_kafka_conf_set_opaque(pc, st);
     st->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, e, sizeof e);
@@ -341,7 +328,7 @@ static int start_consumer(stream_thread_t *st, const rd_kafka_topic_partition_li
     rd_kafka_conf_t *cc = client_conf(RD_KAFKA_CONSUMER, st->t, st->conf, st->bootstrap, err, errlen);
     if (!cc)
         return -1;
-    rd_kafka_conf_set_log_cb(cc, rk_log_forward);
+    rd_kafka_conf_set_log_cb(cc, ks__rk_log_cb);
     /* The prefetch limits, as set (see watch_prefetch in consume.c). */
     char v[64];
     size_t vlen = sizeof v;
@@ -372,7 +359,7 @@ static int start_consumer(stream_thread_t *st, const rd_kafka_topic_partition_li
     uv_poll_start(&st->cpoll, UV_READABLE, ks__on_consumer_event);
     /* Events queued before the fd was set would never signal it. */
     if (write(st->cfd, &one, sizeof one) < 0)
-        ks__log(KS_LOG_WARN, "%s: eventfd write: %s", st->name, strerror(errno));
+        ks_log(KS_LOG_WARN, "%s: eventfd write: %s", st->name, strerror(errno));
     return 0;
 }
 
@@ -415,7 +402,7 @@ static int thread_start(stream_thread_t *st, char *err, size_t errlen)
         } else {
             int threads_of_app = st->conf->num_stream_threads > 0 ? st->conf->num_stream_threads : 1;
             ks_engine_attach_stores(st->engine, st->stores, (size_t)st->conf->cache_max_bytes / (size_t)threads_of_app);
-            ks__log(KS_LOG_INFO, "%s: state stores in %s", st->name, dir);
+            ks_log(KS_LOG_INFO, "%s: state stores in %s", st->name, dir);
         }
     }
     uv_timer_init(&st->loop, &st->commit_timer);
@@ -438,7 +425,7 @@ static int thread_start(stream_thread_t *st, char *err, size_t errlen)
  */
 static void thread_cannot_start(stream_thread_t *st, int exit_code, const char *err)
 {
-    ks__log(KS_LOG_ERROR, "%s: cannot start: %s; stopping every service", st->name, err);
+    ks_log(KS_LOG_ERROR, "%s: cannot start: %s; stopping every service", st->name, err);
     st->failed = 1;
     st->exit_code = exit_code;
     set_unready(st);
@@ -469,10 +456,10 @@ static void thread_begin(stream_thread_t *st)
         st->gens = ks_generators_new(st->t, &st->ngens);
     if (st->ngens) {
         st->gen_made = ks_xcalloc((size_t)st->ngens, sizeof *st->gen_made);
-        st->gen_start_ms = ks__now_ms();
+        st->gen_start_ms = ks_now_ms();
         uv_timer_start(&st->gen_timer, on_gen_timer, 10, 10);
     }
-    ks__log(KS_LOG_INFO, "%s: running against %s", st->name, st->bootstrap);
+    ks_log(KS_LOG_INFO, "%s: running against %s", st->name, st->bootstrap);
     if (atomic_load(&stop_requested)) /* a stop that came while this thread was starting */
         uv_async_send(&st->stop_async);
 }
@@ -513,10 +500,10 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     (void)h;
     if (++signals_seen > 1) {
-        ks__log(KS_LOG_WARN, "second signal: exiting at once");
+        ks_log(KS_LOG_WARN, "second signal: exiting at once");
         _exit(128 + signum);
     }
-    ks__log(KS_LOG_INFO, "%s: stopping (flush, commit, close); send it again to exit at once", strsignal(signum));
+    ks_log(KS_LOG_INFO, "%s: stopping (flush, commit, close); send it again to exit at once", strsignal(signum));
     stop_all_threads();
 }
 
@@ -611,18 +598,18 @@ int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *confs)
 {
     /* What the process has once is the same in every configuration (ks_runtime_conf_check_together). */
     const ks_runtime_conf_t *conf = &confs[0];
-    ks__log_set_level(conf->log_level);
+    ks_log_set_level(conf->log_level);
     char err[1024];
     const char *bootstrap = conf->bootstrap;
     int embedded = strcmp(bootstrap, "embedded") == 0;
     if (embedded && !(bootstrap = ks__embedded_start(ts, n, conf, err, sizeof err))) {
-        ks__log(KS_LOG_ERROR, "%s", err);
+        ks_log(KS_LOG_ERROR, "%s", err);
         return 1;
     }
     int code = 1, ran = 0;
     for (int i = 0; i < n; i++) {
         if (ks__prepare_cluster(ts[i], &confs[i], bootstrap, err, sizeof err)) {
-            ks__log(KS_LOG_ERROR, "%s: %s", ts[i]->application, err);
+            ks_log(KS_LOG_ERROR, "%s: %s", ts[i]->application, err);
             goto done;
         }
     }
@@ -632,6 +619,6 @@ done:
     if (embedded)
         ks__embedded_stop();
     if (ran)
-        ks__log(KS_LOG_INFO, "stopped%s", code ? " after a failure" : "");
+        ks_log(KS_LOG_INFO, "stopped%s", code ? " after a failure" : "");
     return code;
 }

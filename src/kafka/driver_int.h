@@ -21,6 +21,7 @@
 #include "../engine/engine.h"
 #include "../engine/generate.h"
 #include "../store/store.h"
+#include "../util/duration.h"
 #include "kafka_int.h"
 
 /* Producer queue (records, and key+value bytes) at which draining the consumer waits for deliveries. */
@@ -112,9 +113,6 @@ typedef struct stream_thread {
 } stream_thread_t;
 
 /* driver.c */
-
-/* Wall-clock time in milliseconds. Any thread. */
-uint64_t ks__now_ms(void);
 
 /*
  * A fatal error of the thread: logs "<thread>: <message>" the first time,

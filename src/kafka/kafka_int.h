@@ -6,12 +6,11 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "../util/log.h"
 #include "kafka.h"
 
-/* Log lines go to stderr with a level; `log.level` filters them. */
-enum { KS_LOG_ERROR, KS_LOG_WARN, KS_LOG_INFO, KS_LOG_DEBUG };
-void ks__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void ks__log_set_level(const char *name);
+/* librdkafka's log callback: its lines through ks_log, with its syslog level mapped to ours. */
+void ks__rk_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 
 /* A client configuration with bootstrap.servers and the pass-through properties set. */
 rd_kafka_conf_t *ks__client_conf(const ks_runtime_conf_t *conf, const char *bootstrap, char *err, size_t errlen);

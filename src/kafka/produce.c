@@ -73,7 +73,7 @@ void ks__on_emit(void *ud, const ks_record_t *r)
 void ks__on_peek(void *ud, const char *node, const char *line)
 {
     stream_thread_t *st = ud;
-    ks__log(KS_LOG_INFO, "%s %s: %s", st->name, node, line);
+    ks_log(KS_LOG_INFO, "%s %s: %s", st->name, node, line);
 }
 
 void ks__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -160,7 +160,7 @@ static void set_paused(stream_thread_t *st, int pause)
         rd_kafka_topic_partition_list_destroy(assigned);
     }
     st->paused = pause;
-    ks__log(KS_LOG_DEBUG, "%s: %s consumption (producer queue %d)", st->name, pause ? "paused" : "resumed",
+    ks_log(KS_LOG_DEBUG, "%s: %s consumption (producer queue %d)", st->name, pause ? "paused" : "resumed",
             rd_kafka_outq_len(st->producer));
 }
 
@@ -179,7 +179,7 @@ static void kick_consumer(stream_thread_t *st)
 {
     uint64_t one = 1;
     if (st->consumer && write(st->cfd, &one, sizeof one) < 0)
-        ks__log(KS_LOG_WARN, "%s: eventfd write: %s", st->name, strerror(errno));
+        ks_log(KS_LOG_WARN, "%s: eventfd write: %s", st->name, strerror(errno));
 }
 
 void ks__unhold(stream_thread_t *st)
@@ -207,7 +207,7 @@ void ks__on_producer_event(uv_poll_t *h, int status, int events)
     stream_thread_t *st = h->data;
     uint64_t v;
     if (read(st->pfd, &v, sizeof v) < 0 && errno != EAGAIN)
-        ks__log(KS_LOG_WARN, "%s: eventfd read: %s", st->name, strerror(errno));
+        ks_log(KS_LOG_WARN, "%s: eventfd read: %s", st->name, strerror(errno));
     rd_kafka_poll(st->producer, 0);
     if (st->paused && st->outq_msgs < OUTQ_RESUME)
         set_paused(st, 0);

@@ -21,18 +21,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../engine/store_codec.h"
 #include "../store/store.h"
+#include "../util/duration.h"
 #include "../util/util.h"
 #include "kafka_int.h"
 
 #define RESTORE_BATCH 250000 /* records per LMDB transaction (the store commits earlier when its log is large) */
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 const char *ks__changelog_store(const ks_topology_t *t, const char *topic, int *proc_index)
 {
@@ -69,13 +64,13 @@ static int restore_range(rd_kafka_t *rk, ks_stores_t *s, const char *store, cons
     *wiped = WIPE_NONE;
     int64_t lo = 0, hi = 0;
     rd_kafka_resp_err_t e;
-    uint64_t until = mono_ms() + (uint64_t)timeout_ms;
+    uint64_t until = ks_mono_ms() + (uint64_t)timeout_ms;
     /* A changelog created a moment ago may not have a leader yet. */
     while ((e = rd_kafka_query_watermark_offsets(rk, topic, part, &lo, &hi, 5000)) &&
            (e == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION || e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
             e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
             e == RD_KAFKA_RESP_ERR__TIMED_OUT) &&
-           mono_ms() < until)
+           ks_mono_ms() < until)
         usleep(100 * 1000);
     if (e) {
         snprintf(err, errlen, "restoring %s: cannot read the end of %s[%d]: %s", store, topic, part, rd_kafka_err2str(e));
@@ -87,7 +82,7 @@ static int restore_range(rd_kafka_t *rk, ks_stores_t *s, const char *store, cons
     int64_t have = ks_store_count(s, store, part);
     if ((from < 0 && have > 0) || from > hi || (from >= 0 && from < lo)) {
         *wiped = from < 0 ? WIPE_NO_CHECKPOINT : from > hi ? WIPE_PAST_END : WIPE_BEFORE_START;
-        ks__log(KS_LOG_DEBUG, "%s: %s[%d]: %s; restoring it in full", who, store, part, wipe_reasons[*wiped]);
+        ks_log(KS_LOG_DEBUG, "%s: %s[%d]: %s; restoring it in full", who, store, part, wipe_reasons[*wiped]);
         if (ks_store_wipe(s, store, part) || ks_stores_commit(s, err, errlen)) {
             snprintf(err, errlen, "restoring %s: cannot wipe partition %d", store, part);
             return -1;
@@ -113,7 +108,7 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const 
     if (restore_range(rk, s, store, topic, part, who, timeout_ms, wiped, &start, &hi, err, errlen))
         return -1;
     if (start >= hi) {
-        ks__log(KS_LOG_DEBUG, "%s: %s[%d] is up to date (checkpoint %lld)", who, store, part, (long long)start);
+        ks_log(KS_LOG_DEBUG, "%s: %s[%d] is up to date (checkpoint %lld)", who, store, part, (long long)start);
         return 0;
     }
     rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
@@ -124,9 +119,9 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const 
         snprintf(err, errlen, "restoring %s: cannot assign %s[%d]: %s", store, topic, part, rd_kafka_err2str(e));
         return -1;
     }
-    ks__log(KS_LOG_INFO, "%s: restoring %s[%d] from %s offset %lld to %lld (%lld records)", who, store, part, topic,
+    ks_log(KS_LOG_INFO, "%s: restoring %s[%d] from %s offset %lld to %lld (%lld records)", who, store, part, topic,
             (long long)start, (long long)hi, (long long)(hi - start));
-    uint64_t t0 = mono_ms(), last_log = t0, idle_since = t0;
+    uint64_t t0 = ks_mono_ms(), last_log = t0, idle_since = t0;
     int tty = isatty(STDERR_FILENO), drawn = 0;
     int64_t applied = 0, next = start;
     int in_batch = 0, rc = 0;
@@ -149,7 +144,7 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const 
             if (rd_kafka_position(rk, pos) == 0 && pos->elems[0].offset >= hi)
                 next = hi;
             rd_kafka_topic_partition_list_destroy(pos);
-            if (next < hi && mono_ms() - idle_since > (uint64_t)timeout_ms) {
+            if (next < hi && ks_mono_ms() - idle_since > (uint64_t)timeout_ms) {
                 snprintf(err, errlen, "restoring %s: no progress on %s[%d] for %d ms (at offset %lld of %lld)", store,
                          topic, part, timeout_ms, (long long)next, (long long)hi);
                 rc = -1;
@@ -158,7 +153,7 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const 
             continue;
         }
         if (im == 1) /* once per batch of messages: the clock is slow on some VMs */
-            idle_since = mono_ms();
+            idle_since = ks_mono_ms();
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 snprintf(err, errlen, "restoring %s from %s[%d]: %s", store, topic, part, rd_kafka_message_errstr(m));
@@ -177,23 +172,11 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const 
             break;
         }
         in_batch++;
-        if (m->key_len > 0) {
-            int64_t ts = rd_kafka_message_timestamp(m, NULL);
-            if (m->payload) {
-                char t[8];
-                uint64_t u = (uint64_t)ts;
-                for (int i = 7; i >= 0; i--, u >>= 8)
-                    t[i] = (char)(u & 0xff);
-                vb.len = 0;
-                ks_buf_append(&vb, t, 8);
-                ks_buf_append(&vb, m->payload, m->len);
-            }
-            if (ks_store_put(s, store, part, m->key, m->key_len, m->payload ? vb.data : NULL, m->payload ? vb.len : 0)) {
-                snprintf(err, errlen, "restoring %s: writing the store failed", store);
-                rd_kafka_message_destroy(m);
-                rc = -1;
-                break;
-            }
+        if (ks_engine_restore_record(s, store, part, m->key, m->key_len, m->payload, m->len,
+                                     rd_kafka_message_timestamp(m, NULL), &vb, err, errlen)) {
+            rd_kafka_message_destroy(m);
+            rc = -1;
+            break;
         }
         applied++;
         next = m->offset + 1;
@@ -205,7 +188,7 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const 
             }
             in_batch = 0;
         }
-        uint64_t now = (applied & 4095) == 0 ? mono_ms() : last_log;
+        uint64_t now = (applied & 4095) == 0 ? ks_mono_ms() : last_log;
         if (tty && now - last_log >= 200) {
             /* On a terminal: one progress line, redrawn in place. */
             fprintf(stderr, "\r%s: restoring %s[%d]: %lld of %lld records (%d%%)  ", who, store, part,
@@ -214,7 +197,7 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const 
             last_log = now;
             drawn = 1;
         } else if (!tty && now - last_log >= 2000) {
-            ks__log(KS_LOG_INFO, "%s: restoring %s[%d]: %lld of %lld records", who, store, part,
+            ks_log(KS_LOG_INFO, "%s: restoring %s[%d]: %lld of %lld records", who, store, part,
                     (long long)(next - start), (long long)(hi - start));
             last_log = now;
         }
@@ -239,9 +222,9 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const 
         ks_stores_sync(s);
     ks_buf_free(&vb);
     rd_kafka_assign(rk, NULL);
-    uint64_t ms = mono_ms() - t0;
+    uint64_t ms = ks_mono_ms() - t0;
     if (rc == 0)
-        ks__log(KS_LOG_INFO, "%s: restored %s[%d]: %lld records in %llu ms (%.0f records/s)", who, store, part,
+        ks_log(KS_LOG_INFO, "%s: restored %s[%d]: %lld records in %llu ms (%.0f records/s)", who, store, part,
                 (long long)applied, (unsigned long long)ms, ms ? applied * 1000.0 / (double)ms : (double)applied);
     return rc;
 }
@@ -358,10 +341,10 @@ int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_c
         if (!nwiped[why])
             continue;
         if (embedded && why == WIPE_PAST_END)
-            ks__log(KS_LOG_INFO, "%s: the embedded broker starts empty: cleared the state a previous run left in %d "
+            ks_log(KS_LOG_INFO, "%s: the embedded broker starts empty: cleared the state a previous run left in %d "
                     "store partitions (%.*s)", who, nwiped[why], (int)wiped_names[why].len, wiped_names[why].data);
         else
-            ks__log(KS_LOG_INFO, "%s: %s in %d store partitions (%.*s): wiped them and restored them in full", who,
+            ks_log(KS_LOG_INFO, "%s: %s in %d store partitions (%.*s): wiped them and restored them in full", who,
                     wipe_reasons[why], nwiped[why], (int)wiped_names[why].len, wiped_names[why].data);
         ks_buf_free(&wiped_names[why]);
     }

@@ -89,7 +89,7 @@ void ks__sample_tick(stream_thread_t *st)
 {
     if (st->conf->sample_interval_ms <= 0)
         return;
-    uint64_t now = ks__now_ms();
+    uint64_t now = ks_now_ms();
     if (!st->samples && !st->last_sample_ms) {
         samples_init(st);
         st->last_sample_ms = now;
@@ -110,7 +110,7 @@ void ks__sample_tick(stream_thread_t *st)
         sample_decode(&line, sm->key_serde, &sm->key, sm->key_null);
         ks_buf_puts(&line, ", value ");
         sample_decode(&line, sm->value_serde, &sm->value, sm->value_null);
-        ks__log(KS_LOG_INFO, "%.*s", (int)line.len, line.data);
+        ks_log(KS_LOG_INFO, "%.*s", (int)line.len, line.data);
         sm->have = 0;
         sm->want = 1;
     }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../json/json.h"
+#include "../util/endian.h"
 
 const char *const ks_serde_names[] = {
     [KS_SERDE_STRING] = "string",
@@ -245,21 +246,10 @@ static int base64_decode(const char *s, size_t len, ks_buf_t *out, char *err, si
 
 /* ---- fixed-size numbers ---- */
 
-static uint64_t load_be(const unsigned char *p, int n)
-{
-    uint64_t u = 0;
-    for (int i = 0; i < n; i++)
-        u = u << 8 | p[i];
-    return u;
-}
-
 static void store_be(ks_buf_t *out, uint64_t u, int n)
 {
     char b[8];
-    for (int i = n - 1; i >= 0; i--) {
-        b[i] = (char)(u & 0xff);
-        u >>= 8;
-    }
+    ks_be_store(b, u, n);
     ks_buf_append(out, b, (size_t)n);
 }
 
@@ -348,17 +338,17 @@ int ks_serde_decode(ks_serde_t s, const void *data, size_t len, ks_val *out, cha
     case KS_SERDE_LONG:
         if (len != 8)
             return fail(err, errlen, "Size of data received by LongDeserializer is not 8");
-        *out = long_value((int64_t)load_be(p, 8));
+        *out = long_value((int64_t)ks_be_load(p, 8));
         return 0;
     case KS_SERDE_INT:
         if (len != 4)
             return fail(err, errlen, "Size of data received by IntegerDeserializer is not 4");
-        *out = ks_num((double)(int32_t)(uint32_t)load_be(p, 4));
+        *out = ks_num((double)(int32_t)(uint32_t)ks_be_load(p, 4));
         return 0;
     case KS_SERDE_DOUBLE: {
         if (len != 8)
             return fail(err, errlen, "Size of data received by DoubleDeserializer is not 8");
-        uint64_t u = load_be(p, 8);
+        uint64_t u = ks_be_load(p, 8);
         double d;
         memcpy(&d, &u, sizeof d);
         *out = ks_num(d);
@@ -384,10 +374,10 @@ int ks_serde_decode(ks_serde_t s, const void *data, size_t len, ks_val *out, cha
             return KS_EINVAL;
         ks_val w = ks_obj_new(2);
         if (session) {
-            ks_obj_setc(&w, "start", long_value((int64_t)load_be(p + len - 8, 8)));
-            ks_obj_setc(&w, "end", long_value((int64_t)load_be(p + len - 16, 8)));
+            ks_obj_setc(&w, "start", long_value((int64_t)ks_be_load(p + len - 8, 8)));
+            ks_obj_setc(&w, "end", long_value((int64_t)ks_be_load(p + len - 16, 8)));
         } else {
-            ks_obj_setc(&w, "start", long_value((int64_t)load_be(p + len - 8, 8)));
+            ks_obj_setc(&w, "start", long_value((int64_t)ks_be_load(p + len - 8, 8)));
         }
         ks_val o = ks_obj_new(2);
         ks_obj_setc(&o, "key", key);

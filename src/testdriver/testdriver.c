@@ -17,9 +17,11 @@
 #include "../config/yaml.h"
 #include "../engine/engine.h"
 #include "../engine/generate.h"
+#include "../engine/store_codec.h"
 #include "../json/json.h"
 #include "../store/store.h"
 #include "../topology/schema.h"
+#include "../util/duration.h"
 #include "../util/util.h"
 
 typedef struct hdr {
@@ -558,38 +560,23 @@ static void check_case(const ks_topology_t *t, const char *file, const ks_ynode_
 
 typedef struct store_dump {
     ks_val entries; /* [{key, window?, value}] */
-    const ks_proc_t *p;
+    ks_store_layout_t layout; /* of the store's processor */
 } store_dump_t;
-
-static int64_t be64(const unsigned char *b)
-{
-    uint64_t u = 0;
-    for (int i = 0; i < 8; i++)
-        u = (u << 8) | b[i];
-    return (int64_t)u;
-}
 
 static int on_store_entry(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 {
     store_dump_t *d = ud;
-    const ks_proc_t *p = d->p;
-    char err[200];
-    size_t textlen = strnlen(k, kl);
-    ks_val key, value, e = ks_obj_new(3);
-    if (ks_json_parse(k, textlen, &key, err, sizeof err))
-        key = ks_str_new(k, kl);
-    ks_obj_setc(&e, "key", key);
-    if (textlen < kl && kl >= textlen + 9) {
-        int64_t start = be64((const unsigned char *)k + textlen + 1);
-        int64_t end = kl >= textlen + 17 ? be64((const unsigned char *)k + textlen + 9) : start + p->window.size;
+    ks_store_entry_t ent;
+    ks_engine_decode_entry(d->layout, k, kl, v, vl, &ent);
+    ks_val e = ks_obj_new(3);
+    ks_obj_setc(&e, "key", ent.key);
+    if (ent.windowed) {
         ks_val w = ks_obj_new(2);
-        ks_obj_setc(&w, "start", ks_num_i64(start));
-        ks_obj_setc(&w, "end", ks_num_i64(end));
+        ks_obj_setc(&w, "start", ks_num_i64(ent.start));
+        ks_obj_setc(&w, "end", ks_num_i64(ent.end));
         ks_obj_setc(&e, "window", w);
     }
-    if (vl < 8 || ks_json_parse((const char *)v + 8, vl - 8, &value, err, sizeof err))
-        value = ks_str_cstr("<undecodable>");
-    ks_obj_setc(&e, "value", value);
+    ks_obj_setc(&e, "value", ent.value.kind == KS_INVALID ? ks_str_cstr("<undecodable>") : ent.value);
     ks_arr_push(&d->entries, e);
     return 0;
 }
@@ -614,7 +601,7 @@ static void check_stores(const ks_topology_t *t, const char *file, const ks_ynod
             say(v, "%s:%d:%d: the topology has no store `%s`", file, want->keys[i]->line, want->keys[i]->col, name);
             continue;
         }
-        store_dump_t d = {ks_arr_new(8), p};
+        store_dump_t d = {ks_arr_new(8), ks_store_layout_of(p)};
         for (int part = 0; part < 32; part++)
             ks_store_range(stores, name, part, NULL, 0, NULL, 0, on_store_entry, &d);
         /* Expected: {key: value} for key-value stores, or [{key, window, value}] for any store. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../json/json.h"
+#include "../util/duration.h"
 #include "../util/util.h"
 #include "topology.h"
 
@@ -476,21 +477,6 @@ static void dot_escape(ks_buf_t *b, const char *s)
     }
 }
 
-/* A duration in the largest unit that divides it: 1h, 90s, 250ms. */
-static void dot_duration(ks_buf_t *b, int64_t ms)
-{
-    static const struct {
-        const char *unit;
-        int64_t ms;
-    } units[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}};
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (ms && ms % units[i].ms == 0) {
-            ks_buf_printf(b, "%lld%s", (long long)(ms / units[i].ms), units[i].unit);
-            return;
-        }
-    ks_buf_printf(b, "%lldms", (long long)ms);
-}
-
 static void dot_body(const ks_topology_t *t, ks_buf_t *b, const char *prefix)
 {
     for (int sub = 0; sub < t->nsubtopologies; sub++) {
@@ -513,7 +499,7 @@ static void dot_body(const ks_topology_t *t, ks_buf_t *b, const char *prefix)
                 if (p->window.kind != KS_WIN_NONE) {
                     static const char *const kinds[] = {"", "tumbling", "hopping", "sliding", "session"};
                     ks_buf_printf(b, ", %s ", kinds[p->window.kind]);
-                    dot_duration(b, p->window.size);
+                    ks_format_duration(b, p->window.size);
                 }
             }
             if (p->e.src) {

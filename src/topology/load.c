@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../config/yaml.h"
+#include "../util/duration.h"
 #include "../util/util.h"
 #include "schema.h"
 #include "topology_int.h"

@@ -3,7 +3,6 @@
  */
 #include "schema.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,32 +207,6 @@ const char *ks_stream_kind_name(int kind)
     case KS_KWTABLE: return "a windowed table (KTable<Windowed<K>, V>)";
     default: return "nothing";
     }
-}
-
-int ks_parse_duration(const char *s, int64_t *ms)
-{
-    char *end;
-    if (!s || !isdigit((unsigned char)*s))
-        return -1;
-    double v = strtod(s, &end);
-    double mult;
-    if (strcmp(end, "ms") == 0 || *end == 0)
-        mult = 1;
-    else if (strcmp(end, "s") == 0)
-        mult = 1000;
-    else if (strcmp(end, "m") == 0)
-        mult = 60000;
-    else if (strcmp(end, "h") == 0)
-        mult = 3600000;
-    else if (strcmp(end, "d") == 0)
-        mult = 86400000;
-    else
-        return -1;
-    double r = v * mult;
-    if (r < 0 || r > 9.2e18)
-        return -1;
-    *ms = (int64_t)r;
-    return 0;
 }
 
 static const char *type_name(ks_ktype_t t)

@@ -80,8 +80,6 @@ const ks_key_row_t *ks_schema_key(const ks_key_row_t *rows, const char *name);
 char *ks_schema_names(const ks_key_row_t *rows, const char *extra);
 char *ks_schema_step_names(void);
 const char *ks_stream_kind_name(int kind);
-/* Parses `250ms`, `5s`, `10m`, `1h`, `7d` (or a bare number of ms). Returns 0 or -1. */
-int ks_parse_duration(const char *s, int64_t *ms);
 /* Prints the language reference (for the man page and --help-topology). */
 void ks_schema_print_reference(FILE *f, int roff);
 
