@@ -232,7 +232,7 @@ void ks__st_cache_clear(struct ks_state *st)
 /* The key a flushed entry forwards: the grouping key, or for a time window {key, window}. */
 static int entry_key(ks_engine_t *e, const centry_t *c, ks_val *out)
 {
-    int windowed = c->p->window.kind == KS_WIN_TUMBLING || c->p->window.kind == KS_WIN_HOPPING;
+    int windowed = c->p->state.window.kind == KS_WIN_TUMBLING || c->p->state.window.kind == KS_WIN_HOPPING;
     size_t jl = windowed && c->kl >= 9 ? c->kl - 9 : c->kl;
     char err[200];
     ks_val key;
@@ -243,7 +243,7 @@ static int entry_key(ks_engine_t *e, const centry_t *c, ks_val *out)
     }
     if (windowed) {
         int64_t start = ks__st_get_be64(c->k + jl + 1);
-        *out = ks__st_windowed_key(key, start, start + c->p->window.size);
+        *out = ks__st_windowed_key(key, start, start + c->p->state.window.size);
         ks_val_release(key);
     } else {
         *out = key;

@@ -220,8 +220,8 @@ static int encode(ks_engine_t *e, flight_t *f, int is_key, ks_serde_t to, ks_buf
 int ks__sink(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 {
     char *dyn = NULL;
-    const char *topic = p->topic;
-    if (p->dynamic_topic) {
+    const char *topic = p->io.topic;
+    if (p->io.dynamic_topic) {
         ks_val vars[KS_EXPR_NSTREAM_VARS], out, err, v;
         if (ks__bind_vars(e, f, vars) || ks__flight_value(e, f, &v))
             return -1;
@@ -365,8 +365,8 @@ int ks_engine_process(ks_engine_t *e, const ks_record_t *rec, char *err, size_t 
         if (p->op != KS_OP_SOURCE)
             continue;
         int reads = 0;
-        for (int j = 0; j < p->ntopics; j++)
-            reads |= strcmp(p->topics[j], rec->topic) == 0;
+        for (int j = 0; j < p->io.ntopics; j++)
+            reads |= strcmp(p->io.topics[j], rec->topic) == 0;
         if (!reads)
             continue;
         flight_t f = {0};

@@ -57,15 +57,15 @@ ks_generator_t **ks_generators_new(const ks_topology_t *t, int *n)
     *n = 0;
     for (int i = 0; i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
-        if (p->op != KS_OP_SOURCE || !p->generate)
+        if (p->op != KS_OP_SOURCE || !p->gen.enabled)
             continue;
         ks_generator_t *g = ks_xcalloc(1, sizeof *g);
         g->t = t;
         g->src = p;
-        const ks_topic_conf_t *tc = ks_topology_topic(t, p->topic);
+        const ks_topic_conf_t *tc = ks_topology_topic(t, p->io.topic);
         g->key_serde = tc->key;
         g->value_serde = tc->value;
-        g->topic = ks_str_cstr(p->topic);
+        g->topic = ks_str_cstr(p->io.topic);
         gs = ks_xrealloc(gs, (size_t)(*n + 1) * sizeof *gs);
         gs[(*n)++] = g;
     }
@@ -87,17 +87,17 @@ void ks_generators_free(ks_generator_t **gs, int n)
 
 double ks_generator_rate(const ks_generator_t *g)
 {
-    return g->src->gen_rate;
+    return g->src->gen.rate;
 }
 
 int ks_generator_done(const ks_generator_t *g)
 {
-    return g->src->gen_count >= 0 && g->i >= g->src->gen_count;
+    return g->src->gen.count >= 0 && g->i >= g->src->gen.count;
 }
 
 const char *ks_generator_topic(const ks_generator_t *g)
 {
-    return g->src->topic;
+    return g->src->io.topic;
 }
 
 const char *ks_generator_node(const ks_generator_t *g)
@@ -146,7 +146,7 @@ static int encode(const ks_generator_t *g, int part, ks_serde_t s, ks_val v, ks_
     int is_null;
     b->len = 0;
     if (ks_serde_encode(s, v, b, &is_null, msg, sizeof msg)) {
-        snprintf(err, errlen, "serializing the generated %s of %s: %s", part_names[part], g->src->topic, msg);
+        snprintf(err, errlen, "serializing the generated %s of %s: %s", part_names[part], g->src->io.topic, msg);
         return -1;
     }
     *data = is_null ? NULL : (b->data ? b->data : "");
@@ -165,8 +165,8 @@ int ks_generator_next(ks_generator_t *g, int64_t now_ms, ks_record_t *out, char 
         vars[k] = ks_null();
     vars[V_TOPIC] = g->topic;
     vars[V_I] = ks_num((double)i);
-    vars[V_RAND] = ks_num(ks_generate_rand(p->gen_seed, i));
-    vars[V_SEED] = ks_num((double)p->gen_seed);
+    vars[V_RAND] = ks_num(ks_generate_rand(p->gen.seed, i));
+    vars[V_SEED] = ks_num((double)p->gen.seed);
     vars[V_NOW] = ks_num((double)now_ms);
     int64_t ts = now_ms;
     ks_val v = ks_invalid(), k = ks_null();
@@ -197,7 +197,7 @@ int ks_generator_next(ks_generator_t *g, int64_t now_ms, ks_record_t *out, char 
             goto done;
     }
     memset(out, 0, sizeof *out);
-    out->topic = p->topic;
+    out->topic = p->io.topic;
     out->partition = 0;
     out->offset = i;
     out->timestamp = ts;
@@ -216,7 +216,7 @@ void ks_generator_dead_letter(ks_generator_t *g, const char *err, int64_t now_ms
     free(g->dlq_err);
     g->dlq_err = ks_xstrdup(err);
     snprintf(g->dlq_off, sizeof g->dlq_off, "%lld", (long long)(g->i - 1));
-    const char *topic = g->src->topic, *node = g->src->name;
+    const char *topic = g->src->io.topic, *node = g->src->name;
     ks_header_t hs[5] = {
         {"kstreamd.error", g->dlq_err, strlen(g->dlq_err)},
         {"kstreamd.source.topic", topic, strlen(topic)},

@@ -221,7 +221,7 @@ void ks__st_aggregate(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         e->stats.dropped++; /* Kafka Streams: records with a null key or value are ignored */
         return;
     }
-    switch (p->window.kind) {
+    switch (p->state.window.kind) {
     case KS_WIN_NONE: agg_stream(e, f, p, key, value); break;
     case KS_WIN_SESSION: ks__st_agg_sessions(e, f, p, key, value); break;
     case KS_WIN_SLIDING: ks__st_agg_sliding(e, f, p, key, value); break;

@@ -222,7 +222,7 @@ void ks__process_node(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         for (int i = 0; i < p->nchildren; i++) {
             const ks_proc_t *b = p->children[i];
             int t = 1;
-            if (!b->is_default) {
+            if (!b->branch.is_default) {
                 f->node = b->name;
                 if (truthy(e, f, b, &t))
                     return;

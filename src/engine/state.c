@@ -54,7 +54,7 @@ int ks__state_check(const ks_topology_t *t, char *err, size_t errlen)
         const char *why = NULL;
         if (p->op == KS_OP_JOIN || p->op == KS_OP_LEFT_JOIN || p->op == KS_OP_OUTER_JOIN)
             why = "joins are not run by this version of kstreamd";
-        else if (p->op == KS_OP_TABLE_SOURCE && p->is_default)
+        else if (p->op == KS_OP_TABLE_SOURCE && p->table_source.global)
             why = "global tables (used by joins) are not run by this version of kstreamd";
         if (why) {
             snprintf(err, errlen, "%s:%d:%d: `%s`: %s", t->file, p->pos.line, p->pos.col, ks_op_dsl_name(p->op), why);

@@ -321,11 +321,11 @@ static rd_kafka_topic_partition_list_t *subscribed_topics(const ks_topology_t *t
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(8);
     for (int i = 0; i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
-        if (p->op != KS_OP_SOURCE || p->generate)
+        if (p->op != KS_OP_SOURCE || p->gen.enabled)
             continue; /* generate sources are fed by the generator timer, not the consumer */
-        for (int j = 0; j < p->ntopics; j++)
-            if (!rd_kafka_topic_partition_list_find(topics, p->topics[j], RD_KAFKA_PARTITION_UA))
-                rd_kafka_topic_partition_list_add(topics, p->topics[j], RD_KAFKA_PARTITION_UA);
+        for (int j = 0; j < p->io.ntopics; j++)
+            if (!rd_kafka_topic_partition_list_find(topics, p->io.topics[j], RD_KAFKA_PARTITION_UA))
+                rd_kafka_topic_partition_list_add(topics, p->io.topics[j], RD_KAFKA_PARTITION_UA);
     }
     return topics;
 }

@@ -138,8 +138,8 @@ void ks__warm_producer(stream_thread_t *st)
     const ks_topology_t *t = st->t;
     for (int i = 0; i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
-        if (p->op == KS_OP_SINK && !p->dynamic_topic)
-            add_out_topic(st, p->topic);
+        if (p->op == KS_OP_SINK && !p->io.dynamic_topic)
+            add_out_topic(st, p->io.topic);
         for (int j = 0; p->changelogs && j < p->nstores; j++)
             add_out_topic(st, p->changelogs[j]);
     }

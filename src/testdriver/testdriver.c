@@ -560,7 +560,7 @@ static int on_store_entry(void *ud, const void *k, size_t kl, const void *v, siz
     ks_obj_setc(&e, "key", key);
     if (textlen < kl && kl >= textlen + 9) {
         int64_t start = be64((const unsigned char *)k + textlen + 1);
-        int64_t end = kl >= textlen + 17 ? be64((const unsigned char *)k + textlen + 9) : start + p->window.size;
+        int64_t end = kl >= textlen + 17 ? be64((const unsigned char *)k + textlen + 9) : start + p->state.window.size;
         ks_val w = ks_obj_new(2);
         ks_obj_setc(&w, "start", ks_num_i64(start));
         ks_obj_setc(&w, "end", ks_num_i64(end));

@@ -136,14 +136,14 @@ ks_proc_t *ks__load_generate(load_t *L, const char *pipe, const ks_ynode_t *from
     ks_proc_t *src = ks__new_proc(L, KS_OP_SOURCE, ks_op_prefix(KS_OP_SOURCE, 0), given, from);
     ks_buf_t topic = {0};
     ks_buf_printf(&topic, "%s%s", KS_GEN_TOPIC_PREFIX, pipe);
-    src->topic = ks_buf_steal(&topic);
-    src->topics = ks_xcalloc(1, sizeof(char *));
-    src->topics[0] = ks_xstrdup(src->topic);
-    src->ntopics = 1;
-    src->generate = 1;
-    src->gen_rate = rate;
-    src->gen_count = count;
-    src->gen_seed = seed;
+    src->io.topic = ks_buf_steal(&topic);
+    src->io.topics = ks_xcalloc(1, sizeof(char *));
+    src->io.topics[0] = ks_xstrdup(src->io.topic);
+    src->io.ntopics = 1;
+    src->gen.enabled = 1;
+    src->gen.rate = rate;
+    src->gen.count = count;
+    src->gen.seed = seed;
     for (int i = 0; i < KS_GEN__NEXPR; i++)
         ks__add_extra(src, exprs[i]);
     return src;

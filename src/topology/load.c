@@ -397,12 +397,14 @@ void ks_topology_free(ks_topology_t *t)
         ks_proc_t *p = t->procs[i];
         free(p->name);
         free_expr(&p->e);
-        free(p->topic);
-        free(p->display_topic);
-        for (int j = 0; j < p->ntopics; j++)
-            free(p->topics[j]);
-        free(p->topics);
-        free(p->branch);
+        free(p->io.topic);
+        free(p->io.display_topic);
+        for (int j = 0; j < p->io.ntopics; j++)
+            free(p->io.topics[j]);
+        free(p->io.topics);
+        free(p->branch.name);
+        free(p->table_source.table);
+        free(p->join.table);
         for (int j = 0; j < p->nstores; j++) {
             free(p->stores[j]);
             if (p->changelogs)

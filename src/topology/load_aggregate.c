@@ -78,8 +78,8 @@ void ks__load_to_table(load_t *L, stream_t *s, const ks_step_t *step)
     ks__add_store(p, store);
     free(store);
     p->table = 1;
-    p->store_optional = st == NULL; /* Materialized without a name: kept only if needed (prune_table_stores) */
-    p->no_changelog = changelog_off(step);
+    p->state.store_optional = st == NULL; /* Materialized without a name: kept only if needed (prune_table_stores) */
+    p->state.no_changelog = changelog_off(step);
     ks__link(s->cur, p);
     s->cur = p;
     if (step->row->produces)
@@ -115,7 +115,6 @@ void ks__load_group_by(load_t *L, stream_t *s, const ks_step_t *step)
     p = ks__new_proc(L, KS_OP_GROUP_BY, ks_op_prefix(KS_OP_GROUP_BY, table), step->name, key);
     p->e = e;
     p->table = table;
-    p->key_changing = 1;
     ks__link(s->cur, p);
     s->cur = p;
     s->kind = table ? KS_KGROUPED_TABLE : KS_KGROUPED_STREAM;
@@ -189,8 +188,8 @@ void ks__load_aggregation(load_t *L, stream_t *s, const ks_step_t *step)
         ks__add_extra(p, exprs[i]);
     p->table = table;
     if (windowed)
-        p->window = s->window;
-    p->no_changelog = changelog_off(step);
+        p->state.window = s->window;
+    p->state.no_changelog = changelog_off(step);
     ks__link(s->cur, p);
     s->cur = p;
     s->kind = windowed ? KS_KWTABLE : KS_KTABLE;
@@ -217,9 +216,9 @@ void ks__load_suppress(load_t *L, stream_t *s, const ks_step_t *step)
         ks__get_duration(L, utl, "untilTimeLimit", &ms);
     /* KTableImpl#suppress: a given name uses no index, and names the buffer `<name>-store`. */
     p = ks__new_proc_burn(L, KS_OP_SUPPRESS, ks_op_prefix(KS_OP_SUPPRESS, 1), step->name, key, 0);
-    p->suppress_final = uwc != NULL && !(uwc->kind == KS_YAML_SCALAR && strcmp(uwc->value, "false") == 0);
-    p->suppress_limit = utl ? ms : 0;
-    p->suppress_max = -1;
+    p->suppress.final = uwc != NULL && !(uwc->kind == KS_YAML_SCALAR && strcmp(uwc->value, "false") == 0);
+    p->suppress.limit = utl ? ms : 0;
+    p->suppress.max = -1;
     const ks_ynode_t *mr = ks__part(step, "maxRecords");
     if (mr && mr->kind == KS_YAML_SCALAR) {
         char *end;
@@ -228,7 +227,7 @@ void ks__load_suppress(load_t *L, stream_t *s, const ks_step_t *step)
             ks__err_at(L, mr, "`maxRecords` needs a positive number");
         else if (!utl)
             ks__err_at(L, mr, "`maxRecords` applies to `untilTimeLimit`");
-        p->suppress_max = n;
+        p->suppress.max = n;
     }
     if (uwc && utl)
         ks__err_at(L, utl, "`suppress` takes one of `untilWindowCloses` and `untilTimeLimit`");

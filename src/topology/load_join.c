@@ -97,7 +97,7 @@ void ks__load_join(load_t *L, stream_t *s, const ks_step_t *step)
         const ks_table_conf_t *tc = ks__find_table(L->t, (tn ? tn : gn)->value);
         if (tc && !tc->global)
             ks__add_store(p, tc->store);
-        p->topic = ks_xstrdup((tn ? tn : gn)->value);
+        p->join.table = ks_xstrdup((tn ? tn : gn)->value);
     }
     ks__link(s->cur, p);
     if (other && sn)

@@ -32,7 +32,6 @@ void ks__load_expression_step(load_t *L, stream_t *s, const ks_step_t *step)
         row->op == KS_OP_FLAT_MAP_VALUES)
         s->value_kind = 0;
     if (row->op == KS_OP_MAP || row->op == KS_OP_FLAT_MAP || row->op == KS_OP_SELECT_KEY) {
-        p->key_changing = 1;
         s->key_changed = 1;
         s->changer = p->name;
         s->key_window = KS_WIN_NONE;
@@ -88,8 +87,8 @@ void ks__load_split(load_t *L, stream_t *s, const ks_step_t *step)
         char bn[512];
         snprintf(bn, sizeof bn, "%s%s", p->name, bname);
         ks_proc_t *bp = ks__new_proc(L, KS_OP_BRANCH, NULL, bn, arg->keys[i]);
-        bp->branch = ks_xstrdup(bname);
-        bp->is_default = is_default;
+        bp->branch.name = ks_xstrdup(bname);
+        bp->branch.is_default = is_default;
         bp->e = e;
         ks__link(p, bp);
         stream_t bs = *s;

@@ -90,11 +90,11 @@ static ks_proc_t *source_for(load_t *L, char **topics, int ntopics, const ks_yno
                 return L->sources[i].src;
     }
     ks_proc_t *s = ks__new_proc(L, KS_OP_SOURCE, ks_op_prefix(KS_OP_SOURCE, 0), NULL, at);
-    s->topics = ks_xcalloc((size_t)ntopics, sizeof(char *));
+    s->io.topics = ks_xcalloc((size_t)ntopics, sizeof(char *));
     for (int i = 0; i < ntopics; i++)
-        s->topics[i] = ks_xstrdup(topics[i]);
-    s->ntopics = ntopics;
-    s->topic = ks_xstrdup(topics[0]);
+        s->io.topics[i] = ks_xstrdup(topics[i]);
+    s->io.ntopics = ntopics;
+    s->io.topic = ks_xstrdup(topics[0]);
     if (ntopics == 1) {
         L->sources = ks_xrealloc(L->sources, (size_t)(L->nsources + 1) * sizeof *L->sources);
         L->sources[L->nsources].topic = ks_xstrdup(topics[0]);
@@ -112,15 +112,15 @@ static void build_tables(load_t *L)
         ks_table_conf_t *tc = &t->tables[i];
         ks_proc_t *src = ks__new_proc(L, KS_OP_SOURCE, ks_op_prefix(KS_OP_SOURCE, 0), NULL, NULL);
         src->pos = tc->pos;
-        src->topic = ks_xstrdup(tc->topic);
-        src->topics = ks_xcalloc(1, sizeof(char *));
-        src->topics[0] = ks_xstrdup(tc->topic);
-        src->ntopics = 1;
+        src->io.topic = ks_xstrdup(tc->topic);
+        src->io.topics = ks_xcalloc(1, sizeof(char *));
+        src->io.topics[0] = ks_xstrdup(tc->topic);
+        src->io.ntopics = 1;
         ks_proc_t *ts = ks__new_proc(L, KS_OP_TABLE_SOURCE, ks_op_prefix(KS_OP_TABLE_SOURCE, 1), NULL, NULL);
         ts->pos = tc->pos;
-        ts->topic = ks_xstrdup(tc->name); /* the table's name, for lookups */
+        ts->table_source.table = ks_xstrdup(tc->name);
         ks__add_store(ts, tc->store);
-        ts->is_default = tc->global; /* marks a global table's source */
+        ts->table_source.global = tc->global;
         ts->table = 1;
         ks__link(src, ts);
     }
@@ -130,7 +130,7 @@ ks_proc_t *ks__table_proc(load_t *L, const char *name)
 {
     for (int i = 0; i < L->t->nprocs; i++) {
         ks_proc_t *p = L->t->procs[i];
-        if (p->op == KS_OP_TABLE_SOURCE && strcmp(p->topic, name) == 0)
+        if (p->op == KS_OP_TABLE_SOURCE && strcmp(p->table_source.table, name) == 0)
             return p;
     }
     return NULL;
@@ -159,15 +159,15 @@ static void link_repartition(load_t *L, stream_t *s, ks_proc_t *from, ks_proc_t 
     char topic[600], full[700];
     snprintf(topic, sizeof topic, "%s-repartition", base);
     snprintf(full, sizeof full, "%s-%s", t->application, topic);
-    sink->topic = ks_xstrdup(full);
-    sink->display_topic = ks_xstrdup(topic);
+    sink->io.topic = ks_xstrdup(full);
+    sink->io.display_topic = ks_xstrdup(topic);
     sink->is_repartition = 1;
     ks__link(from, sink);
-    src->topic = ks_xstrdup(full);
-    src->display_topic = ks_xstrdup(topic);
-    src->topics = ks_xcalloc(1, sizeof(char *));
-    src->topics[0] = ks_xstrdup(full);
-    src->ntopics = 1;
+    src->io.topic = ks_xstrdup(full);
+    src->io.display_topic = ks_xstrdup(topic);
+    src->io.topics = ks_xcalloc(1, sizeof(char *));
+    src->io.topics[0] = ks_xstrdup(full);
+    src->io.ntopics = 1;
     src->is_repartition = 1;
     t->internal_topics = ks_xrealloc(t->internal_topics, (size_t)(t->ninternal + 1) * sizeof(char *));
     t->internal_topics[t->ninternal++] = ks_xstrdup(full);
@@ -431,9 +431,9 @@ void ks__load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *giv
     }
     ks_proc_t *p = ks__new_proc(L, KS_OP_SINK, ks_op_prefix(KS_OP_SINK, 0), given, at);
     if (topic)
-        p->topic = ks_xstrdup(topic);
+        p->io.topic = ks_xstrdup(topic);
     else {
-        p->dynamic_topic = 1;
+        p->io.dynamic_topic = 1;
         p->e = e;
     }
     ks__link(s->cur, p);
@@ -589,7 +589,7 @@ static void prune_table_stores(ks_topology_t *t)
 {
     for (int i = 0; i < t->nprocs; i++) {
         ks_proc_t *p = t->procs[i];
-        if (p->op != KS_OP_TO_TABLE || !p->store_optional || table_store_needed(p))
+        if (p->op != KS_OP_TO_TABLE || !p->state.store_optional || table_store_needed(p))
             continue;
         for (int j = 0; j < p->nstores; j++)
             free(p->stores[j]);
