@@ -88,7 +88,7 @@ static void ks_lint_add_use(ks_lint_t *lint, const ks_topology_t *t, const char 
 {
     if (!topic || !*topic || ks_lint_is_internal(t, topic) || ks_lint_is_dlq(lint, topic))
         return;
-    lint->uses = ks_xrealloc(lint->uses, (size_t)(lint->nuses + 1) * sizeof *lint->uses);
+    KS_GROW(lint->uses, lint->nuses);
     ks_lint_use_t use = {topic, t, dir, pos};
     if (!use.pos.file)
         use.pos.file = t->file;

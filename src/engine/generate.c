@@ -66,7 +66,7 @@ ks_generator_t **ks_generators_new(const ks_topology_t *t, int *n)
         g->key_serde = tc->key;
         g->value_serde = tc->value;
         g->topic = ks_str_cstr(p->io.topic);
-        gs = ks_xrealloc(gs, (size_t)(*n + 1) * sizeof *gs);
+        KS_GROW(gs, *n);
         gs[(*n)++] = g;
     }
     return gs;

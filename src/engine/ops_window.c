@@ -143,7 +143,7 @@ static int on_swin(void *ud, const void *k, size_t kl, const void *v, size_t vl)
         sc->bad = 1;
         return 1;
     }
-    sc->w = ks_xrealloc(sc->w, (size_t)(sc->n + 1) * sizeof *sc->w);
+    KS_GROW(sc->w, sc->n);
     sc->w[sc->n].start = ks__st_get_be64((const char *)k + sc->prefix);
     sc->w[sc->n].agg = agg;
     sc->w[sc->n].ts = ts;
@@ -348,7 +348,7 @@ static int on_session(void *ud, const void *k, size_t kl, const void *v, size_t 
         sc->bad = 1;
         return 1;
     }
-    sc->s = ks_xrealloc(sc->s, (size_t)(sc->n + 1) * sizeof *sc->s);
+    KS_GROW(sc->s, sc->n);
     session_t *s = &sc->s[sc->n++];
     s->k = ks_xmalloc(kl);
     memcpy(s->k, k, kl);

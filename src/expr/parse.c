@@ -333,7 +333,7 @@ static node_t *mk_literal(parser_t *p, int pos, ks_val v)
 
 static void add_arg(node_t *n, node_t *arg)
 {
-    n->args = ks_xrealloc(n->args, (size_t)(n->nargs + 1) * sizeof *n->args);
+    KS_GROW(n->args, n->nargs);
     n->args[n->nargs++] = arg;
 }
 
@@ -381,8 +381,8 @@ static node_t *parse_def(parser_t *p)
                 fail_at(p, p->tstart, "syntax error: expected a parameter name but got %s", tok_desc(p, b, sizeof b));
                 return NULL;
             }
-            fd->params = ks_xrealloc(fd->params, (size_t)(fd->nparams + 1) * sizeof *fd->params);
-            fd->param_slot = ks_xrealloc(fd->param_slot, (size_t)(fd->nparams + 1) * sizeof *fd->param_slot);
+            KS_GROW(fd->params, fd->nparams);
+            KS_GROW(fd->param_slot, fd->nparams);
             fd->params[fd->nparams] = ks_xstrdup(p->text);
             fd->param_slot[fd->nparams] = t == T_VAR ? 0 : -1;
             fd->nparams++;
@@ -817,7 +817,7 @@ static pattern_t *parse_pattern(parser_t *p)
             pattern_t *sub = parse_pattern(p);
             if (!sub)
                 goto fail;
-            pat->ents = ks_xrealloc(pat->ents, (size_t)(pat->n + 1) * sizeof *pat->ents);
+            KS_GROW(pat->ents, pat->n);
             memset(&pat->ents[pat->n], 0, sizeof pat->ents[0]);
             pat->ents[pat->n].key = mk_literal(p, p->tstart, ks_num(pat->n));
             pat->ents[pat->n].sub = sub;
@@ -867,7 +867,7 @@ static pattern_t *parse_pattern(parser_t *p)
                 fail_at(p, pos, "syntax error: expected an object pattern entry but got %s", tok_desc(p, b, sizeof b));
                 goto fail_ent;
             }
-            pat->ents = ks_xrealloc(pat->ents, (size_t)(pat->n + 1) * sizeof *pat->ents);
+            KS_GROW(pat->ents, pat->n);
             pat->ents[pat->n++] = ent;
             if (peek(p) == ',') {
                 advance(p);

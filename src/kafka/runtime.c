@@ -447,8 +447,8 @@ static void set_rk(builder_t *b, const char *key, const char *v, const place_t *
     }
     rk_remove(b, key);
     ks_runtime_conf_t *c = b->out;
-    c->rk_keys = ks_xrealloc(c->rk_keys, (size_t)(c->nrk + 1) * sizeof(char *));
-    c->rk_vals = ks_xrealloc(c->rk_vals, (size_t)(c->nrk + 1) * sizeof(char *));
+    KS_GROW(c->rk_keys, c->nrk);
+    KS_GROW(c->rk_vals, c->nrk);
     c->rk_keys[c->nrk] = ks_xstrdup(key);
     c->rk_vals[c->nrk] = ks_xstrdup(v);
     c->nrk++;

@@ -34,7 +34,7 @@ static void samples_init(stream_thread_t *st)
         const ks_proc_t *p = t->procs[i];
         if (p->op != KS_OP_SINK || p->is_repartition || p->io.dynamic_topic || !p->io.topic)
             continue;
-        st->samples = ks_xrealloc(st->samples, (size_t)(st->nsamples + 1) * sizeof *st->samples);
+        KS_GROW(st->samples, st->nsamples);
         sample_t *sm = &st->samples[st->nsamples++];
         memset(sm, 0, sizeof *sm);
         const ks_topic_conf_t *tc = ks_topology_topic(t, p->io.topic);

@@ -336,7 +336,7 @@ static int dbi_get(ks_stores_t *s, const char *name, MDB_dbi *out)
     int rc = mdb_dbi_open(s->txn, name, MDB_CREATE, &dbi);
     if (rc)
         return rc;
-    s->dbs = ks_xrealloc(s->dbs, (size_t)(s->ndbs + 1) * sizeof *s->dbs);
+    KS_GROW(s->dbs, s->ndbs);
     s->dbs[s->ndbs].name = ks_xstrdup(name);
     s->dbs[s->ndbs].dbi = dbi;
     s->dbs[s->ndbs].fresh = 1;
@@ -544,7 +544,7 @@ static int store_dbi(ks_stores_t *s, const char *store, int partition, MDB_dbi *
         if (s->dbs[i].dbi == *out && strcmp(s->dbs[i].name, name) == 0)
             stable = s->dbs[i].name;
     if (s->nfast < 4096 && stable) {
-        s->fast = ks_xrealloc(s->fast, (size_t)(s->nfast + 1) * sizeof *s->fast);
+        KS_GROW(s->fast, s->nfast);
         s->fast[s->nfast].store = store;
         s->fast[s->nfast].partition = partition;
         s->fast[s->nfast].dbi = *out;

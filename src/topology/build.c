@@ -80,7 +80,7 @@ void ks__build(load_t *L)
             for (int k = 0; k < t->ninternal && !seen; k++)
                 seen = strcmp(t->internal_topics[k], name) == 0;
             if (!seen) {
-                t->internal_topics = realloc(t->internal_topics, (size_t)(t->ninternal + 1) * sizeof(char *));
+                KS_GROW(t->internal_topics, t->ninternal);
                 t->internal_topics[t->ninternal++] = strdup(name);
             }
         }

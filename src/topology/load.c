@@ -182,7 +182,7 @@ static void load_topics(load_t *L, const ks_ynode_t *n)
         }
         c.name = ks_xstrdup(name);
         c.declared = 1;
-        t->topics = ks_xrealloc(t->topics, (size_t)(t->ntopics + 1) * sizeof *t->topics);
+        KS_GROW(t->topics, t->ntopics);
         t->topics[t->ntopics++] = c;
     }
     /* Topics declared before `defaults` still take defaults for what they did not set: re-resolve. */
@@ -218,7 +218,7 @@ static void load_tables(load_t *L, const ks_ynode_t *n)
         const char *store = scalar(L, ks_ynode_get(v, "store"), "`store`");
         tc.store = ks_xstrdup(store ? store : tc.name);
         tc.pos = ks__pos_of(L, n->keys[i]);
-        t->tables = ks_xrealloc(t->tables, (size_t)(t->ntables + 1) * sizeof *t->tables);
+        KS_GROW(t->tables, t->ntables);
         t->tables[t->ntables++] = tc;
         ks__note_name(L, tc.name, n->keys[i], "table");
     }
@@ -242,7 +242,7 @@ void ks__note_name(load_t *L, const char *name, const ks_ynode_t *at, const char
             return;
         }
     }
-    L->names = ks_xrealloc(L->names, (size_t)(L->nnames + 1) * sizeof *L->names);
+    KS_GROW(L->names, L->nnames);
     L->names[L->nnames].name = name;
     L->names[L->nnames].what = what;
     L->names[L->nnames].line = at ? at->line : 0;
@@ -357,10 +357,10 @@ void ks__load_config(load_t *L, const ks_ynode_t *n)
             }
             if (strcmp(k, "dlq.topic") == 0)
                 t->dlq_topic = ks_xstrdup(v);
-            t->config_keys = ks_xrealloc(t->config_keys, (size_t)(t->nconfig + 1) * sizeof(char *));
-            t->config_vals = ks_xrealloc(t->config_vals, (size_t)(t->nconfig + 1) * sizeof(char *));
-            t->config_key_pos = ks_xrealloc(t->config_key_pos, (size_t)(t->nconfig + 1) * sizeof(ks_pos_t));
-            t->config_val_pos = ks_xrealloc(t->config_val_pos, (size_t)(t->nconfig + 1) * sizeof(ks_pos_t));
+            KS_GROW(t->config_keys, t->nconfig);
+            KS_GROW(t->config_vals, t->nconfig);
+            KS_GROW(t->config_key_pos, t->nconfig);
+            KS_GROW(t->config_val_pos, t->nconfig);
             t->config_key_pos[t->nconfig] = ks__pos_of(L, n->keys[i]);
             t->config_val_pos[t->nconfig] = ks__pos_of(L, n->items[i]);
             t->config_keys[t->nconfig] = ks_xstrdup(k);

@@ -43,7 +43,7 @@ ks_proc_t *ks__new_proc_burn(load_t *L, ks_op_t op, const char *prefix, const ch
     p->subtopology = -1;
     p->seq = t->nprocs;
     p->add_order = 4 * p->seq;
-    t->procs = ks_xrealloc(t->procs, (size_t)(t->nprocs + 1) * sizeof *t->procs);
+    KS_GROW(t->procs, t->nprocs);
     t->procs[t->nprocs++] = p;
     return p;
 }
@@ -63,21 +63,21 @@ char *ks__gen_name(load_t *L, const char *prefix)
 
 void ks__link(ks_proc_t *parent, ks_proc_t *child)
 {
-    parent->children = ks_xrealloc(parent->children, (size_t)(parent->nchildren + 1) * sizeof(ks_proc_t *));
+    KS_GROW(parent->children, parent->nchildren);
     parent->children[parent->nchildren++] = child;
-    child->parents = ks_xrealloc(child->parents, (size_t)(child->nparents + 1) * sizeof(ks_proc_t *));
+    KS_GROW(child->parents, child->nparents);
     child->parents[child->nparents++] = parent;
 }
 
 void ks__add_store(ks_proc_t *p, const char *store)
 {
-    p->stores = ks_xrealloc(p->stores, (size_t)(p->nstores + 1) * sizeof(char *));
+    KS_GROW(p->stores, p->nstores);
     p->stores[p->nstores++] = ks_xstrdup(store);
 }
 
 void ks__add_extra(ks_proc_t *p, ks_step_expr_t e)
 {
-    p->extra = ks_xrealloc(p->extra, (size_t)(p->nextra + 1) * sizeof *p->extra);
+    KS_GROW(p->extra, p->nextra);
     p->extra[p->nextra++] = e;
 }
 
@@ -96,7 +96,7 @@ static ks_proc_t *source_for(load_t *L, char **topics, int ntopics, const ks_yno
     s->io.ntopics = ntopics;
     s->io.topic = ks_xstrdup(topics[0]);
     if (ntopics == 1) {
-        L->sources = ks_xrealloc(L->sources, (size_t)(L->nsources + 1) * sizeof *L->sources);
+        KS_GROW(L->sources, L->nsources);
         L->sources[L->nsources].topic = ks_xstrdup(topics[0]);
         L->sources[L->nsources].src = s;
         L->nsources++;
@@ -169,7 +169,7 @@ static void link_repartition(load_t *L, stream_t *s, ks_proc_t *from, ks_proc_t 
     src->io.topics[0] = ks_xstrdup(full);
     src->io.ntopics = 1;
     src->is_repartition = 1;
-    t->internal_topics = ks_xrealloc(t->internal_topics, (size_t)(t->ninternal + 1) * sizeof(char *));
+    KS_GROW(t->internal_topics, t->ninternal);
     t->internal_topics[t->ninternal++] = ks_xstrdup(full);
     s->cur = src;
     s->key_changed = 0;
@@ -487,7 +487,7 @@ pipe_state_t *ks__load_pipeline(load_t *L, pipe_state_t *ps)
                 ks__err_at(L, from->items[i], "`from` lists topic names, not a %s", ks_ynode_kind_name(from->items[i]));
                 continue;
             }
-            topics = ks_xrealloc(topics, (size_t)(ntopics + 1) * sizeof(char *));
+            KS_GROW(topics, ntopics);
             topics[ntopics++] = ks_xstrdup(from->items[i]->value);
         }
     } else if (from->kind == KS_YAML_MAP && ks_ynode_get(from, "generate")) {
@@ -628,7 +628,7 @@ void ks__load_pipelines(load_t *L, const ks_ynode_t *n)
     if (n->n == 0)
         ks__err_at(L, n, "`pipelines` is empty: a topology needs at least one pipeline");
     for (size_t i = 0; i < n->n; i++) {
-        L->pipes = ks_xrealloc(L->pipes, (size_t)(L->npipes + 1) * sizeof *L->pipes);
+        KS_GROW(L->pipes, L->npipes);
         pipe_state_t ps = {n->keys[i]->value, n->items[i], n->keys[i], NULL, 0, 0, 0, 0};
         L->pipes[L->npipes++] = ps;
         ks__note_name(L, ps.name, n->keys[i], "pipeline");

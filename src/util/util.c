@@ -3,6 +3,7 @@
  */
 #include "util.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,15 @@ void *ks_xrealloc(void *p, size_t n)
     if (!q)
         oom(n);
     return q;
+}
+
+void *ks_grow(void *arr, int n, size_t elem)
+{
+    if (n < 0 || n == INT_MAX || (size_t)n + 1 > SIZE_MAX / (elem ? elem : 1)) {
+        fprintf(stderr, "kstreamd: cannot grow an array of %d elements of %zu bytes\n", n, elem);
+        abort();
+    }
+    return ks_xrealloc(arr, ((size_t)n + 1) * elem);
 }
 
 char *ks_xstrdup(const char *s)

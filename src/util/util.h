@@ -28,6 +28,17 @@ void *ks_xrealloc(void *p, size_t n);
 char *ks_xstrdup(const char *s);
 char *ks_xstrndup(const char *s, size_t n);
 
+/*
+ * Room for one more element at the end of an array of n elements of elem
+ * bytes each (a list built once, read many times): returns the array
+ * reallocated to n + 1 elements. Aborts as ks_xrealloc does when memory runs
+ * out, and when n + 1 elements would not fit an int count or a size_t.
+ * KS_GROW(arr, n) does it in place: `KS_GROW(t->procs, t->nprocs);
+ * t->procs[t->nprocs++] = p;`.
+ */
+void *ks_grow(void *arr, int n, size_t elem);
+#define KS_GROW(arr, n) ((arr) = ks_grow((arr), (n), sizeof *(arr)))
+
 /* A growable byte buffer, always NUL-terminated when data != NULL. */
 typedef struct ks_buf {
     char *data;
