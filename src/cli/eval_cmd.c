@@ -34,8 +34,10 @@
 #define READ_BLOCK (1u << 20)   /* bytes asked of read() at a time */
 #define WRITE_BLOCK (1u << 16)  /* buffered output is written when it reaches this */
 
-/* Slots of the variables after the stream variables: the generate ones, then --var extras. */
-enum { V_KEY, V_VALUE, V_I = KS_EXPR_NSTREAM_VARS, V_RAND, V_SEED, V_NOW, V__FIXED };
+/*
+ * The slots: the stream variables (KS_EXPR_VAR_*), the generate ones
+ * (KS_GEN_VAR_*), then the --var extras from KS_GEN_VAR__END on.
+ */
 
 static void usage(FILE *f)
 {
@@ -293,7 +295,7 @@ static int parse_var(opts_t *o, const char *spec)
             slot = j;
     if (slot < 0) {
         if (o->nvars >= MAX_VARS) {
-            fprintf(stderr, "kstreamd eval: too many --var (at most %d)\n", MAX_VARS - V__FIXED);
+            fprintf(stderr, "kstreamd eval: too many --var (at most %d)\n", MAX_VARS - KS_GEN_VAR__END);
             ks_val_release(v);
             return -1;
         }
@@ -381,17 +383,17 @@ static double wall_ms(void)
 
 int ks_cmd_eval(int argc, char **argv)
 {
-    static const char *const fixed_names[V__FIXED] = {KS_GEN_ALL_VARS};
+    static const char *const fixed_names[KS_GEN_VAR__END] = {KS_GEN_ALL_VARS};
     _Static_assert(sizeof fixed_names / sizeof fixed_names[0] == KS_EXPR_NSTREAM_VARS + KS_GEN_NVARS,
                    "the generate variables follow the stream variables");
-    opts_t o = {.nvars = V__FIXED};
+    opts_t o = {.nvars = KS_GEN_VAR__END};
     ks_expr_t *e = NULL;
     writer_t w = {.failed = 0};
     reader_t r = {0};
     int status = 0;
     for (int i = 0; i < MAX_VARS; i++)
         o.vals[i] = ks_null();
-    for (int i = 0; i < V__FIXED; i++)
+    for (int i = 0; i < KS_GEN_VAR__END; i++)
         o.names[i] = fixed_names[i];
     int rc = parse_args(&o, argc, argv);
     if (rc) {
@@ -399,11 +401,11 @@ int ks_cmd_eval(int argc, char **argv)
         goto out;
     }
     if (o.key) {
-        ks_val_release(o.vals[V_KEY]);
-        o.vals[V_KEY] = ks_str_cstr(o.key);
+        ks_val_release(o.vals[KS_EXPR_VAR_KEY]);
+        o.vals[KS_EXPR_VAR_KEY] = ks_str_cstr(o.key);
     }
-    if (!o.fixed[V_SEED])
-        o.vals[V_SEED] = ks_num((double)o.seed);
+    if (!o.fixed[KS_GEN_VAR_SEED])
+        o.vals[KS_GEN_VAR_SEED] = ks_num((double)o.seed);
     char *cerr = NULL;
     e = ks_expr_compile(o.src, o.names, o.nvars, &cerr);
     if (!e) {
@@ -433,16 +435,16 @@ int ks_cmd_eval(int argc, char **argv)
             if (input.kind == KS_INVALID)
                 break;
         }
-        o.vals[V_VALUE] = input; /* borrowed for the evaluation */
+        o.vals[KS_EXPR_VAR_VALUE] = input; /* borrowed for the evaluation */
         w.in = input.kind == KS_OBJECT || input.kind == KS_ARRAY ? (const void *)input.o : NULL;
         w.in_text = !o.null_input && r.span.canonical ? r.buf + r.span.start : NULL;
         w.in_len = r.pos - r.span.start;
-        if (!o.fixed[V_I])
-            o.vals[V_I] = ks_num((double)index);
-        if (!o.fixed[V_RAND])
-            o.vals[V_RAND] = ks_num(ks_generate_rand(o.seed, index));
-        if (!o.fixed[V_NOW])
-            o.vals[V_NOW] = ks_num(wall_ms());
+        if (!o.fixed[KS_GEN_VAR_I])
+            o.vals[KS_GEN_VAR_I] = ks_num((double)index);
+        if (!o.fixed[KS_GEN_VAR_RAND])
+            o.vals[KS_GEN_VAR_RAND] = ks_num(ks_generate_rand(o.seed, index));
+        if (!o.fixed[KS_GEN_VAR_NOW])
+            o.vals[KS_GEN_VAR_NOW] = ks_num(wall_ms());
         ks_val err;
         if (ks_expr_eval(e, input, o.vals, o.nvars, emit, &w, &err)) {
             /* This input's outputs, then its error: in order when both streams go to one place. */
@@ -453,7 +455,7 @@ int ks_cmd_eval(int argc, char **argv)
             ks_val_release(err);
             status = 1;
         }
-        o.vals[V_VALUE] = ks_null();
+        o.vals[KS_EXPR_VAR_VALUE] = ks_null();
         w.in = NULL; /* the input is freed now: another value may take its address */
         w.in_text = NULL;
         ks_val_release(input);
@@ -468,7 +470,7 @@ out:
     ks_expr_free(e);
     for (int i = 0; i < MAX_VARS; i++)
         ks_val_release(o.vals[i]);
-    for (int i = V__FIXED; i < o.nvars; i++)
+    for (int i = KS_GEN_VAR__END; i < o.nvars; i++)
         free((char *)o.names[i]);
     return status;
 }

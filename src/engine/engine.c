@@ -104,19 +104,19 @@ int ks__bind_vars(ks_engine_t *e, flight_t *f, ks_val vars[KS_EXPR_NSTREAM_VARS]
         return -1;
     for (int i = 0; i < KS_EXPR_NSTREAM_VARS; i++)
         vars[i] = ks_null();
-    vars[0] = k;
-    vars[1] = v;
-    vars[2] = ks_num((double)f->ts);
+    vars[KS_EXPR_VAR_KEY] = k;
+    vars[KS_EXPR_VAR_VALUE] = v;
+    vars[KS_EXPR_VAR_TIMESTAMP] = ks_num((double)f->ts);
     if (e->cur_topic.kind != KS_STRING || strcmp(ks_str_data(e->cur_topic), e->cur->topic) != 0) {
         ks_val_release(e->cur_topic);
         e->cur_topic = ks_str_cstr(e->cur->topic);
     }
-    vars[3] = e->cur_topic;
-    vars[4] = ks_num(e->cur->partition);
-    vars[5] = ks_num((double)e->cur->offset);
+    vars[KS_EXPR_VAR_TOPIC] = e->cur_topic;
+    vars[KS_EXPR_VAR_PARTITION] = ks_num(e->cur->partition);
+    vars[KS_EXPR_VAR_OFFSET] = ks_num((double)e->cur->offset);
     if (e->cur_headers.kind == KS_INVALID)
         e->cur_headers = headers_val(e->cur);
-    vars[6] = e->cur_headers;
+    vars[KS_EXPR_VAR_HEADERS] = e->cur_headers;
     return 0;
 }
 

@@ -12,9 +12,6 @@
 #include "../json/json.h"
 #include "../util/util.h"
 
-/* Slots of the generate variables after the stream variables (KS_GEN_ALL_VARS). */
-enum { V_KEY, V_VALUE, V_TIMESTAMP, V_TOPIC, V_I = KS_EXPR_NSTREAM_VARS, V_RAND, V_SEED, V_NOW, V__N };
-
 struct ks_generator {
     const ks_topology_t *t;
     const ks_proc_t *src;       /* the generate source node */
@@ -127,7 +124,7 @@ static int run(const ks_generator_t *g, int part, ks_val input, const ks_val *va
                size_t errlen)
 {
     ks_val e;
-    if (ks_expr_eval1(g->src->extra[part].expr, input, vars, V__N, out, &e)) {
+    if (ks_expr_eval1(g->src->extra[part].expr, input, vars, KS_GEN_VAR__END, out, &e)) {
         char *m = ks_expr_error_message(e);
         ks_val_release(e);
         failed(g, part, m, err, errlen);
@@ -160,14 +157,14 @@ int ks_generator_next(ks_generator_t *g, int64_t now_ms, ks_record_t *out, char 
         return 1;
     const ks_proc_t *p = g->src;
     int64_t i = g->i++;
-    ks_val vars[V__N];
-    for (int k = 0; k < V__N; k++)
+    ks_val vars[KS_GEN_VAR__END];
+    for (int k = 0; k < KS_GEN_VAR__END; k++)
         vars[k] = ks_null();
-    vars[V_TOPIC] = g->topic;
-    vars[V_I] = ks_num((double)i);
-    vars[V_RAND] = ks_num(ks_generate_rand(p->gen.seed, i));
-    vars[V_SEED] = ks_num((double)p->gen.seed);
-    vars[V_NOW] = ks_num((double)now_ms);
+    vars[KS_EXPR_VAR_TOPIC] = g->topic;
+    vars[KS_GEN_VAR_I] = ks_num((double)i);
+    vars[KS_GEN_VAR_RAND] = ks_num(ks_generate_rand(p->gen.seed, i));
+    vars[KS_GEN_VAR_SEED] = ks_num((double)p->gen.seed);
+    vars[KS_GEN_VAR_NOW] = ks_num((double)now_ms);
     int64_t ts = now_ms;
     ks_val v = ks_invalid(), k = ks_null();
     int rc = -1;
@@ -188,11 +185,11 @@ int ks_generator_next(ks_generator_t *g, int64_t now_ms, ks_record_t *out, char 
         ts = (int64_t)d;
         ks_val_release(tv);
     }
-    vars[V_TIMESTAMP] = ks_num((double)ts);
+    vars[KS_EXPR_VAR_TIMESTAMP] = ks_num((double)ts);
     if (run(g, KS_GEN_VALUE, ks_null(), vars, &v, err, errlen))
         goto done;
     if (p->extra[KS_GEN_KEY].expr) {
-        vars[V_VALUE] = v;
+        vars[KS_EXPR_VAR_VALUE] = v;
         if (run(g, KS_GEN_KEY, v, vars, &k, err, errlen))
             goto done;
     }

@@ -39,8 +39,8 @@ int ks__st_eval_x(ks_engine_t *e, flight_t *f, const ks_proc_t *p, const ks_step
     ks_val vars[KS_EXPR_NSTREAM_VARS], err;
     if (ks__bind_vars(e, f, vars))
         return -1;
-    vars[7] = agg.kind == KS_INVALID ? ks_null() : agg;
-    vars[10] = f->window.kind == KS_INVALID ? ks_null() : f->window;
+    vars[KS_EXPR_VAR_AGG] = agg.kind == KS_INVALID ? ks_null() : agg;
+    vars[KS_EXPR_VAR_WINDOW] = f->window.kind == KS_INVALID ? ks_null() : f->window;
     if (ks_expr_eval1(x->expr, input, vars, KS_EXPR_NSTREAM_VARS, out, &err)) {
         char *m = ks_expr_error_message(err);
         ks_val_release(err);

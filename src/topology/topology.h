@@ -178,13 +178,21 @@ typedef struct ks_proc {
 /* Slots of a generate source's expressions in ks_proc_t.extra. */
 enum { KS_GEN_KEY, KS_GEN_VALUE, KS_GEN_TIMESTAMP, KS_GEN__NEXPR };
 /*
- * The variables of a generate source's expressions, in slot order: the
- * stream variables (KS_EXPR_STREAM_VARS), then $i, $rand, $seed, $now.
+ * The variables of a generate source's expressions besides the stream
+ * variables, one row each in slot order after them: XX(slot, name). The
+ * slots are KS_GEN_VAR_I, ...; KS_GEN_ALL_VARS lists every name, the stream
+ * variables' first.
  */
-#define KS_GEN_NVARS 4
-#define KS_GEN_ALL_VARS \
-    "key", "value", "timestamp", "topic", "partition", "offset", "headers", "agg", "left", "right", "window", \
-    "i", "rand", "seed", "now"
+#define KS_GEN_VAR_LIST(XX) XX(I, "i") XX(RAND, "rand") XX(SEED, "seed") XX(NOW, "now")
+enum {
+    KS_GEN_VAR__BEFORE = KS_EXPR_NSTREAM_VARS - 1, /* so that the first row takes the slot after the stream variables */
+#define XX(slot, name) KS_GEN_VAR_##slot,
+    KS_GEN_VAR_LIST(XX)
+#undef XX
+    KS_GEN_VAR__END /* the number of slots of a generate expression */
+};
+#define KS_GEN_NVARS (KS_GEN_VAR__END - KS_EXPR_NSTREAM_VARS)
+#define KS_GEN_ALL_VARS KS_EXPR_STREAM_VAR_LIST(KS_EXPR_VAR_NAME) KS_GEN_VAR_LIST(KS_EXPR_VAR_NAME)
 /* The pseudo-topic prefix of generate sources: `generate:<pipeline>`. */
 #define KS_GEN_TOPIC_PREFIX "generate:"
 
