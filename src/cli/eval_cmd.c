@@ -206,7 +206,7 @@ static int reader_next(reader_t *r, ks_val *out)
          * failure, or one at the end of the input, is the input's error.
          */
         if (rc && (r->eof || pos < r->end)) {
-            char perr[200];
+            char perr[KS_ERRMSG_SIZE];
             pos = r->pos;
             ks_json_parse_next_at(text, r->end, &pos, &r->span, out, perr, sizeof perr);
             fprintf(stderr, "kstreamd eval: input: %s\n", perr);
@@ -241,7 +241,7 @@ static int field_fast(reader_t *r, const char *name, writer_t *w)
     if (rc < 0)
         return 0;
     ks_val v = ks_null();
-    char perr[64];
+    char perr[KS_ERRMSG_SIZE];
     if (rc == 2 && ks_json_parse(r->buf + voff, vlen, &v, perr, sizeof perr))
         return 0; /* cannot happen for text the scan accepted; the parser says why if it does */
     r->pos = pos;
@@ -283,7 +283,7 @@ static int parse_var(opts_t *o, const char *spec)
         fprintf(stderr, "kstreamd eval: --var wants NAME=JSON, got `%s`\n", spec);
         return -1;
     }
-    char err[200];
+    char err[KS_ERRMSG_SIZE];
     ks_val v;
     if (ks_json_parse(eq + 1, strlen(eq + 1), &v, err, sizeof err)) {
         fprintf(stderr, "kstreamd eval: --var %.*s: invalid JSON: %s\n", (int)(eq - spec), spec, err);

@@ -11,6 +11,7 @@
 
 #include "../json/json.h"
 #include "../util/util.h"
+#include "engine_int.h"
 
 struct ks_generator {
     const ks_topology_t *t;
@@ -113,9 +114,9 @@ static const char *const part_names[KS_GEN__NEXPR] = {[KS_GEN_KEY] = "key", [KS_
 /* "evaluating `value` of generate (file:line:col): msg", the engine's wording for a failed expression. */
 static int failed(const ks_generator_t *g, int part, const char *msg, char *err, size_t errlen)
 {
-    const ks_step_expr_t *x = &g->src->extra[part];
-    snprintf(err, errlen, "evaluating `%s` of generate (%s:%d:%d): %s", part_names[part], x->pos.file, x->pos.line,
-             x->pos.col, msg);
+    char what[KS_ERRMSG_SIZE];
+    ks__eval_context(what, sizeof what, g->src, part_names[part], g->src->extra[part].pos);
+    snprintf(err, errlen, "%s: %s", what, msg);
     return -1;
 }
 

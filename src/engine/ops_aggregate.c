@@ -26,9 +26,8 @@ const ks_step_expr_t *ks__st_part_of(const ks_proc_t *p, const char *name)
 /* Sends the record to the dead-letter path, naming the step's expression and where it is written. */
 static void eval_x_fail(ks_engine_t *e, flight_t *f, const ks_proc_t *p, const ks_step_expr_t *x, const char *why)
 {
-    char what[300];
-    snprintf(what, sizeof what, "evaluating `%s` of `%s` (%s:%d:%d)", x->part ? x->part : "expression",
-             ks_op_dsl_name(p->op), x->pos.file, x->pos.line, x->pos.col);
+    char what[KS_ERRMSG_SIZE];
+    ks__eval_context(what, sizeof what, p, x->part ? x->part : "expression", x->pos);
     ks__fail(e, f, what, why);
 }
 

@@ -428,7 +428,7 @@ static int on_due(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 static void sup_emit(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl, const char *v,
                      size_t vl)
 {
-    char err[200];
+    char err[KS_ERRMSG_SIZE];
     ks_val key, value = ks_null();
     if (ks_json_parse(k + 8, kl - 8, &key, err, sizeof err) ||
         (v[16] && ks_json_parse(v + 17, vl - 17, &value, err, sizeof err))) {

@@ -302,7 +302,7 @@ int ks_engine_flush(ks_engine_t *e, char *err, size_t errlen)
         ks__st_sup_log(e);
     if (e->failed) {
         snprintf(err, errlen, "%s", e->fatal);
-        return KS_EIO;
+        return -1;
     }
     return 0;
 }

@@ -291,7 +291,7 @@ static int eval_fallback(const ks_expr_t *e, ks_val input, const ks_val *vals, i
                 *err = from_jv(msg);
             else
                 jv_free(msg);
-            rc = KS_EEVAL;
+            rc = -1;
         } else {
             jv_free(r);
         }
@@ -324,7 +324,7 @@ int ks_expr_eval(const ks_expr_t *e, ks_val input, const ks_val *vals, int nvals
             *err = cx.err;
         else
             ks_val_release(cx.err);
-        return KS_EEVAL;
+        return -1;
     }
     if (rc == RC_BREAK && cx.break_id != BREAK_BY_CALLER) {
         /* A break that no label caught cannot happen: labels are lexically checked. */
@@ -363,7 +363,7 @@ int ks_expr_eval1(const ks_expr_t *e, ks_val input, const ks_val *vals, int nval
                 *err = cx.err;
             else
                 ks_val_release(cx.err);
-            return KS_EEVAL;
+            return -1;
         }
         return 0;
     }

@@ -81,7 +81,7 @@ typedef int (*ks_expr_emit_fn)(void *ud, ks_val v);
 /*
  * Runs the program on `input` (borrowed) with `vals[i]` bound to the i-th
  * declared variable (borrowed; missing or invalid ones are null). Returns 0,
- * or KS_EEVAL when the program raised an error: *err then holds the error
+ * or -1 when the program raised an error: *err then holds the error
  * value (owned by the caller), as `try ... catch .` would see it. Outputs
  * emitted before the error have been delivered.
  */

@@ -76,7 +76,7 @@ static void on_gen_timer(uv_timer_t *h)
         /* One thread of several takes its share of a generator's records. */
         for (int k = 0; st->gen_made[g] < due && k < 5000 && !st->failed; k++) {
             ks_record_t r;
-            char err[512];
+            char err[KS_ERRMSG_SIZE];
             int rc = ks_generator_next(st->gens[g], (int64_t)now, &r, err, sizeof err);
             if (rc == 1)
                 break;
@@ -92,7 +92,7 @@ static void on_gen_timer(uv_timer_t *h)
                 ks__on_emit(st, &dl);
                 continue;
             }
-            char perr[1500];
+            char perr[KS_ERRMSG_SIZE];
             st->in++;
             if (ks_engine_process(st->engine, &r, perr, sizeof perr))
                 ks__thread_fail(st, "errors.tolerance is none and a generated record failed: %s", perr);
@@ -481,7 +481,7 @@ static void thread_begin(stream_thread_t *st)
 static void *thread_main(void *arg)
 {
     stream_thread_t *st = arg;
-    char err[1024];
+    char err[KS_ERRMSG_SIZE];
     uv_loop_init(&st->loop);
     uv_async_init(&st->loop, &st->stop_async, on_stop);
     st->stop_async.data = st;
@@ -612,7 +612,7 @@ int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *confs)
     /* What the process has once is the same in every configuration (ks_runtime_conf_check_together). */
     const ks_runtime_conf_t *conf = &confs[0];
     ks__log_set_level(conf->log_level);
-    char err[1024];
+    char err[KS_ERRMSG_SIZE];
     const char *bootstrap = conf->bootstrap;
     int embedded = strcmp(bootstrap, "embedded") == 0;
     if (embedded && !(bootstrap = ks__embedded_start(ts, n, conf, err, sizeof err))) {

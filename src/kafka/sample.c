@@ -75,7 +75,7 @@ void ks__sample_capture(stream_thread_t *st, const ks_record_t *r)
 static void sample_decode(ks_buf_t *out, ks_serde_t serde, const ks_buf_t *bytes, int is_null)
 {
     ks_val v;
-    char err[256];
+    char err[KS_ERRMSG_SIZE];
     if (ks_serde_decode(serde, is_null ? NULL : (bytes->data ? bytes->data : ""), bytes->len, &v, err, sizeof err)) {
         ks_buf_printf(out, "(not %s: %s)", ks_serde_name(serde), err);
         return;

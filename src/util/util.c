@@ -1,5 +1,5 @@
 /*
- * util.c: allocation helpers, the byte buffer and error-code strings.
+ * util.c: allocation helpers, the vector helper and the byte buffer.
  */
 #include "util.h"
 
@@ -8,19 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-const char *ks_strerror(int code)
-{
-    switch (code) {
-    case KS_OK: return "success";
-    case KS_ENOMEM: return "out of memory";
-    case KS_EINVAL: return "invalid argument";
-    case KS_EPARSE: return "syntax error";
-    case KS_EEVAL: return "expression error";
-    case KS_EIO: return "input/output error";
-    default: return "unknown error";
-    }
-}
 
 static void oom(size_t n)
 {

@@ -1,6 +1,7 @@
 /*
  * util.h: small helpers every module uses: allocation that aborts on
- * failure, a growable byte buffer, and error codes.
+ * failure, a growable byte buffer, the grow-by-one vector helper and the
+ * size of error buffers.
  *
  * Allocation failure is not recoverable in kstreamd; the x* functions print a
  * message and abort instead of returning NULL (as h2o and Redis do).
@@ -12,15 +13,13 @@
 #include <stdint.h>
 #include <string.h>
 
-#define KS_OK 0
-#define KS_ENOMEM -1   /* unused in practice: allocation aborts */
-#define KS_EINVAL -2   /* invalid argument or input */
-#define KS_EPARSE -3   /* syntax error in JSON, YAML or an expression */
-#define KS_EEVAL -4    /* an expression raised an error */
-#define KS_EIO -5      /* a file or socket failed */
-
-/* Returns a static English description of a KS_E* code. */
-const char *ks_strerror(int code);
+/*
+ * The size of an error buffer. A fallible function returns 0, or -1 after
+ * writing one sentence into the caller's buffer (`char *err, size_t
+ * errlen`); callers declare `char err[KS_ERRMSG_SIZE]`. See HACKING.md,
+ * "Conventions you will meet".
+ */
+#define KS_ERRMSG_SIZE 2048
 
 void *ks_xmalloc(size_t n);
 void *ks_xcalloc(size_t n, size_t size);
