@@ -27,7 +27,7 @@ static void unite(int *parent, int a, int b)
         parent[a < b ? b : a] = a < b ? a : b; /* the root is the earliest-created node */
 }
 
-void ks__build(load_t *L)
+void ks__topo_build(load_t *L)
 {
     ks_topology_t *t = L->t;
     int n = t->nprocs;

@@ -32,7 +32,7 @@ static void check_one(load_t *L, const char *name, const char *what, ks_pos_t po
                     shorten ? shorten : "");
 }
 
-void ks__check_topic_names(load_t *L)
+void ks__topo_check_topic_names(load_t *L)
 {
     const ks_topology_t *t = L->t;
     const char *derived = ": shorten the application or the step's name";
