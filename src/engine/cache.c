@@ -80,7 +80,7 @@ static uint16_t intern_topic(struct ks_state *st, const char *t)
             return (uint16_t)i;
     if (st->ntopics == 65535)
         return 0; /* more source topics than that: the dead-letter headers may name the first */
-    st->topics = ks_xrealloc(st->topics, (size_t)(st->ntopics + 1) * sizeof *st->topics);
+    KS_GROW(st->topics, st->ntopics);
     st->topics[st->ntopics] = ks_xstrdup(t);
     return (uint16_t)st->ntopics++;
 }
