@@ -35,8 +35,10 @@
 #define READ_BLOCK (1u << 20)   /* bytes asked of read() at a time */
 #define WRITE_BLOCK (1u << 16)  /* buffered output is written when it reaches this */
 
-/* Slots of the variables after the stream variables: the generate ones, then --var extras. */
-enum { V_KEY, V_VALUE, V_I = KS_EXPR_NSTREAM_VARS, V_RAND, V_SEED, V_NOW, V__FIXED };
+/*
+ * The slots: the stream variables (KS_EXPR_VAR_*), the generate ones
+ * (KS_GEN_VAR_*), then the --var extras from KS_GEN_VAR__END on.
+ */
 
 static void usage(FILE *f)
 {
@@ -205,7 +207,7 @@ static int reader_next(reader_t *r, ks_val *out)
          * failure, or one at the end of the input, is the input's error.
          */
         if (rc && (r->eof || pos < r->end)) {
-            char perr[200];
+            char perr[KS_ERRMSG_SIZE];
             pos = r->pos;
             ks_json_parse_next_at(text, r->end, &pos, &r->span, out, perr, sizeof perr);
             fprintf(stderr, "kstreamd eval: input: %s\n", perr);
@@ -240,7 +242,7 @@ static int field_fast(reader_t *r, const char *name, writer_t *w)
     if (rc < 0)
         return 0;
     ks_val v = ks_null();
-    char perr[64];
+    char perr[KS_ERRMSG_SIZE];
     if (rc == 2 && ks_json_parse(r->buf + voff, vlen, &v, perr, sizeof perr))
         return 0; /* cannot happen for text the scan accepted; the parser says why if it does */
     r->pos = pos;
@@ -282,7 +284,7 @@ static int parse_var(opts_t *o, const char *spec)
         fprintf(stderr, "kstreamd eval: --var wants NAME=JSON, got `%s`\n", spec);
         return -1;
     }
-    char err[200];
+    char err[KS_ERRMSG_SIZE];
     ks_val v;
     if (ks_json_parse(eq + 1, strlen(eq + 1), &v, err, sizeof err)) {
         fprintf(stderr, "kstreamd eval: --var %.*s: invalid JSON: %s\n", (int)(eq - spec), spec, err);
@@ -294,7 +296,7 @@ static int parse_var(opts_t *o, const char *spec)
             slot = j;
     if (slot < 0) {
         if (o->nvars >= MAX_VARS) {
-            fprintf(stderr, "kstreamd eval: too many --var (at most %d)\n", MAX_VARS - V__FIXED);
+            fprintf(stderr, "kstreamd eval: too many --var (at most %d)\n", MAX_VARS - KS_GEN_VAR__END);
             ks_val_release(v);
             return -1;
         }
@@ -375,17 +377,17 @@ static int parse_args(opts_t *o, int argc, char **argv)
 
 int ks_cmd_eval(int argc, char **argv)
 {
-    static const char *const fixed_names[V__FIXED] = {KS_GEN_ALL_VARS};
+    static const char *const fixed_names[KS_GEN_VAR__END] = {KS_GEN_ALL_VARS};
     _Static_assert(sizeof fixed_names / sizeof fixed_names[0] == KS_EXPR_NSTREAM_VARS + KS_GEN_NVARS,
                    "the generate variables follow the stream variables");
-    opts_t o = {.nvars = V__FIXED};
+    opts_t o = {.nvars = KS_GEN_VAR__END};
     ks_expr_t *e = NULL;
     writer_t w = {.failed = 0};
     reader_t r = {0};
     int status = 0;
     for (int i = 0; i < MAX_VARS; i++)
         o.vals[i] = ks_null();
-    for (int i = 0; i < V__FIXED; i++)
+    for (int i = 0; i < KS_GEN_VAR__END; i++)
         o.names[i] = fixed_names[i];
     int rc = parse_args(&o, argc, argv);
     if (rc) {
@@ -393,11 +395,11 @@ int ks_cmd_eval(int argc, char **argv)
         goto out;
     }
     if (o.key) {
-        ks_val_release(o.vals[V_KEY]);
-        o.vals[V_KEY] = ks_str_cstr(o.key);
+        ks_val_release(o.vals[KS_EXPR_VAR_KEY]);
+        o.vals[KS_EXPR_VAR_KEY] = ks_str_cstr(o.key);
     }
-    if (!o.fixed[V_SEED])
-        o.vals[V_SEED] = ks_num((double)o.seed);
+    if (!o.fixed[KS_GEN_VAR_SEED])
+        o.vals[KS_GEN_VAR_SEED] = ks_num((double)o.seed);
     char *cerr = NULL;
     e = ks_expr_compile(o.src, o.names, o.nvars, &cerr);
     if (!e) {
@@ -427,16 +429,16 @@ int ks_cmd_eval(int argc, char **argv)
             if (input.kind == KS_INVALID)
                 break;
         }
-        o.vals[V_VALUE] = input; /* borrowed for the evaluation */
+        o.vals[KS_EXPR_VAR_VALUE] = input; /* borrowed for the evaluation */
         w.in = input.kind == KS_OBJECT || input.kind == KS_ARRAY ? (const void *)input.o : NULL;
         w.in_text = !o.null_input && r.span.canonical ? r.buf + r.span.start : NULL;
         w.in_len = r.pos - r.span.start;
-        if (!o.fixed[V_I])
-            o.vals[V_I] = ks_num((double)index);
-        if (!o.fixed[V_RAND])
-            o.vals[V_RAND] = ks_num(ks_generate_rand(o.seed, index));
-        if (!o.fixed[V_NOW])
-            o.vals[V_NOW] = ks_num((double)ks_now_ms());
+        if (!o.fixed[KS_GEN_VAR_I])
+            o.vals[KS_GEN_VAR_I] = ks_num((double)index);
+        if (!o.fixed[KS_GEN_VAR_RAND])
+            o.vals[KS_GEN_VAR_RAND] = ks_num(ks_generate_rand(o.seed, index));
+        if (!o.fixed[KS_GEN_VAR_NOW])
+            o.vals[KS_GEN_VAR_NOW] = ks_num(ks_now_ms());
         ks_val err;
         if (ks_expr_eval(e, input, o.vals, o.nvars, emit, &w, &err)) {
             /* This input's outputs, then its error: in order when both streams go to one place. */
@@ -447,7 +449,7 @@ int ks_cmd_eval(int argc, char **argv)
             ks_val_release(err);
             status = 1;
         }
-        o.vals[V_VALUE] = ks_null();
+        o.vals[KS_EXPR_VAR_VALUE] = ks_null();
         w.in = NULL; /* the input is freed now: another value may take its address */
         w.in_text = NULL;
         ks_val_release(input);
@@ -462,7 +464,7 @@ out:
     ks_expr_free(e);
     for (int i = 0; i < MAX_VARS; i++)
         ks_val_release(o.vals[i]);
-    for (int i = V__FIXED; i < o.nvars; i++)
+    for (int i = KS_GEN_VAR__END; i < o.nvars; i++)
         free((char *)o.names[i]);
     return status;
 }

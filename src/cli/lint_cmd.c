@@ -88,7 +88,7 @@ static void ks_lint_add_use(ks_lint_t *lint, const ks_topology_t *t, const char 
 {
     if (!topic || !*topic || ks_lint_is_internal(t, topic) || ks_lint_is_dlq(lint, topic))
         return;
-    lint->uses = ks_xrealloc(lint->uses, (size_t)(lint->nuses + 1) * sizeof *lint->uses);
+    KS_GROW(lint->uses, lint->nuses);
     ks_lint_use_t use = {topic, t, dir, pos};
     if (!use.pos.file)
         use.pos.file = t->file;
@@ -101,13 +101,13 @@ static void ks_lint_collect(ks_lint_t *lint)
         const ks_topology_t *t = lint->ts[i];
         for (int j = 0; j < t->nprocs; j++) {
             const ks_proc_t *p = t->procs[j];
-            if (p->is_repartition || p->generate)
+            if (p->is_repartition || p->gen.enabled)
                 continue; /* internal topics and generate sources' pseudo-topics are not Kafka topics to check */
             if (p->op == KS_OP_SOURCE)
-                for (int k = 0; k < p->ntopics; k++)
-                    ks_lint_add_use(lint, t, p->topics[k], KS_LINT_READ, p->pos);
-            else if (p->op == KS_OP_SINK && !p->dynamic_topic)
-                ks_lint_add_use(lint, t, p->topic, KS_LINT_WRITE, p->pos);
+                for (int k = 0; k < p->io.ntopics; k++)
+                    ks_lint_add_use(lint, t, p->io.topics[k], KS_LINT_READ, p->pos);
+            else if (p->op == KS_OP_SINK && !p->io.dynamic_topic)
+                ks_lint_add_use(lint, t, p->io.topic, KS_LINT_WRITE, p->pos);
         }
     }
 }
@@ -240,14 +240,14 @@ static void ks_lint_check_join(ks_lint_t *lint, const ks_topology_t *t, const ks
     const ks_proc_t *p = join;
     do {
         if (p->op == KS_OP_SOURCE && !p->is_repartition) {
-            for (int k = 0; k < p->ntopics; k++) {
-                int parts = ks_lint_partitions(t, p->topics[k]);
+            for (int k = 0; k < p->io.ntopics; k++) {
+                int parts = ks_lint_partitions(t, p->io.topics[k]);
                 if (parts != 0 && parts != table_parts)
                     ks_diag_err(&lint->diags, join->pos.file ? join->pos.file : t->file, join->pos.line,
                                 join->pos.col,
                                 "`%s` with table `%s` is not co-partitioned: stream topic `%s` has %d partitions, "
                                 "table topic `%s` has %d",
-                                ks_op_dsl_name(join->op), tc->name, p->topics[k], parts, tc->topic, table_parts);
+                                ks_op_dsl_name(join->op), tc->name, p->io.topics[k], parts, tc->topic, table_parts);
             }
         }
         for (int i = 0; i < p->nparents && p->op != KS_OP_SOURCE; i++) {
@@ -269,11 +269,11 @@ static void ks_lint_check_copartitioning(ks_lint_t *lint)
         const ks_topology_t *t = lint->ts[i];
         for (int j = 0; j < t->nprocs; j++) {
             const ks_proc_t *p = t->procs[j];
-            if ((p->op != KS_OP_JOIN && p->op != KS_OP_LEFT_JOIN) || !p->topic)
+            if ((p->op != KS_OP_JOIN && p->op != KS_OP_LEFT_JOIN) || !p->join.table)
                 continue;
             const ks_table_conf_t *tc = NULL;
             for (int k = 0; k < t->ntables && !tc; k++)
-                if (strcmp(t->tables[k].name, p->topic) == 0)
+                if (strcmp(t->tables[k].name, p->join.table) == 0)
                     tc = &t->tables[k];
             if (!tc || tc->global)
                 continue;

@@ -156,7 +156,7 @@ static int check_runnable(ks_topology_t *const *ts, const ks_runtime_conf_t *con
     int nerr = 0;
     ks_engine_ops_t ops = {0};
     for (int i = 0; i < n; i++) {
-        char err[1024];
+        char err[KS_ERRMSG_SIZE];
         ks_engine_t *e = ks_engine_new(ts[i], &ops, NULL, err, sizeof err);
         if (!e) {
             fprintf(stderr, "%s\n", err);

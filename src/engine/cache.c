@@ -81,7 +81,7 @@ static uint16_t intern_topic(struct ks_state *st, const char *t)
             return (uint16_t)i;
     if (st->ntopics == 65535)
         return 0; /* more source topics than that: the dead-letter headers may name the first */
-    st->topics = ks_xrealloc(st->topics, (size_t)(st->ntopics + 1) * sizeof *st->topics);
+    KS_GROW(st->topics, st->ntopics);
     st->topics[st->ntopics] = ks_xstrdup(t);
     return (uint16_t)st->ntopics++;
 }
@@ -233,7 +233,7 @@ void ks__st_cache_clear(struct ks_state *st)
 /* The key a flushed entry forwards: the grouping key, or for a time window {key, window}. */
 static int entry_key(ks_engine_t *e, const centry_t *c, ks_val *out)
 {
-    int windowed = c->p->window.kind == KS_WIN_TUMBLING || c->p->window.kind == KS_WIN_HOPPING;
+    int windowed = c->p->state.window.kind == KS_WIN_TUMBLING || c->p->state.window.kind == KS_WIN_HOPPING;
     size_t jl = windowed && c->kl >= KS__ST_WINDOW_SUFFIX ? c->kl - KS__ST_WINDOW_SUFFIX : c->kl;
     char err[200];
     ks_val key;
@@ -244,7 +244,7 @@ static int entry_key(ks_engine_t *e, const centry_t *c, ks_val *out)
     }
     int64_t start;
     if (windowed && ks__st_window_key_times(c->k, c->kl, jl, 0, &start, NULL) == 0) {
-        *out = ks__st_windowed_key(key, start, start + c->p->window.size);
+        *out = ks__st_windowed_key(key, start, start + c->p->state.window.size);
         ks_val_release(key);
     } else {
         *out = key;

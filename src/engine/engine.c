@@ -44,7 +44,7 @@ const ks_engine_stats_t *ks_engine_stats(const ks_engine_t *e)
 int ks__flight_value(ks_engine_t *e, flight_t *f, ks_val *out)
 {
     if (f->value.kind == KS_INVALID) {
-        char err[256];
+        char err[KS_ERRMSG_SIZE];
         if (ks_serde_decode(f->value_serde, f->vraw, f->vlen, &f->value, err, sizeof err)) {
             f->value = ks_invalid();
             return ks__fail(e, f, "deserializing the value", err);
@@ -64,7 +64,7 @@ int ks__eval_field(ks_engine_t *e, flight_t *f, const ks_step_expr_t *x, ks_val 
     int rc = ks_json_field(f->vraw, f->vlen, name, &off, &len);
     if (rc < 1)
         return 0; /* not an object, or not JSON: the full path says what is wrong */
-    char err[256];
+    char err[KS_ERRMSG_SIZE];
     if (rc == 1)
         *out = ks_null();
     else if (ks_json_parse((const char *)f->vraw + off, len, out, err, sizeof err))
@@ -76,7 +76,7 @@ int ks__eval_field(ks_engine_t *e, flight_t *f, const ks_step_expr_t *x, ks_val 
 int ks__flight_key(ks_engine_t *e, flight_t *f, ks_val *out)
 {
     if (f->key.kind == KS_INVALID) {
-        char err[256];
+        char err[KS_ERRMSG_SIZE];
         if (ks_serde_decode(f->key_serde, f->kraw, f->klen, &f->key, err, sizeof err)) {
             f->key = ks_invalid();
             return ks__fail(e, f, "deserializing the key", err);
@@ -104,28 +104,39 @@ int ks__bind_vars(ks_engine_t *e, flight_t *f, ks_val vars[KS_EXPR_NSTREAM_VARS]
         return -1;
     for (int i = 0; i < KS_EXPR_NSTREAM_VARS; i++)
         vars[i] = ks_null();
-    vars[0] = k;
-    vars[1] = v;
-    vars[2] = ks_num((double)f->ts);
+    vars[KS_EXPR_VAR_KEY] = k;
+    vars[KS_EXPR_VAR_VALUE] = v;
+    vars[KS_EXPR_VAR_TIMESTAMP] = ks_num((double)f->ts);
     if (e->cur_topic.kind != KS_STRING || strcmp(ks_str_data(e->cur_topic), e->cur->topic) != 0) {
         ks_val_release(e->cur_topic);
         e->cur_topic = ks_str_cstr(e->cur->topic);
     }
-    vars[3] = e->cur_topic;
-    vars[4] = ks_num(e->cur->partition);
-    vars[5] = ks_num((double)e->cur->offset);
+    vars[KS_EXPR_VAR_TOPIC] = e->cur_topic;
+    vars[KS_EXPR_VAR_PARTITION] = ks_num(e->cur->partition);
+    vars[KS_EXPR_VAR_OFFSET] = ks_num((double)e->cur->offset);
     if (e->cur_headers.kind == KS_INVALID)
         e->cur_headers = headers_val(e->cur);
-    vars[6] = e->cur_headers;
+    vars[KS_EXPR_VAR_HEADERS] = e->cur_headers;
     return 0;
 }
 
 /* ---- failures: the dead-letter topic ---- */
 
+void ks__eval_context(char *buf, size_t len, const ks_proc_t *p, const char *part, ks_pos_t pos)
+{
+    if (!part)
+        snprintf(buf, len, "evaluating `%s` (%s:%d:%d)", ks_op_dsl_name(p->op), pos.file, pos.line, pos.col);
+    else if (p->gen.enabled)
+        snprintf(buf, len, "evaluating `%s` of generate (%s:%d:%d)", part, pos.file, pos.line, pos.col);
+    else
+        snprintf(buf, len, "evaluating `%s` of `%s` (%s:%d:%d)", part, ks_op_dsl_name(p->op), pos.file, pos.line,
+                 pos.col);
+}
+
 int ks__fail(ks_engine_t *e, flight_t *f, const char *what, const char *msg)
 {
     const ks_record_t *src = e->cur;
-    char errtext[1200];
+    char errtext[KS_ERRMSG_SIZE];
     snprintf(errtext, sizeof errtext, "%s: %s", what, msg);
     if (e->t->errors_tolerance_none) {
         snprintf(e->fatal, sizeof e->fatal, "%s[%d]@%lld at %s: %s", src->topic, src->partition,
@@ -196,7 +207,7 @@ static int encode(ks_engine_t *e, flight_t *f, int is_key, ks_serde_t to, ks_buf
          */
         if (v.kind == KS_INVALID && !(!is_key && f->value_checked) && !raw_ok(to, raw, rawlen)) {
             ks_val tmp;
-            char err[256] = "invalid data";
+            char err[KS_ERRMSG_SIZE] = "invalid data";
             if (ks_serde_decode(to, raw, rawlen, &tmp, err, sizeof err) == 0)
                 ks_val_release(tmp);
             return ks__fail(e, f, is_key ? "deserializing the key" : "deserializing the value", err);
@@ -208,7 +219,7 @@ static int encode(ks_engine_t *e, flight_t *f, int is_key, ks_serde_t to, ks_buf
     if (v.kind == KS_INVALID && (is_key ? ks__flight_key(e, f, &v) : ks__flight_value(e, f, &v)))
         return -1;
     int is_null = 0;
-    char err[256];
+    char err[KS_ERRMSG_SIZE];
     b->len = 0;
     if (ks_serde_encode(to, v, b, &is_null, err, sizeof err))
         return ks__fail(e, f, is_key ? "serializing the key" : "serializing the value", err);
@@ -220,8 +231,8 @@ static int encode(ks_engine_t *e, flight_t *f, int is_key, ks_serde_t to, ks_buf
 int ks__sink(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 {
     char *dyn = NULL;
-    const char *topic = p->topic;
-    if (p->dynamic_topic) {
+    const char *topic = p->io.topic;
+    if (p->io.dynamic_topic) {
         ks_val vars[KS_EXPR_NSTREAM_VARS], out, err, v;
         if (ks__bind_vars(e, f, vars) || ks__flight_value(e, f, &v))
             return -1;
@@ -330,7 +341,7 @@ static int decode_old(ks_engine_t *e, flight_t *f, int side, ks_val *owned)
         const ks_record_t *rec = e->cur;
         for (int i = 0; i < rec->nheaders; i++)
             if (strcmp(rec->headers[i].key, KS_CHANGE_OLD_HEADER) == 0 && rec->headers[i].value) {
-                char err[256];
+                char err[KS_ERRMSG_SIZE];
                 if (ks_json_parse(rec->headers[i].value, rec->headers[i].len, owned, err, sizeof err)) {
                     ks__fail(e, f, "deserializing the old value", err);
                     return -1;
@@ -365,8 +376,8 @@ int ks_engine_process(ks_engine_t *e, const ks_record_t *rec, char *err, size_t 
         if (p->op != KS_OP_SOURCE)
             continue;
         int reads = 0;
-        for (int j = 0; j < p->ntopics; j++)
-            reads |= strcmp(p->topics[j], rec->topic) == 0;
+        for (int j = 0; j < p->io.ntopics; j++)
+            reads |= strcmp(p->io.topics[j], rec->topic) == 0;
         if (!reads)
             continue;
         flight_t f = {0};
@@ -397,7 +408,7 @@ int ks_engine_process(ks_engine_t *e, const ks_record_t *rec, char *err, size_t 
     e->cur = NULL;
     if (e->failed) {
         snprintf(err, errlen, "%s", e->fatal);
-        return KS_EEVAL;
+        return -1;
     }
     return 0;
 }

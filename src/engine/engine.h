@@ -70,7 +70,7 @@ ks_engine_t *ks_engine_new(const ks_topology_t *t, const ks_engine_ops_t *ops, v
 void ks_engine_free(ks_engine_t *e);
 
 /*
- * Processes one input record read from rec->topic. Returns 0; or KS_EEVAL
+ * Processes one input record read from rec->topic. Returns 0; or -1
  * when the record failed and errors.tolerance is none (the message is in err).
  */
 int ks_engine_process(ks_engine_t *e, const ks_record_t *rec, char *err, size_t errlen);

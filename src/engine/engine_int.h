@@ -39,7 +39,7 @@ struct ks_engine {
     ks_val cur_headers;     /* $headers, built on first use */
     int dlq_sent;
     int failed;
-    char fatal[1400];
+    char fatal[KS_ERRMSG_SIZE];
     struct ks_state *st; /* stores, record cache, stream times; NULL for stateless topologies */
 };
 
@@ -53,6 +53,15 @@ int ks__eval_field(ks_engine_t *e, flight_t *f, const ks_step_expr_t *x, ks_val 
 int ks__flight_key(ks_engine_t *e, flight_t *f, ks_val *out);
 int ks__bind_vars(ks_engine_t *e, flight_t *f, ks_val vars[KS_EXPR_NSTREAM_VARS]);
 int ks__fail(ks_engine_t *e, flight_t *f, const char *what, const char *msg);
+/*
+ * The context of a failed expression, the `what` of ks__fail (and of the
+ * generator's messages): "evaluating `filter` (file:line:col)" for a
+ * step's expression (part NULL), "evaluating `aggregator` of `aggregate`
+ * (file:line:col)" for one of its named parts, "evaluating `value` of
+ * generate (file:line:col)" for a generate source's. pos is where the
+ * expression is written; buf holds KS_ERRMSG_SIZE bytes or fewer.
+ */
+void ks__eval_context(char *buf, size_t len, const ks_proc_t *p, const char *part, ks_pos_t pos);
 int ks__sink(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
 int ks__forward(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
 void ks__process_node(ks_engine_t *e, flight_t *f, const ks_proc_t *p);

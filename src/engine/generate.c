@@ -11,9 +11,7 @@
 
 #include "../json/json.h"
 #include "../util/util.h"
-
-/* Slots of the generate variables after the stream variables (KS_GEN_ALL_VARS). */
-enum { V_KEY, V_VALUE, V_TIMESTAMP, V_TOPIC, V_I = KS_EXPR_NSTREAM_VARS, V_RAND, V_SEED, V_NOW, V__N };
+#include "engine_int.h"
 
 struct ks_generator {
     const ks_topology_t *t;
@@ -57,16 +55,16 @@ ks_generator_t **ks_generators_new(const ks_topology_t *t, int *n)
     *n = 0;
     for (int i = 0; i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
-        if (p->op != KS_OP_SOURCE || !p->generate)
+        if (p->op != KS_OP_SOURCE || !p->gen.enabled)
             continue;
         ks_generator_t *g = ks_xcalloc(1, sizeof *g);
         g->t = t;
         g->src = p;
-        const ks_topic_conf_t *tc = ks_topology_topic(t, p->topic);
+        const ks_topic_conf_t *tc = ks_topology_topic(t, p->io.topic);
         g->key_serde = tc->key;
         g->value_serde = tc->value;
-        g->topic = ks_str_cstr(p->topic);
-        gs = ks_xrealloc(gs, (size_t)(*n + 1) * sizeof *gs);
+        g->topic = ks_str_cstr(p->io.topic);
+        KS_GROW(gs, *n);
         gs[(*n)++] = g;
     }
     return gs;
@@ -87,17 +85,17 @@ void ks_generators_free(ks_generator_t **gs, int n)
 
 double ks_generator_rate(const ks_generator_t *g)
 {
-    return g->src->gen_rate;
+    return g->src->gen.rate;
 }
 
 int ks_generator_done(const ks_generator_t *g)
 {
-    return g->src->gen_count >= 0 && g->i >= g->src->gen_count;
+    return g->src->gen.count >= 0 && g->i >= g->src->gen.count;
 }
 
 const char *ks_generator_topic(const ks_generator_t *g)
 {
-    return g->src->topic;
+    return g->src->io.topic;
 }
 
 const char *ks_generator_node(const ks_generator_t *g)
@@ -116,9 +114,9 @@ static const char *const part_names[KS_GEN__NEXPR] = {[KS_GEN_KEY] = "key", [KS_
 /* "evaluating `value` of generate (file:line:col): msg", the engine's wording for a failed expression. */
 static int failed(const ks_generator_t *g, int part, const char *msg, char *err, size_t errlen)
 {
-    const ks_step_expr_t *x = &g->src->extra[part];
-    snprintf(err, errlen, "evaluating `%s` of generate (%s:%d:%d): %s", part_names[part], x->pos.file, x->pos.line,
-             x->pos.col, msg);
+    char what[KS_ERRMSG_SIZE];
+    ks__eval_context(what, sizeof what, g->src, part_names[part], g->src->extra[part].pos);
+    snprintf(err, errlen, "%s: %s", what, msg);
     return -1;
 }
 
@@ -127,7 +125,7 @@ static int run(const ks_generator_t *g, int part, ks_val input, const ks_val *va
                size_t errlen)
 {
     ks_val e;
-    if (ks_expr_eval1(g->src->extra[part].expr, input, vars, V__N, out, &e)) {
+    if (ks_expr_eval1(g->src->extra[part].expr, input, vars, KS_GEN_VAR__END, out, &e)) {
         char *m = ks_expr_error_message(e);
         ks_val_release(e);
         failed(g, part, m, err, errlen);
@@ -146,7 +144,7 @@ static int encode(const ks_generator_t *g, int part, ks_serde_t s, ks_val v, ks_
     int is_null;
     b->len = 0;
     if (ks_serde_encode(s, v, b, &is_null, msg, sizeof msg)) {
-        snprintf(err, errlen, "serializing the generated %s of %s: %s", part_names[part], g->src->topic, msg);
+        snprintf(err, errlen, "serializing the generated %s of %s: %s", part_names[part], g->src->io.topic, msg);
         return -1;
     }
     *data = is_null ? NULL : (b->data ? b->data : "");
@@ -160,14 +158,14 @@ int ks_generator_next(ks_generator_t *g, int64_t now_ms, ks_record_t *out, char 
         return 1;
     const ks_proc_t *p = g->src;
     int64_t i = g->i++;
-    ks_val vars[V__N];
-    for (int k = 0; k < V__N; k++)
+    ks_val vars[KS_GEN_VAR__END];
+    for (int k = 0; k < KS_GEN_VAR__END; k++)
         vars[k] = ks_null();
-    vars[V_TOPIC] = g->topic;
-    vars[V_I] = ks_num((double)i);
-    vars[V_RAND] = ks_num(ks_generate_rand(p->gen_seed, i));
-    vars[V_SEED] = ks_num((double)p->gen_seed);
-    vars[V_NOW] = ks_num((double)now_ms);
+    vars[KS_EXPR_VAR_TOPIC] = g->topic;
+    vars[KS_GEN_VAR_I] = ks_num((double)i);
+    vars[KS_GEN_VAR_RAND] = ks_num(ks_generate_rand(p->gen.seed, i));
+    vars[KS_GEN_VAR_SEED] = ks_num((double)p->gen.seed);
+    vars[KS_GEN_VAR_NOW] = ks_num((double)now_ms);
     int64_t ts = now_ms;
     ks_val v = ks_invalid(), k = ks_null();
     int rc = -1;
@@ -188,16 +186,16 @@ int ks_generator_next(ks_generator_t *g, int64_t now_ms, ks_record_t *out, char 
         ts = (int64_t)d;
         ks_val_release(tv);
     }
-    vars[V_TIMESTAMP] = ks_num((double)ts);
+    vars[KS_EXPR_VAR_TIMESTAMP] = ks_num((double)ts);
     if (run(g, KS_GEN_VALUE, ks_null(), vars, &v, err, errlen))
         goto done;
     if (p->extra[KS_GEN_KEY].expr) {
-        vars[V_VALUE] = v;
+        vars[KS_EXPR_VAR_VALUE] = v;
         if (run(g, KS_GEN_KEY, v, vars, &k, err, errlen))
             goto done;
     }
     memset(out, 0, sizeof *out);
-    out->topic = p->topic;
+    out->topic = p->io.topic;
     out->partition = 0;
     out->offset = i;
     out->timestamp = ts;
@@ -216,7 +214,7 @@ void ks_generator_dead_letter(ks_generator_t *g, const char *err, int64_t now_ms
     free(g->dlq_err);
     g->dlq_err = ks_xstrdup(err);
     snprintf(g->dlq_off, sizeof g->dlq_off, "%lld", (long long)(g->i - 1));
-    const char *topic = g->src->topic, *node = g->src->name;
+    const char *topic = g->src->io.topic, *node = g->src->name;
     ks_header_t hs[5] = {
         {"kstreamd.error", g->dlq_err, strlen(g->dlq_err)},
         {"kstreamd.source.topic", topic, strlen(topic)},

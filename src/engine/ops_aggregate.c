@@ -26,9 +26,8 @@ const ks_step_expr_t *ks__st_part_of(const ks_proc_t *p, const char *name)
 /* Sends the record to the dead-letter path, naming the step's expression and where it is written. */
 static void eval_x_fail(ks_engine_t *e, flight_t *f, const ks_proc_t *p, const ks_step_expr_t *x, const char *why)
 {
-    char what[300];
-    snprintf(what, sizeof what, "evaluating `%s` of `%s` (%s:%d:%d)", x->part ? x->part : "expression",
-             ks_op_dsl_name(p->op), x->pos.file, x->pos.line, x->pos.col);
+    char what[KS_ERRMSG_SIZE];
+    ks__eval_context(what, sizeof what, p, x->part ? x->part : "expression", x->pos);
     ks__fail(e, f, what, why);
 }
 
@@ -39,8 +38,8 @@ int ks__st_eval_x(ks_engine_t *e, flight_t *f, const ks_proc_t *p, const ks_step
     ks_val vars[KS_EXPR_NSTREAM_VARS], err;
     if (ks__bind_vars(e, f, vars))
         return -1;
-    vars[7] = agg.kind == KS_INVALID ? ks_null() : agg;
-    vars[10] = f->window.kind == KS_INVALID ? ks_null() : f->window;
+    vars[KS_EXPR_VAR_AGG] = agg.kind == KS_INVALID ? ks_null() : agg;
+    vars[KS_EXPR_VAR_WINDOW] = f->window.kind == KS_INVALID ? ks_null() : f->window;
     if (ks_expr_eval1(x->expr, input, vars, KS_EXPR_NSTREAM_VARS, out, &err)) {
         char *m = ks_expr_error_message(err);
         ks_val_release(err);
@@ -221,7 +220,7 @@ void ks__st_aggregate(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         e->stats.dropped++; /* Kafka Streams: records with a null key or value are ignored */
         return;
     }
-    switch (p->window.kind) {
+    switch (p->state.window.kind) {
     case KS_WIN_NONE: agg_stream(e, f, p, key, value); break;
     case KS_WIN_SESSION: ks__st_agg_sessions(e, f, p, key, value); break;
     case KS_WIN_SLIDING: ks__st_agg_sliding(e, f, p, key, value); break;

@@ -424,9 +424,9 @@ static int64_t suppress_duration(const ks_proc_t *p)
     const ks_proc_t *q = p;
     while (q->nparents > 0 && q->op != KS_OP_COUNT && q->op != KS_OP_REDUCE && q->op != KS_OP_AGGREGATE)
         q = q->parents[0];
-    if (!p->suppress_final)
-        return p->suppress_limit;
-    return q->window.grace + (q->window.kind == KS_WIN_SESSION ? q->window.size : 0);
+    if (!p->suppress.final)
+        return p->suppress.limit;
+    return q->state.window.grace + (q->state.window.kind == KS_WIN_SESSION ? q->state.window.size : 0);
 }
 
 /* The buffered records that are due, read in the store's order (oldest first). */
@@ -445,7 +445,7 @@ static int on_due(void *ud, const void *k, size_t kl, const void *v, size_t vl)
     if (kl < KS__ST_SUP_KEY_HDR || vl < KS__ST_SUP_VALUE_HDR)
         return 0;
     int64_t btime = ks__st_sup_btime(k);
-    int over = d->p->suppress_max > 0 && d->ps->nsup - d->n > d->p->suppress_max;
+    int over = d->p->suppress.max > 0 && d->ps->nsup - d->n > d->p->suppress.max;
     if (btime > d->expiry && !over) {
         d->next_min = btime;
         return 1;
@@ -470,7 +470,7 @@ static void sup_emit(ks_engine_t *e, const ks_proc_t *p, int32_t part, const cha
     }
     sup_store(e, p, part, k, kl, NULL, 0);
     /* untilWindowCloses drops tombstones: a closed window's final result is never a deletion. */
-    if (!e->failed && !(p->suppress_final && value.kind == KS_NULL))
+    if (!e->failed && !(p->suppress.final && value.kind == KS_NULL))
         ks__st_forward_change(e, p, key, value, ks_invalid(), ts);
     ks_val_release(key);
     ks_val_release(value);
@@ -488,7 +488,7 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     int64_t stime = ks__st_observe(e, p, part, f->ts);
     int64_t dur = suppress_duration(p);
     int64_t btime = f->ts;
-    if (p->suppress_final) {
+    if (p->suppress.final) {
         const ks_val *w = key.kind == KS_OBJECT ? ks_obj_get(key, "window", 6) : NULL;
         const ks_val *end = w && w->kind == KS_OBJECT ? ks_obj_get(*w, "end", 3) : NULL;
         if (!end || end->kind != KS_NUMBER) {
@@ -520,7 +520,7 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     ks_buf_free(&lk);
     /* Emit what is due, oldest buffer time first (then key order); then what exceeds maxRecords. */
     int64_t expiry = stime - dur;
-    if (e->failed || ps->nsup == 0 || (ps->minb > expiry && !(p->suppress_max > 0 && ps->nsup > p->suppress_max)))
+    if (e->failed || ps->nsup == 0 || (ps->minb > expiry && !(p->suppress.max > 0 && ps->nsup > p->suppress.max)))
         return;
     due_t d = {p, ps, expiry, {0}, 0, INT64_MAX};
     if (ks_store_range(e->st->stores, p->stores[0], part, NULL, 0, NULL, 0, on_due, &d)) {

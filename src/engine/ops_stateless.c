@@ -15,9 +15,8 @@ static int expr_failed(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val e
 {
     char *m = ks_expr_error_message(err);
     ks_val_release(err);
-    char what[300];
-    snprintf(what, sizeof what, "evaluating `%s` (%s:%d:%d)", ks_op_dsl_name(p->op), p->pos.file, p->pos.line,
-             p->pos.col);
+    char what[KS_ERRMSG_SIZE];
+    ks__eval_context(what, sizeof what, p, NULL, p->pos);
     ks__fail(e, f, what, m);
     free(m);
     return -1;
@@ -54,9 +53,8 @@ static int kv_parts(multi_t *m, ks_val v, ks_val *key, ks_val *value)
         char msg[400];
         snprintf(msg, sizeof msg, "`%s` must yield objects {key, value}, got %.300s", ks_op_dsl_name(m->p->op), j);
         free(j);
-        char what[300];
-        snprintf(what, sizeof what, "evaluating `%s` (%s:%d:%d)", ks_op_dsl_name(m->p->op), m->p->pos.file,
-                 m->p->pos.line, m->p->pos.col);
+        char what[KS_ERRMSG_SIZE];
+        ks__eval_context(what, sizeof what, m->p, NULL, m->p->pos);
         ks__fail(m->e, m->f, what, msg);
         m->bad = 1;
         return -1;
@@ -110,9 +108,8 @@ static int needs_output(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val 
 {
     if (out.kind != KS_INVALID)
         return 0;
-    char what[300];
-    snprintf(what, sizeof what, "evaluating `%s` (%s:%d:%d)", ks_op_dsl_name(p->op), p->pos.file, p->pos.line,
-             p->pos.col);
+    char what[KS_ERRMSG_SIZE];
+    ks__eval_context(what, sizeof what, p, NULL, p->pos);
     ks__fail(e, f, what, "the expression produced no output (use flatMap/flatMapValues to drop records)");
     return -1;
 }
@@ -222,7 +219,7 @@ void ks__process_node(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         for (int i = 0; i < p->nchildren; i++) {
             const ks_proc_t *b = p->children[i];
             int t = 1;
-            if (!b->is_default) {
+            if (!b->branch.is_default) {
                 f->node = b->name;
                 if (truthy(e, f, b, &t))
                     return;

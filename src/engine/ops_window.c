@@ -53,7 +53,7 @@ static int on_purge(void *ud, const void *k, size_t kl, const void *v, size_t vl
 void ks__st_purge_windows(ks_engine_t *e, const ks_proc_t *p, int32_t part, int64_t stime)
 {
     pstate_t *ps = ks__st_pstate(e, p, part);
-    int64_t retention = (p->window.kind == KS_WIN_SLIDING ? 2 * p->window.size : p->window.size) + p->window.grace;
+    int64_t retention = (p->state.window.kind == KS_WIN_SLIDING ? 2 * p->state.window.size : p->state.window.size) + p->state.window.grace;
     int64_t seg = retention / 2 > 60000 ? retention / 2 : 60000;
     if (!ps->purged) {
         ps->purged = 1;
@@ -63,7 +63,7 @@ void ks__st_purge_windows(ks_engine_t *e, const ks_proc_t *p, int32_t part, int6
     if (stime - ps->purged_at < seg || stime - retention < seg || ks__st_begin(e))
         return;
     ps->purged_at = stime;
-    purge_t pg = {(stime - retention) / seg * seg, p->window.kind == KS_WIN_SESSION, NULL, NULL, 0, 0};
+    purge_t pg = {(stime - retention) / seg * seg, p->state.window.kind == KS_WIN_SESSION, NULL, NULL, 0, 0};
     if (ks_store_range(e->st->stores, p->stores[0], part, NULL, 0, NULL, 0, on_purge, &pg))
         ks__st_state_fatal(e, "reading a window store failed");
     for (int i = 0; i < pg.n; i++) {
@@ -78,7 +78,7 @@ void ks__st_purge_windows(ks_engine_t *e, const ks_proc_t *p, int32_t part, int6
 void ks__st_agg_windows(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val key, ks_val value)
 {
     int32_t part = e->cur->partition;
-    const ks_window_spec_t *w = &p->window;
+    const ks_window_spec_t *w = &p->state.window;
     int64_t ts = f->ts, stime = ks__st_observe(e, p, part, ts), close = stime - w->grace;
     if (ts < 0) {
         ks__fail(e, f, "windowing", "a windowed aggregation needs a timestamp of at least 0");
@@ -142,7 +142,7 @@ static int on_swin(void *ud, const void *k, size_t kl, const void *v, size_t vl)
         sc->bad = 1;
         return 1;
     }
-    sc->w = ks_xrealloc(sc->w, (size_t)(sc->n + 1) * sizeof *sc->w);
+    KS_GROW(sc->w, sc->n);
     sc->w[sc->n].start = start;
     sc->w[sc->n].agg = agg;
     sc->w[sc->n].ts = ts;
@@ -220,12 +220,12 @@ static int has_start(const swin_t *w, int n, int64_t start)
 void ks__st_agg_sliding(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val key, ks_val value)
 {
     int32_t part = e->cur->partition;
-    int64_t d = p->window.size, ts = f->ts;
+    int64_t d = p->state.window.size, ts = f->ts;
     if (ts < 0) {
         ks__fail(e, f, "windowing", "a windowed aggregation needs a timestamp of at least 0");
         return;
     }
-    int64_t stime = ks__st_observe(e, p, part, ts), close = stime - p->window.grace;
+    int64_t stime = ks__st_observe(e, p, part, ts), close = stime - p->state.window.grace;
     if (ts + 1 + d <= close) {
         e->stats.late++;
         e->stats.dropped++;
@@ -345,7 +345,7 @@ static int on_session(void *ud, const void *k, size_t kl, const void *v, size_t 
         sc->bad = 1;
         return 1;
     }
-    sc->s = ks_xrealloc(sc->s, (size_t)(sc->n + 1) * sizeof *sc->s);
+    KS_GROW(sc->s, sc->n);
     session_t *s = &sc->s[sc->n++];
     s->k = ks_xmalloc(kl);
     memcpy(s->k, k, kl);
@@ -359,7 +359,7 @@ static int on_session(void *ud, const void *k, size_t kl, const void *v, size_t 
 void ks__st_agg_sessions(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val key, ks_val value)
 {
     int32_t part = e->cur->partition;
-    int64_t gap = p->window.size, ts = f->ts, stime = ks__st_observe(e, p, part, ts), close = stime - p->window.grace;
+    int64_t gap = p->state.window.size, ts = f->ts, stime = ks__st_observe(e, p, part, ts), close = stime - p->state.window.grace;
     ks__st_purge_windows(e, p, part, stime);
     ks_buf_t kb = {0}, hi = {0};
     ks__st_key_text(&kb, key);

@@ -50,7 +50,7 @@ int ks__state_check(const ks_topology_t *t, char *err, size_t errlen)
         const char *why = NULL;
         if (p->op == KS_OP_JOIN || p->op == KS_OP_LEFT_JOIN || p->op == KS_OP_OUTER_JOIN)
             why = "joins are not run by this version of kstreamd";
-        else if (p->op == KS_OP_TABLE_SOURCE && p->is_default)
+        else if (p->op == KS_OP_TABLE_SOURCE && p->table_source.global)
             why = "global tables (used by joins) are not run by this version of kstreamd";
         if (why) {
             snprintf(err, errlen, "%s:%d:%d: `%s`: %s", t->file, p->pos.line, p->pos.col, ks_op_dsl_name(p->op), why);
@@ -226,7 +226,7 @@ int ks_engine_flush(ks_engine_t *e, char *err, size_t errlen)
         ks__st_sup_log(e);
     if (e->failed) {
         snprintf(err, errlen, "%s", e->fatal);
-        return KS_EIO;
+        return -1;
     }
     return 0;
 }

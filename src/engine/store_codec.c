@@ -149,11 +149,11 @@ ks_store_layout_t ks_store_layout_of(const ks_proc_t *p)
     ks_store_layout_t l = {KS_STORE_KV, 0};
     if (p->op == KS_OP_SUPPRESS)
         l.kind = KS_STORE_SUPPRESS;
-    else if (p->window.kind == KS_WIN_SESSION)
+    else if (p->state.window.kind == KS_WIN_SESSION)
         l.kind = KS_STORE_SESSION;
-    else if (p->window.kind != KS_WIN_NONE)
+    else if (p->state.window.kind != KS_WIN_NONE)
         l.kind = KS_STORE_WINDOW;
-    l.window_size = p->window.size;
+    l.window_size = p->state.window.size;
     return l;
 }
 

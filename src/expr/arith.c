@@ -15,9 +15,9 @@
 static int type_error2(ctx_t *cx, ks_val a, ks_val b, const char *what)
 {
     char ba[15], bb[15];
-    ks__dump_trunc(a, ba, sizeof ba);
-    ks__dump_trunc(b, bb, sizeof bb);
-    return ks__errorf(cx, "%s (%s) and %s (%s) %s", ks_kind_name(a), ba, ks_kind_name(b), bb, what);
+    ks__expr_dump_trunc(a, ba, sizeof ba);
+    ks__expr_dump_trunc(b, bb, sizeof bb);
+    return ks__expr_errorf(cx, "%s (%s) and %s (%s) %s", ks_kind_name(a), ba, ks_kind_name(b), bb, what);
 }
 
 static ks_val deep_merge(ks_val a, ks_val b)
@@ -62,13 +62,13 @@ static ks_val str_split(ks_val s, ks_val sep)
     }
 }
 
-ks_val ks__str_split(ks_val s, ks_val sep);
-ks_val ks__str_split(ks_val s, ks_val sep)
+ks_val ks__expr_str_split(ks_val s, ks_val sep);
+ks_val ks__expr_str_split(ks_val s, ks_val sep)
 {
     return str_split(s, sep);
 }
 
-int ks__arith(ctx_t *cx, int op, ks_val a, ks_val b, ks_val *out)
+int ks__expr_arith(ctx_t *cx, int op, ks_val a, ks_val b, ks_val *out)
 {
     switch (op) {
     case '+':
@@ -137,7 +137,7 @@ int ks__arith(ctx_t *cx, int op, ks_val a, ks_val b, ks_val *out)
             size_t reps = (size_t)(d > 1e8 ? 1e8 : d < 0 ? 0 : d) + 1;
             size_t len = ks_str_len(s);
             if (len && reps > (512u << 20) / len)
-                return ks__errorf(cx, "Repeat string result too long");
+                return ks__expr_errorf(cx, "Repeat string result too long");
             char *dst;
             ks_val r = ks_str_alloc(len * reps, &dst);
             for (size_t i = 0; i < reps; i++)
@@ -183,10 +183,10 @@ int ks__arith(ctx_t *cx, int op, ks_val a, ks_val b, ks_val *out)
     case BOP_GT: *out = ks_bool(ks_val_cmp(a, b) > 0); return 0;
     case BOP_GE: *out = ks_bool(ks_val_cmp(a, b) >= 0); return 0;
     }
-    return ks__errorf(cx, "internal error: unknown operator");
+    return ks__expr_errorf(cx, "internal error: unknown operator");
 }
 
-int ks__binop_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
+int ks__expr_binop_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
 {
     ks_val a, b;
     int rc = n->b->eval1(n->b, cx, fr, in, &b);
@@ -196,7 +196,7 @@ int ks__binop_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *
         ks_val_release(b);
         return rc;
     }
-    rc = ks__arith(cx, n->binop, a, b, out);
+    rc = ks__expr_arith(cx, n->binop, a, b, out);
     ks_val_release(a);
     ks_val_release(b);
     return rc;
@@ -215,8 +215,8 @@ static int binop_lhs_fn(const cont_t *k, ctx_t *cx, ks_val a)
 {
     const binop_k_t *bk = CONT(binop_k_t, k);
     ks_val out;
-    int rc = ks__arith(cx, bk->n->binop, a, bk->rhs, &out);
-    return rc ? rc : ks__emit(bk->next, cx, out);
+    int rc = ks__expr_arith(cx, bk->n->binop, a, bk->rhs, &out);
+    return rc ? rc : ks__expr_emit(bk->next, cx, out);
 }
 
 static int binop_rhs_fn(const cont_t *k, ctx_t *cx, ks_val b)
@@ -227,13 +227,13 @@ static int binop_rhs_fn(const cont_t *k, ctx_t *cx, ks_val b)
     return k2.n->a->eval(k2.n->a, cx, k2.fr, k2.in, &k2.base);
 }
 
-int ks__binop_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+int ks__expr_binop_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
 {
     binop_k_t bk = {{binop_rhs_fn}, n, fr, in, k, ks_invalid()};
     return n->b->eval(n->b, cx, fr, in, &bk.base);
 }
 
-int ks__neg_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
+int ks__expr_neg_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
 {
     ks_val v;
     int rc = n->a->eval1(n->a, cx, fr, in, &v);
@@ -241,8 +241,8 @@ int ks__neg_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *ou
         return rc;
     if (v.kind != KS_NUMBER) {
         char b[15];
-        ks__dump_trunc(v, b, sizeof b);
-        rc = ks__errorf(cx, "%s (%s) cannot be negated", ks_kind_name(v), b);
+        ks__expr_dump_trunc(v, b, sizeof b);
+        rc = ks__expr_errorf(cx, "%s (%s) cannot be negated", ks_kind_name(v), b);
         ks_val_release(v);
         return rc;
     }
@@ -261,13 +261,13 @@ static int neg_fn(const cont_t *k, ctx_t *cx, ks_val v)
     const map1_k_t *mk = CONT(map1_k_t, k);
     if (v.kind != KS_NUMBER) {
         char b[15];
-        ks__dump_trunc(v, b, sizeof b);
-        return ks__errorf(cx, "%s (%s) cannot be negated", ks_kind_name(v), b);
+        ks__expr_dump_trunc(v, b, sizeof b);
+        return ks__expr_errorf(cx, "%s (%s) cannot be negated", ks_kind_name(v), b);
     }
-    return ks__emit(mk->next, cx, ks_num(-ks_num_get(v)));
+    return ks__expr_emit(mk->next, cx, ks_num(-ks_num_get(v)));
 }
 
-int ks__neg_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+int ks__expr_neg_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
 {
     map1_k_t mk = {{neg_fn}, n, k};
     return n->a->eval(n->a, cx, fr, in, &mk.base);

@@ -32,7 +32,7 @@ CF(f_length)
     }
     case KS_ARRAY: *out = ks_num(ks_arr_len(in)); return 0;
     case KS_OBJECT: *out = ks_num(ks_obj_len(in)); return 0;
-    default: return ks__type_error(cx, in, "has no length");
+    default: return ks__expr_type_error(cx, in, "has no length");
     }
 }
 
@@ -40,7 +40,7 @@ CF(f_utf8bytelength)
 {
     UNUSED;
     if (in.kind != KS_STRING)
-        return ks__type_error(cx, in, "only strings have UTF-8 byte length");
+        return ks__expr_type_error(cx, in, "only strings have UTF-8 byte length");
     *out = ks_num(ks_str_len(in));
     return 0;
 }
@@ -79,7 +79,7 @@ static int keys_impl(ctx_t *cx, ks_val in, ks_val *out, int sorted)
         *out = r;
         return 0;
     }
-    return ks__type_error(cx, in, "has no keys");
+    return ks__expr_type_error(cx, in, "has no keys");
 }
 
 CF(f_keys) { UNUSED; return keys_impl(cx, in, out, 1); }
@@ -98,7 +98,7 @@ CF(f_has)
         *out = ks_bool(d >= 0 && d < (double)ks_arr_len(in));
         return 0;
     }
-    return ks__errorf(cx, "Cannot check whether %s has a %s key", ks_kind_name(in), ks_kind_name(k));
+    return ks__expr_errorf(cx, "Cannot check whether %s has a %s key", ks_kind_name(in), ks_kind_name(k));
 }
 
 /* jq's jv_contains: kinds must match; strings by substring, containers recursively. */
@@ -135,9 +135,9 @@ CF(f_contains)
     ks_val b = args[0];
     if (in.kind != b.kind) {
         char b1[15], b2[15];
-        ks__dump_trunc(in, b1, sizeof b1);
-        ks__dump_trunc(b, b2, sizeof b2);
-        return ks__errorf(cx, "%s (%s) and %s (%s) cannot have their containment checked", ks_kind_name(in), b1,
+        ks__expr_dump_trunc(in, b1, sizeof b1);
+        ks__expr_dump_trunc(b, b2, sizeof b2);
+        return ks__expr_errorf(cx, "%s (%s) and %s (%s) cannot have their containment checked", ks_kind_name(in), b1,
                           ks_kind_name(b), b2);
     }
     *out = ks_bool(contains(in, b));
@@ -152,7 +152,7 @@ CF(f_add)
         size_t n = in.kind == KS_ARRAY ? ks_arr_len(in) : ks_obj_len(in);
         for (size_t i = 0; i < n; i++) {
             ks_val x = in.kind == KS_ARRAY ? in.a->items[i] : in.o->slots[i].val, r;
-            int rc = ks__arith(cx, '+', acc, x, &r);
+            int rc = ks__expr_arith(cx, '+', acc, x, &r);
             ks_val_release(acc);
             if (rc)
                 return rc;
@@ -162,21 +162,21 @@ CF(f_add)
         return 0;
     }
     char b[15];
-    ks__dump_trunc(in, b, sizeof b);
-    return ks__errorf(cx, "Cannot iterate over %s (%s)", ks_kind_name(in), b);
+    ks__expr_dump_trunc(in, b, sizeof b);
+    return ks__expr_errorf(cx, "Cannot iterate over %s (%s)", ks_kind_name(in), b);
 }
 
-CF(f_tostring) { UNUSED; return ks__to_string(in, out); }
-CF(f_tojson) { UNUSED; return ks__tojson(in, out); }
+CF(f_tostring) { UNUSED; return ks__expr_to_string(in, out); }
+CF(f_tojson) { UNUSED; return ks__expr_tojson(in, out); }
 
 CF(f_fromjson)
 {
     UNUSED;
     if (in.kind != KS_STRING)
-        return ks__type_error(cx, in, "only strings can be parsed");
+        return ks__expr_type_error(cx, in, "only strings can be parsed");
     char err[160];
     if (ks_json_parse(ks_str_data(in), ks_str_len(in), out, err, sizeof err))
-        return ks__errorf(cx, "%s (while parsing '%s')", err, ks_str_data(in));
+        return ks__expr_errorf(cx, "%s (while parsing '%s')", err, ks_str_data(in));
     return 0;
 }
 
@@ -191,20 +191,20 @@ CF(f_tonumber)
         ks_val v;
         char err[160];
         if (ks_json_parse(ks_str_data(in), ks_str_len(in), &v, err, sizeof err))
-            return ks__errorf(cx, "%s (while parsing '%s')", err, ks_str_data(in));
+            return ks__expr_errorf(cx, "%s (while parsing '%s')", err, ks_str_data(in));
         if (v.kind == KS_NUMBER) {
             *out = v;
             return 0;
         }
         ks_val_release(v);
     }
-    return ks__type_error(cx, in, "cannot be parsed as a number");
+    return ks__expr_type_error(cx, in, "cannot be parsed as a number");
 }
 
 /* error(null) is a silent backtrack in jq 1.6: it produces no output and no error. */
 static int raise_value(ctx_t *cx, ks_val v)
 {
-    return v.kind == KS_NULL ? RC_OK : ks__error(cx, ks_val_retain(v));
+    return v.kind == KS_NULL ? RC_OK : ks__expr_error(cx, ks_val_retain(v));
 }
 
 static int raise_fn(const cont_t *k, ctx_t *cx, ks_val v)
@@ -228,7 +228,7 @@ static int need_array(ctx_t *cx, ks_val v, const char *what)
 {
     if (v.kind == KS_ARRAY)
         return 0;
-    return ks__type_error(cx, v, what);
+    return ks__expr_type_error(cx, v, what);
 }
 
 CF(f_sort)
@@ -261,7 +261,7 @@ static keyed_t *sort_keyed(ctx_t *cx, ks_val in, ks_val keys, const char *what)
     if (need_array(cx, in, what))
         return NULL;
     if (keys.kind != KS_ARRAY || ks_arr_len(keys) != ks_arr_len(in)) {
-        ks__errorf(cx, "%s", "_sort_by_impl requires keys of the same length");
+        ks__expr_errorf(cx, "%s", "_sort_by_impl requires keys of the same length");
         return NULL;
     }
     size_t n = ks_arr_len(in);
@@ -334,7 +334,7 @@ static int minmax_by(ctx_t *cx, ks_val in, ks_val keys, int want_max, ks_val *ou
     if (need_array(cx, in, "cannot be iterated over"))
         return RC_ERROR;
     if (keys.kind != KS_ARRAY || ks_arr_len(keys) != ks_arr_len(in))
-        return ks__errorf(cx, "%s", "Cannot compare keys of different lengths");
+        return ks__expr_errorf(cx, "%s", "Cannot compare keys of different lengths");
     size_t n = ks_arr_len(in), best = 0;
     if (n == 0) {
         *out = ks_null();
@@ -365,29 +365,29 @@ CF(f_unique)
 CF(f_getpath)
 {
     UNUSED;
-    return ks__getpath(cx, in, args[0], out);
+    return ks__expr_getpath(cx, in, args[0], out);
 }
 
 CF(f_setpath)
 {
     UNUSED;
-    return ks__setpath(cx, ks_val_retain(in), args[0], 0, ks_val_retain(args[1]), out);
+    return ks__expr_setpath(cx, ks_val_retain(in), args[0], 0, ks_val_retain(args[1]), out);
 }
 
 CF(f_delpaths)
 {
     UNUSED;
-    return ks__delpaths(cx, ks_val_retain(in), args[0], out);
+    return ks__expr_delpaths(cx, ks_val_retain(in), args[0], out);
 }
 
 static int getpath_npath(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
 {
     ks_val p;
-    int rc = ks__collect1(call->args[0], cx, fr, in, &p);
+    int rc = ks__expr_collect1(call->args[0], cx, fr, in, &p);
     if (rc || p.kind == KS_INVALID)
         return rc;
     ks_val v;
-    if ((rc = ks__getpath(cx, in, p, &v))) {
+    if ((rc = ks__expr_getpath(cx, in, p, &v))) {
         ks_val_release(p);
         return rc;
     }
@@ -488,12 +488,12 @@ static int n_map(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const co
 {
     ks_val arr = ks_arr_new(in.kind == KS_ARRAY ? ks_arr_len(in) : 4);
     map_k_t mk = {{map_item_fn}, call->args[0], fr, &arr};
-    int rc = ks__iterate(cx, in, &mk.base);
+    int rc = ks__expr_iterate(cx, in, &mk.base);
     if (rc) {
         ks_val_release(arr);
         return rc;
     }
-    return ks__emit(k, cx, arr);
+    return ks__expr_emit(k, cx, arr);
 }
 
 /* range($from; $upto): $from is the outer loop. */
@@ -510,7 +510,7 @@ static int range_upto_fn(const cont_t *k, ctx_t *cx, ks_val upto)
 {
     const range_k_t *rk = (const range_k_t *)(const void *)k;
     if (rk->from.kind != KS_NUMBER || upto.kind != KS_NUMBER)
-        return ks__errorf(cx, "Range bounds must be numeric");
+        return ks__expr_errorf(cx, "Range bounds must be numeric");
     double hi = ks_num_get(upto);
     for (double x = ks_num_get(rk->from); x < hi; x += 1) {
         int rc = rk->next->fn(rk->next, cx, ks_num(x));
@@ -598,7 +598,7 @@ static int limit_n_fn(const cont_t *k, ctx_t *cx, ks_val nv)
      * and then counted, so limit(0; f) still yields f's first output.
      */
     if (ks_val_cmp(nv, ks_num(0)) < 0)
-        return lk->pnext ? ks__path_eval(f, cx, lk->fr, lk->in, lk->path, lk->pnext)
+        return lk->pnext ? ks__expr_path_eval(f, cx, lk->fr, lk->in, lk->path, lk->pnext)
                          : f->eval(f, cx, lk->fr, lk->in, lk->next);
     double count = 0;
     limit_k_t k2 = *lk;
@@ -608,7 +608,7 @@ static int limit_n_fn(const cont_t *k, ctx_t *cx, ks_val nv)
     int rc;
     if (lk->pnext) {
         k2.pbase.fn = limit_pout_fn;
-        rc = ks__path_eval(f, cx, lk->fr, lk->in, lk->path, &k2.pbase);
+        rc = ks__expr_path_eval(f, cx, lk->fr, lk->in, lk->path, &k2.pbase);
     } else {
         k2.base.fn = limit_out_fn;
         rc = f->eval(f, cx, lk->fr, lk->in, &k2.base);
@@ -647,7 +647,7 @@ static int n_debug(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const 
     return debug_emit(cx, in, k);
 }
 
-const builtin_t ks__builtins[] = {
+const builtin_t ks__expr_builtins[] = {
     {"length", 0, f_length, NULL, NULL},
     {"utf8bytelength", 0, f_utf8bytelength, NULL, NULL},
     {"not", 0, f_not, NULL, NULL},
@@ -675,7 +675,7 @@ const builtin_t ks__builtins[] = {
     {"getpath", 1, f_getpath, NULL, getpath_npath},
     {"setpath", 2, f_setpath, NULL, NULL},
     {"delpaths", 1, f_delpaths, NULL, NULL},
-    {"path", 1, NULL, ks__bi_path, NULL},
+    {"path", 1, NULL, ks__expr_bi_path, NULL},
     {"empty", 0, NULL, n_empty, p_empty},
     {"select", 1, NULL, n_select, p_select},
     {"map", 1, NULL, n_map, NULL},
@@ -686,15 +686,15 @@ const builtin_t ks__builtins[] = {
     {NULL, 0, NULL, NULL, NULL},
 };
 
-const builtin_t *ks__builtin_find(const char *name, int arity)
+const builtin_t *ks__expr_builtin_find(const char *name, int arity)
 {
-    for (const builtin_t *b = ks__builtins; b->name; b++)
+    for (const builtin_t *b = ks__expr_builtins; b->name; b++)
         if (b->arity == arity && strcmp(b->name, name) == 0)
             return b;
-    for (const builtin_t *b = ks__builtins_str; b->name; b++)
+    for (const builtin_t *b = ks__expr_builtins_str; b->name; b++)
         if (b->arity == arity && strcmp(b->name, name) == 0)
             return b;
-    for (const builtin_t *b = ks__builtins_math; b->name; b++)
+    for (const builtin_t *b = ks__expr_builtins_math; b->name; b++)
         if (b->arity == arity && strcmp(b->name, name) == 0)
             return b;
     return NULL;

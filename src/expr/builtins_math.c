@@ -15,7 +15,7 @@
 static int num_arg(ctx_t *cx, ks_val v, double *d)
 {
     if (v.kind != KS_NUMBER)
-        return ks__type_error(cx, v, "number required");
+        return ks__expr_type_error(cx, v, "number required");
     *d = ks_num_get(v);
     return 0;
 }
@@ -190,7 +190,7 @@ CF(f_now)
 }
 
 
-const builtin_t ks__builtins_math[] = {
+const builtin_t ks__expr_builtins_math[] = {
     {"floor", 0, f_floor, NULL, NULL},
     {"ceil", 0, f_ceil, NULL, NULL},
     {"round", 0, f_round, NULL, NULL},

@@ -16,7 +16,7 @@
 #define UNUSED (void)cx, (void)in, (void)args
 
 
-int ks__tojson(ks_val v, ks_val *out)
+int ks__expr_tojson(ks_val v, ks_val *out)
 {
     ks_buf_t b = {0};
     ks_json_write(&b, v);
@@ -29,7 +29,7 @@ CF(f_startswith)
 {
     UNUSED;
     if (in.kind != KS_STRING || args[0].kind != KS_STRING)
-        return ks__errorf(cx, "startswith() requires string inputs");
+        return ks__expr_errorf(cx, "startswith() requires string inputs");
     size_t n = ks_str_len(args[0]);
     *out = ks_bool(ks_str_len(in) >= n && memcmp(ks_str_data(in), ks_str_data(args[0]), n) == 0);
     return 0;
@@ -39,7 +39,7 @@ CF(f_endswith)
 {
     UNUSED;
     if (in.kind != KS_STRING || args[0].kind != KS_STRING)
-        return ks__errorf(cx, "endswith() requires string inputs");
+        return ks__expr_errorf(cx, "endswith() requires string inputs");
     size_t n = ks_str_len(args[0]), l = ks_str_len(in);
     *out = ks_bool(l >= n && memcmp(ks_str_data(in) + l - n, ks_str_data(args[0]), n) == 0);
     return 0;
@@ -77,7 +77,7 @@ CF(f_explode)
 {
     UNUSED;
     if (in.kind != KS_STRING)
-        return ks__errorf(cx, "explode input must be a string");
+        return ks__expr_errorf(cx, "explode input must be a string");
     ks_val r = ks_arr_new(ks_str_len(in));
     const char *s = ks_str_data(in);
     size_t i = 0, n = ks_str_len(in);
@@ -94,13 +94,13 @@ CF(f_implode)
 {
     UNUSED;
     if (in.kind != KS_ARRAY)
-        return ks__errorf(cx, "implode input must be an array");
+        return ks__expr_errorf(cx, "implode input must be an array");
     ks_buf_t b = {0};
     for (uint32_t i = 0; i < in.a->len; i++) {
         ks_val c = in.a->items[i];
         if (c.kind != KS_NUMBER) {
             ks_buf_free(&b);
-            return ks__errorf(cx, "Unicode codepoint must be numeric");
+            return ks__expr_errorf(cx, "Unicode codepoint must be numeric");
         }
         double d = ks_num_get(c);
         ks_utf8_encode(&b, d < 0 || d > 0x10ffff ? 0xfffd : (uint32_t)d);
@@ -113,7 +113,7 @@ CF(f_implode)
 static int case_map(ctx_t *cx, ks_val in, ks_val *out, int upper)
 {
     if (in.kind != KS_STRING)
-        return ks__errorf(cx, "explode input must be a string");
+        return ks__expr_errorf(cx, "explode input must be a string");
     char *d;
     ks_val r = ks_str_alloc(ks_str_len(in), &d);
     for (size_t i = 0; i < ks_str_len(in); i++) {
@@ -131,14 +131,14 @@ static int case_map(ctx_t *cx, ks_val in, ks_val *out, int upper)
 CF(f_ascii_downcase) { UNUSED; return case_map(cx, in, out, 0); }
 CF(f_ascii_upcase) { UNUSED; return case_map(cx, in, out, 1); }
 
-ks_val ks__str_split(ks_val s, ks_val sep);
+ks_val ks__expr_str_split(ks_val s, ks_val sep);
 
 CF(f_split1)
 {
     UNUSED;
     if (in.kind != KS_STRING || args[0].kind != KS_STRING)
-        return ks__errorf(cx, "split input and separator must be strings");
-    *out = ks__str_split(in, args[0]);
+        return ks__expr_errorf(cx, "split input and separator must be strings");
+    *out = ks__expr_str_split(in, args[0]);
     return 0;
 }
 
@@ -147,7 +147,7 @@ CF(f_strindices)
 {
     UNUSED;
     if (in.kind != KS_STRING || args[0].kind != KS_STRING)
-        return ks__errorf(cx, "_strindices requires string inputs");
+        return ks__expr_errorf(cx, "_strindices requires string inputs");
     ks_val r = ks_arr_new(4);
     size_t n = ks_str_len(in), m = ks_str_len(args[0]);
     const char *s = ks_str_data(in), *p = ks_str_data(args[0]);
@@ -200,9 +200,9 @@ CF(f_match_impl)
     ks_val re = args[0], mods = args[1];
     int test = args[2].kind == KS_TRUE, global = 0;
     if (in.kind != KS_STRING)
-        return ks__type_error(cx, in, "cannot be matched, as it is not a string");
+        return ks__expr_type_error(cx, in, "cannot be matched, as it is not a string");
     if (re.kind != KS_STRING)
-        return ks__type_error(cx, re, "is not a string");
+        return ks__expr_type_error(cx, re, "is not a string");
     OnigOptionType options = ONIG_OPTION_CAPTURE_GROUP;
     if (mods.kind == KS_STRING) {
         for (size_t i = 0; i < ks_str_len(mods); i++) {
@@ -214,11 +214,11 @@ CF(f_match_impl)
             case 's': options |= ONIG_OPTION_SINGLELINE; break;
             case 'p': options |= ONIG_OPTION_MULTILINE | ONIG_OPTION_SINGLELINE; break;
             case 'l': options |= ONIG_OPTION_FIND_LONGEST; break;
-            default: return ks__errorf(cx, "%s is not a valid modifier string", ks_str_data(mods));
+            default: return ks__expr_errorf(cx, "%s is not a valid modifier string", ks_str_data(mods));
             }
         }
     } else if (mods.kind != KS_NULL) {
-        return ks__type_error(cx, mods, "is not a string");
+        return ks__expr_type_error(cx, mods, "is not a string");
     }
     regex_t *reg;
     OnigErrorInfo einfo;
@@ -227,7 +227,7 @@ CF(f_match_impl)
     if (orc != ONIG_NORMAL) {
         UChar ebuf[ONIG_MAX_ERROR_MESSAGE_LEN];
         onig_error_code_to_str(ebuf, orc, &einfo);
-        return ks__errorf(cx, "Regex failure: %s", (char *)ebuf);
+        return ks__expr_errorf(cx, "Regex failure: %s", (char *)ebuf);
     }
     const char *s = ks_str_data(in);
     const UChar *str = (const UChar *)s, *end = str + ks_str_len(in), *start = str;
@@ -241,7 +241,7 @@ CF(f_match_impl)
         if (orc < 0) {
             UChar ebuf[ONIG_MAX_ERROR_MESSAGE_LEN];
             onig_error_code_to_str(ebuf, orc);
-            rc = ks__errorf(cx, "%s", (char *)ebuf);
+            rc = ks__expr_errorf(cx, "%s", (char *)ebuf);
             break;
         }
         if (test) {
@@ -314,18 +314,18 @@ static void put_number(ks_buf_t *b, ks_val v)
     ks_json_write(b, v);
 }
 
-int ks__format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out)
+int ks__expr_format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out)
 {
     ks_buf_t b = {0};
     ks_val s;
     if (strcmp(fmt, "text") == 0)
-        return ks__to_string(v, out);
+        return ks__expr_to_string(v, out);
     if (strcmp(fmt, "json") == 0)
-        return ks__tojson(v, out);
+        return ks__expr_tojson(v, out);
     if (strcmp(fmt, "csv") == 0 || strcmp(fmt, "tsv") == 0) {
         int csv = fmt[0] == 'c';
         if (v.kind != KS_ARRAY)
-            return ks__type_error(cx, v, csv ? "cannot be csv-formatted, only array" : "cannot be tsv-formatted, only array");
+            return ks__expr_type_error(cx, v, csv ? "cannot be csv-formatted, only array" : "cannot be tsv-formatted, only array");
         for (uint32_t i = 0; i < v.a->len; i++) {
             ks_val x = v.a->items[i];
             if (i)
@@ -358,7 +358,7 @@ int ks__format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out)
             default:
                 ks_buf_free(&b);
                 /* jq 1.6 says "csv" for both. */
-                return ks__type_error(cx, x, "is not valid in a csv row");
+                return ks__expr_type_error(cx, x, "is not valid in a csv row");
             }
         }
         goto done;
@@ -383,7 +383,7 @@ int ks__format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out)
             } else if (x.kind == KS_ARRAY || x.kind == KS_OBJECT) {
                 ks_val_release(arr);
                 ks_buf_free(&b);
-                return ks__type_error(cx, x, "can not be escaped for shell");
+                return ks__expr_type_error(cx, x, "can not be escaped for shell");
             } else {
                 ks_json_write(&b, x);
             }
@@ -391,7 +391,7 @@ int ks__format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out)
         ks_val_release(arr);
         goto done;
     }
-    if (ks__to_string(v, &s))
+    if (ks__expr_to_string(v, &s))
         return RC_ERROR;
     const unsigned char *p = (const unsigned char *)ks_str_data(s);
     size_t n = ks_str_len(s);
@@ -435,7 +435,7 @@ int ks__format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out)
             if (d < 0) {
                 ks_val_release(s);
                 ks_buf_free(&b);
-                return ks__type_error(cx, v, "is not valid base64 data");
+                return ks__expr_type_error(cx, v, "is not valid base64 data");
             }
             valid++;
             acc = acc << 6 | (uint32_t)d;
@@ -448,7 +448,7 @@ int ks__format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out)
         if (valid % 4 == 1) {
             ks_val_release(s);
             ks_buf_free(&b);
-            return ks__type_error(cx, v, "trailing base64 byte found");
+            return ks__expr_type_error(cx, v, "trailing base64 byte found");
         }
         /* Decoded bytes may not be UTF-8: re-parse as a JSON string would. */
         ks_buf_t clean = {0};
@@ -465,7 +465,7 @@ int ks__format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out)
         b = clean;
     } else {
         ks_val_release(s);
-        return ks__errorf(cx, "%s is not a valid format", fmt);
+        return ks__expr_errorf(cx, "%s is not a valid format", fmt);
     }
     ks_val_release(s);
 done:
@@ -518,14 +518,14 @@ CF(f_gmtime)
 {
     UNUSED;
     if (in.kind != KS_NUMBER)
-        return ks__errorf(cx, "gmtime() requires numeric inputs");
+        return ks__expr_errorf(cx, "gmtime() requires numeric inputs");
     double f = ks_num_get(in);
     if (!(fabs(f) < 1e15))
-        return ks__errorf(cx, "gmtime() requires a valid time");
+        return ks__expr_errorf(cx, "gmtime() requires a valid time");
     time_t secs = (time_t)f;
     struct tm tm;
     if (!gmtime_r(&secs, &tm))
-        return ks__errorf(cx, "errror converting number of seconds since epoch to datetime");
+        return ks__expr_errorf(cx, "errror converting number of seconds since epoch to datetime");
     *out = tm_to_val(&tm, f - floor(f));
     return 0;
 }
@@ -534,15 +534,15 @@ CF(f_mktime)
 {
     UNUSED;
     if (in.kind != KS_ARRAY)
-        return ks__errorf(cx, "mktime requires array inputs");
+        return ks__expr_errorf(cx, "mktime requires array inputs");
     if (ks_arr_len(in) < 6)
-        return ks__errorf(cx, "mktime requires parsed datetime inputs");
+        return ks__expr_errorf(cx, "mktime requires parsed datetime inputs");
     struct tm tm;
     if (val_to_tm(in, &tm))
-        return ks__errorf(cx, "mktime requires parsed datetime inputs");
+        return ks__expr_errorf(cx, "mktime requires parsed datetime inputs");
     time_t t = timegm(&tm);
     if (t == (time_t)-1 && tm.tm_year != 69)
-        return ks__errorf(cx, "invalid gmtime representation");
+        return ks__expr_errorf(cx, "invalid gmtime representation");
     *out = ks_num((double)t);
     return 0;
 }
@@ -557,21 +557,21 @@ CF(f_strftime)
             return RC_ERROR;
         t = tmp;
     } else if (in.kind != KS_ARRAY) {
-        return ks__errorf(cx, "strftime/1 requires parsed datetime inputs");
+        return ks__expr_errorf(cx, "strftime/1 requires parsed datetime inputs");
     }
     if (args[0].kind != KS_STRING) {
         ks_val_release(tmp);
-        return ks__errorf(cx, "strftime/1 requires a string format");
+        return ks__expr_errorf(cx, "strftime/1 requires a string format");
     }
     struct tm tm;
     int bad = val_to_tm(t, &tm);
     ks_val_release(tmp);
     if (bad)
-        return ks__errorf(cx, "strftime/1 requires parsed datetime inputs");
+        return ks__expr_errorf(cx, "strftime/1 requires parsed datetime inputs");
     char buf[512];
     size_t n = strftime(buf, sizeof buf, ks_str_data(args[0]), &tm);
     if (n == 0)
-        return ks__errorf(cx, "strftime/1: unknown system failure");
+        return ks__expr_errorf(cx, "strftime/1: unknown system failure");
     *out = ks_str_new(buf, n);
     return 0;
 }
@@ -610,14 +610,14 @@ CF(f_strptime)
 {
     UNUSED;
     if (in.kind != KS_STRING || args[0].kind != KS_STRING)
-        return ks__errorf(cx, "strptime/1 requires string inputs and arguments");
+        return ks__expr_errorf(cx, "strptime/1 requires string inputs and arguments");
     struct tm tm;
     memset(&tm, 0, sizeof tm);
     tm.tm_wday = 8;   /* sentinels, as in jq 1.6: left alone unless there is a day of month */
     tm.tm_yday = 367;
     const char *end = strptime(ks_str_data(in), ks_str_data(args[0]), &tm);
     if (!end || *end)
-        return ks__errorf(cx, "date \"%s\" does not match format \"%s\"", ks_str_data(in), ks_str_data(args[0]));
+        return ks__expr_errorf(cx, "date \"%s\" does not match format \"%s\"", ks_str_data(in), ks_str_data(args[0]));
     if (tm.tm_wday == 8 && tm.tm_mday >= 1 && tm.tm_mday <= 31)
         set_tm_wday(&tm);
     if (tm.tm_yday == 367 && tm.tm_mday >= 1 && tm.tm_mday <= 31)
@@ -626,7 +626,7 @@ CF(f_strptime)
     return 0;
 }
 
-const builtin_t ks__builtins_str[] = {
+const builtin_t ks__expr_builtins_str[] = {
     {"startswith", 1, f_startswith, NULL, NULL},
     {"endswith", 1, f_endswith, NULL, NULL},
     {"ltrimstr", 1, f_ltrimstr, NULL, NULL},

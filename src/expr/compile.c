@@ -151,7 +151,7 @@ static int resolve_call(cstate_t *cs, node_t *n, vscope_t *vs, fscope_t *fs)
         }
         return 0;
     }
-    const builtin_t *bi = ks__builtin_find(n->name, n->nargs);
+    const builtin_t *bi = ks__expr_builtin_find(n->name, n->nargs);
     if (bi) {
         n->call_kind = CALL_BUILTIN;
         n->bi = bi;
@@ -201,7 +201,7 @@ static int resolve(cstate_t *cs, node_t *n, vscope_t *vs, fscope_t *fs)
             if (strcmp(v->name, n->name) == 0) {
                 n->hops = cs->level - v->level;
                 n->slot = v->slot;
-                ks__set_evaluators(n);
+                ks__expr_set_evaluators(n);
                 return 0;
             }
         }
@@ -265,7 +265,7 @@ static int resolve(cstate_t *cs, node_t *n, vscope_t *vs, fscope_t *fs)
             if (strncmp(v->name, "*label*", 7) == 0 && strlen(v->name) == len + 7 && strcmp(v->name + 7, n->name) == 0) {
                 n->hops = cs->level - v->level;
                 n->slot = v->slot;
-                ks__set_evaluators(n);
+                ks__expr_set_evaluators(n);
                 return 0;
             }
         }
@@ -280,7 +280,7 @@ static int resolve(cstate_t *cs, node_t *n, vscope_t *vs, fscope_t *fs)
                 return -1;
         break;
     }
-    ks__set_evaluators(n);
+    ks__expr_set_evaluators(n);
     return 0;
 }
 
@@ -294,7 +294,7 @@ static char prelude_error[200];
 
 static void prelude_free(void)
 {
-    ks__program_free_nodes(&prelude_prog);
+    ks__expr_program_free_nodes(&prelude_prog);
     while (prelude_allocs) {
         fscope_t *next = prelude_allocs->alloc_next;
         free(prelude_allocs);
@@ -305,7 +305,7 @@ static void prelude_free(void)
 static void prelude_compile(void)
 {
     parse_err_t err = {0};
-    node_t *root = ks__parse(&prelude_prog, ks__prelude_source(), &err);
+    node_t *root = ks__expr_parse(&prelude_prog, ks__expr_prelude_source(), &err);
     if (!root) {
         snprintf(prelude_error, sizeof prelude_error, "prelude: %.120s at offset %d", err.msg, err.pos);
         return;
@@ -328,7 +328,7 @@ static void prelude_compile(void)
     prelude_chain = fs;
 }
 
-int ks__compile(program_t *prog, node_t *root, const char *const *vars, int nvars, parse_err_t *err)
+int ks__expr_compile(program_t *prog, node_t *root, const char *const *vars, int nvars, parse_err_t *err)
 {
     pthread_once(&prelude_once, prelude_compile);
     if (prelude_error[0]) {
@@ -336,7 +336,7 @@ int ks__compile(program_t *prog, node_t *root, const char *const *vars, int nvar
         err->pos = 0;
         return -1;
     }
-    funcdef_t *main = ks__funcdef_new(prog);
+    funcdef_t *main = ks__expr_funcdef_new(prog);
     main->name = ks_xstrdup("main");
     main->body = root;
     prog->main = main;

@@ -17,32 +17,32 @@
 
 #define CONT(type, k) ((const type *)(const void *)(k))
 
-int ks__emit(const cont_t *k, ctx_t *cx, ks_val v)
+int ks__expr_emit(const cont_t *k, ctx_t *cx, ks_val v)
 {
     int rc = k->fn(k, cx, v);
     ks_val_release(v);
     return rc;
 }
 
-int ks__error(ctx_t *cx, ks_val msg)
+int ks__expr_error(ctx_t *cx, ks_val msg)
 {
     ks_val_release(cx->err);
     cx->err = msg;
     return RC_ERROR;
 }
 
-int ks__errorf(ctx_t *cx, const char *fmt, ...)
+int ks__expr_errorf(ctx_t *cx, const char *fmt, ...)
 {
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    return ks__error(cx, ks_str_cstr(buf));
+    return ks__expr_error(cx, ks_str_cstr(buf));
 }
 
 /* jq's jv_dump_string_trunc with a 15-byte buffer: at most 14 bytes, "..." when cut. */
-void ks__dump_trunc(ks_val v, char *buf, size_t size)
+void ks__expr_dump_trunc(ks_val v, char *buf, size_t size)
 {
     ks_buf_t b = {0};
     ks_json_write(&b, v);
@@ -54,21 +54,21 @@ void ks__dump_trunc(ks_val v, char *buf, size_t size)
     ks_buf_free(&b);
 }
 
-int ks__type_error(ctx_t *cx, ks_val v, const char *what)
+int ks__expr_type_error(ctx_t *cx, ks_val v, const char *what)
 {
     char b[15];
-    ks__dump_trunc(v, b, sizeof b);
-    return ks__errorf(cx, "%s (%s) %s", ks_kind_name(v), b, what);
+    ks__expr_dump_trunc(v, b, sizeof b);
+    return ks__expr_errorf(cx, "%s (%s) %s", ks_kind_name(v), b, what);
 }
 
-frame_t *ks__frame_up(frame_t *fr, int hops)
+frame_t *ks__expr_frame_up(frame_t *fr, int hops)
 {
     while (hops-- > 0)
         fr = fr->up;
     return fr;
 }
 
-int ks__eval_node(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+int ks__expr_eval_node(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
 {
     return n->eval(n, cx, fr, in, k);
 }
@@ -81,7 +81,7 @@ static int eval_via1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const c
     int rc = n->eval1(n, cx, fr, in, &out);
     if (rc)
         return rc;
-    return ks__emit(k, cx, out);
+    return ks__expr_emit(k, cx, out);
 }
 
 typedef struct first_k {
@@ -96,7 +96,7 @@ static int first_fn(const cont_t *k, ctx_t *cx, ks_val v)
     return RC_BREAK;
 }
 
-int ks__collect1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
+int ks__expr_collect1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
 {
     if (n->eval1)
         return n->eval1(n, cx, fr, in, out);
@@ -169,7 +169,7 @@ static int do_slice(ctx_t *cx, ks_val t, ks_val from, ks_val to, ks_val *out)
     }
     if (t.kind == KS_ARRAY) {
         if (slice_bounds(from, to, ks_arr_len(t), &s, &e))
-            return ks__errorf(cx, "Start and end indices of an array slice must be numbers");
+            return ks__expr_errorf(cx, "Start and end indices of an array slice must be numbers");
         ks_val r = ks_arr_new(e - s);
         for (size_t i = s; i < e; i++)
             r.a->items[i - s] = ks_val_retain(t.a->items[i]);
@@ -180,16 +180,16 @@ static int do_slice(ctx_t *cx, ks_val t, ks_val from, ks_val to, ks_val *out)
     if (t.kind == KS_STRING) {
         size_t cps = utf8_count(ks_str_data(t), ks_str_len(t));
         if (slice_bounds(from, to, cps, &s, &e))
-            return ks__errorf(cx, "Start and end indices of an string slice must be numbers");
+            return ks__expr_errorf(cx, "Start and end indices of an string slice must be numbers");
         size_t bs = utf8_offset(ks_str_data(t), ks_str_len(t), s);
         size_t be = bs + utf8_offset(ks_str_data(t) + bs, ks_str_len(t) - bs, e - s);
         *out = ks_str_new(ks_str_data(t) + bs, be - bs);
         return 0;
     }
-    return ks__errorf(cx, "Cannot index %s with object", ks_kind_name(t));
+    return ks__expr_errorf(cx, "Cannot index %s with object", ks_kind_name(t));
 }
 
-int ks__index(ctx_t *cx, ks_val t, ks_val k, ks_val *out)
+int ks__expr_index(ctx_t *cx, ks_val t, ks_val k, ks_val *out)
 {
     if (t.kind == KS_OBJECT && k.kind == KS_STRING) {
         const ks_val *v = ks_obj_get(t, ks_str_data(k), ks_str_len(k));
@@ -231,11 +231,11 @@ int ks__index(ctx_t *cx, ks_val t, ks_val k, ks_val *out)
         return 0;
     }
     if (k.kind == KS_STRING)
-        return ks__errorf(cx, "Cannot index %s with string \"%s\"", ks_kind_name(t), ks_str_data(k));
-    return ks__errorf(cx, "Cannot index %s with %s", ks_kind_name(t), ks_kind_name(k));
+        return ks__expr_errorf(cx, "Cannot index %s with string \"%s\"", ks_kind_name(t), ks_str_data(k));
+    return ks__expr_errorf(cx, "Cannot index %s with %s", ks_kind_name(t), ks_kind_name(k));
 }
 
-int ks__iterate(ctx_t *cx, ks_val t, const cont_t *k)
+int ks__expr_iterate(ctx_t *cx, ks_val t, const cont_t *k)
 {
     int rc = 0;
     if (t.kind == KS_ARRAY) {
@@ -249,8 +249,8 @@ int ks__iterate(ctx_t *cx, ks_val t, const cont_t *k)
         return rc;
     }
     char b[15];
-    ks__dump_trunc(t, b, sizeof b);
-    return ks__errorf(cx, "Cannot iterate over %s (%s)", ks_kind_name(t), b);
+    ks__expr_dump_trunc(t, b, sizeof b);
+    return ks__expr_errorf(cx, "Cannot iterate over %s (%s)", ks_kind_name(t), b);
 }
 
 /* ---- . and .key ---- */
@@ -278,12 +278,12 @@ static int literal_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_
 static int field_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
 {
     if (!n->a)
-        return ks__index(cx, in, n->konst, out);
+        return ks__expr_index(cx, in, n->konst, out);
     ks_val t;
     int rc = n->a->eval1(n->a, cx, fr, in, &t);
     if (rc)
         return rc;
-    rc = ks__index(cx, t, n->konst, out);
+    rc = ks__expr_index(cx, t, n->konst, out);
     ks_val_release(t);
     return rc;
 }
@@ -298,8 +298,8 @@ static int index_fn(const cont_t *k, ctx_t *cx, ks_val t)
 {
     const index_k_t *ik = CONT(index_k_t, k);
     ks_val out;
-    int rc = ks__index(cx, t, ik->key, &out);
-    return rc ? rc : ks__emit(ik->next, cx, out);
+    int rc = ks__expr_index(cx, t, ik->key, &out);
+    return rc ? rc : ks__expr_emit(ik->next, cx, out);
 }
 
 static int field_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
@@ -316,7 +316,7 @@ static int index_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_va
         return rc;
     rc = n->a->eval1(n->a, cx, fr, in, &t);
     if (!rc) {
-        rc = ks__index(cx, t, key, out);
+        rc = ks__expr_index(cx, t, key, out);
         ks_val_release(t);
     }
     ks_val_release(key);
@@ -359,7 +359,7 @@ static int slice_term_fn(const cont_t *k, ctx_t *cx, ks_val t)
     const slice_k_t *sk = CONT(slice_k_t, k);
     ks_val out;
     int rc = do_slice(cx, t, sk->from, sk->to, &out);
-    return rc ? rc : ks__emit(sk->next, cx, out);
+    return rc ? rc : ks__expr_emit(sk->next, cx, out);
 }
 
 static int slice_to_fn(const cont_t *k, ctx_t *cx, ks_val to)
@@ -397,13 +397,13 @@ typedef struct iter_k {
 
 static int iter_fn(const cont_t *k, ctx_t *cx, ks_val t)
 {
-    return ks__iterate(cx, t, CONT(iter_k_t, k)->next);
+    return ks__expr_iterate(cx, t, CONT(iter_k_t, k)->next);
 }
 
 static int iter_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
 {
     if (n->a->op == OP_IDENTITY)
-        return ks__iterate(cx, in, k);
+        return ks__expr_iterate(cx, in, k);
     iter_k_t ik = {{iter_fn}, k};
     return n->a->eval(n->a, cx, fr, in, &ik.base);
 }
@@ -651,7 +651,7 @@ static int all_eval1(node_t *const *v, int n)
     return 1;
 }
 
-void ks__set_evaluators(node_t *n)
+void ks__expr_set_evaluators(node_t *n)
 {
     n->eval = NULL;
     n->eval1 = NULL;
@@ -675,17 +675,17 @@ void ks__set_evaluators(node_t *n)
     case OP_TRY: n->eval = try_eval; break;
     case OP_STRING:
         if (all_eval1(n->args, n->nargs))
-            n->eval1 = ks__string_eval1;
+            n->eval1 = ks__expr_string_eval1;
         else
-            n->eval = ks__string_eval;
+            n->eval = ks__expr_string_eval;
         break;
-    case OP_FORMAT: n->eval1 = ks__format_eval1; break;
-    case OP_ARRAY: n->eval1 = ks__array_eval1; break;
+    case OP_FORMAT: n->eval1 = ks__expr_format_eval1; break;
+    case OP_ARRAY: n->eval1 = ks__expr_array_eval1; break;
     case OP_OBJECT:
         if (all_eval1(n->args, n->nargs))
-            n->eval1 = ks__object_eval1;
+            n->eval1 = ks__expr_object_eval1;
         else
-            n->eval = ks__object_eval;
+            n->eval = ks__expr_object_eval;
         break;
     case OP_PIPE:
         if (n->a->eval1 && n->b->eval1)
@@ -696,15 +696,15 @@ void ks__set_evaluators(node_t *n)
     case OP_COMMA: n->eval = comma_eval; break;
     case OP_NEG:
         if (n->a->eval1)
-            n->eval1 = ks__neg_eval1;
+            n->eval1 = ks__expr_neg_eval1;
         else
-            n->eval = ks__neg_eval;
+            n->eval = ks__expr_neg_eval;
         break;
     case OP_BINOP:
         if (n->a->eval1 && n->b->eval1)
-            n->eval1 = ks__binop_eval1;
+            n->eval1 = ks__expr_binop_eval1;
         else
-            n->eval = ks__binop_eval;
+            n->eval = ks__expr_binop_eval;
         break;
     case OP_AND:
     case OP_OR:
@@ -719,38 +719,38 @@ void ks__set_evaluators(node_t *n)
         else
             n->eval = alt_eval;
         break;
-    case OP_ASSIGN: n->eval = ks__eval_assign; break;
+    case OP_ASSIGN: n->eval = ks__expr_eval_assign; break;
     case OP_IF:
         if (n->a->eval1 && n->b->eval1 && (!n->c || n->c->eval1))
             n->eval1 = if_eval1;
         else
             n->eval = if_eval;
         break;
-    case OP_REDUCE: n->eval = ks__reduce_eval; break;
-    case OP_FOREACH: n->eval = ks__foreach_eval; break;
+    case OP_REDUCE: n->eval = ks__expr_reduce_eval; break;
+    case OP_FOREACH: n->eval = ks__expr_foreach_eval; break;
     case OP_AS:
         if (n->pat->kind == 'v' && n->a->eval1 && n->b->eval1)
-            n->eval1 = ks__as_eval1;
+            n->eval1 = ks__expr_as_eval1;
         else
-            n->eval = ks__as_eval;
+            n->eval = ks__expr_as_eval;
         break;
     case OP_FUNCDEF:
         if (n->a->eval1)
-            n->eval1 = ks__funcdef_eval1;
+            n->eval1 = ks__expr_funcdef_eval1;
         else
-            n->eval = ks__funcdef_eval;
+            n->eval = ks__expr_funcdef_eval;
         break;
     case OP_CALL:
         if (n->call_kind == CALL_BUILTIN && n->bi->cfunc && all_eval1(n->args, n->nargs))
-            n->eval1 = ks__cfunc_eval1;
+            n->eval1 = ks__expr_cfunc_eval1;
         else
-            n->eval = ks__call_eval;
+            n->eval = ks__expr_call_eval;
         break;
-    case OP_VAR: n->eval1 = ks__var_eval1; break;
-    case OP_LABEL: n->eval = ks__label_eval; break;
-    case OP_BREAK: n->eval = ks__break_eval; break;
+    case OP_VAR: n->eval1 = ks__expr_var_eval1; break;
+    case OP_LABEL: n->eval = ks__expr_label_eval; break;
+    case OP_BREAK: n->eval = ks__expr_break_eval; break;
     }
     if (!n->eval)
         n->eval = eval_via1;
-    ks__set_path_fns(n);
+    ks__expr_set_path_fns(n);
 }

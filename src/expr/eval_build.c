@@ -11,18 +11,18 @@
 
 /* ---- strings, formats, arrays, objects ---- */
 
-int ks__to_string(ks_val v, ks_val *out)
+int ks__expr_to_string(ks_val v, ks_val *out)
 {
     if (v.kind == KS_STRING) {
         *out = ks_val_retain(v);
         return 0;
     }
-    return ks__tojson(v, out);
+    return ks__expr_tojson(v, out);
 }
 
 static int string_part(ctx_t *cx, const node_t *n, ks_val v, ks_val *out)
 {
-    return n->name ? ks__format(cx, n->name, v, out) : ks__to_string(v, out);
+    return n->name ? ks__expr_format(cx, n->name, v, out) : ks__expr_to_string(v, out);
 }
 
 typedef struct str_k {
@@ -64,7 +64,7 @@ static int str_step(const str_k_t *sk, ctx_t *cx, int i)
             memcpy(d, ks_str_data(sk->vals[j]), ks_str_len(sk->vals[j]));
             d += ks_str_len(sk->vals[j]);
         }
-        return ks__emit(sk->next, cx, r);
+        return ks__expr_emit(sk->next, cx, r);
     }
     const node_t *part = n->args[i];
     if (part->op == OP_LITERAL && part->konst.kind == KS_STRING) {
@@ -77,14 +77,14 @@ static int str_step(const str_k_t *sk, ctx_t *cx, int i)
     return part->eval(part, cx, sk->fr, sk->in, &k2.base);
 }
 
-int ks__string_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+int ks__expr_string_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
 {
     ks_val *vals = alloca((size_t)n->nargs * sizeof *vals);
     str_k_t sk = {{NULL}, n, fr, in, k, n->nargs - 1, vals};
     return str_step(&sk, cx, n->nargs - 1);
 }
 
-int ks__string_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
+int ks__expr_string_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
 {
     ks_val acc = ks_str_new("", 0);
     ks_val *parts = alloca((size_t)n->nargs * sizeof *parts);
@@ -116,10 +116,10 @@ int ks__string_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val 
     return 0;
 }
 
-int ks__format_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
+int ks__expr_format_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
 {
     (void)fr;
-    return ks__format(cx, n->name, in, out);
+    return ks__expr_format(cx, n->name, in, out);
 }
 
 typedef struct collect_k {
@@ -134,7 +134,7 @@ static int collect_fn(const cont_t *k, ctx_t *cx, ks_val v)
     return 0;
 }
 
-int ks__array_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
+int ks__expr_array_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
 {
     if (!n->a) {
         *out = ks_arr_new(0);
@@ -166,13 +166,13 @@ static int obj_key_check(ctx_t *cx, ks_val key)
 {
     if (key.kind != KS_STRING) {
         char b[15];
-        ks__dump_trunc(key, b, sizeof b);
-        return ks__errorf(cx, "Cannot use %s (%s) as object key", ks_kind_name(key), b);
+        ks__expr_dump_trunc(key, b, sizeof b);
+        return ks__expr_errorf(cx, "Cannot use %s (%s) as object key", ks_kind_name(key), b);
     }
     return 0;
 }
 
-int ks__object_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
+int ks__expr_object_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
 {
     ks_val obj = ks_obj_new((size_t)n->nargs / 2);
     for (int i = 0; i < n->nargs; i += 2) {
@@ -241,7 +241,7 @@ static int obj_step(const obj_k_t *ok, ctx_t *cx, int i, ks_val obj)
     return key->eval(key, cx, ok->fr, ok->in, &k2.base);
 }
 
-int ks__object_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+int ks__expr_object_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
 {
     obj_k_t ok = {{NULL}, n, fr, in, k, 0, ks_invalid(), ks_invalid()};
     ks_val obj = ks_obj_new((size_t)n->nargs / 2);

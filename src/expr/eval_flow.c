@@ -14,10 +14,10 @@
 
 /* ---- variables, patterns, reduce, foreach ---- */
 
-int ks__var_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
+int ks__expr_var_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
 {
     (void)cx, (void)in;
-    ks_val v = ks__frame_up(fr, n->hops)->slots[n->slot];
+    ks_val v = ks__expr_frame_up(fr, n->hops)->slots[n->slot];
     *out = v.kind == KS_INVALID ? ks_null() : ks_val_retain(v);
     return 0;
 }
@@ -41,7 +41,7 @@ static int bind_entries(const bind_k_t *bk, ctx_t *cx, int i);
 static int bind_body(const bind_k_t *bk, ctx_t *cx)
 {
     if (bk->pathmode)
-        return ks__path_eval(bk->body, cx, bk->fr, bk->in, bk->path, bk->pk);
+        return ks__expr_path_eval(bk->body, cx, bk->fr, bk->in, bk->path, bk->pk);
     return bk->body->eval(bk->body, cx, bk->fr, bk->in, bk->next);
 }
 
@@ -67,7 +67,7 @@ static int bind_key_fn(const cont_t *k, ctx_t *cx, ks_val key)
     const bind_k_t *bk = CONT(bind_k_t, k);
     const struct pattern_entry *e = &bk->pat->ents[bk->i];
     ks_val v;
-    int rc = ks__index(cx, bk->value, key, &v);
+    int rc = ks__expr_index(cx, bk->value, key, &v);
     if (rc)
         return rc;
     if (e->keyvar)
@@ -120,13 +120,13 @@ static int run_body_fn(const cont_t *k, ctx_t *cx, ks_val unused)
     return bind_body(CONT(body_k_t, k)->bk, cx);
 }
 
-int ks__bind_pattern(const pattern_t *pat, ctx_t *cx, frame_t *fr, ks_val in, ks_val v, const node_t *body,
+int ks__expr_bind_pattern(const pattern_t *pat, ctx_t *cx, frame_t *fr, ks_val in, ks_val v, const node_t *body,
                      const cont_t *k, int pathmode, ks_val path, const pcont_t *pk)
 {
     if (pat->kind == 'v') {
         ks_val saved = fr->slots[pat->slot];
         fr->slots[pat->slot] = v;
-        int rc = pathmode ? ks__path_eval(body, cx, fr, in, path, pk) : body->eval(body, cx, fr, in, k);
+        int rc = pathmode ? ks__expr_path_eval(body, cx, fr, in, path, pk) : body->eval(body, cx, fr, in, k);
         fr->slots[pat->slot] = saved;
         return rc;
     }
@@ -146,10 +146,10 @@ typedef struct as_k {
 static int as_fn(const cont_t *k, ctx_t *cx, ks_val v)
 {
     const as_k_t *ak = CONT(as_k_t, k);
-    return ks__bind_pattern(ak->n->pat, cx, ak->fr, ak->in, v, ak->n->b, ak->next, 0, ks_invalid(), NULL);
+    return ks__expr_bind_pattern(ak->n->pat, cx, ak->fr, ak->in, v, ak->n->b, ak->next, 0, ks_invalid(), NULL);
 }
 
-int ks__as_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+int ks__expr_as_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
 {
     if (n->a->eval1 && n->pat->kind == 'v') {
         ks_val v;
@@ -167,7 +167,7 @@ int ks__as_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t
     return n->a->eval(n->a, cx, fr, in, &ak.base);
 }
 
-int ks__as_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
+int ks__expr_as_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
 {
     ks_val v;
     int rc = n->a->eval1(n->a, cx, fr, in, &v);
@@ -243,7 +243,7 @@ static int reduce_init_fn(const cont_t *k, ctx_t *cx, ks_val init)
     return rc;
 }
 
-int ks__reduce_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+int ks__expr_reduce_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
 {
     init_k_t ik = {{reduce_init_fn}, n, fr, in, k};
     return n->b->eval(n->b, cx, fr, in, &ik.base);
@@ -298,7 +298,7 @@ static int foreach_init_fn(const cont_t *k, ctx_t *cx, ks_val init)
     return rc;
 }
 
-int ks__foreach_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+int ks__expr_foreach_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
 {
     init_k_t ik = {{foreach_init_fn}, n, fr, in, k};
     return n->b->eval(n->b, cx, fr, in, &ik.base);
@@ -306,17 +306,17 @@ int ks__foreach_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const c
 
 /* ---- def, label, break ---- */
 
-int ks__funcdef_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+int ks__expr_funcdef_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
 {
     return n->a->eval(n->a, cx, fr, in, k);
 }
 
-int ks__funcdef_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
+int ks__expr_funcdef_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
 {
     return n->a->eval1(n->a, cx, fr, in, out);
 }
 
-int ks__label_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+int ks__expr_label_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
 {
     double id = ++cx->next_label;
     ks_val saved = fr->slots[n->slot];
@@ -328,10 +328,10 @@ int ks__label_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const con
     return rc;
 }
 
-int ks__break_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+int ks__expr_break_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
 {
     (void)in, (void)k;
-    cx->break_id = ks__frame_up(fr, n->hops)->slots[n->slot].d;
+    cx->break_id = ks__expr_frame_up(fr, n->hops)->slots[n->slot].d;
     return RC_BREAK;
 }
 
@@ -342,7 +342,7 @@ static int enter_call(ctx_t *cx)
     char here;
     if (++cx->depth > MAX_CALL_DEPTH || (size_t)(cx->stack_base - &here) > cx->stack_limit) {
         cx->depth--;
-        return ks__errorf(cx, "recursion too deep (more than %d nested calls or %zu bytes of stack)", MAX_CALL_DEPTH,
+        return ks__expr_errorf(cx, "recursion too deep (more than %d nested calls or %zu bytes of stack)", MAX_CALL_DEPTH,
                           cx->stack_limit);
     }
     return 0;
@@ -378,7 +378,7 @@ static int bind_vparams(const vparam_k_t *vk, ctx_t *cx, int i)
         i++;
     if (i >= fd->nparams) {
         if (vk->pathmode)
-            return ks__path_eval(fd->body, cx, vk->callee, vk->in, vk->path, vk->pk);
+            return ks__expr_path_eval(fd->body, cx, vk->callee, vk->in, vk->path, vk->pk);
         return fd->body->eval(fd->body, cx, vk->callee, vk->in, vk->next);
     }
     vparam_k_t k2 = *vk;
@@ -395,7 +395,7 @@ static int call_user(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const c
     if (enter_call(cx))
         return RC_ERROR;
     frame_t callee;
-    callee.up = n->hops < 0 ? NULL : ks__frame_up(fr, n->hops);
+    callee.up = n->hops < 0 ? NULL : ks__expr_frame_up(fr, n->hops);
     closure_t *args = fd->nparams ? alloca((size_t)fd->nparams * sizeof *args) : NULL;
     int has_vparams = 0;
     for (int i = 0; i < fd->nparams; i++) {
@@ -412,7 +412,7 @@ static int call_user(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const c
         vparam_k_t vk = {{NULL}, n, fr, &callee, in, k, 0, pathmode, path, pk};
         rc = bind_vparams(&vk, cx, 0);
     } else if (pathmode) {
-        rc = ks__path_eval(fd->body, cx, &callee, in, path, pk);
+        rc = ks__expr_path_eval(fd->body, cx, &callee, in, path, pk);
     } else {
         rc = fd->body->eval(fd->body, cx, &callee, in, k);
     }
@@ -420,7 +420,7 @@ static int call_user(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const c
     return rc;
 }
 
-int ks__eval_closure(const closure_t *cl, ctx_t *cx, ks_val in, const cont_t *k)
+int ks__expr_eval_closure(const closure_t *cl, ctx_t *cx, ks_val in, const cont_t *k)
 {
     return cl->body->eval(cl->body, cx, cl->fr, in, k);
 }
@@ -450,7 +450,7 @@ static int cargs_step(const cargs_k_t *ck, ctx_t *cx, int i)
     if (i < 0) {
         ks_val out;
         int rc = ck->n->bi->cfunc(cx, ck->in, ck->vals, &out);
-        return rc ? rc : ks__emit(ck->next, cx, out);
+        return rc ? rc : ks__expr_emit(ck->next, cx, out);
     }
     cargs_k_t k2 = *ck;
     k2.base.fn = cargs_fn;
@@ -459,7 +459,7 @@ static int cargs_step(const cargs_k_t *ck, ctx_t *cx, int i)
     return arg->eval(arg, cx, ck->fr, ck->in, &k2.base);
 }
 
-int ks__cfunc_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
+int ks__expr_cfunc_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
 {
     ks_val vals[4];
     int i, rc = 0;
@@ -473,13 +473,13 @@ int ks__cfunc_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *
     return rc;
 }
 
-int ks__call_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+int ks__expr_call_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
 {
     switch (n->call_kind) {
     case CALL_FUNC:
         return call_user(n, cx, fr, in, k, 0, ks_invalid(), NULL);
     case CALL_PARAM: {
-        frame_t *f = ks__frame_up(fr, n->hops);
+        frame_t *f = ks__expr_frame_up(fr, n->hops);
         const closure_t *cl = &f->args[n->slot];
         if (enter_call(cx))
             return RC_ERROR;
@@ -493,7 +493,7 @@ int ks__call_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont
         if (n->nargs == 0) {
             ks_val out;
             int rc = n->bi->cfunc(cx, in, NULL, &out);
-            return rc ? rc : ks__emit(k, cx, out);
+            return rc ? rc : ks__expr_emit(k, cx, out);
         }
         {
             ks_val vals[4];
@@ -503,17 +503,17 @@ int ks__call_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont
     }
 }
 
-int ks__call_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
+int ks__expr_call_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
 {
     switch (n->call_kind) {
     case CALL_FUNC:
         return call_user(n, cx, fr, in, NULL, 1, path, k);
     case CALL_PARAM: {
-        frame_t *f = ks__frame_up(fr, n->hops);
+        frame_t *f = ks__expr_frame_up(fr, n->hops);
         const closure_t *cl = &f->args[n->slot];
         if (enter_call(cx))
             return RC_ERROR;
-        int rc = ks__path_eval(cl->body, cx, cl->fr, in, path, k);
+        int rc = ks__expr_path_eval(cl->body, cx, cl->fr, in, path, k);
         cx->depth--;
         return rc;
     }

@@ -174,14 +174,14 @@ ks_expr_t *ks_expr_compile(const char *src, const char *const *vars, int nvars, 
     ks_expr_t *e = ks_xcalloc(1, sizeof *e);
     e->nvars = nvars;
     parse_err_t perr = {0};
-    node_t *root = ks__parse(&e->prog, src, &perr);
-    if (root && ks__compile(&e->prog, root, vars, nvars, &perr) == 0) {
+    node_t *root = ks__expr_parse(&e->prog, src, &perr);
+    if (root && ks__expr_compile(&e->prog, root, vars, nvars, &perr) == 0) {
         e->native = 1;
         e->field = plain_field(src);
         return e;
     }
     int unsupported = strncmp(perr.msg, "unsupported: ", 13) == 0;
-    ks__program_free_nodes(&e->prog);
+    ks__expr_program_free_nodes(&e->prog);
     memset(&e->prog, 0, sizeof e->prog);
     /* A genuine syntax error fails in libjq too: only unsupported constructs are worth a try. */
     char *jqerr = NULL;
@@ -208,7 +208,7 @@ void ks_expr_free(ks_expr_t *e)
 {
     if (!e)
         return;
-    ks__program_free_nodes(&e->prog);
+    ks__expr_program_free_nodes(&e->prog);
     free(e->field);
     if (e->jq) {
         jq_teardown(&e->jq);
@@ -230,7 +230,7 @@ const char *ks_expr_fallback_reason(const ks_expr_t *e)
 
 /* ---- evaluation ---- */
 
-size_t ks__stack_budget(void)
+size_t ks__expr_stack_budget(void)
 {
     static __thread size_t budget;
     if (!budget) {
@@ -291,7 +291,7 @@ static int eval_fallback(const ks_expr_t *e, ks_val input, const ks_val *vals, i
                 *err = from_jv(msg);
             else
                 jv_free(msg);
-            rc = KS_EEVAL;
+            rc = -1;
         } else {
             jv_free(r);
         }
@@ -309,7 +309,7 @@ int ks_expr_eval(const ks_expr_t *e, ks_val input, const ks_val *vals, int nvals
     if (!e->native)
         return eval_fallback(e, input, vals, nvals, emit, ud, err);
     char base;
-    ctx_t cx = {.err = ks_invalid(), .stack_base = &base, .stack_limit = ks__stack_budget()};
+    ctx_t cx = {.err = ks_invalid(), .stack_base = &base, .stack_limit = ks__expr_stack_budget()};
     const funcdef_t *main = e->prog.main;
     frame_t fr = {NULL, NULL, NULL};
     fr.slots = alloca(((size_t)main->nslots + 1) * sizeof(ks_val));
@@ -324,7 +324,7 @@ int ks_expr_eval(const ks_expr_t *e, ks_val input, const ks_val *vals, int nvals
             *err = cx.err;
         else
             ks_val_release(cx.err);
-        return KS_EEVAL;
+        return -1;
     }
     if (rc == RC_BREAK && cx.break_id != BREAK_BY_CALLER) {
         /* A break that no label caught cannot happen: labels are lexically checked. */
@@ -347,7 +347,7 @@ int ks_expr_eval1(const ks_expr_t *e, ks_val input, const ks_val *vals, int nval
 {
     if (e->native && e->prog.root->eval1) {
         char base;
-        ctx_t cx = {.err = ks_invalid(), .stack_base = &base, .stack_limit = ks__stack_budget()};
+        ctx_t cx = {.err = ks_invalid(), .stack_base = &base, .stack_limit = ks__expr_stack_budget()};
         frame_t fr = {NULL, NULL, NULL};
         const funcdef_t *main = e->prog.main;
         fr.slots = alloca(((size_t)main->nslots + 1) * sizeof(ks_val));
@@ -363,7 +363,7 @@ int ks_expr_eval1(const ks_expr_t *e, ks_val input, const ks_val *vals, int nval
                 *err = cx.err;
             else
                 ks_val_release(cx.err);
-            return KS_EEVAL;
+            return -1;
         }
         return 0;
     }

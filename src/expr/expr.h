@@ -25,10 +25,29 @@
 
 typedef struct ks_expr ks_expr_t;
 
-/* The variables every stream expression may use, in their slot order. */
-#define KS_EXPR_STREAM_VARS \
-    {"key", "value", "timestamp", "topic", "partition", "offset", "headers", "agg", "left", "right", "window"}
-#define KS_EXPR_NSTREAM_VARS 11
+/*
+ * The variables every stream expression may use, one row each in slot
+ * order: XX(slot, name without `$`). The slots (KS_EXPR_VAR_KEY, ...), their
+ * count and the names (KS_EXPR_STREAM_VARS) all come from these rows, so
+ * they cannot drift apart.
+ */
+#define KS_EXPR_STREAM_VAR_LIST(XX)                                                                 \
+    XX(KEY, "key") XX(VALUE, "value") XX(TIMESTAMP, "timestamp") XX(TOPIC, "topic")                 \
+    XX(PARTITION, "partition") XX(OFFSET, "offset") XX(HEADERS, "headers") XX(AGG, "agg")           \
+    XX(LEFT, "left") XX(RIGHT, "right") XX(WINDOW, "window")
+
+/* The slot of each stream variable in the values an expression is evaluated with. */
+typedef enum ks_expr_var {
+#define XX(slot, name) KS_EXPR_VAR_##slot,
+    KS_EXPR_STREAM_VAR_LIST(XX)
+#undef XX
+    KS_EXPR_NSTREAM_VARS
+} ks_expr_var_t;
+
+/* A row's name, for the initializers of name lists. */
+#define KS_EXPR_VAR_NAME(slot, name) name,
+/* The names of the stream variables in slot order, as an initializer: `{"key", "value", ...}`. */
+#define KS_EXPR_STREAM_VARS {KS_EXPR_STREAM_VAR_LIST(KS_EXPR_VAR_NAME)}
 
 /*
  * Compiles `src` with the variables `vars[0..nvars)` (names without `$`)
@@ -62,7 +81,7 @@ typedef int (*ks_expr_emit_fn)(void *ud, ks_val v);
 /*
  * Runs the program on `input` (borrowed) with `vals[i]` bound to the i-th
  * declared variable (borrowed; missing or invalid ones are null). Returns 0,
- * or KS_EEVAL when the program raised an error: *err then holds the error
+ * or -1 when the program raised an error: *err then holds the error
  * value (owned by the caller), as `try ... catch .` would see it. Outputs
  * emitted before the error have been delivered.
  */

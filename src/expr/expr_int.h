@@ -74,7 +74,7 @@ struct ctx {
 };
 
 /* The stack an evaluation on this thread may use: the thread's stack less a margin (cached per thread). */
-size_t ks__stack_budget(void);
+size_t ks__expr_stack_budget(void);
 
 enum node_op {
     OP_IDENTITY,
@@ -191,76 +191,76 @@ typedef struct parse_err {
     int pos;
     char msg[256];
 } parse_err_t;
-node_t *ks__parse(program_t *prog, const char *src, parse_err_t *err);
-node_t *ks__node_new(program_t *prog, int op, int pos);
-funcdef_t *ks__funcdef_new(program_t *prog);
-void ks__program_free_nodes(program_t *prog);
+node_t *ks__expr_parse(program_t *prog, const char *src, parse_err_t *err);
+node_t *ks__expr_node_new(program_t *prog, int op, int pos);
+funcdef_t *ks__expr_funcdef_new(program_t *prog);
+void ks__expr_program_free_nodes(program_t *prog);
 
 /* compile.c */
-int ks__compile(program_t *prog, node_t *root, const char *const *vars, int nvars, parse_err_t *err);
-const builtin_t *ks__builtin_find(const char *name, int arity);
-void ks__set_evaluators(node_t *n);
+int ks__expr_compile(program_t *prog, node_t *root, const char *const *vars, int nvars, parse_err_t *err);
+const builtin_t *ks__expr_builtin_find(const char *name, int arity);
+void ks__expr_set_evaluators(node_t *n);
 
 /* eval.c */
-int ks__emit(const cont_t *k, ctx_t *cx, ks_val v); /* emits and releases an owned value */
-int ks__error(ctx_t *cx, ks_val msg);               /* raises; consumes msg */
-int ks__errorf(ctx_t *cx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int ks__eval_closure(const closure_t *cl, ctx_t *cx, ks_val in, const cont_t *k);
-int ks__arith(ctx_t *cx, int op, ks_val a, ks_val b, ks_val *out);
-int ks__index(ctx_t *cx, ks_val t, ks_val k, ks_val *out);
-int ks__iterate(ctx_t *cx, ks_val t, const cont_t *k);
-void ks__dump_trunc(ks_val v, char *buf, size_t size);
+int ks__expr_emit(const cont_t *k, ctx_t *cx, ks_val v); /* emits and releases an owned value */
+int ks__expr_error(ctx_t *cx, ks_val msg);               /* raises; consumes msg */
+int ks__expr_errorf(ctx_t *cx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int ks__expr_eval_closure(const closure_t *cl, ctx_t *cx, ks_val in, const cont_t *k);
+int ks__expr_arith(ctx_t *cx, int op, ks_val a, ks_val b, ks_val *out);
+int ks__expr_index(ctx_t *cx, ks_val t, ks_val k, ks_val *out);
+int ks__expr_iterate(ctx_t *cx, ks_val t, const cont_t *k);
+void ks__expr_dump_trunc(ks_val v, char *buf, size_t size);
 /* Raises jq's "<kind> (<value, cut to 11 bytes...>) <what>" error. */
-int ks__type_error(ctx_t *cx, ks_val v, const char *what);
-frame_t *ks__frame_up(frame_t *fr, int hops);
-int ks__eval_node(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
-int ks__collect1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out); /* first output or invalid */
-int ks__call_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
-int ks__call_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k);
-int ks__to_string(ks_val v, ks_val *out); /* tostring: new reference */
-int ks__bind_pattern(const pattern_t *pat, ctx_t *cx, frame_t *fr, ks_val in, ks_val v, const node_t *body,
+int ks__expr_type_error(ctx_t *cx, ks_val v, const char *what);
+frame_t *ks__expr_frame_up(frame_t *fr, int hops);
+int ks__expr_eval_node(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__expr_collect1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out); /* first output or invalid */
+int ks__expr_call_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__expr_call_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k);
+int ks__expr_to_string(ks_val v, ks_val *out); /* tostring: new reference */
+int ks__expr_bind_pattern(const pattern_t *pat, ctx_t *cx, frame_t *fr, ks_val in, ks_val v, const node_t *body,
                      const cont_t *k, int pathmode, ks_val path, const pcont_t *pk);
 
-/* eval_flow.c: evaluators selected by ks__set_evaluators */
-int ks__var_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
-int ks__as_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
-int ks__as_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
-int ks__reduce_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
-int ks__foreach_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
-int ks__funcdef_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
-int ks__funcdef_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
-int ks__label_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
-int ks__break_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
-int ks__cfunc_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
+/* eval_flow.c: evaluators selected by ks__expr_set_evaluators */
+int ks__expr_var_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
+int ks__expr_as_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__expr_as_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
+int ks__expr_reduce_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__expr_foreach_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__expr_funcdef_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__expr_funcdef_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
+int ks__expr_label_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__expr_break_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__expr_cfunc_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
 /* eval_build.c and arith.c */
-int ks__array_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
-int ks__binop_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
-int ks__binop_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
-int ks__format_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
-int ks__neg_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
-int ks__neg_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
-int ks__object_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
-int ks__object_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
-int ks__string_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
-int ks__string_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
+int ks__expr_array_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
+int ks__expr_binop_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__expr_binop_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
+int ks__expr_format_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
+int ks__expr_neg_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__expr_neg_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
+int ks__expr_object_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__expr_object_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
+int ks__expr_string_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__expr_string_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);
 
 /* paths.c */
-void ks__set_path_fns(node_t *n);
-int ks__path_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k);
-int ks__getpath(ctx_t *cx, ks_val v, ks_val path, ks_val *out);
-int ks__setpath(ctx_t *cx, ks_val v, ks_val path, size_t from, ks_val x, ks_val *out); /* consumes v, x */
-int ks__delpaths(ctx_t *cx, ks_val v, ks_val paths, ks_val *out);                      /* consumes v */
-int ks__eval_assign(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
-int ks__bi_path(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+void ks__expr_set_path_fns(node_t *n);
+int ks__expr_path_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k);
+int ks__expr_getpath(ctx_t *cx, ks_val v, ks_val path, ks_val *out);
+int ks__expr_setpath(ctx_t *cx, ks_val v, ks_val path, size_t from, ks_val x, ks_val *out); /* consumes v, x */
+int ks__expr_delpaths(ctx_t *cx, ks_val v, ks_val paths, ks_val *out);                      /* consumes v */
+int ks__expr_eval_assign(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
+int ks__expr_bi_path(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k);
 
 /* builtins*.c */
-extern const builtin_t ks__builtins[];
-extern const builtin_t ks__builtins_str[];
-extern const builtin_t ks__builtins_math[];
-int ks__format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out);
-int ks__tojson(ks_val v, ks_val *out);
+extern const builtin_t ks__expr_builtins[];
+extern const builtin_t ks__expr_builtins_str[];
+extern const builtin_t ks__expr_builtins_math[];
+int ks__expr_format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out);
+int ks__expr_tojson(ks_val v, ks_val *out);
 
 /* prelude.c: builtins written in jq, compiled once per process. */
-const char *ks__prelude_source(void);
+const char *ks__expr_prelude_source(void);
 
 #endif

@@ -257,7 +257,7 @@ static int is_keyword(const char *s)
     return 0;
 }
 
-node_t *ks__node_new(program_t *prog, int op, int pos)
+node_t *ks__expr_node_new(program_t *prog, int op, int pos)
 {
     node_t *n = ks_xcalloc(1, sizeof *n);
     n->op = op;
@@ -267,7 +267,7 @@ node_t *ks__node_new(program_t *prog, int op, int pos)
     return n;
 }
 
-funcdef_t *ks__funcdef_new(program_t *prog)
+funcdef_t *ks__expr_funcdef_new(program_t *prog)
 {
     funcdef_t *f = ks_xcalloc(1, sizeof *f);
     f->next = prog->fns;
@@ -288,7 +288,7 @@ static void pattern_free(pattern_t *pat)
     free(pat);
 }
 
-void ks__program_free_nodes(program_t *prog)
+void ks__expr_program_free_nodes(program_t *prog)
 {
     node_t *n = prog->nodes;
     while (n) {
@@ -317,7 +317,7 @@ void ks__program_free_nodes(program_t *prog)
 
 static node_t *mk(parser_t *p, int op, int pos, node_t *a, node_t *b)
 {
-    node_t *n = ks__node_new(p->prog, op, pos);
+    node_t *n = ks__expr_node_new(p->prog, op, pos);
     n->a = a;
     n->b = b;
     return n;
@@ -325,7 +325,7 @@ static node_t *mk(parser_t *p, int op, int pos, node_t *a, node_t *b)
 
 static node_t *mk_literal(parser_t *p, int pos, ks_val v)
 {
-    node_t *n = ks__node_new(p->prog, OP_LITERAL, pos);
+    node_t *n = ks__expr_node_new(p->prog, OP_LITERAL, pos);
     ks_val_make_static(v);
     n->konst = v;
     return n;
@@ -333,13 +333,13 @@ static node_t *mk_literal(parser_t *p, int pos, ks_val v)
 
 static void add_arg(node_t *n, node_t *arg)
 {
-    n->args = ks_xrealloc(n->args, (size_t)(n->nargs + 1) * sizeof *n->args);
+    KS_GROW(n->args, n->nargs);
     n->args[n->nargs++] = arg;
 }
 
 static node_t *mk_call(parser_t *p, int pos, const char *name)
 {
-    node_t *n = ks__node_new(p->prog, OP_CALL, pos);
+    node_t *n = ks__expr_node_new(p->prog, OP_CALL, pos);
     n->name = ks_xstrdup(name);
     return n;
 }
@@ -368,7 +368,7 @@ static node_t *parse_def(parser_t *p)
         fail_at(p, p->tstart, "syntax error: expected a function name after `def` but got %s", tok_desc(p, b, sizeof b));
         return NULL;
     }
-    funcdef_t *fd = ks__funcdef_new(p->prog);
+    funcdef_t *fd = ks__expr_funcdef_new(p->prog);
     fd->name = ks_xstrdup(p->text);
     fd->pos = pos;
     advance(p);
@@ -381,8 +381,8 @@ static node_t *parse_def(parser_t *p)
                 fail_at(p, p->tstart, "syntax error: expected a parameter name but got %s", tok_desc(p, b, sizeof b));
                 return NULL;
             }
-            fd->params = ks_xrealloc(fd->params, (size_t)(fd->nparams + 1) * sizeof *fd->params);
-            fd->param_slot = ks_xrealloc(fd->param_slot, (size_t)(fd->nparams + 1) * sizeof *fd->param_slot);
+            KS_GROW(fd->params, fd->nparams);
+            KS_GROW(fd->param_slot, fd->nparams);
             fd->params[fd->nparams] = ks_xstrdup(p->text);
             fd->param_slot[fd->nparams] = t == T_VAR ? 0 : -1;
             fd->nparams++;
@@ -401,7 +401,7 @@ static node_t *parse_def(parser_t *p)
     fd->body = parse_pipe(p);
     if (!fd->body || expect(p, ';', "`;` after the function body"))
         return NULL;
-    node_t *n = ks__node_new(p->prog, OP_FUNCDEF, pos);
+    node_t *n = ks__expr_node_new(p->prog, OP_FUNCDEF, pos);
     n->fn = fd;
     return n;
 }
@@ -422,7 +422,7 @@ static node_t *parse_pipe(parser_t *p)
             char b[64];
             fail_at(p, p->tstart, "syntax error: expected `$name` after `label` but got %s", tok_desc(p, b, sizeof b));
         } else {
-            node_t *n = ks__node_new(p->prog, OP_LABEL, pos);
+            node_t *n = ks__expr_node_new(p->prog, OP_LABEL, pos);
             n->name = ks_xstrdup(p->text);
             advance(p);
             if (!expect(p, '|', "`|` after the label") && (n->a = parse_pipe(p)))
@@ -592,7 +592,7 @@ static node_t *parse_unary(parser_t *p)
 /* Object construction: `{a, $x, "k": v, (e): v, @fmt "s": v, kw: v}`. */
 static node_t *parse_object(parser_t *p)
 {
-    node_t *obj = ks__node_new(p->prog, OP_OBJECT, p->tstart);
+    node_t *obj = ks__expr_node_new(p->prog, OP_OBJECT, p->tstart);
     advance(p); /* { */
     if (peek(p) == '}') {
         advance(p);
@@ -605,7 +605,7 @@ static node_t *parse_object(parser_t *p)
             if (strcmp(p->text, "__loc__") == 0)
                 return fail_at(p, pos, "syntax error: `$__loc__` cannot be an object key here"), NULL;
             key = mk_literal(p, pos, ks_str_cstr(p->text));
-            val = ks__node_new(p->prog, OP_VAR, pos);
+            val = ks__expr_node_new(p->prog, OP_VAR, pos);
             val->name = ks_xstrdup(p->text);
             advance(p);
         } else if (t == T_IDENT || t == T_NUM || t == T_STR || t == '(' || t == T_FORMAT) {
@@ -654,11 +654,11 @@ static node_t *parse_object(parser_t *p)
                     return NULL;
             } else if (key->op == OP_LITERAL) {
                 /* {a} means {a: .a}; {"a b"} means {"a b": .["a b"]} */
-                val = ks__node_new(p->prog, OP_FIELD, pos);
+                val = ks__expr_node_new(p->prog, OP_FIELD, pos);
                 val->konst = ks_str_new(ks_str_data(key->konst), ks_str_len(key->konst));
                 ks_val_make_static(val->konst);
             } else if (key->op == OP_STRING) {
-                val = mk(p, OP_INDEX, pos, ks__node_new(p->prog, OP_IDENTITY, pos), key);
+                val = mk(p, OP_INDEX, pos, ks__expr_node_new(p->prog, OP_IDENTITY, pos), key);
             } else {
                 return fail_at(p, p->tstart, "syntax error: expected `:` after the object key"), NULL;
             }
@@ -696,7 +696,7 @@ static int hexval(int c)
 static node_t *parse_string(parser_t *p, const char *format)
 {
     int start = p->tstart;
-    node_t *str = ks__node_new(p->prog, OP_STRING, start);
+    node_t *str = ks__expr_node_new(p->prog, OP_STRING, start);
     if (format)
         str->name = ks_xstrdup(format);
     ks_buf_t lit = {0};
@@ -817,7 +817,7 @@ static pattern_t *parse_pattern(parser_t *p)
             pattern_t *sub = parse_pattern(p);
             if (!sub)
                 goto fail;
-            pat->ents = ks_xrealloc(pat->ents, (size_t)(pat->n + 1) * sizeof *pat->ents);
+            KS_GROW(pat->ents, pat->n);
             memset(&pat->ents[pat->n], 0, sizeof pat->ents[0]);
             pat->ents[pat->n].key = mk_literal(p, p->tstart, ks_num(pat->n));
             pat->ents[pat->n].sub = sub;
@@ -867,7 +867,7 @@ static pattern_t *parse_pattern(parser_t *p)
                 fail_at(p, pos, "syntax error: expected an object pattern entry but got %s", tok_desc(p, b, sizeof b));
                 goto fail_ent;
             }
-            pat->ents = ks_xrealloc(pat->ents, (size_t)(pat->n + 1) * sizeof *pat->ents);
+            KS_GROW(pat->ents, pat->n);
             pat->ents[pat->n++] = ent;
             if (peek(p) == ',') {
                 advance(p);
@@ -898,7 +898,7 @@ static node_t *parse_reduce_foreach(parser_t *p, int op)
 {
     int pos = p->tstart;
     advance(p);
-    node_t *n = ks__node_new(p->prog, op, pos);
+    node_t *n = ks__expr_node_new(p->prog, op, pos);
     if (!(n->a = parse_postfix(p, 0)) || expect_kw(p, "as") || !(n->pat = parse_pattern(p)))
         return NULL;
     if (peek(p) == T_ALTDESTR)
@@ -919,7 +919,7 @@ static node_t *parse_if(parser_t *p)
 {
     int pos = p->tstart;
     advance(p); /* if or elif */
-    node_t *n = ks__node_new(p->prog, OP_IF, pos);
+    node_t *n = ks__expr_node_new(p->prog, OP_IF, pos);
     if (!(n->a = parse_pipe(p)) || expect_kw(p, "then") || !(n->b = parse_pipe(p)))
         return NULL;
     if (is_kw(p, "elif")) {
@@ -957,14 +957,14 @@ static node_t *parse_primary(parser_t *p)
             advance(p);
             n = parse_string(p, fmt);
         } else {
-            n = ks__node_new(p->prog, OP_FORMAT, pos);
+            n = ks__expr_node_new(p->prog, OP_FORMAT, pos);
             n->name = ks_xstrdup(fmt);
         }
         free(fmt);
         return n;
     }
     case T_FIELD: {
-        node_t *n = ks__node_new(p->prog, OP_FIELD, pos);
+        node_t *n = ks__expr_node_new(p->prog, OP_FIELD, pos);
         n->konst = ks_str_cstr(p->text);
         ks_val_make_static(n->konst);
         advance(p);
@@ -978,14 +978,14 @@ static node_t *parse_primary(parser_t *p)
             if (!k)
                 return NULL;
             if (k->op == OP_LITERAL) {
-                node_t *n = ks__node_new(p->prog, OP_FIELD, pos);
+                node_t *n = ks__expr_node_new(p->prog, OP_FIELD, pos);
                 n->konst = ks_str_new(ks_str_data(k->konst), ks_str_len(k->konst));
                 ks_val_make_static(n->konst);
                 return n;
             }
-            return mk(p, OP_INDEX, pos, ks__node_new(p->prog, OP_IDENTITY, pos), k);
+            return mk(p, OP_INDEX, pos, ks__expr_node_new(p->prog, OP_IDENTITY, pos), k);
         }
-        return ks__node_new(p->prog, OP_IDENTITY, pos);
+        return ks__expr_node_new(p->prog, OP_IDENTITY, pos);
     case T_DOTDOT:
         advance(p);
         return mk_call(p, pos, "recurse");
@@ -1000,7 +1000,7 @@ static node_t *parse_primary(parser_t *p)
             advance(p);
             return mk_literal(p, pos, loc);
         }
-        node_t *n = ks__node_new(p->prog, OP_VAR, pos);
+        node_t *n = ks__expr_node_new(p->prog, OP_VAR, pos);
         n->name = ks_xstrdup(p->text);
         advance(p);
         return n;
@@ -1014,7 +1014,7 @@ static node_t *parse_primary(parser_t *p)
     }
     case '[': {
         advance(p);
-        node_t *n = ks__node_new(p->prog, OP_ARRAY, pos);
+        node_t *n = ks__expr_node_new(p->prog, OP_ARRAY, pos);
         if (peek(p) == ']') {
             advance(p);
             return n;
@@ -1031,7 +1031,7 @@ static node_t *parse_primary(parser_t *p)
             return parse_if(p);
         if (strcmp(w, "try") == 0) {
             advance(p);
-            node_t *n = ks__node_new(p->prog, OP_TRY, pos);
+            node_t *n = ks__expr_node_new(p->prog, OP_TRY, pos);
             if (!(n->a = parse_postfix(p, 0)))
                 return NULL;
             if (is_kw(p, "catch")) {
@@ -1053,7 +1053,7 @@ static node_t *parse_primary(parser_t *p)
             advance(p);
             if (peek(p) != T_VAR)
                 return fail_at(p, p->tstart, "syntax error: expected `$label` after `break`"), NULL;
-            node_t *n = ks__node_new(p->prog, OP_BREAK, pos);
+            node_t *n = ks__expr_node_new(p->prog, OP_BREAK, pos);
             n->name = ks_xstrdup(p->text);
             advance(p);
             return n;
@@ -1164,7 +1164,7 @@ static node_t *parse_postfix(parser_t *p, int allow_as)
             t = mk(p, OP_TRY, pos, t, NULL);
         } else if (allow_as && is_kw(p, "as")) {
             advance(p);
-            node_t *n = ks__node_new(p->prog, OP_AS, pos);
+            node_t *n = ks__expr_node_new(p->prog, OP_AS, pos);
             n->a = t;
             if (!(n->pat = parse_pattern(p)))
                 t = NULL;
@@ -1183,7 +1183,7 @@ static node_t *parse_postfix(parser_t *p, int allow_as)
     return t;
 }
 
-node_t *ks__parse(program_t *prog, const char *src, parse_err_t *err)
+node_t *ks__expr_parse(program_t *prog, const char *src, parse_err_t *err)
 {
     parser_t p = {.prog = prog, .src = src, .len = (int)strlen(src), .err = err};
     node_t *root = parse_pipe(&p);

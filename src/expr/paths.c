@@ -40,11 +40,11 @@ static int invalid_fn(const cont_t *k, ctx_t *cx, ks_val v)
 {
     (void)k;
     char b[30];
-    ks__dump_trunc(v, b, sizeof b);
-    return ks__errorf(cx, "Invalid path expression with result %s", b);
+    ks__expr_dump_trunc(v, b, sizeof b);
+    return ks__expr_errorf(cx, "Invalid path expression with result %s", b);
 }
 
-int ks__path_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
+int ks__expr_path_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
 {
     if (n->path)
         return n->path(n, cx, fr, in, path, k);
@@ -69,7 +69,7 @@ static int pindex_fn(const pcont_t *k, ctx_t *cx, ks_val v, ks_val path)
 {
     const pindex_k_t *pk = PCONT(pindex_k_t, k);
     ks_val out;
-    int rc = ks__index(cx, v, pk->key, &out);
+    int rc = ks__expr_index(cx, v, pk->key, &out);
     if (rc)
         return rc;
     return pemit(pk->next, cx, out, path_append(path, pk->key));
@@ -80,7 +80,7 @@ static int term_path(const node_t *term, ctx_t *cx, frame_t *fr, ks_val in, ks_v
     pindex_k_t pk = {{pindex_fn}, key, k};
     if (!term || term->op == OP_IDENTITY)
         return pindex_fn(&pk.base, cx, in, path);
-    return ks__path_eval(term, cx, fr, in, path, &pk.base);
+    return ks__expr_path_eval(term, cx, fr, in, path, &pk.base);
 }
 
 static int field_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
@@ -169,8 +169,8 @@ static int piter_fn(const pcont_t *k, ctx_t *cx, ks_val v, ks_val path)
         return rc;
     }
     char b[15];
-    ks__dump_trunc(v, b, sizeof b);
-    return ks__errorf(cx, "Cannot iterate over %s (%s)", ks_kind_name(v), b);
+    ks__expr_dump_trunc(v, b, sizeof b);
+    return ks__expr_errorf(cx, "Cannot iterate over %s (%s)", ks_kind_name(v), b);
 }
 
 static int iter_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
@@ -178,7 +178,7 @@ static int iter_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val 
     piter_k_t pk = {{piter_fn}, k};
     if (n->a->op == OP_IDENTITY)
         return piter_fn(&pk.base, cx, in, path);
-    return ks__path_eval(n->a, cx, fr, in, path, &pk.base);
+    return ks__expr_path_eval(n->a, cx, fr, in, path, &pk.base);
 }
 
 typedef struct ptry_k {
@@ -207,7 +207,7 @@ static int try_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val p
 {
     int downstream = 0;
     ptry_k_t tk = {{ptry_fn}, k, &downstream, 0, NULL};
-    int rc = ks__path_eval(n->a, cx, fr, in, path, &tk.base);
+    int rc = ks__expr_path_eval(n->a, cx, fr, in, path, &tk.base);
     if (rc != RC_ERROR || downstream)
         return rc;
     ks_val err = cx->err;
@@ -216,7 +216,7 @@ static int try_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val p
         ks_val_release(err);
         return RC_OK;
     }
-    rc = ks__path_eval(n->b, cx, fr, err, path, k);
+    rc = ks__expr_path_eval(n->b, cx, fr, err, path, k);
     ks_val_release(err);
     return rc;
 }
@@ -225,10 +225,10 @@ static int alt_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val p
 {
     int downstream = 0, any = 0;
     ptry_k_t tk = {{ptry_fn}, k, &downstream, 1, &any};
-    int rc = ks__path_eval(n->a, cx, fr, in, path, &tk.base);
+    int rc = ks__expr_path_eval(n->a, cx, fr, in, path, &tk.base);
     if (rc || any)
         return rc;
-    return ks__path_eval(n->b, cx, fr, in, path, k);
+    return ks__expr_path_eval(n->b, cx, fr, in, path, k);
 }
 
 typedef struct ppipe_k {
@@ -241,19 +241,19 @@ typedef struct ppipe_k {
 static int ppipe_fn(const pcont_t *k, ctx_t *cx, ks_val v, ks_val path)
 {
     const ppipe_k_t *pk = PCONT(ppipe_k_t, k);
-    return ks__path_eval(pk->b, cx, pk->fr, v, path, pk->next);
+    return ks__expr_path_eval(pk->b, cx, pk->fr, v, path, pk->next);
 }
 
 static int pipe_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
 {
     ppipe_k_t pk = {{ppipe_fn}, n->b, fr, k};
-    return ks__path_eval(n->a, cx, fr, in, path, &pk.base);
+    return ks__expr_path_eval(n->a, cx, fr, in, path, &pk.base);
 }
 
 static int comma_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
 {
-    int rc = ks__path_eval(n->a, cx, fr, in, path, k);
-    return rc ? rc : ks__path_eval(n->b, cx, fr, in, path, k);
+    int rc = ks__expr_path_eval(n->a, cx, fr, in, path, k);
+    return rc ? rc : ks__expr_path_eval(n->b, cx, fr, in, path, k);
 }
 
 typedef struct pif_k {
@@ -270,7 +270,7 @@ static int pif_fn(const cont_t *k, ctx_t *cx, ks_val c)
     const node_t *br = ks_is_truthy(c) ? ik->n->b : ik->n->c;
     if (!br)
         return ik->next->fn(ik->next, cx, ik->in, ik->path);
-    return ks__path_eval(br, cx, ik->fr, ik->in, ik->path, ik->next);
+    return ks__expr_path_eval(br, cx, ik->fr, ik->in, ik->path, ik->next);
 }
 
 static int if_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
@@ -290,7 +290,7 @@ typedef struct pas_k {
 static int pas_fn(const cont_t *k, ctx_t *cx, ks_val v)
 {
     const pas_k_t *ak = (const pas_k_t *)(const void *)k;
-    return ks__bind_pattern(ak->n->pat, cx, ak->fr, ak->in, v, ak->n->b, NULL, 1, ak->path, ak->next);
+    return ks__expr_bind_pattern(ak->n->pat, cx, ak->fr, ak->in, v, ak->n->b, NULL, 1, ak->path, ak->next);
 }
 
 static int as_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
@@ -301,7 +301,7 @@ static int as_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val pa
 
 static int funcdef_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
 {
-    return ks__path_eval(n->a, cx, fr, in, path, k);
+    return ks__expr_path_eval(n->a, cx, fr, in, path, k);
 }
 
 static int label_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
@@ -309,7 +309,7 @@ static int label_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val
     double id = ++cx->next_label;
     ks_val saved = fr->slots[n->slot];
     fr->slots[n->slot] = ks_num(id);
-    int rc = ks__path_eval(n->a, cx, fr, in, path, k);
+    int rc = ks__expr_path_eval(n->a, cx, fr, in, path, k);
     fr->slots[n->slot] = saved;
     if (rc == RC_BREAK && cx->break_id == id)
         rc = RC_OK;
@@ -324,15 +324,15 @@ static int break_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val
 
 static int call_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
 {
-    int rc = ks__call_path(n, cx, fr, in, path, k);
+    int rc = ks__expr_call_path(n, cx, fr, in, path, k);
     if (rc != -100)
         return rc;
     invalid_k_t ik = {{invalid_fn}};
-    return ks__call_eval(n, cx, fr, in, &ik.base);
+    return ks__expr_call_eval(n, cx, fr, in, &ik.base);
 }
 
 /* `getpath(null)`-style literal null in path mode: jq treats `null` as the empty path to nothing. */
-void ks__set_path_fns(node_t *n)
+void ks__expr_set_path_fns(node_t *n)
 {
     switch (n->op) {
     case OP_IDENTITY: n->path = identity_path; break;
@@ -368,27 +368,27 @@ static int topath_fn(const pcont_t *k, ctx_t *cx, ks_val v, ks_val path)
     return next->fn(next, cx, path);
 }
 
-int ks__bi_path(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+int ks__expr_bi_path(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
 {
     topath_k_t pk = {{topath_fn}, k};
     ks_val root = ks_arr_new(0);
-    int rc = ks__path_eval(call->args[0], cx, fr, in, root, &pk.base);
+    int rc = ks__expr_path_eval(call->args[0], cx, fr, in, root, &pk.base);
     ks_val_release(root);
     return rc;
 }
 
 /* ---- getpath, setpath, delpaths ---- */
 
-int ks__getpath(ctx_t *cx, ks_val v, ks_val path, ks_val *out)
+int ks__expr_getpath(ctx_t *cx, ks_val v, ks_val path, ks_val *out)
 {
     if (path.kind != KS_ARRAY)
-        return ks__errorf(cx, "Path must be specified as an array");
+        return ks__expr_errorf(cx, "Path must be specified as an array");
     ks_val cur = ks_val_retain(v);
     for (uint32_t i = 0; i < path.a->len; i++) {
         if (cur.kind == KS_NULL)
             break;
         ks_val next;
-        int rc = ks__index(cx, cur, path.a->items[i], &next);
+        int rc = ks__expr_index(cx, cur, path.a->items[i], &next);
         ks_val_release(cur);
         if (rc)
             return rc;
@@ -417,12 +417,12 @@ static int set_key(ctx_t *cx, ks_val t, ks_val key, ks_val x, ks_val *out)
         if (d < 0 || isnan(d)) {
             ks_val_release(t);
             ks_val_release(x);
-            return ks__errorf(cx, "Out of bounds negative array index");
+            return ks__expr_errorf(cx, "Out of bounds negative array index");
         }
         if (d > 1e8) {
             ks_val_release(t);
             ks_val_release(x);
-            return ks__errorf(cx, "Array index too large");
+            return ks__expr_errorf(cx, "Array index too large");
         }
         ks_arr_set(&t, (size_t)d, x);
         *out = t;
@@ -439,12 +439,12 @@ static int set_key(ctx_t *cx, ks_val t, ks_val key, ks_val x, ks_val *out)
         if (isnan(s) || isnan(e)) {
             ks_val_release(t);
             ks_val_release(x);
-            return ks__errorf(cx, "Start and end indices of an array slice must be numbers");
+            return ks__expr_errorf(cx, "Start and end indices of an array slice must be numbers");
         }
         if (x.kind != KS_ARRAY) {
             ks_val_release(t);
             ks_val_release(x);
-            return ks__errorf(cx, "A slice of an array can only be assigned another array");
+            return ks__expr_errorf(cx, "A slice of an array can only be assigned another array");
         }
         double dl = (double)len;
         if (s < 0)
@@ -477,19 +477,19 @@ static int set_key(ctx_t *cx, ks_val t, ks_val key, ks_val x, ks_val *out)
     ks_val_release(x);
     int rc;
     if (key.kind == KS_STRING)
-        rc = ks__errorf(cx, "Cannot index %s with string \"%s\"", ks_kind_name(t), ks_str_data(key));
+        rc = ks__expr_errorf(cx, "Cannot index %s with string \"%s\"", ks_kind_name(t), ks_str_data(key));
     else
-        rc = ks__errorf(cx, "Cannot update field at object index of %s", ks_kind_name(t));
+        rc = ks__expr_errorf(cx, "Cannot update field at object index of %s", ks_kind_name(t));
     ks_val_release(t);
     return rc;
 }
 
-int ks__setpath(ctx_t *cx, ks_val v, ks_val path, size_t from, ks_val x, ks_val *out)
+int ks__expr_setpath(ctx_t *cx, ks_val v, ks_val path, size_t from, ks_val x, ks_val *out)
 {
     if (path.kind != KS_ARRAY) {
         ks_val_release(v);
         ks_val_release(x);
-        return ks__errorf(cx, "Path must be specified as an array");
+        return ks__expr_errorf(cx, "Path must be specified as an array");
     }
     if (from >= ks_arr_len(path)) {
         ks_val_release(v);
@@ -498,7 +498,7 @@ int ks__setpath(ctx_t *cx, ks_val v, ks_val path, size_t from, ks_val x, ks_val 
     }
     ks_val key = path.a->items[from];
     ks_val child, newchild;
-    int rc = ks__index(cx, v, key, &child);
+    int rc = ks__expr_index(cx, v, key, &child);
     if (rc) {
         ks_val_release(v);
         ks_val_release(x);
@@ -514,7 +514,7 @@ int ks__setpath(ctx_t *cx, ks_val v, ks_val path, size_t from, ks_val x, ks_val 
         if (d >= 0 && d < (double)ks_arr_len(v) && d == floor(d))
             ks_arr_set(&v, (size_t)d, ks_null());
     }
-    if ((rc = ks__setpath(cx, child, path, from + 1, x, &newchild))) {
+    if ((rc = ks__expr_setpath(cx, child, path, from + 1, x, &newchild))) {
         ks_val_release(v);
         return rc;
     }
@@ -548,7 +548,7 @@ static int delpath1(ctx_t *cx, ks_val v, ks_val path, size_t from, ks_val *out)
                 d += (double)len;
             if (d < 0) {
                 ks_val_release(v);
-                return ks__errorf(cx, "Out of bounds negative array index");
+                return ks__expr_errorf(cx, "Out of bounds negative array index");
             }
             if (d < (double)len) {
                 size_t i = (size_t)d;
@@ -562,7 +562,7 @@ static int delpath1(ctx_t *cx, ks_val v, ks_val path, size_t from, ks_val *out)
         }
         if (v.kind == KS_ARRAY && key.kind == KS_OBJECT) {
             ks_val sl;
-            int rc = ks__index(cx, v, key, &sl);
+            int rc = ks__expr_index(cx, v, key, &sl);
             if (rc) {
                 ks_val_release(v);
                 return rc;
@@ -571,16 +571,16 @@ static int delpath1(ctx_t *cx, ks_val v, ks_val path, size_t from, ks_val *out)
             return set_key(cx, v, key, ks_arr_new(0), out);
         }
         ks_val child;
-        int rc = ks__index(cx, v, key, &child);
+        int rc = ks__expr_index(cx, v, key, &child);
         ks_val_release(v);
         if (!rc) {
             ks_val_release(child);
-            rc = ks__errorf(cx, "Cannot delete field at index of %s", ks_kind_name(v));
+            rc = ks__expr_errorf(cx, "Cannot delete field at index of %s", ks_kind_name(v));
         }
         return rc;
     }
     ks_val child, nc;
-    int rc = ks__index(cx, v, key, &child);
+    int rc = ks__expr_index(cx, v, key, &child);
     if (rc) {
         ks_val_release(v);
         return rc;
@@ -597,11 +597,11 @@ static int delpath1(ctx_t *cx, ks_val v, ks_val path, size_t from, ks_val *out)
     return set_key(cx, v, key, nc, out);
 }
 
-int ks__delpaths(ctx_t *cx, ks_val v, ks_val paths, ks_val *out)
+int ks__expr_delpaths(ctx_t *cx, ks_val v, ks_val paths, ks_val *out)
 {
     if (paths.kind != KS_ARRAY) {
         ks_val_release(v);
-        return ks__errorf(cx, "Paths must be specified as an array");
+        return ks__expr_errorf(cx, "Paths must be specified as an array");
     }
     size_t n = ks_arr_len(paths);
     ks_val *sorted = ks_xmalloc((n ? n : 1) * sizeof *sorted);
@@ -610,7 +610,7 @@ int ks__delpaths(ctx_t *cx, ks_val v, ks_val paths, ks_val *out)
         if (sorted[i].kind != KS_ARRAY) {
             free(sorted);
             ks_val_release(v);
-            return ks__errorf(cx, "Path must be specified as an array");
+            return ks__expr_errorf(cx, "Path must be specified as an array");
         }
     }
     ks_val_sort(sorted, n);
@@ -649,7 +649,7 @@ static int collect_paths(const node_t *lhs, ctx_t *cx, frame_t *fr, ks_val in, k
     gather_k_t gk = {{gather_fn}, paths};
     topath_k_t pk = {{topath_fn}, &gk.base};
     ks_val root = ks_arr_new(0);
-    int rc = ks__path_eval(lhs, cx, fr, in, root, &pk.base);
+    int rc = ks__expr_path_eval(lhs, cx, fr, in, root, &pk.base);
     ks_val_release(root);
     if (rc)
         ks_val_release(*paths);
@@ -679,17 +679,17 @@ static int assign_rhs_fn(const cont_t *k, ctx_t *cx, ks_val v)
             nv = ks_val_retain(v);
         } else {
             ks_val cur;
-            if ((rc = ks__getpath(cx, acc, p, &cur)))
+            if ((rc = ks__expr_getpath(cx, acc, p, &cur)))
                 break;
             if (ak->n->binop == BOP_ALT) {
                 nv = ks_is_truthy(cur) ? ks_val_retain(cur) : ks_val_retain(v);
-            } else if ((rc = ks__arith(cx, ak->n->binop, cur, v, &nv))) {
+            } else if ((rc = ks__expr_arith(cx, ak->n->binop, cur, v, &nv))) {
                 ks_val_release(cur);
                 break;
             }
             ks_val_release(cur);
         }
-        rc = ks__setpath(cx, acc, p, 0, nv, &acc);
+        rc = ks__expr_setpath(cx, acc, p, 0, nv, &acc);
         if (rc)
             acc = ks_invalid();
     }
@@ -698,10 +698,10 @@ static int assign_rhs_fn(const cont_t *k, ctx_t *cx, ks_val v)
         ks_val_release(acc);
         return rc;
     }
-    return ks__emit(ak->next, cx, acc);
+    return ks__expr_emit(ak->next, cx, acc);
 }
 
-int ks__eval_assign(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+int ks__expr_eval_assign(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
 {
     if (n->binop != '|') {
         assign_k_t ak = {{assign_rhs_fn}, n, fr, in, k};
@@ -715,19 +715,19 @@ int ks__eval_assign(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const co
     ks_val acc = ks_val_retain(in);
     for (uint32_t i = 0; i < paths.a->len && !rc; i++) {
         ks_val p = paths.a->items[i], cur, nv;
-        if ((rc = ks__getpath(cx, acc, p, &cur)))
+        if ((rc = ks__expr_getpath(cx, acc, p, &cur)))
             break;
-        rc = ks__collect1(n->b, cx, fr, cur, &nv);
+        rc = ks__expr_collect1(n->b, cx, fr, cur, &nv);
         ks_val_release(cur);
         if (rc)
             break;
         if (nv.kind == KS_INVALID) {
             ks_val one = ks_arr_new(1);
             ks_arr_push(&one, ks_val_retain(p));
-            rc = ks__delpaths(cx, acc, one, &acc);
+            rc = ks__expr_delpaths(cx, acc, one, &acc);
             ks_val_release(one);
         } else {
-            rc = ks__setpath(cx, acc, p, 0, nv, &acc);
+            rc = ks__expr_setpath(cx, acc, p, 0, nv, &acc);
         }
         if (rc)
             acc = ks_invalid();
@@ -737,5 +737,5 @@ int ks__eval_assign(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const co
         ks_val_release(acc);
         return rc;
     }
-    return ks__emit(k, cx, acc);
+    return ks__expr_emit(k, cx, acc);
 }

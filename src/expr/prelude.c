@@ -134,7 +134,7 @@ static const char prelude[] =
     "def isvalid(f): try (f|true) catch false;\n"
     ".";
 
-const char *ks__prelude_source(void)
+const char *ks__expr_prelude_source(void)
 {
     return prelude;
 }

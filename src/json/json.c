@@ -37,7 +37,7 @@ static int fail(parser_t *p, const char *msg)
         }
         snprintf(p->err, p->errlen, "%s at line %zu, column %zu", msg, line, col);
     }
-    return KS_EPARSE;
+    return -1;
 }
 
 static inline void skip_ws(parser_t *p)

@@ -22,7 +22,7 @@
 
 /*
  * Parses exactly one JSON value from s[0..len) (surrounding whitespace
- * allowed). Returns 0 and sets *out (owned by the caller), or KS_EPARSE with
+ * allowed). Returns 0 and sets *out (owned by the caller), or -1 with
  * a message in err.
  */
 int ks_json_parse(const char *s, size_t len, ks_val *out, char *err, size_t errlen);
@@ -30,7 +30,7 @@ int ks_json_parse(const char *s, size_t len, ks_val *out, char *err, size_t errl
 /*
  * Parses the next value of a stream of concatenated values starting at *pos.
  * Returns 0 with *out set and *pos advanced; 0 with *out invalid at the end of
- * input; KS_EPARSE on a syntax error.
+ * input; -1 on a syntax error.
  */
 int ks_json_parse_next(const char *s, size_t len, size_t *pos, ks_val *out, char *err, size_t errlen);
 

@@ -88,10 +88,10 @@ static void set_internal_topic_config(const ks_topology_t *t, rd_kafka_NewTopic_
     int pi = -1;
     const ks_proc_t *wp = t && ks__changelog_store(t, name, &pi) && pi >= 0 ? t->procs[pi] : NULL;
     rd_kafka_NewTopic_set_config(nt, "message.timestamp.type", "CreateTime");
-    if (wp && wp->window.kind != KS_WIN_NONE && wp->op != KS_OP_SUPPRESS) {
-        int64_t span = wp->window.kind == KS_WIN_SLIDING ? 2 * wp->window.size : wp->window.size;
+    if (wp && wp->state.window.kind != KS_WIN_NONE && wp->op != KS_OP_SUPPRESS) {
+        int64_t span = wp->state.window.kind == KS_WIN_SLIDING ? 2 * wp->state.window.size : wp->state.window.size;
         char ret[32];
-        snprintf(ret, sizeof ret, "%lld", (long long)(span + wp->window.grace + KS_WINDOW_CHANGELOG_EXTRA_MS));
+        snprintf(ret, sizeof ret, "%lld", (long long)(span + wp->state.window.grace + KS_WINDOW_CHANGELOG_EXTRA_MS));
         rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact,delete");
         rd_kafka_NewTopic_set_config(nt, "retention.ms", ret);
     } else {
@@ -178,13 +178,13 @@ int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, c
     /* Source topics must exist; co-partitioned sources (one sub-topology) must agree on partitions. */
     for (int i = 0; i < t->nprocs && rc == 0; i++) {
         const ks_proc_t *p = t->procs[i];
-        if (p->op != KS_OP_SOURCE || p->is_repartition || p->generate)
+        if (p->op != KS_OP_SOURCE || p->is_repartition || p->gen.enabled)
             continue; /* generate sources read no Kafka topic */
-        for (int j = 0; j < p->ntopics; j++) {
-            const rd_kafka_metadata_topic_t *mt = find_topic(md, p->topics[j]);
+        for (int j = 0; j < p->io.ntopics; j++) {
+            const rd_kafka_metadata_topic_t *mt = find_topic(md, p->io.topics[j]);
             if (!mt) {
                 snprintf(err, errlen, "%s:%d:%d: source topic `%s` does not exist on %s (kstreamd creates only internal topics)",
-                         p->pos.file, p->pos.line, p->pos.col, p->topics[j], bootstrap);
+                         p->pos.file, p->pos.line, p->pos.col, p->io.topics[j], bootstrap);
                 rc = -1;
                 break;
             }
@@ -194,16 +194,16 @@ int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, c
     }
     for (int i = 0; i < t->nprocs && rc == 0; i++) {
         const ks_proc_t *a = t->procs[i];
-        if (a->op != KS_OP_SOURCE || a->is_repartition || !a->ntopics)
+        if (a->op != KS_OP_SOURCE || a->is_repartition || !a->io.ntopics)
             continue;
         for (int k = i + 1; k < t->nprocs && rc == 0; k++) {
             const ks_proc_t *b = t->procs[k];
-            if (b->op != KS_OP_SOURCE || b->is_repartition || b->subtopology != a->subtopology || !b->ntopics)
+            if (b->op != KS_OP_SOURCE || b->is_repartition || b->subtopology != a->subtopology || !b->io.ntopics)
                 continue;
-            const rd_kafka_metadata_topic_t *ma = find_topic(md, a->topics[0]), *mb = find_topic(md, b->topics[0]);
+            const rd_kafka_metadata_topic_t *ma = find_topic(md, a->io.topics[0]), *mb = find_topic(md, b->io.topics[0]);
             if (ma && mb && ma->partition_cnt != mb->partition_cnt) {
                 snprintf(err, errlen, "topics `%s` (%d partitions) and `%s` (%d) are joined in one sub-topology, so they must be co-partitioned",
-                         a->topics[0], ma->partition_cnt, b->topics[0], mb->partition_cnt);
+                         a->io.topics[0], ma->partition_cnt, b->io.topics[0], mb->partition_cnt);
                 rc = -1;
             }
         }
@@ -276,14 +276,14 @@ const char *ks__embedded_start(ks_topology_t **ts, int n, const ks_runtime_conf_
         for (int i = 0; i < t->nprocs && nseen < 4000; i++) {
             const ks_proc_t *p = t->procs[i];
             int parts = p->is_repartition ? conf->embedded_partitions : 0;
-            const ks_topic_conf_t *tc = p->topic ? ks_topology_topic(t, p->topic) : NULL;
+            const ks_topic_conf_t *tc = p->io.topic ? ks_topology_topic(t, p->io.topic) : NULL;
             if (!parts)
                 parts = tc && tc->partitions ? tc->partitions : conf->embedded_partitions;
-            if (p->op == KS_OP_SOURCE && !p->generate)
-                for (int j = 0; j < p->ntopics; j++)
-                    mock_topic(p->topics[j], parts, seen, &nseen);
-            if (p->op == KS_OP_SINK && p->topic)
-                mock_topic(p->topic, parts, seen, &nseen);
+            if (p->op == KS_OP_SOURCE && !p->gen.enabled)
+                for (int j = 0; j < p->io.ntopics; j++)
+                    mock_topic(p->io.topics[j], parts, seen, &nseen);
+            if (p->op == KS_OP_SINK && p->io.topic)
+                mock_topic(p->io.topic, parts, seen, &nseen);
         }
         for (int i = 0; i < t->ninternal && nseen < 4000; i++)
             mock_topic(t->internal_topics[i], conf->embedded_partitions, seen, &nseen);

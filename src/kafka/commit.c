@@ -14,7 +14,7 @@
 /* After a flush: the delivered changelog offsets are the stores' checkpoints, in the stores' transaction. */
 int ks__commit_stores(stream_thread_t *st)
 {
-    char err[512] = "";
+    char err[KS_ERRMSG_SIZE] = "";
     if (!st->stores)
         return 0;
     if (st->cl_done->cnt) {
@@ -56,7 +56,7 @@ int ks__commit_cycle(stream_thread_t *st)
 {
     if (!st->producer)
         return 0;
-    char ferr[1500];
+    char ferr[KS_ERRMSG_SIZE];
     if (st->stores && !st->failed && ks_engine_flush(st->engine, ferr, sizeof ferr)) {
         ks__thread_fail(st, "%s", ferr); /* the record cache's updates could not be written */
         return -1;

@@ -41,7 +41,7 @@ void ks__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
         ks_log(KS_LOG_INFO, "%s: assigned %d partitions", st->name, parts->cnt);
         if (st->stores) {
             /* A task processes nothing before its stores are restored. */
-            char err[1024];
+            char err[KS_ERRMSG_SIZE];
             if (ks__commit_stores(st) ||
                 ks__restore_tasks(st->t, st->stores, st->conf, st->bootstrap, parts, st->name, err, sizeof err)) {
                 if (!st->failed)
@@ -92,7 +92,7 @@ static void process_one(stream_thread_t *st, rd_kafka_message_t *m)
     int64_t ts = rd_kafka_message_timestamp(m, &tstype);
     ks_record_t r = {rd_kafka_topic_name(m->rkt), m->partition, m->offset, ts < 0 ? (int64_t)ks_now_ms() : ts,
                      m->key, m->key_len, m->payload, m->len, hs, nh};
-    char err[1500];
+    char err[KS_ERRMSG_SIZE];
     st->in++;
     if (ks_engine_process(st->engine, &r, err, sizeof err)) {
         ks__thread_fail(st, "errors.tolerance is none and a record failed: %s", err);
@@ -248,7 +248,7 @@ static void drain_consumer(stream_thread_t *st)
          * drained batch is its own transaction, so threads take turns. One
          * thread keeps its transaction until the commit (fewer page copies).
          */
-        char err[512];
+        char err[KS_ERRMSG_SIZE];
         if (ks_engine_commit_stores(st->engine, err, sizeof err))
             ks__thread_fail(st, "%s", err);
     }

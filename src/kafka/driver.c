@@ -63,7 +63,7 @@ static void on_gen_timer(uv_timer_t *h)
         /* One thread of several takes its share of a generator's records. */
         for (int k = 0; st->gen_made[g] < due && k < 5000 && !st->failed; k++) {
             ks_record_t r;
-            char err[512];
+            char err[KS_ERRMSG_SIZE];
             int rc = ks_generator_next(st->gens[g], (int64_t)now, &r, err, sizeof err);
             if (rc == 1)
                 break;
@@ -79,7 +79,7 @@ static void on_gen_timer(uv_timer_t *h)
                 ks__on_emit(st, &dl);
                 continue;
             }
-            char perr[1500];
+            char perr[KS_ERRMSG_SIZE];
             st->in++;
             if (ks_engine_process(st->engine, &r, perr, sizeof perr))
                 ks__thread_fail(st, "errors.tolerance is none and a generated record failed: %s", perr);
@@ -308,11 +308,11 @@ static rd_kafka_topic_partition_list_t *subscribed_topics(const ks_topology_t *t
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(8);
     for (int i = 0; i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
-        if (p->op != KS_OP_SOURCE || p->generate)
+        if (p->op != KS_OP_SOURCE || p->gen.enabled)
             continue; /* generate sources are fed by the generator timer, not the consumer */
-        for (int j = 0; j < p->ntopics; j++)
-            if (!rd_kafka_topic_partition_list_find(topics, p->topics[j], RD_KAFKA_PARTITION_UA))
-                rd_kafka_topic_partition_list_add(topics, p->topics[j], RD_KAFKA_PARTITION_UA);
+        for (int j = 0; j < p->io.ntopics; j++)
+            if (!rd_kafka_topic_partition_list_find(topics, p->io.topics[j], RD_KAFKA_PARTITION_UA))
+                rd_kafka_topic_partition_list_add(topics, p->io.topics[j], RD_KAFKA_PARTITION_UA);
     }
     return topics;
 }
@@ -468,7 +468,7 @@ static void thread_begin(stream_thread_t *st)
 static void *thread_main(void *arg)
 {
     stream_thread_t *st = arg;
-    char err[1024];
+    char err[KS_ERRMSG_SIZE];
     uv_loop_init(&st->loop);
     uv_async_init(&st->loop, &st->stop_async, on_stop);
     st->stop_async.data = st;
@@ -599,7 +599,7 @@ int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *confs)
     /* What the process has once is the same in every configuration (ks_runtime_conf_check_together). */
     const ks_runtime_conf_t *conf = &confs[0];
     ks_log_set_level(conf->log_level);
-    char err[1024];
+    char err[KS_ERRMSG_SIZE];
     const char *bootstrap = conf->bootstrap;
     int embedded = strcmp(bootstrap, "embedded") == 0;
     if (embedded && !(bootstrap = ks__embedded_start(ts, n, conf, err, sizeof err))) {

@@ -109,7 +109,7 @@ void ks__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 /* `topic` is the topology's own string, which the engine passes to ks__on_emit: matched there by pointer. */
 static void add_emit_topic(stream_thread_t *st, const char *topic, rd_kafka_topic_t *rkt)
 {
-    st->emit_topics = ks_xrealloc(st->emit_topics, (size_t)(st->nemit_topics + 1) * sizeof *st->emit_topics);
+    KS_GROW(st->emit_topics, st->nemit_topics);
     st->emit_topics[st->nemit_topics++] = (struct emit_topic){topic, rkt};
 }
 
@@ -125,7 +125,7 @@ static void add_out_topic(stream_thread_t *st, const char *topic)
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(st->producer, topic, NULL);
     if (!rkt)
         return;
-    st->out_topics = ks_xrealloc(st->out_topics, (size_t)(st->nout_topics + 1) * sizeof *st->out_topics);
+    KS_GROW(st->out_topics, st->nout_topics);
     st->out_topics[st->nout_topics++] = rkt;
     add_emit_topic(st, topic, rkt);
     const struct rd_kafka_metadata *md = NULL;
@@ -138,8 +138,8 @@ void ks__warm_producer(stream_thread_t *st)
     const ks_topology_t *t = st->t;
     for (int i = 0; i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
-        if (p->op == KS_OP_SINK && !p->dynamic_topic)
-            add_out_topic(st, p->topic);
+        if (p->op == KS_OP_SINK && !p->io.dynamic_topic)
+            add_out_topic(st, p->io.topic);
         for (int j = 0; p->changelogs && j < p->nstores; j++)
             add_out_topic(st, p->changelogs[j]);
     }

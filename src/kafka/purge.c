@@ -11,8 +11,8 @@
 static int is_repartition_topic(const ks_topology_t *t, const char *topic)
 {
     for (int i = 0; i < t->nprocs; i++)
-        if (t->procs[i]->op == KS_OP_SOURCE && t->procs[i]->is_repartition && t->procs[i]->topic &&
-            strcmp(t->procs[i]->topic, topic) == 0)
+        if (t->procs[i]->op == KS_OP_SOURCE && t->procs[i]->is_repartition && t->procs[i]->io.topic &&
+            strcmp(t->procs[i]->io.topic, topic) == 0)
             return 1;
     return 0;
 }

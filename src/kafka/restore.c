@@ -254,7 +254,7 @@ int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_c
                     dup = wanted[k].proc == i && wanted[k].store == j && wanted[k].part == assigned->elems[a].partition;
                 if (dup)
                     continue;
-                wanted = ks_xrealloc(wanted, (size_t)(n + 1) * sizeof *wanted);
+                KS_GROW(wanted, n);
                 wanted[n].proc = i;
                 wanted[n].store = j;
                 wanted[n].part = assigned->elems[a].partition;

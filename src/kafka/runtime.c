@@ -418,7 +418,7 @@ static void rk_remove(builder_t *b, const char *key)
 /* A librdkafka property: librdkafka checks it, then the refusal rules. */
 static void set_rk(builder_t *b, const char *key, const char *v, const place_t *pl)
 {
-    char err[512] = "";
+    char err[KS_ERRMSG_SIZE] = "";
     rd_kafka_conf_res_t res = rd_kafka_conf_set(b->scratch, key, v, err, sizeof err);
     if (res == RD_KAFKA_CONF_UNKNOWN) {
         report_unknown(b, pl);
@@ -447,8 +447,8 @@ static void set_rk(builder_t *b, const char *key, const char *v, const place_t *
     }
     rk_remove(b, key);
     ks_runtime_conf_t *c = b->out;
-    c->rk_keys = ks_xrealloc(c->rk_keys, (size_t)(c->nrk + 1) * sizeof(char *));
-    c->rk_vals = ks_xrealloc(c->rk_vals, (size_t)(c->nrk + 1) * sizeof(char *));
+    KS_GROW(c->rk_keys, c->nrk);
+    KS_GROW(c->rk_vals, c->nrk);
     c->rk_keys[c->nrk] = ks_xstrdup(key);
     c->rk_vals[c->nrk] = ks_xstrdup(v);
     c->nrk++;
@@ -464,7 +464,7 @@ static void set_one(builder_t *b, const char *key, const char *v, const place_t 
     int i = find_key(key);
     if (!*v) {
         rd_kafka_conf_t *probe = rd_kafka_conf_new();
-        char err[512];
+        char err[KS_ERRMSG_SIZE];
         int known = i >= 0 || rd_kafka_conf_set(probe, key, "", err, sizeof err) != RD_KAFKA_CONF_UNKNOWN;
         rd_kafka_conf_destroy(probe);
         if (!known)
@@ -604,7 +604,7 @@ void ks_runtime_conf_free(ks_runtime_conf_t *c)
 int ks_runtime_conf_apply(const ks_runtime_conf_t *c, rd_kafka_conf_t *conf, char *errstr, size_t errlen)
 {
     for (int i = 0; i < c->nrk; i++) {
-        char err[512];
+        char err[KS_ERRMSG_SIZE];
         if (rd_kafka_conf_set(conf, c->rk_keys[i], c->rk_vals[i], err, sizeof err) != RD_KAFKA_CONF_OK) {
             snprintf(errstr, errlen, "%s: %s", c->rk_keys[i], err);
             return -1;

@@ -32,18 +32,18 @@ static void samples_init(stream_thread_t *st)
     const ks_topology_t *t = st->t;
     for (int i = 0; i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
-        if (p->op != KS_OP_SINK || p->is_repartition || p->dynamic_topic || !p->topic)
+        if (p->op != KS_OP_SINK || p->is_repartition || p->io.dynamic_topic || !p->io.topic)
             continue;
-        st->samples = ks_xrealloc(st->samples, (size_t)(st->nsamples + 1) * sizeof *st->samples);
+        KS_GROW(st->samples, st->nsamples);
         sample_t *sm = &st->samples[st->nsamples++];
         memset(sm, 0, sizeof *sm);
-        const ks_topic_conf_t *tc = ks_topology_topic(t, p->topic);
-        sm->topic = p->topic;
+        const ks_topic_conf_t *tc = ks_topology_topic(t, p->io.topic);
+        sm->topic = p->io.topic;
         sm->key_serde = tc ? tc->key : KS_SERDE_STRING;
         sm->value_serde = tc ? tc->value : KS_SERDE_JSON;
         sm->owner = st->nsamples - 1;
         for (int k = 0; k < st->nsamples - 1 && sm->owner == st->nsamples - 1; k++)
-            if (strcmp(st->samples[k].topic, p->topic) == 0)
+            if (strcmp(st->samples[k].topic, p->io.topic) == 0)
                 sm->owner = k;
         sm->want = 1;
     }
@@ -75,7 +75,7 @@ void ks__sample_capture(stream_thread_t *st, const ks_record_t *r)
 static void sample_decode(ks_buf_t *out, ks_serde_t serde, const ks_buf_t *bytes, int is_null)
 {
     ks_val v;
-    char err[256];
+    char err[KS_ERRMSG_SIZE];
     if (ks_serde_decode(serde, is_null ? NULL : (bytes->data ? bytes->data : ""), bytes->len, &v, err, sizeof err)) {
         ks_buf_printf(out, "(not %s: %s)", ks_serde_name(serde), err);
         return;

@@ -65,7 +65,7 @@ __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, 
         vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
     }
-    return KS_EINVAL;
+    return -1;
 }
 
 /* ---- string: Java's UTF-8 decoder with replacement ---- */
@@ -371,7 +371,7 @@ int ks_serde_decode(ks_serde_t s, const void *data, size_t len, ks_val *out, cha
             return fail(err, errlen, "a windowed key needs at least %zu bytes, got %zu", tail, len);
         ks_val key;
         if (ks_serde_decode(inner, data, len - tail, &key, err, errlen))
-            return KS_EINVAL;
+            return -1;
         ks_val w = ks_obj_new(2);
         if (session) {
             ks_obj_setc(&w, "start", long_value((int64_t)ks_be_load(p + len - 8, 8)));
@@ -434,12 +434,12 @@ int ks_serde_encode(ks_serde_t s, ks_val v, ks_buf_t *out, int *is_null, char *e
         return 0;
     case KS_SERDE_LONG:
         if (to_integer(s, v, INT64_MIN, INT64_MAX, &i, err, errlen))
-            return KS_EINVAL;
+            return -1;
         store_be(out, (uint64_t)i, 8);
         return 0;
     case KS_SERDE_INT:
         if (to_integer(s, v, INT32_MIN, INT32_MAX, &i, err, errlen))
-            return KS_EINVAL;
+            return -1;
         store_be(out, (uint64_t)i, 4);
         return 0;
     case KS_SERDE_DOUBLE: {
@@ -475,7 +475,7 @@ int ks_serde_encode(ks_serde_t s, ks_val v, ks_buf_t *out, int *is_null, char *e
             to_integer(KS_SERDE_LONG, *start, INT64_MIN, INT64_MAX, &st, err, errlen) ||
             (session && to_integer(KS_SERDE_LONG, *end, INT64_MIN, INT64_MAX, &en, err, errlen))) {
             out->len = mark;
-            return KS_EINVAL;
+            return -1;
         }
         if (session)
             store_be(out, (uint64_t)en, 8);

@@ -68,7 +68,7 @@ const char *ks_serde_name(ks_serde_t s);
  * Decodes data[0..len) to a value. data == NULL means a Kafka null and
  * decodes to ks_null() for every serde; a non-NULL data with len 0 is an
  * empty payload, which is "" for string and bytes and an error for the
- * others (as in Java). Returns 0 with *out owned by the caller, or KS_EINVAL
+ * others (as in Java). Returns 0 with *out owned by the caller, or -1
  * with *out invalid and a message in err (which may be NULL), e.g. "Size of
  * data received by LongDeserializer is not 8" or "invalid JSON: ...".
  */
@@ -77,7 +77,7 @@ int ks_serde_decode(ks_serde_t s, const void *data, size_t len, ks_val *out, cha
 /*
  * Encodes v (borrowed) by appending its bytes to out. A JSON null is a Kafka
  * null for every serde: *is_null is set to 1 and nothing is appended;
- * otherwise *is_null is 0. Returns 0, or KS_EINVAL with a message in err
+ * otherwise *is_null is 0. Returns 0, or -1 with a message in err
  * (e.g. "long serde cannot hold a string", "long serde needs an integer, got
  * 1.5") and out left as it was.
  */

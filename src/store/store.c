@@ -235,7 +235,7 @@ const char *ks_stores_dir(const ks_stores_t *s)
 
 int ks_stores_sync(ks_stores_t *s)
 {
-    return mdb_env_sync(s->se->env, 1) ? KS_EIO : 0;
+    return mdb_env_sync(s->se->env, 1) ? -1 : 0;
 }
 
 size_t ks_stores_map_size(const ks_stores_t *s)
@@ -261,8 +261,8 @@ static int set_map_size(shared_env_t *se, size_t bytes)
 int ks_stores_set_map_size(ks_stores_t *s, size_t bytes)
 {
     if (s->txn)
-        return KS_EINVAL;
-    return set_map_size(s->se, bytes) ? KS_EIO : 0;
+        return -1;
+    return set_map_size(s->se, bytes) ? -1 : 0;
 }
 
 static void txn_end(ks_stores_t *s, int commit_failed_or_abort)
@@ -304,7 +304,7 @@ static int txn_start(ks_stores_t *s, char *err, size_t errlen)
             continue;
         }
         snprintf(err, errlen, "state stores in %s: cannot begin a transaction: %s", s->se->dir, mdb_strerror(rc));
-        return KS_EIO;
+        return -1;
     }
 }
 
@@ -336,7 +336,7 @@ static int dbi_get(ks_stores_t *s, const char *name, MDB_dbi *out)
     int rc = mdb_dbi_open(s->txn, name, MDB_CREATE, &dbi);
     if (rc)
         return rc;
-    s->dbs = ks_xrealloc(s->dbs, (size_t)(s->ndbs + 1) * sizeof *s->dbs);
+    KS_GROW(s->dbs, s->ndbs);
     s->dbs[s->ndbs].name = ks_xstrdup(name);
     s->dbs[s->ndbs].dbi = dbi;
     s->dbs[s->ndbs].fresh = 1;
@@ -380,7 +380,7 @@ static int grow_and_replay(ks_stores_t *s, int txn_open)
         int rc = set_map_size(s->se, s->se->map_size * 2);
         if (rc)
             return rc;
-        char err[256];
+        char err[KS_ERRMSG_SIZE];
         if (txn_start(s, err, sizeof err))
             return MDB_PANIC;
         for (size_t i = 0; i < s->nlog && rc == 0; i++)
@@ -462,9 +462,9 @@ static int logged_dbi(ks_stores_t *s, int kind, const char *name, const void *k,
                       const MDB_dbi *dbi, MDB_cursor *cur)
 {
     if (!s->txn)
-        return KS_EINVAL;
+        return -1;
     if (kl >= (1u << 30) || vl >= (1u << 30) || s->arena.len >= (1u << 31))
-        return KS_EINVAL; /* a record is far smaller; the arena commits at BATCH_LOG_MAX */
+        return -1; /* a record is far smaller; the arena commits at BATCH_LOG_MAX */
     if (s->nlog == s->caplog) {
         s->caplog = s->caplog ? s->caplog * 2 : 256;
         s->log = ks_xrealloc(s->log, s->caplog * sizeof *s->log);
@@ -485,10 +485,10 @@ static int logged_dbi(ks_stores_t *s, int kind, const char *name, const void *k,
          * A batch this large commits early, to bound the replay log: the data
          * may run ahead of the checkpoint, which restore tolerates.
          */
-        char err[256];
+        char err[KS_ERRMSG_SIZE];
         rc = ks_stores_commit(s, err, sizeof err) || ks_stores_begin(s, err, sizeof err);
     }
-    return rc ? KS_EIO : 0;
+    return rc ? -1 : 0;
 }
 
 static int logged(ks_stores_t *s, int kind, const char *name, const void *k, size_t kl, const void *v, size_t vl)
@@ -516,7 +516,7 @@ int ks_stores_commit(ks_stores_t *s, char *err, size_t errlen)
         }
         snprintf(err, errlen, "state stores in %s: commit failed: %s", s->se->dir, mdb_strerror(rc));
         ks_stores_abort(s);
-        return KS_EIO;
+        return -1;
     }
 }
 
@@ -544,7 +544,7 @@ static int store_dbi(ks_stores_t *s, const char *store, int partition, MDB_dbi *
         if (s->dbs[i].dbi == *out && strcmp(s->dbs[i].name, name) == 0)
             stable = s->dbs[i].name;
     if (s->nfast < 4096 && stable) {
-        s->fast = ks_xrealloc(s->fast, (size_t)(s->nfast + 1) * sizeof *s->fast);
+        KS_GROW(s->fast, s->nfast);
         s->fast[s->nfast].store = store;
         s->fast[s->nfast].partition = partition;
         s->fast[s->nfast].dbi = *out;
@@ -564,11 +564,11 @@ int ks_store_get(ks_stores_t *s, const char *store, int partition, const void *k
                  size_t *vl)
 {
     if (!s->txn)
-        return KS_EINVAL;
+        return -1;
     MDB_dbi dbi;
     fastdb_t *f;
     if (store_dbi(s, store, partition, &dbi, NULL, &f))
-        return KS_EIO;
+        return -1;
     MDB_val key = {kl, (void *)k}, val;
     int rc;
     if (f && (f->cur || mdb_cursor_open(s->txn, dbi, &f->cur) == 0)) {
@@ -580,7 +580,7 @@ int ks_store_get(ks_stores_t *s, const char *store, int partition, const void *k
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc)
-        return KS_EIO;
+        return -1;
     *v = val.mv_data;
     *vl = val.mv_size;
     return 1;
@@ -589,14 +589,14 @@ int ks_store_get(ks_stores_t *s, const char *store, int partition, const void *k
 int ks_store_put(ks_stores_t *s, const char *store, int partition, const void *k, size_t kl, const void *v, size_t vl)
 {
     if (kl == 0 || kl > 511)
-        return KS_EINVAL; /* LMDB's key limit; the engine checks first */
+        return -1; /* LMDB's key limit; the engine checks first */
     if (!s->txn)
-        return KS_EINVAL;
+        return -1;
     MDB_dbi dbi;
     const char *name;
     fastdb_t *f;
     if (store_dbi(s, store, partition, &dbi, &name, &f) || !name)
-        return KS_EIO;
+        return -1;
     MDB_cursor *cur = NULL;
     if (f && f->at) {
         /* Still on the key the last get found? (Other writes to the database may have moved it.) */
@@ -618,13 +618,13 @@ int ks_store_range(ks_stores_t *s, const char *store, int partition, const void 
                    size_t tl, ks_store_cb cb, void *ud)
 {
     if (!s->txn)
-        return KS_EINVAL;
+        return -1;
     char name[512];
     db_name(name, sizeof name, store, partition);
     MDB_dbi dbi;
     MDB_cursor *c;
     if (dbi_get(s, name, &dbi) || mdb_cursor_open(s->txn, dbi, &c))
-        return KS_EIO;
+        return -1;
     MDB_val k = {fl, (void *)from}, v;
     int rc = from && fl ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(c, &k, &v, MDB_FIRST);
     int out = 0;
@@ -636,7 +636,7 @@ int ks_store_range(ks_stores_t *s, const char *store, int partition, const void 
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
     if (rc && rc != MDB_NOTFOUND)
-        out = KS_EIO;
+        out = -1;
     mdb_cursor_close(c);
     return out;
 }
@@ -670,7 +670,7 @@ int ks_store_wipe(ks_stores_t *s, const char *store, int partition)
     char name[512];
     db_name(name, sizeof name, store, partition);
     if (logged(s, OP_WIPE, name, NULL, 0, NULL, 0))
-        return KS_EIO;
+        return -1;
     return ks_store_set_checkpoint(s, store, partition, -1);
 }
 

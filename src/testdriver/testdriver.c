@@ -128,12 +128,12 @@ static int32_t partition_of(const ks_topology_t *t, const ks_record_t *r)
 static void on_emit(void *ud, const ks_record_t *r)
 {
     run_t *run = ud;
-    run->outs = ks_xrealloc(run->outs, (size_t)(run->nouts + 1) * sizeof *run->outs);
+    KS_GROW(run->outs, run->nouts);
     copy_rec(&run->outs[run->nouts], r);
     run->outs[run->nouts].partition = partition_of(run->t, r);
     run->nouts++;
     if (strcmp(r->topic, run->t->dlq_topic) != 0 && ks_topology_reads(run->t, r->topic)) {
-        run->queue = ks_xrealloc(run->queue, (size_t)(run->nqueue + 1) * sizeof *run->queue);
+        KS_GROW(run->queue, run->nqueue);
         copy_rec(&run->queue[run->nqueue], r);
         run->queue[run->nqueue].partition = partition_of(run->t, r);
         run->nqueue++;
@@ -211,7 +211,7 @@ static void check_case_keys(verdict_t *v, const char *file, const ks_ynode_t *c)
 /* JSON text of a record's decoded key or value, for comparisons and diffs. */
 static int decode_json(ks_serde_t s, const char *data, size_t len, ks_val *out, char **text)
 {
-    char err[256];
+    char err[KS_ERRMSG_SIZE];
     if (ks_serde_decode(s, data, len, out, err, sizeof err)) {
         ks_buf_t b = {0};
         ks_buf_printf(&b, "<undecodable: %s>", err);
@@ -279,8 +279,8 @@ static int64_t counter_next(int64_t **offs, char ***names, int *n, const char *t
     for (int i = 0; i < *n; i++)
         if (strcmp((*names)[i], key) == 0)
             return (*offs)[i]++;
-    *offs = ks_xrealloc(*offs, (size_t)(*n + 1) * sizeof **offs);
-    *names = ks_xrealloc(*names, (size_t)(*n + 1) * sizeof **names);
+    KS_GROW(*offs, *n);
+    KS_GROW(*names, *n);
     (*offs)[*n] = 1;
     (*names)[*n] = ks_xstrdup(key);
     (*n)++;
@@ -296,7 +296,7 @@ static void stop(run_t *run, const char *err)
 /* A commit: the record cache's updates go downstream, the stores' transaction commits. */
 static void commit_now(ks_engine_t *eng, run_t *run)
 {
-    char err[1500];
+    char err[KS_ERRMSG_SIZE];
     if (!run->stateful || run->stopped)
         return;
     if (ks_engine_flush(eng, err, sizeof err) || ks_engine_commit_stores(eng, err, sizeof err))
@@ -312,7 +312,7 @@ static void maybe_commit(ks_engine_t *eng, run_t *run)
 
 static void feed(ks_engine_t *eng, run_t *run, const ks_record_t *rec, verdict_t *v)
 {
-    char err[1500];
+    char err[KS_ERRMSG_SIZE];
     (void)v;
     if (rec) {
         if (ks_engine_process(eng, rec, err, sizeof err)) {
@@ -381,7 +381,7 @@ static void generate(ks_engine_t *eng, run_t *run, ks_generator_t **gens, int ng
         if (!g)
             return; /* every source reached its count */
         ks_record_t r;
-        char err[1500];
+        char err[KS_ERRMSG_SIZE];
         int rc = ks_generator_next(g, now, &r, err, sizeof err);
         if (rc == 1)
             continue;
@@ -701,7 +701,7 @@ static ks_val trace_stores(const ks_topology_t *t, ks_stores_t *stores)
             /* A suppression buffer's entries are not a table's: its changelog is compared instead. */
             if (t->procs[j]->op == KS_OP_SUPPRESS || ks_obj_get(all, name, strlen(name)))
                 continue;
-            store_dump_t d = {ks_arr_new(8), t->procs[j]};
+            store_dump_t d = {ks_arr_new(8), ks_store_layout_of(t->procs[j])};
             for (int part = 0; part < 32; part++)
                 ks_store_range(stores, name, part, NULL, 0, NULL, 0, on_store_entry, &d);
             ks_obj_setc(&all, name, d.entries);
@@ -746,7 +746,7 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
 {
     run_t run = {.t = t, .trace_in = ks_arr_new(8)};
     ks_engine_ops_t ops = {on_emit, on_log};
-    char err[1024];
+    char err[KS_ERRMSG_SIZE];
     ks_engine_t *eng = ks_engine_new(t, &ops, &run, err, sizeof err);
     if (!eng) {
         say(v, "%s", err);

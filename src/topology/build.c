@@ -27,7 +27,7 @@ static void unite(int *parent, int a, int b)
         parent[a < b ? b : a] = a < b ? a : b; /* the root is the earliest-created node */
 }
 
-void ks__build(load_t *L)
+void ks__topo_build(load_t *L)
 {
     ks_topology_t *t = L->t;
     int n = t->nprocs;
@@ -66,21 +66,21 @@ void ks__build(load_t *L)
     /* Every store but a global table's has a changelog topic `<application>-<store>-changelog`. */
     for (int i = 0; i < n; i++) {
         ks_proc_t *p = t->procs[i];
-        if (p->op == KS_OP_TABLE_SOURCE && p->is_default)
+        if (p->op == KS_OP_TABLE_SOURCE && p->table_source.global)
             continue;
         if (p->nstores && !p->changelogs)
             p->changelogs = calloc((size_t)p->nstores, sizeof(char *));
         for (int j = 0; j < p->nstores; j++) {
             char name[700];
             snprintf(name, sizeof name, "%s-%s-changelog", t->application, p->stores[j]);
-            if (p->no_changelog)
+            if (p->state.no_changelog)
                 continue;
             p->changelogs[j] = strdup(name);
             int seen = 0;
             for (int k = 0; k < t->ninternal && !seen; k++)
                 seen = strcmp(t->internal_topics[k], name) == 0;
             if (!seen) {
-                t->internal_topics = realloc(t->internal_topics, (size_t)(t->ninternal + 1) * sizeof(char *));
+                KS_GROW(t->internal_topics, t->ninternal);
                 t->internal_topics[t->ninternal++] = strdup(name);
             }
         }
@@ -92,7 +92,7 @@ void ks__build(load_t *L)
 int ks_topology_is_internal(const ks_topology_t *t, const char *topic)
 {
     for (int i = 0; i < t->nprocs; i++)
-        if (t->procs[i]->is_repartition && t->procs[i]->topic && strcmp(t->procs[i]->topic, topic) == 0)
+        if (t->procs[i]->is_repartition && t->procs[i]->io.topic && strcmp(t->procs[i]->io.topic, topic) == 0)
             return 1;
     for (int i = 0; i < t->ninternal; i++)
         if (strcmp(t->internal_topics[i], topic) == 0)
@@ -106,8 +106,8 @@ int ks_topology_reader(const ks_topology_t *t, const char *topic)
         const ks_proc_t *p = t->procs[i];
         if (p->op != KS_OP_SOURCE)
             continue;
-        for (int j = 0; j < p->ntopics; j++)
-            if (strcmp(p->topics[j], topic) == 0)
+        for (int j = 0; j < p->io.ntopics; j++)
+            if (strcmp(p->io.topics[j], topic) == 0)
                 return p->subtopology;
     }
     return -1;

@@ -342,7 +342,7 @@ static void names(ks_buf_t *b, const order_t *o, const int *v, int n)
 static int is_global_group(const ks_topology_t *t, int sub)
 {
     for (int i = 0; i < t->nprocs; i++)
-        if (t->procs[i]->subtopology == sub && t->procs[i]->op == KS_OP_TABLE_SOURCE && t->procs[i]->is_default)
+        if (t->procs[i]->subtopology == sub && t->procs[i]->op == KS_OP_TABLE_SOURCE && t->procs[i]->table_source.global)
             return 1;
     return 0;
 }
@@ -371,16 +371,16 @@ static void describe_text(const ks_topology_t *t, const order_t *o, ks_buf_t *b)
             ks_proc_t *p = v[i];
             if (p->op == KS_OP_SOURCE) {
                 ks_buf_printf(b, "    Source: %s (topics: [", p->name);
-                java_set_names(b, p->display_topic ? &p->display_topic : p->topics, p->display_topic ? 1 : p->ntopics);
+                java_set_names(b, p->io.display_topic ? &p->io.display_topic : p->io.topics, p->io.display_topic ? 1 : p->io.ntopics);
                 ks_buf_puts(b, "])\n      --> ");
                 names(b, o, o->succ[p->seq], o->nsucc[p->seq]);
                 ks_buf_putc(b, '\n');
             } else if (p->op == KS_OP_SINK) {
-                if (p->dynamic_topic)
+                if (p->io.dynamic_topic)
                     ks_buf_printf(b, "    Sink: %s (extractor class: jq `%s`)\n      <-- ", p->name, p->e.src);
                 else
                     ks_buf_printf(b, "    Sink: %s (topic: %s)\n      <-- ", p->name,
-                                  p->display_topic ? p->display_topic : p->topic);
+                                  p->io.display_topic ? p->io.display_topic : p->io.topic);
                 names(b, o, o->pred[p->seq], o->npred[p->seq]);
                 ks_buf_putc(b, '\n');
             } else {
@@ -436,15 +436,15 @@ static ks_val describe_json(const ks_topology_t *t, const order_t *ord)
             ks_obj_setc(&o, "type", ks_str_cstr(p->op == KS_OP_SOURCE ? "source" : p->op == KS_OP_SINK ? "sink" : "processor"));
             ks_obj_setc(&o, "operator", ks_str_cstr(ks_op_dsl_name(p->op)));
             if (p->op == KS_OP_SOURCE)
-                ks_obj_setc(&o, "topics", p->display_topic ? str_arr(&p->display_topic, 1) : str_arr(p->topics, p->ntopics));
-            if (p->op == KS_OP_SINK && p->topic)
-                ks_obj_setc(&o, "topic", ks_str_cstr(p->display_topic ? p->display_topic : p->topic));
+                ks_obj_setc(&o, "topics", p->io.display_topic ? str_arr(&p->io.display_topic, 1) : str_arr(p->io.topics, p->io.ntopics));
+            if (p->op == KS_OP_SINK && p->io.topic)
+                ks_obj_setc(&o, "topic", ks_str_cstr(p->io.display_topic ? p->io.display_topic : p->io.topic));
             if (p->e.src) {
                 ks_obj_setc(&o, "expression", ks_str_cstr(p->e.src));
                 ks_obj_setc(&o, "native", ks_bool(ks_expr_is_native(p->e.expr)));
             }
-            if (p->branch)
-                ks_obj_setc(&o, "branch", ks_str_cstr(p->branch));
+            if (p->branch.name)
+                ks_obj_setc(&o, "branch", ks_str_cstr(p->branch.name));
             if (p->is_repartition)
                 ks_obj_setc(&o, "repartition", ks_bool(1));
             ks_obj_setc(&o, "stores", str_arr(p->stores, p->nstores));
@@ -489,17 +489,17 @@ static void dot_body(const ks_topology_t *t, ks_buf_t *b, const char *prefix)
             ks_buf_printf(b, "    \"%s/%s\" [label=\"", prefix, p->name);
             dot_escape(b, p->name);
             /* What the node does: the operator (count, aggregate, reduce, ...), and its expression. */
-            if (p->generate) {
-                if (p->gen_rate > 0)
-                    ks_buf_printf(b, "\\ngenerate %g/s", p->gen_rate);
+            if (p->gen.enabled) {
+                if (p->gen.rate > 0)
+                    ks_buf_printf(b, "\\ngenerate %g/s", p->gen.rate);
                 else
                     ks_buf_puts(b, "\\ngenerate");
             } else if (p->op != KS_OP_SOURCE && p->op != KS_OP_SINK) {
                 ks_buf_printf(b, "\\n%s", ks_op_dsl_name(p->op));
-                if (p->window.kind != KS_WIN_NONE) {
+                if (p->state.window.kind != KS_WIN_NONE) {
                     static const char *const kinds[] = {"", "tumbling", "hopping", "sliding", "session"};
-                    ks_buf_printf(b, ", %s ", kinds[p->window.kind]);
-                    ks_format_duration(b, p->window.size);
+                    ks_buf_printf(b, ", %s ", kinds[p->state.window.kind]);
+                    ks_format_duration(b, p->state.window.size);
                 }
             }
             if (p->e.src) {
@@ -515,7 +515,7 @@ static void dot_body(const ks_topology_t *t, ks_buf_t *b, const char *prefix)
                 ks_buf_puts(b, p->op == KS_OP_SINK ? "\\n" : ": ");
                 dot_escape(b, expr);
             }
-            ks_buf_printf(b, "\", shape=%s];\n", p->generate ? "component" : p->op == KS_OP_SOURCE || p->op == KS_OP_SINK ? "box" : "ellipse");
+            ks_buf_printf(b, "\", shape=%s];\n", p->gen.enabled ? "component" : p->op == KS_OP_SOURCE || p->op == KS_OP_SINK ? "box" : "ellipse");
         }
         ks_buf_puts(b, "  }\n");
     }
@@ -524,13 +524,13 @@ static void dot_body(const ks_topology_t *t, ks_buf_t *b, const char *prefix)
         for (int j = 0; j < p->nchildren; j++)
             ks_buf_printf(b, "  \"%s/%s\" -> \"%s/%s\";\n", prefix, p->name, prefix, p->children[j]->name);
         /* Topic nodes use Kafka's names (internal ones carry the application), so services share real topics only. */
-        if (p->op == KS_OP_SOURCE && !p->generate) /* a generate source reads no topic */
-            for (int j = 0; j < p->ntopics; j++)
-                ks_buf_printf(b, "  \"topic:%s\" [shape=cylinder];\n  \"topic:%s\" -> \"%s/%s\";\n", p->topics[j],
-                              p->topics[j], prefix, p->name);
-        if (p->op == KS_OP_SINK && p->topic)
-            ks_buf_printf(b, "  \"topic:%s\" [shape=cylinder];\n  \"%s/%s\" -> \"topic:%s\";\n", p->topic, prefix,
-                          p->name, p->topic);
+        if (p->op == KS_OP_SOURCE && !p->gen.enabled) /* a generate source reads no topic */
+            for (int j = 0; j < p->io.ntopics; j++)
+                ks_buf_printf(b, "  \"topic:%s\" [shape=cylinder];\n  \"topic:%s\" -> \"%s/%s\";\n", p->io.topics[j],
+                              p->io.topics[j], prefix, p->name);
+        if (p->op == KS_OP_SINK && p->io.topic)
+            ks_buf_printf(b, "  \"topic:%s\" [shape=cylinder];\n  \"%s/%s\" -> \"topic:%s\";\n", p->io.topic, prefix,
+                          p->name, p->io.topic);
         for (int j = 0; j < p->nstores; j++)
             ks_buf_printf(b, "  \"store:%s/%s\" [label=\"%s\", shape=folder];\n  \"%s/%s\" -> \"store:%s/%s\" [style=dashed, arrowhead=none];\n",
                           prefix, p->stores[j], p->stores[j], prefix, p->name, prefix, p->stores[j]);

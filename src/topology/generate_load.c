@@ -44,7 +44,7 @@ static void gen_int(load_t *L, const ks_ynode_t *n, const char *what, int negati
     if (n->kind == KS_YAML_SCALAR)
         v = strtoll(n->value, &end, 10);
     if (!end || end == n->value || *end || errno || v > (1LL << 53) || v < (negative_ok ? -(1LL << 53) : 0)) {
-        ks__err_at(L, n, "`%s` of `generate` must be %s integer up to 2^53, not %s%s%s", what,
+        ks__topo_err_at(L, n, "`%s` of `generate` must be %s integer up to 2^53, not %s%s%s", what,
                    negative_ok ? "an" : "a non-negative", n->kind == KS_YAML_SCALAR ? "`" : "a ",
                    n->kind == KS_YAML_SCALAR ? n->value : ks_ynode_kind_name(n), n->kind == KS_YAML_SCALAR ? "`" : "");
         return;
@@ -59,13 +59,13 @@ static void gen_expr(load_t *L, const ks_ynode_t *n, const char *key, ks_step_ex
     _Static_assert(sizeof vars / sizeof vars[0] == KS_EXPR_NSTREAM_VARS + KS_GEN_NVARS, "generate variables");
     memset(out, 0, sizeof *out);
     if (n->kind != KS_YAML_SCALAR) {
-        ks__err_at(L, n, "`%s` of `generate` must be a jq expression, not a %s", key, ks_ynode_kind_name(n));
+        ks__topo_err_at(L, n, "`%s` of `generate` must be a jq expression, not a %s", key, ks_ynode_kind_name(n));
         return;
     }
     char *err = NULL;
     ks_expr_t *e = ks_expr_compile(n->value, vars, KS_EXPR_NSTREAM_VARS + KS_GEN_NVARS, &err);
     if (!e) {
-        ks__err_at(L, n, "in `%s` of `generate`: %s", key, err);
+        ks__topo_err_at(L, n, "in `%s` of `generate`: %s", key, err);
         free(err);
         return;
     }
@@ -81,14 +81,14 @@ static void gen_expr(load_t *L, const ks_ynode_t *n, const char *key, ks_step_ex
  * KSTREAM-SOURCE (or by `name:`), reading the pseudo-topic
  * `generate:<pipeline>`. Returns NULL when `generate` is not a mapping.
  */
-ks_proc_t *ks__load_generate(load_t *L, const char *pipe, const ks_ynode_t *from)
+ks_proc_t *ks__topo_load_generate(load_t *L, const char *pipe, const ks_ynode_t *from)
 {
     for (size_t i = 0; i < from->n; i++)
         if (strcmp(from->keys[i]->value, "generate") != 0)
-            ks__err_at(L, from->keys[i], "unknown key `%s` in `from`; allowed here: generate", from->keys[i]->value);
+            ks__topo_err_at(L, from->keys[i], "unknown key `%s` in `from`; allowed here: generate", from->keys[i]->value);
     const ks_ynode_t *g = ks_ynode_get(from, "generate");
     if (g->kind != KS_YAML_MAP) {
-        ks__err_at(L, g, "`generate` must be a mapping with `value` and optionally key, timestamp, rate, count, seed");
+        ks__topo_err_at(L, g, "`generate` must be a mapping with `value` and optionally key, timestamp, rate, count, seed");
         return NULL;
     }
     static const char *const parts[KS_GEN__NEXPR] = {[KS_GEN_KEY] = "key", [KS_GEN_VALUE] = "value",
@@ -110,7 +110,7 @@ ks_proc_t *ks__load_generate(load_t *L, const char *pipe, const ks_ynode_t *from
             gen_expr(L, n, k, &exprs[slot]);
         } else if (strcmp(k, "rate") == 0) {
             if (n->kind != KS_YAML_SCALAR || ks_topology_parse_rate(n->value, &rate))
-                ks__err_at(L, n,
+                ks__topo_err_at(L, n,
                            "invalid rate `%s` of `generate`: write records per time unit, e.g. 200/s, 10/m, 5/h "
                            "(0: as fast as possible)",
                            n->kind == KS_YAML_SCALAR ? n->value : ks_ynode_kind_name(n));
@@ -121,31 +121,31 @@ ks_proc_t *ks__load_generate(load_t *L, const char *pipe, const ks_ynode_t *from
         } else if (strcmp(k, "name") == 0) {
             if (n->kind == KS_YAML_SCALAR) {
                 given = n->value;
-                ks__note_name(L, given, n, "step");
+                ks__topo_note_name(L, given, n, "step");
             }
         } else {
             char *allowed = ks_schema_names(ks_schema_generate, "name");
-            ks__err_at(L, g->keys[i], "unknown key `%s` in `generate`; allowed here: %s", k, allowed);
+            ks__topo_err_at(L, g->keys[i], "unknown key `%s` in `generate`; allowed here: %s", k, allowed);
             free(allowed);
         }
     }
     for (const ks_key_row_t *r = ks_schema_generate; r->name; r++)
         if (r->required && !ks_ynode_get(g, r->name))
-            ks__err_at(L, g, "`generate` needs `%s`", r->name);
+            ks__topo_err_at(L, g, "`generate` needs `%s`", r->name);
     /* Made even after errors, so that the pipeline's steps are still checked; the topology is then dropped. */
-    ks_proc_t *src = ks__new_proc(L, KS_OP_SOURCE, ks_op_prefix(KS_OP_SOURCE, 0), given, from);
+    ks_proc_t *src = ks__topo_new_proc(L, KS_OP_SOURCE, ks_op_prefix(KS_OP_SOURCE, 0), given, from);
     ks_buf_t topic = {0};
     ks_buf_printf(&topic, "%s%s", KS_GEN_TOPIC_PREFIX, pipe);
-    src->topic = ks_buf_steal(&topic);
-    src->topics = ks_xcalloc(1, sizeof(char *));
-    src->topics[0] = ks_xstrdup(src->topic);
-    src->ntopics = 1;
-    src->generate = 1;
-    src->gen_rate = rate;
-    src->gen_count = count;
-    src->gen_seed = seed;
+    src->io.topic = ks_buf_steal(&topic);
+    src->io.topics = ks_xcalloc(1, sizeof(char *));
+    src->io.topics[0] = ks_xstrdup(src->io.topic);
+    src->io.ntopics = 1;
+    src->gen.enabled = 1;
+    src->gen.rate = rate;
+    src->gen.count = count;
+    src->gen.seed = seed;
     for (int i = 0; i < KS_GEN__NEXPR; i++)
-        ks__add_extra(src, exprs[i]);
+        ks__topo_add_extra(src, exprs[i]);
     return src;
 }
 

@@ -19,7 +19,7 @@
 #include "topology_int.h"
 
 /* An error at a YAML node's place. */
-void ks__err_at(load_t *L, const ks_ynode_t *n, const char *fmt, ...)
+void ks__topo_err_at(load_t *L, const ks_ynode_t *n, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -29,7 +29,7 @@ void ks__err_at(load_t *L, const ks_ynode_t *n, const char *fmt, ...)
     ks_diag_err(L->diags, L->t->file, n ? n->line : 0, n ? n->col : 0, "%s", msg);
 }
 
-ks_pos_t ks__pos_of(load_t *L, const ks_ynode_t *n)
+ks_pos_t ks__topo_pos_of(load_t *L, const ks_ynode_t *n)
 {
     ks_pos_t p = {L->t->file, n ? n->line : 0, n ? n->col : 0};
     return p;
@@ -43,12 +43,12 @@ static void check_keys(load_t *L, const ks_ynode_t *map, const ks_key_row_t *row
         if (ks_schema_key(rows, k) || (extra && strcmp(k, extra) == 0))
             continue;
         char *allowed = ks_schema_names(rows, extra);
-        ks__err_at(L, map->keys[i], "unknown key `%s` in %s; allowed here: %s", k, what, allowed);
+        ks__topo_err_at(L, map->keys[i], "unknown key `%s` in %s; allowed here: %s", k, what, allowed);
         free(allowed);
     }
     for (const ks_key_row_t *r = rows; r->name; r++)
         if (r->required && !ks_ynode_get(map, r->name))
-            ks__err_at(L, map, "missing required key `%s` in %s", r->name, what);
+            ks__topo_err_at(L, map, "missing required key `%s` in %s", r->name, what);
 }
 
 static int want_kind(load_t *L, const ks_ynode_t *n, ks_yaml_kind_t kind, const char *what)
@@ -56,7 +56,7 @@ static int want_kind(load_t *L, const ks_ynode_t *n, ks_yaml_kind_t kind, const 
     if (n->kind == kind)
         return 1;
     static const char *names[] = {"a scalar", "a mapping", "a sequence"};
-    ks__err_at(L, n, "%s must be %s, not %s", what, names[kind], ks_ynode_kind_name(n) ? ks_ynode_kind_name(n) : "?");
+    ks__topo_err_at(L, n, "%s must be %s, not %s", what, names[kind], ks_ynode_kind_name(n) ? ks_ynode_kind_name(n) : "?");
     return 0;
 }
 
@@ -65,7 +65,7 @@ static const char *scalar(load_t *L, const ks_ynode_t *n, const char *what)
     if (!n)
         return NULL;
     if (n->kind != KS_YAML_SCALAR) {
-        ks__err_at(L, n, "%s must be a string, not a %s", what, ks_ynode_kind_name(n));
+        ks__topo_err_at(L, n, "%s must be a string, not a %s", what, ks_ynode_kind_name(n));
         return NULL;
     }
     return n->value;
@@ -82,7 +82,7 @@ static int get_bool(load_t *L, const ks_ynode_t *n, const char *what, int def)
         return 1;
     if (strcmp(v, "false") == 0)
         return 0;
-    ks__err_at(L, n, "%s must be true or false, not `%s`", what, v);
+    ks__topo_err_at(L, n, "%s must be true or false, not `%s`", what, v);
     return def;
 }
 
@@ -96,19 +96,19 @@ static int get_int(load_t *L, const ks_ynode_t *n, const char *what, int def)
     char *end;
     long x = strtol(v, &end, 10);
     if (*v == 0 || *end || x < 1 || x > 100000) {
-        ks__err_at(L, n, "%s must be a positive integer, not `%s`", what, v);
+        ks__topo_err_at(L, n, "%s must be a positive integer, not `%s`", what, v);
         return def;
     }
     return (int)x;
 }
 
-int ks__get_duration(load_t *L, const ks_ynode_t *n, const char *what, int64_t *ms)
+int ks__topo_get_duration(load_t *L, const ks_ynode_t *n, const char *what, int64_t *ms)
 {
     const char *v = scalar(L, n, what);
     if (!v)
         return -1;
     if (ks_parse_duration(v, ms)) {
-        ks__err_at(L, n, "invalid duration `%s` for %s: write a number and a unit (ms, s, m, h, d), e.g. 250ms, 5s, 1h",
+        ks__topo_err_at(L, n, "invalid duration `%s` for %s: write a number and a unit (ms, s, m, h, d), e.g. 250ms, 5s, 1h",
                v, what);
         return -1;
     }
@@ -125,13 +125,13 @@ static int get_serde(load_t *L, const ks_ynode_t *n, ks_serde_t *out)
     ks_buf_t b = {0};
     for (int i = 0; ks_serde_names[i]; i++)
         ks_buf_printf(&b, "%s%s", i ? ", " : "", ks_serde_names[i]);
-    ks__err_at(L, n, "unknown serde `%s`; allowed: %s", v, b.data);
+    ks__topo_err_at(L, n, "unknown serde `%s`; allowed: %s", v, b.data);
     ks_buf_free(&b);
     return -1;
 }
 
 /* Compiles a step's expression; errors get the YAML node's place and the caret text. */
-int ks__compile_expr(load_t *L, const ks_ynode_t *n, const char *what, ks_step_expr_t *out)
+int ks__topo_compile_expr(load_t *L, const ks_ynode_t *n, const char *what, ks_step_expr_t *out)
 {
     const char *src = scalar(L, n, what);
     if (!src)
@@ -140,13 +140,13 @@ int ks__compile_expr(load_t *L, const ks_ynode_t *n, const char *what, ks_step_e
     char *err = NULL;
     ks_expr_t *e = ks_expr_compile(src, vars, KS_EXPR_NSTREAM_VARS, &err);
     if (!e) {
-        ks__err_at(L, n, "in %s: %s", what, err);
+        ks__topo_err_at(L, n, "in %s: %s", what, err);
         free(err);
         return -1;
     }
     out->src = ks_xstrdup(src);
     out->expr = e;
-    out->pos = ks__pos_of(L, n);
+    out->pos = ks__topo_pos_of(L, n);
     return 0;
 }
 
@@ -174,7 +174,7 @@ static void load_topics(load_t *L, const ks_ynode_t *n)
         if ((k = ks_ynode_get(v, "value")))
             get_serde(L, k, &c.value);
         c.partitions = get_int(L, ks_ynode_get(v, "partitions"), "`partitions`", 0);
-        c.pos = ks__pos_of(L, n->keys[i]);
+        c.pos = ks__topo_pos_of(L, n->keys[i]);
         if (strcmp(name, "defaults") == 0) {
             t->defaults.key = c.key;
             t->defaults.value = c.value;
@@ -183,7 +183,7 @@ static void load_topics(load_t *L, const ks_ynode_t *n)
         }
         c.name = ks_xstrdup(name);
         c.declared = 1;
-        t->topics = ks_xrealloc(t->topics, (size_t)(t->ntopics + 1) * sizeof *t->topics);
+        KS_GROW(t->topics, t->ntopics);
         t->topics[t->ntopics++] = c;
     }
     /* Topics declared before `defaults` still take defaults for what they did not set: re-resolve. */
@@ -218,14 +218,14 @@ static void load_tables(load_t *L, const ks_ynode_t *n)
         tc.global = get_bool(L, ks_ynode_get(v, "global"), "`global`", 0);
         const char *store = scalar(L, ks_ynode_get(v, "store"), "`store`");
         tc.store = ks_xstrdup(store ? store : tc.name);
-        tc.pos = ks__pos_of(L, n->keys[i]);
-        t->tables = ks_xrealloc(t->tables, (size_t)(t->ntables + 1) * sizeof *t->tables);
+        tc.pos = ks__topo_pos_of(L, n->keys[i]);
+        KS_GROW(t->tables, t->ntables);
         t->tables[t->ntables++] = tc;
-        ks__note_name(L, tc.name, n->keys[i], "table");
+        ks__topo_note_name(L, tc.name, n->keys[i], "table");
     }
 }
 
-const ks_table_conf_t *ks__find_table(const ks_topology_t *t, const char *name)
+const ks_table_conf_t *ks__topo_find_table(const ks_topology_t *t, const char *name)
 {
     for (int i = 0; i < t->ntables; i++)
         if (strcmp(t->tables[i].name, name) == 0)
@@ -234,16 +234,16 @@ const ks_table_conf_t *ks__find_table(const ks_topology_t *t, const char *name)
 }
 
 /* Names of tables, pipelines and steps share one namespace: duplicates are errors. */
-void ks__note_name(load_t *L, const char *name, const ks_ynode_t *at, const char *what)
+void ks__topo_note_name(load_t *L, const char *name, const ks_ynode_t *at, const char *what)
 {
     for (int i = 0; i < L->nnames; i++) {
         if (strcmp(L->names[i].name, name) == 0) {
-            ks__err_at(L, at, "duplicate name `%s`: already used by a %s at line %d", name, L->names[i].what,
+            ks__topo_err_at(L, at, "duplicate name `%s`: already used by a %s at line %d", name, L->names[i].what,
                    L->names[i].line);
             return;
         }
     }
-    L->names = ks_xrealloc(L->names, (size_t)(L->nnames + 1) * sizeof *L->names);
+    KS_GROW(L->names, L->nnames);
     L->names[L->nnames].name = name;
     L->names[L->nnames].what = what;
     L->names[L->nnames].line = at ? at->line : 0;
@@ -292,7 +292,7 @@ static void hint_unquoted_objects(load_t *L, const ks_ynode_t *pipes)
             if (!row || !row->main || parts)
                 continue;
             char *text = flow_text(arg);
-            ks__err_at(L, arg,
+            ks__topo_err_at(L, arg,
                        "`%s` is read as a YAML mapping, not as a jq expression; to write a jq object, quote the "
                        "expression: `%s: '%s'`",
                        text, row->name, text);
@@ -318,21 +318,21 @@ ks_topology_t *ks_topology_load(const char *path, ks_diags_t *diags)
         const char *app = scalar(&L, ks_ynode_get(root, "application"), "`application`");
         t->application = ks_xstrdup(app ? app : "");
         if (app && (!*app || strspn(app, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(app)))
-            ks__err_at(&L, ks_ynode_get(root, "application"),
+            ks__topo_err_at(&L, ks_ynode_get(root, "application"),
                    "`application` must be a Kafka-legal name (letters, digits, `.`, `_`, `-`), not `%s`", app);
         const char *desc = scalar(&L, ks_ynode_get(root, "description"), "`description`");
         t->description = desc ? ks_xstrdup(desc) : NULL;
-        ks__load_config(&L, ks_ynode_get(root, "config"));
+        ks__topo_load_config(&L, ks_ynode_get(root, "config"));
         load_topics(&L, ks_ynode_get(root, "topics"));
         load_tables(&L, ks_ynode_get(root, "tables"));
-        ks__load_pipelines(&L, ks_ynode_get(root, "pipelines"));
+        ks__topo_load_pipelines(&L, ks_ynode_get(root, "pipelines"));
         hint_unquoted_objects(&L, ks_ynode_get(root, "pipelines"));
         if (diags->nerr == before)
-            ks__build(&L);
+            ks__topo_build(&L);
         if (diags->nerr == before)
-            ks__check_topic_names(&L);
+            ks__topo_check_topic_names(&L);
     }
-    ks__load_cleanup(&L);
+    ks__topo_load_cleanup(&L);
     ks_ydoc_free(doc);
     if (diags->nerr > before) {
         ks_topology_free(t);
@@ -341,7 +341,7 @@ ks_topology_t *ks_topology_load(const char *path, ks_diags_t *diags)
     return t;
 }
 
-void ks__load_config(load_t *L, const ks_ynode_t *n)
+void ks__topo_load_config(load_t *L, const ks_ynode_t *n)
 {
     ks_topology_t *t = L->t;
     if (n && want_kind(L, n, KS_YAML_MAP, "`config`")) {
@@ -354,16 +354,16 @@ void ks__load_config(load_t *L, const ks_ynode_t *n)
                 if (strcmp(v, "none") == 0)
                     t->errors_tolerance_none = 1;
                 else if (strcmp(v, "all") != 0)
-                    ks__err_at(L, n->items[i], "`errors.tolerance` must be `all` or `none`, not `%s`", v);
+                    ks__topo_err_at(L, n->items[i], "`errors.tolerance` must be `all` or `none`, not `%s`", v);
             }
             if (strcmp(k, "dlq.topic") == 0)
                 t->dlq_topic = ks_xstrdup(v);
-            t->config_keys = ks_xrealloc(t->config_keys, (size_t)(t->nconfig + 1) * sizeof(char *));
-            t->config_vals = ks_xrealloc(t->config_vals, (size_t)(t->nconfig + 1) * sizeof(char *));
-            t->config_key_pos = ks_xrealloc(t->config_key_pos, (size_t)(t->nconfig + 1) * sizeof(ks_pos_t));
-            t->config_val_pos = ks_xrealloc(t->config_val_pos, (size_t)(t->nconfig + 1) * sizeof(ks_pos_t));
-            t->config_key_pos[t->nconfig] = ks__pos_of(L, n->keys[i]);
-            t->config_val_pos[t->nconfig] = ks__pos_of(L, n->items[i]);
+            KS_GROW(t->config_keys, t->nconfig);
+            KS_GROW(t->config_vals, t->nconfig);
+            KS_GROW(t->config_key_pos, t->nconfig);
+            KS_GROW(t->config_val_pos, t->nconfig);
+            t->config_key_pos[t->nconfig] = ks__topo_pos_of(L, n->keys[i]);
+            t->config_val_pos[t->nconfig] = ks__topo_pos_of(L, n->items[i]);
             t->config_keys[t->nconfig] = ks_xstrdup(k);
             t->config_vals[t->nconfig] = ks_xstrdup(v);
             t->nconfig++;
@@ -398,12 +398,14 @@ void ks_topology_free(ks_topology_t *t)
         ks_proc_t *p = t->procs[i];
         free(p->name);
         free_expr(&p->e);
-        free(p->topic);
-        free(p->display_topic);
-        for (int j = 0; j < p->ntopics; j++)
-            free(p->topics[j]);
-        free(p->topics);
-        free(p->branch);
+        free(p->io.topic);
+        free(p->io.display_topic);
+        for (int j = 0; j < p->io.ntopics; j++)
+            free(p->io.topics[j]);
+        free(p->io.topics);
+        free(p->branch.name);
+        free(p->table_source.table);
+        free(p->join.table);
         for (int j = 0; j < p->nstores; j++) {
             free(p->stores[j]);
             if (p->changelogs)

@@ -12,95 +12,95 @@
 #include "topology_int.h"
 
 /* join, leftJoin and outerJoin. */
-void ks__load_join(load_t *L, stream_t *s, const ks_step_t *step)
+void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step)
 {
     const ks_step_row_t *row = step->row;
     const ks_ynode_t *key = step->key, *arg = step->arg;
     const char *pipe = step->pipe;
     ks_proc_t *p;
-    const ks_ynode_t *tn = ks__part(step, "table"), *gn = ks__part(step, "globalTable"),
-                     *sn = ks__part(step, "stream"), *fk = ks__part(step, "foreignKey"),
-                     *win = ks__part(step, "window");
+    const ks_ynode_t *tn = ks__topo_part(step, "table"), *gn = ks__topo_part(step, "globalTable"),
+                     *sn = ks__topo_part(step, "stream"), *fk = ks__topo_part(step, "foreignKey"),
+                     *win = ks__topo_part(step, "window");
     int nkinds = !!tn + !!gn + !!sn;
     if (nkinds != 1) {
-        ks__err_at(L, arg ? arg : key, "`%s` needs exactly one of `table`, `globalTable` or `stream`", row->name);
+        ks__topo_err_at(L, arg ? arg : key, "`%s` needs exactly one of `table`, `globalTable` or `stream`", row->name);
         return;
     }
     ks_step_expr_t joiner = {0}, k = {0};
     ks_proc_t *other = NULL;
     if (sn) {
         if (s->kind != KS_KSTREAM) {
-            ks__err_at(L, sn, "a `stream:` join needs a stream on the left, not %s", ks_stream_kind_name(s->kind));
+            ks__topo_err_at(L, sn, "a `stream:` join needs a stream on the left, not %s", ks_stream_kind_name(s->kind));
             return;
         }
         if (!win) {
-            ks__err_at(L, sn, "a stream-stream join needs `window:` (the time difference allowed between the records)");
+            ks__topo_err_at(L, sn, "a stream-stream join needs `window:` (the time difference allowed between the records)");
             return;
         }
         int64_t ms;
-        ks__get_duration(L, win, "window", &ms);
-        pipe_state_t *op = ks__find_pipe(L, sn->value);
+        ks__topo_get_duration(L, win, "window", &ms);
+        pipe_state_t *op = ks__topo_find_pipe(L, sn->value);
         if (!op) {
-            ks__err_at(L, sn, "`%s`: no pipeline named `%s` to join with", row->name, sn->value);
+            ks__topo_err_at(L, sn, "`%s`: no pipeline named `%s` to join with", row->name, sn->value);
             return;
         }
         if (op->state == 1 || strcmp(op->name, pipe) == 0) {
-            ks__err_at(L, sn, "`%s` with `%s` makes a cycle of pipelines", row->name, sn->value);
+            ks__topo_err_at(L, sn, "`%s` with `%s` makes a cycle of pipelines", row->name, sn->value);
             return;
         }
-        ks__load_pipeline(L, op);
+        ks__topo_load_pipeline(L, op);
         other = op->end;
     } else {
         const char *tname = (tn ? tn : gn)->value;
-        const ks_table_conf_t *tc = ks__find_table(L->t, tname);
+        const ks_table_conf_t *tc = ks__topo_find_table(L->t, tname);
         if (!tc) {
-            char *names = ks__table_names(L);
+            char *names = ks__topo_table_names(L);
             if (*names)
-                ks__err_at(L, tn ? tn : gn, "`%s`: no table named `%s`; tables: %s", row->name, tname, names);
+                ks__topo_err_at(L, tn ? tn : gn, "`%s`: no table named `%s`; tables: %s", row->name, tname, names);
             else
-                ks__err_at(L, tn ? tn : gn, "`%s`: no table named `%s`; declare it under `tables:`", row->name, tname);
+                ks__topo_err_at(L, tn ? tn : gn, "`%s`: no table named `%s`; declare it under `tables:`", row->name, tname);
             free(names);
             return;
         }
         if (gn && !tc->global)
-            ks__err_at(L, gn, "`globalTable: %s` names a table that is not `global: true`; use `table:`", tname);
+            ks__topo_err_at(L, gn, "`globalTable: %s` names a table that is not `global: true`; use `table:`", tname);
         if (tn && tc->global)
-            ks__err_at(L, tn, "`table: %s` names a global table; use `globalTable:` with a `key:`", tname);
-        if (gn && !ks__part(step, "key"))
-            ks__err_at(L, gn, "a global-table join needs `key:`, the lookup key computed from the record");
+            ks__topo_err_at(L, tn, "`table: %s` names a global table; use `globalTable:` with a `key:`", tname);
+        if (gn && !ks__topo_part(step, "key"))
+            ks__topo_err_at(L, gn, "a global-table join needs `key:`, the lookup key computed from the record");
         if (gn && s->kind != KS_KSTREAM)
-            ks__err_at(L, gn, "a global-table join needs a stream on the left");
+            ks__topo_err_at(L, gn, "a global-table join needs a stream on the left");
         if (fk && s->kind != KS_KTABLE)
-            ks__err_at(L, fk, "`foreignKey` joins are table-table joins: the left side must be a table");
+            ks__topo_err_at(L, fk, "`foreignKey` joins are table-table joins: the left side must be a table");
         if (row->op == KS_OP_OUTER_JOIN && s->kind == KS_KSTREAM)
-            ks__err_at(L, key, "`outerJoin` of a stream needs a `stream:` (stream-table joins are inner or left)");
+            ks__topo_err_at(L, key, "`outerJoin` of a stream needs a `stream:` (stream-table joins are inner or left)");
         if (win)
-            ks__err_at(L, win, "`window` applies to stream-stream joins only");
-        other = ks__table_proc(L, tname);
+            ks__topo_err_at(L, win, "`window` applies to stream-stream joins only");
+        other = ks__topo_table_proc(L, tname);
     }
     /* A table on the left makes a KTABLE- node (only table joins get this far with one). */
     const char *pre = ks_op_prefix(row->op, s->kind == KS_KTABLE);
     /* Expressions are compiled once the join is known to be well-formed, so no early return leaks them. */
-    if (ks__part(step, "value"))
-        ks__compile_part(L, step, "value", &joiner);
-    if (!sn && ks__part(step, "key"))
-        ks__compile_part(L, step, "key", &k);
+    if (ks__topo_part(step, "value"))
+        ks__topo_compile_part(L, step, "value", &joiner);
+    if (!sn && ks__topo_part(step, "key"))
+        ks__topo_compile_part(L, step, "key", &k);
     else if (!sn && fk)
-        ks__compile_part(L, step, "foreignKey", &k);
+        ks__topo_compile_part(L, step, "foreignKey", &k);
     if (s->key_changed && !gn && !fk)
-        ks__insert_repartition(L, s, s->changer ? s->changer : "KSTREAM-JOIN", key);
-    p = ks__new_proc(L, row->op, pre, step->name, key);
+        ks__topo_insert_repartition(L, s, s->changer ? s->changer : "KSTREAM-JOIN", key);
+    p = ks__topo_new_proc(L, row->op, pre, step->name, key);
     p->e = joiner;
     if (k.expr)
-        ks__add_extra(p, k);
+        ks__topo_add_extra(p, k);
     if (tn || gn) {
-        const ks_table_conf_t *tc = ks__find_table(L->t, (tn ? tn : gn)->value);
+        const ks_table_conf_t *tc = ks__topo_find_table(L->t, (tn ? tn : gn)->value);
         if (tc && !tc->global)
-            ks__add_store(p, tc->store);
-        p->topic = ks_xstrdup((tn ? tn : gn)->value);
+            ks__topo_add_store(p, tc->store);
+        p->join.table = ks_xstrdup((tn ? tn : gn)->value);
     }
-    ks__link(s->cur, p);
+    ks__topo_link(s->cur, p);
     if (other && sn)
-        ks__link(other, p);
+        ks__topo_link(other, p);
     s->cur = p;
 }

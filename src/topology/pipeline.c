@@ -24,7 +24,7 @@
  * index too unless burn is 0, as Kafka Streams' NamedInternal does so that
  * naming one step leaves the generated names of the others unchanged.
  */
-ks_proc_t *ks__new_proc_burn(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at, int burn)
+ks_proc_t *ks__topo_new_proc_burn(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at, int burn)
 {
     ks_topology_t *t = L->t;
     ks_proc_t *p = ks_xcalloc(1, sizeof *p);
@@ -43,41 +43,41 @@ ks_proc_t *ks__new_proc_burn(load_t *L, ks_op_t op, const char *prefix, const ch
     p->subtopology = -1;
     p->seq = t->nprocs;
     p->add_order = 4 * p->seq;
-    t->procs = ks_xrealloc(t->procs, (size_t)(t->nprocs + 1) * sizeof *t->procs);
+    KS_GROW(t->procs, t->nprocs);
     t->procs[t->nprocs++] = p;
     return p;
 }
 
-ks_proc_t *ks__new_proc(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at)
+ks_proc_t *ks__topo_new_proc(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at)
 {
-    return ks__new_proc_burn(L, op, prefix, given, at, 1);
+    return ks__topo_new_proc_burn(L, op, prefix, given, at, 1);
 }
 
 /* A store name consumes one index of Kafka Streams' counter, as its generated store names do. */
-char *ks__gen_name(load_t *L, const char *prefix)
+char *ks__topo_gen_name(load_t *L, const char *prefix)
 {
     ks_buf_t b = {0};
     ks_buf_printf(&b, "%s-%010d", prefix, L->t->name_counter++);
     return ks_buf_steal(&b);
 }
 
-void ks__link(ks_proc_t *parent, ks_proc_t *child)
+void ks__topo_link(ks_proc_t *parent, ks_proc_t *child)
 {
-    parent->children = ks_xrealloc(parent->children, (size_t)(parent->nchildren + 1) * sizeof(ks_proc_t *));
+    KS_GROW(parent->children, parent->nchildren);
     parent->children[parent->nchildren++] = child;
-    child->parents = ks_xrealloc(child->parents, (size_t)(child->nparents + 1) * sizeof(ks_proc_t *));
+    KS_GROW(child->parents, child->nparents);
     child->parents[child->nparents++] = parent;
 }
 
-void ks__add_store(ks_proc_t *p, const char *store)
+void ks__topo_add_store(ks_proc_t *p, const char *store)
 {
-    p->stores = ks_xrealloc(p->stores, (size_t)(p->nstores + 1) * sizeof(char *));
+    KS_GROW(p->stores, p->nstores);
     p->stores[p->nstores++] = ks_xstrdup(store);
 }
 
-void ks__add_extra(ks_proc_t *p, ks_step_expr_t e)
+void ks__topo_add_extra(ks_proc_t *p, ks_step_expr_t e)
 {
-    p->extra = ks_xrealloc(p->extra, (size_t)(p->nextra + 1) * sizeof *p->extra);
+    KS_GROW(p->extra, p->nextra);
     p->extra[p->nextra++] = e;
 }
 
@@ -89,14 +89,14 @@ static ks_proc_t *source_for(load_t *L, char **topics, int ntopics, const ks_yno
             if (strcmp(L->sources[i].topic, topics[0]) == 0)
                 return L->sources[i].src;
     }
-    ks_proc_t *s = ks__new_proc(L, KS_OP_SOURCE, ks_op_prefix(KS_OP_SOURCE, 0), NULL, at);
-    s->topics = ks_xcalloc((size_t)ntopics, sizeof(char *));
+    ks_proc_t *s = ks__topo_new_proc(L, KS_OP_SOURCE, ks_op_prefix(KS_OP_SOURCE, 0), NULL, at);
+    s->io.topics = ks_xcalloc((size_t)ntopics, sizeof(char *));
     for (int i = 0; i < ntopics; i++)
-        s->topics[i] = ks_xstrdup(topics[i]);
-    s->ntopics = ntopics;
-    s->topic = ks_xstrdup(topics[0]);
+        s->io.topics[i] = ks_xstrdup(topics[i]);
+    s->io.ntopics = ntopics;
+    s->io.topic = ks_xstrdup(topics[0]);
     if (ntopics == 1) {
-        L->sources = ks_xrealloc(L->sources, (size_t)(L->nsources + 1) * sizeof *L->sources);
+        KS_GROW(L->sources, L->nsources);
         L->sources[L->nsources].topic = ks_xstrdup(topics[0]);
         L->sources[L->nsources].src = s;
         L->nsources++;
@@ -110,27 +110,27 @@ static void build_tables(load_t *L)
     ks_topology_t *t = L->t;
     for (int i = 0; i < t->ntables; i++) {
         ks_table_conf_t *tc = &t->tables[i];
-        ks_proc_t *src = ks__new_proc(L, KS_OP_SOURCE, ks_op_prefix(KS_OP_SOURCE, 0), NULL, NULL);
+        ks_proc_t *src = ks__topo_new_proc(L, KS_OP_SOURCE, ks_op_prefix(KS_OP_SOURCE, 0), NULL, NULL);
         src->pos = tc->pos;
-        src->topic = ks_xstrdup(tc->topic);
-        src->topics = ks_xcalloc(1, sizeof(char *));
-        src->topics[0] = ks_xstrdup(tc->topic);
-        src->ntopics = 1;
-        ks_proc_t *ts = ks__new_proc(L, KS_OP_TABLE_SOURCE, ks_op_prefix(KS_OP_TABLE_SOURCE, 1), NULL, NULL);
+        src->io.topic = ks_xstrdup(tc->topic);
+        src->io.topics = ks_xcalloc(1, sizeof(char *));
+        src->io.topics[0] = ks_xstrdup(tc->topic);
+        src->io.ntopics = 1;
+        ks_proc_t *ts = ks__topo_new_proc(L, KS_OP_TABLE_SOURCE, ks_op_prefix(KS_OP_TABLE_SOURCE, 1), NULL, NULL);
         ts->pos = tc->pos;
-        ts->topic = ks_xstrdup(tc->name); /* the table's name, for lookups */
-        ks__add_store(ts, tc->store);
-        ts->is_default = tc->global; /* marks a global table's source */
+        ts->table_source.table = ks_xstrdup(tc->name);
+        ks__topo_add_store(ts, tc->store);
+        ts->table_source.global = tc->global;
         ts->table = 1;
-        ks__link(src, ts);
+        ks__topo_link(src, ts);
     }
 }
 
-ks_proc_t *ks__table_proc(load_t *L, const char *name)
+ks_proc_t *ks__topo_table_proc(load_t *L, const char *name)
 {
     for (int i = 0; i < L->t->nprocs; i++) {
         ks_proc_t *p = L->t->procs[i];
-        if (p->op == KS_OP_TABLE_SOURCE && strcmp(p->topic, name) == 0)
+        if (p->op == KS_OP_TABLE_SOURCE && strcmp(p->table_source.table, name) == 0)
             return p;
     }
     return NULL;
@@ -159,17 +159,17 @@ static void link_repartition(load_t *L, stream_t *s, ks_proc_t *from, ks_proc_t 
     char topic[600], full[700];
     snprintf(topic, sizeof topic, "%s-repartition", base);
     snprintf(full, sizeof full, "%s-%s", t->application, topic);
-    sink->topic = ks_xstrdup(full);
-    sink->display_topic = ks_xstrdup(topic);
+    sink->io.topic = ks_xstrdup(full);
+    sink->io.display_topic = ks_xstrdup(topic);
     sink->is_repartition = 1;
-    ks__link(from, sink);
-    src->topic = ks_xstrdup(full);
-    src->display_topic = ks_xstrdup(topic);
-    src->topics = ks_xcalloc(1, sizeof(char *));
-    src->topics[0] = ks_xstrdup(full);
-    src->ntopics = 1;
+    ks__topo_link(from, sink);
+    src->io.topic = ks_xstrdup(full);
+    src->io.display_topic = ks_xstrdup(topic);
+    src->io.topics = ks_xcalloc(1, sizeof(char *));
+    src->io.topics[0] = ks_xstrdup(full);
+    src->io.ntopics = 1;
     src->is_repartition = 1;
-    t->internal_topics = ks_xrealloc(t->internal_topics, (size_t)(t->ninternal + 1) * sizeof(char *));
+    KS_GROW(t->internal_topics, t->ninternal);
     t->internal_topics[t->ninternal++] = ks_xstrdup(full);
     s->cur = src;
     s->key_changed = 0;
@@ -182,19 +182,19 @@ static void link_repartition(load_t *L, stream_t *s, ks_proc_t *from, ks_proc_t 
  * order; for a user-given base they are `<base>-repartition-sink/-filter/
  * -source`, and the three indices are still used.
  */
-void ks__insert_repartition(load_t *L, stream_t *s, const char *base, const ks_ynode_t *at)
+void ks__topo_insert_repartition(load_t *L, stream_t *s, const char *base, const ks_ynode_t *at)
 {
     char fname[600], sname[600], srcname[600];
     int gen = generated_name(base);
     snprintf(sname, sizeof sname, "%s-repartition-sink", base);
     snprintf(fname, sizeof fname, "%s-repartition-filter", base);
     snprintf(srcname, sizeof srcname, "%s-repartition-source", base);
-    ks_proc_t *sink = ks__new_proc(L, KS_OP_SINK, ks_op_prefix(KS_OP_SINK, 0), gen ? NULL : sname, at);
-    ks_proc_t *f = ks__new_proc(L, KS_OP_FILTER, ks_op_prefix(KS_OP_FILTER, 0), gen ? NULL : fname, at);
-    ks_proc_t *src = ks__new_proc(L, KS_OP_SOURCE, ks_op_prefix(KS_OP_SOURCE, 0), gen ? NULL : srcname, at);
+    ks_proc_t *sink = ks__topo_new_proc(L, KS_OP_SINK, ks_op_prefix(KS_OP_SINK, 0), gen ? NULL : sname, at);
+    ks_proc_t *f = ks__topo_new_proc(L, KS_OP_FILTER, ks_op_prefix(KS_OP_FILTER, 0), gen ? NULL : fname, at);
+    ks_proc_t *src = ks__topo_new_proc(L, KS_OP_SOURCE, ks_op_prefix(KS_OP_SOURCE, 0), gen ? NULL : srcname, at);
     f->is_repartition = 1; /* drops records with a null key, as Kafka Streams does */
     f->add_order = sink->add_order - 1; /* OptimizableRepartitionNode adds the filter, then the sink */
-    ks__link(s->cur, f);
+    ks__topo_link(s->cur, f);
     link_repartition(L, s, f, sink, src, base);
 }
 
@@ -205,18 +205,18 @@ void ks__insert_repartition(load_t *L, stream_t *s, const char *base, const ks_y
  * `<name>-source` after the aggregation's `name:` (whose indices are still
  * used), or generated.
  */
-void ks__insert_table_repartition(load_t *L, stream_t *s, const char *base, const char *named, const ks_ynode_t *at)
+void ks__topo_insert_table_repartition(load_t *L, stream_t *s, const char *base, const char *named, const ks_ynode_t *at)
 {
     char sname[600], srcname[600];
     snprintf(sname, sizeof sname, "%s-sink", named ? named : "");
     snprintf(srcname, sizeof srcname, "%s-source", named ? named : "");
-    ks_proc_t *sink = ks__new_proc(L, KS_OP_SINK, ks_op_prefix(KS_OP_SINK, 0), named ? sname : NULL, at);
-    ks_proc_t *src = ks__new_proc(L, KS_OP_SOURCE, ks_op_prefix(KS_OP_SOURCE, 0), named ? srcname : NULL, at);
+    ks_proc_t *sink = ks__topo_new_proc(L, KS_OP_SINK, ks_op_prefix(KS_OP_SINK, 0), named ? sname : NULL, at);
+    ks_proc_t *src = ks__topo_new_proc(L, KS_OP_SOURCE, ks_op_prefix(KS_OP_SOURCE, 0), named ? srcname : NULL, at);
     link_repartition(L, s, s->cur, sink, src, base);
 }
 
 
-char *ks__pipe_names(load_t *L)
+char *ks__topo_pipe_names(load_t *L)
 {
     ks_buf_t b = {0};
     for (int i = 0; i < L->npipes; i++)
@@ -224,7 +224,7 @@ char *ks__pipe_names(load_t *L)
     return ks_buf_steal(&b);
 }
 
-char *ks__table_names(load_t *L)
+char *ks__topo_table_names(load_t *L)
 {
     ks_buf_t b = {0};
     for (int i = 0; i < L->t->ntables; i++)
@@ -232,7 +232,7 @@ char *ks__table_names(load_t *L)
     return ks_buf_steal(&b);
 }
 
-pipe_state_t *ks__find_pipe(load_t *L, const char *name)
+pipe_state_t *ks__topo_find_pipe(load_t *L, const char *name)
 {
     for (int i = 0; i < L->npipes; i++)
         if (strcmp(L->pipes[i].name, name) == 0)
@@ -240,7 +240,7 @@ pipe_state_t *ks__find_pipe(load_t *L, const char *name)
     return NULL;
 }
 
-const ks_ynode_t *ks__part(const ks_step_t *step, const char *key)
+const ks_ynode_t *ks__topo_part(const ks_step_t *step, const char *key)
 {
     if (!step->arg)
         return NULL;
@@ -251,14 +251,14 @@ const ks_ynode_t *ks__part(const ks_step_t *step, const char *key)
     return NULL;
 }
 
-int ks__compile_part(load_t *L, const ks_step_t *step, const char *key, ks_step_expr_t *out)
+int ks__topo_compile_part(load_t *L, const ks_step_t *step, const char *key, ks_step_expr_t *out)
 {
-    const ks_ynode_t *n = ks__part(step, key);
+    const ks_ynode_t *n = ks__topo_part(step, key);
     if (!n)
         return -1;
     char what[128];
     snprintf(what, sizeof what, "`%s` of `%s`", key, step->row->name);
-    if (ks__compile_expr(L, n, what, out))
+    if (ks__topo_compile_expr(L, n, what, out))
         return -1;
     out->part = key; /* the schema's static string */
     return 0;
@@ -272,13 +272,13 @@ int ks__compile_part(load_t *L, const ks_step_t *step, const char *key, ks_step_
 static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const char *pipe)
 {
     if (stepnode->kind == KS_YAML_SEQ) {
-        ks__err_at(L, stepnode, "a step must be `name: argument` or a bare step name, not a list");
+        ks__topo_err_at(L, stepnode, "a step must be `name: argument` or a bare step name, not a list");
         return;
     }
     const ks_ynode_t *key = stepnode, *arg = NULL;
     if (stepnode->kind == KS_YAML_MAP) {
         if (stepnode->n != 1) {
-            ks__err_at(L, stepnode,
+            ks__topo_err_at(L, stepnode,
                    "a step must be one `name: argument` pair; this mapping has %zu keys (is a `-` missing before `%s`?)",
                    stepnode->n, stepnode->keys[1]->value);
             return;
@@ -291,12 +291,12 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
     const ks_step_row_t *row = ks_schema_step(key->value);
     if (!row) {
         char *names = ks_schema_step_names();
-        ks__err_at(L, key, "unknown step `%s`; steps: %s", key->value, names);
+        ks__topo_err_at(L, key, "unknown step `%s`; steps: %s", key->value, names);
         free(names);
         return;
     }
     if (s->ended) {
-        ks__err_at(L, key, "`%s` cannot follow `split`: continue inside the branches' own `steps`", row->name);
+        ks__topo_err_at(L, key, "`%s` cannot follow `split`: continue inside the branches' own `steps`", row->name);
         return;
     }
     if (s->kind == 0)
@@ -304,7 +304,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
     if (!(row->accepts & s->kind)) {
         int was = s->kind;
         s->kind = 0;
-        ks__err_at(L, key, "`%s` cannot be applied to %s%s", row->name, ks_stream_kind_name(was),
+        ks__topo_err_at(L, key, "`%s` cannot be applied to %s%s", row->name, ks_stream_kind_name(was),
                row->accepts & (KS_KGROUPED_STREAM | KS_KWINDOWED)
                    ? "; group it first with `groupByKey` or `groupBy`"
                    : row->op == KS_OP_SUPPRESS ? "; suppress applies to the table an aggregation produces"
@@ -314,7 +314,7 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
     }
     const char *given = NULL; /* `name:` */
     if (!arg && !row->bare_ok) {
-        ks__err_at(L, key, "`%s` needs an argument%s%s", row->name, row->main ? ": the " : "", row->main ? row->main : "");
+        ks__topo_err_at(L, key, "`%s` needs an argument%s%s", row->name, row->main ? ": the " : "", row->main ? row->main : "");
         return;
     }
     if (arg && arg->kind == KS_YAML_MAP) {
@@ -326,25 +326,25 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
                 if (strcmp(k, "name") == 0 || ks_schema_key(row->parts, k))
                     continue;
                 char *allowed = ks_schema_names(row->parts, "name");
-                ks__err_at(L, arg->keys[i], "unknown key `%s` in `%s`; allowed here: %s", k, row->name, allowed);
+                ks__topo_err_at(L, arg->keys[i], "unknown key `%s` in `%s`; allowed here: %s", k, row->name, allowed);
                 free(allowed);
             }
             for (const ks_key_row_t *r = row->parts; r && r->name; r++)
                 if (r->required && !ks_ynode_get(arg, r->name))
-                    ks__err_at(L, arg, "`%s` needs `%s`", row->name, r->name);
+                    ks__topo_err_at(L, arg, "`%s` needs `%s`", row->name, r->name);
             const ks_ynode_t *nm = ks_ynode_get(arg, "name");
             if (nm && nm->kind == KS_YAML_SCALAR) {
                 given = nm->value;
-                ks__note_name(L, given, nm, "step");
+                ks__topo_note_name(L, given, nm, "step");
             }
         }
     } else if (arg && arg->kind == KS_YAML_SCALAR && !row->main &&
                !(row->op == KS_OP_SUPPRESS && strcmp(arg->value, "untilWindowCloses") == 0)) {
-        ks__err_at(L, arg, "`%s` takes %s, not a single value", row->name,
+        ks__topo_err_at(L, arg, "`%s` takes %s, not a single value", row->name,
                row->parts && row->parts->name ? "named parts (a mapping)" : "no argument");
         return;
     } else if (arg && arg->kind == KS_YAML_SEQ) {
-        ks__err_at(L, arg, "`%s` takes %s, not a list", row->name, row->main ? "an expression or a mapping" : "a mapping");
+        ks__topo_err_at(L, arg, "`%s` takes %s, not a list", row->name, row->main ? "an expression or a mapping" : "a mapping");
         return;
     }
 
@@ -352,30 +352,30 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
     row->load(L, s, &step);
 }
 
-void ks__load_steps(load_t *L, stream_t *s, const ks_ynode_t *steps, const char *pipe)
+void ks__topo_load_steps(load_t *L, stream_t *s, const ks_ynode_t *steps, const char *pipe)
 {
     if (steps->kind != KS_YAML_SEQ) {
-        ks__err_at(L, steps, "`steps` must be a list (each item `- step: argument`)");
+        ks__topo_err_at(L, steps, "`steps` must be a list (each item `- step: argument`)");
         return;
     }
     for (size_t i = 0; i < steps->n; i++)
         load_step(L, s, steps->items[i], pipe);
 }
 
-void ks__load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *given, const ks_ynode_t *at)
+void ks__topo_load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *given, const ks_ynode_t *at)
 {
     if (s->ended || !s->cur) {
-        ks__err_at(L, at, "`to` after `split`: give each branch its own `to`");
+        ks__topo_err_at(L, at, "`to` after `split`: give each branch its own `to`");
         return;
     }
     if (s->kind == 0)
         return; /* an earlier step failed */
     if (s->kind != KS_KSTREAM) {
-        ks__err_at(L, at, "`to` needs a stream, not %s; add `toStream` first", ks_stream_kind_name(s->kind));
+        ks__topo_err_at(L, at, "`to` needs a stream, not %s; add `toStream` first", ks_stream_kind_name(s->kind));
         return;
     }
     if (!to) {
-        ks__err_at(L, at, "`to` needs a topic");
+        ks__topo_err_at(L, at, "`to` needs a topic");
         return;
     }
     const char *topic = NULL;
@@ -386,27 +386,27 @@ void ks__load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *giv
         for (size_t i = 0; i < to->n; i++) {
             const char *k = to->keys[i]->value;
             if (strcmp(k, "topic") && strcmp(k, "dynamic") && strcmp(k, "name"))
-                ks__err_at(L, to->keys[i], "unknown key `%s` in `to`; allowed here: topic, dynamic, name", k);
+                ks__topo_err_at(L, to->keys[i], "unknown key `%s` in `to`; allowed here: topic, dynamic, name", k);
         }
         const ks_ynode_t *tn = ks_ynode_get(to, "topic"), *dn = ks_ynode_get(to, "dynamic"), *nn = ks_ynode_get(to, "name");
         if (nn && nn->kind == KS_YAML_SCALAR && !given) {
             given = nn->value;
-            ks__note_name(L, given, nn, "step");
+            ks__topo_note_name(L, given, nn, "step");
         }
         if (!!tn == !!dn) {
-            ks__err_at(L, to, "`to` needs exactly one of `topic` and `dynamic`");
+            ks__topo_err_at(L, to, "`to` needs exactly one of `topic` and `dynamic`");
             return;
         }
         if (tn)
             topic = tn->kind == KS_YAML_SCALAR ? tn->value : NULL;
-        else if (ks__compile_expr(L, dn, "`dynamic` of `to`", &e))
+        else if (ks__topo_compile_expr(L, dn, "`dynamic` of `to`", &e))
             return;
     } else {
-        ks__err_at(L, to, "`to` must be a topic name or a mapping with `topic` or `dynamic`");
+        ks__topo_err_at(L, to, "`to` must be a topic name or a mapping with `topic` or `dynamic`");
         return;
     }
     if (topic && !*topic) {
-        ks__err_at(L, to, "`to` needs a topic name");
+        ks__topo_err_at(L, to, "`to` needs a topic name");
         return;
     }
     /* A serde that cannot hold what the stream is known to carry (the numbers of `count`) is an error. */
@@ -414,7 +414,7 @@ void ks__load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *giv
         const ks_topic_conf_t *tc = ks_topology_topic(L->t, topic);
         ks_val probe = {.kind = (uint8_t)s->value_kind};
         if (!ks_serde_can_hold(tc->value, (ks_kind_t)s->value_kind))
-            ks__err_at(L, to, "topic `%s` has value serde `%s`, which cannot hold the %ss `%s` produces; declare `%s: {value: long}` under `topics:`",
+            ks__topo_err_at(L, to, "topic `%s` has value serde `%s`, which cannot hold the %ss `%s` produces; declare `%s: {value: long}` under `topics:`",
                    topic, ks_serde_name(tc->value), ks_kind_name(probe), s->value_from, topic);
     }
     /* Windowed keys ({key, window}) need a key serde that can hold them: json or a windowed one. */
@@ -422,24 +422,24 @@ void ks__load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *giv
         const ks_topic_conf_t *tc = ks_topology_topic(L->t, topic);
         if (!ks_serde_can_hold(tc->key, KS_OBJECT)) {
             int session = s->key_window == KS_WIN_SESSION;
-            ks__err_at(L, to, "topic `%s` has key serde `%s`, which cannot hold the windowed keys ({key, window}) of the %s aggregation before it; declare `%s: {key: %s}` under `topics:` (key serdes that can: json, %s, %s), or turn the key back into a plain one with `map` or `selectKey`",
+            ks__topo_err_at(L, to, "topic `%s` has key serde `%s`, which cannot hold the windowed keys ({key, window}) of the %s aggregation before it; declare `%s: {key: %s}` under `topics:` (key serdes that can: json, %s, %s), or turn the key back into a plain one with `map` or `selectKey`",
                        topic, ks_serde_name(tc->key), session ? "session-windowed" : "windowed", topic,
                        session ? "session-windowed-string" : "windowed-string",
                        session ? "session-windowed-string" : "windowed-string",
                        session ? "session-windowed-long" : "windowed-long");
         }
     }
-    ks_proc_t *p = ks__new_proc(L, KS_OP_SINK, ks_op_prefix(KS_OP_SINK, 0), given, at);
+    ks_proc_t *p = ks__topo_new_proc(L, KS_OP_SINK, ks_op_prefix(KS_OP_SINK, 0), given, at);
     if (topic)
-        p->topic = ks_xstrdup(topic);
+        p->io.topic = ks_xstrdup(topic);
     else {
-        p->dynamic_topic = 1;
+        p->io.dynamic_topic = 1;
         p->e = e;
     }
-    ks__link(s->cur, p);
+    ks__topo_link(s->cur, p);
 }
 
-pipe_state_t *ks__load_pipeline(load_t *L, pipe_state_t *ps)
+pipe_state_t *ks__topo_load_pipeline(load_t *L, pipe_state_t *ps)
 {
     if (ps->state != 0)
         return ps;
@@ -448,14 +448,14 @@ pipe_state_t *ks__load_pipeline(load_t *L, pipe_state_t *ps)
     stream_t s = {0};
     s.kind = KS_KSTREAM;
     if (n->kind != KS_YAML_MAP) {
-        ks__err_at(L, n, "pipeline `%s` must be a mapping with `from`, `steps` and `to`", ps->name);
+        ks__topo_err_at(L, n, "pipeline `%s` must be a mapping with `from`, `steps` and `to`", ps->name);
         ps->state = 2;
         return ps;
     }
     for (size_t i = 0; i < n->n; i++) {
         if (!ks_schema_key(ks_schema_pipeline, n->keys[i]->value)) {
             char *allowed = ks_schema_names(ks_schema_pipeline, NULL);
-            ks__err_at(L, n->keys[i], "unknown key `%s` in pipeline `%s`; allowed here: %s", n->keys[i]->value, ps->name,
+            ks__topo_err_at(L, n->keys[i], "unknown key `%s` in pipeline `%s`; allowed here: %s", n->keys[i]->value, ps->name,
                    allowed);
             free(allowed);
         }
@@ -464,54 +464,54 @@ pipe_state_t *ks__load_pipeline(load_t *L, pipe_state_t *ps)
     char **topics = NULL;
     int ntopics = 0;
     if (!from) {
-        ks__err_at(L, n, "pipeline `%s` needs `from`: a topic, a list of topics, or a table", ps->name);
+        ks__topo_err_at(L, n, "pipeline `%s` needs `from`: a topic, a list of topics, or a table", ps->name);
     } else if (from->kind == KS_YAML_SCALAR) {
-        const ks_table_conf_t *tc = ks__find_table(L->t, from->value);
+        const ks_table_conf_t *tc = ks__topo_find_table(L->t, from->value);
         if (tc) {
             if (tc->global)
-                ks__err_at(L, from, "pipeline `%s` reads global table `%s`: global tables are only joined with", ps->name,
+                ks__topo_err_at(L, from, "pipeline `%s` reads global table `%s`: global tables are only joined with", ps->name,
                        tc->name);
-            s.cur = ks__table_proc(L, tc->name);
+            s.cur = ks__topo_table_proc(L, tc->name);
             s.kind = KS_KTABLE;
         } else if (!*from->value) {
-            ks__err_at(L, from, "`from` needs a topic name");
+            ks__topo_err_at(L, from, "`from` needs a topic name");
         } else {
             topics = ks_xcalloc(1, sizeof(char *));
             topics[ntopics++] = ks_xstrdup(from->value);
         }
     } else if (from->kind == KS_YAML_SEQ) {
         if (from->n == 0)
-            ks__err_at(L, from, "`from` lists no topics");
+            ks__topo_err_at(L, from, "`from` lists no topics");
         for (size_t i = 0; i < from->n; i++) {
             if (from->items[i]->kind != KS_YAML_SCALAR) {
-                ks__err_at(L, from->items[i], "`from` lists topic names, not a %s", ks_ynode_kind_name(from->items[i]));
+                ks__topo_err_at(L, from->items[i], "`from` lists topic names, not a %s", ks_ynode_kind_name(from->items[i]));
                 continue;
             }
-            topics = ks_xrealloc(topics, (size_t)(ntopics + 1) * sizeof(char *));
+            KS_GROW(topics, ntopics);
             topics[ntopics++] = ks_xstrdup(from->items[i]->value);
         }
     } else if (from->kind == KS_YAML_MAP && ks_ynode_get(from, "generate")) {
-        s.cur = ks__load_generate(L, ps->name, from);
+        s.cur = ks__topo_load_generate(L, ps->name, from);
     } else if (from->kind == KS_YAML_MAP && ks_ynode_get(from, "pipeline")) {
         /* Another pipeline's stream (or table), as a Kafka Streams program reuses a KStream variable. */
         const ks_ynode_t *pn = ks_ynode_get(from, "pipeline");
-        pipe_state_t *other = pn->kind == KS_YAML_SCALAR ? ks__find_pipe(L, pn->value) : NULL;
+        pipe_state_t *other = pn->kind == KS_YAML_SCALAR ? ks__topo_find_pipe(L, pn->value) : NULL;
         if (from->n != 1) {
-            ks__err_at(L, from, "`from: {pipeline: NAME}` takes the pipeline's name only");
+            ks__topo_err_at(L, from, "`from: {pipeline: NAME}` takes the pipeline's name only");
         } else if (!other) {
-            char *names = ks__pipe_names(L);
-            ks__err_at(L, pn, "`from`: no pipeline named `%s`; pipelines: %s", pn->kind == KS_YAML_SCALAR ? pn->value : "?",
+            char *names = ks__topo_pipe_names(L);
+            ks__topo_err_at(L, pn, "`from`: no pipeline named `%s`; pipelines: %s", pn->kind == KS_YAML_SCALAR ? pn->value : "?",
                        names);
             free(names);
         } else if (other == ps || other->state == 1) {
-            ks__err_at(L, pn, "`from` pipeline `%s` makes a cycle of pipelines", pn->value);
+            ks__topo_err_at(L, pn, "`from` pipeline `%s` makes a cycle of pipelines", pn->value);
         } else {
-            ks__load_pipeline(L, other);
+            ks__topo_load_pipeline(L, other);
             if (!other->end)
-                ks__err_at(L, pn, "`from`: pipeline `%s` ends in a `split` or failed to load; it has no single stream",
+                ks__topo_err_at(L, pn, "`from`: pipeline `%s` ends in a `split` or failed to load; it has no single stream",
                            pn->value);
             else if (other->kind != KS_KSTREAM && other->kind != KS_KTABLE && other->kind != KS_KWTABLE)
-                ks__err_at(L, pn, "`from`: pipeline `%s` ends in %s; continue from a stream or a table", pn->value,
+                ks__topo_err_at(L, pn, "`from`: pipeline `%s` ends in %s; continue from a stream or a table", pn->value,
                            ks_stream_kind_name(other->kind));
             else {
                 s.cur = other->end;
@@ -521,10 +521,10 @@ pipe_state_t *ks__load_pipeline(load_t *L, pipe_state_t *ps)
             }
         }
     } else if (from->kind == KS_YAML_MAP) {
-        ks__err_at(L, from, "`from` is a mapping: write the topic name itself (`from: TOPIC`), a list of topics, a table, "
+        ks__topo_err_at(L, from, "`from` is a mapping: write the topic name itself (`from: TOPIC`), a list of topics, a table, "
                             "`{pipeline: NAME}` or `{generate: ...}`");
     } else {
-        ks__err_at(L, from, "`from` must be a topic, a list of topics, or a table");
+        ks__topo_err_at(L, from, "`from` must be a topic, a list of topics, or a table");
     }
     if (ntopics > 0)
         s.cur = source_for(L, topics, ntopics, from);
@@ -534,13 +534,13 @@ pipe_state_t *ks__load_pipeline(load_t *L, pipe_state_t *ps)
     if (s.cur) {
         const ks_ynode_t *steps = ks_ynode_get(n, "steps");
         if (steps)
-            ks__load_steps(L, &s, steps, ps->name);
+            ks__topo_load_steps(L, &s, steps, ps->name);
         const ks_ynode_t *to = ks_ynode_get(n, "to");
         if (to)
-            ks__load_sink(L, &s, to, NULL, to);
+            ks__topo_load_sink(L, &s, to, NULL, to);
         /* A pipeline writing to a topic it reads loops forever. */
         if (to && to->kind == KS_YAML_SCALAR && from && from->kind == KS_YAML_SCALAR && strcmp(to->value, from->value) == 0)
-            ks__err_at(L, to, "pipeline `%s` writes to `%s`, the topic it reads: a cycle", ps->name, to->value);
+            ks__topo_err_at(L, to, "pipeline `%s` writes to `%s`, the topic it reads: a cycle", ps->name, to->value);
     }
     ps->end = s.ended ? NULL : s.cur;
     ps->kind = s.kind;
@@ -589,7 +589,7 @@ static void prune_table_stores(ks_topology_t *t)
 {
     for (int i = 0; i < t->nprocs; i++) {
         ks_proc_t *p = t->procs[i];
-        if (p->op != KS_OP_TO_TABLE || !p->store_optional || table_store_needed(p))
+        if (p->op != KS_OP_TO_TABLE || !p->state.store_optional || table_store_needed(p))
             continue;
         for (int j = 0; j < p->nstores; j++)
             free(p->stores[j]);
@@ -616,31 +616,31 @@ static void warn_dead_ends(load_t *L)
     }
 }
 
-void ks__load_pipelines(load_t *L, const ks_ynode_t *n)
+void ks__topo_load_pipelines(load_t *L, const ks_ynode_t *n)
 {
     build_tables(L);
     if (!n)
         return;
     if (n->kind != KS_YAML_MAP) {
-        ks__err_at(L, n, "`pipelines` must be a mapping of named pipelines");
+        ks__topo_err_at(L, n, "`pipelines` must be a mapping of named pipelines");
         return;
     }
     if (n->n == 0)
-        ks__err_at(L, n, "`pipelines` is empty: a topology needs at least one pipeline");
+        ks__topo_err_at(L, n, "`pipelines` is empty: a topology needs at least one pipeline");
     for (size_t i = 0; i < n->n; i++) {
-        L->pipes = ks_xrealloc(L->pipes, (size_t)(L->npipes + 1) * sizeof *L->pipes);
+        KS_GROW(L->pipes, L->npipes);
         pipe_state_t ps = {n->keys[i]->value, n->items[i], n->keys[i], NULL, 0, 0, 0, 0};
         L->pipes[L->npipes++] = ps;
-        ks__note_name(L, ps.name, n->keys[i], "pipeline");
+        ks__topo_note_name(L, ps.name, n->keys[i], "pipeline");
     }
     for (int i = 0; i < L->npipes; i++)
-        ks__load_pipeline(L, &L->pipes[i]);
+        ks__topo_load_pipeline(L, &L->pipes[i]);
     prune_table_stores(L->t);
     if (L->diags->nerr == 0)
         warn_dead_ends(L);
 }
 
-void ks__load_cleanup(load_t *L)
+void ks__topo_load_cleanup(load_t *L)
 {
     for (int i = 0; i < L->nsources; i++)
         free(L->sources[i].topic);

@@ -32,7 +32,7 @@ static void check_one(load_t *L, const char *name, const char *what, ks_pos_t po
                     shorten ? shorten : "");
 }
 
-void ks__check_topic_names(load_t *L)
+void ks__topo_check_topic_names(load_t *L)
 {
     const ks_topology_t *t = L->t;
     const char *derived = ": shorten the application or the step's name";
@@ -43,11 +43,11 @@ void ks__check_topic_names(load_t *L)
         check_one(L, t->tables[i].topic, "the topic of a table", t->tables[i].pos, NULL);
     for (int i = 0; i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
-        if (p->op == KS_OP_SOURCE && !p->generate && !p->is_repartition)
-            for (int j = 0; j < p->ntopics; j++)
-                check_one(L, p->topics[j], "source topic", p->pos, NULL);
-        if (p->op == KS_OP_SINK && !p->dynamic_topic && p->topic)
-            check_one(L, p->topic, p->is_repartition ? "the repartition topic" : "topic", p->pos,
+        if (p->op == KS_OP_SOURCE && !p->gen.enabled && !p->is_repartition)
+            for (int j = 0; j < p->io.ntopics; j++)
+                check_one(L, p->io.topics[j], "source topic", p->pos, NULL);
+        if (p->op == KS_OP_SINK && !p->io.dynamic_topic && p->io.topic)
+            check_one(L, p->io.topic, p->is_repartition ? "the repartition topic" : "topic", p->pos,
                       p->is_repartition ? derived : NULL);
         for (int j = 0; p->changelogs && j < p->nstores; j++)
             if (p->changelogs[j])

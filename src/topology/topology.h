@@ -83,7 +83,69 @@ typedef struct ks_op_info {
 /* The rows of op_list.h, indexed by ks_op_t (topology/ops.c). */
 extern const ks_op_info_t ks_ops[KS_OP__COUNT];
 
-/* A processor node of the built graph. */
+/*
+ * The arguments of a node by family (see op_list.h). A node fills the
+ * struct of its family only; the others stay zero, so a reader that asks
+ * any node (describe, build) needs no test of the operator.
+ */
+
+/* SOURCE and SINK: the topics read or written. */
+typedef struct ks_io_args {
+    char *topic;         /* SINK: the topic (NULL when dynamic); SOURCE: the first topic */
+    char **topics;       /* SOURCE: all topics */
+    int ntopics;
+    char *display_topic; /* internal topics: the name describe shows (without `<application>-`) */
+    int dynamic_topic;   /* SINK: the topic comes from the node's expression `e` */
+} ks_io_args_t;
+
+/*
+ * A SOURCE of a `from: {generate: ...}` pipeline. Its one topic is the
+ * pseudo-topic `generate:<pipeline>` (no Kafka topic can contain `:`),
+ * which the records the generator makes carry, so ks_engine_process
+ * dispatches them here like records read from a topic; describe shows it
+ * as the source's topic. The expressions are extra[KS_GEN_KEY],
+ * extra[KS_GEN_VALUE] and extra[KS_GEN_TIMESTAMP] (expr NULL when not
+ * written); src/engine/generate.c runs them.
+ */
+typedef struct ks_gen_args {
+    int enabled;  /* 1 for a generate source */
+    double rate;  /* records per second; 0: as fast as possible */
+    int64_t count; /* total records; -1: unbounded */
+    int64_t seed; /* the PRNG seed, also $seed */
+} ks_gen_args_t;
+
+/* BRANCH: one branch of a split. */
+typedef struct ks_branch_args {
+    char *name;     /* the branch's name as written */
+    int is_default; /* the `default` branch: takes what no other branch took */
+} ks_branch_args_t;
+
+/* TABLE_SOURCE: the node of a table declared under `tables:`. */
+typedef struct ks_table_source_args {
+    char *table; /* the table's name, for lookups */
+    int global;  /* a global table: its sub-topology makes no tasks and its store no changelog */
+} ks_table_source_args_t;
+
+/* TO_TABLE and the aggregations (count, reduce, aggregate): the store they keep. */
+typedef struct ks_state_args {
+    ks_window_spec_t window; /* aggregations after windowedBy */
+    int no_changelog;        /* `changelog: false`: the store is not logged */
+    int store_optional;      /* TO_TABLE without `store:`: materialised only if something downstream needs it */
+} ks_state_args_t;
+
+/* SUPPRESS. */
+typedef struct ks_suppress_args {
+    int final;     /* untilWindowCloses */
+    int64_t limit; /* untilTimeLimit (ms) */
+    int64_t max;   /* maxRecords; -1 unbounded */
+} ks_suppress_args_t;
+
+/* JOIN, LEFT_JOIN, OUTER_JOIN. */
+typedef struct ks_join_args {
+    char *table; /* the table joined with (`table:` or `globalTable:`); NULL for a stream-stream join */
+} ks_join_args_t;
+
+/* A processor node of the built graph: a header every node has, then its family's arguments. */
 typedef struct ks_proc {
     ks_op_t op;
     char *name;        /* KSTREAM-FILTER-0000000001 or the step's `name:` */
@@ -93,57 +155,44 @@ typedef struct ks_proc {
     int nchildren;
     struct ks_proc **parents;
     int nparents;
-    /* operator arguments */
-    ks_step_expr_t e;          /* predicate, mapper, key selector, peek expression or dynamic topic */
-    char *topic;               /* SOURCE (first topic), SINK */
-    char **topics;             /* SOURCE: all topics */
-    int ntopics;
-    int is_repartition;        /* SOURCE/SINK of an internal repartition topic */
-    char *display_topic;       /* internal topics: the name describe shows (without `<application>-`) */
-    int dynamic_topic;         /* SINK: topic comes from `e` */
-    char *branch;              /* BRANCH: branch name */
-    int is_default;            /* BRANCH: the default branch */
-    char **stores;             /* stores the processor uses */
+    int seq;           /* creation order */
+    int add_order;     /* the order Kafka Streams adds the node to its topology (describe's hash-order ties) */
+    char **stores;     /* stores the processor uses */
     int nstores;
-    int key_changing;          /* MAP, FLAT_MAP, SELECT_KEY, GROUP_BY: marks the stream as needing repartition */
-    ks_step_expr_t *extra;     /* further expressions: aggregate's initializer/aggregator, join key and joiner */
+    char **changelogs; /* the changelog topic of each of `stores` (full names); NULL entries: not logged */
+    int table;         /* FILTER, FILTER_NOT, MAP_VALUES, GROUP_BY, aggregations: works on a table's changes */
+    int is_repartition; /* the SINK, null-key FILTER or SOURCE of an internal repartition topic */
+    ks_step_expr_t e;  /* predicate, mapper, key selector, peek expression, joiner or dynamic topic */
+    ks_step_expr_t *extra; /* further expressions: aggregate's initializer/aggregator, join key, generate's */
     int nextra;
-    int seq;                   /* creation order */
-    int add_order;             /* the order Kafka Streams adds the node to its topology (describe's hash-order ties) */
-    /*
-     * SOURCE of a `from: {generate: ...}` pipeline. Its one topic is the
-     * pseudo-topic `generate:<pipeline>` (no Kafka topic can contain `:`),
-     * which the records the generator makes carry, so ks_engine_process
-     * dispatches them here like records read from a topic; describe shows
-     * it as the source's topic. The expressions are extra[KS_GEN_KEY],
-     * extra[KS_GEN_VALUE] and extra[KS_GEN_TIMESTAMP] (expr NULL when not
-     * written); src/engine/generate.c runs them.
-     */
-    int generate;              /* 1 for a generate source */
-    double gen_rate;           /* records per second; 0: as fast as possible */
-    int64_t gen_count;         /* total records; -1: unbounded */
-    int64_t gen_seed;          /* the PRNG seed, also $seed */
-    /* State (src/engine/ops_state.c). */
-    int table;                 /* FILTER, FILTER_NOT, MAP_VALUES, GROUP_BY, aggregations: works on a table's changes */
-    ks_window_spec_t window;   /* aggregations after windowedBy */
-    int no_changelog;          /* `changelog: false`: the store is not logged */
-    int store_optional;        /* TO_TABLE without `store:`: materialised only if something downstream needs it */
-    int suppress_final;        /* SUPPRESS: untilWindowCloses */
-    int64_t suppress_limit;    /* SUPPRESS: untilTimeLimit (ms) */
-    int64_t suppress_max;      /* SUPPRESS: maxRecords; -1 unbounded */
-    char **changelogs;         /* the changelog topic of each of `stores` (full names); NULL entries: not logged */
+    /* The family's arguments. */
+    ks_io_args_t io;
+    ks_gen_args_t gen;
+    ks_branch_args_t branch;
+    ks_table_source_args_t table_source;
+    ks_state_args_t state;
+    ks_suppress_args_t suppress;
+    ks_join_args_t join;
 } ks_proc_t;
 
 /* Slots of a generate source's expressions in ks_proc_t.extra. */
 enum { KS_GEN_KEY, KS_GEN_VALUE, KS_GEN_TIMESTAMP, KS_GEN__NEXPR };
 /*
- * The variables of a generate source's expressions, in slot order: the
- * stream variables (KS_EXPR_STREAM_VARS), then $i, $rand, $seed, $now.
+ * The variables of a generate source's expressions besides the stream
+ * variables, one row each in slot order after them: XX(slot, name). The
+ * slots are KS_GEN_VAR_I, ...; KS_GEN_ALL_VARS lists every name, the stream
+ * variables' first.
  */
-#define KS_GEN_NVARS 4
-#define KS_GEN_ALL_VARS \
-    "key", "value", "timestamp", "topic", "partition", "offset", "headers", "agg", "left", "right", "window", \
-    "i", "rand", "seed", "now"
+#define KS_GEN_VAR_LIST(XX) XX(I, "i") XX(RAND, "rand") XX(SEED, "seed") XX(NOW, "now")
+enum {
+    KS_GEN_VAR__BEFORE = KS_EXPR_NSTREAM_VARS - 1, /* so that the first row takes the slot after the stream variables */
+#define XX(slot, name) KS_GEN_VAR_##slot,
+    KS_GEN_VAR_LIST(XX)
+#undef XX
+    KS_GEN_VAR__END /* the number of slots of a generate expression */
+};
+#define KS_GEN_NVARS (KS_GEN_VAR__END - KS_EXPR_NSTREAM_VARS)
+#define KS_GEN_ALL_VARS KS_EXPR_STREAM_VAR_LIST(KS_EXPR_VAR_NAME) KS_GEN_VAR_LIST(KS_EXPR_VAR_NAME)
 /* The pseudo-topic prefix of generate sources: `generate:<pipeline>`. */
 #define KS_GEN_TOPIC_PREFIX "generate:"
 

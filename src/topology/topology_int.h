@@ -50,22 +50,22 @@ typedef struct stream {
     ks_win_kind_t key_window; /* the keys are windowed ({key, window}) by windows of this kind; KS_WIN_NONE when not */
 } stream_t;
 
-void ks__err_at(load_t *L, const ks_ynode_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void ks__load_config(load_t *L, const ks_ynode_t *n);
-void ks__load_pipelines(load_t *L, const ks_ynode_t *n);
-void ks__load_cleanup(load_t *L);
-void ks__note_name(load_t *L, const char *name, const ks_ynode_t *at, const char *what);
-int ks__compile_expr(load_t *L, const ks_ynode_t *n, const char *what, ks_step_expr_t *out);
-ks_pos_t ks__pos_of(load_t *L, const ks_ynode_t *n);
-int ks__get_duration(load_t *L, const ks_ynode_t *n, const char *what, int64_t *ms);
-const ks_table_conf_t *ks__find_table(const ks_topology_t *t, const char *name);
-void ks__build(load_t *L);
+void ks__topo_err_at(load_t *L, const ks_ynode_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void ks__topo_load_config(load_t *L, const ks_ynode_t *n);
+void ks__topo_load_pipelines(load_t *L, const ks_ynode_t *n);
+void ks__topo_load_cleanup(load_t *L);
+void ks__topo_note_name(load_t *L, const char *name, const ks_ynode_t *at, const char *what);
+int ks__topo_compile_expr(load_t *L, const ks_ynode_t *n, const char *what, ks_step_expr_t *out);
+ks_pos_t ks__topo_pos_of(load_t *L, const ks_ynode_t *n);
+int ks__topo_get_duration(load_t *L, const ks_ynode_t *n, const char *what, int64_t *ms);
+const ks_table_conf_t *ks__topo_find_table(const ks_topology_t *t, const char *name);
+void ks__topo_build(load_t *L);
 /* topic_names.c: reports every topic the built topology names or makes that Kafka would refuse. */
-void ks__check_topic_names(load_t *L);
-ks_proc_t *ks__new_proc(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at);
-void ks__add_extra(ks_proc_t *p, ks_step_expr_t e);
+void ks__topo_check_topic_names(load_t *L);
+ks_proc_t *ks__topo_new_proc(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at);
+void ks__topo_add_extra(ks_proc_t *p, ks_step_expr_t e);
 /* generate_load.c: a `from: {generate: ...}` source node, or NULL after reporting errors. */
-ks_proc_t *ks__load_generate(load_t *L, const char *pipe, const ks_ynode_t *from);
+ks_proc_t *ks__topo_load_generate(load_t *L, const char *pipe, const ks_ynode_t *from);
 
 /*
  * A step as its loader sees it, after the generic checks of pipeline.c
@@ -81,53 +81,53 @@ typedef struct ks_step {
 } ks_step_t;
 
 /* The part `key` of a step's argument (the argument itself when `key` is the part a scalar stands for), or NULL. */
-const ks_ynode_t *ks__part(const ks_step_t *step, const char *key);
+const ks_ynode_t *ks__topo_part(const ks_step_t *step, const char *key);
 /* Compiles the part `key` of a step into *out. Returns 0, or -1 when it is absent or after reporting errors. */
-int ks__compile_part(load_t *L, const ks_step_t *step, const char *key, ks_step_expr_t *out);
+int ks__topo_compile_part(load_t *L, const ks_step_t *step, const char *key, ks_step_expr_t *out);
 
 /* pipeline.c: the graph's nodes and the pipelines, shared with the loaders. */
-/* A processor as ks__new_proc makes it; a given name uses no index when burn is 0. */
-ks_proc_t *ks__new_proc_burn(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at, int burn);
+/* A processor as ks__topo_new_proc makes it; a given name uses no index when burn is 0. */
+ks_proc_t *ks__topo_new_proc_burn(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at, int burn);
 /* `<prefix>-<index>`, using one index of the name counter (malloc'd). */
-char *ks__gen_name(load_t *L, const char *prefix);
-void ks__link(ks_proc_t *parent, ks_proc_t *child);
+char *ks__topo_gen_name(load_t *L, const char *prefix);
+void ks__topo_link(ks_proc_t *parent, ks_proc_t *child);
 /* Adds a copy of `store` to the processor's stores. */
-void ks__add_store(ks_proc_t *p, const char *store);
+void ks__topo_add_store(ks_proc_t *p, const char *store);
 /* The KTABLE-SOURCE node of a table declared under `tables:`, or NULL. */
-ks_proc_t *ks__table_proc(load_t *L, const char *name);
+ks_proc_t *ks__topo_table_proc(load_t *L, const char *name);
 /* A repartition topic (sink, null-key filter, source) after the stream; the stream continues from its source. */
-void ks__insert_repartition(load_t *L, stream_t *s, const char *base, const ks_ynode_t *at);
+void ks__topo_insert_repartition(load_t *L, stream_t *s, const char *base, const ks_ynode_t *at);
 /* A grouped table's repartition topic (sink and source, no filter). */
-void ks__insert_table_repartition(load_t *L, stream_t *s, const char *base, const char *named, const ks_ynode_t *at);
+void ks__topo_insert_table_repartition(load_t *L, stream_t *s, const char *base, const char *named, const ks_ynode_t *at);
 /* "a, b": the names of the pipelines and of the tables, for messages (malloc'd). */
-char *ks__pipe_names(load_t *L);
-char *ks__table_names(load_t *L);
-pipe_state_t *ks__find_pipe(load_t *L, const char *name);
+char *ks__topo_pipe_names(load_t *L);
+char *ks__topo_table_names(load_t *L);
+pipe_state_t *ks__topo_find_pipe(load_t *L, const char *name);
 /* Loads another pipeline first (merge, from: {pipeline: ...}, stream joins); returns it. */
-pipe_state_t *ks__load_pipeline(load_t *L, pipe_state_t *ps);
-void ks__load_steps(load_t *L, stream_t *s, const ks_ynode_t *steps, const char *pipe);
-void ks__load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *given, const ks_ynode_t *at);
+pipe_state_t *ks__topo_load_pipeline(load_t *L, pipe_state_t *ps);
+void ks__topo_load_steps(load_t *L, stream_t *s, const ks_ynode_t *steps, const char *pipe);
+void ks__topo_load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char *given, const ks_ynode_t *at);
 
 /*
  * The loaders, one per schema row (the row's `load`). Each adds the step's
  * nodes after s->cur and moves the stream on, reporting errors with
- * ks__err_at.
+ * ks__topo_err_at.
  */
 /* load_stateless.c */
-void ks__load_expression_step(load_t *L, stream_t *s, const ks_step_t *step);
-void ks__load_split(load_t *L, stream_t *s, const ks_step_t *step);
-void ks__load_merge(load_t *L, stream_t *s, const ks_step_t *step);
-void ks__load_repartition(load_t *L, stream_t *s, const ks_step_t *step);
-void ks__load_to(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__topo_load_expression_step(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__topo_load_split(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__topo_load_merge(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__topo_load_repartition(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__topo_load_to(load_t *L, stream_t *s, const ks_step_t *step);
 /* load_aggregate.c */
-void ks__load_to_table(load_t *L, stream_t *s, const ks_step_t *step);
-void ks__load_to_stream(load_t *L, stream_t *s, const ks_step_t *step);
-void ks__load_group_by_key(load_t *L, stream_t *s, const ks_step_t *step);
-void ks__load_group_by(load_t *L, stream_t *s, const ks_step_t *step);
-void ks__load_windowed_by(load_t *L, stream_t *s, const ks_step_t *step);
-void ks__load_aggregation(load_t *L, stream_t *s, const ks_step_t *step);
-void ks__load_suppress(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__topo_load_to_table(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__topo_load_to_stream(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__topo_load_group_by_key(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__topo_load_group_by(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__topo_load_windowed_by(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__topo_load_aggregation(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__topo_load_suppress(load_t *L, stream_t *s, const ks_step_t *step);
 /* load_join.c */
-void ks__load_join(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step);
 
 #endif

@@ -1,25 +1,13 @@
 /*
- * util.c: allocation helpers, the byte buffer and error-code strings.
+ * util.c: allocation helpers, the vector helper and the byte buffer.
  */
 #include "util.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-const char *ks_strerror(int code)
-{
-    switch (code) {
-    case KS_OK: return "success";
-    case KS_ENOMEM: return "out of memory";
-    case KS_EINVAL: return "invalid argument";
-    case KS_EPARSE: return "syntax error";
-    case KS_EEVAL: return "expression error";
-    case KS_EIO: return "input/output error";
-    default: return "unknown error";
-    }
-}
 
 static void oom(size_t n)
 {
@@ -49,6 +37,15 @@ void *ks_xrealloc(void *p, size_t n)
     if (!q)
         oom(n);
     return q;
+}
+
+void *ks_grow(void *arr, int n, size_t elem)
+{
+    if (n < 0 || n == INT_MAX || (size_t)n + 1 > SIZE_MAX / (elem ? elem : 1)) {
+        fprintf(stderr, "kstreamd: cannot grow an array of %d elements of %zu bytes\n", n, elem);
+        abort();
+    }
+    return ks_xrealloc(arr, ((size_t)n + 1) * elem);
 }
 
 char *ks_xstrdup(const char *s)

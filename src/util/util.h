@@ -1,6 +1,7 @@
 /*
  * util.h: small helpers every module uses: allocation that aborts on
- * failure, a growable byte buffer, and error codes.
+ * failure, a growable byte buffer, the grow-by-one vector helper and the
+ * size of error buffers.
  *
  * Allocation failure is not recoverable in kstreamd; the x* functions print a
  * message and abort instead of returning NULL (as h2o and Redis do).
@@ -12,21 +13,30 @@
 #include <stdint.h>
 #include <string.h>
 
-#define KS_OK 0
-#define KS_ENOMEM -1   /* unused in practice: allocation aborts */
-#define KS_EINVAL -2   /* invalid argument or input */
-#define KS_EPARSE -3   /* syntax error in JSON, YAML or an expression */
-#define KS_EEVAL -4    /* an expression raised an error */
-#define KS_EIO -5      /* a file or socket failed */
-
-/* Returns a static English description of a KS_E* code. */
-const char *ks_strerror(int code);
+/*
+ * The size of an error buffer. A fallible function returns 0, or -1 after
+ * writing one sentence into the caller's buffer (`char *err, size_t
+ * errlen`); callers declare `char err[KS_ERRMSG_SIZE]`. See HACKING.md,
+ * "Conventions you will meet".
+ */
+#define KS_ERRMSG_SIZE 2048
 
 void *ks_xmalloc(size_t n);
 void *ks_xcalloc(size_t n, size_t size);
 void *ks_xrealloc(void *p, size_t n);
 char *ks_xstrdup(const char *s);
 char *ks_xstrndup(const char *s, size_t n);
+
+/*
+ * Room for one more element at the end of an array of n elements of elem
+ * bytes each (a list built once, read many times): returns the array
+ * reallocated to n + 1 elements. Aborts as ks_xrealloc does when memory runs
+ * out, and when n + 1 elements would not fit an int count or a size_t.
+ * KS_GROW(arr, n) does it in place: `KS_GROW(t->procs, t->nprocs);
+ * t->procs[t->nprocs++] = p;`.
+ */
+void *ks_grow(void *arr, int n, size_t elem);
+#define KS_GROW(arr, n) ((arr) = ks_grow((arr), (n), sizeof *(arr)))
 
 /* A growable byte buffer, always NUL-terminated when data != NULL. */
 typedef struct ks_buf {

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,17 +78,37 @@ static void stream_variables_are_bound_per_evaluation(void **state)
     ks_val vals[KS_EXPR_NSTREAM_VARS];
     for (int i = 0; i < KS_EXPR_NSTREAM_VARS; i++)
         vals[i] = ks_null();
-    vals[0] = ks_str_cstr("c-42");
-    vals[2] = ks_num(1700000000000);
-    vals[7] = J("{\"count\":3}");
+    vals[KS_EXPR_VAR_KEY] = ks_str_cstr("c-42");
+    vals[KS_EXPR_VAR_TIMESTAMP] = ks_num(1700000000000);
+    vals[KS_EXPR_VAR_AGG] = J("{\"count\":3}");
     assert_run("{k: $key, t: $timestamp, n: ($agg.count + 1)}", "{}", vals, "{\"k\":\"c-42\",\"t\":1700000000000,\"n\":4}");
     /* The same compiled program, new bindings. */
-    ks_val_release(vals[0]);
-    vals[0] = ks_str_cstr("c-43");
+    ks_val_release(vals[KS_EXPR_VAR_KEY]);
+    vals[KS_EXPR_VAR_KEY] = ks_str_cstr("c-43");
     assert_run("$key", "{}", vals, "\"c-43\"");
     assert_run("$left + {customer: $right}", "{}", NULL, "{\"customer\":null}");
     for (int i = 0; i < KS_EXPR_NSTREAM_VARS; i++)
         ks_val_release(vals[i]);
+}
+
+/* Each slot constant binds the variable of its name: `$name` reads vals[KS_EXPR_VAR_<NAME>]. */
+static void every_slot_binds_the_variable_of_its_name(void **state)
+{
+    (void)state;
+    static const char *const names[] = KS_EXPR_STREAM_VARS;
+    assert_int_equal(sizeof names / sizeof names[0], KS_EXPR_NSTREAM_VARS);
+    for (int slot = 0; slot < KS_EXPR_NSTREAM_VARS; slot++) {
+        ks_val vals[KS_EXPR_NSTREAM_VARS];
+        for (int i = 0; i < KS_EXPR_NSTREAM_VARS; i++)
+            vals[i] = ks_num(i == slot ? 1 : 0);
+        char src[32];
+        snprintf(src, sizeof src, "$%s", names[slot]);
+        assert_run(src, "null", vals, "1");
+    }
+    assert_string_equal(names[KS_EXPR_VAR_KEY], "key");
+    assert_string_equal(names[KS_EXPR_VAR_TIMESTAMP], "timestamp");
+    assert_string_equal(names[KS_EXPR_VAR_AGG], "agg");
+    assert_string_equal(names[KS_EXPR_VAR_WINDOW], "window");
 }
 
 static void runtime_errors_are_values_not_crashes(void **state)
@@ -161,10 +182,10 @@ static void rare_constructs_fall_back_to_libjq(void **state)
     ks_val vals[KS_EXPR_NSTREAM_VARS];
     for (int i = 0; i < KS_EXPR_NSTREAM_VARS; i++)
         vals[i] = ks_null();
-    vals[0] = ks_str_cstr("k1");
+    vals[KS_EXPR_VAR_KEY] = ks_str_cstr("k1");
     assert_run("[$key, ($ENV | length > 0)]", "{}", vals, "[\"k1\",true]");
     assert_run("[.[] as [$a] ?// $a | $a]", "[[1], 2]", NULL, "[1,2]");
-    ks_val_release(vals[0]);
+    ks_val_release(vals[KS_EXPR_VAR_KEY]);
     e = ks_expr_compile("select(.status == \"NEW\")", NULL, 0, &err);
     assert_true(ks_expr_is_native(e));
     assert_null(ks_expr_fallback_reason(e));
@@ -237,6 +258,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(stream_variables_are_bound_per_evaluation),
+        cmocka_unit_test(every_slot_binds_the_variable_of_its_name),
         cmocka_unit_test(runtime_errors_are_values_not_crashes),
         cmocka_unit_test(unchanged_big_integers_keep_exact_digits),
         cmocka_unit_test(outputs_can_be_stopped_by_the_caller),

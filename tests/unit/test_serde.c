@@ -374,9 +374,9 @@ static void failed_encode_leaves_the_buffer_as_it_was(void **state)
     char err[100];
     ks_buf_puts(&out, "prefix");
     ks_val v = J("\"Zm9vY\"");
-    assert_int_equal(ks_serde_encode(KS_SERDE_BYTES, v, &out, &is_null, err, sizeof err), KS_EINVAL);
+    assert_int_equal(ks_serde_encode(KS_SERDE_BYTES, v, &out, &is_null, err, sizeof err), -1);
     ks_val_release(v);
-    assert_int_equal(ks_serde_encode(KS_SERDE_LONG, ks_num(0.25), &out, &is_null, err, sizeof err), KS_EINVAL);
+    assert_int_equal(ks_serde_encode(KS_SERDE_LONG, ks_num(0.25), &out, &is_null, err, sizeof err), -1);
     assert_string_equal(out.data, "prefix");
     /* A successful encode appends after what is there. */
     assert_int_equal(ks_serde_encode(KS_SERDE_INT, ks_num(65), &out, &is_null, err, sizeof err), 0);
