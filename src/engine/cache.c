@@ -24,6 +24,7 @@
 
 #include "../json/json.h"
 #include "../util/util.h"
+#include "../serde/serde.h"
 #include "state_int.h"
 
 enum {
@@ -235,10 +236,10 @@ static int entry_key(ks_engine_t *e, const centry_t *c, ks_val *out)
 {
     int windowed = c->p->state.window.kind == KS_WIN_TUMBLING || c->p->state.window.kind == KS_WIN_HOPPING;
     size_t jl = windowed && c->kl >= KS__ST_WINDOW_SUFFIX ? c->kl - KS__ST_WINDOW_SUFFIX : c->kl;
-    char err[200];
+    char err[KS_ERRMSG_SIZE];
     ks_val key;
-    if (ks_json_parse(c->k, jl, &key, err, sizeof err)) {
-        char msg[300];
+    if (ks_serde_decode(c->p->store_key, c->k, jl, &key, err, sizeof err)) {
+        char msg[KS_ERRMSG_SIZE + 40];
         snprintf(msg, sizeof msg, "a cached key does not decode (%s)", err);
         return ks__st_state_fatal(e, msg);
     }
@@ -378,7 +379,7 @@ int ks__st_kv_get(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
     if (c) {
         if (!(c->flags & F_HAS_V))
             return 0;
-        return ks__st_dec_value(e, value_of(c), c->vl, v, ts) ? -1 : 1;
+        return ks__st_dec_value(e, p, value_of(c), c->vl, v, ts) ? -1 : 1;
     }
     if (ks__st_begin(e))
         return -1;
@@ -403,7 +404,7 @@ int ks__st_kv_get(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
         st->last.found = found;
         if (!found)
             return 0;
-        return ks__st_dec_value(e, b, bl, v, ts) ? -1 : 1;
+        return ks__st_dec_value(e, p, b, bl, v, ts) ? -1 : 1;
     }
     /*
      * A clean entry remembers the stored value: the next flush of the key
@@ -415,7 +416,7 @@ int ks__st_kv_get(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
         memcpy(base_of(c), b, bl);
     c->vl = c->basel = found ? (uint32_t)bl : 0;
     c->flags = F_BASE_KNOWN | F_SAME | (found ? F_HAS_V | F_HAS_BASE : 0);
-    if (found && ks__st_dec_value(e, base_of(c), c->vl, v, ts))
+    if (found && ks__st_dec_value(e, p, base_of(c), c->vl, v, ts))
         return -1;
     /*
      * Kafka Streams caches a read value (evicting now if the cache is full)
@@ -471,8 +472,11 @@ int ks__st_kv_put(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *
 {
     struct ks_state *st = e->st;
     ks_buf_t vb = {0};
-    if (newv.kind != KS_INVALID)
-        ks__st_enc_value(&vb, newv, ts);
+    char err[KS_ERRMSG_SIZE];
+    if (newv.kind != KS_INVALID && ks__st_enc_value(p, &vb, newv, ts, err, sizeof err)) {
+        ks_buf_free(&vb);
+        return ks__fail(e, NULL, "storing the value", err);
+    }
     if (st->cache_max == 0) {
         known_t kn = {0, NULL, 0};
         if (st->last.p == p && st->last.part == part && st->last.kl == kl && memcmp(st->last.k, k, kl) == 0)

@@ -11,6 +11,7 @@
 
 #include "../json/json.h"
 #include "../util/util.h"
+#include "../util/endian.h"
 #include "engine_int.h"
 
 ks_engine_t *ks_engine_new(const ks_topology_t *t, const ks_engine_ops_t *ops, void *ud, char *err, size_t errlen)
@@ -192,6 +193,46 @@ static int raw_ok(ks_serde_t s, const void *raw, size_t len)
     }
 }
 
+/*
+ * A table groupBy record's value as Kafka Streams 3.5+ writes a Change to
+ * the repartition topic (ChangedSerializer, KIP-904): a subtract record
+ * is the old value and a 0 byte, an add record the new value and a 1, one
+ * that stays in its group the new value's length (a zigzag varint), the
+ * new and the old value, and a 2. out->value holds the side's value already.
+ */
+static int change_value(ks_engine_t *e, flight_t *f, ks_serde_t serde, ks_record_t *out, ks_buf_t *cb)
+{
+    char t[5];
+    if (f->change_tag == KS_CHANGE_BOTH) {
+        ks_buf_t ob = {0};
+        char err[KS_ERRMSG_SIZE];
+        int is_null;
+        if (ks_serde_encode(serde, f->old, &ob, &is_null, err, sizeof err)) {
+            ks_buf_free(&ob);
+            return ks__fail(e, f, "serializing the old value", err);
+        }
+        ks_be32_put(t, (uint32_t)out->value_len);
+        /* The new value's length as a zigzag varint (Kafka's ByteUtils.writeVarint). */
+        uint32_t z = (uint32_t)out->value_len << 1, nt = 0;
+        do {
+            t[nt++] = (char)((z & 0x7f) | (z > 0x7f ? 0x80 : 0));
+            z >>= 7;
+        } while (z && nt < sizeof t);
+        ks_buf_reserve(cb, nt + out->value_len + ob.len + 1);
+        ks_buf_append_slow(cb, t, nt);
+        ks_buf_append_slow(cb, out->value, out->value_len);
+        ks_buf_append_slow(cb, ob.data, ob.len);
+        ks_buf_putc(cb, 2);
+        ks_buf_free(&ob);
+    } else {
+        ks_buf_append_slow(cb, out->value ? out->value : "", out->value ? out->value_len : 0);
+        ks_buf_putc(cb, f->change_tag == KS_CHANGE_ADD ? 1 : 0);
+    }
+    out->value = cb->data;
+    out->value_len = cb->len;
+    return 0;
+}
+
 static int encode(ks_engine_t *e, flight_t *f, int is_key, ks_serde_t to, ks_buf_t *b, const void **data, size_t *len)
 {
     ks_serde_t from = is_key ? f->key_serde : f->value_serde;
@@ -267,34 +308,17 @@ int ks__sink(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         out.timestamp = f->ts;
         out.headers = e->cur->headers;
         out.nheaders = e->cur->nheaders;
-        ks_header_t *hs = NULL;
-        char *oldtext = NULL;
-        if (f->change_tag) {
-            /* A table groupBy record: which side of the change it is travels in a header. */
-            hs = ks_xmalloc((size_t)(out.nheaders + 2) * sizeof *hs);
-            int n = 0;
-            for (int i = 0; i < out.nheaders; i++)
-                if (strncmp(out.headers[i].key, KS_CHANGE_HEADER, strlen(KS_CHANGE_HEADER)) != 0)
-                    hs[n++] = out.headers[i];
-            const char *tag = f->change_tag == KS_CHANGE_SUBTRACT ? "subtract" : f->change_tag == KS_CHANGE_ADD ? "add" : "both";
-            hs[n].key = KS_CHANGE_HEADER;
-            hs[n].value = tag;
-            hs[n].len = strlen(tag);
-            n++;
-            if (f->change_tag == KS_CHANGE_BOTH) {
-                oldtext = ks_json_dump(f->old);
-                hs[n].key = KS_CHANGE_OLD_HEADER;
-                hs[n].value = oldtext;
-                hs[n].len = strlen(oldtext);
-                n++;
-            }
-            out.headers = hs;
-            out.nheaders = n;
+        ks_buf_t cb = {0};
+        if (f->change_tag && change_value(e, f, tc->value, &out, &cb)) {
+            ks_buf_free(&cb);
+            ks_buf_free(&kb);
+            ks_buf_free(&vb);
+            free(dyn);
+            return -1;
         }
         e->stats.out++;
         e->ops.emit(e->ud, &out);
-        free(hs);
-        free(oldtext);
+        ks_buf_free(&cb);
         rc = 0;
     }
     ks_buf_free(&kb);
@@ -315,51 +339,55 @@ int ks__forward(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     return 0;
 }
 
-/* KS_CHANGE_SUBTRACT or KS_CHANGE_ADD for a table groupBy record, else 0. */
-static int change_side(const ks_record_t *rec)
+/*
+ * A table groupBy record read back (ChangedSerializer's format, above):
+ * the flight's value becomes the new value's bytes and f->old the old
+ * value (a subtract record: the change (null, old); an add record: (new,
+ * null)). Returns 0, or -1 when the record is not such a Change.
+ */
+static int decode_change(ks_engine_t *e, flight_t *f, ks_serde_t serde, ks_val *owned)
 {
-    for (int i = 0; i < rec->nheaders; i++)
-        if (strcmp(rec->headers[i].key, KS_CHANGE_HEADER) == 0 && rec->headers[i].value) {
-            if (rec->headers[i].len == 8 && memcmp(rec->headers[i].value, "subtract", 8) == 0)
-                return KS_CHANGE_SUBTRACT;
-            if (rec->headers[i].len == 3 && memcmp(rec->headers[i].value, "add", 3) == 0)
-                return KS_CHANGE_ADD;
-            if (rec->headers[i].len == 4 && memcmp(rec->headers[i].value, "both", 4) == 0)
-                return KS_CHANGE_BOTH;
-        }
-    return 0;
-}
-
-/* A subtract record carries the old value: the change is (new null, old value); an add record's old is null. */
-static int decode_old(ks_engine_t *e, flight_t *f, int side, ks_val *owned)
-{
-    if (side == KS_CHANGE_ADD) {
+    const char *v = f->vraw;
+    size_t n = f->vlen;
+    char err[KS_ERRMSG_SIZE];
+    if (!v || n == 0)
+        return ks__fail(e, f, "deserializing the change", "a grouped table's repartition record has no value");
+    int flag = (unsigned char)v[n - 1];
+    if (flag == 1) {
+        f->vlen = n - 1;
         f->old = ks_null();
         return 0;
     }
-    if (side == KS_CHANGE_BOTH) {
-        const ks_record_t *rec = e->cur;
-        for (int i = 0; i < rec->nheaders; i++)
-            if (strcmp(rec->headers[i].key, KS_CHANGE_OLD_HEADER) == 0 && rec->headers[i].value) {
-                char err[KS_ERRMSG_SIZE];
-                if (ks_json_parse(rec->headers[i].value, rec->headers[i].len, owned, err, sizeof err)) {
-                    ks__fail(e, f, "deserializing the old value", err);
-                    return -1;
-                }
-                f->old = *owned;
-                return 0;
-            }
-        ks__fail(e, f, "deserializing the old value", "a `both` change record without its old value header");
-        return -1;
+    if (flag == 0) {
+        if (ks_serde_decode(serde, v, n - 1, owned, err, sizeof err))
+            return ks__fail(e, f, "deserializing the old value", err);
+        f->old = *owned;
+        f->vraw = NULL;
+        f->vlen = 0;
+        f->value = ks_null();
+        f->value_changed = 1;
+        return 0;
     }
-    if (ks__flight_value(e, f, owned))
-        return -1;
-    *owned = ks_val_retain(*owned);
-    f->old = *owned;
-    ks_val_release(f->value);
-    f->value = ks_null();
-    f->value_changed = 1;
-    return 0;
+    if (flag == 2) {
+        uint32_t z = 0;
+        size_t at = 0;
+        for (int shift = 0; at < n - 1 && shift < 35; shift += 7) {
+            unsigned char c = (unsigned char)v[at++];
+            z |= (uint32_t)(c & 0x7f) << shift;
+            if (!(c & 0x80))
+                break;
+        }
+        size_t nl = (size_t)((z >> 1) ^ (0u - (z & 1)));
+        if (at < n && nl <= n - 1 - at) {
+            if (ks_serde_decode(serde, v + at + nl, n - 1 - at - nl, owned, err, sizeof err))
+                return ks__fail(e, f, "deserializing the old value", err);
+            f->old = *owned;
+            f->vraw = v + at;
+            f->vlen = nl;
+            return 0;
+        }
+    }
+    return ks__fail(e, f, "deserializing the change", "a grouped table's repartition record is not a Change");
 }
 
 int ks_engine_process(ks_engine_t *e, const ks_record_t *rec, char *err, size_t errlen)
@@ -394,7 +422,7 @@ int ks_engine_process(ks_engine_t *e, const ks_record_t *rec, char *err, size_t 
         f.old = ks_invalid();
         f.window = ks_invalid();
         ks_val owned_old = ks_invalid();
-        if (p->is_repartition && change_side(rec) && decode_old(e, &f, change_side(rec), &owned_old)) {
+        if (p->changes && decode_change(e, &f, tc->value, &owned_old)) {
             ks_val_release(f.key);
             ks_val_release(f.value);
             continue;

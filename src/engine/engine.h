@@ -31,6 +31,9 @@ typedef struct ks_header {
     size_t len;
 } ks_header_t;
 
+/* A record's timestamp left to the producer (Kafka Streams sends some changelog records without one). */
+#define KS_NO_TIMESTAMP INT64_MIN
+
 /* A record as a driver sees it: raw bytes; NULL data means a Kafka null. */
 typedef struct ks_record {
     const char *topic;

@@ -130,11 +130,16 @@ int ks__st_agg_merge(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val a, 
     return ks__st_eval_x(e, f, p, ks__st_part_of(p, "merger"), b, a, out);
 }
 
-int ks__st_key_fits(ks_engine_t *e, flight_t *f, const ks_buf_t *k)
+int ks__st_store_key(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_buf_t *kb, ks_val key)
 {
-    if (k->len <= 480)
+    char err[KS_ERRMSG_SIZE];
+    if (ks__st_key_bytes(p, kb, key, err, sizeof err)) {
+        ks__fail(e, f, "storing the key", err);
+        return 0;
+    }
+    if (kb->len <= 480)
         return 1;
-    ks__fail(e, f, "storing the key", "a state store key may be at most 480 bytes as JSON text");
+    ks__fail(e, f, "storing the key", "a state store key may be at most 480 bytes as its serde writes it");
     return 0;
 }
 
@@ -144,16 +149,22 @@ static void agg_stream(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val k
 {
     int32_t part = e->cur->partition;
     ks_buf_t kb = {0};
-    ks__st_key_text(&kb, key);
-    if (!ks__st_key_fits(e, f, &kb)) {
+    if (!ks__st_store_key(e, f, p, &kb, key)) {
         ks_buf_free(&kb);
         return;
     }
     ks_val old = ks_invalid(), nw = ks_invalid();
     int64_t ots = 0;
     int found = ks__st_kv_get(e, p, part, kb.data, kb.len, &old, &ots);
-    if (found >= 0 && ks__st_agg_add(e, f, p, found ? old : ks_invalid(), value, &nw) == 0)
+    ks_val init = ks_invalid();
+    if (found == 0 && ks__st_agg_init(e, f, p, &init))
+        found = -1;
+    if (found >= 0 && ks__st_agg_add(e, f, p, found ? old : init, value, &nw) == 0) {
+        e->st->init_old = init;
         ks__st_kv_put(e, p, part, kb.data, kb.len, key, nw, found && ots > f->ts ? ots : f->ts);
+        e->st->init_old = ks_invalid();
+    }
+    ks_val_release(init);
     ks_val_release(old);
     ks_val_release(nw);
     ks_buf_free(&kb);
@@ -165,8 +176,7 @@ static void agg_table(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val ke
     int32_t part = e->cur->partition;
     ks_val oldv = f->old.kind == KS_INVALID ? ks_null() : f->old;
     ks_buf_t kb = {0};
-    ks__st_key_text(&kb, key);
-    if (!ks__st_key_fits(e, f, &kb)) {
+    if (!ks__st_store_key(e, f, p, &kb, key)) {
         ks_buf_free(&kb);
         return;
     }

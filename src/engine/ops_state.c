@@ -9,6 +9,7 @@
 
 #include "../json/json.h"
 #include "../util/util.h"
+#include "../util/endian.h"
 #include "state_int.h"
 
 /* ---- tables ---- */
@@ -38,8 +39,7 @@ static void materialize(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         return;
     }
     ks_buf_t kb = {0};
-    ks__st_key_text(&kb, key);
-    if (ks__st_key_fits(e, f, &kb))
+    if (ks__st_store_key(e, f, p, &kb, key))
         ks__st_kv_put(e, p, e->cur->partition, kb.data, kb.len, key, value.kind == KS_NULL ? ks_invalid() : value, f->ts);
     ks_buf_free(&kb);
 }
@@ -316,6 +316,33 @@ static int sup_store(ks_engine_t *e, const ks_proc_t *p, int32_t part, const cha
     return 0;
 }
 
+/*
+ * A buffer's changelog record as Kafka Streams writes it: the table's key
+ * bytes (the store key without its buffer time), the buffered value as it
+ * is, the header `v` = 3, and no timestamp; a tombstone has neither value
+ * nor header.
+ */
+static void sup_changelog(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl, const void *v,
+                          size_t vl)
+{
+    if (!p->changelogs || !p->changelogs[0] || kl < KS__ST_SUP_KEY_HDR)
+        return;
+    static const char version = 3;
+    ks_header_t h = {"v", &version, 1};
+    ks_record_t out = {0};
+    out.topic = p->changelogs[0];
+    out.partition = part;
+    out.offset = -1;
+    out.timestamp = KS_NO_TIMESTAMP;
+    out.key = k + KS__ST_SUP_KEY_HDR;
+    out.key_len = kl - KS__ST_SUP_KEY_HDR;
+    out.value = v;
+    out.value_len = v ? vl : 0;
+    out.headers = v ? &h : NULL;
+    out.nheaders = v ? 1 : 0;
+    e->ops.emit(e->ud, &out);
+}
+
 typedef struct suplog {
     ks_engine_t *e;
     const ks_proc_t *p;
@@ -327,13 +354,13 @@ typedef struct suplog {
 static int on_sup_log(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 {
     suplog_t *l = ud;
-    if (kl < KS__ST_SUP_KEY_HDR || vl < KS__ST_SUP_VALUE_HDR)
+    if (kl < KS__ST_SUP_KEY_HDR || vl < KS__ST_SUP_VALUE_MIN)
         return 0;
     int at = sup_find(l->ps, sup_hash((const char *)k + KS__ST_SUP_KEY_HDR, kl - KS__ST_SUP_KEY_HDR));
     if (at < 0 || !(l->ps->sup[at].h & SUP_DIRTY))
         return 0;
     l->ps->sup[at].h &= ~SUP_FLAGS;
-    ks__st_changelog(l->e, l->p, l->part, k, kl, v, vl, ks__st_value_ts(v));
+    sup_changelog(l->e, l->p, l->part, k, kl, v, vl);
     return l->e->failed;
 }
 
@@ -364,7 +391,7 @@ int ks__st_sup_log(ks_engine_t *e)
                 off += 4 + kl;
                 int at = kl >= KS__ST_SUP_KEY_HDR ? sup_find(ps, sup_hash(k + KS__ST_SUP_KEY_HDR, kl - KS__ST_SUP_KEY_HDR)) : -1;
                 if (at < 0 || ps->sup[at].btime != ks__st_sup_btime(k)) {
-                    ks__st_changelog(e, p, part, k, kl, NULL, 0, ps->time); /* emitted since */
+                    sup_changelog(e, p, part, k, kl, NULL, 0); /* emitted since */
                     continue;
                 }
                 if (scanned)
@@ -375,10 +402,10 @@ int ks__st_sup_log(ks_engine_t *e)
                 if (found < 0)
                     return ks__st_state_fatal(e, "reading a suppression buffer failed");
                 /* the changelog mirrors the store: what it holds, else a tombstone */
-                if (found && vl >= KS__ST_SUP_VALUE_HDR)
-                    ks__st_changelog(e, p, part, k, kl, v, vl, ks__st_value_ts(v));
+                if (found && vl >= KS__ST_SUP_VALUE_MIN)
+                    sup_changelog(e, p, part, k, kl, v, vl);
                 else
-                    ks__st_changelog(e, p, part, k, kl, NULL, 0, ps->time);
+                    sup_changelog(e, p, part, k, kl, NULL, 0);
                 ps->sup[at].h &= ~SUP_FLAGS;
             }
             suplog_t l = {e, p, ps, part};
@@ -400,7 +427,7 @@ static int on_sup_entry(void *ud, const void *k, size_t kl, const void *v, size_
 {
     pstate_t *ps = ud;
     (void)v;
-    if (kl < KS__ST_SUP_KEY_HDR || vl < KS__ST_SUP_VALUE_HDR)
+    if (kl < KS__ST_SUP_KEY_HDR || vl < KS__ST_SUP_VALUE_MIN)
         return 0;
     sup_put(ps, sup_hash((const char *)k + KS__ST_SUP_KEY_HDR, kl - KS__ST_SUP_KEY_HDR), ks__st_sup_btime(k));
     return 0;
@@ -442,7 +469,7 @@ typedef struct due {
 static int on_due(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 {
     due_t *d = ud;
-    if (kl < KS__ST_SUP_KEY_HDR || vl < KS__ST_SUP_VALUE_HDR)
+    if (kl < KS__ST_SUP_KEY_HDR || vl < KS__ST_SUP_VALUE_MIN)
         return 0;
     int64_t btime = ks__st_sup_btime(k);
     int over = d->p->suppress.max > 0 && d->ps->nsup - d->n > d->p->suppress.max;
@@ -464,7 +491,7 @@ static void sup_emit(ks_engine_t *e, const ks_proc_t *p, int32_t part, const cha
 {
     ks_val key, value;
     int64_t ts;
-    if (ks__st_sup_decode(k, kl, v, vl, &key, &value, &ts)) {
+    if (ks__st_sup_decode(p, k, kl, v, vl, &key, &value, &ts)) {
         ks__st_state_fatal(e, "a suppression buffer entry does not decode");
         return;
     }
@@ -498,23 +525,50 @@ static void suppress(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         btime = (int64_t)ks_num_get(*end);
     }
     ks_buf_t kb = {0}, vb = {0};
-    ks__st_key_text(&kb, key);
-    if (!ks__st_key_fits(e, f, &kb)) {
+    char kerr[KS_ERRMSG_SIZE];
+    if (ks__st_sup_key_bytes(p, &kb, key, kerr, sizeof kerr)) {
+        ks__fail(e, f, "suppressing", kerr);
         ks_buf_free(&kb);
         return;
     }
     uint64_t h = sup_hash(kb.data, kb.len);
     int at = sup_find(ps, h);
-    if (at >= 0)
+    ks_buf_t lk = {0}, priorb = {0};
+    ks__st_bytes_t prior = {NULL, 0, 1};
+    int buffered = at >= 0;
+    if (buffered) {
         btime = ps->sup[at].btime; /* Kafka Streams keeps a buffered key's first buffer time ("non-resetting") */
-    else
+        /* The prior value stays the one from before the key's first buffered update. */
+        ks_buf_t sk = {0};
+        char t[8];
+        ks_be64_put(t, btime);
+        ks_buf_append(&sk, t, 8);
+        ks_buf_append(&sk, kb.data, kb.len);
+        const void *ov = NULL;
+        size_t ovl = 0;
+        ks__st_sup_parts_t parts;
+        int found = ks__st_begin(e) ? -1 : ks_store_get(e->st->stores, p->stores[0], part, sk.data, sk.len, &ov, &ovl);
+        ks_buf_free(&sk);
+        if (found < 0 || (found && ks__st_sup_parse(ov, ovl, &parts))) {
+            ks_buf_free(&kb);
+            ks__st_state_fatal(e, "reading a suppression buffer failed");
+            return;
+        }
+        if (found && !parts.prior.null)
+            ks_buf_append(&priorb, parts.prior.data, parts.prior.len);
+        prior.null = !found || parts.prior.null;
+        prior.data = priorb.data;
+        prior.len = priorb.len;
+    } else {
         at = sup_put(ps, h, btime);
-
-    /* Persist under (buffer time, key): the record's timestamp, the buffer time and the value. */
-    ks_buf_t lk = {0};
-    ks__st_sup_encode(&lk, &vb, btime, &kb, f->ts, value);
-    if (sup_store(e, p, part, lk.data, lk.len, vb.data, vb.len) == 0)
+    }
+    /* Persist under (buffer time, key), as Kafka Streams' buffer logs it: context, prior, old and new value. */
+    if (ks__st_sup_encode(p, &lk, &vb, btime, &kb, e->cur, f->ts, buffered ? &prior : NULL, f->old, value, kerr,
+                          sizeof kerr))
+        ks__fail(e, f, "suppressing", kerr);
+    else if (sup_store(e, p, part, lk.data, lk.len, vb.data, vb.len) == 0)
         sup_changed(ps, p, at, lk.data, lk.len);
+    ks_buf_free(&priorb);
     ks_buf_free(&vb);
     ks_buf_free(&kb);
     ks_buf_free(&lk);

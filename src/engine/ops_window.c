@@ -29,7 +29,7 @@ static int on_purge(void *ud, const void *k, size_t kl, const void *v, size_t vl
     (void)vl;
     purge_t *pg = ud;
     int64_t t;
-    if (ks__st_window_key_segment_time(k, kl, &t) || t >= pg->before)
+    if (ks__st_window_key_segment_time(k, kl, pg->session, &t) || t >= pg->before)
         return 0;
     if (pg->n == pg->cap) {
         pg->cap = pg->cap ? pg->cap * 2 : 64;
@@ -88,6 +88,11 @@ void ks__st_agg_windows(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val 
     start = (start > 0 ? start : 0) / w->advance * w->advance;
     ks__st_purge_windows(e, p, part, stime);
     ks_buf_t kb = {0};
+    if (!ks__st_store_key(e, f, p, &kb, key)) {
+        ks_buf_free(&kb);
+        return;
+    }
+    size_t keylen = kb.len;
     for (; start <= ts && !e->failed; start += w->advance) {
         int64_t end = start + w->size;
         if (end <= close) {
@@ -95,16 +100,21 @@ void ks__st_agg_windows(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val 
             e->stats.dropped++;
             continue;
         }
-        ks__st_window_key(&kb, key, start, end, 0);
-        if (!ks__st_key_fits(e, f, &kb))
-            break;
+        ks__st_window_suffix(&kb, keylen, start, end, 0);
         ks_val fkey = ks__st_windowed_key(key, start, end);
         ks_val old = ks_invalid(), nw = ks_invalid();
         int64_t ots = 0;
         f->window = ks_val_retain(*ks_obj_get(fkey, "window", 6));
         int found = ks__st_kv_get(e, p, part, kb.data, kb.len, &old, &ots);
-        if (found >= 0 && ks__st_agg_add(e, f, p, found ? old : ks_invalid(), value, &nw) == 0)
+        ks_val init = ks_invalid();
+        if (found == 0 && ks__st_agg_init(e, f, p, &init))
+            found = -1;
+        if (found >= 0 && ks__st_agg_add(e, f, p, found ? old : init, value, &nw) == 0) {
+            e->st->init_old = init;
             ks__st_kv_put(e, p, part, kb.data, kb.len, fkey, nw, found && ots > ts ? ots : ts);
+            e->st->init_old = ks_invalid();
+        }
+        ks_val_release(init);
         ks_val_release(f->window);
         f->window = ks_invalid();
         ks_val_release(old);
@@ -124,7 +134,9 @@ typedef struct swin {
 
 typedef struct swin_scan {
     ks_engine_t *e;
-    size_t prefix; /* the key's text and its `\0` */
+    const ks_proc_t *p;
+    const char *key; /* the key's bytes: an entry is the key's when it is these and the suffix */
+    size_t prefix;   /* their length */
     swin_t *w;
     int n;
     int bad;
@@ -134,11 +146,11 @@ static int on_swin(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 {
     swin_scan_t *sc = ud;
     int64_t start;
-    if (ks__st_window_key_times(k, kl, sc->prefix - 1, 0, &start, NULL))
+    if (ks__st_window_key_times(k, kl, sc->prefix, 0, &start, NULL) || memcmp(k, sc->key, sc->prefix) != 0)
         return 0;
     ks_val agg;
     int64_t ts;
-    if (ks__st_dec_value(sc->e, v, vl, &agg, &ts)) {
+    if (ks__st_dec_value(sc->e, sc->p, v, vl, &agg, &ts)) {
         sc->bad = 1;
         return 1;
     }
@@ -157,7 +169,8 @@ typedef struct sliding {
     ks_val key, value;
     int32_t part;
     int64_t ts, close, d;
-    ks_buf_t kb;
+    ks_buf_t kb;   /* the key's bytes, then a window's suffix */
+    size_t keylen; /* the key's bytes in kb */
 } sliding_t;
 
 /* updateWindowAndForward: adds the record to the window [start, start + d] (base: its aggregate so far). */
@@ -174,10 +187,14 @@ static void sw_update(sliding_t *s, int64_t start, ks_val base, int64_t base_ts)
     s->f->window = ks_val_retain(*ks_obj_get(fkey, "window", 6));
     if (ks__st_agg_add(e, s->f, s->p, base, s->value, &nw) == 0) {
         ks_buf_t vb = {0};
+        char err[KS_ERRMSG_SIZE];
         int64_t ts = base.kind == KS_INVALID ? s->ts : (base_ts > s->ts ? base_ts : s->ts);
-        ks__st_enc_value(&vb, nw, ts);
-        ks__st_window_key(&s->kb, s->key, start, 0, 0);
-        ks__st_write_through(e, s->p, s->part, s->kb.data, s->kb.len, fkey, vb.data, vb.len, 1, ts, NULL, nw);
+        if (ks__st_enc_value(s->p, &vb, nw, ts, err, sizeof err)) {
+            ks__fail(e, s->f, "storing the value", err);
+        } else {
+            ks__st_window_suffix(&s->kb, s->keylen, start, 0, 0);
+            ks__st_write_through(e, s->p, s->part, s->kb.data, s->kb.len, fkey, vb.data, vb.len, 1, ts, NULL, nw);
+        }
         ks_buf_free(&vb);
     }
     ks_val_release(s->f->window);
@@ -202,9 +219,14 @@ static void sw_right(sliding_t *s, const swin_t *src)
     int64_t start = s->ts + 1;
     ks_val fkey = ks__st_windowed_key(s->key, start, start + s->d);
     ks_buf_t vb = {0};
-    ks__st_enc_value(&vb, src->agg, src->ts);
-    ks__st_window_key(&s->kb, s->key, start, 0, 0);
-    ks__st_write_through(s->e, s->p, s->part, s->kb.data, s->kb.len, fkey, vb.data, vb.len, 1, src->ts, NULL, src->agg);
+    char err[KS_ERRMSG_SIZE];
+    if (ks__st_enc_value(s->p, &vb, src->agg, src->ts, err, sizeof err)) {
+        ks__fail(s->e, s->f, "storing the value", err);
+    } else {
+        ks__st_window_suffix(&s->kb, s->keylen, start, 0, 0);
+        ks__st_write_through(s->e, s->p, s->part, s->kb.data, s->kb.len, fkey, vb.data, vb.len, 1, src->ts, NULL,
+                             src->agg);
+    }
     ks_buf_free(&vb);
     ks_val_release(fkey);
 }
@@ -232,19 +254,24 @@ void ks__st_agg_sliding(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val 
         return;
     }
     ks__st_purge_windows(e, p, part, stime);
-    sliding_t s = {e, f, p, key, value, part, ts, close, d, {0}};
-    ks__st_key_text(&s.kb, key);
-    if (!ks__st_key_fits(e, f, &s.kb) || ks__st_begin(e)) {
+    sliding_t s = {e, f, p, key, value, part, ts, close, d, {0}, 0};
+    if (!ks__st_store_key(e, f, p, &s.kb, key) || ks__st_begin(e)) {
         ks_buf_free(&s.kb);
         return;
     }
+    s.keylen = s.kb.len;
     /* The key's windows starting in [lo, ts + 1], in start order. */
     int early = ts < d;
     int64_t lo = early ? 0 : (ts - 2 * d > 0 ? ts - 2 * d : 0);
     ks_buf_t from = {0}, to = {0};
-    ks__st_window_key(&from, key, lo, 0, 0);
-    ks__st_window_key(&to, key, ts + 2, 0, 0);
-    swin_scan_t sc = {e, s.kb.len + 1, NULL, 0, 0};
+    char kerr[KS_ERRMSG_SIZE];
+    /* The key encoded once more for each bound: its serde took it a moment ago. */
+    if (ks__st_window_key(p, &from, key, lo, 0, 0, kerr, sizeof kerr) ||
+        ks__st_window_key(p, &to, key, ts + 2, 0, 0, kerr, sizeof kerr))
+        ks__st_state_fatal(e, kerr);
+    char *keycopy = ks_xmalloc(s.keylen + 1);
+    memcpy(keycopy, s.kb.data, s.keylen);
+    swin_scan_t sc = {e, p, keycopy, s.keylen, NULL, 0, 0};
     if (ks_store_range(e->st->stores, p->stores[0], part, from.data, from.len, to.data, to.len, on_swin, &sc))
         ks__st_state_fatal(e, "reading a window store failed");
     ks_buf_free(&from);
@@ -315,6 +342,7 @@ void ks__st_agg_sliding(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val 
     for (int i = 0; i < sc.n; i++)
         ks_val_release(sc.w[i].agg);
     free(sc.w);
+    free(keycopy);
     ks_buf_free(&s.kb);
 }
 
@@ -327,7 +355,9 @@ typedef struct session {
 
 typedef struct session_scan {
     ks_engine_t *e;
-    size_t prefix; /* the key's text and its `\0` */
+    const ks_proc_t *p;
+    const char *key; /* the key's bytes: an entry is the key's when it is these and end, start */
+    size_t prefix;   /* their length */
     int64_t lo, hi; /* sessions with end >= lo and start <= hi */
     session_t *s;
     int n;
@@ -338,10 +368,11 @@ static int on_session(void *ud, const void *k, size_t kl, const void *v, size_t 
 {
     session_scan_t *sc = ud;
     int64_t start, end;
-    if (ks__st_window_key_times(k, kl, sc->prefix - 1, 1, &start, &end) || end < sc->lo || start > sc->hi)
+    if (ks__st_window_key_times(k, kl, sc->prefix, 1, &start, &end) || memcmp(k, sc->key, sc->prefix) != 0 ||
+        end < sc->lo || start > sc->hi)
         return 0;
     ks_val agg;
-    if (ks__st_dec_value(sc->e, v, vl, &agg, NULL)) {
+    if (ks__st_dec_value(sc->e, sc->p, v, vl, &agg, NULL)) {
         sc->bad = 1;
         return 1;
     }
@@ -362,16 +393,21 @@ void ks__st_agg_sessions(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val
     int64_t gap = p->state.window.size, ts = f->ts, stime = ks__st_observe(e, p, part, ts), close = stime - p->state.window.grace;
     ks__st_purge_windows(e, p, part, stime);
     ks_buf_t kb = {0}, hi = {0};
-    ks__st_key_text(&kb, key);
-    if (!ks__st_key_fits(e, f, &kb) || ks__st_begin(e)) {
+    if (!ks__st_store_key(e, f, p, &kb, key) || ks__st_begin(e)) {
         ks_buf_free(&kb);
         return;
     }
-    size_t prefix = kb.len + 1;
-    ks_buf_putc(&kb, 0);
-    ks_buf_append(&hi, kb.data, kb.len);
-    hi.data[hi.len - 1] = 1;
-    session_scan_t sc = {e, prefix, ts - gap, ts + gap, NULL, 0, 0};
+    /*
+     * The key's sessions, in Kafka Streams' order (SessionKeySchema: end,
+     * then start): from the key's bytes to them followed by 16 0xff bytes.
+     */
+    size_t keylen = kb.len;
+    ks_buf_append(&hi, kb.data, keylen);
+    for (int i = 0; i < 16; i++)
+        ks_buf_putc(&hi, (char)0xff);
+    char *keycopy = ks_xmalloc(keylen + 1);
+    memcpy(keycopy, kb.data, keylen);
+    session_scan_t sc = {e, p, keycopy, keylen, ts - gap, ts + gap, NULL, 0, 0};
     if (ks_store_range(e->st->stores, p->stores[0], part, kb.data, kb.len, hi.data, hi.len, on_session, &sc))
         ks__st_state_fatal(e, "reading a session store failed");
     int64_t ms = ts, me = ts;
@@ -407,9 +443,11 @@ void ks__st_agg_sessions(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val
                 }
             }
             ks_buf_t vb = {0};
-            ks__st_window_key(&kb, key, ms, me, 1);
-            ks__st_enc_value(&vb, nw, me);
-            if (!e->failed)
+            char err[KS_ERRMSG_SIZE];
+            ks__st_window_suffix(&kb, keylen, ms, me, 1);
+            if (ks__st_enc_value(p, &vb, nw, me, err, sizeof err))
+                ks__fail(e, f, "storing the value", err);
+            else if (!e->failed)
                 ks__st_write_through(e, p, part, kb.data, kb.len, fkey, vb.data, vb.len, 1, me, NULL, ks_invalid());
             ks_buf_free(&vb);
         }
@@ -424,6 +462,7 @@ void ks__st_agg_sessions(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val
         ks_val_release(sc.s[i].agg);
     }
     free(sc.s);
+    free(keycopy);
     ks_buf_free(&kb);
     ks_buf_free(&hi);
 }

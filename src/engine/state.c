@@ -182,12 +182,14 @@ int ks__st_write_through(ks_engine_t *e, const ks_proc_t *p, int32_t part, const
      */
     if (forward == KS_WT_FORWARD_HELD && !found && !newb)
         return 0;
-    if (forward && found && ks__st_dec_value(e, ob, ol, &oldv, NULL))
+    if (forward && found && ks__st_dec_value(e, p, ob, ol, &oldv, NULL))
         return -1;
+    if (forward == 1 && !found && st->init_old.kind != KS_INVALID)
+        oldv = ks_val_retain(st->init_old);
     int64_t ts = newb ? ks__st_value_ts(newb) : del_ts;
     if (given.kind != KS_INVALID)
         newv = ks_val_retain(given); /* the value the bytes were made from */
-    else if (newb && forward && ks__st_dec_value(e, newb, newl, &newv, NULL)) {
+    else if (newb && forward && ks__st_dec_value(e, p, newb, newl, &newv, NULL)) {
         ks_val_release(oldv);
         return -1;
     }
@@ -197,7 +199,9 @@ int ks__st_write_through(ks_engine_t *e, const ks_proc_t *p, int32_t part, const
         return ks__st_state_fatal(e, "writing a store failed");
     }
     e->stats.store_writes++;
-    ks__st_changelog(e, p, part, k, kl, newb, newl, ts);
+    /* Session stores log with the record's own timestamp (ChangeLoggingSessionBytesStore: context.timestamp()). */
+    int session = p->state.window.kind == KS_WIN_SESSION && e->cur;
+    ks__st_changelog(e, p, part, k, kl, newb, newl, session ? e->cur->timestamp : ts);
     if (forward)
         ks__st_forward_change(e, p, fkey, newv, oldv, ts);
     ks_val_release(oldv);
@@ -209,8 +213,10 @@ int ks__st_write_through(ks_engine_t *e, const ks_proc_t *p, int32_t part, const
 
 void ks_engine_attach_stores(ks_engine_t *e, ks_stores_t *stores, size_t cache_max_bytes)
 {
-    if (!e->st)
+    if (!e->st) {
         e->st = ks_xcalloc(1, sizeof *e->st);
+        e->st->init_old = ks_invalid();
+    }
     e->st->stores = stores;
     e->st->cache_max = cache_max_bytes;
 }

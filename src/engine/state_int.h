@@ -77,6 +77,13 @@ struct ks_state {
     int *nps;
     int nprocs;
     int flushing;
+    /*
+     * A stream aggregation's initial aggregate, while it writes a key it did
+     * not hold: Kafka Streams' KStreamAggregate and KStreamWindowAggregate
+     * forward it as the old value (Change(new, initializer())) when they
+     * forward directly; through the cache the old value is the store's.
+     */
+    ks_val init_old;
     char **topics; /* interned source topic names of cache entries (at most 65535) */
     int ntopics;
     struct {            /* the last store read without the cache, reused by the write that follows it */
@@ -102,35 +109,68 @@ pstate_t *ks__st_pstate(ks_engine_t *e, const ks_proc_t *p, int32_t part);
 int64_t ks__st_observe(ks_engine_t *e, const ks_proc_t *p, int32_t part, int64_t ts);
 
 /* store_codec.c: the layout of store entries (store_codec.h). */
-#define KS__ST_WINDOW_SUFFIX 9  /* after a window key's text: `\0`, start */
-#define KS__ST_SESSION_SUFFIX 17 /* after a session key's text: `\0`, start, end */
-#define KS__ST_SUP_KEY_HDR 8    /* a suppression buffer key: buffer time, then the key's text */
-#define KS__ST_SUP_VALUE_HDR 17 /* a buffered value: timestamp, buffer time, has-value byte, then its text */
-/* The key's JSON text into b (emptied first). */
-void ks__st_key_text(ks_buf_t *b, ks_val key);
-/* A window store's key into b (emptied first); end is written for sessions only. */
-void ks__st_window_key(ks_buf_t *b, ks_val key, int64_t start, int64_t end, int session);
-/* A window key's start (and, for sessions, end) when its text is textlen bytes; 0, or -1 if kl does not fit. */
-int ks__st_window_key_times(const void *k, size_t kl, size_t textlen, int session, int64_t *start, int64_t *end);
+#define KS__ST_WINDOW_SUFFIX 12  /* after a window key's bytes: start (8), sequence number (4) */
+#define KS__ST_SESSION_SUFFIX 16 /* after a session key's bytes: end, start */
+#define KS__ST_SUP_KEY_HDR 8     /* a suppression buffer key: buffer time, then the key's bytes */
+#define KS__ST_SUP_VALUE_MIN 48  /* the least a buffered value takes: a context with no topic name and three nulls */
+/* The key's bytes with p's store key serde into b (emptied first); 0, or -1 with a message in err. */
+int ks__st_key_bytes(const ks_proc_t *p, ks_buf_t *b, ks_val key, char *err, size_t errlen);
+/* Cuts b to its first keylen bytes (a key's) and appends a window's (session: end, start; else start, 0). */
+void ks__st_window_suffix(ks_buf_t *b, size_t keylen, int64_t start, int64_t end, int session);
+/* A window store's key into b (emptied first): the key's bytes and the suffix; 0, or -1 with a message. */
+int ks__st_window_key(const ks_proc_t *p, ks_buf_t *b, ks_val key, int64_t start, int64_t end, int session, char *err,
+                      size_t errlen);
+/* A window key's start (and, for sessions, end) when its key is keylen bytes; 0, or -1 if kl does not fit. */
+int ks__st_window_key_times(const void *k, size_t kl, size_t keylen, int session, int64_t *start, int64_t *end);
 /* The time a window store is segmented by (window start; session end); 0, or -1 for a key too short. */
-int ks__st_window_key_segment_time(const void *k, size_t kl, int64_t *t);
+int ks__st_window_key_segment_time(const void *k, size_t kl, int session, int64_t *t);
 /* {key, window: {start, end}}, as Kafka Streams' Windowed<K> is shown; key is borrowed. */
 ks_val ks__st_windowed_key(ks_val key, int64_t start, int64_t end);
-/* A stored value into b (emptied first): the timestamp, then v's JSON text. */
-void ks__st_enc_value(ks_buf_t *b, ks_val v, int64_t ts);
-/* Decodes a stored value (ts may be NULL); on failure the engine fails fatally and -1 is returned. */
-int ks__st_dec_value(ks_engine_t *e, const void *data, size_t len, ks_val *v, int64_t *ts);
+/* A stored value into b (emptied first): the timestamp, then v's bytes with p's store value serde; 0 or -1. */
+int ks__st_enc_value(const ks_proc_t *p, ks_buf_t *b, ks_val v, int64_t ts, char *err, size_t errlen);
+/* Decodes a stored value of p's store (ts may be NULL); on failure the engine fails fatally and -1 is returned. */
+int ks__st_dec_value(ks_engine_t *e, const ks_proc_t *p, const void *data, size_t len, ks_val *v, int64_t *ts);
 /* The timestamp of a stored value (at least its 8 bytes), and setting it. */
 int64_t ks__st_value_ts(const void *data);
 void ks__st_set_value_ts(void *data, int64_t ts);
 /* What a changelog record carries of a stored value (NULL: a tombstone). */
 void ks__st_log_value(const void *v, size_t vl, const void **out, size_t *outl);
-/* A suppression buffer's key and value into kb and vb (emptied first); value null: a buffered tombstone. */
-void ks__st_sup_encode(ks_buf_t *kb, ks_buf_t *vb, int64_t btime, const ks_buf_t *keytext, int64_t ts, ks_val value);
+/* A suppressed table's key as the buffer keeps it (windowed keys as Kafka Streams' windowed serializers). */
+int ks__st_sup_key_bytes(const ks_proc_t *p, ks_buf_t *b, ks_val key, char *err, size_t errlen);
+/* Bytes that may be null (a buffered value's parts). */
+typedef struct ks__st_bytes {
+    const char *data;
+    size_t len;
+    int null;
+} ks__st_bytes_t;
+/*
+ * A suppression buffer's key and value into kb and vb (emptied first):
+ * the key is the buffer time and the key's bytes; the value is Kafka
+ * Streams' own changelog value (InMemoryTimeOrderedKeyValueChangeBuffer):
+ * the record context (ts, and ctx's offset, topic, partition, headers),
+ * the prior value (NULL: this is the key's first update since it was
+ * buffered, whose old value is the prior one), the old and new values
+ * (newv null: a buffered tombstone), then the buffer time. 0, or -1 with a
+ * message in err when a value does not fit the store's value serde.
+ */
+int ks__st_sup_encode(const ks_proc_t *p, ks_buf_t *kb, ks_buf_t *vb, int64_t btime, const ks_buf_t *keybytes,
+                      const ks_record_t *ctx, int64_t ts, const ks__st_bytes_t *prior, ks_val oldv, ks_val newv,
+                      char *err, size_t errlen);
 /* The buffer time of a suppression buffer key (at least KS__ST_SUP_KEY_HDR bytes). */
 int64_t ks__st_sup_btime(const void *k);
-/* Decodes a buffered record (the caller releases key and value); 0, or -1 when it does not decode. */
-int ks__st_sup_decode(const void *k, size_t kl, const void *v, size_t vl, ks_val *key, ks_val *value, int64_t *ts);
+/* A buffered value's parts (pointers into v); 0, or -1 when it does not parse. */
+typedef struct ks__st_sup_parts {
+    int64_t ts;
+    ks__st_bytes_t prior;
+    int has_new;
+    const char *new_data;
+    size_t new_len;
+    int64_t btime; /* the buffer time, after the values */
+} ks__st_sup_parts_t;
+int ks__st_sup_parse(const void *v, size_t vl, ks__st_sup_parts_t *out);
+/* Decodes a buffered record of p's buffer (the caller releases key and value); 0, or -1 when it does not decode. */
+int ks__st_sup_decode(const ks_proc_t *p, const void *k, size_t kl, const void *v, size_t vl, ks_val *key, ks_val *value,
+                      int64_t *ts);
 
 void ks__st_forward_change(ks_engine_t *e, const ks_proc_t *p, ks_val key, ks_val newv, ks_val oldv, int64_t ts);
 void ks__st_changelog(ks_engine_t *e, const ks_proc_t *p, int32_t part, const void *k, size_t kl, const void *v,
@@ -153,7 +193,8 @@ int ks__st_agg_init(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val *out
 int ks__st_agg_add(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val agg, ks_val value, ks_val *out);
 int ks__st_agg_sub(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val agg, ks_val value, ks_val *out);
 int ks__st_agg_merge(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val a, ks_val b, ks_val *out);
-int ks__st_key_fits(ks_engine_t *e, flight_t *f, const ks_buf_t *k);
+/* The key's bytes for p's store into kb (at most 480); 1, or 0 after the record went to the dead-letter topic. */
+int ks__st_store_key(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_buf_t *kb, ks_val key);
 void ks__st_purge_windows(ks_engine_t *e, const ks_proc_t *p, int32_t part, int64_t stime);
 void ks__st_agg_windows(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val key, ks_val value);
 void ks__st_agg_sliding(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val key, ks_val value);

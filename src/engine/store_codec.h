@@ -6,15 +6,24 @@
  * engine's own encoders are beside these in store_codec.c, so a change of
  * the layout is a change of that one file.
  *
- * The layout today (the README's "State" section):
- *   key-value store   key: the key as JSON text
- *   time windows      key: JSON text, `\0`, window start (8 bytes, big-endian)
- *                     (tumbling, hopping and sliding windows; end = start + size)
- *   session windows   key: JSON text, `\0`, start, end (8 bytes each)
- *   suppress buffer   key: buffer time (8 bytes), JSON text;
- *                     value: timestamp, buffer time (8 bytes each), a byte
- *                     saying whether a value follows, the value's JSON text
- *   other values      timestamp (8 bytes, big-endian), the value's JSON text
+ * The layout is Kafka Streams' own, so that a changelog either writes
+ * restores the other's store. Keys and values are bytes of the store's
+ * serdes (ks_proc_t's store_key and store_value: topology/serdes.c says
+ * which, as Kafka Streams chooses them):
+ *   key-value store   key: the key's bytes
+ *   time windows      key: the key's bytes, window start (8 bytes,
+ *                     big-endian), sequence number 0 (4 bytes): Kafka
+ *                     Streams' WindowKeySchema (tumbling, hopping and
+ *                     sliding windows; end = start + size)
+ *   session windows   key: the key's bytes, end, start (8 bytes each):
+ *                     SessionKeySchema
+ *   suppress buffer   key: buffer time (8 bytes), then the table's key
+ *                     bytes (a windowed key as the windowed serializers
+ *                     write it); value: timestamp, buffer time (8 bytes
+ *                     each), a byte saying whether a value follows, the
+ *                     value's bytes
+ *   other values      timestamp (8 bytes, big-endian), the value's bytes
+ *                     (none: a null value)
  * A changelog record carries the store key, the stored value without its
  * leading timestamp (a tombstone for a delete), and the timestamp as the
  * record's own.
@@ -40,23 +49,26 @@ typedef enum ks_store_kind {
 typedef struct ks_store_layout {
     ks_store_kind_t kind;
     int64_t window_size; /* KS_STORE_WINDOW: a window's end is its start plus this */
+    const ks_proc_t *p;  /* the processor that names the store: its store_key and store_value serdes */
 } ks_store_layout_t;
 
 /* The layout of the stores of processor p (the processor that names the store). */
 ks_store_layout_t ks_store_layout_of(const ks_proc_t *p);
 
 /*
- * Applies one changelog record to partition part of store: puts the store
- * key with the value framed as the store keeps it (the timestamp ts, then
- * the record's value), or deletes the key for a tombstone (value NULL). A
- * record with an empty key is skipped. scratch is the caller's buffer,
- * reused from call to call (the caller frees it). Runs inside the store
- * batch the caller began (ks_stores_begin). Returns 0, or -1 with a
- * message in err. Any thread that owns s.
+ * Applies one changelog record to partition part of a store of the given
+ * layout: puts the store key with the value framed as the store keeps it
+ * (the timestamp ts, then the record's value), or deletes the key for a
+ * tombstone (value NULL); a suppression buffer's record goes back under
+ * its buffer time, replacing what its key held. A record with an empty key
+ * is skipped. scratch is the caller's buffer, reused from call to call
+ * (the caller frees it). Runs inside the store batch the caller began
+ * (ks_stores_begin). Returns 0, or -1 with a message in err. Any thread
+ * that owns s.
  */
-int ks_engine_restore_record(ks_stores_t *s, const char *store, int32_t part, const void *key, size_t key_len,
-                             const void *value, size_t value_len, int64_t ts, ks_buf_t *scratch, char *err,
-                             size_t errlen);
+int ks_engine_restore_record(ks_stores_t *s, ks_store_layout_t layout, const char *store, int32_t part, const void *key,
+                             size_t key_len, const void *value, size_t value_len, int64_t ts, ks_buf_t *scratch,
+                             char *err, size_t errlen);
 
 /* A stored entry decoded (ks_engine_decode_entry); the caller releases key and value. */
 typedef struct ks_store_entry {

@@ -46,7 +46,7 @@ void ks__on_emit(void *ud, const ks_record_t *r)
 #define EMIT_ARGS                                                                                                  \
     RD_KAFKA_V_PARTITION(r->partition >= 0 ? r->partition : RD_KAFKA_PARTITION_UA),                                \
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(r->key, r->key_len),                              \
-        RD_KAFKA_V_VALUE((void *)r->value, r->value_len), RD_KAFKA_V_TIMESTAMP(r->timestamp),                      \
+        RD_KAFKA_V_VALUE((void *)r->value, r->value_len), RD_KAFKA_V_TIMESTAMP(r->timestamp == KS_NO_TIMESTAMP ? 0 : r->timestamp),                      \
         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END
     for (int attempt = 0;; attempt++) {
         rd_kafka_resp_err_t e = rkt ? rd_kafka_producev(st->producer, RD_KAFKA_V_RKT(rkt), EMIT_ARGS)

@@ -101,7 +101,7 @@ static int restore_range(rd_kafka_t *rk, ks_stores_t *s, const char *store, cons
  * (and why) the local state was wiped first; the caller logs that, one
  * line for all the partitions of an assignment.
  */
-static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const char *topic, int32_t part,
+static int restore_one(rd_kafka_t *rk, ks_stores_t *s, ks_store_layout_t layout, const char *store, const char *topic, int32_t part,
                        const char *who, int timeout_ms, int *wiped, char *err, size_t errlen)
 {
     int64_t start, hi;
@@ -172,7 +172,7 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, const char *store, const 
             break;
         }
         in_batch++;
-        if (ks_engine_restore_record(s, store, part, m->key, m->key_len, m->payload, m->len,
+        if (ks_engine_restore_record(s, layout, store, part, m->key, m->key_len, m->payload, m->len,
                                      rd_kafka_message_timestamp(m, NULL), &vb, err, errlen)) {
             rd_kafka_message_destroy(m);
             rc = -1;
@@ -308,7 +308,7 @@ int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_c
     int *why = ks_xcalloc((size_t)n, sizeof *why);
     for (int k = 0; k < n && rc == 0; k++) {
         const ks_proc_t *p = t->procs[wanted[k].proc];
-        rc = restore_one(rk, s, p->stores[wanted[k].store], p->changelogs[wanted[k].store], wanted[k].part, who,
+        rc = restore_one(rk, s, ks_store_layout_of(p), p->stores[wanted[k].store], p->changelogs[wanted[k].store], wanted[k].part, who,
                          conf->startup_timeout_ms, &why[k], err, errlen);
         if (why[k] != WIPE_NONE && strcmp(conf->bootstrap, "embedded") == 0)
             why[k] = WIPE_PAST_END; /* the embedded broker starts empty: all local state is a previous run's */

@@ -87,6 +87,7 @@ void ks__topo_build(load_t *L)
     }
     free(parent);
     free(id);
+    ks__topo_infer_serdes(t);
 }
 
 int ks_topology_is_internal(const ks_topology_t *t, const char *topic)

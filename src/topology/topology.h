@@ -165,6 +165,17 @@ typedef struct ks_proc {
     ks_step_expr_t e;  /* predicate, mapper, key selector, peek expression, joiner or dynamic topic */
     ks_step_expr_t *extra; /* further expressions: aggregate's initializer/aggregator, join key, generate's */
     int nextra;
+    /*
+     * Serdes, as Kafka Streams would have them (topology/serdes.c): those it
+     * carries on the node's output (a ks_serde_t, or KS_SERDE_UNKNOWN when it
+     * carries none), whether that key is windowed (KS_KEY_WINDOWED: over a
+     * time window, KS_KEY_SESSION: a session), and those of the node's store
+     * (the suppression buffer's for SUPPRESS), the defaults filled in.
+     */
+    int out_key, out_value;
+    int out_windowed;
+    int changes; /* SINK and SOURCE of a grouped table's repartition topic: values are Changes (ChangedSerializer) */
+    ks_serde_t store_key, store_value;
     /* The family's arguments. */
     ks_io_args_t io;
     ks_gen_args_t gen;
@@ -174,6 +185,9 @@ typedef struct ks_proc {
     ks_suppress_args_t suppress;
     ks_join_args_t join;
 } ks_proc_t;
+
+#define KS_SERDE_UNKNOWN (-1)
+enum { KS_KEY_PLAIN, KS_KEY_WINDOWED, KS_KEY_SESSION };
 
 /* Slots of a generate source's expressions in ks_proc_t.extra. */
 enum { KS_GEN_KEY, KS_GEN_VALUE, KS_GEN_TIMESTAMP, KS_GEN__NEXPR };
@@ -230,6 +244,8 @@ typedef struct ks_topology {
     int nsubtopologies;
     char **internal_topics; /* repartition topics, full names: `<application>-<base>-repartition` */
     int ninternal;
+    ks_topic_conf_t *changelog_serdes; /* key-value stores' changelog topics: the stores' serdes (serdes.c) */
+    int nchangelog_serdes;
     int name_counter;       /* Kafka Streams' index for generated names */
 } ks_topology_t;
 
@@ -241,7 +257,7 @@ typedef struct ks_topology {
 ks_topology_t *ks_topology_load(const char *path, ks_diags_t *diags);
 void ks_topology_free(ks_topology_t *t);
 
-/* The serdes of a topic (declared, or the defaults). */
+/* The serdes of a topic (declared; a key-value store's changelog: the store's; else the defaults). */
 const ks_topic_conf_t *ks_topology_topic(const ks_topology_t *t, const char *topic);
 /* Whether the application reads this topic (a source or repartition topic). */
 int ks_topology_reads(const ks_topology_t *t, const char *topic);

@@ -60,6 +60,8 @@ ks_pos_t ks__topo_pos_of(load_t *L, const ks_ynode_t *n);
 int ks__topo_get_duration(load_t *L, const ks_ynode_t *n, const char *what, int64_t *ms);
 const ks_table_conf_t *ks__topo_find_table(const ks_topology_t *t, const char *name);
 void ks__topo_build(load_t *L);
+/* Fills each processor's out_* and store_* serdes (serdes.c); after the graph is built. */
+void ks__topo_infer_serdes(ks_topology_t *t);
 /* topic_names.c: reports every topic the built topology names or makes that Kafka would refuse. */
 void ks__topo_check_topic_names(load_t *L);
 ks_proc_t *ks__topo_new_proc(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at);

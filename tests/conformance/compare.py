@@ -130,6 +130,14 @@ def canon_entries(entries):
     return sorted(json.dumps(e, sort_keys=True) for e in entries)
 
 
+def generator_failure(r):
+    """A dead letter of a generate source's own expressions (kstreamd's error names `... of generate`)."""
+    for h in r.get("headers", []):
+        if h[0] == "kstreamd.error" and h[1] and b" of generate (" in bytes.fromhex(h[1]):
+            return True
+    return False
+
+
 def compare_case(kd, ks, dlq_topic):
     diffs = []
     if ks.get("error"):
@@ -139,6 +147,8 @@ def compare_case(kd, ks, dlq_topic):
         a = [r for r in kd["outputs"] if r["topic"] == t]
         b = [r for r in ks["outputs"] if r["topic"] == t]
         if t == dlq_topic:
+            # A generator's own dead letters (a record its expressions could not make) never reach Kafka Streams.
+            a = [r for r in a if not generator_failure(r)]
             if len(a) != len(b):
                 diffs.append("topic %s (%s): kstreamd wrote %d, Kafka Streams %d" % (t, DLQ_NOTE, len(a), len(b)))
             continue

@@ -1,16 +1,16 @@
 /*
  * test_store_layout.c: the bytes of state-store entries and changelog
- * records (src/engine/store_codec.c), and the order LMDB keeps them in:
- * key-value keys, window keys (the key's JSON text, `\0`, the window start
- * as 8 big-endian bytes), session keys (start, then end), timestamped
- * values, suppression buffer entries; a changelog record restored with
+ * records (src/engine/store_codec.c), which are Kafka Streams' own, and the
+ * order LMDB keeps them in: key-value keys (the key's serde bytes), window
+ * keys (WindowKeySchema: key bytes, the start as 8 big-endian bytes, a
+ * sequence number of 4), session keys (SessionKeySchema: key bytes, end,
+ * start), timestamped values (8 bytes of timestamp, the value's serde
+ * bytes), suppression buffer entries (InMemoryTimeOrderedKeyValueChange
+ * Buffer's changelog value); a changelog record restored with
  * ks_engine_restore_record gives back the stored bytes, and
- * ks_engine_decode_entry reads each layout back.
- *
- * Kafka Streams' own WindowKeySchema is key bytes, the start (8 bytes) and
- * a sequence number (4 bytes), and its SessionKeySchema key bytes, end,
- * start; kstreamd's layout differs (the README's "State" section) and is
- * what these tests pin, so that a change of it is deliberate.
+ * ks_engine_decode_entry reads each layout back. The expected bytes of the
+ * buffer entry are the ones Kafka Streams 4.4 wrote for the same record
+ * (tests/conformance/ compares every case's changelogs with its own).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -55,130 +55,176 @@ static ks_val J(const char *s)
     return v;
 }
 
-static void kv_key_is_the_keys_json_text(void **state)
+/* A processor owning a store with these serdes (and window kind). */
+static ks_proc_t store_of(ks_serde_t key, ks_serde_t value, ks_win_kind_t win, int64_t size)
+{
+    ks_proc_t p;
+    memset(&p, 0, sizeof p);
+    p.op = KS_OP_COUNT;
+    p.store_key = key;
+    p.store_value = value;
+    p.state.window.kind = win;
+    p.state.window.size = size;
+    return p;
+}
+
+static void kv_key_is_the_keys_serde_bytes(void **state)
 {
     (void)state;
     ks_buf_t b = {0};
-    ks_val k = J("{\"id\": 7, \"c\": \"x\"}");
-    ks__st_key_text(&b, k);
-    assert_int_equal(b.len, 16);
-    assert_memory_equal(b.data, "{\"id\":7,\"c\":\"x\"}", 16);
-    ks_val_release(k);
+    char err[200];
+    ks_proc_t s = store_of(KS_SERDE_STRING, KS_SERDE_LONG, KS_WIN_NONE, 0);
+    assert_int_equal(ks__st_key_bytes(&s, &b, J("\"c-1\""), err, sizeof err), 0);
+    assert_int_equal(b.len, 3);
+    assert_memory_equal(b.data, "c-1", 3); /* not the JSON text "\"c-1\"" */
+    ks_proc_t l = store_of(KS_SERDE_LONG, KS_SERDE_LONG, KS_WIN_NONE, 0);
+    assert_int_equal(ks__st_key_bytes(&l, &b, ks_num(7), err, sizeof err), 0);
+    assert_int_equal(b.len, 8);
+    assert_memory_equal(b.data, "\0\0\0\0\0\0\0\x07", 8);
+    /* A key its serde cannot hold is an error, not a fallback. */
+    assert_int_equal(ks__st_key_bytes(&s, &b, ks_num(7), err, sizeof err), -1);
+    assert_non_null(strstr(err, "string serde cannot hold a number"));
     ks_buf_free(&b);
 }
 
-static void window_key_is_text_nul_and_start_big_endian(void **state)
+static void window_key_is_key_start_and_sequence_number(void **state)
 {
     (void)state;
     ks_buf_t b = {0};
-    ks_val k = J("\"a\"");
-    ks__st_window_key(&b, k, INT64_C(0x0102030405060708), 99, 0); /* end is not written for windows */
-    const char want[] = "\"a\"\0\x01\x02\x03\x04\x05\x06\x07\x08";
-    assert_int_equal(b.len, 3 + KS__ST_WINDOW_SUFFIX);
-    assert_int_equal(b.len, sizeof want - 1);
-    assert_memory_equal(b.data, want, b.len);
-    int64_t start = 0, end = -1;
-    assert_int_equal(ks__st_window_key_times(b.data, b.len, 3, 0, &start, &end), 0);
-    assert_int_equal(start, INT64_C(0x0102030405060708));
-    assert_int_equal(end, -1);
-    assert_int_equal(ks__st_window_key_times(b.data, b.len, 2, 0, &start, &end), -1); /* wrong text length */
-    ks_val_release(k);
+    char err[200];
+    ks_proc_t w = store_of(KS_SERDE_STRING, KS_SERDE_LONG, KS_WIN_TUMBLING, 1000);
+    assert_int_equal(ks__st_window_key(&w, &b, J("\"a\""), 0x0102, 0, 0, err, sizeof err), 0);
+    assert_int_equal(b.len, 13);
+    assert_memory_equal(b.data, "a\0\0\0\0\0\0\x01\x02\0\0\0\0", 13);
+    int64_t start = 0, t = 0;
+    assert_int_equal(ks__st_window_key_times(b.data, b.len, 1, 0, &start, NULL), 0);
+    assert_int_equal(start, 0x0102);
+    assert_int_equal(ks__st_window_key_times(b.data, b.len, 2, 0, &start, NULL), -1); /* wrong key length */
+    assert_int_equal(ks__st_window_key_segment_time(b.data, b.len, 0, &t), 0);
+    assert_int_equal(t, 0x0102); /* window stores are segmented by start */
     ks_buf_free(&b);
 }
 
-static void session_key_is_text_nul_start_then_end(void **state)
+static void session_key_is_key_end_then_start(void **state)
 {
     (void)state;
     ks_buf_t b = {0};
-    ks_val k = J("1");
-    ks__st_window_key(&b, k, 1000, 2500, 1);
-    const char want[] = "1\0\0\0\0\0\0\0\x03\xe8\0\0\0\0\0\0\x09\xc4";
-    assert_int_equal(b.len, 1 + KS__ST_SESSION_SUFFIX);
-    assert_memory_equal(b.data, want, b.len);
-    int64_t start = 0, end = 0, seg = 0;
+    char err[200];
+    ks_proc_t s = store_of(KS_SERDE_STRING, KS_SERDE_LONG, KS_WIN_SESSION, 10000);
+    assert_int_equal(ks__st_window_key(&s, &b, J("\"a\""), 5, 0x4e20, 1, err, sizeof err), 0);
+    assert_int_equal(b.len, 17);
+    assert_memory_equal(b.data, "a\0\0\0\0\0\0\x4e\x20\0\0\0\0\0\0\0\x05", 17);
+    int64_t start = 0, end = 0, t = 0;
     assert_int_equal(ks__st_window_key_times(b.data, b.len, 1, 1, &start, &end), 0);
-    assert_int_equal(start, 1000);
-    assert_int_equal(end, 2500);
-    /* Session stores are segmented by the session's end: the key's last 8 bytes. */
-    assert_int_equal(ks__st_window_key_segment_time(b.data, b.len, &seg), 0);
-    assert_int_equal(seg, 2500);
-    ks_val_release(k);
+    assert_int_equal(start, 5);
+    assert_int_equal(end, 0x4e20);
+    assert_int_equal(ks__st_window_key_segment_time(b.data, b.len, 1, &t), 0);
+    assert_int_equal(t, 0x4e20); /* session stores are segmented by end */
     ks_buf_free(&b);
 }
 
-static void value_is_timestamp_big_endian_then_json(void **state)
+static void value_is_timestamp_then_the_value_serdes_bytes(void **state)
 {
     (void)state;
     ks_buf_t b = {0};
-    ks_val v = J("{\"n\": 3}");
-    ks__st_enc_value(&b, v, 258);
-    const char want[] = "\0\0\0\0\0\0\x01\x02{\"n\":3}";
-    assert_int_equal(b.len, sizeof want - 1);
-    assert_memory_equal(b.data, want, b.len);
-    assert_int_equal(ks__st_value_ts(b.data), 258);
-    /* A changelog record carries what follows the timestamp. */
+    char err[200];
+    ks_proc_t count = store_of(KS_SERDE_STRING, KS_SERDE_LONG, KS_WIN_NONE, 0);
+    assert_int_equal(ks__st_enc_value(&count, &b, ks_num(2), 0x03e8, err, sizeof err), 0);
+    assert_int_equal(b.len, 16);
+    assert_memory_equal(b.data, "\0\0\0\0\0\0\x03\xe8\0\0\0\0\0\0\0\x02", 16);
+    /* What the changelog carries: the value without the timestamp (the record's own). */
     const void *lv;
     size_t ll;
     ks__st_log_value(b.data, b.len, &lv, &ll);
-    assert_int_equal(ll, 7);
-    assert_memory_equal(lv, "{\"n\":3}", 7);
-    ks__st_log_value(NULL, 0, &lv, &ll);
-    assert_null(lv);
-    assert_int_equal(ll, 0);
-    ks_val_release(v);
+    assert_int_equal(ll, 8);
+    assert_memory_equal(lv, "\0\0\0\0\0\0\0\x02", 8);
+    ks_proc_t agg = store_of(KS_SERDE_STRING, KS_SERDE_JSON, KS_WIN_NONE, 0);
+    assert_int_equal(ks__st_enc_value(&agg, &b, J("{\"n\":1}"), 7, err, sizeof err), 0);
+    assert_int_equal(b.len, 15);
+    assert_memory_equal(b.data, "\0\0\0\0\0\0\0\x07{\"n\":1}", 15);
+    assert_int_equal(ks__st_value_ts(b.data), 7);
     ks_buf_free(&b);
 }
 
-static void suppress_entry_is_buffer_time_key_then_ts_btime_flag_value(void **state)
+/*
+ * The first update of a window count buffered by untilWindowCloses, as
+ * Kafka Streams 4.4 logs it for tests/topologies/state_suppress.test.yaml's
+ * first case: context (timestamp 1000, offset 0, topic fin-in-v1,
+ * partition 0, no headers), prior null, old null, new 1 (a long), buffer
+ * time 10000. The key is the table's windowed key: `a`, start 0.
+ */
+static void suppress_entry_is_kafka_streams_buffered_value(void **state)
 {
     (void)state;
-    ks_buf_t text = {0}, kb = {0}, vb = {0};
-    ks_val k = J("\"k\""), v = J("5");
-    ks__st_key_text(&text, k);
-    ks__st_sup_encode(&kb, &vb, 16, &text, 9, v);
-    assert_int_equal(kb.len, KS__ST_SUP_KEY_HDR + 3);
-    assert_memory_equal(kb.data, "\0\0\0\0\0\0\0\x10\"k\"", kb.len);
-    assert_int_equal(vb.len, KS__ST_SUP_VALUE_HDR + 1);
-    assert_memory_equal(vb.data, "\0\0\0\0\0\0\0\x09\0\0\0\0\0\0\0\x10\x01" "5", vb.len);
-    assert_int_equal(ks__st_sup_btime(kb.data), 16);
-    ks_val dk, dv;
+    ks_buf_t kb = {0}, vb = {0}, keyb = {0};
+    char err[200];
+    ks_proc_t p = store_of(KS_SERDE_STRING, KS_SERDE_LONG, KS_WIN_NONE, 0);
+    p.op = KS_OP_SUPPRESS;
+    p.out_windowed = KS_KEY_WINDOWED;
+    ks_val wk = J("{\"key\":\"a\",\"window\":{\"start\":0,\"end\":10000}}");
+    assert_int_equal(ks__st_sup_key_bytes(&p, &keyb, wk, err, sizeof err), 0);
+    assert_int_equal(keyb.len, 9);
+    assert_memory_equal(keyb.data, "a\0\0\0\0\0\0\0\0", 9); /* TimeWindowedSerializer: key, start */
+    ks_record_t ctx = {"fin-in-v1", 0, 0, 1000, NULL, 0, NULL, 0, NULL, 0};
+    assert_int_equal(ks__st_sup_encode(&p, &kb, &vb, 10000, &keyb, &ctx, 1000, NULL, ks_invalid(), ks_num(1), err,
+                                       sizeof err),
+                     0);
+    static const unsigned char want[] = {
+        0, 0, 0, 0, 0, 0, 0x03, 0xe8,                                   /* timestamp */
+        0, 0, 0, 0, 0, 0, 0, 0,                                         /* offset */
+        0, 0, 0, 9, 'f', 'i', 'n', '-', 'i', 'n', '-', 'v', '1',        /* topic */
+        0, 0, 0, 0,                                                     /* partition */
+        0, 0, 0, 0,                                                     /* headers */
+        0xff, 0xff, 0xff, 0xff,                                         /* prior: null */
+        0xff, 0xff, 0xff, 0xff,                                         /* old: null */
+        0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1,                             /* new: 1 */
+        0, 0, 0, 0, 0, 0, 0x27, 0x10,                                   /* buffer time */
+    };
+    assert_int_equal(vb.len, sizeof want);
+    assert_memory_equal(vb.data, want, sizeof want);
+    assert_int_equal(kb.len, 8 + 9);
+    assert_memory_equal(kb.data, "\0\0\0\0\0\0\x27\x10", 8);
+    /* The second update: the prior stays null, the old value is 1 (not a duplicate of the prior). */
+    ks__st_bytes_t prior = {NULL, 0, 1};
+    assert_int_equal(ks__st_sup_encode(&p, &kb, &vb, 10000, &keyb, &ctx, 2000, &prior, ks_num(1), ks_num(2), err,
+                                       sizeof err),
+                     0);
+    ks__st_sup_parts_t parts;
+    assert_int_equal(ks__st_sup_parse(vb.data, vb.len, &parts), 0);
+    assert_int_equal(parts.ts, 2000);
+    assert_int_equal(parts.btime, 10000);
+    assert_true(parts.prior.null);
+    assert_int_equal(parts.new_len, 8);
+    ks_val key, value;
     int64_t ts;
-    assert_int_equal(ks__st_sup_decode(kb.data, kb.len, vb.data, vb.len, &dk, &dv, &ts), 0);
-    assert_int_equal(ts, 9);
-    assert_true(ks_val_equal(dk, k));
-    assert_true(ks_val_equal(dv, v));
-    ks_val_release(dk);
-    ks_val_release(dv);
-    /* A buffered tombstone: the flag byte is 0 and nothing follows. */
-    ks__st_sup_encode(&kb, &vb, 16, &text, 9, ks_null());
-    assert_int_equal(vb.len, KS__ST_SUP_VALUE_HDR);
-    assert_int_equal(vb.data[16], 0);
-    assert_int_equal(ks__st_sup_decode(kb.data, kb.len, vb.data, vb.len, &dk, &dv, &ts), 0);
-    assert_int_equal(dv.kind, KS_NULL);
-    ks_val_release(dk);
-    assert_int_equal(ks__st_sup_decode(kb.data, kb.len, vb.data, 16, &dk, &dv, &ts), -1); /* cut short */
-    ks_val_release(k);
-    ks_val_release(v);
-    ks_buf_free(&text);
+    assert_int_equal(ks__st_sup_decode(&p, kb.data, kb.len, vb.data, vb.len, &key, &value, &ts), 0);
+    char *kt = ks_json_dump(key);
+    assert_string_equal(kt, "{\"key\":\"a\",\"window\":{\"start\":0,\"end\":0}}");
+    assert_int_equal((int)ks_num_get(value), 2);
+    free(kt);
+    ks_val_release(key);
+    ks_val_release(value);
+    ks_val_release(wk);
     ks_buf_free(&kb);
     ks_buf_free(&vb);
+    ks_buf_free(&keyb);
 }
 
-/* Collects a store's keys in LMDB's order, as "<key text>@<start>[-<end>]" joined by spaces. */
 typedef struct order {
     char out[512];
     int session;
+    size_t keylen;
 } order_t;
 
 static int on_key(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 {
     (void)v, (void)vl;
     order_t *o = ud;
-    size_t textlen = strnlen(k, kl);
+    size_t keylen = kl - (o->session ? KS__ST_SESSION_SUFFIX : KS__ST_WINDOW_SUFFIX);
     int64_t start, end = 0;
-    assert_int_equal(ks__st_window_key_times(k, kl, textlen, o->session, &start, &end), 0);
+    assert_int_equal(ks__st_window_key_times(k, kl, keylen, o->session, &start, &end), 0);
     size_t n = strlen(o->out);
-    snprintf(o->out + n, sizeof o->out - n, "%s%.*s@%lld", n ? " " : "", (int)textlen, (const char *)k,
+    snprintf(o->out + n, sizeof o->out - n, "%s%.*s@%lld", n ? " " : "", (int)keylen, (const char *)k,
              (long long)start);
     if (o->session) {
         n = strlen(o->out);
@@ -200,67 +246,46 @@ static ks_stores_t *open_ok(void)
 static void put_window(ks_stores_t *s, const char *store, const char *key, int64_t start, int64_t end, int session)
 {
     ks_buf_t kb = {0}, vb = {0};
-    ks_val k = J(key);
-    ks__st_window_key(&kb, k, start, end, session);
-    ks__st_enc_value(&vb, ks_null(), 0);
+    char err[200];
+    ks_proc_t p = store_of(KS_SERDE_STRING, KS_SERDE_LONG, session ? KS_WIN_SESSION : KS_WIN_TUMBLING, 10);
+    ks_val k = ks_str_cstr(key);
+    assert_int_equal(ks__st_window_key(&p, &kb, k, start, end, session, err, sizeof err), 0);
+    assert_int_equal(ks__st_enc_value(&p, &vb, ks_num(1), 0, err, sizeof err), 0);
     assert_int_equal(ks_store_put(s, store, 0, kb.data, kb.len, vb.data, vb.len), 0);
     ks_val_release(k);
     ks_buf_free(&kb);
     ks_buf_free(&vb);
 }
 
-static void window_keys_sort_by_key_then_start(void **state)
+static void window_keys_sort_by_key_bytes_then_start(void **state)
 {
     (void)state;
     ks_stores_t *s = open_ok();
     /* Starts across a byte boundary (255, 256) and keys where one is a prefix of the other ("a", "ab"). */
-    put_window(s, "w", "\"ab\"", 0, 0, 0);
-    put_window(s, "w", "\"a\"", 256, 0, 0);
-    put_window(s, "w", "\"a\"", 255, 0, 0);
-    put_window(s, "w", "\"a\"", 100000, 0, 0);
-    put_window(s, "w", "\"b\"", 5, 0, 0);
-    order_t o = {"", 0};
+    put_window(s, "w", "ab", 0, 0, 0);
+    put_window(s, "w", "a", 256, 0, 0);
+    put_window(s, "w", "a", 255, 0, 0);
+    put_window(s, "w", "a", 100000, 0, 0);
+    put_window(s, "w", "b", 5, 0, 0);
+    order_t o = {"", 0, 0};
     assert_int_equal(ks_store_range(s, "w", 0, NULL, 0, NULL, 0, on_key, &o), 0);
-    /* A key's windows are together, in start order, before the keys its text is a prefix of (`\0` is lowest). */
-    assert_string_equal(o.out, "\"a\"@255 \"a\"@256 \"a\"@100000 \"ab\"@0 \"b\"@5");
+    /* Kafka Streams' byte order: a key's windows are together as long as its starts' first byte is below 'b'. */
+    assert_string_equal(o.out, "a@255 a@256 a@100000 ab@0 b@5");
     ks_stores_abort(s);
     ks_stores_close(s);
 }
 
-static void a_keys_windows_are_one_range_scan(void **state)
+static void session_keys_sort_by_key_end_then_start(void **state)
 {
     (void)state;
     ks_stores_t *s = open_ok();
-    put_window(s, "w", "\"a\"", 10, 0, 0);
-    put_window(s, "w", "\"a\"", 20, 0, 0);
-    put_window(s, "w", "\"a\"", 30, 0, 0);
-    put_window(s, "w", "\"ab\"", 15, 0, 0);
-    /* The sliding-window scan: [key@lo, key@hi) holds exactly the key's windows starting in [lo, hi). */
-    ks_buf_t from = {0}, to = {0};
-    ks_val k = J("\"a\"");
-    ks__st_window_key(&from, k, 15, 0, 0);
-    ks__st_window_key(&to, k, 30, 0, 0);
-    order_t o = {"", 0};
-    assert_int_equal(ks_store_range(s, "w", 0, from.data, from.len, to.data, to.len, on_key, &o), 0);
-    assert_string_equal(o.out, "\"a\"@20");
-    ks_val_release(k);
-    ks_buf_free(&from);
-    ks_buf_free(&to);
-    ks_stores_abort(s);
-    ks_stores_close(s);
-}
-
-static void session_keys_sort_by_key_start_then_end(void **state)
-{
-    (void)state;
-    ks_stores_t *s = open_ok();
-    put_window(s, "s", "\"a\"", 10, 50, 1);
-    put_window(s, "s", "\"a\"", 10, 20, 1);
-    put_window(s, "s", "\"a\"", 5, 60, 1);
-    put_window(s, "s", "\"b\"", 0, 1, 1);
-    order_t o = {"", 1};
+    put_window(s, "s", "a", 10, 50, 1);
+    put_window(s, "s", "a", 10, 20, 1);
+    put_window(s, "s", "a", 5, 60, 1);
+    put_window(s, "s", "b", 0, 1, 1);
+    order_t o = {"", 1, 0};
     assert_int_equal(ks_store_range(s, "s", 0, NULL, 0, NULL, 0, on_key, &o), 0);
-    assert_string_equal(o.out, "\"a\"@5-60 \"a\"@10-20 \"a\"@10-50 \"b\"@0-1");
+    assert_string_equal(o.out, "a@10-20 a@10-50 a@5-60 b@0-1");
     ks_stores_abort(s);
     ks_stores_close(s);
 }
@@ -271,23 +296,59 @@ static void restore_record_puts_the_timestamp_in_front_and_tombstones_delete(voi
     ks_stores_t *s = open_ok();
     ks_buf_t scratch = {0};
     char err[200];
-    assert_int_equal(ks_engine_restore_record(s, "kv", 2, "\"k\"", 3, "42", 2, 7, &scratch, err, sizeof err), 0);
+    ks_proc_t p = store_of(KS_SERDE_STRING, KS_SERDE_LONG, KS_WIN_NONE, 0);
+    ks_store_layout_t kv = ks_store_layout_of(&p);
+    const char *two = "\0\0\0\0\0\0\0\x02";
+    assert_int_equal(ks_engine_restore_record(s, kv, "kv", 2, "k", 1, two, 8, 7, &scratch, err, sizeof err), 0);
     const void *v;
     size_t vl;
-    assert_int_equal(ks_store_get(s, "kv", 2, "\"k\"", 3, &v, &vl), 1);
-    assert_int_equal(vl, 10);
-    assert_memory_equal(v, "\0\0\0\0\0\0\0\x07" "42", 10);
+    assert_int_equal(ks_store_get(s, "kv", 2, "k", 1, &v, &vl), 1);
+    assert_int_equal(vl, 16);
     /* The engine's own encoding of the same value is the same bytes: restore gives back what was written. */
     ks_buf_t enc = {0};
-    ks__st_enc_value(&enc, ks_num(42), 7);
+    assert_int_equal(ks__st_enc_value(&p, &enc, ks_num(2), 7, err, sizeof err), 0);
     assert_int_equal(enc.len, vl);
     assert_memory_equal(enc.data, v, vl);
     /* A tombstone deletes; a record with no key is skipped. */
-    assert_int_equal(ks_engine_restore_record(s, "kv", 2, "\"k\"", 3, NULL, 0, 8, &scratch, err, sizeof err), 0);
-    assert_int_equal(ks_store_get(s, "kv", 2, "\"k\"", 3, &v, &vl), 0);
-    assert_int_equal(ks_engine_restore_record(s, "kv", 2, "", 0, "1", 1, 8, &scratch, err, sizeof err), 0);
+    assert_int_equal(ks_engine_restore_record(s, kv, "kv", 2, "k", 1, NULL, 0, 8, &scratch, err, sizeof err), 0);
+    assert_int_equal(ks_store_get(s, "kv", 2, "k", 1, &v, &vl), 0);
+    assert_int_equal(ks_engine_restore_record(s, kv, "kv", 2, "", 0, two, 8, 8, &scratch, err, sizeof err), 0);
     assert_int_equal(ks_store_count(s, "kv", 2), 0);
     ks_buf_free(&enc);
+    ks_buf_free(&scratch);
+    ks_stores_abort(s);
+    ks_stores_close(s);
+}
+
+static void restore_buffered_record_goes_under_its_buffer_time(void **state)
+{
+    (void)state;
+    ks_stores_t *s = open_ok();
+    ks_buf_t kb = {0}, vb = {0}, keyb = {0}, scratch = {0};
+    char err[200];
+    ks_proc_t p = store_of(KS_SERDE_STRING, KS_SERDE_LONG, KS_WIN_NONE, 0);
+    p.op = KS_OP_SUPPRESS;
+    ks_store_layout_t sup = ks_store_layout_of(&p);
+    ks_record_t ctx = {"in", 0, 3, 50, NULL, 0, NULL, 0, NULL, 0};
+    assert_int_equal(ks__st_sup_key_bytes(&p, &keyb, J("\"k\""), err, sizeof err), 0);
+    /* Buffered at 100, then again (after an emit) at 200: the second record replaces the first. */
+    assert_int_equal(ks__st_sup_encode(&p, &kb, &vb, 100, &keyb, &ctx, 50, NULL, ks_invalid(), ks_num(1), err,
+                                       sizeof err),
+                     0);
+    assert_int_equal(ks_engine_restore_record(s, sup, "b", 0, "k", 1, vb.data, vb.len, 0, &scratch, err, sizeof err), 0);
+    assert_int_equal(ks_store_get(s, "b", 0, kb.data, kb.len, &(const void *){NULL}, &(size_t){0}), 1);
+    assert_int_equal(ks__st_sup_encode(&p, &kb, &vb, 200, &keyb, &ctx, 60, NULL, ks_invalid(), ks_num(2), err,
+                                       sizeof err),
+                     0);
+    assert_int_equal(ks_engine_restore_record(s, sup, "b", 0, "k", 1, vb.data, vb.len, 0, &scratch, err, sizeof err), 0);
+    assert_int_equal(ks_store_count(s, "b", 0), 1);
+    assert_int_equal(ks_store_get(s, "b", 0, kb.data, kb.len, &(const void *){NULL}, &(size_t){0}), 1);
+    /* A tombstone (no buffer time in it) removes the key wherever it is buffered. */
+    assert_int_equal(ks_engine_restore_record(s, sup, "b", 0, "k", 1, NULL, 0, 0, &scratch, err, sizeof err), 0);
+    assert_int_equal(ks_store_count(s, "b", 0), 0);
+    ks_buf_free(&kb);
+    ks_buf_free(&vb);
+    ks_buf_free(&keyb);
     ks_buf_free(&scratch);
     ks_stores_abort(s);
     ks_stores_close(s);
@@ -296,71 +357,61 @@ static void restore_record_puts_the_timestamp_in_front_and_tombstones_delete(voi
 static void decode_entry_reads_each_layout(void **state)
 {
     (void)state;
-    ks_buf_t kb = {0}, vb = {0}, text = {0};
-    ks_val k = J("\"a\""), v = J("[1]");
-    ks_store_entry_t ent;
-    ks__st_enc_value(&vb, v, 77);
-
-    ks__st_key_text(&kb, k);
-    ks_engine_decode_entry((ks_store_layout_t){KS_STORE_KV, 0}, kb.data, kb.len, vb.data, vb.len, &ent);
-    assert_true(ks_val_equal(ent.key, k) && ks_val_equal(ent.value, v));
-    assert_int_equal(ent.ts, 77);
-    assert_int_equal(ent.windowed, 0);
-    ks_val_release(ent.key);
-    ks_val_release(ent.value);
-
-    ks__st_window_key(&kb, k, 1000, 0, 0);
-    ks_engine_decode_entry((ks_store_layout_t){KS_STORE_WINDOW, 300}, kb.data, kb.len, vb.data, vb.len, &ent);
-    assert_true(ks_val_equal(ent.key, k));
-    assert_int_equal(ent.windowed, 1);
-    assert_int_equal(ent.start, 1000);
-    assert_int_equal(ent.end, 1300); /* start + size */
-    ks_val_release(ent.key);
-    ks_val_release(ent.value);
-
-    ks__st_window_key(&kb, k, 1000, 1450, 1);
-    ks_engine_decode_entry((ks_store_layout_t){KS_STORE_SESSION, 300}, kb.data, kb.len, vb.data, vb.len, &ent);
-    assert_int_equal(ent.windowed, 1);
-    assert_int_equal(ent.start, 1000);
-    assert_int_equal(ent.end, 1450); /* from the key */
-    ks_val_release(ent.key);
-    ks_val_release(ent.value);
-
-    ks__st_key_text(&text, k);
-    ks__st_sup_encode(&kb, &vb, 500, &text, 12, v);
-    ks_engine_decode_entry((ks_store_layout_t){KS_STORE_SUPPRESS, 0}, kb.data, kb.len, vb.data, vb.len, &ent);
-    assert_true(ks_val_equal(ent.key, k) && ks_val_equal(ent.value, v));
-    assert_int_equal(ent.ts, 12);
-    ks_val_release(ent.key);
-    ks_val_release(ent.value);
-
-    /* What does not decode is said, not fatal: the raw key as a string, an invalid value. */
-    ks_engine_decode_entry((ks_store_layout_t){KS_STORE_KV, 0}, "x{", 2, "\0\0", 2, &ent);
-    assert_int_equal(ent.key.kind, KS_STRING);
-    assert_int_equal(ent.value.kind, KS_INVALID);
-    ks_val_release(ent.key);
-
-    ks_val_release(k);
-    ks_val_release(v);
+    ks_buf_t kb = {0}, vb = {0};
+    char err[200];
+    ks_store_entry_t e;
+    /* Key-value: a long key, a JSON value. */
+    ks_proc_t kv = store_of(KS_SERDE_LONG, KS_SERDE_JSON, KS_WIN_NONE, 0);
+    assert_int_equal(ks__st_key_bytes(&kv, &kb, ks_num(5), err, sizeof err), 0);
+    assert_int_equal(ks__st_enc_value(&kv, &vb, J("[1]"), 9, err, sizeof err), 0);
+    ks_engine_decode_entry(ks_store_layout_of(&kv), kb.data, kb.len, vb.data, vb.len, &e);
+    assert_int_equal((int)ks_num_get(e.key), 5);
+    char *t = ks_json_dump(e.value);
+    assert_string_equal(t, "[1]");
+    free(t);
+    assert_int_equal(e.ts, 9);
+    assert_false(e.windowed);
+    ks_val_release(e.key);
+    ks_val_release(e.value);
+    /* A time window: end = start + size. */
+    ks_proc_t w = store_of(KS_SERDE_STRING, KS_SERDE_LONG, KS_WIN_TUMBLING, 1000);
+    assert_int_equal(ks__st_window_key(&w, &kb, J("\"a\""), 3000, 0, 0, err, sizeof err), 0);
+    assert_int_equal(ks__st_enc_value(&w, &vb, ks_num(4), 3500, err, sizeof err), 0);
+    ks_engine_decode_entry(ks_store_layout_of(&w), kb.data, kb.len, vb.data, vb.len, &e);
+    assert_string_equal(ks_str_data(e.key), "a");
+    assert_true(e.windowed);
+    assert_int_equal(e.start, 3000);
+    assert_int_equal(e.end, 4000);
+    assert_int_equal((int)ks_num_get(e.value), 4);
+    ks_val_release(e.key);
+    ks_val_release(e.value);
+    /* A session: start and end from the key. */
+    ks_proc_t s = store_of(KS_SERDE_STRING, KS_SERDE_LONG, KS_WIN_SESSION, 100);
+    assert_int_equal(ks__st_window_key(&s, &kb, J("\"u\""), 10, 70, 1, err, sizeof err), 0);
+    assert_int_equal(ks__st_enc_value(&s, &vb, ks_num(2), 70, err, sizeof err), 0);
+    ks_engine_decode_entry(ks_store_layout_of(&s), kb.data, kb.len, vb.data, vb.len, &e);
+    assert_int_equal(e.start, 10);
+    assert_int_equal(e.end, 70);
+    ks_val_release(e.key);
+    ks_val_release(e.value);
     ks_buf_free(&kb);
     ks_buf_free(&vb);
-    ks_buf_free(&text);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(kv_key_is_the_keys_json_text),
-        cmocka_unit_test(window_key_is_text_nul_and_start_big_endian),
-        cmocka_unit_test(session_key_is_text_nul_start_then_end),
-        cmocka_unit_test(value_is_timestamp_big_endian_then_json),
-        cmocka_unit_test(suppress_entry_is_buffer_time_key_then_ts_btime_flag_value),
-        cmocka_unit_test_setup_teardown(window_keys_sort_by_key_then_start, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_keys_windows_are_one_range_scan, setup, teardown),
-        cmocka_unit_test_setup_teardown(session_keys_sort_by_key_start_then_end, setup, teardown),
+        cmocka_unit_test(kv_key_is_the_keys_serde_bytes),
+        cmocka_unit_test(window_key_is_key_start_and_sequence_number),
+        cmocka_unit_test(session_key_is_key_end_then_start),
+        cmocka_unit_test(value_is_timestamp_then_the_value_serdes_bytes),
+        cmocka_unit_test(suppress_entry_is_kafka_streams_buffered_value),
+        cmocka_unit_test_setup_teardown(window_keys_sort_by_key_bytes_then_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(session_keys_sort_by_key_end_then_start, setup, teardown),
         cmocka_unit_test_setup_teardown(restore_record_puts_the_timestamp_in_front_and_tombstones_delete, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(restore_buffered_record_goes_under_its_buffer_time, setup, teardown),
         cmocka_unit_test(decode_entry_reads_each_layout),
     };
-    return cmocka_run_group_tests_name("store_layout", tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }
