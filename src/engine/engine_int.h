@@ -39,7 +39,8 @@ struct ks_engine {
     ks_val cur_headers;     /* $headers, built on first use */
     int dlq_sent;
     int failed;
-    char fatal[KS_ERRMSG_SIZE];
+    /* errors.tolerance none: the failed record's place (topic, partition, offset, node), then ks__fail's message. */
+    char fatal[KS_ERRMSG_SIZE + 512];
     struct ks_state *st; /* stores, record cache, stream times; NULL for stateless topologies */
 };
 

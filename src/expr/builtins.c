@@ -138,7 +138,7 @@ CF(f_contains)
         ks__expr_dump_trunc(in, b1, sizeof b1);
         ks__expr_dump_trunc(b, b2, sizeof b2);
         return ks__expr_errorf(cx, "%s (%s) and %s (%s) cannot have their containment checked", ks_kind_name(in), b1,
-                          ks_kind_name(b), b2);
+                               ks_kind_name(b), b2);
     }
     *out = ks_bool(contains(in, b));
     return 0;

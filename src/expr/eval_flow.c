@@ -121,7 +121,7 @@ static int run_body_fn(const cont_t *k, ctx_t *cx, ks_val unused)
 }
 
 int ks__expr_bind_pattern(const pattern_t *pat, ctx_t *cx, frame_t *fr, ks_val in, ks_val v, const node_t *body,
-                     const cont_t *k, int pathmode, ks_val path, const pcont_t *pk)
+                          const cont_t *k, int pathmode, ks_val path, const pcont_t *pk)
 {
     if (pat->kind == 'v') {
         ks_val saved = fr->slots[pat->slot];
@@ -343,7 +343,7 @@ static int enter_call(ctx_t *cx)
     if (++cx->depth > MAX_CALL_DEPTH || (size_t)(cx->stack_base - &here) > cx->stack_limit) {
         cx->depth--;
         return ks__expr_errorf(cx, "recursion too deep (more than %d nested calls or %zu bytes of stack)", MAX_CALL_DEPTH,
-                          cx->stack_limit);
+                               cx->stack_limit);
     }
     return 0;
 }

@@ -219,7 +219,7 @@ int ks__expr_call_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const
 int ks__expr_call_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k);
 int ks__expr_to_string(ks_val v, ks_val *out); /* tostring: new reference */
 int ks__expr_bind_pattern(const pattern_t *pat, ctx_t *cx, frame_t *fr, ks_val in, ks_val v, const node_t *body,
-                     const cont_t *k, int pathmode, ks_val path, const pcont_t *pk);
+                          const cont_t *k, int pathmode, ks_val path, const pcont_t *pk);
 
 /* eval_flow.c: evaluators selected by ks__expr_set_evaluators */
 int ks__expr_var_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out);

@@ -45,8 +45,8 @@ static void gen_int(load_t *L, const ks_ynode_t *n, const char *what, int negati
         v = strtoll(n->value, &end, 10);
     if (!end || end == n->value || *end || errno || v > (1LL << 53) || v < (negative_ok ? -(1LL << 53) : 0)) {
         ks__topo_err_at(L, n, "`%s` of `generate` must be %s integer up to 2^53, not %s%s%s", what,
-                   negative_ok ? "an" : "a non-negative", n->kind == KS_YAML_SCALAR ? "`" : "a ",
-                   n->kind == KS_YAML_SCALAR ? n->value : ks_ynode_kind_name(n), n->kind == KS_YAML_SCALAR ? "`" : "");
+                        negative_ok ? "an" : "a non-negative", n->kind == KS_YAML_SCALAR ? "`" : "a ",
+                        n->kind == KS_YAML_SCALAR ? n->value : ks_ynode_kind_name(n), n->kind == KS_YAML_SCALAR ? "`" : "");
         return;
     }
     *out = v;
@@ -111,9 +111,9 @@ ks_proc_t *ks__topo_load_generate(load_t *L, const char *pipe, const ks_ynode_t 
         } else if (strcmp(k, "rate") == 0) {
             if (n->kind != KS_YAML_SCALAR || ks_topology_parse_rate(n->value, &rate))
                 ks__topo_err_at(L, n,
-                           "invalid rate `%s` of `generate`: write records per time unit, e.g. 200/s, 10/m, 5/h "
-                           "(0: as fast as possible)",
-                           n->kind == KS_YAML_SCALAR ? n->value : ks_ynode_kind_name(n));
+                                "invalid rate `%s` of `generate`: write records per time unit, e.g. 200/s, 10/m, 5/h "
+                                "(0: as fast as possible)",
+                                n->kind == KS_YAML_SCALAR ? n->value : ks_ynode_kind_name(n));
         } else if (strcmp(k, "count") == 0) {
             gen_int(L, n, "count", 0, &count);
         } else if (strcmp(k, "seed") == 0) {

@@ -239,7 +239,7 @@ void ks__topo_note_name(load_t *L, const char *name, const ks_ynode_t *at, const
     for (int i = 0; i < L->nnames; i++) {
         if (strcmp(L->names[i].name, name) == 0) {
             ks__topo_err_at(L, at, "duplicate name `%s`: already used by a %s at line %d", name, L->names[i].what,
-                   L->names[i].line);
+                            L->names[i].line);
             return;
         }
     }
@@ -293,9 +293,9 @@ static void hint_unquoted_objects(load_t *L, const ks_ynode_t *pipes)
                 continue;
             char *text = flow_text(arg);
             ks__topo_err_at(L, arg,
-                       "`%s` is read as a YAML mapping, not as a jq expression; to write a jq object, quote the "
-                       "expression: `%s: '%s'`",
-                       text, row->name, text);
+                            "`%s` is read as a YAML mapping, not as a jq expression; to write a jq object, quote the "
+                            "expression: `%s: '%s'`",
+                            text, row->name, text);
             free(text);
         }
     }
@@ -319,7 +319,7 @@ ks_topology_t *ks_topology_load(const char *path, ks_diags_t *diags)
         t->application = ks_xstrdup(app ? app : "");
         if (app && (!*app || strspn(app, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(app)))
             ks__topo_err_at(&L, ks_ynode_get(root, "application"),
-                   "`application` must be a Kafka-legal name (letters, digits, `.`, `_`, `-`), not `%s`", app);
+                            "`application` must be a Kafka-legal name (letters, digits, `.`, `_`, `-`), not `%s`", app);
         const char *desc = scalar(&L, ks_ynode_get(root, "description"), "`description`");
         t->description = desc ? ks_xstrdup(desc) : NULL;
         ks__topo_load_config(&L, ks_ynode_get(root, "config"));

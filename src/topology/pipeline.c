@@ -423,10 +423,10 @@ void ks__topo_load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char
         if (!ks_serde_can_hold(tc->key, KS_OBJECT)) {
             int session = s->key_window == KS_WIN_SESSION;
             ks__topo_err_at(L, to, "topic `%s` has key serde `%s`, which cannot hold the windowed keys ({key, window}) of the %s aggregation before it; declare `%s: {key: %s}` under `topics:` (key serdes that can: json, %s, %s), or turn the key back into a plain one with `map` or `selectKey`",
-                       topic, ks_serde_name(tc->key), session ? "session-windowed" : "windowed", topic,
-                       session ? "session-windowed-string" : "windowed-string",
-                       session ? "session-windowed-string" : "windowed-string",
-                       session ? "session-windowed-long" : "windowed-long");
+                            topic, ks_serde_name(tc->key), session ? "session-windowed" : "windowed", topic,
+                            session ? "session-windowed-string" : "windowed-string",
+                            session ? "session-windowed-string" : "windowed-string",
+                            session ? "session-windowed-long" : "windowed-long");
         }
     }
     ks_proc_t *p = ks__topo_new_proc(L, KS_OP_SINK, ks_op_prefix(KS_OP_SINK, 0), given, at);
@@ -501,7 +501,7 @@ pipe_state_t *ks__topo_load_pipeline(load_t *L, pipe_state_t *ps)
         } else if (!other) {
             char *names = ks__topo_pipe_names(L);
             ks__topo_err_at(L, pn, "`from`: no pipeline named `%s`; pipelines: %s", pn->kind == KS_YAML_SCALAR ? pn->value : "?",
-                       names);
+                            names);
             free(names);
         } else if (other == ps || other->state == 1) {
             ks__topo_err_at(L, pn, "`from` pipeline `%s` makes a cycle of pipelines", pn->value);
@@ -509,10 +509,10 @@ pipe_state_t *ks__topo_load_pipeline(load_t *L, pipe_state_t *ps)
             ks__topo_load_pipeline(L, other);
             if (!other->end)
                 ks__topo_err_at(L, pn, "`from`: pipeline `%s` ends in a `split` or failed to load; it has no single stream",
-                           pn->value);
+                                pn->value);
             else if (other->kind != KS_KSTREAM && other->kind != KS_KTABLE && other->kind != KS_KWTABLE)
                 ks__topo_err_at(L, pn, "`from`: pipeline `%s` ends in %s; continue from a stream or a table", pn->value,
-                           ks_stream_kind_name(other->kind));
+                                ks_stream_kind_name(other->kind));
             else {
                 s.cur = other->end;
                 s.kind = other->kind;

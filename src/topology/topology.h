@@ -108,10 +108,10 @@ typedef struct ks_io_args {
  * written); src/engine/generate.c runs them.
  */
 typedef struct ks_gen_args {
-    int enabled;  /* 1 for a generate source */
-    double rate;  /* records per second; 0: as fast as possible */
+    int enabled;   /* 1 for a generate source */
+    double rate;   /* records per second; 0: as fast as possible */
     int64_t count; /* total records; -1: unbounded */
-    int64_t seed; /* the PRNG seed, also $seed */
+    int64_t seed;  /* the PRNG seed, also $seed */
 } ks_gen_args_t;
 
 /* BRANCH: one branch of a split. */
@@ -155,14 +155,14 @@ typedef struct ks_proc {
     int nchildren;
     struct ks_proc **parents;
     int nparents;
-    int seq;           /* creation order */
-    int add_order;     /* the order Kafka Streams adds the node to its topology (describe's hash-order ties) */
-    char **stores;     /* stores the processor uses */
+    int seq;               /* creation order */
+    int add_order;         /* the order Kafka Streams adds the node to its topology (describe's hash-order ties) */
+    char **stores;         /* stores the processor uses */
     int nstores;
-    char **changelogs; /* the changelog topic of each of `stores` (full names); NULL entries: not logged */
-    int table;         /* FILTER, FILTER_NOT, MAP_VALUES, GROUP_BY, aggregations: works on a table's changes */
-    int is_repartition; /* the SINK, null-key FILTER or SOURCE of an internal repartition topic */
-    ks_step_expr_t e;  /* predicate, mapper, key selector, peek expression, joiner or dynamic topic */
+    char **changelogs;     /* the changelog topic of each of `stores` (full names); NULL entries: not logged */
+    int table;             /* FILTER, FILTER_NOT, MAP_VALUES, GROUP_BY, aggregations: works on a table's changes */
+    int is_repartition;    /* the SINK, null-key FILTER or SOURCE of an internal repartition topic */
+    ks_step_expr_t e;      /* predicate, mapper, key selector, peek expression, joiner or dynamic topic */
     ks_step_expr_t *extra; /* further expressions: aggregate's initializer/aggregator, join key, generate's */
     int nextra;
     /*
