@@ -111,10 +111,14 @@ bench-state: kstreamd
 	bench/state/run.sh
 bench: bench-expr
 
-# The language reference section of man/kstreamd.yaml.5 comes from the schema rows.
+# The language reference section of man/kstreamd.yaml.5 comes from the schema rows; the runtime keys of
+# README.md and man/kstreamd.1 (between their "BEGIN runtime-keys" and "END runtime-keys" lines) from the key
+# rows of src/kafka/runtime.c. tests/run_all.sh checks that all three are current.
 man: kstreamd
 	./kstreamd --help-topology=man > man/kstreamd.yaml.5.body
 	cat man/kstreamd.yaml.5.head man/kstreamd.yaml.5.body man/kstreamd.yaml.5.tail > man/kstreamd.yaml.5
+	./kstreamd --help-config=markdown | man/splice.sh README.md runtime-keys
+	./kstreamd --help-config=man | man/splice.sh man/kstreamd.1 runtime-keys
 
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')
