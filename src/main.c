@@ -70,7 +70,7 @@ int main(int argc, char **argv)
     if (strncmp(cmd, "--help-config", 13) == 0) {
         const char *form = cmd + 13;
         if (strcmp(form, "") == 0 || strcmp(form, "=markdown") == 0 || strcmp(form, "=man") == 0) {
-            ks_runtime_print_reference(stdout, !*form                         ? KS_RUNTIME_DOC_TEXT
+            ks_runtime_print_reference(stdout, !*form                      ? KS_RUNTIME_DOC_TEXT
                                                : strcmp(form, "=man") == 0 ? KS_RUNTIME_DOC_MAN
                                                                            : KS_RUNTIME_DOC_MARKDOWN);
             return 0;

@@ -47,8 +47,10 @@ typedef struct {
  * X(name, type, default, scope, doc, kind, offset, min, max, values). The
  * default is text ("": none); the scope says where the key may be set
  * (ks_runtime_scope_t in runtime.h). `kstreamd --help-config` prints the
- * rows, and `make man` writes them into README.md and man/kstreamd.1.
+ * rows, and `make man` writes them into README.md and man/kstreamd.1. One
+ * row is a few lines, kind and field last: clang-format leaves the table alone.
  */
+/* clang-format off */
 #define KS_RUNTIME_KEYS(X)                                                                                             \
     X("bootstrap.servers", "host:port,...", "", KS_SCOPE_PROCESS,                                                      \
       "Kafka brokers to connect to, or `embedded` for the in-process broker; no default: a run without it is "         \
@@ -58,7 +60,7 @@ typedef struct {
       "Directory of the state stores: `state.dir/<application>/`, one LMDB environment per application.",              \
       K_STRING, OFF(state_dir), 0, 0, NULL)                                                                            \
     X("query.listen", "host:port", "", KS_SCOPE_PROCESS,                                                               \
-      "Address of the HTTP server answering state store queries; not set: no server (nothing serves it yet).",             \
+      "Address of the HTTP server answering state store queries; not set: no server (nothing serves it yet).",         \
       K_LISTEN, OFF(query_listen), 0, 0, NULL)                                                                         \
     X("log.level", "error|warn|info|debug", "info", KS_SCOPE_PROCESS,                                                  \
       "Least severe log message written to stderr.",                                                                   \
@@ -105,6 +107,7 @@ typedef struct {
     X("dlq.topic", "topic", "<application>-dlq", KS_SCOPE_TOPOLOGY,                                                    \
       "The dead-letter topic.",                                                                                        \
       K_CHECKED, 0, 0, 0, NULL)
+/* clang-format on */
 
 #define PUBLIC_ROW(name, type, def, scope, doc, kind, off, min, max, values) {name, type, def, scope, doc},
 #define SPEC_ROW(name, type, def, scope, doc, kind, off, min, max, values) {kind, off, min, max, values},
@@ -582,7 +585,8 @@ int ks_runtime_conf_build(ks_runtime_conf_t *out, const char *env_file, const ks
     ks_buf_t allowed = {0};
     for (int i = 0; i < NKEYS; i++) {
         ks_buf_printf(&allowed, "%s%s", i ? ", " : "", ks_runtime_keys[i].name);
-        if (ks_runtime_keys[i].scope != KS_SCOPE_TOPOLOGY && *ks_runtime_keys[i].def) /* "": none (the field stays NULL) */
+        /* A default of "" is none: the field stays NULL. */
+        if (ks_runtime_keys[i].scope != KS_SCOPE_TOPOLOGY && *ks_runtime_keys[i].def)
             set_key(&b, i, ks_runtime_keys[i].def, NULL);
     }
     b.allowed = allowed.data;
@@ -675,8 +679,7 @@ int ks_runtime_conf_check_together(const ks_runtime_conf_t *confs, ks_topology_t
                         "config key %s: `%s` here, but `%s` for %s (%s): it is one setting for the whole process, "
                         "so the topologies run together must agree; set it the same in both, or run them as separate "
                         "processes",
-                        key, k == j ? other : first, k == j ? first : other, ts[o]->file,
-                        ts[o]->application);
+                        key, k == j ? other : first, k == j ? first : other, ts[o]->file, ts[o]->application);
             break;
         }
     }
