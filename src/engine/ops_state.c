@@ -365,7 +365,6 @@ int ks__st_sup_log(ks_engine_t *e)
 static int on_sup_entry(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 {
     pstate_t *ps = ud;
-    (void)v;
     if (kl < 8 || vl < 17)
         return 0;
     sup_put(ps, sup_hash((const char *)k + 8, kl - 8), ks__st_get_be64(k));

@@ -25,8 +25,6 @@ typedef struct purge {
 
 static int on_purge(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 {
-    (void)v;
-    (void)vl;
     purge_t *pg = ud;
     if (kl < 9)
         return 0;
