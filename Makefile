@@ -17,7 +17,7 @@ KSTREAMD ?= ./kstreamd
 DEBIAN_PKGS := build-essential pkg-config clang libclang-rt-14-dev \
 	libjq-dev jq libonig-dev libcmocka-dev \
 	librdkafka-dev libyaml-dev liblmdb-dev libuv1-dev libcjson-dev \
-	curl python3 graphviz strace
+	curl python3 graphviz strace clang-format
 
 
 .PHONY: demo man all deps test unit-test corpus-test fuzz-test fuzz asan bench bench-expr bench-state format format-check clean
@@ -111,16 +111,20 @@ bench-state: kstreamd
 	bench/state/run.sh
 bench: bench-expr
 
-# The language reference section of man/kstreamd.yaml.5 comes from the schema rows.
+# The language reference section of man/kstreamd.yaml.5 comes from the schema rows; the runtime keys of
+# README.md and man/kstreamd.1 (between their "BEGIN runtime-keys" and "END runtime-keys" lines) from the key
+# rows of src/kafka/runtime.c. tests/run_all.sh checks that all three are current.
 man: kstreamd
 	./kstreamd --help-topology=man > man/kstreamd.yaml.5.body
 	cat man/kstreamd.yaml.5.head man/kstreamd.yaml.5.body man/kstreamd.yaml.5.tail > man/kstreamd.yaml.5
+	./kstreamd --help-config=markdown | man/splice.sh README.md runtime-keys
+	./kstreamd --help-config=man | man/splice.sh man/kstreamd.1 runtime-keys
 
+# ---- formatting: .clang-format is the house style; the check runs in make test (tests/run_all.sh) ----
 format:
-	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')
+	clang-format -i $$(tests/format/check.sh --files)
 format-check:
-	@command -v clang-format >/dev/null || { echo "format-check: clang-format not installed"; exit 0; }; \
-	clang-format --dry-run $$(git ls-files 'src/*.c' 'src/*.h') 2>&1 | head -20
+	@tests/format/check.sh
 
 clean:
 	rm -rf build build-asan kstreamd

@@ -10,6 +10,7 @@
 #include "cli/eval_cmd.h"
 #include "cli/lint_cmd.h"
 #include "cli/topology_cmd.h"
+#include "kafka/runtime.h"
 #include "topology/schema.h"
 
 #define KS_VERSION "0.1.0"
@@ -39,6 +40,8 @@ static void usage(FILE *f)
           "      --explain tells whether it runs natively or on the libjq fallback\n"
           "  kstreamd --help-topology\n"
           "      the topology language reference\n"
+          "  kstreamd --help-config\n"
+          "      the runtime configuration keys (-E, config:, --set)\n"
           "  kstreamd --help | --version\n"
           "\n"
           "exit codes: 0 success, 1 runtime failure, 2 usage or configuration error\n",
@@ -63,6 +66,15 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "--help-topology") == 0 || strcmp(cmd, "--help-topology=man") == 0) {
         ks_schema_print_reference(stdout, cmd[15] == '=');
         return 0;
+    }
+    if (strncmp(cmd, "--help-config", 13) == 0) {
+        const char *form = cmd + 13;
+        if (strcmp(form, "") == 0 || strcmp(form, "=markdown") == 0 || strcmp(form, "=man") == 0) {
+            ks_runtime_print_reference(stdout, !*form                      ? KS_RUNTIME_DOC_TEXT
+                                               : strcmp(form, "=man") == 0 ? KS_RUNTIME_DOC_MAN
+                                                                           : KS_RUNTIME_DOC_MARKDOWN);
+            return 0;
+        }
     }
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
         usage(stdout);

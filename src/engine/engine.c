@@ -57,7 +57,6 @@ int ks__flight_value(ks_engine_t *e, flight_t *f, ks_val *out)
 
 int ks__eval_field(ks_engine_t *e, flight_t *f, const ks_step_expr_t *x, ks_val *out)
 {
-    (void)e;
     const char *name = ks_expr_field(x->expr);
     if (!name || f->value.kind != KS_INVALID || f->value_serde != KS_SERDE_JSON || !f->vraw || f->value_changed)
         return 0;

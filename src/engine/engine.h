@@ -16,6 +16,15 @@
  * counted; with `errors.tolerance: none` ks_engine_process fails instead.
  *
  * One engine serves one thread.
+ *
+ * @locality: every ks_engine_* function runs on the thread that owns the
+ * engine (a Kafka stream thread; the test driver's or the command line's
+ * thread), and the callbacks of ks_engine_ops_t are called on it, within
+ * ks_engine_process and ks_engine_flush. ks_topology_has_state may be
+ * called from any thread: it only reads the topology.
+ * @ownership: a record passed in is borrowed for the call (what the engine
+ * keeps, in its record cache or stores, it copies); a record passed out
+ * through emit is the engine's, valid during the call only.
  */
 #ifndef KS_ENGINE_H
 #define KS_ENGINE_H
@@ -68,6 +77,8 @@ typedef struct ks_engine ks_engine_t;
  * Prepares an engine for a topology (borrowed: it must outlive the engine).
  * Returns NULL with a message in err when the topology uses operators this
  * engine cannot run.
+ * @ownership the engine is the caller's (ks_engine_free); `*ops` is copied;
+ *            `ud` is kept, borrowed, and passed to every callback.
  */
 ks_engine_t *ks_engine_new(const ks_topology_t *t, const ks_engine_ops_t *ops, void *ud, char *err, size_t errlen);
 void ks_engine_free(ks_engine_t *e);
@@ -75,9 +86,11 @@ void ks_engine_free(ks_engine_t *e);
 /*
  * Processes one input record read from rec->topic. Returns 0; or -1
  * when the record failed and errors.tolerance is none (the message is in err).
+ * @ownership borrows `rec` for the call; outputs are emitted within it.
  */
 int ks_engine_process(ks_engine_t *e, const ks_record_t *rec, char *err, size_t errlen);
 
+/* The counters, borrowed: they live in the engine, read on its thread (the progress line's timer). */
 const ks_engine_stats_t *ks_engine_stats(const ks_engine_t *e);
 
 /*
@@ -97,6 +110,10 @@ const ks_engine_stats_t *ks_engine_stats(const ks_engine_t *e);
  * transaction, with the checkpoints set through ks_store_set_checkpoint).
  * ks_engine_commit_stores alone may also be called after any processing
  * batch, to keep LMDB transactions short.
+ *
+ * @ownership `stores` is borrowed: the caller's handle, of the engine's own
+ * thread, open until the engine is freed (the drivers free the engine,
+ * then close the stores).
  */
 struct ks_stores;
 int ks_topology_has_state(const ks_topology_t *t);

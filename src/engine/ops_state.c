@@ -426,7 +426,6 @@ int ks__st_sup_log(ks_engine_t *e)
 static int on_sup_entry(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 {
     pstate_t *ps = ud;
-    (void)v;
     if (kl < KS__ST_SUP_KEY_HDR || vl < KS__ST_SUP_VALUE_MIN)
         return 0;
     sup_put(ps, sup_hash((const char *)k + KS__ST_SUP_KEY_HDR, kl - KS__ST_SUP_KEY_HDR), ks__st_sup_btime(k));

@@ -25,8 +25,6 @@ typedef struct purge {
 
 static int on_purge(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 {
-    (void)v;
-    (void)vl;
     purge_t *pg = ud;
     int64_t t;
     if (ks__st_window_key_segment_time(k, kl, pg->session, &t) || t >= pg->before)

@@ -15,11 +15,9 @@
 
 
 #define CF(name) static int name(ctx_t *cx, ks_val in, const ks_val *args, ks_val *out)
-#define UNUSED (void)cx, (void)in, (void)args
 
 CF(f_length)
 {
-    UNUSED;
     switch (in.kind) {
     case KS_NULL: *out = ks_num(0); return 0;
     case KS_NUMBER: *out = ks_num(fabs(ks_num_get(in))); return 0;
@@ -38,7 +36,6 @@ CF(f_length)
 
 CF(f_utf8bytelength)
 {
-    UNUSED;
     if (in.kind != KS_STRING)
         return ks__expr_type_error(cx, in, "only strings have UTF-8 byte length");
     *out = ks_num(ks_str_len(in));
@@ -47,14 +44,12 @@ CF(f_utf8bytelength)
 
 CF(f_not)
 {
-    UNUSED;
     *out = ks_bool(!ks_is_truthy(in));
     return 0;
 }
 
 CF(f_type)
 {
-    UNUSED;
     *out = ks_str_cstr(ks_kind_name(in));
     return 0;
 }
@@ -82,12 +77,11 @@ static int keys_impl(ctx_t *cx, ks_val in, ks_val *out, int sorted)
     return ks__expr_type_error(cx, in, "has no keys");
 }
 
-CF(f_keys) { UNUSED; return keys_impl(cx, in, out, 1); }
-CF(f_keys_unsorted) { UNUSED; return keys_impl(cx, in, out, 0); }
+CF(f_keys) { return keys_impl(cx, in, out, 1); }
+CF(f_keys_unsorted) { return keys_impl(cx, in, out, 0); }
 
 CF(f_has)
 {
-    UNUSED;
     ks_val k = args[0];
     if (in.kind == KS_OBJECT && k.kind == KS_STRING) {
         *out = ks_bool(ks_obj_get(in, ks_str_data(k), ks_str_len(k)) != NULL);
@@ -131,7 +125,6 @@ static int contains(ks_val a, ks_val b)
 
 CF(f_contains)
 {
-    UNUSED;
     ks_val b = args[0];
     if (in.kind != b.kind) {
         char b1[15], b2[15];
@@ -146,7 +139,6 @@ CF(f_contains)
 
 CF(f_add)
 {
-    UNUSED;
     if (in.kind == KS_OBJECT || in.kind == KS_ARRAY) {
         ks_val acc = ks_null();
         size_t n = in.kind == KS_ARRAY ? ks_arr_len(in) : ks_obj_len(in);
@@ -166,12 +158,11 @@ CF(f_add)
     return ks__expr_errorf(cx, "Cannot iterate over %s (%s)", ks_kind_name(in), b);
 }
 
-CF(f_tostring) { UNUSED; return ks__expr_to_string(in, out); }
-CF(f_tojson) { UNUSED; return ks__expr_tojson(in, out); }
+CF(f_tostring) { return ks__expr_to_string(in, out); }
+CF(f_tojson) { return ks__expr_tojson(in, out); }
 
 CF(f_fromjson)
 {
-    UNUSED;
     if (in.kind != KS_STRING)
         return ks__expr_type_error(cx, in, "only strings can be parsed");
     char err[160];
@@ -182,7 +173,6 @@ CF(f_fromjson)
 
 CF(f_tonumber)
 {
-    UNUSED;
     if (in.kind == KS_NUMBER) {
         *out = in;
         return 0;
@@ -209,13 +199,11 @@ static int raise_value(ctx_t *cx, ks_val v)
 
 static int raise_fn(const cont_t *k, ctx_t *cx, ks_val v)
 {
-    (void)k;
     return raise_value(cx, v);
 }
 
 static int n_error(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
 {
-    (void)k;
     if (call->nargs == 0)
         return raise_value(cx, in);
     cont_t rk = {raise_fn};
@@ -233,7 +221,6 @@ static int need_array(ctx_t *cx, ks_val v, const char *what)
 
 CF(f_sort)
 {
-    UNUSED;
     if (need_array(cx, in, "cannot be sorted, as it is not an array"))
         return RC_ERROR;
     ks_val r = ks_val_retain(in);
@@ -276,7 +263,6 @@ static keyed_t *sort_keyed(ctx_t *cx, ks_val in, ks_val keys, const char *what)
 
 CF(f_sort_by_impl)
 {
-    UNUSED;
     keyed_t *k = sort_keyed(cx, in, args[0], "cannot be sorted, as it is not an array");
     if (!k)
         return RC_ERROR;
@@ -292,7 +278,6 @@ CF(f_sort_by_impl)
 
 CF(f_group_by_impl)
 {
-    UNUSED;
     keyed_t *k = sort_keyed(cx, in, args[0], "cannot be grouped, as it is not an array");
     if (!k)
         return RC_ERROR;
@@ -315,7 +300,6 @@ CF(f_group_by_impl)
 
 CF(f_unique_by_impl)
 {
-    UNUSED;
     keyed_t *k = sort_keyed(cx, in, args[0], "cannot be grouped, as it is not an array");
     if (!k)
         return RC_ERROR;
@@ -349,14 +333,13 @@ static int minmax_by(ctx_t *cx, ks_val in, ks_val keys, int want_max, ks_val *ou
     return 0;
 }
 
-CF(f_min_by_impl) { UNUSED; return minmax_by(cx, in, args[0], 0, out); }
-CF(f_max_by_impl) { UNUSED; return minmax_by(cx, in, args[0], 1, out); }
-CF(f_min) { UNUSED; return minmax_by(cx, in, in, 0, out); }
-CF(f_max) { UNUSED; return minmax_by(cx, in, in, 1, out); }
+CF(f_min_by_impl) { return minmax_by(cx, in, args[0], 0, out); }
+CF(f_max_by_impl) { return minmax_by(cx, in, args[0], 1, out); }
+CF(f_min) { return minmax_by(cx, in, in, 0, out); }
+CF(f_max) { return minmax_by(cx, in, in, 1, out); }
 
 CF(f_unique)
 {
-    UNUSED;
     return f_unique_by_impl(cx, in, &in, out);
 }
 
@@ -364,19 +347,16 @@ CF(f_unique)
 
 CF(f_getpath)
 {
-    UNUSED;
     return ks__expr_getpath(cx, in, args[0], out);
 }
 
 CF(f_setpath)
 {
-    UNUSED;
     return ks__expr_setpath(cx, ks_val_retain(in), args[0], 0, ks_val_retain(args[1]), out);
 }
 
 CF(f_delpaths)
 {
-    UNUSED;
     return ks__expr_delpaths(cx, ks_val_retain(in), args[0], out);
 }
 
@@ -405,19 +385,16 @@ static int getpath_npath(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, 
 
 static int n_empty(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
 {
-    (void)call, (void)cx, (void)fr, (void)in, (void)k;
     return RC_OK;
 }
 
 static int p_empty(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
 {
-    (void)call, (void)cx, (void)fr, (void)in, (void)path, (void)k;
     return RC_OK;
 }
 
 static int p_error(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
 {
-    (void)path, (void)k;
     return n_error(call, cx, fr, in, NULL);
 }
 
@@ -470,7 +447,6 @@ typedef struct map_k {
 
 static int map_push_fn(const cont_t *k, ctx_t *cx, ks_val v)
 {
-    (void)cx;
     ks_arr_push(((const map_k_t *)(const void *)k)->arr, ks_val_retain(v));
     return 0;
 }
@@ -643,7 +619,6 @@ static int debug_emit(ctx_t *cx, ks_val in, const cont_t *k)
 
 static int n_debug(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
 {
-    (void)call, (void)fr;
     return debug_emit(cx, in, k);
 }
 

@@ -7,7 +7,6 @@
 #include "expr_int.h"
 
 #define CF(name) static int name(ctx_t *cx, ks_val in, const ks_val *args, ks_val *out)
-#define UNUSED (void)cx, (void)in, (void)args
 
 
 /* ---- math ---- */
@@ -23,7 +22,6 @@ static int num_arg(ctx_t *cx, ks_val v, double *d)
 #define MATH1(name, expr)                 \
     CF(f_##name)                          \
     {                                     \
-        UNUSED;                           \
         double x = 0;                     \
         if (num_arg(cx, in, &x))          \
             return RC_ERROR;              \
@@ -68,7 +66,6 @@ MATH1(log1p, log1p(x))
 
 CF(f_frexp)
 {
-    UNUSED;
     double x = 0;
     if (num_arg(cx, in, &x))
         return RC_ERROR;
@@ -83,7 +80,6 @@ CF(f_frexp)
 
 CF(f_modf)
 {
-    UNUSED;
     double x = 0;
     if (num_arg(cx, in, &x))
         return RC_ERROR;
@@ -99,7 +95,6 @@ CF(f_modf)
 #define MATH2(name, expr)                                            \
     CF(f_##name)                                                     \
     {                                                                \
-        UNUSED;                                                      \
         double a = 0, b = 0;                                         \
         if (num_arg(cx, args[0], &a) || num_arg(cx, args[1], &b))    \
             return RC_ERROR;                                         \
@@ -119,7 +114,6 @@ MATH2(hypot, hypot(a, b))
 
 CF(f_fma)
 {
-    UNUSED;
     double a = 0, b = 0, c = 0;
     if (num_arg(cx, args[0], &a) || num_arg(cx, args[1], &b) || num_arg(cx, args[2], &c))
         return RC_ERROR;
@@ -129,7 +123,6 @@ CF(f_fma)
 
 CF(f_pow)
 {
-    UNUSED;
     double a = 0, b = 0;
     if (num_arg(cx, args[0], &a) || num_arg(cx, args[1], &b))
         return RC_ERROR;
@@ -139,7 +132,6 @@ CF(f_pow)
 
 CF(f_atan2)
 {
-    UNUSED;
     double a = 0, b = 0;
     if (num_arg(cx, args[0], &a) || num_arg(cx, args[1], &b))
         return RC_ERROR;
@@ -147,12 +139,11 @@ CF(f_atan2)
     return 0;
 }
 
-CF(f_infinite) { UNUSED; *out = ks_num(INFINITY); return 0; }
-CF(f_nan) { UNUSED; *out = ks_num(NAN); return 0; }
+CF(f_infinite) { *out = ks_num(INFINITY); return 0; }
+CF(f_nan) { *out = ks_num(NAN); return 0; }
 
 CF(f_isinfinite)
 {
-    UNUSED;
     double x = 0;
     if (num_arg(cx, in, &x))
         return RC_ERROR;
@@ -162,7 +153,6 @@ CF(f_isinfinite)
 
 CF(f_isnan)
 {
-    UNUSED;
     double x = 0;
     if (num_arg(cx, in, &x))
         return RC_ERROR;
@@ -172,7 +162,6 @@ CF(f_isnan)
 
 CF(f_isnormal)
 {
-    UNUSED;
     double x = 0;
     if (num_arg(cx, in, &x))
         return RC_ERROR;
@@ -182,7 +171,6 @@ CF(f_isnormal)
 
 CF(f_now)
 {
-    UNUSED;
     struct timeval tv;
     gettimeofday(&tv, NULL);
     *out = ks_num((double)tv.tv_sec + (double)tv.tv_usec / 1e6);

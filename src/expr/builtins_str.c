@@ -13,7 +13,6 @@
 #include "expr_int.h"
 
 #define CF(name) static int name(ctx_t *cx, ks_val in, const ks_val *args, ks_val *out)
-#define UNUSED (void)cx, (void)in, (void)args
 
 
 int ks__expr_tojson(ks_val v, ks_val *out)
@@ -27,7 +26,6 @@ int ks__expr_tojson(ks_val v, ks_val *out)
 
 CF(f_startswith)
 {
-    UNUSED;
     if (in.kind != KS_STRING || args[0].kind != KS_STRING)
         return ks__expr_errorf(cx, "startswith() requires string inputs");
     size_t n = ks_str_len(args[0]);
@@ -37,7 +35,6 @@ CF(f_startswith)
 
 CF(f_endswith)
 {
-    UNUSED;
     if (in.kind != KS_STRING || args[0].kind != KS_STRING)
         return ks__expr_errorf(cx, "endswith() requires string inputs");
     size_t n = ks_str_len(args[0]), l = ks_str_len(in);
@@ -47,7 +44,6 @@ CF(f_endswith)
 
 CF(f_ltrimstr)
 {
-    UNUSED;
     if (in.kind == KS_STRING && args[0].kind == KS_STRING) {
         size_t n = ks_str_len(args[0]);
         if (ks_str_len(in) >= n && memcmp(ks_str_data(in), ks_str_data(args[0]), n) == 0) {
@@ -61,7 +57,6 @@ CF(f_ltrimstr)
 
 CF(f_rtrimstr)
 {
-    UNUSED;
     if (in.kind == KS_STRING && args[0].kind == KS_STRING) {
         size_t n = ks_str_len(args[0]), l = ks_str_len(in);
         if (l >= n && memcmp(ks_str_data(in) + l - n, ks_str_data(args[0]), n) == 0) {
@@ -75,7 +70,6 @@ CF(f_rtrimstr)
 
 CF(f_explode)
 {
-    UNUSED;
     if (in.kind != KS_STRING)
         return ks__expr_errorf(cx, "explode input must be a string");
     ks_val r = ks_arr_new(ks_str_len(in));
@@ -92,7 +86,6 @@ CF(f_explode)
 
 CF(f_implode)
 {
-    UNUSED;
     if (in.kind != KS_ARRAY)
         return ks__expr_errorf(cx, "implode input must be an array");
     ks_buf_t b = {0};
@@ -128,14 +121,13 @@ static int case_map(ctx_t *cx, ks_val in, ks_val *out, int upper)
     return 0;
 }
 
-CF(f_ascii_downcase) { UNUSED; return case_map(cx, in, out, 0); }
-CF(f_ascii_upcase) { UNUSED; return case_map(cx, in, out, 1); }
+CF(f_ascii_downcase) { return case_map(cx, in, out, 0); }
+CF(f_ascii_upcase) { return case_map(cx, in, out, 1); }
 
 ks_val ks__expr_str_split(ks_val s, ks_val sep);
 
 CF(f_split1)
 {
-    UNUSED;
     if (in.kind != KS_STRING || args[0].kind != KS_STRING)
         return ks__expr_errorf(cx, "split input and separator must be strings");
     *out = ks__expr_str_split(in, args[0]);
@@ -145,7 +137,6 @@ CF(f_split1)
 /* Byte offsets of a substring, as jq 1.6's _strindices reports them. */
 CF(f_strindices)
 {
-    UNUSED;
     if (in.kind != KS_STRING || args[0].kind != KS_STRING)
         return ks__expr_errorf(cx, "_strindices requires string inputs");
     ks_val r = ks_arr_new(4);
@@ -181,7 +172,6 @@ typedef struct name_ctx {
 
 static int name_iter(const UChar *name, const UChar *name_end, int ngroups, int *groups, regex_t *reg, void *arg)
 {
-    (void)reg;
     ks_val *caps = ((name_ctx_t *)arg)->captures;
     for (int i = 0; i < ngroups; i++) {
         int g = groups[i] - 1;
@@ -196,7 +186,6 @@ static int name_iter(const UChar *name, const UChar *name_end, int ngroups, int 
 
 CF(f_match_impl)
 {
-    UNUSED;
     ks_val re = args[0], mods = args[1];
     int test = args[2].kind == KS_TRUE, global = 0;
     if (in.kind != KS_STRING)
@@ -516,7 +505,6 @@ static int val_to_tm(ks_val v, struct tm *tm)
 
 CF(f_gmtime)
 {
-    UNUSED;
     if (in.kind != KS_NUMBER)
         return ks__expr_errorf(cx, "gmtime() requires numeric inputs");
     double f = ks_num_get(in);
@@ -532,7 +520,6 @@ CF(f_gmtime)
 
 CF(f_mktime)
 {
-    UNUSED;
     if (in.kind != KS_ARRAY)
         return ks__expr_errorf(cx, "mktime requires array inputs");
     if (ks_arr_len(in) < 6)
@@ -549,7 +536,6 @@ CF(f_mktime)
 
 CF(f_strftime)
 {
-    UNUSED;
     ks_val t = in;
     ks_val tmp = ks_invalid();
     if (in.kind == KS_NUMBER) {
@@ -608,7 +594,6 @@ static void set_tm_yday(struct tm *tm)
 
 CF(f_strptime)
 {
-    UNUSED;
     if (in.kind != KS_STRING || args[0].kind != KS_STRING)
         return ks__expr_errorf(cx, "strptime/1 requires string inputs and arguments");
     struct tm tm;

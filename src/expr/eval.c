@@ -91,7 +91,6 @@ typedef struct first_k {
 
 static int first_fn(const cont_t *k, ctx_t *cx, ks_val v)
 {
-    (void)cx;
     *CONT(first_k_t, k)->out = ks_val_retain(v);
     return RC_BREAK;
 }
@@ -257,20 +256,17 @@ int ks__expr_iterate(ctx_t *cx, ks_val t, const cont_t *k)
 
 static int identity_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
 {
-    (void)n, (void)cx, (void)fr;
     *out = ks_val_retain(in);
     return 0;
 }
 
 static int identity_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
 {
-    (void)n, (void)fr;
     return k->fn(k, cx, in);
 }
 
 static int literal_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
 {
-    (void)cx, (void)fr, (void)in;
     *out = n->konst; /* static: no count */
     return 0;
 }
@@ -569,7 +565,6 @@ static int alt_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const co
     int any = 0, downstream = 0;
     alt_k_t ak = {{alt_fn}, k, &any, &downstream};
     int rc = n->a->eval(n->a, cx, fr, in, &ak.base);
-    (void)downstream;
     if (rc || any)
         return rc;
     return n->b->eval(n->b, cx, fr, in, k);

@@ -118,7 +118,6 @@ int ks__expr_string_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks
 
 int ks__expr_format_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
 {
-    (void)fr;
     return ks__expr_format(cx, n->name, in, out);
 }
 
@@ -129,7 +128,6 @@ typedef struct collect_k {
 
 static int collect_fn(const cont_t *k, ctx_t *cx, ks_val v)
 {
-    (void)cx;
     ks_arr_push(CONT(collect_k_t, k)->arr, ks_val_retain(v));
     return 0;
 }

@@ -16,7 +16,6 @@
 
 int ks__expr_var_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
 {
-    (void)cx, (void)in;
     ks_val v = ks__expr_frame_up(fr, n->hops)->slots[n->slot];
     *out = v.kind == KS_INVALID ? ks_null() : ks_val_retain(v);
     return 0;
@@ -54,7 +53,6 @@ typedef struct bind_next_k {
 
 static int bind_sub_done(const cont_t *k, ctx_t *cx, ks_val unused)
 {
-    (void)unused;
     const bind_next_k_t *nk = CONT(bind_next_k_t, k);
     return bind_entries(nk->outer, cx, nk->i + 1);
 }
@@ -116,7 +114,6 @@ typedef struct body_k {
 
 static int run_body_fn(const cont_t *k, ctx_t *cx, ks_val unused)
 {
-    (void)unused;
     return bind_body(CONT(body_k_t, k)->bk, cx);
 }
 
@@ -193,7 +190,6 @@ typedef struct acc_k {
 
 static int acc_set_fn(const cont_t *k, ctx_t *cx, ks_val v)
 {
-    (void)cx;
     ks_val *acc = CONT(acc_k_t, k)->acc;
     ks_val_release(*acc);
     *acc = ks_val_retain(v);
@@ -210,7 +206,6 @@ typedef struct reduce_k {
 
 static int reduce_update_fn(const cont_t *k, ctx_t *cx, ks_val unused)
 {
-    (void)unused;
     const reduce_k_t *rk = CONT(reduce_k_t, k);
     ks_val cur = *rk->acc;
     *rk->acc = ks_null();
@@ -266,7 +261,6 @@ static int foreach_state_fn(const cont_t *k, ctx_t *cx, ks_val v)
 
 static int foreach_update_fn(const cont_t *k, ctx_t *cx, ks_val unused)
 {
-    (void)unused;
     const reduce_k_t *rk = CONT(reduce_k_t, k);
     ks_val cur = *rk->acc;
     *rk->acc = ks_null();
@@ -330,7 +324,6 @@ int ks__expr_label_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, cons
 
 int ks__expr_break_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
 {
-    (void)in, (void)k;
     cx->break_id = ks__expr_frame_up(fr, n->hops)->slots[n->slot].d;
     return RC_BREAK;
 }

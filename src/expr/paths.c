@@ -38,7 +38,6 @@ typedef struct invalid_k {
 
 static int invalid_fn(const cont_t *k, ctx_t *cx, ks_val v)
 {
-    (void)k;
     char b[30];
     ks__expr_dump_trunc(v, b, sizeof b);
     return ks__expr_errorf(cx, "Invalid path expression with result %s", b);
@@ -54,7 +53,6 @@ int ks__expr_path_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_va
 
 static int identity_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
 {
-    (void)n, (void)fr;
     return k->fn(k, cx, in, path);
 }
 
@@ -318,7 +316,6 @@ static int label_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val
 
 static int break_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
 {
-    (void)path, (void)k;
     return n->eval(n, cx, fr, in, NULL);
 }
 
@@ -363,7 +360,6 @@ typedef struct topath_k {
 
 static int topath_fn(const pcont_t *k, ctx_t *cx, ks_val v, ks_val path)
 {
-    (void)v;
     const cont_t *next = PCONT(topath_k_t, k)->next;
     return next->fn(next, cx, path);
 }
@@ -638,7 +634,6 @@ typedef struct gather_k {
 
 static int gather_fn(const cont_t *k, ctx_t *cx, ks_val path)
 {
-    (void)cx;
     ks_arr_push(((const gather_k_t *)(const void *)k)->paths, ks_val_retain(path));
     return 0;
 }

@@ -256,7 +256,6 @@ static void drain_consumer(stream_thread_t *st)
 
 void ks__on_consumer_event(uv_poll_t *h, int status, int events)
 {
-    (void)status, (void)events;
     stream_thread_t *st = h->data;
     uint64_t v;
     if (read(st->cfd, &v, sizeof v) < 0 && errno != EAGAIN)

@@ -9,6 +9,12 @@
  * Every function declared here runs on the stream thread's own loop thread
  * (librdkafka's callbacks too: they are served by rd_kafka_poll and
  * rd_kafka_consumer_poll on that thread), unless it says otherwise.
+ *
+ * @ownership: `st` (or the `ud`, `opaque` or handle's data that holds it) is
+ * always the calling thread's own stream_thread_t, borrowed; it lives until
+ * ks_kafka_run returns. A function keeps no other pointer it is given, and
+ * librdkafka's lists and messages passed to a callback stay librdkafka's,
+ * unless the function says otherwise.
  */
 #ifndef KS_KAFKA_DRIVER_INT_H
 #define KS_KAFKA_DRIVER_INT_H
@@ -118,18 +124,32 @@ typedef struct stream_thread {
  * A fatal error of the thread: logs "<thread>: <message>" the first time,
  * marks the thread failed (exit code 1) and stops every thread of the
  * process, the others gracefully.
+ * @locality `st`'s own thread, which alone writes its fields; the stop it
+ *           sends the other threads is thread-safe (uv_async_send).
  */
 void ks__thread_fail(stream_thread_t *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* produce.c */
 
-/* The engine's output callback: produces the record (waiting for deliveries past the emit limits). */
+/*
+ * The engine's output callback: produces the record (waiting for deliveries past the emit limits).
+ * @ownership borrows `r` for the call: librdkafka copies its key, value and headers (RD_KAFKA_MSG_F_COPY).
+ * @locality inside ks_engine_process and ks_engine_flush; while the queue is long it serves the producer
+ *           (rd_kafka_poll), so ks__dr_cb may run within it.
+ */
 void ks__on_emit(void *ud, const ks_record_t *r);
-/* The engine's peek callback: logs the line. */
+/* The engine's peek callback: logs the line. @ownership borrows `node` and `line` for the call. */
 void ks__on_peek(void *ud, const char *node, const char *line);
-/* The producer's delivery report callback: counts the queue down, notes delivered changelog offsets. */
+/*
+ * The producer's delivery report callback: counts the queue down, notes delivered changelog offsets.
+ * @locality served by rd_kafka_poll on this thread (ks__on_producer_event, ks__on_emit, the commit's flush).
+ * @ownership `m` is librdkafka's, borrowed for the call; its topic name is copied into st->cl_done.
+ */
 void ks__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
-/* Asks for the metadata of every output topic known in advance, with a topic handle for each. */
+/*
+ * Asks for the metadata of every output topic known in advance, with a topic handle for each.
+ * @ownership the handles are st's (out_topics, emit_topics), destroyed by close_all.
+ */
 void ks__warm_producer(stream_thread_t *st);
 /* The producer queue's fd: serves delivery reports, resumes and unholds consumption when the queue is short. */
 void ks__on_producer_event(uv_poll_t *h, int status, int events);
@@ -151,14 +171,21 @@ void ks__on_commit_timer(uv_timer_t *h);
 
 /* Every second: the sample lines, and a poll of the consumer (max.poll.interval.ms). */
 void ks__on_poll_timer(uv_timer_t *h);
-/* The consumer's rebalance callback: restores the assigned tasks' stores; commits before a revocation. */
+/*
+ * The consumer's rebalance callback: restores the assigned tasks' stores; commits before a revocation.
+ * @locality served by rd_kafka_consumer_poll on this thread; blocks while the stores restore.
+ * @ownership `parts` is librdkafka's, borrowed for the call (rd_kafka_assign copies it).
+ */
 void ks__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque);
 /* The consumer queue's fd: drains the queue. */
 void ks__on_consumer_event(uv_poll_t *h, int status, int events);
 
 /* purge.c */
 
-/* Called with the offsets just committed: those of repartition topics are remembered for the next purge. */
+/*
+ * Called with the offsets just committed: those of repartition topics are remembered for the next purge.
+ * @ownership borrows `committed`: its offsets are copied into st->purge_offsets.
+ */
 void ks__note_committed(stream_thread_t *st, const rd_kafka_topic_partition_list_t *committed);
 /* After a commit: asks to delete the committed records of repartition topics, at most once an interval. */
 void ks__purge_repartition(stream_thread_t *st);
@@ -167,7 +194,7 @@ void ks__purge_close(stream_thread_t *st);
 
 /* sample.c */
 
-/* ks__on_emit: copies the record if its topic's sample asked for one. */
+/* ks__on_emit: copies the record if its topic's sample asked for one. @ownership borrows `r`; copies its bytes. */
 void ks__sample_capture(stream_thread_t *st, const ks_record_t *r);
 /* Every log.sample.interval.ms (from the 1 s poll timer): one line per output topic that had a record. */
 void ks__sample_tick(stream_thread_t *st);

@@ -9,6 +9,10 @@
  * (only those); partitions being revoked are committed first the same way.
  * SIGINT/SIGTERM stop fetching, finish what was fetched, flush, commit and
  * close; a second signal exits at once.
+ *
+ * Each function below says, as librdkafka's headers do, which thread may
+ * call it (@locality) and what becomes of the pointers it is given and
+ * returns (@ownership).
  */
 #ifndef KS_KAFKA_H
 #define KS_KAFKA_H
@@ -23,6 +27,13 @@
  * confs[0], the caller having checked that all agree.
  * Returns the process exit code: 0 after a graceful stop, 1 on a runtime
  * failure (the message is printed), 2 on a configuration error.
+ *
+ * @locality the main thread, once: it starts the stream threads, serves
+ *           SIGINT and SIGTERM on its own loop and returns when all have
+ *           ended.
+ * @ownership borrows `ts` and `confs`: the stream threads read them, so
+ *            they must stay alive and unchanged until the call returns;
+ *            nothing is freed.
  */
 int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *confs);
 
@@ -32,6 +43,10 @@ int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *confs);
  * both clients without bootstrap.servers, which connects to nothing.
  * Returns 0, or -1 with librdkafka's message. Called by --validate and
  * before running.
+ *
+ * @locality any thread (the main thread calls it); the clients it makes are
+ *           destroyed before it returns.
+ * @ownership borrows `t` and `conf` for the call; writes `err`.
  */
 int ks_kafka_check_clients(const ks_topology_t *t, const ks_runtime_conf_t *conf, char *err, size_t errlen);
 

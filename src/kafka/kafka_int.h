@@ -1,5 +1,7 @@
 /*
- * kafka_int.h: shared between the Kafka driver's files.
+ * kafka_int.h: shared between the Kafka driver's files. @locality says which
+ * thread may call a function, @ownership what becomes of its pointers (see
+ * kafka.h).
  */
 #ifndef KS_KAFKA_INT_H
 #define KS_KAFKA_INT_H
@@ -12,7 +14,13 @@
 /* librdkafka's log callback: its lines through ks_log, with its syslog level mapped to ours. */
 void ks__rk_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 
-/* A client configuration with bootstrap.servers and the pass-through properties set. */
+/*
+ * A client configuration with bootstrap.servers and the pass-through properties set.
+ * @locality any thread: the main thread (checks, the cluster's preparation) and the stream threads (their
+ *           clients, restores).
+ * @ownership borrows `conf` and `bootstrap` (librdkafka copies the values); the result is the caller's: give it
+ *            to rd_kafka_new, which takes it on success, or rd_kafka_conf_destroy it. NULL with `err` written.
+ */
 rd_kafka_conf_t *ks__client_conf(const ks_runtime_conf_t *conf, const char *bootstrap, char *err, size_t errlen);
 
 /*
@@ -20,6 +28,10 @@ rd_kafka_conf_t *ks__client_conf(const ks_runtime_conf_t *conf, const char *boot
  * the source topics exist (co-partitioned sources agree), and creates the
  * internal topics and the dead-letter topic that are missing. Returns 0, or
  * -1 with a message.
+ *
+ * @locality the main thread, before the stream threads start; blocks up to
+ *           startup.timeout.ms on its own admin client.
+ * @ownership borrows `t`, `conf` and `bootstrap` for the call.
  */
 int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, const char *bootstrap, char *err,
                         size_t errlen);
@@ -28,17 +40,34 @@ int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, c
  * The embedded broker: librdkafka's in-process mock cluster, with every
  * topic the topologies use created on it. Returns its bootstrap address
  * (valid until ks__embedded_stop), or NULL with a message.
+ *
+ * @locality the main thread: ks__embedded_start before the stream threads
+ *           start, ks__embedded_stop after they have all ended (the cluster
+ *           is one per process, in static storage).
+ * @ownership borrows `ts` and `conf` for the call; the returned address is
+ *            librdkafka's, borrowed: not to be freed.
  */
 const char *ks__embedded_start(ks_topology_t **ts, int n, const ks_runtime_conf_t *conf, char *err, size_t errlen);
 void ks__embedded_stop(void);
 
 /* restore.c: state stores. */
 struct ks_stores;
-/* The store whose changelog topic this is (and its processor's index), or NULL. */
+/*
+ * The store whose changelog topic this is (and its processor's index), or NULL.
+ * @locality any thread: it only reads `t`.
+ * @ownership borrows `t` and `topic`; the result is the topology's own name of the store, borrowed for the
+ *            topology's lifetime. `proc_index` may be NULL.
+ */
 const char *ks__changelog_store(const ks_topology_t *t, const char *topic, int *proc_index);
 /*
  * Restores the stores of the tasks that the assigned partitions make, from
  * their checkpoints to their changelogs' ends. Blocks; logs progress.
+ *
+ * @locality the stream thread whose stores `s` are, from its rebalance
+ *           callback (the assignment is not processed before it returns);
+ *           it runs its own consumer and commits `s`'s transactions.
+ * @ownership borrows every argument for the call; `assigned` is
+ *            librdkafka's list, not changed; writes `err`.
  */
 int ks__restore_tasks(const ks_topology_t *t, struct ks_stores *s, const ks_runtime_conf_t *conf, const char *bootstrap,
                       const rd_kafka_topic_partition_list_t *assigned, const char *who, char *err, size_t errlen);

@@ -78,7 +78,6 @@ void ks__on_peek(void *ud, const char *node, const char *line)
 
 void ks__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
-    (void)rk;
     stream_thread_t *st = opaque;
     st->outq_msgs--;
     st->outq_bytes -= (int64_t)(m->key_len + m->len);
@@ -203,7 +202,6 @@ static void on_hold_timer(uv_timer_t *h)
 
 void ks__on_producer_event(uv_poll_t *h, int status, int events)
 {
-    (void)status, (void)events;
     stream_thread_t *st = h->data;
     uint64_t v;
     if (read(st->pfd, &v, sizeof v) < 0 && errno != EAGAIN)

@@ -32,66 +32,87 @@ typedef enum {
     K_CHECKED,     /* one of `values`, checked and not kept (see `unbuilt`) */
     K_INT,         /* decimal integer in [min, max] */
     K_REPLICATION, /* -1 or [min, max] */
-    K_TOPOLOGY,    /* handled by the topology loader: validated, not stored */
 } kind_t;
 
 typedef struct {
     kind_t kind;
     size_t off;         /* offset of the field in ks_runtime_conf_t */
     long min, max;      /* K_INT, K_REPLICATION */
-    const char *values; /* K_ENUM_*, K_TOPOLOGY: allowed values separated by `|`; NULL: any */
+    const char *values; /* K_ENUM_STR, K_CHECKED: allowed values separated by `|`; NULL: any */
 } spec_t;
 
 #define OFF(field) offsetof(ks_runtime_conf_t, field)
 
-/* X(name, type, default, doc, kind, offset, min, max, values) */
+/*
+ * X(name, type, default, scope, doc, kind, offset, min, max, values). The
+ * default is text ("": none); the scope says where the key may be set
+ * (ks_runtime_scope_t in runtime.h). `kstreamd --help-config` prints the
+ * rows, and `make man` writes them into README.md and man/kstreamd.1. One
+ * row is a few lines, kind and field last: clang-format leaves the table alone.
+ */
+/* clang-format off */
 #define KS_RUNTIME_KEYS(X)                                                                                             \
-    X("bootstrap.servers", "host:port,...", "",                                                                        \
-      "Kafka brokers to connect to, or `embedded` for the in-process mock cluster; no default: running needs it.",     \
+    X("bootstrap.servers", "host:port,...", "", KS_SCOPE_PROCESS,                                                      \
+      "Kafka brokers to connect to, or `embedded` for the in-process broker; no default: a run without it is "         \
+      "refused (`--validate` does not need it).",                                                                      \
       K_SERVERS, OFF(bootstrap), 0, 0, NULL)                                                                           \
-    X("state.dir", "path", "/tmp/kstreamd", "Directory holding the state stores (one LMDB environment per application).", \
+    X("state.dir", "path", "/tmp/kstreamd", KS_SCOPE_SERVICE,                                                          \
+      "Directory of the state stores: `state.dir/<application>/`, one LMDB environment per application.",              \
       K_STRING, OFF(state_dir), 0, 0, NULL)                                                                            \
-    X("query.listen", "host:port", "", "Address of the HTTP server answering state store queries; empty: no server.",  \
+    X("query.listen", "host:port", "", KS_SCOPE_PROCESS,                                                               \
+      "Address of the HTTP server answering state store queries; not set: no server (nothing serves it yet).",         \
       K_LISTEN, OFF(query_listen), 0, 0, NULL)                                                                         \
-    X("log.level", "error|warn|info|debug", "info", "Least severe log message written to stderr.", K_ENUM_STR,       \
-      OFF(log_level), 0, 0, "error|warn|info|debug")                                                                   \
-    X("commit.interval.ms", "int 1..86400000", "30000",                                                                \
-      "How often each stream thread flushes its output and commits its input offsets.", K_INT,                         \
-      OFF(commit_interval_ms), 1, 86400000, NULL)                                                                      \
-    X("num.stream.threads", "int 1..64", "1", "Stream threads per application, each with its own consumer and producer.", \
+    X("log.level", "error|warn|info|debug", "info", KS_SCOPE_PROCESS,                                                  \
+      "Least severe log message written to stderr.",                                                                   \
+      K_ENUM_STR, OFF(log_level), 0, 0, "error|warn|info|debug")                                                       \
+    X("commit.interval.ms", "int 1..86400000", "30000", KS_SCOPE_SERVICE,                                              \
+      "How often each stream thread flushes the record cache and the producer, then commits the offsets of the "       \
+      "records processed.",                                                                                            \
+      K_INT, OFF(commit_interval_ms), 1, 86400000, NULL)                                                               \
+    X("num.stream.threads", "int 1..64", "1", KS_SCOPE_SERVICE,                                                        \
+      "Stream threads per application, each with its own loop, consumer and producer.",                                \
       K_INT, OFF(num_stream_threads), 1, 64, NULL)                                                                     \
-    X("processing.guarantee", "at_least_once", "at_least_once",                                                        \
-      "Delivery guarantee. Only at_least_once is built; exactly_once_v2 is refused until it is.", K_CHECKED, 0, 0, 0, \
-      "at_least_once|exactly_once_v2")                                                                                 \
-    X("startup.timeout.ms", "int 1..3600000", "30000", "How long to wait for the cluster to answer at start-up.",      \
+    X("processing.guarantee", "at_least_once", "at_least_once", KS_SCOPE_SERVICE,                                      \
+      "Delivery guarantee. Only at_least_once is built; exactly_once_v2 is refused (`file:line:col` and why) "         \
+      "until it is.",                                                                                                  \
+      K_CHECKED, 0, 0, 0, "at_least_once|exactly_once_v2")                                                             \
+    X("startup.timeout.ms", "int 1..3600000", "30000", KS_SCOPE_SERVICE,                                               \
+      "How long to wait for the cluster to answer at start-up.",                                                       \
       K_INT, OFF(startup_timeout_ms), 1, 3600000, NULL)                                                                \
-    X("replication.factor", "int -1 or 1..32767", "-1",                                                                \
-      "Replication factor of the internal topics kstreamd creates; -1: the broker's default.", K_REPLICATION,          \
-      OFF(replication_factor), 1, 32767, NULL)                                                                         \
-    X("embedded.partitions", "int 1..1024", "3", "Partitions of each topic the embedded broker creates.", K_INT,     \
-      OFF(embedded_partitions), 1, 1024, NULL)                                                                         \
-    X("log.summary.interval.ms", "int 0..86400000", "120000",                                                          \
-      "How often each stream thread logs its throughput and lag; 0: never.", K_INT, OFF(progress_interval_ms), 0,     \
-      86400000, NULL)                                                                                                  \
-    X("repartition.purge.interval.ms", "int 0..86400000", "30000",                                                   \
-      "How often records of repartition topics that have been committed are deleted (Kafka's DeleteRecords).", K_INT,  \
-      OFF(purge_interval_ms), 0, 86400000, NULL)                                                                       \
-    X("log.sample.interval.ms", "int 0..86400000", "0",                                                                \
-      "How often each stream thread logs one record of each output topic, decoded with its serdes; 0: never.", K_INT, \
-      OFF(sample_interval_ms), 0, 86400000, NULL)                                                                      \
-    X("cache.max.bytes", "int 0..2147483647", "10485760",                                                             \
-      "Record cache of the state stores, shared by the stream threads; 0: every update goes through at once.", K_INT, \
-      OFF(cache_max_bytes), 0, 2147483647, NULL)                                                                       \
-    X("errors.tolerance", "all|none", "all",                                                                           \
-      "Topology config only. all: a record that fails goes to the dead-letter topic; none: it stops the service.",     \
-      K_TOPOLOGY, 0, 0, 0, "all|none")                                                                                 \
-    X("dlq.topic", "topic", "<application>-dlq", "Topology config only. The dead-letter topic.", K_TOPOLOGY, 0, 0, 0, \
-      NULL)
+    X("replication.factor", "int -1 or 1..32767", "-1", KS_SCOPE_SERVICE,                                              \
+      "Replication factor of the internal topics kstreamd creates; -1: the broker's default.",                         \
+      K_REPLICATION, OFF(replication_factor), 1, 32767, NULL)                                                          \
+    X("embedded.partitions", "int 1..1024", "3", KS_SCOPE_PROCESS,                                                     \
+      "Partitions of each topic the embedded broker creates (read only with `bootstrap.servers: embedded`).",          \
+      K_INT, OFF(embedded_partitions), 1, 1024, NULL)                                                                  \
+    X("log.summary.interval.ms", "int 0..86400000", "120000", KS_SCOPE_SERVICE,                                        \
+      "How often each stream thread logs a one-line summary (in/s, out/s, dead-lettered, lag); 0: never.",             \
+      K_INT, OFF(progress_interval_ms), 0, 86400000, NULL)                                                             \
+    X("repartition.purge.interval.ms", "int 0..86400000", "30000", KS_SCOPE_SERVICE,                                   \
+      "How often the committed records of repartition topics are deleted (Kafka's DeleteRecords; Kafka Streams' "      \
+      "key of the same name).",                                                                                        \
+      K_INT, OFF(purge_interval_ms), 0, 86400000, NULL)                                                                \
+    X("log.sample.interval.ms", "int 0..86400000", "0", KS_SCOPE_SERVICE,                                              \
+      "How often each stream thread logs one record of each output topic, key and value decoded with the "             \
+      "topic's serdes; 0: never.",                                                                                     \
+      K_INT, OFF(sample_interval_ms), 0, 86400000, NULL)                                                               \
+    X("cache.max.bytes", "int 0..2147483647", "10485760", KS_SCOPE_SERVICE,                                            \
+      "Record cache of the state stores, shared by the stream threads (Kafka Streams' "                                \
+      "statestore.cache.max.bytes); 0: every update goes through at once.",                                            \
+      K_INT, OFF(cache_max_bytes), 0, 2147483647, NULL)                                                                \
+    X("errors.tolerance", "all|none", "all", KS_SCOPE_TOPOLOGY,                                                        \
+      "all: a record that fails goes to the dead-letter topic, with the error in its headers; none: it stops "         \
+      "the service.",                                                                                                  \
+      K_CHECKED, 0, 0, 0, "all|none")                                                                                  \
+    X("dlq.topic", "topic", "<application>-dlq", KS_SCOPE_TOPOLOGY,                                                    \
+      "The dead-letter topic.",                                                                                        \
+      K_CHECKED, 0, 0, 0, NULL)
+/* clang-format on */
 
-#define PUBLIC_ROW(name, type, def, doc, kind, off, min, max, values) {name, type, def, doc},
-#define SPEC_ROW(name, type, def, doc, kind, off, min, max, values) {kind, off, min, max, values},
+#define PUBLIC_ROW(name, type, def, scope, doc, kind, off, min, max, values) {name, type, def, scope, doc},
+#define SPEC_ROW(name, type, def, scope, doc, kind, off, min, max, values) {kind, off, min, max, values},
 
-const ks_runtime_key_t ks_runtime_keys[] = {KS_RUNTIME_KEYS(PUBLIC_ROW){NULL, NULL, NULL, NULL}};
+const ks_runtime_key_t ks_runtime_keys[] = {KS_RUNTIME_KEYS(PUBLIC_ROW){NULL, NULL, NULL, 0, NULL}};
 static const spec_t specs[] = {KS_RUNTIME_KEYS(SPEC_ROW)};
 #define NKEYS ((int)(sizeof specs / sizeof specs[0]))
 
@@ -360,7 +381,6 @@ static int set_key(builder_t *b, int i, const char *v, const place_t *pl)
         break;
     case K_ENUM_STR:
     case K_CHECKED:
-    case K_TOPOLOGY:
         if (s->values && enum_index(s->values, v) < 0) {
             char *list = enum_list(s->values);
             report(b, KS_SEV_ERROR, pl, 1, "must be %s, not `%s`", list, v);
@@ -473,7 +493,7 @@ static void set_one(builder_t *b, const char *key, const char *v, const place_t 
             report(b, KS_SEV_ERROR, pl, 1,
                    "the value is empty (an unset variable?): write host:port,... or `embedded` for the in-process "
                    "broker");
-        else if (i >= 0 && specs[i].kind != K_TOPOLOGY && *ks_runtime_keys[i].def)
+        else if (i >= 0 && ks_runtime_keys[i].scope != KS_SCOPE_TOPOLOGY && *ks_runtime_keys[i].def)
             report(b, KS_SEV_ERROR, pl, 1,
                    "the value is empty (an unset variable?): give a value, or leave the key out for the default `%s`",
                    ks_runtime_keys[i].def);
@@ -485,7 +505,7 @@ static void set_one(builder_t *b, const char *key, const char *v, const place_t 
         set_rk(b, key, v, pl);
         return;
     }
-    if (specs[i].kind == K_TOPOLOGY) {
+    if (ks_runtime_keys[i].scope == KS_SCOPE_TOPOLOGY) {
         if (set_key(b, i, v, pl) == 0 && pl->origin != FROM_TOPOLOGY)
             report(b, KS_SEV_WARNING, pl, 0, "applies only in a topology's `config:`; ignored here");
         return;
@@ -565,7 +585,8 @@ int ks_runtime_conf_build(ks_runtime_conf_t *out, const char *env_file, const ks
     ks_buf_t allowed = {0};
     for (int i = 0; i < NKEYS; i++) {
         ks_buf_printf(&allowed, "%s%s", i ? ", " : "", ks_runtime_keys[i].name);
-        if (specs[i].kind != K_TOPOLOGY && *ks_runtime_keys[i].def) /* "": none (the field stays NULL) */
+        /* A default of "" is none: the field stays NULL. */
+        if (ks_runtime_keys[i].scope != KS_SCOPE_TOPOLOGY && *ks_runtime_keys[i].def)
             set_key(&b, i, ks_runtime_keys[i].def, NULL);
     }
     b.allowed = allowed.data;
@@ -613,9 +634,6 @@ int ks_runtime_conf_apply(const ks_runtime_conf_t *c, rd_kafka_conf_t *conf, cha
     return 0;
 }
 
-/* kstreamd keys of which a process has one value, whatever it runs. */
-static const char *const process_wide[] = {"bootstrap.servers", "log.level", "query.listen", "embedded.partitions"};
-
 /* The value of kstreamd key `i` in `c`, as text. */
 static void value_text(const ks_runtime_conf_t *c, int i, char *buf, size_t len)
 {
@@ -640,9 +658,11 @@ static int config_index(const ks_topology_t *t, const char *key)
 int ks_runtime_conf_check_together(const ks_runtime_conf_t *confs, ks_topology_t *const *ts, int n, ks_diags_t *diags)
 {
     int nerr = diags->nerr;
-    for (size_t w = 0; w < sizeof process_wide / sizeof process_wide[0]; w++) {
-        int i = find_key(process_wide[w]);
-        if (strcmp(process_wide[w], "embedded.partitions") == 0 &&
+    for (int i = 0; i < NKEYS; i++) {
+        const char *key = ks_runtime_keys[i].name;
+        if (ks_runtime_keys[i].scope != KS_SCOPE_PROCESS)
+            continue;
+        if (strcmp(key, "embedded.partitions") == 0 &&
             (!confs[0].bootstrap || strcmp(confs[0].bootstrap, "embedded") != 0))
             continue; /* only the embedded broker reads it */
         char first[512], other[512];
@@ -652,15 +672,14 @@ int ks_runtime_conf_check_together(const ks_runtime_conf_t *confs, ks_topology_t
             if (strcmp(first, other) == 0)
                 continue;
             /* Placed where a topology's config: sets it: there it differs from what the other one has. */
-            int k = config_index(ts[j], process_wide[w]) >= 0 ? j : 0, o = k == j ? 0 : j;
-            int at = config_index(ts[k], process_wide[w]);
+            int k = config_index(ts[j], key) >= 0 ? j : 0, o = k == j ? 0 : j;
+            int at = config_index(ts[k], key);
             const ks_pos_t *pos = at >= 0 && ts[k]->config_val_pos ? &ts[k]->config_val_pos[at] : NULL;
             ks_diag_err(diags, ts[k]->file, pos ? pos->line : 0, pos ? pos->col : 0,
                         "config key %s: `%s` here, but `%s` for %s (%s): it is one setting for the whole process, "
                         "so the topologies run together must agree; set it the same in both, or run them as separate "
                         "processes",
-                        process_wide[w], k == j ? other : first, k == j ? first : other, ts[o]->file,
-                        ts[o]->application);
+                        key, k == j ? other : first, k == j ? first : other, ts[o]->file, ts[o]->application);
             break;
         }
     }

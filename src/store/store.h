@@ -20,6 +20,16 @@
  * whose keys end in their window's bounds (see src/engine/ops_state.c).
  * One ks_stores_t per thread; LMDB serialises write transactions between
  * threads sharing a directory.
+ *
+ * @locality: a handle is not locked: every function taking one runs on the
+ * thread that uses it (a Kafka stream thread, or the test driver's thread),
+ * except ks_stores_open, which any thread may call (the process's
+ * environments are shared between handles under a mutex). A write
+ * transaction holds LMDB's one writer lock of the directory, so
+ * ks_stores_begin waits while another handle's transaction is open.
+ * @ownership: names, keys and values passed in are borrowed for the call
+ * and copied when kept; bytes handed out (ks_store_get, a range's callback)
+ * are LMDB's, valid only as each function says.
  */
 #ifndef KS_STORE_H
 #define KS_STORE_H
@@ -31,9 +41,14 @@ typedef struct ks_stores ks_stores_t;
 
 enum { KS_STORE_SYNC = 1 }; /* reserved: commits are made durable by ks_stores_sync */
 
-/* Opens (creating) the environment in dir. NULL with a message in err. */
+/*
+ * Opens (creating) the environment in dir. NULL with a message in err.
+ * @locality any thread. @ownership the handle is the caller's (ks_stores_close); `dir` is copied.
+ */
 ks_stores_t *ks_stores_open(const char *dir, int flags, char *err, size_t errlen);
+/* Aborts an open transaction and frees the handle; the environment closes with its last handle. */
 void ks_stores_close(ks_stores_t *s);
+/* The directory, borrowed: valid while the handle is open. */
 const char *ks_stores_dir(const ks_stores_t *s);
 
 /* Starts the batch's write transaction if none is open. */
@@ -53,16 +68,21 @@ void ks_stores_abort(ks_stores_t *s);
 /*
  * Reads a value; the bytes stay valid until the next write or commit.
  * Returns 1 found, 0 not found, <0 on error. Needs an open transaction.
+ * @ownership `*v` points into LMDB's map, borrowed: copy it to keep it
+ *            past the handle's next write, commit or abort.
  */
 int ks_store_get(ks_stores_t *s, const char *store, int partition, const void *k, size_t kl, const void **v,
                  size_t *vl);
-/* Writes (v NULL: deletes) a value. Returns 0 or <0. */
+/* Writes (v NULL: deletes) a value. Returns 0 or <0. @ownership `k` and `v` are copied (LMDB and the batch's log). */
 int ks_store_put(ks_stores_t *s, const char *store, int partition, const void *k, size_t kl, const void *v, size_t vl);
 
 /*
  * Calls cb for every entry with from <= key < to (byte order; NULL bounds
  * are open), in key order, until cb returns non-zero. Returns 0, or <0.
  * cb must not write to the store.
+ * @locality cb runs on the calling thread, within the call.
+ * @ownership the k and v cb gets are LMDB's, valid during that call of cb
+ *            only; `ud` is passed through.
  */
 typedef int (*ks_store_cb)(void *ud, const void *k, size_t kl, const void *v, size_t vl);
 int ks_store_range(ks_stores_t *s, const char *store, int partition, const void *from, size_t fl, const void *to,

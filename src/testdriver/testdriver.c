@@ -318,7 +318,6 @@ static void maybe_commit(ks_engine_t *eng, run_t *run)
 static void feed(ks_engine_t *eng, run_t *run, const ks_record_t *rec, verdict_t *v)
 {
     char err[KS_ERRMSG_SIZE];
-    (void)v;
     if (rec) {
         if (ks_engine_process(eng, rec, err, sizeof err)) {
             stop(run, err);

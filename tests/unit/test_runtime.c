@@ -558,6 +558,53 @@ static void key_table_is_complete(void **state)
     assert_int_equal(n, 16);
 }
 
+/* The scope column: which keys must agree between topologies, and which only a topology's config: reads. */
+static void key_scopes(void **state)
+{
+    ks_buf_t process = {0}, topology = {0};
+    for (const ks_runtime_key_t *k = ks_runtime_keys; k->name; k++) {
+        if (k->scope == KS_SCOPE_PROCESS)
+            ks_buf_printf(&process, " %s", k->name);
+        else if (k->scope == KS_SCOPE_TOPOLOGY)
+            ks_buf_printf(&topology, " %s", k->name);
+        else
+            assert_int_equal(k->scope, KS_SCOPE_SERVICE);
+    }
+    assert_string_equal(process.data, " bootstrap.servers query.listen log.level embedded.partitions");
+    assert_string_equal(topology.data, " errors.tolerance dlq.topic");
+    assert_string_equal(ks_runtime_scope_name(KS_SCOPE_PROCESS), "process");
+    assert_string_equal(ks_runtime_scope_name(KS_SCOPE_SERVICE), "service");
+    assert_string_equal(ks_runtime_scope_name(KS_SCOPE_TOPOLOGY), "topology");
+    ks_buf_free(&process);
+    ks_buf_free(&topology);
+}
+
+/* A service-scoped key may differ between topologies; a process-scoped one read from the rows may not. */
+static void only_process_keys_must_agree(void **state)
+{
+    char *a[] = {"query.listen=127.0.0.1:8080", "num.stream.threads=2"};
+    char *b[] = {"query.listen=127.0.0.1:8081", "num.stream.threads=3"};
+    fake_topology_t f[2];
+    fake_topology(&f[0], "a.yaml", NULL, 0);
+    fake_topology(&f[1], "b.yaml", NULL, 0);
+    f[0].t.application = "app-a";
+    f[1].t.application = "app-b";
+    ks_runtime_conf_t confs[2];
+    build_ok(&confs[0], NULL, &f[0].t, a, 2);
+    build_ok(&confs[1], NULL, &f[1].t, b, 2);
+    ks_topology_t *ts[2] = {&f[0].t, &f[1].t};
+    ks_diags_t diags = {0};
+    assert_int_equal(ks_runtime_conf_check_together(confs, ts, 2, &diags), -1);
+    char *s = ks_diags_string(&diags);
+    assert_non_null(strstr(s, "config key query.listen: "));
+    assert_null(strstr(s, "num.stream.threads"));
+    assert_int_equal(diags.nerr, 1);
+    free(s);
+    ks_diags_free(&diags);
+    ks_runtime_conf_free(&confs[0]);
+    ks_runtime_conf_free(&confs[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -584,6 +631,8 @@ int main(void)
         cmocka_unit_test(config_dev_loads),
         cmocka_unit_test(config_prod_example_loads_with_env_defaults),
         cmocka_unit_test(key_table_is_complete),
+        cmocka_unit_test(key_scopes),
+        cmocka_unit_test(only_process_keys_must_agree),
     };
     return cmocka_run_group_tests_name("runtime", tests, NULL, NULL);
 }

@@ -349,7 +349,7 @@ public final class Translator {
         }
         case "groupByKey": {
             KStream x = stream(s, op);
-            s.o = x.groupByKey(grouped(nm, inheritedKeySerde(x)));
+            s.o = x.groupByKey(grouped(nm, inheritedKeySerde(x), inheritedValueSerde(x)));
             s.kind = Kind.GROUPED_STREAM;
             return s;
         }
@@ -358,12 +358,12 @@ public final class Translator {
             if (s.kind == Kind.STREAM) {
                 KeyValueMapper m = (k, v) -> KSerdes.fromJson(e.one(KSerdes.toJson(v), k));
                 KStream x = (KStream) s.o;
-                s.o = x.groupBy(m, grouped(nm, null));
+                s.o = x.groupBy(m, grouped(nm, null, inheritedValueSerde(x)));
                 s.kind = Kind.GROUPED_STREAM;
             } else if (s.kind == Kind.TABLE) {
                 KeyValueMapper m = (k, v) -> KeyValue.pair(KSerdes.fromJson(e.one(KSerdes.toJson(v), k)), v);
                 KTable x = (KTable) s.o;
-                s.o = nm == null ? x.groupBy(m) : x.groupBy(m, Grouped.as(nm));
+                s.o = x.groupBy(m, grouped(nm, null, null));
                 s.kind = Kind.GROUPED_TABLE;
             } else {
                 throw new Unsupported("groupBy on " + s.kind);
@@ -388,15 +388,16 @@ public final class Translator {
     }
 
     /*
-     * Grouped with the key serde a windowed aggregation below needs to
-     * wrap: Kafka Streams' windowed serdes wrap the grouped key serde, and
-     * without one its suppress and sinks would apply the default serde to
-     * Windowed keys. A user's program gives Grouped.with(serde, ...); the
-     * serde is the one the default would be, and names are not affected.
+     * Grouped with the serdes groupByKey() / groupBy() would carry (the
+     * stream's, where Kafka Streams knows them), and a key serde always: a
+     * windowed aggregation below wraps the grouped key serde, and without
+     * one its suppress and sinks would apply the default serde to Windowed
+     * keys. A user's program gives Grouped.with(serde, ...); the serde is
+     * the one the default would be, and names are not affected.
      */
-    Grouped grouped(String nm, Serde inherited) {
+    Grouped grouped(String nm, Serde key, Serde value) {
         Grouped g = nm == null ? Grouped.with(null, null) : Grouped.as(nm);
-        return g.withKeySerde(inherited != null ? inherited : KSerdes.byName(defKey));
+        return g.withKeySerde(key != null ? key : KSerdes.byName(defKey)).withValueSerde(value);
     }
 
     static KeyValue kv(Expr e, JsonNode n) {
@@ -603,6 +604,11 @@ public final class Translator {
         default:
             throw new Unsupported(op + " on " + s.kind);
         }
+    }
+
+    static Serde inheritedValueSerde(Object stream) {
+        return stream instanceof org.apache.kafka.streams.kstream.internals.AbstractStream
+            ? ((org.apache.kafka.streams.kstream.internals.AbstractStream) stream).valueSerde() : null;
     }
 
     /** The key serde Kafka Streams carries on a stream (null: unknown, the default serde applies). */
