@@ -51,6 +51,7 @@ deps:
 		else echo "deps: Java and Maven are needed for the test broker"; exit 2; fi; }
 	@tests/kafka/broker fetch
 	@tests/conformance/describe/run.sh fetch
+	@tests/conformance/run.sh fetch
 	@if [ -f tests/integration/requirements.txt ]; then \
 		python3 -c 'import confluent_kafka' 2>/dev/null || \
 		python3 -m pip install -q -r tests/integration/requirements.txt; fi

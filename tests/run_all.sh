@@ -52,6 +52,7 @@ suite "topology cases: kstreamd test" "$KSTREAMD" test tests/topologies/*.test.y
 [ -x tests/lint/run.sh ] && suite "lint" tests/lint/run.sh
 suite "topology warnings" tests/cli/warnings.sh
 suite "describe against Kafka Streams' own Topology#describe()" tests/conformance/describe/run.sh
+suite "conformance: every test case also through Kafka Streams' TopologyTestDriver" tests/conformance/run.sh
 suite "man page is generated from the schema" bash -c 'if "$KSTREAMD" --help-topology=man | cmp -s - man/kstreamd.yaml.5.body; then echo "man: 1 passed, 0 failed"; else echo "man/kstreamd.yaml.5.body is stale: run make man"; echo "man: 0 passed, 1 failed"; fi'
 suite "runtime keys in README.md and man/kstreamd.1 are generated from the key rows" tests/cli/config_docs.sh
 suite "no (void) casts of unused parameters in src/" tests/format/casts.sh
