@@ -56,9 +56,8 @@ suite "conformance: every test case also through Kafka Streams' TopologyTestDriv
 suite "man page is generated from the schema" bash -c 'if "$KSTREAMD" --help-topology=man | cmp -s - man/kstreamd.yaml.5.body; then echo "man: 1 passed, 0 failed"; else echo "man/kstreamd.yaml.5.body is stale: run make man"; echo "man: 0 passed, 1 failed"; fi'
 suite "runtime keys in README.md and man/kstreamd.1 are generated from the key rows" tests/cli/config_docs.sh
 suite "no (void) casts of unused parameters in src/" tests/format/casts.sh
-# Every C file of src/ and tests/unit/ as clang-format writes it (make format). Off until the tree has
-# been run through make format once; then this default becomes 1.
-FORMAT_CHECK=${FORMAT_CHECK:-0}
+# Every C file of src/ and tests/unit/ as clang-format writes it (make format); FORMAT_CHECK=0 skips it.
+FORMAT_CHECK=${FORMAT_CHECK:-1}
 if [ "$FORMAT_CHECK" = 1 ]; then
     suite "format: clang-format over src/ and tests/unit/" tests/format/check.sh
 fi

@@ -32,8 +32,8 @@
 #include "../util/duration.h"
 
 #define MAX_VARS 64
-#define READ_BLOCK (1u << 20)   /* bytes asked of read() at a time */
-#define WRITE_BLOCK (1u << 16)  /* buffered output is written when it reaches this */
+#define READ_BLOCK (1u << 20)  /* bytes asked of read() at a time */
+#define WRITE_BLOCK (1u << 16) /* buffered output is written when it reaches this */
 
 /*
  * The slots: the stream variables (KS_EXPR_VAR_*), the generate ones

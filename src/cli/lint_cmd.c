@@ -31,10 +31,10 @@ typedef enum ks_lint_dir { KS_LINT_READ, KS_LINT_WRITE } ks_lint_dir_t;
 
 /* One place where a service names a topic it reads or writes. */
 typedef struct ks_lint_use {
-    const char *topic;       /* not copied: owned by the topology */
-    const ks_topology_t *t;  /* the service */
+    const char *topic;      /* not copied: owned by the topology */
+    const ks_topology_t *t; /* the service */
     ks_lint_dir_t dir;
-    ks_pos_t pos;            /* the `from`, `to` or table that names the topic */
+    ks_pos_t pos; /* the `from`, `to` or table that names the topic */
 } ks_lint_use_t;
 
 /* The state of one lint run. */
@@ -43,9 +43,9 @@ typedef struct ks_lint {
     int nts;
     ks_lint_use_t *uses; /* every read and write, in file and processor order */
     int nuses;
-    regex_t *re;          /* the topic naming convention */
-    const char *pattern;  /* its source, for messages */
-    int custom_pattern;   /* given with --topic-pattern */
+    regex_t *re;         /* the topic naming convention */
+    const char *pattern; /* its source, for messages */
+    int custom_pattern;  /* given with --topic-pattern */
     ks_diags_t diags;
 } ks_lint_t;
 
@@ -166,9 +166,8 @@ static void ks_lint_check_single_writer(ks_lint_t *lint)
         if (!first || first > w)
             continue;
         ks_diag_err(&lint->diags, w->pos.file, w->pos.line, w->pos.col,
-                    "topic `%s` is written by `%s` and by `%s` (%s:%d:%d): a topic has one writing service",
-                    w->topic, w->t->application, first->t->application, first->pos.file, first->pos.line,
-                    first->pos.col);
+                    "topic `%s` is written by `%s` and by `%s` (%s:%d:%d): a topic has one writing service", w->topic,
+                    w->t->application, first->t->application, first->pos.file, first->pos.line, first->pos.col);
     }
 }
 
@@ -195,8 +194,8 @@ static void ks_lint_check_serdes(ks_lint_t *lint)
         ks_diag_err(&lint->diags, rp.file, rp.line, rp.col,
                     "serdes of topic `%s` disagree: `%s` reads key %s, value %s; its writer `%s` (%s:%d:%d) "
                     "writes key %s, value %s",
-                    r->topic, r->t->application, ks_serde_name(rc->key), ks_serde_name(rc->value),
-                    w->t->application, wp.file, wp.line, wp.col, ks_serde_name(wc->key), ks_serde_name(wc->value));
+                    r->topic, r->t->application, ks_serde_name(rc->key), ks_serde_name(rc->value), w->t->application,
+                    wp.file, wp.line, wp.col, ks_serde_name(wc->key), ks_serde_name(wc->value));
     }
 }
 
@@ -243,8 +242,7 @@ static void ks_lint_check_join(ks_lint_t *lint, const ks_topology_t *t, const ks
             for (int k = 0; k < p->io.ntopics; k++) {
                 int parts = ks_lint_partitions(t, p->io.topics[k]);
                 if (parts != 0 && parts != table_parts)
-                    ks_diag_err(&lint->diags, join->pos.file ? join->pos.file : t->file, join->pos.line,
-                                join->pos.col,
+                    ks_diag_err(&lint->diags, join->pos.file ? join->pos.file : t->file, join->pos.line, join->pos.col,
                                 "`%s` with table `%s` is not co-partitioned: stream topic `%s` has %d partitions, "
                                 "table topic `%s` has %d",
                                 ks_op_dsl_name(join->op), tc->name, p->io.topics[k], parts, tc->topic, table_parts);

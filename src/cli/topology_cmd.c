@@ -79,8 +79,8 @@ static int parse_args(int argc, char **argv, run_args_t *a)
             if (!(v = option_value(argc, argv, &i, "an environment file: -E ENV.yaml")))
                 return 2;
             if (a->env_file) {
-                fprintf(stderr, "kstreamd: -E given twice (%s and %s); one environment file per process\n",
-                        a->env_file, v);
+                fprintf(stderr, "kstreamd: -E given twice (%s and %s); one environment file per process\n", a->env_file,
+                        v);
                 return 2;
             }
             a->env_file = v;

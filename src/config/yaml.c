@@ -60,11 +60,11 @@ typedef struct loader {
     size_t len;
     anchor_t *anchors; /* in definition order; a redefined name is found last-first */
     size_t nanchors, capanchors;
-    size_t budget; /* expanded nodes charged so far, see the file comment */
-    int depth;     /* nesting of collections being read */
+    size_t budget;   /* expanded nodes charged so far, see the file comment */
+    int depth;       /* nesting of collections being read */
     pending_t *errs; /* errors found, reported when the load ends */
     size_t nerr, caperr;
-    int fatal;     /* stop reading: a libyaml error or a limit */
+    int fatal;       /* stop reading: a libyaml error or a limit */
     size_t naliases; /* aliases read so far, for the message of the node limit */
 } loader_t;
 
@@ -153,9 +153,7 @@ static void report_parser_error(loader_t *ld)
     int line, col;
     ld->fatal = 1;
     switch (p->error) {
-    case YAML_MEMORY_ERROR:
-        fprintf(stderr, "kstreamd: out of memory in libyaml\n");
-        abort();
+    case YAML_MEMORY_ERROR: fprintf(stderr, "kstreamd: out of memory in libyaml\n"); abort();
     case YAML_READER_ERROR:
         offset_position(ld, p->problem_offset, &line, &col);
         if (p->problem_value >= 0)
@@ -165,8 +163,9 @@ static void report_parser_error(loader_t *ld)
         break;
     default:
         if (in_indentation(ld, p->problem_mark, '\t'))
-            err_at(ld, POS(p->problem_mark), "a tab in the indentation: YAML does not allow tabs for indentation; "
-                                             "indent with spaces");
+            err_at(ld, POS(p->problem_mark),
+                   "a tab in the indentation: YAML does not allow tabs for indentation; "
+                   "indent with spaces");
         else if (p->context)
             err_at(ld, POS(p->problem_mark), "%s (%s at line %d:%d)", problem, p->context, POS(p->context_mark));
         else
@@ -192,8 +191,9 @@ static int charge(loader_t *ld, size_t n, yaml_mark_t mark)
 {
     if (n > KS_YAML_MAX_NODES || ld->budget + n > KS_YAML_MAX_NODES) {
         if (!ld->fatal)
-            err_at(ld, POS(mark), ld->naliases ? "document expands to more than %d nodes (too many aliases?)"
-                                               : "document has more than %d nodes",
+            err_at(ld, POS(mark),
+                   ld->naliases ? "document expands to more than %d nodes (too many aliases?)"
+                                : "document has more than %d nodes",
                    KS_YAML_MAX_NODES);
         ld->fatal = 1;
         return -1;
@@ -219,7 +219,10 @@ static ynode_t *node_new(loader_t *ld, ks_yaml_kind_t kind, yaml_mark_t mark)
     return n;
 }
 
-static ynode_t *as_int(const ks_ynode_t *n) { return (ynode_t *)n; }
+static ynode_t *as_int(const ks_ynode_t *n)
+{
+    return (ynode_t *)n;
+}
 
 /* Accounts a child in its parent's expanded size and height. */
 static void add_child_size(ynode_t *parent, const ynode_t *child)
@@ -272,8 +275,14 @@ static ynode_t *load_alias(loader_t *ld, yaml_event_t *ev)
 
 /* ---- scalars and ${ENV} substitution ---- */
 
-static int is_name_start(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
-static int is_name_char(char c) { return is_name_start(c) || (c >= '0' && c <= '9'); }
+static int is_name_start(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+static int is_name_char(char c)
+{
+    return is_name_start(c) || (c >= '0' && c <= '9');
+}
 
 /*
  * Appends s[0..len) to out with `${NAME}`, `${NAME:-default}` and `$$`
@@ -314,7 +323,8 @@ static void env_subst(loader_t *ld, const char *s, size_t len, ks_buf_t *out, ya
             nlen++;
         int has_default = inner >= nlen + 2 && name[nlen] == ':' && name[nlen + 1] == '-';
         if (nlen == 0 || !is_name_start(name[0]) || (nlen != inner && !has_default)) {
-            err_at(ld, POS(mark), "invalid environment variable reference `${%.*s}`", (int)(inner > 80 ? 80 : inner), name);
+            err_at(ld, POS(mark), "invalid environment variable reference `${%.*s}`", (int)(inner > 80 ? 80 : inner),
+                   name);
         } else {
             char *var = ks_xstrndup(name, nlen);
             const char *val = getenv(var);
@@ -447,7 +457,8 @@ static ynode_t *keyset_find_or_add(keyset_t *set, ynode_t **keys, ynode_t *key, 
 
 static int is_merge_key(const ynode_t *key)
 {
-    return key->pub.kind == KS_YAML_SCALAR && key->pub.plain && key->pub.len == 2 && memcmp(key->pub.value, "<<", 2) == 0;
+    return key->pub.kind == KS_YAML_SCALAR && key->pub.plain && key->pub.len == 2 &&
+           memcmp(key->pub.value, "<<", 2) == 0;
 }
 
 /* Collects the mappings a `<<` value names: a mapping, or a sequence of mappings. */
@@ -463,7 +474,8 @@ static void collect_merge(loader_t *ld, ynode_t *val, yaml_mark_t mark, nodevec_
             if (m->pub.kind == KS_YAML_MAP)
                 vec_push(merges, m);
             else
-                err_at(ld, m->pub.line, m->pub.col, "merge key `<<` expects mappings, found a %s", ks_ynode_kind_name(&m->pub));
+                err_at(ld, m->pub.line, m->pub.col, "merge key `<<` expects mappings, found a %s",
+                       ks_ynode_kind_name(&m->pub));
         }
         return;
     }
@@ -501,7 +513,8 @@ static void finish_mapping(loader_t *ld, ynode_t *n, nodevec_t *keys, nodevec_t 
         const ks_ynode_t *src = &merges->v[m]->pub;
         for (size_t i = 0; i < src->n; i++) {
             ynode_t *key = as_int(src->keys[i]), *val = as_int(src->items[i]);
-            if (charge(ld, key->expanded + val->expanded, (yaml_mark_t){0, (size_t)n->pub.line - 1, (size_t)n->pub.col - 1}))
+            if (charge(ld, key->expanded + val->expanded,
+                       (yaml_mark_t){0, (size_t)n->pub.line - 1, (size_t)n->pub.col - 1}))
                 break;
             k[out] = key;
             if (keyset_find_or_add(&set, k, key, out))
@@ -543,11 +556,12 @@ static ynode_t *load_mapping(loader_t *ld, yaml_event_t *ev)
             if (!val)
                 break;
             if (key->pub.kind != KS_YAML_SCALAR) {
-                err_at(ld, key->pub.line, key->pub.col, "mapping keys must be scalars, found a %s", ks_ynode_kind_name(&key->pub));
+                err_at(ld, key->pub.line, key->pub.col, "mapping keys must be scalars, found a %s",
+                       ks_ynode_kind_name(&key->pub));
             } else if (is_merge_key(key)) {
                 if (merge_key)
-                    err_at(ld, key->pub.line, key->pub.col, "duplicate key `<<` (first at line %d:%d)", merge_key->pub.line,
-                           merge_key->pub.col);
+                    err_at(ld, key->pub.line, key->pub.col, "duplicate key `<<` (first at line %d:%d)",
+                           merge_key->pub.line, merge_key->pub.col);
                 else
                     collect_merge(ld, val, vmark, &merges);
                 merge_key = key;
@@ -573,18 +587,10 @@ static ynode_t *load_node(loader_t *ld, yaml_event_t *ev)
 {
     ynode_t *n = NULL;
     switch (ev->type) {
-    case YAML_SCALAR_EVENT:
-        n = load_scalar(ld, ev);
-        break;
-    case YAML_SEQUENCE_START_EVENT:
-        n = load_sequence(ld, ev);
-        break;
-    case YAML_MAPPING_START_EVENT:
-        n = load_mapping(ld, ev);
-        break;
-    case YAML_ALIAS_EVENT:
-        n = load_alias(ld, ev);
-        break;
+    case YAML_SCALAR_EVENT: n = load_scalar(ld, ev); break;
+    case YAML_SEQUENCE_START_EVENT: n = load_sequence(ld, ev); break;
+    case YAML_MAPPING_START_EVENT: n = load_mapping(ld, ev); break;
+    case YAML_ALIAS_EVENT: n = load_alias(ld, ev); break;
     default:
         err_at(ld, POS(ev->start_mark), "unexpected YAML event");
         ld->fatal = 1;
@@ -664,8 +670,8 @@ ks_ydoc_t *ks_yaml_load_file(const char *path, ks_diags_t *diags)
     char chunk[65536];
     size_t got;
     while (b.len <= KS_YAML_MAX_BYTES &&
-           (got = fread(chunk, 1, KS_YAML_MAX_BYTES + 1 - b.len < sizeof chunk ? KS_YAML_MAX_BYTES + 1 - b.len
-                                                                                 : sizeof chunk,
+           (got = fread(chunk, 1,
+                        KS_YAML_MAX_BYTES + 1 - b.len < sizeof chunk ? KS_YAML_MAX_BYTES + 1 - b.len : sizeof chunk,
                         f)) > 0)
         ks_buf_append(&b, chunk, got);
     if (b.len > KS_YAML_MAX_BYTES) {
@@ -691,9 +697,15 @@ fail:
     return NULL;
 }
 
-const ks_ynode_t *ks_ydoc_root(const ks_ydoc_t *doc) { return doc ? doc->root : NULL; }
+const ks_ynode_t *ks_ydoc_root(const ks_ydoc_t *doc)
+{
+    return doc ? doc->root : NULL;
+}
 
-const char *ks_ydoc_file(const ks_ydoc_t *doc) { return doc ? doc->file : NULL; }
+const char *ks_ydoc_file(const ks_ydoc_t *doc)
+{
+    return doc ? doc->file : NULL;
+}
 
 void ks_ydoc_free(ks_ydoc_t *doc)
 {
@@ -730,11 +742,8 @@ const char *ks_ynode_kind_name(const ks_ynode_t *n)
     if (!n)
         return "nothing";
     switch (n->kind) {
-    case KS_YAML_MAP:
-        return "mapping";
-    case KS_YAML_SEQ:
-        return "sequence";
-    default:
-        return "scalar";
+    case KS_YAML_MAP: return "mapping";
+    case KS_YAML_SEQ: return "sequence";
+    default: return "scalar";
     }
 }

@@ -26,23 +26,23 @@
 
 /* Limits that keep hostile input from exhausting memory, time or stack. */
 #define KS_YAML_MAX_BYTES (64 << 20) /* bytes of a file: a larger one (or a device without end) is refused */
-#define KS_YAML_MAX_NODES 1000000 /* nodes of the tree with every alias expanded */
-#define KS_YAML_MAX_DEPTH 1000    /* nesting, also with aliases expanded */
-#define KS_YAML_MAX_ERRORS 100    /* errors reported for one file; the rest are counted */
+#define KS_YAML_MAX_NODES 1000000    /* nodes of the tree with every alias expanded */
+#define KS_YAML_MAX_DEPTH 1000       /* nesting, also with aliases expanded */
+#define KS_YAML_MAX_ERRORS 100       /* errors reported for one file; the rest are counted */
 
 typedef enum { KS_YAML_SCALAR, KS_YAML_MAP, KS_YAML_SEQ } ks_yaml_kind_t;
 
 typedef struct ks_ynode {
     ks_yaml_kind_t kind;
-    const char *file;         /* owned by the document */
-    int line, col;            /* 1-based start of the node (of its anchor or tag, if any) */
-    char *value;              /* scalar text after ${ENV} substitution, NUL-terminated; NULL otherwise */
-    size_t len;               /* scalar: bytes in value (a "\0" escape may make it exceed strlen) */
-    int plain;                /* scalar was unquoted and untagged: may be null/bool/number */
-    int flow;                 /* map: written in flow style, `{a: 1}` (a jq object left unquoted looks like one) */
-    size_t n;                 /* map entries or sequence items */
-    struct ks_ynode **keys;   /* map: key nodes, all scalars, unique by text; NULL otherwise */
-    struct ks_ynode **items;  /* map values (items[i] belongs to keys[i]) or sequence items */
+    const char *file;        /* owned by the document */
+    int line, col;           /* 1-based start of the node (of its anchor or tag, if any) */
+    char *value;             /* scalar text after ${ENV} substitution, NUL-terminated; NULL otherwise */
+    size_t len;              /* scalar: bytes in value (a "\0" escape may make it exceed strlen) */
+    int plain;               /* scalar was unquoted and untagged: may be null/bool/number */
+    int flow;                /* map: written in flow style, `{a: 1}` (a jq object left unquoted looks like one) */
+    size_t n;                /* map entries or sequence items */
+    struct ks_ynode **keys;  /* map: key nodes, all scalars, unique by text; NULL otherwise */
+    struct ks_ynode **items; /* map values (items[i] belongs to keys[i]) or sequence items */
 } ks_ynode_t;
 
 typedef struct ks_ydoc ks_ydoc_t; /* owns all nodes */

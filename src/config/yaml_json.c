@@ -13,11 +13,20 @@
 
 #include "../util/util.h"
 
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
-static int is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+static int is_hex(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
 
-static int hex_value(char c) { return is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10; }
+static int hex_value(char c)
+{
+    return is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10;
+}
 
 static int one_of(const char *s, size_t len, const char *const *words)
 {
@@ -94,7 +103,10 @@ static int all_of(const char *s, size_t len, int (*pred)(char))
     return 1;
 }
 
-static int is_octal(char c) { return c >= '0' && c <= '7'; }
+static int is_octal(char c)
+{
+    return c >= '0' && c <= '7';
+}
 
 /* The core-schema value of a plain scalar. */
 static ks_val resolve_plain(const char *s, size_t len)

@@ -31,8 +31,8 @@ enum {
     F_HAS_V = 1,      /* the value is present (else the entry deletes the key, or, clean, the store has none) */
     F_BASE_KNOWN = 2, /* what the store holds is known: F_HAS_BASE and the base */
     F_HAS_BASE = 4,
-    F_SAME = 8,   /* the value is the base, stored once (clean entries) */
-    F_DIRTY = 16, /* not yet written to the store */
+    F_SAME = 8,    /* the value is the base, stored once (clean entries) */
+    F_DIRTY = 16,  /* not yet written to the store */
     F_LISTED = 32, /* in its processor's dirty list, at index dl */
     F_PINNED = 64, /* being flushed: not evicted meanwhile */
 };
@@ -55,9 +55,15 @@ typedef struct centry {
 /* Beyond the allocation itself: malloc's header, and the hash and dirty-list slots. */
 #define CENTRY_OVERHEAD 32
 
-static size_t alloc_size(size_t kl, size_t cap) { return offsetof(centry_t, k) + kl + cap; }
+static size_t alloc_size(size_t kl, size_t cap)
+{
+    return offsetof(centry_t, k) + kl + cap;
+}
 
-static char *base_of(centry_t *c) { return c->k + c->kl; }
+static char *base_of(centry_t *c)
+{
+    return c->k + c->kl;
+}
 
 static const char *value_of(centry_t *c)
 {
@@ -66,7 +72,10 @@ static const char *value_of(centry_t *c)
     return c->flags & F_SAME ? base_of(c) : base_of(c) + c->basel;
 }
 
-static int64_t del_ts_of(centry_t *c) { return c->vl >= 8 ? ks__st_value_ts(base_of(c) + c->basel) : 0; }
+static int64_t del_ts_of(centry_t *c)
+{
+    return c->vl >= 8 ? ks__st_value_ts(base_of(c) + c->basel) : 0;
+}
 
 static void account(struct ks_state *st, centry_t *c, size_t old_cap)
 {

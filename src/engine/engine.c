@@ -139,8 +139,8 @@ int ks__fail(ks_engine_t *e, flight_t *f, const char *what, const char *msg)
     char errtext[KS_ERRMSG_SIZE];
     snprintf(errtext, sizeof errtext, "%s: %s", what, msg);
     if (e->t->errors_tolerance_none) {
-        snprintf(e->fatal, sizeof e->fatal, "%s[%d]@%lld at %s: %s", src->topic, src->partition,
-                 (long long)src->offset, f && f->node ? f->node : "source", errtext);
+        snprintf(e->fatal, sizeof e->fatal, "%s[%d]@%lld at %s: %s", src->topic, src->partition, (long long)src->offset,
+                 f && f->node ? f->node : "source", errtext);
         e->failed = 1;
         return -1;
     }

@@ -66,9 +66,9 @@ typedef struct ks_engine_ops {
 
 typedef struct ks_engine_stats {
     uint64_t in, out, dlq, dropped;
-    uint64_t late;          /* records dropped by a windowed aggregation because their window had closed */
-    uint64_t store_writes;  /* writes that reached a store (after the record cache) */
-    uint64_t cache_hits;    /* updates the record cache absorbed */
+    uint64_t late;         /* records dropped by a windowed aggregation because their window had closed */
+    uint64_t store_writes; /* writes that reached a store (after the record cache) */
+    uint64_t cache_hits;   /* updates the record cache absorbed */
 } ks_engine_stats_t;
 
 typedef struct ks_engine ks_engine_t;

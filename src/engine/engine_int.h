@@ -19,8 +19,8 @@ typedef struct flight {
     const char *node; /* the processor working on it, for dead-letter headers */
     /* Tables: the previous value of the key (KS_INVALID: not known), borrowed. */
     ks_val old;
-    int change_tag;   /* a table groupBy record on its way through a repartition topic: KS_CHANGE_* */
-    ks_val window;    /* $window of windowed aggregations (borrowed; KS_INVALID elsewhere) */
+    int change_tag; /* a table groupBy record on its way through a repartition topic: KS_CHANGE_* */
+    ks_val window;  /* $window of windowed aggregations (borrowed; KS_INVALID elsewhere) */
 } flight_t;
 
 enum { KS_CHANGE_NONE, KS_CHANGE_SUBTRACT, KS_CHANGE_ADD, KS_CHANGE_BOTH };

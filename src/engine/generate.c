@@ -15,11 +15,11 @@
 
 struct ks_generator {
     const ks_topology_t *t;
-    const ks_proc_t *src;       /* the generate source node */
+    const ks_proc_t *src;              /* the generate source node */
     ks_serde_t key_serde, value_serde; /* of the pseudo-topic, as the engine will decode them */
-    int64_t i;                  /* the next record number */
-    ks_val topic;               /* $topic */
-    ks_buf_t kb, vb;            /* the last record's key and value bytes */
+    int64_t i;                         /* the next record number */
+    ks_val topic;                      /* $topic */
+    ks_buf_t kb, vb;                   /* the last record's key and value bytes */
     /* the last dead-letter record's header values */
     char *dlq_err;
     char dlq_off[24];
@@ -108,8 +108,8 @@ int64_t ks_generator_made(const ks_generator_t *g)
     return g->i;
 }
 
-static const char *const part_names[KS_GEN__NEXPR] = {[KS_GEN_KEY] = "key", [KS_GEN_VALUE] = "value",
-                                                      [KS_GEN_TIMESTAMP] = "timestamp"};
+static const char *const part_names[KS_GEN__NEXPR] = {
+    [KS_GEN_KEY] = "key", [KS_GEN_VALUE] = "value", [KS_GEN_TIMESTAMP] = "timestamp"};
 
 /* "evaluating `value` of generate (file:line:col): msg", the engine's wording for a failed expression. */
 static int failed(const ks_generator_t *g, int part, const char *msg, char *err, size_t errlen)

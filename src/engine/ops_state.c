@@ -40,7 +40,8 @@ static void materialize(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     }
     ks_buf_t kb = {0};
     if (ks__st_store_key(e, f, p, &kb, key))
-        ks__st_kv_put(e, p, e->cur->partition, kb.data, kb.len, key, value.kind == KS_NULL ? ks_invalid() : value, f->ts);
+        ks__st_kv_put(e, p, e->cur->partition, kb.data, kb.len, key, value.kind == KS_NULL ? ks_invalid() : value,
+                      f->ts);
     ks_buf_free(&kb);
 }
 
@@ -389,7 +390,9 @@ int ks__st_sup_log(ks_engine_t *e)
                 memcpy(&kl, ps->sup_dirty.data + off, sizeof kl);
                 const char *k = ps->sup_dirty.data + off + 4;
                 off += 4 + kl;
-                int at = kl >= KS__ST_SUP_KEY_HDR ? sup_find(ps, sup_hash(k + KS__ST_SUP_KEY_HDR, kl - KS__ST_SUP_KEY_HDR)) : -1;
+                int at = kl >= KS__ST_SUP_KEY_HDR
+                             ? sup_find(ps, sup_hash(k + KS__ST_SUP_KEY_HDR, kl - KS__ST_SUP_KEY_HDR))
+                             : -1;
                 if (at < 0 || ps->sup[at].btime != ks__st_sup_btime(k)) {
                     sup_changelog(e, p, part, k, kl, NULL, 0); /* emitted since */
                     continue;
@@ -606,9 +609,7 @@ void ks__process_state(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         return;
     switch (p->op) {
     case KS_OP_TABLE_SOURCE:
-    case KS_OP_TO_TABLE:
-        materialize(e, f, p);
-        return;
+    case KS_OP_TO_TABLE: materialize(e, f, p); return;
     case KS_OP_TO_STREAM: {
         flight_t c = *f;
         c.old = ks_invalid();
@@ -618,21 +619,12 @@ void ks__process_state(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     }
     case KS_OP_FILTER:
     case KS_OP_FILTER_NOT:
-    case KS_OP_MAP_VALUES:
-        table_stateless(e, f, p);
-        return;
-    case KS_OP_GROUP_BY:
-        group_by(e, f, p);
-        return;
+    case KS_OP_MAP_VALUES: table_stateless(e, f, p); return;
+    case KS_OP_GROUP_BY: group_by(e, f, p); return;
     case KS_OP_COUNT:
     case KS_OP_REDUCE:
-    case KS_OP_AGGREGATE:
-        ks__st_aggregate(e, f, p);
-        return;
-    case KS_OP_SUPPRESS:
-        suppress(e, f, p);
-        return;
-    default:
-        return;
+    case KS_OP_AGGREGATE: ks__st_aggregate(e, f, p); return;
+    case KS_OP_SUPPRESS: suppress(e, f, p); return;
+    default: return;
     }
 }

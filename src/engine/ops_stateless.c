@@ -123,9 +123,7 @@ void ks__process_node(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     }
     switch (p->op) {
     case KS_OP_SOURCE:
-    case KS_OP_MERGE:
-        ks__forward(e, f, p);
-        return;
+    case KS_OP_MERGE: ks__forward(e, f, p); return;
     case KS_OP_FILTER:
     case KS_OP_FILTER_NOT: {
         int t;
@@ -233,13 +231,8 @@ void ks__process_node(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         }
         e->stats.dropped++;
         return;
-    case KS_OP_BRANCH:
-        ks__forward(e, f, p);
-        return;
-    case KS_OP_SINK:
-        ks__sink(e, f, p);
-        return;
-    default:
-        return;
+    case KS_OP_BRANCH: ks__forward(e, f, p); return;
+    case KS_OP_SINK: ks__sink(e, f, p); return;
+    default: return;
     }
 }

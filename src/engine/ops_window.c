@@ -51,7 +51,8 @@ static int on_purge(void *ud, const void *k, size_t kl, const void *v, size_t vl
 void ks__st_purge_windows(ks_engine_t *e, const ks_proc_t *p, int32_t part, int64_t stime)
 {
     pstate_t *ps = ks__st_pstate(e, p, part);
-    int64_t retention = (p->state.window.kind == KS_WIN_SLIDING ? 2 * p->state.window.size : p->state.window.size) + p->state.window.grace;
+    int64_t retention = (p->state.window.kind == KS_WIN_SLIDING ? 2 * p->state.window.size : p->state.window.size) +
+                        p->state.window.grace;
     int64_t seg = retention / 2 > 60000 ? retention / 2 : 60000;
     if (!ps->purged) {
         ps->purged = 1;
@@ -356,7 +357,7 @@ typedef struct session_scan {
     const ks_proc_t *p;
     const char *key; /* the key's bytes: an entry is the key's when it is these and end, start */
     size_t prefix;   /* their length */
-    int64_t lo, hi; /* sessions with end >= lo and start <= hi */
+    int64_t lo, hi;  /* sessions with end >= lo and start <= hi */
     session_t *s;
     int n;
     int bad;
@@ -388,7 +389,8 @@ static int on_session(void *ud, const void *k, size_t kl, const void *v, size_t 
 void ks__st_agg_sessions(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val key, ks_val value)
 {
     int32_t part = e->cur->partition;
-    int64_t gap = p->state.window.size, ts = f->ts, stime = ks__st_observe(e, p, part, ts), close = stime - p->state.window.grace;
+    int64_t gap = p->state.window.size, ts = f->ts, stime = ks__st_observe(e, p, part, ts),
+            close = stime - p->state.window.grace;
     ks__st_purge_windows(e, p, part, stime);
     ks_buf_t kb = {0}, hi = {0};
     if (!ks__st_store_key(e, f, p, &kb, key) || ks__st_begin(e)) {
@@ -436,7 +438,8 @@ void ks__st_agg_sessions(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val
                 for (int i = 0; i < sc.n && !e->failed; i++) {
                     ks_val ok2 = ks__st_windowed_key(key, sc.s[i].start, sc.s[i].end);
                     /* Kafka Streams stamps a session's updates with the session's end. */
-                    ks__st_write_through(e, p, part, sc.s[i].k, sc.s[i].kl, ok2, NULL, 0, 1, sc.s[i].end, NULL, ks_invalid());
+                    ks__st_write_through(e, p, part, sc.s[i].k, sc.s[i].kl, ok2, NULL, 0, 1, sc.s[i].end, NULL,
+                                         ks_invalid());
                     ks_val_release(ok2);
                 }
             }

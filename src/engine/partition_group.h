@@ -31,19 +31,19 @@ typedef struct ks_pg_item {
 
 /* One topic-partition's buffered records, oldest offset at head. */
 typedef struct ks_pg_queue {
-    const void *topic;      /* identity of the topic, compared by pointer */
+    const void *topic; /* identity of the topic, compared by pointer */
     int32_t partition;
-    ks_pg_item_t *items;    /* items[head..count) are buffered */
+    ks_pg_item_t *items; /* items[head..count) are buffered */
     size_t head, count, cap;
     int64_t partition_time; /* largest timestamp handed out from this queue (KS_PG_UNKNOWN: none) */
 } ks_pg_queue_t;
 
 typedef struct ks_partition_group {
-    ks_pg_queue_t *queues;  /* in the order they joined the group */
+    ks_pg_queue_t *queues; /* in the order they joined the group */
     int nqueues, capqueues;
-    size_t buffered;        /* records in all queues */
-    int64_t stream_time;    /* largest timestamp handed out (KS_PG_UNKNOWN: none) */
-    int last;               /* the queue the last record was added to (a lookup cache) */
+    size_t buffered;     /* records in all queues */
+    int64_t stream_time; /* largest timestamp handed out (KS_PG_UNKNOWN: none) */
+    int last;            /* the queue the last record was added to (a lookup cache) */
 } ks_partition_group_t;
 
 /* An empty group. A zeroed struct is not one: stream time starts at KS_PG_UNKNOWN. */
@@ -66,10 +66,16 @@ void ks_pg_add(ks_partition_group_t *g, const void *topic, int32_t partition, vo
 void *ks_pg_next(ks_partition_group_t *g, int64_t *ts);
 
 /* Records buffered in the group. */
-static inline size_t ks_pg_buffered(const ks_partition_group_t *g) { return g->buffered; }
+static inline size_t ks_pg_buffered(const ks_partition_group_t *g)
+{
+    return g->buffered;
+}
 
 /* Stream time: the largest timestamp handed out so far, KS_PG_UNKNOWN before the first. */
-static inline int64_t ks_pg_stream_time(const ks_partition_group_t *g) { return g->stream_time; }
+static inline int64_t ks_pg_stream_time(const ks_partition_group_t *g)
+{
+    return g->stream_time;
+}
 
 /* A partition's time (the largest timestamp handed out from it), KS_PG_UNKNOWN if none or not in the group. */
 int64_t ks_pg_partition_time(const ks_partition_group_t *g, const void *topic, int32_t partition);

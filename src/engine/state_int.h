@@ -67,11 +67,11 @@ struct ks_state {
     centry_t **tab;
     size_t tabsize, count;
     centry_t *lru_head, *lru_tail;
-    struct dlist {   /* per processor (by seq): its dirty entries, in the order they were last written */
+    struct dlist {    /* per processor (by seq): its dirty entries, in the order they were last written */
         centry_t **v; /* NULL: a slot left by an entry written again (it moved to the end) */
         size_t n, cap;
         size_t holes; /* NULL slots in v[0..n) */
-    } *dl;
+    } * dl;
     int ndl;
     pstate_t **ps;
     int *nps;
@@ -86,7 +86,7 @@ struct ks_state {
     ks_val init_old;
     char **topics; /* interned source topic names of cache entries (at most 65535) */
     int ntopics;
-    struct {            /* the last store read without the cache, reused by the write that follows it */
+    struct { /* the last store read without the cache, reused by the write that follows it */
         const ks_proc_t *p;
         int32_t part;
         char *k, *v;
@@ -169,8 +169,8 @@ typedef struct ks__st_sup_parts {
 } ks__st_sup_parts_t;
 int ks__st_sup_parse(const void *v, size_t vl, ks__st_sup_parts_t *out);
 /* Decodes a buffered record of p's buffer (the caller releases key and value); 0, or -1 when it does not decode. */
-int ks__st_sup_decode(const ks_proc_t *p, const void *k, size_t kl, const void *v, size_t vl, ks_val *key, ks_val *value,
-                      int64_t *ts);
+int ks__st_sup_decode(const ks_proc_t *p, const void *k, size_t kl, const void *v, size_t vl, ks_val *key,
+                      ks_val *value, int64_t *ts);
 
 void ks__st_forward_change(ks_engine_t *e, const ks_proc_t *p, ks_val key, ks_val newv, ks_val oldv, int64_t ts);
 void ks__st_changelog(ks_engine_t *e, const ks_proc_t *p, int32_t part, const void *k, size_t kl, const void *v,
@@ -178,7 +178,8 @@ void ks__st_changelog(ks_engine_t *e, const ks_proc_t *p, int32_t part, const vo
 /* forward of ks__st_write_through: 1 always; KS_WT_FORWARD_HELD only a key the store held or gets (a cache flush). */
 #define KS_WT_FORWARD_HELD 2
 int ks__st_write_through(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl, ks_val fkey,
-                         const char *newb, size_t newl, int forward, int64_t del_ts, const known_t *known, ks_val given);
+                         const char *newb, size_t newl, int forward, int64_t del_ts, const known_t *known,
+                         ks_val given);
 int ks__st_flush_dirty(ks_engine_t *e, const ks_proc_t *only);
 void ks__st_cache_evict(ks_engine_t *e);
 void ks__st_cache_clear(struct ks_state *st);

@@ -124,9 +124,15 @@ int ks__st_dec_value(ks_engine_t *e, const ks_proc_t *p, const void *data, size_
     return 0;
 }
 
-int64_t ks__st_value_ts(const void *data) { return ks_be64_get(data); }
+int64_t ks__st_value_ts(const void *data)
+{
+    return ks_be64_get(data);
+}
 
-void ks__st_set_value_ts(void *data, int64_t ts) { ks_be64_put(data, ts); }
+void ks__st_set_value_ts(void *data, int64_t ts)
+{
+    ks_be64_put(data, ts);
+}
 
 void ks__st_log_value(const void *v, size_t vl, const void **out, size_t *outl)
 {
@@ -149,7 +155,8 @@ int ks__st_sup_key_bytes(const ks_proc_t *p, ks_buf_t *b, ks_val key, char *err,
 {
     if (p->out_windowed == KS_KEY_PLAIN)
         return ks__st_key_bytes(p, b, key, err, errlen);
-    /* A windowed key as Kafka Streams' windowed serializers write it: time windows the start, sessions end and start. */
+    /* A windowed key as Kafka Streams' windowed serializers write it: time windows the start, sessions end and start.
+     */
     const ks_val *k = key.kind == KS_OBJECT ? ks_obj_get(key, "key", 3) : NULL;
     const ks_val *w = key.kind == KS_OBJECT ? ks_obj_get(key, "window", 6) : NULL;
     const ks_val *st = w && w->kind == KS_OBJECT ? ks_obj_get(*w, "start", 5) : NULL;
@@ -253,7 +260,8 @@ int ks__st_sup_encode(const ks_proc_t *p, ks_buf_t *kb, ks_buf_t *vb, int64_t bt
     }
     if (old_null) {
         add_value(vb, NULL, 0, 1);
-    } else if (!prior || (!prior->null && prior->len == ob.len && memcmp(prior->data, ob.data ? ob.data : "", ob.len) == 0)) {
+    } else if (!prior ||
+               (!prior->null && prior->len == ob.len && memcmp(prior->data, ob.data ? ob.data : "", ob.len) == 0)) {
         ks_be32_put(t, (uint32_t)-2); /* OLD_PREV_DUPLICATE_VALUE_SENTINEL */
         ks_buf_append(vb, t, 4);
         /* BufferValue sizes its array by reference, not by bytes: equal bytes of another array leave room unused. */
@@ -272,7 +280,10 @@ int ks__st_sup_encode(const ks_proc_t *p, ks_buf_t *kb, ks_buf_t *vb, int64_t bt
     return 0;
 }
 
-int64_t ks__st_sup_btime(const void *k) { return ks_be64_get(k); }
+int64_t ks__st_sup_btime(const void *k)
+{
+    return ks_be64_get(k);
+}
 
 /* Reads a length-prefixed value at *at of v (vl bytes); 0, or -1 past the end. Sentinels (-1, -2) come back in *len. */
 static int read_value(const char *v, size_t vl, size_t *at, int32_t *len, const char **data)
@@ -326,8 +337,8 @@ int ks__st_sup_parse(const void *v, size_t vl, ks__st_sup_parts_t *out)
     return 0;
 }
 
-int ks__st_sup_decode(const ks_proc_t *p, const void *k, size_t kl, const void *v, size_t vl, ks_val *key, ks_val *value,
-                      int64_t *ts)
+int ks__st_sup_decode(const ks_proc_t *p, const void *k, size_t kl, const void *v, size_t vl, ks_val *key,
+                      ks_val *value, int64_t *ts)
 {
     char err[KS_ERRMSG_SIZE];
     const char *kc = k;

@@ -272,4 +272,3 @@ int ks__expr_neg_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const 
     map1_k_t mk = {{neg_fn}, n, k};
     return n->a->eval(n->a, cx, fr, in, &mk.base);
 }
-

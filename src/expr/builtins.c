@@ -13,7 +13,6 @@
 
 #include "expr_int.h"
 
-
 #define CF(name) static int name(ctx_t *cx, ks_val in, const ks_val *args, ks_val *out)
 
 CF(f_length)
@@ -77,8 +76,14 @@ static int keys_impl(ctx_t *cx, ks_val in, ks_val *out, int sorted)
     return ks__expr_type_error(cx, in, "has no keys");
 }
 
-CF(f_keys) { return keys_impl(cx, in, out, 1); }
-CF(f_keys_unsorted) { return keys_impl(cx, in, out, 0); }
+CF(f_keys)
+{
+    return keys_impl(cx, in, out, 1);
+}
+CF(f_keys_unsorted)
+{
+    return keys_impl(cx, in, out, 0);
+}
 
 CF(f_has)
 {
@@ -158,8 +163,14 @@ CF(f_add)
     return ks__expr_errorf(cx, "Cannot iterate over %s (%s)", ks_kind_name(in), b);
 }
 
-CF(f_tostring) { return ks__expr_to_string(in, out); }
-CF(f_tojson) { return ks__expr_tojson(in, out); }
+CF(f_tostring)
+{
+    return ks__expr_to_string(in, out);
+}
+CF(f_tojson)
+{
+    return ks__expr_tojson(in, out);
+}
 
 CF(f_fromjson)
 {
@@ -333,10 +344,22 @@ static int minmax_by(ctx_t *cx, ks_val in, ks_val keys, int want_max, ks_val *ou
     return 0;
 }
 
-CF(f_min_by_impl) { return minmax_by(cx, in, args[0], 0, out); }
-CF(f_max_by_impl) { return minmax_by(cx, in, args[0], 1, out); }
-CF(f_min) { return minmax_by(cx, in, in, 0, out); }
-CF(f_max) { return minmax_by(cx, in, in, 1, out); }
+CF(f_min_by_impl)
+{
+    return minmax_by(cx, in, args[0], 0, out);
+}
+CF(f_max_by_impl)
+{
+    return minmax_by(cx, in, args[0], 1, out);
+}
+CF(f_min)
+{
+    return minmax_by(cx, in, in, 0, out);
+}
+CF(f_max)
+{
+    return minmax_by(cx, in, in, 1, out);
+}
 
 CF(f_unique)
 {

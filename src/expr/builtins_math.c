@@ -8,7 +8,6 @@
 
 #define CF(name) static int name(ctx_t *cx, ks_val in, const ks_val *args, ks_val *out)
 
-
 /* ---- math ---- */
 
 static int num_arg(ctx_t *cx, ks_val v, double *d)
@@ -19,14 +18,14 @@ static int num_arg(ctx_t *cx, ks_val v, double *d)
     return 0;
 }
 
-#define MATH1(name, expr)                 \
-    CF(f_##name)                          \
-    {                                     \
-        double x = 0;                     \
-        if (num_arg(cx, in, &x))          \
-            return RC_ERROR;              \
-        *out = ks_num(expr);              \
-        return 0;                         \
+#define MATH1(name, expr)                                                                                              \
+    CF(f_##name)                                                                                                       \
+    {                                                                                                                  \
+        double x = 0;                                                                                                  \
+        if (num_arg(cx, in, &x))                                                                                       \
+            return RC_ERROR;                                                                                           \
+        *out = ks_num(expr);                                                                                           \
+        return 0;                                                                                                      \
     }
 
 MATH1(floor, floor(x))
@@ -92,18 +91,18 @@ CF(f_modf)
     return 0;
 }
 
-#define MATH2(name, expr)                                            \
-    CF(f_##name)                                                     \
-    {                                                                \
-        double a = 0, b = 0;                                         \
-        if (num_arg(cx, args[0], &a) || num_arg(cx, args[1], &b))    \
-            return RC_ERROR;                                         \
-        *out = ks_num(expr);                                         \
-        return 0;                                                    \
+#define MATH2(name, expr)                                                                                              \
+    CF(f_##name)                                                                                                       \
+    {                                                                                                                  \
+        double a = 0, b = 0;                                                                                           \
+        if (num_arg(cx, args[0], &a) || num_arg(cx, args[1], &b))                                                      \
+            return RC_ERROR;                                                                                           \
+        *out = ks_num(expr);                                                                                           \
+        return 0;                                                                                                      \
     }
 
 MATH2(ldexp, ldexp(a, (int)b))
-MATH2(scalb, a * pow(2, b))
+MATH2(scalb, a *pow(2, b))
 MATH2(scalbln, scalbln(a, (long)b))
 MATH2(drem, remainder(a, b))
 MATH2(fmin, fmin(a, b))
@@ -139,8 +138,16 @@ CF(f_atan2)
     return 0;
 }
 
-CF(f_infinite) { *out = ks_num(INFINITY); return 0; }
-CF(f_nan) { *out = ks_num(NAN); return 0; }
+CF(f_infinite)
+{
+    *out = ks_num(INFINITY);
+    return 0;
+}
+CF(f_nan)
+{
+    *out = ks_num(NAN);
+    return 0;
+}
 
 CF(f_isinfinite)
 {
@@ -176,7 +183,6 @@ CF(f_now)
     *out = ks_num((double)tv.tv_sec + (double)tv.tv_usec / 1e6);
     return 0;
 }
-
 
 const builtin_t ks__expr_builtins_math[] = {
     {"floor", 0, f_floor, NULL, NULL},

@@ -14,7 +14,6 @@
 
 #define CF(name) static int name(ctx_t *cx, ks_val in, const ks_val *args, ks_val *out)
 
-
 int ks__expr_tojson(ks_val v, ks_val *out)
 {
     ks_buf_t b = {0};
@@ -121,8 +120,14 @@ static int case_map(ctx_t *cx, ks_val in, ks_val *out, int upper)
     return 0;
 }
 
-CF(f_ascii_downcase) { return case_map(cx, in, out, 0); }
-CF(f_ascii_upcase) { return case_map(cx, in, out, 1); }
+CF(f_ascii_downcase)
+{
+    return case_map(cx, in, out, 0);
+}
+CF(f_ascii_upcase)
+{
+    return case_map(cx, in, out, 1);
+}
 
 ks_val ks__expr_str_split(ks_val s, ks_val sep);
 
@@ -314,7 +319,8 @@ int ks__expr_format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out)
     if (strcmp(fmt, "csv") == 0 || strcmp(fmt, "tsv") == 0) {
         int csv = fmt[0] == 'c';
         if (v.kind != KS_ARRAY)
-            return ks__expr_type_error(cx, v, csv ? "cannot be csv-formatted, only array" : "cannot be tsv-formatted, only array");
+            return ks__expr_type_error(
+                cx, v, csv ? "cannot be csv-formatted, only array" : "cannot be tsv-formatted, only array");
         for (uint32_t i = 0; i < v.a->len; i++) {
             ks_val x = v.a->items[i];
             if (i)
@@ -336,11 +342,16 @@ int ks__expr_format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out)
                 } else {
                     for (size_t j = 0; j < ks_str_len(x); j++) {
                         char c = ks_str_data(x)[j];
-                        if (c == '\\') ks_buf_puts(&b, "\\\\");
-                        else if (c == '\t') ks_buf_puts(&b, "\\t");
-                        else if (c == '\r') ks_buf_puts(&b, "\\r");
-                        else if (c == '\n') ks_buf_puts(&b, "\\n");
-                        else ks_buf_putc(&b, c);
+                        if (c == '\\')
+                            ks_buf_puts(&b, "\\\\");
+                        else if (c == '\t')
+                            ks_buf_puts(&b, "\\t");
+                        else if (c == '\r')
+                            ks_buf_puts(&b, "\\r");
+                        else if (c == '\n')
+                            ks_buf_puts(&b, "\\n");
+                        else
+                            ks_buf_putc(&b, c);
                     }
                 }
                 break;
@@ -399,7 +410,8 @@ int ks__expr_format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out)
         static const char unreserved[] = "-_.!~*'()";
         for (size_t i = 0; i < n; i++) {
             unsigned char c = p[i];
-            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c && strchr(unreserved, c)))
+            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                (c && strchr(unreserved, c)))
                 ks_buf_putc(&b, (char)c);
             else
                 ks_buf_printf(&b, "%%%02X", c);
@@ -408,7 +420,8 @@ int ks__expr_format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out)
         static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         for (size_t i = 0; i < n; i += 3) {
             uint32_t w = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
-            char q[4] = {tbl[w >> 18], tbl[(w >> 12) & 63], i + 1 < n ? tbl[(w >> 6) & 63] : '=', i + 2 < n ? tbl[w & 63] : '='};
+            char q[4] = {tbl[w >> 18], tbl[(w >> 12) & 63], i + 1 < n ? tbl[(w >> 6) & 63] : '=',
+                         i + 2 < n ? tbl[w & 63] : '='};
             ks_buf_append(&b, q, 4);
         }
     } else if (strcmp(fmt, "base64d") == 0) {
@@ -417,8 +430,12 @@ int ks__expr_format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out)
         size_t valid = 0;
         for (size_t i = 0; i < n; i++) {
             unsigned char c = p[i];
-            int d = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
-                  : c == '+' ? 62 : c == '/' ? 63 : -1;
+            int d = c >= 'A' && c <= 'Z'   ? c - 'A'
+                    : c >= 'a' && c <= 'z' ? c - 'a' + 26
+                    : c >= '0' && c <= '9' ? c - '0' + 52
+                    : c == '+'             ? 62
+                    : c == '/'             ? 63
+                                           : -1;
             if (c == '=')
                 break;
             if (d < 0) {
@@ -484,7 +501,8 @@ static int val_to_tm(ks_val v, struct tm *tm)
     memset(tm, 0, sizeof *tm);
     if (v.kind != KS_ARRAY)
         return -1;
-    int *fields[] = {&tm->tm_year, &tm->tm_mon, &tm->tm_mday, &tm->tm_hour, &tm->tm_min, &tm->tm_sec, &tm->tm_wday, &tm->tm_yday};
+    int *fields[] = {&tm->tm_year, &tm->tm_mon, &tm->tm_mday, &tm->tm_hour,
+                     &tm->tm_min,  &tm->tm_sec, &tm->tm_wday, &tm->tm_yday};
     for (size_t i = 0; i < 8; i++) {
         if (i >= ks_arr_len(v)) {
             if (i < 6)
@@ -572,8 +590,9 @@ static void set_tm_wday(struct tm *tm)
     int mon = tm->tm_mon - 1;
     if (mon < 1)
         mon += 12;
-    int wday = (tm->tm_mday + (int)floor((2.6 * mon - 0.2)) + year + (int)floor(year / 4.0) + (int)floor(century / 4.0) -
-                2 * century) % 7;
+    int wday = (tm->tm_mday + (int)floor((2.6 * mon - 0.2)) + year + (int)floor(year / 4.0) +
+                (int)floor(century / 4.0) - 2 * century) %
+               7;
     if (wday < 0)
         wday += 7;
     tm->tm_wday = wday;
@@ -598,7 +617,7 @@ CF(f_strptime)
         return ks__expr_errorf(cx, "strptime/1 requires string inputs and arguments");
     struct tm tm;
     memset(&tm, 0, sizeof tm);
-    tm.tm_wday = 8;   /* sentinels, as in jq 1.6: left alone unless there is a day of month */
+    tm.tm_wday = 8; /* sentinels, as in jq 1.6: left alone unless there is a day of month */
     tm.tm_yday = 367;
     const char *end = strptime(ks_str_data(in), ks_str_data(args[0]), &tm);
     if (!end || *end)

@@ -26,8 +26,8 @@ typedef struct vscope {
 typedef struct fscope {
     const char *name;
     int arity;
-    funcdef_t *fn;   /* a definition; NULL for a closure parameter */
-    int level;       /* definition: scope level; parameter: level of the function body */
+    funcdef_t *fn; /* a definition; NULL for a closure parameter */
+    int level;     /* definition: scope level; parameter: level of the function body */
     int param_index;
     struct fscope *up;
     struct fscope *alloc_next;
@@ -262,7 +262,8 @@ static int resolve(cstate_t *cs, node_t *n, vscope_t *vs, fscope_t *fs)
     case OP_BREAK: {
         size_t len = strlen(n->name);
         for (vscope_t *v = vs; v; v = v->up) {
-            if (strncmp(v->name, "*label*", 7) == 0 && strlen(v->name) == len + 7 && strcmp(v->name + 7, n->name) == 0) {
+            if (strncmp(v->name, "*label*", 7) == 0 && strlen(v->name) == len + 7 &&
+                strcmp(v->name + 7, n->name) == 0) {
                 n->hops = cs->level - v->level;
                 n->slot = v->slot;
                 ks__expr_set_evaluators(n);
@@ -287,7 +288,7 @@ static int resolve(cstate_t *cs, node_t *n, vscope_t *vs, fscope_t *fs)
 /* ---- the prelude, compiled once per process ---- */
 
 static program_t prelude_prog;
-static fscope_t *prelude_allocs; /* every scope entry of the prelude */
+static fscope_t *prelude_allocs;      /* every scope entry of the prelude */
 static const fscope_t *prelude_chain; /* lookup chain: the last definition first */
 static pthread_once_t prelude_once = PTHREAD_ONCE_INIT;
 static char prelude_error[200];

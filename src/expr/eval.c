@@ -651,7 +651,10 @@ void ks__expr_set_evaluators(node_t *n)
     n->eval = NULL;
     n->eval1 = NULL;
     switch (n->op) {
-    case OP_IDENTITY: n->eval = identity_eval; n->eval1 = identity_eval1; break;
+    case OP_IDENTITY:
+        n->eval = identity_eval;
+        n->eval1 = identity_eval1;
+        break;
     case OP_LITERAL: n->eval1 = literal_eval1; break;
     case OP_FIELD:
         if (!n->a || n->a->eval1)

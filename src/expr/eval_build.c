@@ -31,8 +31,8 @@ typedef struct str_k {
     frame_t *fr;
     ks_val in;
     const cont_t *next;
-    int i;          /* the part being evaluated: parts run last to first */
-    ks_val *vals;   /* stringified parts */
+    int i;        /* the part being evaluated: parts run last to first */
+    ks_val *vals; /* stringified parts */
 } str_k_t;
 
 static int str_step(const str_k_t *sk, ctx_t *cx, int i);
@@ -247,4 +247,3 @@ int ks__expr_object_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, con
     ks_val_release(obj);
     return rc;
 }
-

@@ -93,8 +93,7 @@ static int bind_entries(const bind_k_t *bk, ctx_t *cx, int i)
 }
 
 /* Binds `pat` to `v`, then calls `done` (whose argument is unused). */
-static int bind_value(const pattern_t *pat, ctx_t *cx, frame_t *fr, ks_val v, const bind_k_t *proto,
-                      const cont_t *done)
+static int bind_value(const pattern_t *pat, ctx_t *cx, frame_t *fr, ks_val v, const bind_k_t *proto, const cont_t *done)
 {
     if (pat->kind == 'v') {
         fr->slots[pat->slot] = v;
@@ -215,7 +214,6 @@ static int reduce_update_fn(const cont_t *k, ctx_t *cx, ks_val unused)
     return rc;
 }
 
-
 static int fold_src_fn(const cont_t *k, ctx_t *cx, ks_val x);
 
 typedef struct init_k {
@@ -335,8 +333,8 @@ static int enter_call(ctx_t *cx)
     char here;
     if (++cx->depth > MAX_CALL_DEPTH || (size_t)(cx->stack_base - &here) > cx->stack_limit) {
         cx->depth--;
-        return ks__expr_errorf(cx, "recursion too deep (more than %d nested calls or %zu bytes of stack)", MAX_CALL_DEPTH,
-                               cx->stack_limit);
+        return ks__expr_errorf(cx, "recursion too deep (more than %d nested calls or %zu bytes of stack)",
+                               MAX_CALL_DEPTH, cx->stack_limit);
     }
     return 0;
 }
@@ -469,8 +467,7 @@ int ks__expr_cfunc_eval1(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_
 int ks__expr_call_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
 {
     switch (n->call_kind) {
-    case CALL_FUNC:
-        return call_user(n, cx, fr, in, k, 0, ks_invalid(), NULL);
+    case CALL_FUNC: return call_user(n, cx, fr, in, k, 0, ks_invalid(), NULL);
     case CALL_PARAM: {
         frame_t *f = ks__expr_frame_up(fr, n->hops);
         const closure_t *cl = &f->args[n->slot];
@@ -499,8 +496,7 @@ int ks__expr_call_eval(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, const
 int ks__expr_call_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_val path, const pcont_t *k)
 {
     switch (n->call_kind) {
-    case CALL_FUNC:
-        return call_user(n, cx, fr, in, NULL, 1, path, k);
+    case CALL_FUNC: return call_user(n, cx, fr, in, NULL, 1, path, k);
     case CALL_PARAM: {
         frame_t *f = ks__expr_frame_up(fr, n->hops);
         const closure_t *cl = &f->args[n->slot];
@@ -516,4 +512,3 @@ int ks__expr_call_path(const node_t *n, ctx_t *cx, frame_t *fr, ks_val in, ks_va
         return -100; /* not a path builtin: the caller reports it */
     }
 }
-

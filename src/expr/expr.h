@@ -31,23 +31,36 @@ typedef struct ks_expr ks_expr_t;
  * count and the names (KS_EXPR_STREAM_VARS) all come from these rows, so
  * they cannot drift apart.
  */
-#define KS_EXPR_STREAM_VAR_LIST(XX)                                                                 \
-    XX(KEY, "key") XX(VALUE, "value") XX(TIMESTAMP, "timestamp") XX(TOPIC, "topic")                 \
-    XX(PARTITION, "partition") XX(OFFSET, "offset") XX(HEADERS, "headers") XX(AGG, "agg")           \
-    XX(LEFT, "left") XX(RIGHT, "right") XX(WINDOW, "window")
+/* clang-format off: one row per variable (clang-format 14 does not settle on one layout for this macro) */
+#define KS_EXPR_STREAM_VAR_LIST(XX)                                                                                    \
+    XX(KEY, "key")                                                                                                     \
+    XX(VALUE, "value")                                                                                                 \
+    XX(TIMESTAMP, "timestamp")                                                                                         \
+    XX(TOPIC, "topic")                                                                                                 \
+    XX(PARTITION, "partition")                                                                                         \
+    XX(OFFSET, "offset")                                                                                               \
+    XX(HEADERS, "headers")                                                                                             \
+    XX(AGG, "agg")                                                                                                     \
+    XX(LEFT, "left")                                                                                                   \
+    XX(RIGHT, "right")                                                                                                 \
+    XX(WINDOW, "window")
+/* clang-format on */
 
 /* The slot of each stream variable in the values an expression is evaluated with. */
 typedef enum ks_expr_var {
 #define XX(slot, name) KS_EXPR_VAR_##slot,
     KS_EXPR_STREAM_VAR_LIST(XX)
 #undef XX
-    KS_EXPR_NSTREAM_VARS
+        KS_EXPR_NSTREAM_VARS
 } ks_expr_var_t;
 
 /* A row's name, for the initializers of name lists. */
 #define KS_EXPR_VAR_NAME(slot, name) name,
 /* The names of the stream variables in slot order, as an initializer: `{"key", "value", ...}`. */
-#define KS_EXPR_STREAM_VARS {KS_EXPR_STREAM_VAR_LIST(KS_EXPR_VAR_NAME)}
+#define KS_EXPR_STREAM_VARS                                                                                            \
+    {                                                                                                                  \
+        KS_EXPR_STREAM_VAR_LIST(KS_EXPR_VAR_NAME)                                                                      \
+    }
 
 /*
  * Compiles `src` with the variables `vars[0..nvars)` (names without `$`)

@@ -65,10 +65,10 @@ struct frame {
 };
 
 struct ctx {
-    ks_val err;           /* the raised error value when RC_ERROR is returned */
-    double break_id;      /* the label an RC_BREAK unwinds to */
-    double next_label;    /* counter giving each label activation an id */
-    int depth;            /* function call depth */
+    ks_val err;        /* the raised error value when RC_ERROR is returned */
+    double break_id;   /* the label an RC_BREAK unwinds to */
+    double next_label; /* counter giving each label activation an id */
+    int depth;         /* function call depth */
     const char *stack_base;
     size_t stack_limit; /* bytes of stack evaluation may use below stack_base */
 };
@@ -94,10 +94,10 @@ enum node_op {
     OP_BINOP, /* binop: '+', '-', '*', '/', '%', and the comparisons */
     OP_AND,
     OP_OR,
-    OP_ALT,    /* a // b */
-    OP_ASSIGN, /* binop: '=', '|', '+', '-', '*', '/', '%', 'A' (//=) */
-    OP_IF,     /* if a then b else c (c NULL: identity) */
-    OP_REDUCE, /* reduce a as pat (b; c) */
+    OP_ALT,     /* a // b */
+    OP_ASSIGN,  /* binop: '=', '|', '+', '-', '*', '/', '%', 'A' (//=) */
+    OP_IF,      /* if a then b else c (c NULL: identity) */
+    OP_REDUCE,  /* reduce a as pat (b; c) */
     OP_FOREACH, /* foreach a as pat (b; c; d) */
     OP_AS,      /* a as pat | b */
     OP_FUNCDEF, /* fn defined, then a */
@@ -124,11 +124,11 @@ struct pattern {
     int slot;
     int n;
     struct pattern_entry {
-        node_t *key;   /* array: literal index; object: key expression */
-        char *keyvar;  /* object `$name` / `$name: pat` entries */
+        node_t *key;  /* array: literal index; object: key expression */
+        char *keyvar; /* object `$name` / `$name: pat` entries */
         int keyvar_slot;
         pattern_t *sub; /* may be NULL for `$name` entries */
-    } *ents;
+    } * ents;
 };
 
 struct node {
@@ -157,9 +157,9 @@ struct funcdef {
     char **params;   /* names, without `$` */
     int *param_slot; /* slot of a `$param`'s value, or -1 for a filter param */
     node_t *body;
-    int level;      /* lexical level of the body */
-    int nslots;     /* variables in the body's frame */
-    int prelude;    /* a top-level prelude function: no static link */
+    int level;   /* lexical level of the body */
+    int nslots;  /* variables in the body's frame */
+    int prelude; /* a top-level prelude function: no static link */
     int pos;
     funcdef_t *next; /* allocation list */
 };
@@ -181,9 +181,9 @@ struct builtin {
 typedef struct program {
     node_t *root;
     funcdef_t *main;
-    node_t *nodes;     /* every node allocated for this program */
-    funcdef_t *fns;    /* every funcdef allocated for this program */
-    int nvars;         /* declared variables: slots 0..nvars-1 of main */
+    node_t *nodes;  /* every node allocated for this program */
+    funcdef_t *fns; /* every funcdef allocated for this program */
+    int nvars;      /* declared variables: slots 0..nvars-1 of main */
 } program_t;
 
 /* parse.c */

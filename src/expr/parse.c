@@ -50,13 +50,13 @@ typedef struct parser {
     program_t *prog;
     const char *src;
     int len;
-    int pos;       /* lexer position: just past the current token */
-    int have;      /* the current token is lexed */
-    int tok;       /* current token kind */
-    int tstart;    /* its start offset */
-    char *text;    /* T_IDENT, T_FIELD, T_VAR, T_FORMAT: name (malloc'd) */
-    double num;    /* T_NUM */
-    int depth;     /* nesting, bounded so that deep input cannot overflow the stack */
+    int pos;    /* lexer position: just past the current token */
+    int have;   /* the current token is lexed */
+    int tok;    /* current token kind */
+    int tstart; /* its start offset */
+    char *text; /* T_IDENT, T_FIELD, T_VAR, T_FORMAT: name (malloc'd) */
+    double num; /* T_NUM */
+    int depth;  /* nesting, bounded so that deep input cannot overflow the stack */
     parse_err_t *err;
     int failed;
 } parser_t;
@@ -78,8 +78,14 @@ static int fail_at(parser_t *p, int pos, const char *fmt, ...)
     return -1;
 }
 
-static int is_ident_start(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-static int is_ident_char(int c) { return is_ident_start(c) || (c >= '0' && c <= '9'); }
+static int is_ident_start(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+static int is_ident_char(int c)
+{
+    return is_ident_start(c) || (c >= '0' && c <= '9');
+}
 
 static void lex(parser_t *p)
 {
@@ -109,8 +115,8 @@ static void lex(parser_t *p)
     int c2 = i + 2 < p->len ? (unsigned char)s[i + 2] : 0;
     if (is_ident_start(c)) {
         int j = i + 1;
-        while (j < p->len && (is_ident_char((unsigned char)s[j]) ||
-                              (s[j] == ':' && j + 2 < p->len && s[j + 1] == ':' && is_ident_start((unsigned char)s[j + 2])))) {
+        while (j < p->len && (is_ident_char((unsigned char)s[j]) || (s[j] == ':' && j + 2 < p->len && s[j + 1] == ':' &&
+                                                                     is_ident_start((unsigned char)s[j + 2])))) {
             j += s[j] == ':' ? 2 : 1;
         }
         p->text = ks_xstrndup(s + i, (size_t)(j - i));
@@ -159,31 +165,105 @@ static void lex(parser_t *p)
     switch (c) {
     case '"': p->tok = T_STR; return;
     case '|':
-        if (c1 == '=') { p->tok = T_SETPIPE; p->pos++; } else p->tok = '|';
+        if (c1 == '=') {
+            p->tok = T_SETPIPE;
+            p->pos++;
+        } else
+            p->tok = '|';
         return;
     case '/':
-        if (c1 == '/' && c2 == '=') { p->tok = T_SETALT; p->pos += 2; }
-        else if (c1 == '/') { p->tok = T_ALT; p->pos++; }
-        else if (c1 == '=') { p->tok = T_SETDIV; p->pos++; }
-        else p->tok = '/';
+        if (c1 == '/' && c2 == '=') {
+            p->tok = T_SETALT;
+            p->pos += 2;
+        } else if (c1 == '/') {
+            p->tok = T_ALT;
+            p->pos++;
+        } else if (c1 == '=') {
+            p->tok = T_SETDIV;
+            p->pos++;
+        } else
+            p->tok = '/';
         return;
-    case '+': if (c1 == '=') { p->tok = T_SETPLUS; p->pos++; } else p->tok = '+'; return;
-    case '-': if (c1 == '=') { p->tok = T_SETMINUS; p->pos++; } else p->tok = '-'; return;
-    case '*': if (c1 == '=') { p->tok = T_SETMULT; p->pos++; } else p->tok = '*'; return;
-    case '%': if (c1 == '=') { p->tok = T_SETMOD; p->pos++; } else p->tok = '%'; return;
-    case '=': if (c1 == '=') { p->tok = T_EQ; p->pos++; } else p->tok = '='; return;
-    case '!': if (c1 == '=') { p->tok = T_NE; p->pos++; return; } break;
-    case '<': if (c1 == '=') { p->tok = T_LE; p->pos++; } else p->tok = '<'; return;
-    case '>': if (c1 == '=') { p->tok = T_GE; p->pos++; } else p->tok = '>'; return;
-    case '.': if (c1 == '.') { p->tok = T_DOTDOT; p->pos++; } else p->tok = '.'; return;
-    case '?':
-        if (c1 == '/' && c2 == '/') { p->tok = T_ALTDESTR; p->pos += 2; } else p->tok = '?';
+    case '+':
+        if (c1 == '=') {
+            p->tok = T_SETPLUS;
+            p->pos++;
+        } else
+            p->tok = '+';
         return;
-    case ',': case '(': case ')': case '[': case ']': case '{': case '}': case ':': case ';':
-        p->tok = c;
+    case '-':
+        if (c1 == '=') {
+            p->tok = T_SETMINUS;
+            p->pos++;
+        } else
+            p->tok = '-';
         return;
-    default:
+    case '*':
+        if (c1 == '=') {
+            p->tok = T_SETMULT;
+            p->pos++;
+        } else
+            p->tok = '*';
+        return;
+    case '%':
+        if (c1 == '=') {
+            p->tok = T_SETMOD;
+            p->pos++;
+        } else
+            p->tok = '%';
+        return;
+    case '=':
+        if (c1 == '=') {
+            p->tok = T_EQ;
+            p->pos++;
+        } else
+            p->tok = '=';
+        return;
+    case '!':
+        if (c1 == '=') {
+            p->tok = T_NE;
+            p->pos++;
+            return;
+        }
         break;
+    case '<':
+        if (c1 == '=') {
+            p->tok = T_LE;
+            p->pos++;
+        } else
+            p->tok = '<';
+        return;
+    case '>':
+        if (c1 == '=') {
+            p->tok = T_GE;
+            p->pos++;
+        } else
+            p->tok = '>';
+        return;
+    case '.':
+        if (c1 == '.') {
+            p->tok = T_DOTDOT;
+            p->pos++;
+        } else
+            p->tok = '.';
+        return;
+    case '?':
+        if (c1 == '/' && c2 == '/') {
+            p->tok = T_ALTDESTR;
+            p->pos += 2;
+        } else
+            p->tok = '?';
+        return;
+    case ',':
+    case '(':
+    case ')':
+    case '[':
+    case ']':
+    case '{':
+    case '}':
+    case ':':
+    case ';': p->tok = c; return;
+    default: break;
     }
     p->tok = T_ERROR;
 }
@@ -246,7 +326,7 @@ static int expect_kw(parser_t *p, const char *kw)
     return fail_at(p, p->tstart, "syntax error: expected `%s` but got %s", kw, tok_desc(p, b, sizeof b));
 }
 
-static const char *const keywords[] = {"def", "if", "then", "elif", "else", "end", "as", "reduce", "foreach",
+static const char *const keywords[] = {"def", "if",    "then",  "elif",   "else",    "end", "as", "reduce",  "foreach",
                                        "try", "catch", "label", "import", "include", "and", "or", "__loc__", NULL};
 
 static int is_keyword(const char *s)
@@ -365,7 +445,8 @@ static node_t *parse_def(parser_t *p)
     advance(p); /* def */
     if (peek(p) != T_IDENT || is_keyword(p->text)) {
         char b[64];
-        fail_at(p, p->tstart, "syntax error: expected a function name after `def` but got %s", tok_desc(p, b, sizeof b));
+        fail_at(p, p->tstart, "syntax error: expected a function name after `def` but got %s",
+                tok_desc(p, b, sizeof b));
         return NULL;
     }
     funcdef_t *fd = ks__expr_funcdef_new(p->prog);
@@ -544,9 +625,12 @@ static node_t *parse_cmp(parser_t *p)
     node_t *n = mk(p, OP_BINOP, pos, lhs, rhs);
     n->binop = op;
     switch (peek(p)) {
-    case T_EQ: case T_NE: case '<': case T_LE: case '>': case T_GE:
-        fail_at(p, p->tstart, "syntax error: comparisons cannot be chained; use parentheses");
-        return NULL;
+    case T_EQ:
+    case T_NE:
+    case '<':
+    case T_LE:
+    case '>':
+    case T_GE: fail_at(p, p->tstart, "syntax error: comparisons cannot be chained; use parentheses"); return NULL;
     }
     return n;
 }
@@ -946,9 +1030,7 @@ static node_t *parse_primary(parser_t *p)
         advance(p);
         return mk_literal(p, pos, ks_num(d));
     }
-    case T_STR:
-        advance(p);
-        return parse_string(p, NULL);
+    case T_STR: advance(p); return parse_string(p, NULL);
     case T_FORMAT: {
         char *fmt = ks_xstrdup(p->text);
         advance(p);
@@ -986,9 +1068,7 @@ static node_t *parse_primary(parser_t *p)
             return mk(p, OP_INDEX, pos, ks__expr_node_new(p->prog, OP_IDENTITY, pos), k);
         }
         return ks__expr_node_new(p->prog, OP_IDENTITY, pos);
-    case T_DOTDOT:
-        advance(p);
-        return mk_call(p, pos, "recurse");
+    case T_DOTDOT: advance(p); return mk_call(p, pos, "recurse");
     case T_VAR: {
         if (strcmp(p->text, "__loc__") == 0) {
             int line = 1;
@@ -1023,8 +1103,7 @@ static node_t *parse_primary(parser_t *p)
             return NULL;
         return n;
     }
-    case '{':
-        return parse_object(p);
+    case '{': return parse_object(p);
     case T_IDENT: {
         const char *w = p->text;
         if (strcmp(w, "if") == 0)
@@ -1087,8 +1166,7 @@ static node_t *parse_primary(parser_t *p)
         }
         return n;
     }
-    case T_ALTDESTR:
-        return fail_at(p, pos, "unsupported: `?//` destructuring alternatives"), NULL;
+    case T_ALTDESTR: return fail_at(p, pos, "unsupported: `?//` destructuring alternatives"), NULL;
     default: {
         char b[64];
         return fail_at(p, pos, "syntax error: unexpected %s", tok_desc(p, b, sizeof b)), NULL;
@@ -1154,7 +1232,8 @@ static node_t *parse_postfix(parser_t *p, int allow_as)
                 t = parse_subscript(p, t);
             } else {
                 char b[64];
-                fail_at(p, p->tstart, "syntax error: expected a field name after `.` but got %s", tok_desc(p, b, sizeof b));
+                fail_at(p, p->tstart, "syntax error: expected a field name after `.` but got %s",
+                        tok_desc(p, b, sizeof b));
                 t = NULL;
             }
         } else if (tk == '[') {

@@ -226,9 +226,7 @@ static int parse_string(parser_t *p, ks_val *out)
                 ks_utf8_encode(&b, cp);
                 break;
             }
-            default:
-                ks_buf_free(&b);
-                return fail(p, "Invalid escape");
+            default: ks_buf_free(&b); return fail(p, "Invalid escape");
             }
             continue;
         }
@@ -330,7 +328,8 @@ static int parse_number(parser_t *p, ks_val *out)
      * correctly rounded value strtod would.
      */
     if (!is_int && ndig <= 15) {
-        static const double pow10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+        static const double pow10[] = {1,   1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
         uint64_t m = acc;
         int frac = 0, total = ndig, plain = 1;
         for (size_t j = dstart + (size_t)ndig; j < i; j++) {
@@ -597,8 +596,7 @@ static int parse_value(parser_t *p, ks_val *out)
         rc = c == '{' ? parse_object(p, out) : parse_array(p, out);
         p->depth--;
         return rc;
-    case '"':
-        return parse_string(p, out);
+    case '"': return parse_string(p, out);
     case 't':
         if (match_word(p, "true")) {
             *out = ks_bool(1);
@@ -639,8 +637,8 @@ int ks_json_parse_next(const char *s, size_t len, size_t *pos, ks_val *out, char
 int ks_json_parse_next_at(const char *s, size_t len, size_t *pos, ks_json_span_t *span, ks_val *out, char *err,
                           size_t errlen)
 {
-    parser_t p = {.s = s, .len = len, .pos = *pos, .err = err, .errlen = errlen, .line0 = span->line0,
-                  .col0 = span->col0};
+    parser_t p = {
+        .s = s, .len = len, .pos = *pos, .err = err, .errlen = errlen, .line0 = span->line0, .col0 = span->col0};
     *out = ks_invalid();
     skip_ws(&p);
     span->start = p.pos;

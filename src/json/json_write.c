@@ -134,8 +134,8 @@ void ks_json_write_num(ks_buf_t *b, double d)
 
 /* The bytes a JSON string cannot hold as they are: control characters, `"`, `\\`, and DEL (jq writes \u007f). */
 static const unsigned char needs_escape[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    ['"'] = 1, ['\\'] = 1, [0x7f] = 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,         1,          1,          1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1, [0x7f] = 1,
 };
 
 void ks_json_write_str(ks_buf_t *b, const char *p, size_t len)
@@ -218,9 +218,7 @@ void ks_json_write(ks_buf_t *b, ks_val v)
         }
         ks_buf_putc(b, '}');
         break;
-    default:
-        ks_buf_append(b, "<invalid>", 9);
-        break;
+    default: ks_buf_append(b, "<invalid>", 9); break;
     }
 }
 

@@ -206,9 +206,7 @@ ks_val ks_val_retain(ks_val v)
 static void free_heap(ks_val v)
 {
     switch (v.kind) {
-    case KS_STRING:
-        free(v.s);
-        break;
+    case KS_STRING: free(v.s); break;
     case KS_ARRAY:
         for (uint32_t i = 0; i < v.a->len; i++)
             ks_val_release(v.a->items[i]);
@@ -222,8 +220,7 @@ static void free_heap(ks_val v)
         }
         free(v.o);
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -399,10 +396,8 @@ int ks_val_cmp(ks_val a, ks_val b)
     if (a.kind != b.kind)
         return a.kind < b.kind ? -1 : 1;
     switch (a.kind) {
-    case KS_NUMBER:
-        return num_cmp(a, b);
-    case KS_STRING:
-        return a.s == b.s ? 0 : str_cmp(a.s, b.s);
+    case KS_NUMBER: return num_cmp(a, b);
+    case KS_STRING: return a.s == b.s ? 0 : str_cmp(a.s, b.s);
     case KS_ARRAY: {
         if (a.a == b.a)
             return 0;
@@ -414,10 +409,8 @@ int ks_val_cmp(ks_val a, ks_val b)
         }
         return a.a->len < b.a->len ? -1 : a.a->len > b.a->len;
     }
-    case KS_OBJECT:
-        return a.o == b.o ? 0 : obj_cmp(a, b);
-    default:
-        return 0;
+    case KS_OBJECT: return a.o == b.o ? 0 : obj_cmp(a, b);
+    default: return 0;
     }
 }
 

@@ -86,12 +86,34 @@ struct ks_obj {
 
 #define KS_RC_STATIC INT32_MIN
 
-static inline ks_val ks_invalid(void) { ks_val v = {.kind = KS_INVALID}; return v; }
-static inline ks_val ks_null(void) { ks_val v = {.kind = KS_NULL}; return v; }
-static inline ks_val ks_bool(int b) { ks_val v = {.kind = (uint8_t)(b ? KS_TRUE : KS_FALSE)}; return v; }
-static inline ks_val ks_num(double d) { ks_val v = {.kind = KS_NUMBER, .d = d}; return v; }
-static inline int ks_is_valid(ks_val v) { return v.kind != KS_INVALID; }
-static inline int ks_is_truthy(ks_val v) { return v.kind > KS_FALSE; }
+static inline ks_val ks_invalid(void)
+{
+    ks_val v = {.kind = KS_INVALID};
+    return v;
+}
+static inline ks_val ks_null(void)
+{
+    ks_val v = {.kind = KS_NULL};
+    return v;
+}
+static inline ks_val ks_bool(int b)
+{
+    ks_val v = {.kind = (uint8_t)(b ? KS_TRUE : KS_FALSE)};
+    return v;
+}
+static inline ks_val ks_num(double d)
+{
+    ks_val v = {.kind = KS_NUMBER, .d = d};
+    return v;
+}
+static inline int ks_is_valid(ks_val v)
+{
+    return v.kind != KS_INVALID;
+}
+static inline int ks_is_truthy(ks_val v)
+{
+    return v.kind > KS_FALSE;
+}
 
 /* The number as a double (exact integers converted). */
 static inline double ks_num_get(ks_val v)
@@ -111,21 +133,36 @@ ks_val ks_str_new(const char *p, size_t len);
 ks_val ks_str_cstr(const char *s);
 /* A string of `len` uninitialised bytes for the caller to fill. */
 ks_val ks_str_alloc(size_t len, char **data);
-static inline const char *ks_str_data(ks_val v) { return v.s->data; }
-static inline size_t ks_str_len(ks_val v) { return v.s->len; }
+static inline const char *ks_str_data(ks_val v)
+{
+    return v.s->data;
+}
+static inline size_t ks_str_len(ks_val v)
+{
+    return v.s->len;
+}
 /* Concatenates; consumes both. */
 ks_val ks_str_concat(ks_val a, ks_val b);
 
 ks_val ks_arr_new(size_t cap);
-static inline size_t ks_arr_len(ks_val v) { return v.a->len; }
-static inline const ks_val *ks_arr_get(ks_val v, size_t i) { return &v.a->items[i]; }
+static inline size_t ks_arr_len(ks_val v)
+{
+    return v.a->len;
+}
+static inline const ks_val *ks_arr_get(ks_val v, size_t i)
+{
+    return &v.a->items[i];
+}
 /* Appends `item` (consumed) to *arr, copying *arr first if shared. */
 void ks_arr_push(ks_val *arr, ks_val item);
 /* Sets element i (consumed), padding with nulls; copies *arr if shared. */
 void ks_arr_set(ks_val *arr, size_t i, ks_val item);
 
 ks_val ks_obj_new(size_t cap);
-static inline size_t ks_obj_len(ks_val v) { return v.o->len; }
+static inline size_t ks_obj_len(ks_val v)
+{
+    return v.o->len;
+}
 /* Borrowed pointer to the value under key, or NULL. */
 const ks_val *ks_obj_get(ks_val obj, const char *key, size_t klen);
 /* Sets key (a string value, consumed) to val (consumed); copies *obj if shared. */
@@ -150,7 +187,10 @@ void ks_val_free_static(ks_val v);
 const char *ks_kind_name(ks_val v);
 /* jq's total order: <0, 0, >0. Borrows both. */
 int ks_val_cmp(ks_val a, ks_val b);
-static inline int ks_val_equal(ks_val a, ks_val b) { return ks_val_cmp(a, b) == 0; }
+static inline int ks_val_equal(ks_val a, ks_val b)
+{
+    return ks_val_cmp(a, b) == 0;
+}
 /* Sorted array of an object's keys (new reference). */
 ks_val ks_obj_sorted_keys(ks_val obj);
 /* Sorts an array of values in place in jq's order (stable). */

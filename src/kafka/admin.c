@@ -131,7 +131,8 @@ static int create_topics(rd_kafka_t *rk, const ks_topology_t *t, char **names, i
         rc = -1;
     } else {
         size_t cnt;
-        const rd_kafka_topic_result_t **res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
+        const rd_kafka_topic_result_t **res =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
         for (size_t i = 0; i < cnt; i++) {
             rd_kafka_resp_err_t te = rd_kafka_topic_result_error(res[i]);
             if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
@@ -183,7 +184,8 @@ int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, c
         for (int j = 0; j < p->io.ntopics; j++) {
             const rd_kafka_metadata_topic_t *mt = find_topic(md, p->io.topics[j]);
             if (!mt) {
-                snprintf(err, errlen, "%s:%d:%d: source topic `%s` does not exist on %s (kstreamd creates only internal topics)",
+                snprintf(err, errlen,
+                         "%s:%d:%d: source topic `%s` does not exist on %s (kstreamd creates only internal topics)",
                          p->pos.file, p->pos.line, p->pos.col, p->io.topics[j], bootstrap);
                 rc = -1;
                 break;
@@ -200,9 +202,12 @@ int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, c
             const ks_proc_t *b = t->procs[k];
             if (b->op != KS_OP_SOURCE || b->is_repartition || b->subtopology != a->subtopology || !b->io.ntopics)
                 continue;
-            const rd_kafka_metadata_topic_t *ma = find_topic(md, a->io.topics[0]), *mb = find_topic(md, b->io.topics[0]);
+            const rd_kafka_metadata_topic_t *ma = find_topic(md, a->io.topics[0]),
+                                            *mb = find_topic(md, b->io.topics[0]);
             if (ma && mb && ma->partition_cnt != mb->partition_cnt) {
-                snprintf(err, errlen, "topics `%s` (%d partitions) and `%s` (%d) are joined in one sub-topology, so they must be co-partitioned",
+                snprintf(err, errlen,
+                         "topics `%s` (%d partitions) and `%s` (%d) are joined in one sub-topology, so they must be "
+                         "co-partitioned",
                          a->io.topics[0], ma->partition_cnt, b->io.topics[0], mb->partition_cnt);
                 rc = -1;
             }
@@ -290,7 +295,7 @@ const char *ks__embedded_start(ks_topology_t **ts, int n, const ks_runtime_conf_
         mock_topic(t->dlq_topic, 1, seen, &nseen);
     }
     ks_log(KS_LOG_INFO, "embedded broker at %s (librdkafka mock cluster: in memory only, %d topics)",
-            rd_kafka_mock_cluster_bootstraps(mock), nseen);
+           rd_kafka_mock_cluster_bootstraps(mock), nseen);
     return rd_kafka_mock_cluster_bootstraps(mock);
 }
 

@@ -15,9 +15,9 @@
 #include "../util/util.h"
 #include "driver_int.h"
 
-#define DRAIN_MAX 20000         /* messages per drain before the loop gets a turn */
-#define BATCH 512               /* records ordered and processed together */
-#define EARLY_WAKE 2048         /* see drain_consumer */
+#define DRAIN_MAX 20000 /* messages per drain before the loop gets a turn */
+#define BATCH 512       /* records ordered and processed together */
+#define EARLY_WAKE 2048 /* see drain_consumer */
 
 static void drain_consumer(stream_thread_t *st);
 
@@ -90,8 +90,16 @@ static void process_one(stream_thread_t *st, rd_kafka_message_t *m)
     }
     rd_kafka_timestamp_type_t tstype;
     int64_t ts = rd_kafka_message_timestamp(m, &tstype);
-    ks_record_t r = {rd_kafka_topic_name(m->rkt), m->partition, m->offset, ts < 0 ? (int64_t)ks_now_ms() : ts,
-                     m->key, m->key_len, m->payload, m->len, hs, nh};
+    ks_record_t r = {rd_kafka_topic_name(m->rkt),
+                     m->partition,
+                     m->offset,
+                     ts < 0 ? (int64_t)ks_now_ms() : ts,
+                     m->key,
+                     m->key_len,
+                     m->payload,
+                     m->len,
+                     hs,
+                     nh};
     char err[KS_ERRMSG_SIZE];
     st->in++;
     if (ks_engine_process(st->engine, &r, err, sizeof err)) {
@@ -199,8 +207,7 @@ static void drain_consumer(stream_thread_t *st)
     for (;;) {
         if (st->failed || st->stopping)
             break;
-        if (n == 0 && !st->paused &&
-            (st->outq_msgs >= OUTQ_HOLD || st->outq_bytes >= OUTQ_HOLD_BYTES)) {
+        if (n == 0 && !st->paused && (st->outq_msgs >= OUTQ_HOLD || st->outq_bytes >= OUTQ_HOLD_BYTES)) {
             ks__hold(st);
             break;
         }
@@ -268,4 +275,3 @@ void ks__on_consumer_event(uv_poll_t *h, int status, int events)
             ks_log(KS_LOG_WARN, "%s: eventfd write: %s", st->name, strerror(errno));
     }
 }
-

@@ -101,15 +101,16 @@ static void on_progress(uv_timer_t *h)
         for (int i = 0; i < assigned->cnt; i++) {
             int64_t lo, hi;
             if (assigned->elems[i].offset >= 0 &&
-                rd_kafka_get_watermark_offsets(st->consumer, assigned->elems[i].topic, assigned->elems[i].partition, &lo,
-                                               &hi) == 0 && hi > assigned->elems[i].offset)
+                rd_kafka_get_watermark_offsets(st->consumer, assigned->elems[i].topic, assigned->elems[i].partition,
+                                               &lo, &hi) == 0 &&
+                hi > assigned->elems[i].offset)
                 lag += hi - assigned->elems[i].offset;
         }
         rd_kafka_topic_partition_list_destroy(assigned);
     }
     ks_log(KS_LOG_INFO, "%s: in %.0f/s, out %.0f/s, dead-lettered %llu, lag %lld", st->name,
-            (double)(st->in - st->last_in) / secs, (double)(st->out - st->last_out) / secs,
-            (unsigned long long)s->dlq, (long long)lag);
+           (double)(st->in - st->last_in) / secs, (double)(st->out - st->last_out) / secs, (unsigned long long)s->dlq,
+           (long long)lag);
     st->last_in = st->in;
     st->last_out = st->out;
 }
@@ -216,22 +217,17 @@ static void close_all(stream_thread_t *st)
 static rd_kafka_conf_t *client_conf(rd_kafka_type_t type, const ks_topology_t *t, const ks_runtime_conf_t *conf,
                                     const char *bootstrap, char *err, size_t errlen)
 {
-    const char *psettings[][2] = {{"bootstrap.servers", bootstrap},
-                                  {"enable.idempotence", "true"},
-                                  {"partitioner", "murmur2_random"},
-                                  {"queue.buffering.max.messages", "1000000"},
-                                  {"queue.buffering.max.kbytes", "65536"},
-                                  {"linger.ms", "5"}};
-    const char *csettings[][2] = {{"bootstrap.servers", bootstrap},
-                                  {"group.id", t->application},
-                                  {"enable.auto.commit", "false"},
-                                  {"enable.auto.offset.store", "false"},
-                                  {"auto.offset.reset", "earliest"},
-                                  {"partition.assignment.strategy", "range"}, /* co-partitioned sources */
-                                  {"enable.partition.eof", "false"},
-                                  {"queued.max.messages.kbytes", "2048"}};
+    const char *psettings[][2] = {{"bootstrap.servers", bootstrap},        {"enable.idempotence", "true"},
+                                  {"partitioner", "murmur2_random"},       {"queue.buffering.max.messages", "1000000"},
+                                  {"queue.buffering.max.kbytes", "65536"}, {"linger.ms", "5"}};
+    const char *csettings[][2] = {
+        {"bootstrap.servers", bootstrap},  {"group.id", t->application},
+        {"enable.auto.commit", "false"},   {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "earliest"}, {"partition.assignment.strategy", "range"}, /* co-partitioned sources */
+        {"enable.partition.eof", "false"}, {"queued.max.messages.kbytes", "2048"}};
     const char *(*settings)[2] = type == RD_KAFKA_PRODUCER ? psettings : csettings;
-    size_t n = type == RD_KAFKA_PRODUCER ? sizeof psettings / sizeof psettings[0] : sizeof csettings / sizeof csettings[0];
+    size_t n =
+        type == RD_KAFKA_PRODUCER ? sizeof psettings / sizeof psettings[0] : sizeof csettings / sizeof csettings[0];
     const char *what = type == RD_KAFKA_PRODUCER ? "producer" : "consumer";
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     char e[512];
@@ -321,8 +317,7 @@ static rd_kafka_topic_partition_list_t *subscribed_topics(const ks_topology_t *t
  * The consumer: the application's group, subscribed to `topics`, its queue's
  * fd watched by cpoll. `topics` is not kept. Returns 0, or -1 with a message.
  */
-static int start_consumer(stream_thread_t *st, const rd_kafka_topic_partition_list_t *topics, char *err,
-                          size_t errlen)
+static int start_consumer(stream_thread_t *st, const rd_kafka_topic_partition_list_t *topics, char *err, size_t errlen)
 {
     char e[512];
     rd_kafka_conf_t *cc = client_conf(RD_KAFKA_CONSUMER, st->t, st->conf, st->bootstrap, err, errlen);
@@ -494,7 +489,6 @@ static void *thread_main(void *arg)
 }
 
 /* ---- the process: signals and threads ---- */
-
 
 static void on_signal(uv_signal_t *h, int signum)
 {

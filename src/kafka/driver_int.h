@@ -33,7 +33,7 @@
 /* Producer queue (records, and key+value bytes) at which draining the consumer waits for deliveries. */
 #define OUTQ_HOLD 10000
 #define OUTQ_HOLD_BYTES (4 << 20)
-#define OUTQ_RESUME 5000        /* ... and below which (and half the bytes) it goes on */
+#define OUTQ_RESUME 5000 /* ... and below which (and half the bytes) it goes on */
 #define FLUSH_TIMEOUT_MS 60000
 
 struct sample;
@@ -49,16 +49,16 @@ typedef struct stream_thread {
     int exit_code;                 /* 0, 1 after a runtime failure, 2 after a configuration error */
 
     /* The loop and its handles, closed by close_all. */
-    uv_loop_t loop;                /* the thread's own libuv loop */
-    uv_poll_t cpoll, ppoll;        /* watch cfd and pfd */
-    int cfd, pfd;                  /* eventfds the consumer's and the producer's queues signal */
-    uv_timer_t commit_timer;       /* commit.interval.ms: ks__on_commit_timer */
-    uv_timer_t progress_timer;     /* log.summary.interval.ms: the progress line */
-    uv_timer_t gen_timer;          /* every 10 ms while there are generate sources */
-    uv_timer_t hold_timer;         /* HOLD_PAUSE_MS after draining began to wait (produce.c) */
-    uv_timer_t poll_timer;         /* every second: ks__on_poll_timer */
-    uv_async_t stop_async;         /* on_stop: how other threads and the signal handler stop this one */
-    atomic_int ready;              /* stop_async is initialised: other threads may signal it */
+    uv_loop_t loop;            /* the thread's own libuv loop */
+    uv_poll_t cpoll, ppoll;    /* watch cfd and pfd */
+    int cfd, pfd;              /* eventfds the consumer's and the producer's queues signal */
+    uv_timer_t commit_timer;   /* commit.interval.ms: ks__on_commit_timer */
+    uv_timer_t progress_timer; /* log.summary.interval.ms: the progress line */
+    uv_timer_t gen_timer;      /* every 10 ms while there are generate sources */
+    uv_timer_t hold_timer;     /* HOLD_PAUSE_MS after draining began to wait (produce.c) */
+    uv_timer_t poll_timer;     /* every second: ks__on_poll_timer */
+    uv_async_t stop_async;     /* on_stop: how other threads and the signal handler stop this one */
+    atomic_int ready;          /* stop_async is initialised: other threads may signal it */
 
     /* The clients. */
     rd_kafka_t *consumer;          /* NULL for a service with generate sources only */
@@ -66,31 +66,31 @@ typedef struct stream_thread {
     rd_kafka_queue_t *cq, *pq;     /* the consumer's and the producer's main queues */
     rd_kafka_topic_t **out_topics; /* the producer's known output topics (ks__warm_producer) */
     int nout_topics;
-    struct emit_topic {            /* the topology's own name pointers of those topics, for ks__on_emit */
+    struct emit_topic { /* the topology's own name pointers of those topics, for ks__on_emit */
         const char *name;
         rd_kafka_topic_t *rkt;
-    } *emit_topics;
+    } * emit_topics;
     int nemit_topics;
 
     /* The engine and its state. */
     ks_engine_t *engine;
     ks_stores_t *stores;                        /* state: this thread's handle of the application's LMDB */
     rd_kafka_topic_partition_list_t *processed; /* next offset to commit, per partition */
-    rd_kafka_topic_partition_list_t *fetched;   /* offset after the last record taken, per partition (this assignment) */
-    rd_kafka_topic_partition_list_t *cl_done;   /* changelog partitions: last offset delivered */
-    int trimmed_idle;                           /* the heap was trimmed at the first commit with nothing processed */
+    rd_kafka_topic_partition_list_t *fetched; /* offset after the last record taken, per partition (this assignment) */
+    rd_kafka_topic_partition_list_t *cl_done; /* changelog partitions: last offset delivered */
+    int trimmed_idle;                         /* the heap was trimmed at the first commit with nothing processed */
 
     /* Generate sources (on the application's first thread only). */
     ks_generator_t **gens;
     int ngens;
-    uint64_t *gen_made;            /* records made so far, per generator */
-    uint64_t gen_start_ms;         /* wall-clock time the generators started */
+    uint64_t *gen_made;    /* records made so far, per generator */
+    uint64_t gen_start_ms; /* wall-clock time the generators started */
 
     /* How the thread runs. */
-    int stopping;                  /* a graceful stop began: nothing more is drained */
-    int failed;                    /* a fatal error was logged: nothing more is committed */
-    int paused;                    /* the assigned partitions are paused (backpressure) */
-    int closed;                    /* close_all ran */
+    int stopping; /* a graceful stop began: nothing more is drained */
+    int failed;   /* a fatal error was logged: nothing more is committed */
+    int paused;   /* the assigned partitions are paused (backpressure) */
+    int closed;   /* close_all ran */
 
     /* Backpressure and prefetch. */
     int held;                      /* draining waits for the producer queue to shrink (backpressure) */
@@ -103,8 +103,8 @@ typedef struct stream_thread {
     uint64_t fetch_wakes;          /* how often wake_fetcher sought the assigned partitions */
 
     /* Counters of the progress line. */
-    uint64_t in, out;              /* records processed and produced */
-    uint64_t last_in, last_out;    /* the same at the last progress line */
+    uint64_t in, out;           /* records processed and produced */
+    uint64_t last_in, last_out; /* the same at the last progress line */
 
     /* Purging committed records of repartition topics (purge.c). */
     rd_kafka_topic_partition_list_t *purge_offsets; /* committed offsets not yet asked to be deleted up to */
@@ -115,7 +115,7 @@ typedef struct stream_thread {
     /* Sample output records for the log (log.sample.interval.ms, sample.c). */
     struct sample *samples;
     int nsamples;
-    uint64_t last_sample_ms;       /* wall-clock time of the last sample lines */
+    uint64_t last_sample_ms; /* wall-clock time of the last sample lines */
 } stream_thread_t;
 
 /* driver.c */

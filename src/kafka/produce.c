@@ -20,7 +20,7 @@
  */
 #define OUTQ_EMIT_MAX 15000
 #define OUTQ_EMIT_MAX_BYTES (6 << 20)
-#define HOLD_PAUSE_MS 1000      /* a wait longer than this pauses the partitions, so the consumer is polled again */
+#define HOLD_PAUSE_MS 1000 /* a wait longer than this pauses the partitions, so the consumer is polled again */
 
 void ks__on_emit(void *ud, const ks_record_t *r)
 {
@@ -43,11 +43,12 @@ void ks__on_emit(void *ud, const ks_record_t *r)
     for (int i = 0; i < st->nemit_topics && !rkt; i++)
         if (st->emit_topics[i].name == r->topic)
             rkt = st->emit_topics[i].rkt;
-#define EMIT_ARGS                                                                                                  \
-    RD_KAFKA_V_PARTITION(r->partition >= 0 ? r->partition : RD_KAFKA_PARTITION_UA),                                \
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(r->key, r->key_len),                              \
-        RD_KAFKA_V_VALUE((void *)r->value, r->value_len), RD_KAFKA_V_TIMESTAMP(r->timestamp == KS_NO_TIMESTAMP ? 0 : r->timestamp),                      \
-        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END
+#define EMIT_ARGS                                                                                                      \
+    RD_KAFKA_V_PARTITION(r->partition >= 0 ? r->partition : RD_KAFKA_PARTITION_UA),                                    \
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(r->key, r->key_len),                                  \
+        RD_KAFKA_V_VALUE((void *)r->value, r->value_len),                                                              \
+        RD_KAFKA_V_TIMESTAMP(r->timestamp == KS_NO_TIMESTAMP ? 0 : r->timestamp), RD_KAFKA_V_HEADERS(hdrs),            \
+        RD_KAFKA_V_END
     for (int attempt = 0;; attempt++) {
         rd_kafka_resp_err_t e = rkt ? rd_kafka_producev(st->producer, RD_KAFKA_V_RKT(rkt), EMIT_ARGS)
                                     : rd_kafka_producev(st->producer, RD_KAFKA_V_TOPIC(r->topic), EMIT_ARGS);
@@ -160,7 +161,7 @@ static void set_paused(stream_thread_t *st, int pause)
     }
     st->paused = pause;
     ks_log(KS_LOG_DEBUG, "%s: %s consumption (producer queue %d)", st->name, pause ? "paused" : "resumed",
-            rd_kafka_outq_len(st->producer));
+           rd_kafka_outq_len(st->producer));
 }
 
 static void on_hold_timer(uv_timer_t *h);

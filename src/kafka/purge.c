@@ -51,15 +51,15 @@ static void purge_result(stream_thread_t *st, int timeout_ms)
     const rd_kafka_topic_partition_list_t *done = res ? rd_kafka_DeleteRecords_result_offsets(res) : NULL;
     if (rd_kafka_event_error(ev)) {
         ks_log(KS_LOG_WARN, "%s: purging repartition topics: %s (tried again after repartition.purge.interval.ms)",
-                st->name, rd_kafka_event_error_string(ev));
+               st->name, rd_kafka_event_error_string(ev));
     } else if (done) {
         for (int i = 0; i < done->cnt; i++) {
             if (done->elems[i].err)
-                ks_log(KS_LOG_WARN, "%s: purging %s[%d]: %s", st->name, done->elems[i].topic,
-                        done->elems[i].partition, rd_kafka_err2str(done->elems[i].err));
+                ks_log(KS_LOG_WARN, "%s: purging %s[%d]: %s", st->name, done->elems[i].topic, done->elems[i].partition,
+                       rd_kafka_err2str(done->elems[i].err));
             else
                 ks_log(KS_LOG_DEBUG, "%s: purged %s[%d] below offset %lld", st->name, done->elems[i].topic,
-                        done->elems[i].partition, (long long)done->elems[i].offset);
+                       done->elems[i].partition, (long long)done->elems[i].offset);
         }
     }
     rd_kafka_event_destroy(ev);
@@ -90,7 +90,7 @@ void ks__purge_repartition(stream_thread_t *st)
     rd_kafka_DeleteRecords(st->producer, &del, 1, NULL, st->purge_q);
     rd_kafka_DeleteRecords_destroy(del);
     ks_log(KS_LOG_DEBUG, "%s: purging %d repartition partitions below their committed offsets", st->name,
-            st->purge_offsets->cnt);
+           st->purge_offsets->cnt);
     rd_kafka_topic_partition_list_destroy(st->purge_offsets);
     st->purge_offsets = NULL;
     st->purge_pending = 1;

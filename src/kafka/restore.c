@@ -46,9 +46,9 @@ const char *ks__changelog_store(const ks_topology_t *t, const char *topic, int *
 /* Why a store partition's local state was wiped before its restore (restore_one). */
 enum { WIPE_NONE, WIPE_NO_CHECKPOINT, WIPE_PAST_END, WIPE_BEFORE_START, WIPE__COUNT };
 
-static const char *const wipe_reasons[WIPE__COUNT] = {
-    NULL, "local state has no checkpoint", "the checkpoint is past the changelog's end",
-    "the changelog no longer holds the checkpoint"};
+static const char *const wipe_reasons[WIPE__COUNT] = {NULL, "local state has no checkpoint",
+                                                      "the checkpoint is past the changelog's end",
+                                                      "the changelog no longer holds the checkpoint"};
 
 /*
  * Where restoring one store partition starts and ends: the changelog's end
@@ -73,7 +73,8 @@ static int restore_range(rd_kafka_t *rk, ks_stores_t *s, const char *store, cons
            ks_mono_ms() < until)
         usleep(100 * 1000);
     if (e) {
-        snprintf(err, errlen, "restoring %s: cannot read the end of %s[%d]: %s", store, topic, part, rd_kafka_err2str(e));
+        snprintf(err, errlen, "restoring %s: cannot read the end of %s[%d]: %s", store, topic, part,
+                 rd_kafka_err2str(e));
         return -1;
     }
     if (ks_stores_begin(s, err, errlen))
@@ -101,8 +102,8 @@ static int restore_range(rd_kafka_t *rk, ks_stores_t *s, const char *store, cons
  * (and why) the local state was wiped first; the caller logs that, one
  * line for all the partitions of an assignment.
  */
-static int restore_one(rd_kafka_t *rk, ks_stores_t *s, ks_store_layout_t layout, const char *store, const char *topic, int32_t part,
-                       const char *who, int timeout_ms, int *wiped, char *err, size_t errlen)
+static int restore_one(rd_kafka_t *rk, ks_stores_t *s, ks_store_layout_t layout, const char *store, const char *topic,
+                       int32_t part, const char *who, int timeout_ms, int *wiped, char *err, size_t errlen)
 {
     int64_t start, hi;
     if (restore_range(rk, s, store, topic, part, who, timeout_ms, wiped, &start, &hi, err, errlen))
@@ -120,7 +121,7 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, ks_store_layout_t layout,
         return -1;
     }
     ks_log(KS_LOG_INFO, "%s: restoring %s[%d] from %s offset %lld to %lld (%lld records)", who, store, part, topic,
-            (long long)start, (long long)hi, (long long)(hi - start));
+           (long long)start, (long long)hi, (long long)(hi - start));
     uint64_t t0 = ks_mono_ms(), last_log = t0, idle_since = t0;
     int tty = isatty(STDERR_FILENO), drawn = 0;
     int64_t applied = 0, next = start;
@@ -198,7 +199,7 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, ks_store_layout_t layout,
             drawn = 1;
         } else if (!tty && now - last_log >= 2000) {
             ks_log(KS_LOG_INFO, "%s: restoring %s[%d]: %lld of %lld records", who, store, part,
-                    (long long)(next - start), (long long)(hi - start));
+                   (long long)(next - start), (long long)(hi - start));
             last_log = now;
         }
     }
@@ -225,7 +226,7 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, ks_store_layout_t layout,
     uint64_t ms = ks_mono_ms() - t0;
     if (rc == 0)
         ks_log(KS_LOG_INFO, "%s: restored %s[%d]: %lld records in %llu ms (%.0f records/s)", who, store, part,
-                (long long)applied, (unsigned long long)ms, ms ? applied * 1000.0 / (double)ms : (double)applied);
+               (long long)applied, (unsigned long long)ms, ms ? applied * 1000.0 / (double)ms : (double)applied);
     return rc;
 }
 
@@ -308,8 +309,8 @@ int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_c
     int *why = ks_xcalloc((size_t)n, sizeof *why);
     for (int k = 0; k < n && rc == 0; k++) {
         const ks_proc_t *p = t->procs[wanted[k].proc];
-        rc = restore_one(rk, s, ks_store_layout_of(p), p->stores[wanted[k].store], p->changelogs[wanted[k].store], wanted[k].part, who,
-                         conf->startup_timeout_ms, &why[k], err, errlen);
+        rc = restore_one(rk, s, ks_store_layout_of(p), p->stores[wanted[k].store], p->changelogs[wanted[k].store],
+                         wanted[k].part, who, conf->startup_timeout_ms, &why[k], err, errlen);
         if (why[k] != WIPE_NONE && strcmp(conf->bootstrap, "embedded") == 0)
             why[k] = WIPE_PAST_END; /* the embedded broker starts empty: all local state is a previous run's */
         nwiped[why[k]]++;
@@ -341,11 +342,13 @@ int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_c
         if (!nwiped[why])
             continue;
         if (embedded && why == WIPE_PAST_END)
-            ks_log(KS_LOG_INFO, "%s: the embedded broker starts empty: cleared the state a previous run left in %d "
-                    "store partitions (%.*s)", who, nwiped[why], (int)wiped_names[why].len, wiped_names[why].data);
+            ks_log(KS_LOG_INFO,
+                   "%s: the embedded broker starts empty: cleared the state a previous run left in %d "
+                   "store partitions (%.*s)",
+                   who, nwiped[why], (int)wiped_names[why].len, wiped_names[why].data);
         else
             ks_log(KS_LOG_INFO, "%s: %s in %d store partitions (%.*s): wiped them and restored them in full", who,
-                    wipe_reasons[why], nwiped[why], (int)wiped_names[why].len, wiped_names[why].data);
+                   wipe_reasons[why], nwiped[why], (int)wiped_names[why].len, wiped_names[why].data);
         ks_buf_free(&wiped_names[why]);
     }
     rd_kafka_destroy(rk);

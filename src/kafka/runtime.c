@@ -139,7 +139,8 @@ static const struct {
      "not yet processed"},
     {"enable.idempotence", "true",
      "kstreamd's producers are idempotent, so that retried sends neither duplicate nor reorder output records"},
-    {"acks", "-1", "must be all: the idempotent producer requires it, and a record acknowledged by one broker can be lost"},
+    {"acks", "-1",
+     "must be all: the idempotent producer requires it, and a record acknowledged by one broker can be lost"},
     {"request.required.acks", "-1",
      "must be all: the idempotent producer requires it, and a record acknowledged by one broker can be lost"},
     {"partition.assignment.strategy", "range",
@@ -208,9 +209,7 @@ static void report(builder_t *b, ks_severity_t sev, const place_t *pl, int at_va
         ks_diag_add(b->diags, sev, pl->file, at_value ? pl->vline : pl->kline, at_value ? pl->vcol : pl->kcol,
                     "config key %s: %s", pl->key, detail.data);
         break;
-    case FROM_SET:
-        ks_diag_add(b->diags, sev, pl->file, 0, 0, "%s", detail.data);
-        break;
+    case FROM_SET: ks_diag_add(b->diags, sev, pl->file, 0, 0, "%s", detail.data); break;
     }
     ks_buf_free(&detail);
 }
@@ -377,8 +376,7 @@ static int set_key(builder_t *b, int i, const char *v, const place_t *pl)
             return -1;
         }
         break;
-    case K_STRING:
-        break;
+    case K_STRING: break;
     case K_ENUM_STR:
     case K_CHECKED:
         if (s->values && enum_index(s->values, v) < 0) {
@@ -397,8 +395,8 @@ static int set_key(builder_t *b, int i, const char *v, const place_t *pl)
     case K_REPLICATION:
         if (parse_long(v, &n) || n > s->max || (n < s->min && !(s->kind == K_REPLICATION && n == -1))) {
             if (s->kind == K_REPLICATION)
-                report(b, KS_SEV_ERROR, pl, 1, "must be -1 (the broker's default) or an integer from %ld to %ld, not `%s`",
-                       s->min, s->max, v);
+                report(b, KS_SEV_ERROR, pl, 1,
+                       "must be -1 (the broker's default) or an integer from %ld to %ld, not `%s`", s->min, s->max, v);
             else
                 report(b, KS_SEV_ERROR, pl, 1, "must be an integer from %ld to %ld, not `%s`", s->min, s->max, v);
             return -1;
@@ -498,7 +496,8 @@ static void set_one(builder_t *b, const char *key, const char *v, const place_t 
                    "the value is empty (an unset variable?): give a value, or leave the key out for the default `%s`",
                    ks_runtime_keys[i].def);
         else
-            report(b, KS_SEV_ERROR, pl, 1, "the value is empty (an unset variable?): give a value, or leave the key out");
+            report(b, KS_SEV_ERROR, pl, 1,
+                   "the value is empty (an unset variable?): give a value, or leave the key out");
         return;
     }
     if (i < 0) {
@@ -531,7 +530,8 @@ static void load_env(builder_t *b, const char *path)
     const char *file = ks_ydoc_file(doc);
     if (root && root->kind != KS_YAML_MAP)
         ks_diag_err(b->diags, file, root->line, root->col,
-                    "an environment file must be a mapping of settings (key: value), not a %s", ks_ynode_kind_name(root));
+                    "an environment file must be a mapping of settings (key: value), not a %s",
+                    ks_ynode_kind_name(root));
     for (size_t i = 0; root && root->kind == KS_YAML_MAP && i < root->n; i++) {
         const ks_ynode_t *k = root->keys[i], *v = root->items[i];
         place_t pl = {FROM_ENV, (char *)file, k->value, k->line, k->col, v->line, v->col};

@@ -70,7 +70,10 @@ __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, 
 
 /* ---- string: Java's UTF-8 decoder with replacement ---- */
 
-static int is_cont(unsigned char c) { return (c & 0xc0) == 0x80; }
+static int is_cont(unsigned char c)
+{
+    return (c & 0xc0) == 0x80;
+}
 
 /*
  * Looks at the sequence starting at s[0] (n >= 1 bytes left). Returns its
@@ -114,8 +117,8 @@ static size_t java_utf8_step(const unsigned char *s, size_t n, size_t *bad)
         return 0;
     }
     if (b1 >= 0xf0 && b1 <= 0xf4) {
-        int bad2 = n >= 2 && ((b1 == 0xf0 && (s[1] < 0x90 || s[1] > 0xbf)) ||
-                              (b1 == 0xf4 && (s[1] & 0xf0) != 0x80) || !is_cont(s[1]));
+        int bad2 = n >= 2 && ((b1 == 0xf0 && (s[1] < 0x90 || s[1] > 0xbf)) || (b1 == 0xf4 && (s[1] & 0xf0) != 0x80) ||
+                              !is_cont(s[1]));
         if (n >= 4) {
             if (bad2)
                 *bad = 1;
@@ -322,9 +325,7 @@ int ks_serde_decode(ks_serde_t s, const void *data, size_t len, ks_val *out, cha
         return 0;
     }
     switch (s) {
-    case KS_SERDE_STRING:
-        *out = decode_string(data, len);
-        return 0;
+    case KS_SERDE_STRING: *out = decode_string(data, len); return 0;
     case KS_SERDE_JSON: {
         if (len == 0)
             return fail(err, errlen, "invalid JSON: empty payload");
@@ -354,9 +355,7 @@ int ks_serde_decode(ks_serde_t s, const void *data, size_t len, ks_val *out, cha
         *out = ks_num(d);
         return 0;
     }
-    case KS_SERDE_BYTES:
-        *out = base64_encode(p, len);
-        return 0;
+    case KS_SERDE_BYTES: *out = base64_encode(p, len); return 0;
     case KS_SERDE_VOID:
         /* Java's VoidDeserializer refuses any non-null data, even empty. */
         return fail(err, errlen, "Data should be null for a VoidDeserializer.");
@@ -426,12 +425,8 @@ int ks_serde_encode(ks_serde_t s, ks_val v, ks_buf_t *out, int *is_null, char *e
                     v.kind == KS_ARRAY || v.kind == KS_OBJECT ? "an" : "a", ks_kind_name(v));
 
     switch (s) {
-    case KS_SERDE_STRING:
-        ks_buf_append(out, ks_str_data(v), ks_str_len(v));
-        return 0;
-    case KS_SERDE_JSON:
-        ks_json_write(out, v);
-        return 0;
+    case KS_SERDE_STRING: ks_buf_append(out, ks_str_data(v), ks_str_len(v)); return 0;
+    case KS_SERDE_JSON: ks_json_write(out, v); return 0;
     case KS_SERDE_LONG:
         if (to_integer(s, v, INT64_MIN, INT64_MAX, &i, err, errlen))
             return -1;
@@ -452,8 +447,7 @@ int ks_serde_encode(ks_serde_t s, ks_val v, ks_buf_t *out, int *is_null, char *e
         store_be(out, u, 8);
         return 0;
     }
-    case KS_SERDE_BYTES:
-        return base64_decode(ks_str_data(v), ks_str_len(v), out, err, errlen);
+    case KS_SERDE_BYTES: return base64_decode(ks_str_data(v), ks_str_len(v), out, err, errlen);
     case KS_SERDE_VOID: break; /* refused by can_hold */
     case KS_SERDE_WINDOWED_STRING:
     case KS_SERDE_WINDOWED_LONG:
@@ -465,7 +459,8 @@ int ks_serde_encode(ks_serde_t s, ks_val v, ks_buf_t *out, int *is_null, char *e
         const ks_val *start = w && w->kind == KS_OBJECT ? ks_obj_get(*w, "start", 5) : NULL;
         const ks_val *end = w && w->kind == KS_OBJECT ? ks_obj_get(*w, "end", 3) : NULL;
         if (!key || !start || (session && !end))
-            return fail(err, errlen, "%s serde needs {key, window: {start%s}}", ks_serde_name(s), session ? ", end" : "");
+            return fail(err, errlen, "%s serde needs {key, window: {start%s}}", ks_serde_name(s),
+                        session ? ", end" : "");
         int64_t st, en = 0;
         size_t mark = out->len;
         int inner_null;

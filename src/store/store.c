@@ -27,7 +27,7 @@
 #define INITIAL_MAP (64u << 20)
 #define CHECKPOINTS "__checkpoints"
 #define BATCH_LOG_MAX (2u << 20) /* bytes of logged writes before a batch commits early */
-#define LOG_NAMES 8               /* database names remembered per batch, so each is logged once */
+#define LOG_NAMES 8              /* database names remembered per batch, so each is logged once */
 
 typedef struct shared_env {
     char *dir;
@@ -135,7 +135,8 @@ static shared_env_t *env_acquire(const char *dir, int flags, char *err, size_t e
         pid[n > 0 ? n : 0] = 0;
         pid[strcspn(pid, "\n")] = 0;
         snprintf(err, errlen,
-                 "the state directory %s is in use by another kstreamd process%s%s%s; give each instance its own `state.dir`",
+                 "the state directory %s is in use by another kstreamd process%s%s%s; give each instance its own "
+                 "`state.dir`",
                  dir, *pid ? " (pid " : "", pid, *pid ? ")" : "");
         close(fd);
         goto out;
@@ -411,8 +412,7 @@ static int apply_dbi(ks_stores_t *s, const logop_t *op, MDB_dbi dbi)
         return op->has_v ? mdb_put(s->txn, dbi, &k, &v, 0)
                          : ((rc = mdb_del(s->txn, dbi, &k, NULL)) == MDB_NOTFOUND ? 0 : rc);
     }
-    case OP_WIPE:
-        return mdb_drop(s->txn, dbi, 0);
+    case OP_WIPE: return mdb_drop(s->txn, dbi, 0);
     }
     return 0;
 }
@@ -477,7 +477,9 @@ static int logged_dbi(ks_stores_t *s, int kind, const char *name, const void *k,
     op->has_v = v != NULL;
     op->v_off = arena_put(s, v, v ? vl : 0);
     op->vl = v ? (uint32_t)vl : 0;
-    int rc = cur && (kind == OP_PUT || kind == OP_DEL) ? apply_cursor(s, op, cur) : dbi ? apply_dbi(s, op, *dbi) : apply(s, op);
+    int rc = cur && (kind == OP_PUT || kind == OP_DEL) ? apply_cursor(s, op, cur)
+             : dbi                                     ? apply_dbi(s, op, *dbi)
+                                                       : apply(s, op);
     if (rc == MDB_MAP_FULL)
         rc = grow_and_replay(s, 1);
     if (rc == 0 && s->arena.len > BATCH_LOG_MAX) {
@@ -560,8 +562,7 @@ static int store_dbi(ks_stores_t *s, const char *store, int partition, MDB_dbi *
     return 0;
 }
 
-int ks_store_get(ks_stores_t *s, const char *store, int partition, const void *k, size_t kl, const void **v,
-                 size_t *vl)
+int ks_store_get(ks_stores_t *s, const char *store, int partition, const void *k, size_t kl, const void **v, size_t *vl)
 {
     if (!s->txn)
         return -1;
@@ -601,7 +602,8 @@ int ks_store_put(ks_stores_t *s, const char *store, int partition, const void *k
     if (f && f->at) {
         /* Still on the key the last get found? (Other writes to the database may have moved it.) */
         MDB_val ck, cv;
-        if (mdb_cursor_get(f->cur, &ck, &cv, MDB_GET_CURRENT) == 0 && ck.mv_size == kl && memcmp(ck.mv_data, k, kl) == 0)
+        if (mdb_cursor_get(f->cur, &ck, &cv, MDB_GET_CURRENT) == 0 && ck.mv_size == kl &&
+            memcmp(ck.mv_data, k, kl) == 0)
             cur = f->cur;
         f->at = 0;
     }

@@ -45,15 +45,15 @@ typedef struct run {
     int64_t *offs; /* next offset per topic/partition */
     char **onames;
     int noffs;
-    char *stopped; /* set when errors.tolerance: none stopped the service */
+    char *stopped;  /* set when errors.tolerance: none stopped the service */
     outrec_t *outs; /* everything written, in order */
     int nouts;
     outrec_t *queue; /* written to topics the application reads: to be fed back */
     int nqueue, qhead;
     ks_buf_t log;
-    int stateful;          /* the topology has stores: the driver commits */
-    int64_t now;           /* the case's wall-clock time */
-    int64_t commit_every;  /* `commitInterval`: 0 commits after every record, as TopologyTestDriver */
+    int stateful;         /* the topology has stores: the driver commits */
+    int64_t now;          /* the case's wall-clock time */
+    int64_t commit_every; /* `commitInterval`: 0 commits after every record, as TopologyTestDriver */
     int64_t last_commit;
     ks_val trace_in; /* with --trace: the case's inputs, as written to the trace */
 } run_t;
@@ -189,19 +189,20 @@ static int known_keys(verdict_t *v, const char *file, const ks_ynode_t *n, const
     return ok;
 }
 
-static const char *const case_keys[] = {"name", "input", "expect", "dlq", "stopped", "stores", "commitInterval",
-                                        "cacheMaxBytes", "nothingOn", NULL};
-static const char *const input_keys[] = {"topic", "key", "value", "rawKey", "rawValue", "timestamp", "headers",
-                                         "partition", "advance", "generate", "pipeline", NULL};
-static const char *const expect_keys[] = {"topic", "key", "value", "rawValue", "timestamp", "headers", "partition",
-                                          NULL};
+static const char *const case_keys[] = {"name",   "input",          "expect",        "dlq",       "stopped",
+                                        "stores", "commitInterval", "cacheMaxBytes", "nothingOn", NULL};
+static const char *const input_keys[] = {"topic",   "key",       "value",   "rawKey",   "rawValue", "timestamp",
+                                         "headers", "partition", "advance", "generate", "pipeline", NULL};
+static const char *const expect_keys[] = {"topic",     "key",     "value",     "rawValue",
+                                          "timestamp", "headers", "partition", NULL};
 static const char *const dlq_keys[] = {"error", "node", "topic", "partition", "offset", NULL};
 
 static void check_case_keys(verdict_t *v, const char *file, const ks_ynode_t *c)
 {
     known_keys(v, file, c, case_keys, "a case");
     const char *const *rows[] = {input_keys, expect_keys, dlq_keys};
-    const char *lists[] = {"input", "expect", "dlq"}, *what[] = {"an input", "an expected record", "a dead-letter record"};
+    const char *lists[] = {"input", "expect", "dlq"},
+               *what[] = {"an input", "an expected record", "a dead-letter record"};
     for (int l = 0; l < 3; l++) {
         const ks_ynode_t *seq = ks_ynode_get(c, lists[l]);
         for (size_t i = 0; seq && seq->kind == KS_YAML_SEQ && i < seq->n; i++)
@@ -335,9 +336,16 @@ static void feed(ks_engine_t *eng, run_t *run, const ks_record_t *rec, verdict_t
             hs[i].value = q->headers[i].value;
             hs[i].len = q->headers[i].len;
         }
-        ks_record_t r = {q->topic, q->partition,
-                         counter_next(&run->offs, &run->onames, &run->noffs, q->topic, q->partition), q->timestamp,
-                         q->key, q->klen, q->value, q->vlen, hs, nh};
+        ks_record_t r = {q->topic,
+                         q->partition,
+                         counter_next(&run->offs, &run->onames, &run->noffs, q->topic, q->partition),
+                         q->timestamp,
+                         q->key,
+                         q->klen,
+                         q->value,
+                         q->vlen,
+                         hs,
+                         nh};
         if (ks_engine_process(eng, &r, err, sizeof err)) {
             stop(run, err);
             return;
@@ -532,8 +540,8 @@ static void check_case(const ks_topology_t *t, const char *file, const ks_ynode_
                 if (!w)
                     continue;
                 const char *h = header(o, checks[k][1]);
-                int ok = h && w->kind == KS_YAML_SCALAR &&
-                         (k == 0 ? strstr(h, w->value) != NULL : strcmp(h, w->value) == 0);
+                int ok =
+                    h && w->kind == KS_YAML_SCALAR && (k == 0 ? strstr(h, w->value) != NULL : strcmp(h, w->value) == 0);
                 if (!ok)
                     say(v, "dead-letter %s: expected %s`%s`, got `%s` (line %d)", checks[k][0],
                         k == 0 ? "text containing " : "", w->kind == KS_YAML_SCALAR ? w->value : "?", h ? h : "(none)",
@@ -570,7 +578,7 @@ static void check_case(const ks_topology_t *t, const char *file, const ks_ynode_
 /* ---- `stores:` the contents of state stores after a case ---- */
 
 typedef struct store_dump {
-    ks_val entries; /* [{key, window?, value}] */
+    ks_val entries;           /* [{key, window?, value}] */
     ks_store_layout_t layout; /* of the store's processor */
 } store_dump_t;
 
@@ -743,7 +751,8 @@ static void trace_case(const ks_topology_t *t, const char *file, const ks_ynode_
             hs[h].value = r->headers[h].value;
             hs[h].len = r->headers[h].len;
         }
-        ks_arr_push(&outs, trace_record(r->topic, r->partition, r->timestamp, r->key, r->klen, r->value, r->vlen, hs, nh));
+        ks_arr_push(&outs,
+                    trace_record(r->topic, r->partition, r->timestamp, r->key, r->klen, r->value, r->vlen, hs, nh));
     }
     ks_obj_setc(&o, "outputs", outs);
     ks_obj_setc(&o, "stores", trace_stores(t, stores));
@@ -792,7 +801,8 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
         }
         ks_engine_attach_stores(eng, stores, (size_t)cache);
     } else if (ks_ynode_get(c, "stores") || ks_ynode_get(c, "commitInterval") || ks_ynode_get(c, "cacheMaxBytes")) {
-        say(v, "%s:%d: `stores`, `commitInterval` and `cacheMaxBytes` need a topology with state stores", file, c->line);
+        say(v, "%s:%d: `stores`, `commitInterval` and `cacheMaxBytes` need a topology with state stores", file,
+            c->line);
     }
     for (size_t i = 0; input && input->kind == KS_YAML_SEQ && i < input->n && !run.stopped; i++) {
         const ks_ynode_t *in = input->items[i];
@@ -837,7 +847,8 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
         int knull, vnull;
         char e1[256];
         if (encode_input(ks_ynode_get(in, "key"), ks_ynode_get(in, "rawKey"), tc->key, &kb, &knull, e1, sizeof e1) ||
-            encode_input(ks_ynode_get(in, "value"), ks_ynode_get(in, "rawValue"), tc->value, &vb, &vnull, e1, sizeof e1)) {
+            encode_input(ks_ynode_get(in, "value"), ks_ynode_get(in, "rawValue"), tc->value, &vb, &vnull, e1,
+                         sizeof e1)) {
             say(v, "%s:%d:%d: cannot encode this input for `%s`: %s", file, in->line, in->col, tn->value, e1);
             ks_buf_free(&kb);
             ks_buf_free(&vb);
@@ -853,11 +864,18 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
             hs[nh].value = hn->items[h]->kind == KS_YAML_SCALAR ? hn->items[h]->value : NULL;
             hs[nh].len = hs[nh].value ? strlen(hs[nh].value) : 0;
         }
-        ks_record_t r = {tn->value, partition, counter_next(&run.offs, &run.onames, &run.noffs, tn->value, partition),
+        ks_record_t r = {tn->value,
+                         partition,
+                         counter_next(&run.offs, &run.onames, &run.noffs, tn->value, partition),
                          ts && ts->value ? strtoll(ts->value, NULL, 10) : now,
-                         knull ? NULL : (kb.data ? kb.data : ""), kb.len,
-                         vnull ? NULL : (vb.data ? vb.data : ""), vb.len, hs, nh};
-        trace_push(&run, trace_record(r.topic, r.partition, r.timestamp, r.key, r.key_len, r.value, r.value_len, hs, nh));
+                         knull ? NULL : (kb.data ? kb.data : ""),
+                         kb.len,
+                         vnull ? NULL : (vb.data ? vb.data : ""),
+                         vb.len,
+                         hs,
+                         nh};
+        trace_push(&run,
+                   trace_record(r.topic, r.partition, r.timestamp, r.key, r.key_len, r.value, r.value_len, hs, nh));
         feed(eng, &run, &r, v);
         ks_buf_free(&kb);
         ks_buf_free(&vb);

@@ -110,10 +110,22 @@ static int node_order(const sizes_t *z, int a, int b)
 }
 
 #define TN(i) (s->n[i])
-static int t_parent(const tset_t *s, int x) { return x < 0 ? -1 : s->n[x].parent; }
-static int t_left(const tset_t *s, int x) { return x < 0 ? -1 : s->n[x].left; }
-static int t_right(const tset_t *s, int x) { return x < 0 ? -1 : s->n[x].right; }
-static int t_red(const tset_t *s, int x) { return x >= 0 && s->n[x].red; }
+static int t_parent(const tset_t *s, int x)
+{
+    return x < 0 ? -1 : s->n[x].parent;
+}
+static int t_left(const tset_t *s, int x)
+{
+    return x < 0 ? -1 : s->n[x].left;
+}
+static int t_right(const tset_t *s, int x)
+{
+    return x < 0 ? -1 : s->n[x].right;
+}
+static int t_red(const tset_t *s, int x)
+{
+    return x >= 0 && s->n[x].red;
+}
 static void t_color(tset_t *s, int x, int red)
 {
     if (x >= 0)
@@ -342,7 +354,8 @@ static void names(ks_buf_t *b, const order_t *o, const int *v, int n)
 static int is_global_group(const ks_topology_t *t, int sub)
 {
     for (int i = 0; i < t->nprocs; i++)
-        if (t->procs[i]->subtopology == sub && t->procs[i]->op == KS_OP_TABLE_SOURCE && t->procs[i]->table_source.global)
+        if (t->procs[i]->subtopology == sub && t->procs[i]->op == KS_OP_TABLE_SOURCE &&
+            t->procs[i]->table_source.global)
             return 1;
     return 0;
 }
@@ -371,7 +384,8 @@ static void describe_text(const ks_topology_t *t, const order_t *o, ks_buf_t *b)
             ks_proc_t *p = v[i];
             if (p->op == KS_OP_SOURCE) {
                 ks_buf_printf(b, "    Source: %s (topics: [", p->name);
-                java_set_names(b, p->io.display_topic ? &p->io.display_topic : p->io.topics, p->io.display_topic ? 1 : p->io.ntopics);
+                java_set_names(b, p->io.display_topic ? &p->io.display_topic : p->io.topics,
+                               p->io.display_topic ? 1 : p->io.ntopics);
                 ks_buf_puts(b, "])\n      --> ");
                 names(b, o, o->succ[p->seq], o->nsucc[p->seq]);
                 ks_buf_putc(b, '\n');
@@ -433,10 +447,15 @@ static ks_val describe_json(const ks_topology_t *t, const order_t *ord)
             ks_proc_t *p = v[i];
             ks_val o = ks_obj_new(8);
             ks_obj_setc(&o, "name", ks_str_cstr(p->name));
-            ks_obj_setc(&o, "type", ks_str_cstr(p->op == KS_OP_SOURCE ? "source" : p->op == KS_OP_SINK ? "sink" : "processor"));
+            ks_obj_setc(&o, "type",
+                        ks_str_cstr(p->op == KS_OP_SOURCE ? "source"
+                                    : p->op == KS_OP_SINK ? "sink"
+                                                          : "processor"));
             ks_obj_setc(&o, "operator", ks_str_cstr(ks_op_dsl_name(p->op)));
             if (p->op == KS_OP_SOURCE)
-                ks_obj_setc(&o, "topics", p->io.display_topic ? str_arr(&p->io.display_topic, 1) : str_arr(p->io.topics, p->io.ntopics));
+                ks_obj_setc(&o, "topics",
+                            p->io.display_topic ? str_arr(&p->io.display_topic, 1)
+                                                : str_arr(p->io.topics, p->io.ntopics));
             if (p->op == KS_OP_SINK && p->io.topic)
                 ks_obj_setc(&o, "topic", ks_str_cstr(p->io.display_topic ? p->io.display_topic : p->io.topic));
             if (p->e.src) {
@@ -515,7 +534,10 @@ static void dot_body(const ks_topology_t *t, ks_buf_t *b, const char *prefix)
                 ks_buf_puts(b, p->op == KS_OP_SINK ? "\\n" : ": ");
                 dot_escape(b, expr);
             }
-            ks_buf_printf(b, "\", shape=%s];\n", p->gen.enabled ? "component" : p->op == KS_OP_SOURCE || p->op == KS_OP_SINK ? "box" : "ellipse");
+            ks_buf_printf(b, "\", shape=%s];\n",
+                          p->gen.enabled                                 ? "component"
+                          : p->op == KS_OP_SOURCE || p->op == KS_OP_SINK ? "box"
+                                                                         : "ellipse");
         }
         ks_buf_puts(b, "  }\n");
     }
@@ -532,7 +554,9 @@ static void dot_body(const ks_topology_t *t, ks_buf_t *b, const char *prefix)
             ks_buf_printf(b, "  \"topic:%s\" [shape=cylinder];\n  \"%s/%s\" -> \"topic:%s\";\n", p->io.topic, prefix,
                           p->name, p->io.topic);
         for (int j = 0; j < p->nstores; j++)
-            ks_buf_printf(b, "  \"store:%s/%s\" [label=\"%s\", shape=folder];\n  \"%s/%s\" -> \"store:%s/%s\" [style=dashed, arrowhead=none];\n",
+            ks_buf_printf(b,
+                          "  \"store:%s/%s\" [label=\"%s\", shape=folder];\n  \"%s/%s\" -> \"store:%s/%s\" "
+                          "[style=dashed, arrowhead=none];\n",
                           prefix, p->stores[j], p->stores[j], prefix, p->name, prefix, p->stores[j]);
     }
 }
@@ -551,7 +575,8 @@ void ks_topology_describe(const ks_topology_t *t, ks_describe_fmt_t fmt, FILE *o
         ks_buf_putc(&b, '\n');
         ks_val_release(v);
     } else {
-        ks_buf_printf(&b, "digraph \"%s\" {\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=10];\n", t->application);
+        ks_buf_printf(&b, "digraph \"%s\" {\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=10];\n",
+                      t->application);
         dot_body(t, &b, t->application);
         ks_buf_puts(&b, "}\n");
     }

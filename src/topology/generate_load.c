@@ -46,7 +46,8 @@ static void gen_int(load_t *L, const ks_ynode_t *n, const char *what, int negati
     if (!end || end == n->value || *end || errno || v > (1LL << 53) || v < (negative_ok ? -(1LL << 53) : 0)) {
         ks__topo_err_at(L, n, "`%s` of `generate` must be %s integer up to 2^53, not %s%s%s", what,
                         negative_ok ? "an" : "a non-negative", n->kind == KS_YAML_SCALAR ? "`" : "a ",
-                        n->kind == KS_YAML_SCALAR ? n->value : ks_ynode_kind_name(n), n->kind == KS_YAML_SCALAR ? "`" : "");
+                        n->kind == KS_YAML_SCALAR ? n->value : ks_ynode_kind_name(n),
+                        n->kind == KS_YAML_SCALAR ? "`" : "");
         return;
     }
     *out = v;
@@ -85,14 +86,16 @@ ks_proc_t *ks__topo_load_generate(load_t *L, const char *pipe, const ks_ynode_t 
 {
     for (size_t i = 0; i < from->n; i++)
         if (strcmp(from->keys[i]->value, "generate") != 0)
-            ks__topo_err_at(L, from->keys[i], "unknown key `%s` in `from`; allowed here: generate", from->keys[i]->value);
+            ks__topo_err_at(L, from->keys[i], "unknown key `%s` in `from`; allowed here: generate",
+                            from->keys[i]->value);
     const ks_ynode_t *g = ks_ynode_get(from, "generate");
     if (g->kind != KS_YAML_MAP) {
-        ks__topo_err_at(L, g, "`generate` must be a mapping with `value` and optionally key, timestamp, rate, count, seed");
+        ks__topo_err_at(L, g,
+                        "`generate` must be a mapping with `value` and optionally key, timestamp, rate, count, seed");
         return NULL;
     }
-    static const char *const parts[KS_GEN__NEXPR] = {[KS_GEN_KEY] = "key", [KS_GEN_VALUE] = "value",
-                                                     [KS_GEN_TIMESTAMP] = "timestamp"};
+    static const char *const parts[KS_GEN__NEXPR] = {
+        [KS_GEN_KEY] = "key", [KS_GEN_VALUE] = "value", [KS_GEN_TIMESTAMP] = "timestamp"};
     ks_step_expr_t exprs[KS_GEN__NEXPR];
     memset(exprs, 0, sizeof exprs);
     double rate = 0;
@@ -148,4 +151,3 @@ ks_proc_t *ks__topo_load_generate(load_t *L, const char *pipe, const ks_ynode_t 
         ks__topo_add_extra(src, exprs[i]);
     return src;
 }
-

@@ -56,7 +56,8 @@ static int want_kind(load_t *L, const ks_ynode_t *n, ks_yaml_kind_t kind, const 
     if (n->kind == kind)
         return 1;
     static const char *names[] = {"a scalar", "a mapping", "a sequence"};
-    ks__topo_err_at(L, n, "%s must be %s, not %s", what, names[kind], ks_ynode_kind_name(n) ? ks_ynode_kind_name(n) : "?");
+    ks__topo_err_at(L, n, "%s must be %s, not %s", what, names[kind],
+                    ks_ynode_kind_name(n) ? ks_ynode_kind_name(n) : "?");
     return 0;
 }
 
@@ -108,8 +109,9 @@ int ks__topo_get_duration(load_t *L, const ks_ynode_t *n, const char *what, int6
     if (!v)
         return -1;
     if (ks_parse_duration(v, ms)) {
-        ks__topo_err_at(L, n, "invalid duration `%s` for %s: write a number and a unit (ms, s, m, h, d), e.g. 250ms, 5s, 1h",
-               v, what);
+        ks__topo_err_at(L, n,
+                        "invalid duration `%s` for %s: write a number and a unit (ms, s, m, h, d), e.g. 250ms, 5s, 1h",
+                        v, what);
         return -1;
     }
     return 0;
@@ -317,7 +319,8 @@ ks_topology_t *ks_topology_load(const char *path, ks_diags_t *diags)
         check_keys(&L, root, ks_schema_top, "the topology", NULL);
         const char *app = scalar(&L, ks_ynode_get(root, "application"), "`application`");
         t->application = ks_xstrdup(app ? app : "");
-        if (app && (!*app || strspn(app, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(app)))
+        if (app &&
+            (!*app || strspn(app, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(app)))
             ks__topo_err_at(&L, ks_ynode_get(root, "application"),
                             "`application` must be a Kafka-legal name (letters, digits, `.`, `_`, `-`), not `%s`", app);
         const char *desc = scalar(&L, ks_ynode_get(root, "description"), "`description`");

@@ -154,7 +154,9 @@ void ks__topo_load_aggregation(load_t *L, stream_t *s, const ks_step_t *step)
     ks_step_expr_t exprs[6];
     int ne = 0;
     if (row->op == KS_OP_AGGREGATE && windowed && s->window.kind == KS_WIN_SESSION && !ks__topo_part(step, "merger"))
-        ks__topo_err_at(L, key, "`aggregate` over session windows needs `merger` (combines two sessions' aggregates: `$agg` and `.`)");
+        ks__topo_err_at(
+            L, key,
+            "`aggregate` over session windows needs `merger` (combines two sessions' aggregates: `$agg` and `.`)");
     if (ks__topo_part(step, "merger") && !(windowed && s->window.kind == KS_WIN_SESSION))
         ks__topo_err_at(L, ks__topo_part(step, "merger"), "`merger` applies to session windows only");
     for (int i = 0; i < 6; i++) {

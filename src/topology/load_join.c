@@ -34,7 +34,8 @@ void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step)
             return;
         }
         if (!win) {
-            ks__topo_err_at(L, sn, "a stream-stream join needs `window:` (the time difference allowed between the records)");
+            ks__topo_err_at(L, sn,
+                            "a stream-stream join needs `window:` (the time difference allowed between the records)");
             return;
         }
         int64_t ms;
@@ -58,7 +59,8 @@ void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step)
             if (*names)
                 ks__topo_err_at(L, tn ? tn : gn, "`%s`: no table named `%s`; tables: %s", row->name, tname, names);
             else
-                ks__topo_err_at(L, tn ? tn : gn, "`%s`: no table named `%s`; declare it under `tables:`", row->name, tname);
+                ks__topo_err_at(L, tn ? tn : gn, "`%s`: no table named `%s`; declare it under `tables:`", row->name,
+                                tname);
             free(names);
             return;
         }

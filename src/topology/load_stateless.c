@@ -45,7 +45,8 @@ void ks__topo_load_split(load_t *L, stream_t *s, const ks_step_t *step)
     const char *pipe = step->pipe;
     ks_proc_t *p;
     if (!arg || arg->kind != KS_YAML_MAP || arg->n == 0) {
-        ks__topo_err_at(L, arg ? arg : key, "`split` needs a mapping of named branches, each with `when` and `steps`/`to`");
+        ks__topo_err_at(L, arg ? arg : key,
+                        "`split` needs a mapping of named branches, each with `when` and `steps`/`to`");
         return;
     }
     p = ks__topo_new_proc(L, KS_OP_SPLIT, ks_op_prefix(KS_OP_SPLIT, 0), NULL, key);
@@ -56,7 +57,8 @@ void ks__topo_load_split(load_t *L, stream_t *s, const ks_step_t *step)
         const ks_ynode_t *b = arg->items[i];
         int is_default = strcmp(bname, "default") == 0;
         if (has_default) {
-            ks__topo_err_at(L, arg->keys[i], "branch `%s` comes after `default`, which takes every remaining record", bname);
+            ks__topo_err_at(L, arg->keys[i], "branch `%s` comes after `default`, which takes every remaining record",
+                            bname);
             continue;
         }
         if (b->kind != KS_YAML_MAP) {
@@ -66,8 +68,8 @@ void ks__topo_load_split(load_t *L, stream_t *s, const ks_step_t *step)
         for (size_t j = 0; j < b->n; j++) {
             if (!ks_schema_key(ks_schema_branch, b->keys[j]->value)) {
                 char *allowed = ks_schema_names(ks_schema_branch, NULL);
-                ks__topo_err_at(L, b->keys[j], "unknown key `%s` in branch `%s`; allowed here: %s", b->keys[j]->value, bname,
-                       allowed);
+                ks__topo_err_at(L, b->keys[j], "unknown key `%s` in branch `%s`; allowed here: %s", b->keys[j]->value,
+                                bname, allowed);
                 free(allowed);
             }
         }
@@ -76,7 +78,8 @@ void ks__topo_load_split(load_t *L, stream_t *s, const ks_step_t *step)
         if (is_default) {
             has_default = 1;
             if (when)
-                ks__topo_err_at(L, when, "the `default` branch takes every record no other branch took: it has no `when`");
+                ks__topo_err_at(L, when,
+                                "the `default` branch takes every record no other branch took: it has no `when`");
         } else if (!when) {
             ks__topo_err_at(L, b, "branch `%s` needs `when` (only `default` may leave it out)", bname);
             continue;
@@ -133,11 +136,13 @@ void ks__topo_load_merge(load_t *L, stream_t *s, const ks_step_t *step)
     }
     ks__topo_load_pipeline(L, other);
     if (!other->end) {
-        ks__topo_err_at(L, pn, "`merge`: pipeline `%s` ends in a `split` or failed to load; it has no single stream", pn->value);
+        ks__topo_err_at(L, pn, "`merge`: pipeline `%s` ends in a `split` or failed to load; it has no single stream",
+                        pn->value);
         return;
     }
     if (other->kind != KS_KSTREAM) {
-        ks__topo_err_at(L, pn, "`merge`: pipeline `%s` is %s, not a stream", pn->value, ks_stream_kind_name(other->kind));
+        ks__topo_err_at(L, pn, "`merge`: pipeline `%s` is %s, not a stream", pn->value,
+                        ks_stream_kind_name(other->kind));
         return;
     }
     p = ks__topo_new_proc(L, KS_OP_MERGE, ks_op_prefix(KS_OP_MERGE, 0), step->name, key);

@@ -18,13 +18,13 @@
 #include "schema.h"
 #include "topology_int.h"
 
-
 /*
  * A processor named `given`, or `<prefix>-<index>`. A given name uses an
  * index too unless burn is 0, as Kafka Streams' NamedInternal does so that
  * naming one step leaves the generated names of the others unchanged.
  */
-ks_proc_t *ks__topo_new_proc_burn(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at, int burn)
+ks_proc_t *ks__topo_new_proc_burn(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at,
+                                  int burn)
 {
     ks_topology_t *t = L->t;
     ks_proc_t *p = ks_xcalloc(1, sizeof *p);
@@ -192,7 +192,7 @@ void ks__topo_insert_repartition(load_t *L, stream_t *s, const char *base, const
     ks_proc_t *sink = ks__topo_new_proc(L, KS_OP_SINK, ks_op_prefix(KS_OP_SINK, 0), gen ? NULL : sname, at);
     ks_proc_t *f = ks__topo_new_proc(L, KS_OP_FILTER, ks_op_prefix(KS_OP_FILTER, 0), gen ? NULL : fname, at);
     ks_proc_t *src = ks__topo_new_proc(L, KS_OP_SOURCE, ks_op_prefix(KS_OP_SOURCE, 0), gen ? NULL : srcname, at);
-    f->is_repartition = 1; /* drops records with a null key, as Kafka Streams does */
+    f->is_repartition = 1;              /* drops records with a null key, as Kafka Streams does */
     f->add_order = sink->add_order - 1; /* OptimizableRepartitionNode adds the filter, then the sink */
     ks__topo_link(s->cur, f);
     link_repartition(L, s, f, sink, src, base);
@@ -205,7 +205,8 @@ void ks__topo_insert_repartition(load_t *L, stream_t *s, const char *base, const
  * `<name>-source` after the aggregation's `name:` (whose indices are still
  * used), or generated.
  */
-void ks__topo_insert_table_repartition(load_t *L, stream_t *s, const char *base, const char *named, const ks_ynode_t *at)
+void ks__topo_insert_table_repartition(load_t *L, stream_t *s, const char *base, const char *named,
+                                       const ks_ynode_t *at)
 {
     char sname[600], srcname[600];
     snprintf(sname, sizeof sname, "%s-sink", named ? named : "");
@@ -214,7 +215,6 @@ void ks__topo_insert_table_repartition(load_t *L, stream_t *s, const char *base,
     ks_proc_t *src = ks__topo_new_proc(L, KS_OP_SOURCE, ks_op_prefix(KS_OP_SOURCE, 0), named ? srcname : NULL, at);
     link_repartition(L, s, s->cur, sink, src, base);
 }
-
 
 char *ks__topo_pipe_names(load_t *L)
 {
@@ -278,14 +278,16 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
     const ks_ynode_t *key = stepnode, *arg = NULL;
     if (stepnode->kind == KS_YAML_MAP) {
         if (stepnode->n != 1) {
-            ks__topo_err_at(L, stepnode,
-                   "a step must be one `name: argument` pair; this mapping has %zu keys (is a `-` missing before `%s`?)",
-                   stepnode->n, stepnode->keys[1]->value);
+            ks__topo_err_at(
+                L, stepnode,
+                "a step must be one `name: argument` pair; this mapping has %zu keys (is a `-` missing before `%s`?)",
+                stepnode->n, stepnode->keys[1]->value);
             return;
         }
         key = stepnode->keys[0];
         arg = stepnode->items[0];
-        if (arg->kind == KS_YAML_SCALAR && arg->plain && (arg->value[0] == 0 || strcmp(arg->value, "null") == 0 || strcmp(arg->value, "~") == 0))
+        if (arg->kind == KS_YAML_SCALAR && arg->plain &&
+            (arg->value[0] == 0 || strcmp(arg->value, "null") == 0 || strcmp(arg->value, "~") == 0))
             arg = NULL;
     }
     const ks_step_row_t *row = ks_schema_step(key->value);
@@ -305,16 +307,17 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
         int was = s->kind;
         s->kind = 0;
         ks__topo_err_at(L, key, "`%s` cannot be applied to %s%s", row->name, ks_stream_kind_name(was),
-               row->accepts & (KS_KGROUPED_STREAM | KS_KWINDOWED)
-                   ? "; group it first with `groupByKey` or `groupBy`"
-                   : row->op == KS_OP_SUPPRESS ? "; suppress applies to the table an aggregation produces"
-                   : row->accepts == KS_KSTREAM && was & (KS_KTABLE | KS_KWTABLE) ? "; add `toStream` first"
+                        row->accepts & (KS_KGROUPED_STREAM | KS_KWINDOWED)
+                            ? "; group it first with `groupByKey` or `groupBy`"
+                        : row->op == KS_OP_SUPPRESS ? "; suppress applies to the table an aggregation produces"
+                        : row->accepts == KS_KSTREAM && was & (KS_KTABLE | KS_KWTABLE) ? "; add `toStream` first"
                                                                                        : "");
         return;
     }
     const char *given = NULL; /* `name:` */
     if (!arg && !row->bare_ok) {
-        ks__topo_err_at(L, key, "`%s` needs an argument%s%s", row->name, row->main ? ": the " : "", row->main ? row->main : "");
+        ks__topo_err_at(L, key, "`%s` needs an argument%s%s", row->name, row->main ? ": the " : "",
+                        row->main ? row->main : "");
         return;
     }
     if (arg && arg->kind == KS_YAML_MAP) {
@@ -341,10 +344,11 @@ static void load_step(load_t *L, stream_t *s, const ks_ynode_t *stepnode, const 
     } else if (arg && arg->kind == KS_YAML_SCALAR && !row->main &&
                !(row->op == KS_OP_SUPPRESS && strcmp(arg->value, "untilWindowCloses") == 0)) {
         ks__topo_err_at(L, arg, "`%s` takes %s, not a single value", row->name,
-               row->parts && row->parts->name ? "named parts (a mapping)" : "no argument");
+                        row->parts && row->parts->name ? "named parts (a mapping)" : "no argument");
         return;
     } else if (arg && arg->kind == KS_YAML_SEQ) {
-        ks__topo_err_at(L, arg, "`%s` takes %s, not a list", row->name, row->main ? "an expression or a mapping" : "a mapping");
+        ks__topo_err_at(L, arg, "`%s` takes %s, not a list", row->name,
+                        row->main ? "an expression or a mapping" : "a mapping");
         return;
     }
 
@@ -388,7 +392,8 @@ void ks__topo_load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char
             if (strcmp(k, "topic") && strcmp(k, "dynamic") && strcmp(k, "name"))
                 ks__topo_err_at(L, to->keys[i], "unknown key `%s` in `to`; allowed here: topic, dynamic, name", k);
         }
-        const ks_ynode_t *tn = ks_ynode_get(to, "topic"), *dn = ks_ynode_get(to, "dynamic"), *nn = ks_ynode_get(to, "name");
+        const ks_ynode_t *tn = ks_ynode_get(to, "topic"), *dn = ks_ynode_get(to, "dynamic"),
+                         *nn = ks_ynode_get(to, "name");
         if (nn && nn->kind == KS_YAML_SCALAR && !given) {
             given = nn->value;
             ks__topo_note_name(L, given, nn, "step");
@@ -414,15 +419,20 @@ void ks__topo_load_sink(load_t *L, stream_t *s, const ks_ynode_t *to, const char
         const ks_topic_conf_t *tc = ks_topology_topic(L->t, topic);
         ks_val probe = {.kind = (uint8_t)s->value_kind};
         if (!ks_serde_can_hold(tc->value, (ks_kind_t)s->value_kind))
-            ks__topo_err_at(L, to, "topic `%s` has value serde `%s`, which cannot hold the %ss `%s` produces; declare `%s: {value: long}` under `topics:`",
-                   topic, ks_serde_name(tc->value), ks_kind_name(probe), s->value_from, topic);
+            ks__topo_err_at(L, to,
+                            "topic `%s` has value serde `%s`, which cannot hold the %ss `%s` produces; declare `%s: "
+                            "{value: long}` under `topics:`",
+                            topic, ks_serde_name(tc->value), ks_kind_name(probe), s->value_from, topic);
     }
     /* Windowed keys ({key, window}) need a key serde that can hold them: json or a windowed one. */
     if (topic && s->key_window != KS_WIN_NONE) {
         const ks_topic_conf_t *tc = ks_topology_topic(L->t, topic);
         if (!ks_serde_can_hold(tc->key, KS_OBJECT)) {
             int session = s->key_window == KS_WIN_SESSION;
-            ks__topo_err_at(L, to, "topic `%s` has key serde `%s`, which cannot hold the windowed keys ({key, window}) of the %s aggregation before it; declare `%s: {key: %s}` under `topics:` (key serdes that can: json, %s, %s), or turn the key back into a plain one with `map` or `selectKey`",
+            ks__topo_err_at(L, to,
+                            "topic `%s` has key serde `%s`, which cannot hold the windowed keys ({key, window}) of the "
+                            "%s aggregation before it; declare `%s: {key: %s}` under `topics:` (key serdes that can: "
+                            "json, %s, %s), or turn the key back into a plain one with `map` or `selectKey`",
                             topic, ks_serde_name(tc->key), session ? "session-windowed" : "windowed", topic,
                             session ? "session-windowed-string" : "windowed-string",
                             session ? "session-windowed-string" : "windowed-string",
@@ -455,8 +465,8 @@ pipe_state_t *ks__topo_load_pipeline(load_t *L, pipe_state_t *ps)
     for (size_t i = 0; i < n->n; i++) {
         if (!ks_schema_key(ks_schema_pipeline, n->keys[i]->value)) {
             char *allowed = ks_schema_names(ks_schema_pipeline, NULL);
-            ks__topo_err_at(L, n->keys[i], "unknown key `%s` in pipeline `%s`; allowed here: %s", n->keys[i]->value, ps->name,
-                   allowed);
+            ks__topo_err_at(L, n->keys[i], "unknown key `%s` in pipeline `%s`; allowed here: %s", n->keys[i]->value,
+                            ps->name, allowed);
             free(allowed);
         }
     }
@@ -469,8 +479,8 @@ pipe_state_t *ks__topo_load_pipeline(load_t *L, pipe_state_t *ps)
         const ks_table_conf_t *tc = ks__topo_find_table(L->t, from->value);
         if (tc) {
             if (tc->global)
-                ks__topo_err_at(L, from, "pipeline `%s` reads global table `%s`: global tables are only joined with", ps->name,
-                       tc->name);
+                ks__topo_err_at(L, from, "pipeline `%s` reads global table `%s`: global tables are only joined with",
+                                ps->name, tc->name);
             s.cur = ks__topo_table_proc(L, tc->name);
             s.kind = KS_KTABLE;
         } else if (!*from->value) {
@@ -484,7 +494,8 @@ pipe_state_t *ks__topo_load_pipeline(load_t *L, pipe_state_t *ps)
             ks__topo_err_at(L, from, "`from` lists no topics");
         for (size_t i = 0; i < from->n; i++) {
             if (from->items[i]->kind != KS_YAML_SCALAR) {
-                ks__topo_err_at(L, from->items[i], "`from` lists topic names, not a %s", ks_ynode_kind_name(from->items[i]));
+                ks__topo_err_at(L, from->items[i], "`from` lists topic names, not a %s",
+                                ks_ynode_kind_name(from->items[i]));
                 continue;
             }
             KS_GROW(topics, ntopics);
@@ -500,15 +511,16 @@ pipe_state_t *ks__topo_load_pipeline(load_t *L, pipe_state_t *ps)
             ks__topo_err_at(L, from, "`from: {pipeline: NAME}` takes the pipeline's name only");
         } else if (!other) {
             char *names = ks__topo_pipe_names(L);
-            ks__topo_err_at(L, pn, "`from`: no pipeline named `%s`; pipelines: %s", pn->kind == KS_YAML_SCALAR ? pn->value : "?",
-                            names);
+            ks__topo_err_at(L, pn, "`from`: no pipeline named `%s`; pipelines: %s",
+                            pn->kind == KS_YAML_SCALAR ? pn->value : "?", names);
             free(names);
         } else if (other == ps || other->state == 1) {
             ks__topo_err_at(L, pn, "`from` pipeline `%s` makes a cycle of pipelines", pn->value);
         } else {
             ks__topo_load_pipeline(L, other);
             if (!other->end)
-                ks__topo_err_at(L, pn, "`from`: pipeline `%s` ends in a `split` or failed to load; it has no single stream",
+                ks__topo_err_at(L, pn,
+                                "`from`: pipeline `%s` ends in a `split` or failed to load; it has no single stream",
                                 pn->value);
             else if (other->kind != KS_KSTREAM && other->kind != KS_KTABLE && other->kind != KS_KWTABLE)
                 ks__topo_err_at(L, pn, "`from`: pipeline `%s` ends in %s; continue from a stream or a table", pn->value,
@@ -521,8 +533,9 @@ pipe_state_t *ks__topo_load_pipeline(load_t *L, pipe_state_t *ps)
             }
         }
     } else if (from->kind == KS_YAML_MAP) {
-        ks__topo_err_at(L, from, "`from` is a mapping: write the topic name itself (`from: TOPIC`), a list of topics, a table, "
-                            "`{pipeline: NAME}` or `{generate: ...}`");
+        ks__topo_err_at(L, from,
+                        "`from` is a mapping: write the topic name itself (`from: TOPIC`), a list of topics, a table, "
+                        "`{pipeline: NAME}` or `{generate: ...}`");
     } else {
         ks__topo_err_at(L, from, "`from` must be a topic, a list of topics, or a table");
     }
@@ -539,7 +552,8 @@ pipe_state_t *ks__topo_load_pipeline(load_t *L, pipe_state_t *ps)
         if (to)
             ks__topo_load_sink(L, &s, to, NULL, to);
         /* A pipeline writing to a topic it reads loops forever. */
-        if (to && to->kind == KS_YAML_SCALAR && from && from->kind == KS_YAML_SCALAR && strcmp(to->value, from->value) == 0)
+        if (to && to->kind == KS_YAML_SCALAR && from && from->kind == KS_YAML_SCALAR &&
+            strcmp(to->value, from->value) == 0)
             ks__topo_err_at(L, to, "pipeline `%s` writes to `%s`, the topic it reads: a cycle", ps->name, to->value);
     }
     ps->end = s.ended ? NULL : s.cur;
@@ -566,16 +580,14 @@ static int table_store_needed(const ks_proc_t *p)
         case KS_OP_SUPPRESS:
         case KS_OP_JOIN:
         case KS_OP_LEFT_JOIN:
-        case KS_OP_OUTER_JOIN:
-            return 1;
+        case KS_OP_OUTER_JOIN: return 1;
         case KS_OP_FILTER:
         case KS_OP_FILTER_NOT:
         case KS_OP_MAP_VALUES:
             if (c->table && table_store_needed(c))
                 return 1;
             break;
-        default:
-            break;
+        default: break;
         }
     }
     return 0;
@@ -611,7 +623,8 @@ static void warn_dead_ends(load_t *L)
         if (p->nchildren || p->op == KS_OP_SINK || p->op == KS_OP_PEEK || p->nstores)
             continue;
         ks_diag_add(L->diags, KS_SEV_WARNING, t->file, p->pos.line, p->pos.col,
-                    "the records of `%s` go nowhere: nothing follows it; add `to: TOPIC`, end in a table with `store:`, or continue with `from: {pipeline: ...}` or `merge`",
+                    "the records of `%s` go nowhere: nothing follows it; add `to: TOPIC`, end in a table with "
+                    "`store:`, or continue with `from: {pipeline: ...}` or `merge`",
                     ks_op_dsl_name(p->op));
     }
 }

@@ -35,7 +35,9 @@ const ks_key_row_t ks_schema_table[] = {
 };
 
 const ks_key_row_t ks_schema_pipeline[] = {
-    {"from", KT_SOURCE, 1, NULL, "a topic, a list of topics, a table, `{pipeline: NAME}` (another pipeline's stream), or `{generate: ...}` (made-up records)"},
+    {"from", KT_SOURCE, 1, NULL,
+     "a topic, a list of topics, a table, `{pipeline: NAME}` (another pipeline's stream), or `{generate: ...}` "
+     "(made-up records)"},
     {"steps", KT_STEPS, 0, NULL, "the operators, in order"},
     {"to", KT_SINK, 0, NULL, "the topic the result is written to"},
     {"description", KT_STRING, 0, NULL, "what the pipeline does"},
@@ -83,9 +85,15 @@ static const ks_key_row_t p_repartition[] = {{"partitions", KT_INT, 0, NULL, "pa
 static const ks_key_row_t p_to[] = {{"topic", KT_STRING, 0, NULL, "the topic"},
                                     {"dynamic", KT_EXPR, 0, NULL, "yields the topic name per record"},
                                     {NULL, 0, 0, NULL, NULL}};
-#define CHANGELOG_ROW {"changelog", KT_BOOL, 0, "true", "write the store's changes to its changelog topic (restore needs it)"}
-static const ks_key_row_t p_table[] = {{"store", KT_STRING, 0, NULL, "the state store's name; without it the table keeps a store only if a groupBy, suppress or join below needs one"}, CHANGELOG_ROW,
-                                       {NULL, 0, 0, NULL, NULL}};
+#define CHANGELOG_ROW                                                                                                  \
+    {                                                                                                                  \
+        "changelog", KT_BOOL, 0, "true", "write the store's changes to its changelog topic (restore needs it)"         \
+    }
+static const ks_key_row_t p_table[] = {
+    {"store", KT_STRING, 0, NULL,
+     "the state store's name; without it the table keeps a store only if a groupBy, suppress or join below needs one"},
+    CHANGELOG_ROW,
+    {NULL, 0, 0, NULL, NULL}};
 static const ks_key_row_t p_group_by[] = {{"keySelector", KT_EXPR, 1, NULL, "yields the grouping key"},
                                           {NULL, 0, 0, NULL, NULL}};
 static const ks_key_row_t p_windowed[] = {
@@ -96,22 +104,23 @@ static const ks_key_row_t p_windowed[] = {
     {"session", KT_DURATION, 0, NULL, "sessions closed after this inactivity gap"},
     {"grace", KT_DURATION, 0, "0ms", "how long late records are still accepted"},
     {NULL, 0, 0, NULL, NULL}};
-static const ks_key_row_t p_count[] = {{"store", KT_STRING, 0, NULL, "the state store's name"}, CHANGELOG_ROW,
-                                       {NULL, 0, 0, NULL, NULL}};
+static const ks_key_row_t p_count[] = {
+    {"store", KT_STRING, 0, NULL, "the state store's name"}, CHANGELOG_ROW, {NULL, 0, 0, NULL, NULL}};
 static const ks_key_row_t p_reduce[] = {{"reducer", KT_EXPR, 0, NULL, "combines $agg and the record (streams)"},
                                         {"adder", KT_EXPR, 0, NULL, "adds a new value (tables)"},
                                         {"subtractor", KT_EXPR, 0, NULL, "removes an old value (tables)"},
                                         {"store", KT_STRING, 0, NULL, "the state store's name"},
                                         CHANGELOG_ROW,
                                         {NULL, 0, 0, NULL, NULL}};
-static const ks_key_row_t p_aggregate[] = {{"initializer", KT_EXPR, 1, NULL, "the first aggregate"},
-                                           {"aggregator", KT_EXPR, 0, NULL, "new aggregate from $agg and the record"},
-                                           {"adder", KT_EXPR, 0, NULL, "tables: adds a new value"},
-                                           {"subtractor", KT_EXPR, 0, NULL, "tables: removes an old value"},
-                                           {"merger", KT_EXPR, 0, NULL, "session windows: combines two aggregates ($agg and .)"},
-                                           {"store", KT_STRING, 0, NULL, "the state store's name"},
-                                           CHANGELOG_ROW,
-                                           {NULL, 0, 0, NULL, NULL}};
+static const ks_key_row_t p_aggregate[] = {
+    {"initializer", KT_EXPR, 1, NULL, "the first aggregate"},
+    {"aggregator", KT_EXPR, 0, NULL, "new aggregate from $agg and the record"},
+    {"adder", KT_EXPR, 0, NULL, "tables: adds a new value"},
+    {"subtractor", KT_EXPR, 0, NULL, "tables: removes an old value"},
+    {"merger", KT_EXPR, 0, NULL, "session windows: combines two aggregates ($agg and .)"},
+    {"store", KT_STRING, 0, NULL, "the state store's name"},
+    CHANGELOG_ROW,
+    {NULL, 0, 0, NULL, NULL}};
 static const ks_key_row_t p_suppress[] = {
     {"untilWindowCloses", KT_BOOL, 0, NULL, "emit each window's final result once"},
     {"untilTimeLimit", KT_DURATION, 0, NULL, "emit a key's latest update at most this often"},
@@ -133,32 +142,54 @@ static const ks_key_row_t p_join[] = {
 #define GROUPED (KS_KGROUPED_STREAM | KS_KGROUPED_TABLE | KS_KWINDOWED)
 
 const ks_step_row_t ks_schema_steps[] = {
-    {"filter", KS_OP_FILTER, "predicate", 0, STREAMS | TABLES, 0, p_predicate, "keeps records whose predicate is true", ks__topo_load_expression_step},
-    {"filterNot", KS_OP_FILTER_NOT, "predicate", 0, STREAMS | TABLES, 0, p_predicate_not, "drops records whose predicate is true", ks__topo_load_expression_step},
-    {"map", KS_OP_MAP, "mapper", 0, STREAMS, 0, p_mapper, "new key and value: the expression yields {key, value}", ks__topo_load_expression_step},
-    {"mapValues", KS_OP_MAP_VALUES, "mapper", 0, STREAMS | TABLES, 0, p_mapper, "new value; the key is kept", ks__topo_load_expression_step},
-    {"flatMap", KS_OP_FLAT_MAP, "mapper", 0, STREAMS, 0, p_mapper, "one record per output {key, value}", ks__topo_load_expression_step},
-    {"flatMapValues", KS_OP_FLAT_MAP_VALUES, "mapper", 0, STREAMS, 0, p_mapper, "one record per output value", ks__topo_load_expression_step},
-    {"selectKey", KS_OP_SELECT_KEY, "keySelector", 0, STREAMS, 0, p_key_selector, "new key; the value is kept", ks__topo_load_expression_step},
-    {"peek", KS_OP_PEEK, "action", 0, STREAMS, 0, p_action, "logs the expression's outputs; records pass unchanged", ks__topo_load_expression_step},
-    {"split", KS_OP_SPLIT, NULL, 0, STREAMS, 0, NULL, "named branches: the first whose `when` holds takes the record", ks__topo_load_split},
-    {"merge", KS_OP_MERGE, "pipeline", 0, STREAMS, 0, p_merge, "adds another pipeline's records to this stream", ks__topo_load_merge},
-    {"repartition", KS_OP_REPARTITION, NULL, 1, STREAMS, 0, p_repartition, "writes through a repartition topic", ks__topo_load_repartition},
-    {"to", KS_OP_SINK, "topic", 0, STREAMS, 0, p_to, "writes to a topic; records continue downstream", ks__topo_load_to},
-    {"toTable", KS_OP_TO_TABLE, NULL, 1, STREAMS, KS_KTABLE, p_table, "the stream as a table, through a repartition topic after a key change", ks__topo_load_to_table},
-    {"toStream", KS_OP_TO_STREAM, NULL, 1, TABLES, KS_KSTREAM, p_name_only, "a table's changes as a stream", ks__topo_load_to_stream},
-    {"groupByKey", KS_OP_GROUP_BY_KEY, NULL, 1, STREAMS, KS_KGROUPED_STREAM, p_name_only, "groups by the current key", ks__topo_load_group_by_key},
+    {"filter", KS_OP_FILTER, "predicate", 0, STREAMS | TABLES, 0, p_predicate, "keeps records whose predicate is true",
+     ks__topo_load_expression_step},
+    {"filterNot", KS_OP_FILTER_NOT, "predicate", 0, STREAMS | TABLES, 0, p_predicate_not,
+     "drops records whose predicate is true", ks__topo_load_expression_step},
+    {"map", KS_OP_MAP, "mapper", 0, STREAMS, 0, p_mapper, "new key and value: the expression yields {key, value}",
+     ks__topo_load_expression_step},
+    {"mapValues", KS_OP_MAP_VALUES, "mapper", 0, STREAMS | TABLES, 0, p_mapper, "new value; the key is kept",
+     ks__topo_load_expression_step},
+    {"flatMap", KS_OP_FLAT_MAP, "mapper", 0, STREAMS, 0, p_mapper, "one record per output {key, value}",
+     ks__topo_load_expression_step},
+    {"flatMapValues", KS_OP_FLAT_MAP_VALUES, "mapper", 0, STREAMS, 0, p_mapper, "one record per output value",
+     ks__topo_load_expression_step},
+    {"selectKey", KS_OP_SELECT_KEY, "keySelector", 0, STREAMS, 0, p_key_selector, "new key; the value is kept",
+     ks__topo_load_expression_step},
+    {"peek", KS_OP_PEEK, "action", 0, STREAMS, 0, p_action, "logs the expression's outputs; records pass unchanged",
+     ks__topo_load_expression_step},
+    {"split", KS_OP_SPLIT, NULL, 0, STREAMS, 0, NULL, "named branches: the first whose `when` holds takes the record",
+     ks__topo_load_split},
+    {"merge", KS_OP_MERGE, "pipeline", 0, STREAMS, 0, p_merge, "adds another pipeline's records to this stream",
+     ks__topo_load_merge},
+    {"repartition", KS_OP_REPARTITION, NULL, 1, STREAMS, 0, p_repartition, "writes through a repartition topic",
+     ks__topo_load_repartition},
+    {"to", KS_OP_SINK, "topic", 0, STREAMS, 0, p_to, "writes to a topic; records continue downstream",
+     ks__topo_load_to},
+    {"toTable", KS_OP_TO_TABLE, NULL, 1, STREAMS, KS_KTABLE, p_table,
+     "the stream as a table, through a repartition topic after a key change", ks__topo_load_to_table},
+    {"toStream", KS_OP_TO_STREAM, NULL, 1, TABLES, KS_KSTREAM, p_name_only, "a table's changes as a stream",
+     ks__topo_load_to_stream},
+    {"groupByKey", KS_OP_GROUP_BY_KEY, NULL, 1, STREAMS, KS_KGROUPED_STREAM, p_name_only, "groups by the current key",
+     ks__topo_load_group_by_key},
     {"groupBy", KS_OP_GROUP_BY, "keySelector", 0, STREAMS | KS_KTABLE, KS_KGROUPED_STREAM, p_group_by,
      "groups by a new key (through a repartition topic)", ks__topo_load_group_by},
     {"windowedBy", KS_OP_WINDOWED_BY, NULL, 0, KS_KGROUPED_STREAM, KS_KWINDOWED, p_windowed,
      "tumbling, hopping, sliding or session windows, with grace", ks__topo_load_windowed_by},
-    {"count", KS_OP_COUNT, NULL, 1, GROUPED, KS_KTABLE, p_count, "counts records per key (and window)", ks__topo_load_aggregation},
-    {"reduce", KS_OP_REDUCE, "reducer", 0, GROUPED, KS_KTABLE, p_reduce, "combines values per key", ks__topo_load_aggregation},
-    {"aggregate", KS_OP_AGGREGATE, NULL, 0, GROUPED, KS_KTABLE, p_aggregate, "folds values into an aggregate per key", ks__topo_load_aggregation},
-    {"suppress", KS_OP_SUPPRESS, NULL, 0, TABLES, 0, p_suppress, "holds back a table's updates", ks__topo_load_suppress},
-    {"join", KS_OP_JOIN, NULL, 0, STREAMS | KS_KTABLE, 0, p_join, "inner join with a table, global table or stream", ks__topo_load_join},
-    {"leftJoin", KS_OP_LEFT_JOIN, NULL, 0, STREAMS | KS_KTABLE, 0, p_join, "left join: unmatched records get $right null", ks__topo_load_join},
-    {"outerJoin", KS_OP_OUTER_JOIN, NULL, 0, STREAMS | KS_KTABLE, 0, p_join, "outer join of streams or tables", ks__topo_load_join},
+    {"count", KS_OP_COUNT, NULL, 1, GROUPED, KS_KTABLE, p_count, "counts records per key (and window)",
+     ks__topo_load_aggregation},
+    {"reduce", KS_OP_REDUCE, "reducer", 0, GROUPED, KS_KTABLE, p_reduce, "combines values per key",
+     ks__topo_load_aggregation},
+    {"aggregate", KS_OP_AGGREGATE, NULL, 0, GROUPED, KS_KTABLE, p_aggregate, "folds values into an aggregate per key",
+     ks__topo_load_aggregation},
+    {"suppress", KS_OP_SUPPRESS, NULL, 0, TABLES, 0, p_suppress, "holds back a table's updates",
+     ks__topo_load_suppress},
+    {"join", KS_OP_JOIN, NULL, 0, STREAMS | KS_KTABLE, 0, p_join, "inner join with a table, global table or stream",
+     ks__topo_load_join},
+    {"leftJoin", KS_OP_LEFT_JOIN, NULL, 0, STREAMS | KS_KTABLE, 0, p_join,
+     "left join: unmatched records get $right null", ks__topo_load_join},
+    {"outerJoin", KS_OP_OUTER_JOIN, NULL, 0, STREAMS | KS_KTABLE, 0, p_join, "outer join of streams or tables",
+     ks__topo_load_join},
     {NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
@@ -218,7 +249,8 @@ static const char *type_name(ks_ktype_t t)
     case KT_DURATION: return "duration";
     case KT_EXPR: return "jq expression";
     case KT_SERDE: return "serde";
-    case KT_MAP: case KT_ANYMAP: return "mapping";
+    case KT_MAP:
+    case KT_ANYMAP: return "mapping";
     case KT_STEPS: return "list of steps";
     case KT_SOURCE: return "topic, [topics] or table";
     case KT_SINK: return "topic or mapping";

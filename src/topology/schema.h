@@ -19,13 +19,13 @@ typedef enum ks_ktype {
     KT_DURATION,
     KT_EXPR,
     KT_SERDE,
-    KT_MAP,     /* a mapping checked by its own rows */
-    KT_ANYMAP,  /* a mapping of free-form keys */
-    KT_STEPS,   /* a sequence of steps */
-    KT_SOURCE,  /* a topic, a list of topics, or a table */
-    KT_SINK,    /* a topic, or a mapping with topic/dynamic */
+    KT_MAP,    /* a mapping checked by its own rows */
+    KT_ANYMAP, /* a mapping of free-form keys */
+    KT_STEPS,  /* a sequence of steps */
+    KT_SOURCE, /* a topic, a list of topics, or a table */
+    KT_SINK,   /* a topic, or a mapping with topic/dynamic */
     KT_BRANCHES,
-    KT_NAME,    /* a reference to a table, pipeline or stream */
+    KT_NAME, /* a reference to a table, pipeline or stream */
     KT_WINDOW,
     KT_SUPPRESS,
 } ks_ktype_t;
@@ -57,13 +57,13 @@ typedef void ks_step_load_fn(struct load *L, struct stream *s, const struct ks_s
 typedef struct ks_step_row {
     const char *name; /* the DSL name users write */
     ks_op_t op;
-    const char *main; /* the part `step: EXPR` stands for; NULL for steps without an expression */
-    int bare_ok;      /* may be written without an argument (`- count`) */
-    int accepts;      /* ks_stream_kind_t bits the step may follow */
-    int produces;     /* the kind after it; 0: same as before */
+    const char *main;          /* the part `step: EXPR` stands for; NULL for steps without an expression */
+    int bare_ok;               /* may be written without an argument (`- count`) */
+    int accepts;               /* ks_stream_kind_t bits the step may follow */
+    int produces;              /* the kind after it; 0: same as before */
     const ks_key_row_t *parts; /* named arguments (NULL-terminated); `name` is always allowed */
     const char *doc;
-    ks_step_load_fn *load;     /* its loader, in the file of its family (topology_int.h) */
+    ks_step_load_fn *load; /* its loader, in the file of its family (topology_int.h) */
 } ks_step_row_t;
 
 extern const ks_key_row_t ks_schema_top[];

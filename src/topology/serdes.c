@@ -31,7 +31,10 @@
 
 #include "topology_int.h"
 
-static int known_or(int serde, ks_serde_t fallback) { return serde == KS_SERDE_UNKNOWN ? (int)fallback : serde; }
+static int known_or(int serde, ks_serde_t fallback)
+{
+    return serde == KS_SERDE_UNKNOWN ? (int)fallback : serde;
+}
 
 /* The sink that writes a repartition topic: the serdes its source reads with are the sink's input's. */
 static const ks_proc_t *repartition_sink(const ks_topology_t *t, const ks_proc_t *src)
@@ -96,9 +99,7 @@ static void infer(ks_topology_t *t, ks_proc_t *p, char *done)
             v = KS_SERDE_UNKNOWN;
         break;
     case KS_OP_MAP_VALUES:
-    case KS_OP_FLAT_MAP_VALUES:
-        v = KS_SERDE_UNKNOWN;
-        break;
+    case KS_OP_FLAT_MAP_VALUES: v = KS_SERDE_UNKNOWN; break;
     case KS_OP_TO_TABLE:
         if (p->state.store_optional) {
             p->store_key = (ks_serde_t)known_or(k, dk);
@@ -111,10 +112,13 @@ static void infer(ks_topology_t *t, ks_proc_t *p, char *done)
         /* The grouped stream's key serde: the translation to Kafka Streams gives Grouped one always. */
         ks_serde_t gk = (ks_serde_t)known_or(k, dk);
         p->store_key = gk;
-        p->store_value = p->op == KS_OP_COUNT ? KS_SERDE_LONG : p->op == KS_OP_REDUCE ? (ks_serde_t)known_or(v, dv) : dv;
+        p->store_value = p->op == KS_OP_COUNT    ? KS_SERDE_LONG
+                         : p->op == KS_OP_REDUCE ? (ks_serde_t)known_or(v, dv)
+                                                 : dv;
         k = gk;
-        w = p->state.window.kind == KS_WIN_NONE ? KS_KEY_PLAIN
-            : p->state.window.kind == KS_WIN_SESSION ? KS_KEY_SESSION : KS_KEY_WINDOWED;
+        w = p->state.window.kind == KS_WIN_NONE      ? KS_KEY_PLAIN
+            : p->state.window.kind == KS_WIN_SESSION ? KS_KEY_SESSION
+                                                     : KS_KEY_WINDOWED;
         v = p->op == KS_OP_COUNT ? KS_SERDE_LONG : p->op == KS_OP_REDUCE ? v : KS_SERDE_UNKNOWN;
         break;
     }
@@ -122,8 +126,7 @@ static void infer(ks_topology_t *t, ks_proc_t *p, char *done)
         p->store_key = (ks_serde_t)known_or(k, dk);
         p->store_value = (ks_serde_t)known_or(v, dv);
         break;
-    default: /* filter, peek, split and branches, sinks, toStream: both kept */
-        break;
+    default: /* filter, peek, split and branches, sinks, toStream: both kept */ break;
     }
     p->out_key = k;
     p->out_value = v;

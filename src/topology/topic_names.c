@@ -27,9 +27,8 @@ static void check_one(load_t *L, const char *name, const char *what, ks_pos_t po
                     "%s `%s` is not a legal Kafka topic name: only ASCII letters, digits, `.`, `_` and `-` are allowed",
                     what, name);
     else if (len > KS_TOPIC_MAX)
-        ks_diag_err(L->diags, pos.file, pos.line, pos.col,
-                    "%s `%s` is %zu characters long; Kafka allows at most %d%s", what, name, len, KS_TOPIC_MAX,
-                    shorten ? shorten : "");
+        ks_diag_err(L->diags, pos.file, pos.line, pos.col, "%s `%s` is %zu characters long; Kafka allows at most %d%s",
+                    what, name, len, KS_TOPIC_MAX, shorten ? shorten : "");
 }
 
 void ks__topo_check_topic_names(load_t *L)
@@ -37,7 +36,8 @@ void ks__topo_check_topic_names(load_t *L)
     const ks_topology_t *t = L->t;
     const char *derived = ": shorten the application or the step's name";
     for (int i = 0; i < t->ntopics; i++)
-        if (strncmp(t->topics[i].name, KS_GEN_TOPIC_PREFIX, strlen(KS_GEN_TOPIC_PREFIX)) != 0) /* serdes of a generate source */
+        if (strncmp(t->topics[i].name, KS_GEN_TOPIC_PREFIX, strlen(KS_GEN_TOPIC_PREFIX)) !=
+            0) /* serdes of a generate source */
             check_one(L, t->topics[i].name, "topic", t->topics[i].pos, NULL);
     for (int i = 0; i < t->ntables; i++)
         check_one(L, t->tables[i].topic, "the topic of a table", t->tables[i].pos, NULL);
@@ -51,11 +51,13 @@ void ks__topo_check_topic_names(load_t *L)
                       p->is_repartition ? derived : NULL);
         for (int j = 0; p->changelogs && j < p->nstores; j++)
             if (p->changelogs[j])
-                check_one(L, p->changelogs[j], "the changelog topic", p->pos, ": shorten the application or the store's name");
+                check_one(L, p->changelogs[j], "the changelog topic", p->pos,
+                          ": shorten the application or the store's name");
     }
     ks_pos_t dlq = {t->file, 0, 0};
     for (int i = 0; i < t->nconfig; i++)
         if (strcmp(t->config_keys[i], "dlq.topic") == 0 && t->config_val_pos)
             dlq = t->config_val_pos[i];
-    check_one(L, t->dlq_topic, "the dead-letter topic", dlq, dlq.line ? NULL : ": shorten the application or set dlq.topic");
+    check_one(L, t->dlq_topic, "the dead-letter topic", dlq,
+              dlq.line ? NULL : ": shorten the application or set dlq.topic");
 }

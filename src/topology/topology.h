@@ -59,7 +59,7 @@ typedef enum ks_op {
 #define XX(op, dsl, stream_prefix, table_prefix, family) KS_OP_##op,
     KS_OP_LIST(XX)
 #undef XX
-    KS_OP__COUNT
+        KS_OP__COUNT
 } ks_op_t;
 
 /* Where an operator is loaded and run (see op_list.h). */
@@ -91,8 +91,8 @@ extern const ks_op_info_t ks_ops[KS_OP__COUNT];
 
 /* SOURCE and SINK: the topics read or written. */
 typedef struct ks_io_args {
-    char *topic;         /* SINK: the topic (NULL when dynamic); SOURCE: the first topic */
-    char **topics;       /* SOURCE: all topics */
+    char *topic;   /* SINK: the topic (NULL when dynamic); SOURCE: the first topic */
+    char **topics; /* SOURCE: all topics */
     int ntopics;
     char *display_topic; /* internal topics: the name describe shows (without `<application>-`) */
     int dynamic_topic;   /* SINK: the topic comes from the node's expression `e` */
@@ -148,16 +148,16 @@ typedef struct ks_join_args {
 /* A processor node of the built graph: a header every node has, then its family's arguments. */
 typedef struct ks_proc {
     ks_op_t op;
-    char *name;        /* KSTREAM-FILTER-0000000001 or the step's `name:` */
-    ks_pos_t pos;      /* the step that made it */
-    int subtopology;   /* index, after build */
+    char *name;      /* KSTREAM-FILTER-0000000001 or the step's `name:` */
+    ks_pos_t pos;    /* the step that made it */
+    int subtopology; /* index, after build */
     struct ks_proc **children;
     int nchildren;
     struct ks_proc **parents;
     int nparents;
-    int seq;               /* creation order */
-    int add_order;         /* the order Kafka Streams adds the node to its topology (describe's hash-order ties) */
-    char **stores;         /* stores the processor uses */
+    int seq;       /* creation order */
+    int add_order; /* the order Kafka Streams adds the node to its topology (describe's hash-order ties) */
+    char **stores; /* stores the processor uses */
     int nstores;
     char **changelogs;     /* the changelog topic of each of `stores` (full names); NULL entries: not logged */
     int table;             /* FILTER, FILTER_NOT, MAP_VALUES, GROUP_BY, aggregations: works on a table's changes */
@@ -203,7 +203,7 @@ enum {
 #define XX(slot, name) KS_GEN_VAR_##slot,
     KS_GEN_VAR_LIST(XX)
 #undef XX
-    KS_GEN_VAR__END /* the number of slots of a generate expression */
+        KS_GEN_VAR__END /* the number of slots of a generate expression */
 };
 #define KS_GEN_NVARS (KS_GEN_VAR__END - KS_EXPR_NSTREAM_VARS)
 #define KS_GEN_ALL_VARS KS_EXPR_STREAM_VAR_LIST(KS_EXPR_VAR_NAME) KS_GEN_VAR_LIST(KS_EXPR_VAR_NAME)
@@ -229,7 +229,7 @@ typedef struct ks_topology {
     char *file;
     char *application;
     char *description;
-    char *dlq_topic;        /* `<application>-dlq` unless configured (config `dlq.topic`) */
+    char *dlq_topic;           /* `<application>-dlq` unless configured (config `dlq.topic`) */
     int errors_tolerance_none; /* config `errors.tolerance: none`: a bad record stops the service */
     char **config_keys, **config_vals;
     ks_pos_t *config_key_pos, *config_val_pos; /* where each config: key and value is written */
@@ -246,7 +246,7 @@ typedef struct ks_topology {
     int ninternal;
     ks_topic_conf_t *changelog_serdes; /* key-value stores' changelog topics: the stores' serdes (serdes.c) */
     int nchangelog_serdes;
-    int name_counter;       /* Kafka Streams' index for generated names */
+    int name_counter; /* Kafka Streams' index for generated names */
 } ks_topology_t;
 
 /*
@@ -289,7 +289,8 @@ static inline const char *ks_op_prefix(ks_op_t op, int table)
 {
     const ks_op_info_t *info = &ks_ops[op];
     return table && info->table_prefix ? info->table_prefix
-                                       : info->stream_prefix ? info->stream_prefix : info->table_prefix;
+           : info->stream_prefix       ? info->stream_prefix
+                                       : info->table_prefix;
 }
 
 /* Whether the state engine (engine/ops_state.c) runs an operator's nodes, whatever they are applied to. */

@@ -14,7 +14,7 @@ typedef struct pipe_state {
     ks_proc_t *end; /* the last node of its stream (for merge), NULL after split */
     int kind;
     int key_changed;
-    int state; /* 0 not loaded, 1 loading, 2 loaded */
+    int state;      /* 0 not loaded, 1 loading, 2 loaded */
     int key_window; /* ks_win_kind_t: the stream's keys are windowed */
 } pipe_state_t;
 
@@ -25,12 +25,12 @@ typedef struct load {
         const char *name;
         const char *what;
         int line;
-    } *names;
+    } * names;
     int nnames;
     struct {
         char *topic;
         ks_proc_t *src;
-    } *sources;
+    } * sources;
     int nsources;
     pipe_state_t *pipes;
     int npipes;
@@ -39,14 +39,14 @@ typedef struct load {
 /* The stream flowing through a pipeline while its steps are loaded. */
 typedef struct stream {
     ks_proc_t *cur;
-    int kind;        /* ks_stream_kind_t */
-    int key_changed; /* a key-changing step ran since the last repartition */
-    const char *changer; /* name of the node that changed the key */
-    int ended;       /* after split: nothing may follow */
-    int value_kind;  /* the JSON kind every value is known to have (count: numbers), 0 when unknown */
-    const char *value_from; /* the step that fixed value_kind, for messages */
+    int kind;                /* ks_stream_kind_t */
+    int key_changed;         /* a key-changing step ran since the last repartition */
+    const char *changer;     /* name of the node that changed the key */
+    int ended;               /* after split: nothing may follow */
+    int value_kind;          /* the JSON kind every value is known to have (count: numbers), 0 when unknown */
+    const char *value_from;  /* the step that fixed value_kind, for messages */
     ks_window_spec_t window; /* set by windowedBy for the aggregation that follows */
-    const char *group_name;  /* `name:` of groupBy/groupByKey (Kafka Streams' Grouped.as): names the repartition topic */
+    const char *group_name; /* `name:` of groupBy/groupByKey (Kafka Streams' Grouped.as): names the repartition topic */
     ks_win_kind_t key_window; /* the keys are windowed ({key, window}) by windows of this kind; KS_WIN_NONE when not */
 } stream_t;
 
@@ -89,7 +89,8 @@ int ks__topo_compile_part(load_t *L, const ks_step_t *step, const char *key, ks_
 
 /* pipeline.c: the graph's nodes and the pipelines, shared with the loaders. */
 /* A processor as ks__topo_new_proc makes it; a given name uses no index when burn is 0. */
-ks_proc_t *ks__topo_new_proc_burn(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at, int burn);
+ks_proc_t *ks__topo_new_proc_burn(load_t *L, ks_op_t op, const char *prefix, const char *given, const ks_ynode_t *at,
+                                  int burn);
 /* `<prefix>-<index>`, using one index of the name counter (malloc'd). */
 char *ks__topo_gen_name(load_t *L, const char *prefix);
 void ks__topo_link(ks_proc_t *parent, ks_proc_t *child);
@@ -100,7 +101,8 @@ ks_proc_t *ks__topo_table_proc(load_t *L, const char *name);
 /* A repartition topic (sink, null-key filter, source) after the stream; the stream continues from its source. */
 void ks__topo_insert_repartition(load_t *L, stream_t *s, const char *base, const ks_ynode_t *at);
 /* A grouped table's repartition topic (sink and source, no filter). */
-void ks__topo_insert_table_repartition(load_t *L, stream_t *s, const char *base, const char *named, const ks_ynode_t *at);
+void ks__topo_insert_table_repartition(load_t *L, stream_t *s, const char *base, const char *named,
+                                       const ks_ynode_t *at);
 /* "a, b": the names of the pipelines and of the tables, for messages (malloc'd). */
 char *ks__topo_pipe_names(load_t *L);
 char *ks__topo_table_names(load_t *L);

@@ -56,6 +56,12 @@ static uint64_t clock_ms(clockid_t id)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-uint64_t ks_now_ms(void) { return clock_ms(CLOCK_REALTIME); }
+uint64_t ks_now_ms(void)
+{
+    return clock_ms(CLOCK_REALTIME);
+}
 
-uint64_t ks_mono_ms(void) { return clock_ms(CLOCK_MONOTONIC); }
+uint64_t ks_mono_ms(void)
+{
+    return clock_ms(CLOCK_MONOTONIC);
+}

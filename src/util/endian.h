@@ -30,13 +30,25 @@ static inline void ks_be_store(void *p, uint64_t u, int n)
 }
 
 /* A signed 64-bit number (a timestamp) from 8 big-endian bytes. */
-static inline int64_t ks_be64_get(const void *p) { return (int64_t)ks_be_load(p, 8); }
+static inline int64_t ks_be64_get(const void *p)
+{
+    return (int64_t)ks_be_load(p, 8);
+}
 
 /* Writes a signed 64-bit number as 8 big-endian bytes. */
-static inline void ks_be64_put(void *p, int64_t v) { ks_be_store(p, (uint64_t)v, 8); }
+static inline void ks_be64_put(void *p, int64_t v)
+{
+    ks_be_store(p, (uint64_t)v, 8);
+}
 
 /* A 32-bit number from 4 big-endian bytes, and writing one (Java's putInt). */
-static inline uint32_t ks_be32_get(const void *p) { return (uint32_t)ks_be_load(p, 4); }
-static inline void ks_be32_put(void *p, uint32_t v) { ks_be_store(p, v, 4); }
+static inline uint32_t ks_be32_get(const void *p)
+{
+    return (uint32_t)ks_be_load(p, 4);
+}
+static inline void ks_be32_put(void *p, uint32_t v)
+{
+    ks_be_store(p, v, 4);
+}
 
 #endif

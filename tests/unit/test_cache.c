@@ -47,8 +47,8 @@ typedef struct fixture {
     ks_topology_t *t;
     ks_stores_t *stores;
     ks_engine_t *e;
-    char out[512];  /* the records on `out`, as "a=2 b=1" */
-    int changelog;  /* records on the store's changelog */
+    char out[512]; /* the records on `out`, as "a=2 b=1" */
+    int changelog; /* records on the store's changelog */
 } fixture_t;
 
 static void on_emit(void *ud, const ks_record_t *rec)

@@ -65,11 +65,11 @@ static char *run(const char *src, const char *input, const ks_val *vals)
     return ks_buf_steal(&o.b);
 }
 
-#define assert_run(src, input, vals, want)        \
-    do {                                          \
-        char *got_ = run(src, input, vals);       \
-        assert_string_equal(got_, want);          \
-        free(got_);                               \
+#define assert_run(src, input, vals, want)                                                                             \
+    do {                                                                                                               \
+        char *got_ = run(src, input, vals);                                                                            \
+        assert_string_equal(got_, want);                                                                               \
+        free(got_);                                                                                                    \
     } while (0)
 
 static void stream_variables_are_bound_per_evaluation(void **state)
@@ -81,7 +81,8 @@ static void stream_variables_are_bound_per_evaluation(void **state)
     vals[KS_EXPR_VAR_KEY] = ks_str_cstr("c-42");
     vals[KS_EXPR_VAR_TIMESTAMP] = ks_num(1700000000000);
     vals[KS_EXPR_VAR_AGG] = J("{\"count\":3}");
-    assert_run("{k: $key, t: $timestamp, n: ($agg.count + 1)}", "{}", vals, "{\"k\":\"c-42\",\"t\":1700000000000,\"n\":4}");
+    assert_run("{k: $key, t: $timestamp, n: ($agg.count + 1)}", "{}", vals,
+               "{\"k\":\"c-42\",\"t\":1700000000000,\"n\":4}");
     /* The same compiled program, new bindings. */
     ks_val_release(vals[KS_EXPR_VAR_KEY]);
     vals[KS_EXPR_VAR_KEY] = ks_str_cstr("c-43");
@@ -117,7 +118,8 @@ static void runtime_errors_are_values_not_crashes(void **state)
     assert_run(".a", "5", NULL, "ERROR: Cannot index number with string \"a\"");
     assert_run("error(\"bad order\")", "{}", NULL, "ERROR: bad order");
     assert_run("error({code: 7})", "{}", NULL, "ERROR: {\"code\":7} (not a string)");
-    assert_run(".[] | 10 / .", "[5, 0]", NULL, "2 ERROR: number (10) and number (0) cannot be divided because the divisor is zero");
+    assert_run(".[] | 10 / .", "[5, 0]", NULL,
+               "2 ERROR: number (10) and number (0) cannot be divided because the divisor is zero");
     char *got = run("def f: f + 1; f", "0", NULL);
     assert_non_null(strstr(got, "ERROR: recursion too deep (more than 100000 nested calls or "));
     free(got);

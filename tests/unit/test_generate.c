@@ -125,7 +125,6 @@ static void rate_refuses_what_is_not_a_rate(void **state)
 
 /* ---- a generator from a topology ---- */
 
-
 static const char *const TOPOLOGY = "application: gen-unit\n"
                                     "pipelines:\n"
                                     "  made:\n"

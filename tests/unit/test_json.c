@@ -86,7 +86,10 @@ static void strings_escape_like_jq(void **state)
     (void)state;
     assert_roundtrip("\"\\u007f\\u0001/\\u00e9\"", "\"\\u007f\\u0001/\xc3\xa9\"");
     assert_roundtrip("\"\\ud83d\\ude00\"", "\"\xf0\x9f\x98\x80\"");
-    assert_roundtrip("\"\xff\xfe" "ab\"", "\"\xef\xbf\xbd\xef\xbf\xbd" "ab\"");
+    assert_roundtrip("\"\xff\xfe"
+                     "ab\"",
+                     "\"\xef\xbf\xbd\xef\xbf\xbd"
+                     "ab\"");
     assert_roundtrip("\"tab\\there\\n\"", "\"tab\\there\\n\"");
 }
 
@@ -196,13 +199,18 @@ static void one_field_is_found_without_parsing_the_rest(void **state)
     in = "{\"cust\\u006fmer\":true}"; /* an escaped key is compared decoded */
     assert_int_equal(ks_json_field(in, strlen(in), "custommer", &off, &len), 1);
     assert_int_equal(ks_json_field(in, strlen(in), "custoomer", &off, &len), 1);
-    assert_int_equal(ks_json_field(in, strlen(in), "cust" "omer", &off, &len), 2);
+    assert_int_equal(ks_json_field(in, strlen(in),
+                                   "cust"
+                                   "omer",
+                                   &off, &len),
+                     2);
     assert_memory_equal(in + off, "true", 4);
     assert_int_equal(ks_json_field("{}", 2, "a", &off, &len), 1);
     assert_int_equal(ks_json_field("[1]", 3, "a", &off, &len), 0);
     assert_int_equal(ks_json_field("null", 4, "a", &off, &len), 0);
     /* Anything malformed, before or after the field, is -1. */
-    const char *bad[] = {"{\"a\":1,}", "{\"a\":1} x", "{\"b\":[1,}, \"a\":1}", "{\"a\":1, \"b\":\"\\q\"}", "{\"a\"1}", "{", "[1"};
+    const char *bad[] = {"{\"a\":1,}", "{\"a\":1} x", "{\"b\":[1,}, \"a\":1}", "{\"a\":1, \"b\":\"\\q\"}", "{\"a\"1}",
+                         "{",          "[1"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_int_equal(ks_json_field(bad[i], strlen(bad[i]), "a", &off, &len), -1);
 }

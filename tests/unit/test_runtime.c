@@ -26,8 +26,8 @@
 
 /* The kstreamd keys as the unknown-key message lists them. */
 #define ALLOWED                                                                                                        \
-    "bootstrap.servers, state.dir, query.listen, log.level, commit.interval.ms, num.stream.threads, "                 \
-    "processing.guarantee, startup.timeout.ms, replication.factor, embedded.partitions, log.summary.interval.ms, "    \
+    "bootstrap.servers, state.dir, query.listen, log.level, commit.interval.ms, num.stream.threads, "                  \
+    "processing.guarantee, startup.timeout.ms, replication.factor, embedded.partitions, log.summary.interval.ms, "     \
     "repartition.purge.interval.ms, log.sample.interval.ms, cache.max.bytes, errors.tolerance, dlq.topic"
 
 /* Builds and expects success with no diagnostics at all. */
@@ -179,8 +179,9 @@ static void empty_value_is_an_error(void **state)
                                          "host:port,... or `embedded` for the in-process broker\n");
     assert_set_err("state.dir=", "--set state.dir: the value is empty (an unset variable?): give a value, or leave the "
                                  "key out for the default `/tmp/kstreamd`\n");
-    assert_set_err("query.listen=", "--set query.listen: the value is empty (an unset variable?): give a value, or leave "
-                                    "the key out\n");
+    assert_set_err("query.listen=",
+                   "--set query.listen: the value is empty (an unset variable?): give a value, or leave "
+                   "the key out\n");
     assert_set_err("fetch.wait.max.ms=", "--set fetch.wait.max.ms: the value is empty (an unset variable?): give a "
                                          "value, or leave the key out\n");
     assert_set_err("dlq.topic=", "--set dlq.topic: the value is empty (an unset variable?): give a value, or leave the "
@@ -232,8 +233,9 @@ static void set_errors_name_the_key(void **state)
 {
     (void)state;
     assert_set_err("num.stream.threads=65", "--set num.stream.threads: must be an integer from 1 to 64, not `65`\n");
-    assert_set_err("replication.factor=0",
-                   "--set replication.factor: must be -1 (the broker's default) or an integer from 1 to 32767, not `0`\n");
+    assert_set_err(
+        "replication.factor=0",
+        "--set replication.factor: must be -1 (the broker's default) or an integer from 1 to 32767, not `0`\n");
     assert_set_err("commit.interval.ms=1e3",
                    "--set commit.interval.ms: must be an integer from 1 to 86400000, not `1e3`\n");
     assert_set_err("bootstrap.servers=kafka:99999",
@@ -255,8 +257,8 @@ static void address_forms_accepted(void **state)
         ks_runtime_conf_free(&c);
     }
     assert_set_err("bootstrap.servers=kafka:9092,,kafka-2:9092", "--set bootstrap.servers: must be `embedded` or a "
-                                                                  "comma-separated list of host:port, not "
-                                                                  "`kafka:9092,,kafka-2:9092`\n");
+                                                                 "comma-separated list of host:port, not "
+                                                                 "`kafka:9092,,kafka-2:9092`\n");
     assert_set_err("query.listen=:8080",
                    "--set query.listen: must be HOST:PORT (for example 127.0.0.1:8080), not `:8080`\n");
 }
@@ -310,8 +312,13 @@ static void bad_env_file_is_reported(void **state)
 static void librdkafka_properties_pass_through(void **state)
 {
     (void)state;
-    char *sets[] = {"fetch.wait.max.ms=50", "compression.type=lz4", "security.protocol=SASL_SSL",
-                    "sasl.mechanism=SCRAM-SHA-512", "acks=all", "enable.auto.commit=false", "isolation.level=read_committed"};
+    char *sets[] = {"fetch.wait.max.ms=50",
+                    "compression.type=lz4",
+                    "security.protocol=SASL_SSL",
+                    "sasl.mechanism=SCRAM-SHA-512",
+                    "acks=all",
+                    "enable.auto.commit=false",
+                    "isolation.level=read_committed"};
     ks_runtime_conf_t c;
     build_ok(&c, NULL, NULL, sets, 7);
     assert_int_equal(c.nrk, 7);
@@ -324,8 +331,9 @@ static void librdkafka_properties_pass_through(void **state)
 static void librdkafka_rejects_a_bad_value_with_its_message(void **state)
 {
     (void)state;
-    assert_set_err("compression.type=zipzap", "--set compression.type: rejected by librdkafka: Invalid value \"zipzap\" "
-                                              "for configuration property \"compression.codec\"\n");
+    assert_set_err("compression.type=zipzap",
+                   "--set compression.type: rejected by librdkafka: Invalid value \"zipzap\" "
+                   "for configuration property \"compression.codec\"\n");
     assert_set_err("fetch.wait.max.ms=abc", "--set fetch.wait.max.ms: rejected by librdkafka: Invalid value for "
                                             "configuration property \"fetch.wait.max.ms\"\n");
 }
@@ -351,9 +359,9 @@ static void semantics_breaking_settings_are_refused(void **state)
     assert_set_err("request.required.acks=0", "--set request.required.acks: must be all: the idempotent producer "
                                               "requires it, and a record acknowledged by one broker can be lost\n");
     char *s;
-    char *more[] = {"enable.idempotence=false", "partition.assignment.strategy=cooperative-sticky",
-                    "partitioner=consistent_random", "transactional.id=x", "enable.auto.offset.store=true",
-                    "metadata.broker.list=kafka:9092"};
+    char *more[] = {"enable.idempotence=false",      "partition.assignment.strategy=cooperative-sticky",
+                    "partitioner=consistent_random", "transactional.id=x",
+                    "enable.auto.offset.store=true", "metadata.broker.list=kafka:9092"};
     s = build_err(NULL, NULL, more, 6);
     assert_non_null(strstr(s, "--set enable.idempotence: cannot be `false`: "));
     assert_non_null(strstr(s, "--set partition.assignment.strategy: must be range: "));
@@ -453,7 +461,8 @@ static void process_wide_settings_must_agree(void **state)
 static void apply_sets_every_pass_through_property(void **state)
 {
     (void)state;
-    char *sets[] = {"fetch.wait.max.ms=50", "compression.type=lz4", "client.id=runtime-test", "bootstrap.servers=k:9092"};
+    char *sets[] = {"fetch.wait.max.ms=50", "compression.type=lz4", "client.id=runtime-test",
+                    "bootstrap.servers=k:9092"};
     ks_runtime_conf_t c;
     build_ok(&c, NULL, NULL, sets, 4);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -482,7 +491,8 @@ static void apply_reports_librdkafka_errors(void **state)
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[512];
     assert_int_equal(ks_runtime_conf_apply(&c, conf, err, sizeof err), -1);
-    assert_string_equal(err, "compression.type: Invalid value \"zipzap\" for configuration property \"compression.codec\"");
+    assert_string_equal(err,
+                        "compression.type: Invalid value \"zipzap\" for configuration property \"compression.codec\"");
     rd_kafka_conf_destroy(conf);
 }
 

@@ -68,7 +68,7 @@ static char *dec(ks_serde_t s, const void *data, size_t len)
     return t;
 }
 
-#define ASSERT_ENC(serde, json, expected)                                                                             \
+#define ASSERT_ENC(serde, json, expected)                                                                              \
     do {                                                                                                               \
         char *got_ = enc(serde, json);                                                                                 \
         assert_string_equal(got_, expected);                                                                           \
@@ -153,16 +153,21 @@ static void string_invalid_utf8_becomes_replacement_chars_like_java(void **state
 {
     (void)state;
     /* Expected counts of U+FFFD are what `new String(bytes, UTF_8)` gives on JDK 17. */
-    ASSERT_DEC(KS_SERDE_STRING, "a\xff" "b", 3, "\"a\xef\xbf\xbd" "b\"");
-    ASSERT_DEC(KS_SERDE_STRING, "\xc0\xaf", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\"");          /* overlong: two */
-    ASSERT_DEC(KS_SERDE_STRING, "x\xe2\x82", 3, "\"x\xef\xbf\xbd\"");                    /* truncated at end: one */
-    ASSERT_DEC(KS_SERDE_STRING, "\xe2\x82x", 3, "\"\xef\xbf\xbdx\"");                    /* truncated inside: one */
-    ASSERT_DEC(KS_SERDE_STRING, "\xed\xa0\x80", 3, "\"\xef\xbf\xbd\"");                  /* a surrogate: one */
+    ASSERT_DEC(KS_SERDE_STRING,
+               "a\xff"
+               "b",
+               3,
+               "\"a\xef\xbf\xbd"
+               "b\"");
+    ASSERT_DEC(KS_SERDE_STRING, "\xc0\xaf", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\""); /* overlong: two */
+    ASSERT_DEC(KS_SERDE_STRING, "x\xe2\x82", 3, "\"x\xef\xbf\xbd\"");           /* truncated at end: one */
+    ASSERT_DEC(KS_SERDE_STRING, "\xe2\x82x", 3, "\"\xef\xbf\xbdx\"");           /* truncated inside: one */
+    ASSERT_DEC(KS_SERDE_STRING, "\xed\xa0\x80", 3, "\"\xef\xbf\xbd\"");         /* a surrogate: one */
     ASSERT_DEC(KS_SERDE_STRING, "\xf0\x80\x80\x80", 4,
                "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""); /* overlong 4-byte: four */
     ASSERT_DEC(KS_SERDE_STRING, "\xf4\x90\x80\x80", 4,
                "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""); /* past U+10FFFF: four */
-    ASSERT_DEC(KS_SERDE_STRING, "\xf0\x9f\x98", 3, "\"\xef\xbf\xbd\"");                  /* truncated emoji: one */
+    ASSERT_DEC(KS_SERDE_STRING, "\xf0\x9f\x98", 3, "\"\xef\xbf\xbd\""); /* truncated emoji: one */
 }
 
 static void string_serde_refuses_non_strings_like_a_class_cast(void **state)
@@ -441,16 +446,11 @@ static void can_hold_table_says_which_kinds_each_serde_writes(void **state)
     (void)state;
     /* Rows: serdes in enum order; columns: null false true number string array object. */
     static const char *const table[NSERDES] = {
-        [KS_SERDE_STRING] = "1000100",
-        [KS_SERDE_JSON] = "1111111",
-        [KS_SERDE_LONG] = "1001000",
-        [KS_SERDE_INT] = "1001000",
-        [KS_SERDE_DOUBLE] = "1001000",
-        [KS_SERDE_BYTES] = "1000100",
-        [KS_SERDE_VOID] = "1000000",
-        [KS_SERDE_WINDOWED_STRING] = "1000001",
-        [KS_SERDE_WINDOWED_LONG] = "1000001",
-        [KS_SERDE_SESSION_STRING] = "1000001",
+        [KS_SERDE_STRING] = "1000100",        [KS_SERDE_JSON] = "1111111",
+        [KS_SERDE_LONG] = "1001000",          [KS_SERDE_INT] = "1001000",
+        [KS_SERDE_DOUBLE] = "1001000",        [KS_SERDE_BYTES] = "1000100",
+        [KS_SERDE_VOID] = "1000000",          [KS_SERDE_WINDOWED_STRING] = "1000001",
+        [KS_SERDE_WINDOWED_LONG] = "1000001", [KS_SERDE_SESSION_STRING] = "1000001",
         [KS_SERDE_SESSION_LONG] = "1000001",
     };
     for (int s = 0; s < NSERDES; s++) {
@@ -462,7 +462,8 @@ static void can_hold_table_says_which_kinds_each_serde_writes(void **state)
     }
 }
 
-/* Kafka Streams' WindowedSerdes: TimeWindowedSerializer writes the inner key then the start; SessionWindowed, end then start. */
+/* Kafka Streams' WindowedSerdes: TimeWindowedSerializer writes the inner key then the start; SessionWindowed, end then
+ * start. */
 static void windowed_keys_are_kafka_streams_windowed_serdes(void **state)
 {
     (void)state;

@@ -166,19 +166,18 @@ static void suppress_entry_is_kafka_streams_buffered_value(void **state)
     assert_int_equal(keyb.len, 9);
     assert_memory_equal(keyb.data, "a\0\0\0\0\0\0\0\0", 9); /* TimeWindowedSerializer: key, start */
     ks_record_t ctx = {"fin-in-v1", 0, 0, 1000, NULL, 0, NULL, 0, NULL, 0};
-    assert_int_equal(ks__st_sup_encode(&p, &kb, &vb, 10000, &keyb, &ctx, 1000, NULL, ks_invalid(), ks_num(1), err,
-                                       sizeof err),
-                     0);
+    assert_int_equal(
+        ks__st_sup_encode(&p, &kb, &vb, 10000, &keyb, &ctx, 1000, NULL, ks_invalid(), ks_num(1), err, sizeof err), 0);
     static const unsigned char want[] = {
-        0, 0, 0, 0, 0, 0, 0x03, 0xe8,                                   /* timestamp */
-        0, 0, 0, 0, 0, 0, 0, 0,                                         /* offset */
-        0, 0, 0, 9, 'f', 'i', 'n', '-', 'i', 'n', '-', 'v', '1',        /* topic */
-        0, 0, 0, 0,                                                     /* partition */
-        0, 0, 0, 0,                                                     /* headers */
-        0xff, 0xff, 0xff, 0xff,                                         /* prior: null */
-        0xff, 0xff, 0xff, 0xff,                                         /* old: null */
-        0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1,                             /* new: 1 */
-        0, 0, 0, 0, 0, 0, 0x27, 0x10,                                   /* buffer time */
+        0,    0,    0,    0,    0,   0,   0x03, 0xe8,                          /* timestamp */
+        0,    0,    0,    0,    0,   0,   0,    0,                             /* offset */
+        0,    0,    0,    9,    'f', 'i', 'n',  '-',  'i', 'n', '-', 'v', '1', /* topic */
+        0,    0,    0,    0,                                                   /* partition */
+        0,    0,    0,    0,                                                   /* headers */
+        0xff, 0xff, 0xff, 0xff,                                                /* prior: null */
+        0xff, 0xff, 0xff, 0xff,                                                /* old: null */
+        0,    0,    0,    8,    0,   0,   0,    0,    0,   0,   0,   1,        /* new: 1 */
+        0,    0,    0,    0,    0,   0,   0x27, 0x10,                          /* buffer time */
     };
     assert_int_equal(vb.len, sizeof want);
     assert_memory_equal(vb.data, want, sizeof want);
@@ -186,9 +185,8 @@ static void suppress_entry_is_kafka_streams_buffered_value(void **state)
     assert_memory_equal(kb.data, "\0\0\0\0\0\0\x27\x10", 8);
     /* The second update: the prior stays null, the old value is 1 (not a duplicate of the prior). */
     ks__st_bytes_t prior = {NULL, 0, 1};
-    assert_int_equal(ks__st_sup_encode(&p, &kb, &vb, 10000, &keyb, &ctx, 2000, &prior, ks_num(1), ks_num(2), err,
-                                       sizeof err),
-                     0);
+    assert_int_equal(
+        ks__st_sup_encode(&p, &kb, &vb, 10000, &keyb, &ctx, 2000, &prior, ks_num(1), ks_num(2), err, sizeof err), 0);
     ks__st_sup_parts_t parts;
     assert_int_equal(ks__st_sup_parse(vb.data, vb.len, &parts), 0);
     assert_int_equal(parts.ts, 2000);
@@ -332,15 +330,15 @@ static void restore_buffered_record_goes_under_its_buffer_time(void **state)
     ks_record_t ctx = {"in", 0, 3, 50, NULL, 0, NULL, 0, NULL, 0};
     assert_int_equal(ks__st_sup_key_bytes(&p, &keyb, J("\"k\""), err, sizeof err), 0);
     /* Buffered at 100, then again (after an emit) at 200: the second record replaces the first. */
-    assert_int_equal(ks__st_sup_encode(&p, &kb, &vb, 100, &keyb, &ctx, 50, NULL, ks_invalid(), ks_num(1), err,
-                                       sizeof err),
+    assert_int_equal(
+        ks__st_sup_encode(&p, &kb, &vb, 100, &keyb, &ctx, 50, NULL, ks_invalid(), ks_num(1), err, sizeof err), 0);
+    assert_int_equal(ks_engine_restore_record(s, sup, "b", 0, "k", 1, vb.data, vb.len, 0, &scratch, err, sizeof err),
                      0);
-    assert_int_equal(ks_engine_restore_record(s, sup, "b", 0, "k", 1, vb.data, vb.len, 0, &scratch, err, sizeof err), 0);
     assert_int_equal(ks_store_get(s, "b", 0, kb.data, kb.len, &(const void *){NULL}, &(size_t){0}), 1);
-    assert_int_equal(ks__st_sup_encode(&p, &kb, &vb, 200, &keyb, &ctx, 60, NULL, ks_invalid(), ks_num(2), err,
-                                       sizeof err),
+    assert_int_equal(
+        ks__st_sup_encode(&p, &kb, &vb, 200, &keyb, &ctx, 60, NULL, ks_invalid(), ks_num(2), err, sizeof err), 0);
+    assert_int_equal(ks_engine_restore_record(s, sup, "b", 0, "k", 1, vb.data, vb.len, 0, &scratch, err, sizeof err),
                      0);
-    assert_int_equal(ks_engine_restore_record(s, sup, "b", 0, "k", 1, vb.data, vb.len, 0, &scratch, err, sizeof err), 0);
     assert_int_equal(ks_store_count(s, "b", 0), 1);
     assert_int_equal(ks_store_get(s, "b", 0, kb.data, kb.len, &(const void *){NULL}, &(size_t){0}), 1);
     /* A tombstone (no buffer time in it) removes the key wherever it is buffered. */

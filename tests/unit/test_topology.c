@@ -18,7 +18,6 @@
 #include "../../src/topology/topology.h"
 #include "load_topology.h"
 
-
 static const ks_proc_t *proc(const ks_topology_t *t, const char *name)
 {
     for (int i = 0; i < t->nprocs; i++)
@@ -36,20 +35,21 @@ static int has_internal(const ks_topology_t *t, const char *topic)
     return 0;
 }
 
-/* A key change before an aggregation splits the graph at the repartition topic; groups are numbered in creation order. */
+/* A key change before an aggregation splits the graph at the repartition topic; groups are numbered in creation order.
+ */
 static void a_repartition_splits_and_groups_are_numbered_in_creation_order(void **state)
 {
     (void)state;
     ks_topology_t *t = load_topology("application: unit\n"
-                            "topics: {defaults: {key: string, value: json}, out: {value: long}}\n"
-                            "pipelines:\n"
-                            "  counted:\n"
-                            "    from: in\n"
-                            "    steps: [{selectKey: .c}, groupByKey, count, toStream]\n"
-                            "    to: out\n"
-                            "  other:\n"
-                            "    from: in2\n"
-                            "    to: out2\n");
+                                     "topics: {defaults: {key: string, value: json}, out: {value: long}}\n"
+                                     "pipelines:\n"
+                                     "  counted:\n"
+                                     "    from: in\n"
+                                     "    steps: [{selectKey: .c}, groupByKey, count, toStream]\n"
+                                     "    to: out\n"
+                                     "  other:\n"
+                                     "    from: in2\n"
+                                     "    to: out2\n");
     assert_int_equal(t->nsubtopologies, 3);
     assert_int_equal(proc(t, "KSTREAM-SOURCE-0000000000")->subtopology, 0);
     assert_int_equal(proc(t, "KSTREAM-KEY-SELECT-0000000001")->subtopology, 0);
@@ -73,11 +73,11 @@ static void a_named_step_uses_an_index(void **state)
 {
     (void)state;
     ks_topology_t *t = load_topology("application: unit\n"
-                            "pipelines:\n"
-                            "  p:\n"
-                            "    from: in\n"
-                            "    steps: [{filter: {predicate: 'true', name: kept}}, {mapValues: .}]\n"
-                            "    to: out\n");
+                                     "pipelines:\n"
+                                     "  p:\n"
+                                     "    from: in\n"
+                                     "    steps: [{filter: {predicate: 'true', name: kept}}, {mapValues: .}]\n"
+                                     "    to: out\n");
     assert_int_equal(proc(t, "kept")->subtopology, 0);
     assert_int_equal(proc(t, "KSTREAM-MAPVALUES-0000000002")->subtopology, 0);
     assert_int_equal(proc(t, "KSTREAM-SINK-0000000003")->subtopology, 0);
@@ -89,20 +89,20 @@ static void totable_repartitions_after_a_key_change_and_keeps_no_store_unless_ne
 {
     (void)state;
     ks_topology_t *t = load_topology("application: unit\n"
-                            "topics: {defaults: {key: string, value: json}, n: {value: long}}\n"
-                            "pipelines:\n"
-                            "  plain:\n"
-                            "    from: a\n"
-                            "    steps: [{selectKey: .c}, toTable, toStream]\n"
-                            "    to: out\n"
-                            "  grouped:\n"
-                            "    from: b\n"
-                            "    steps: [toTable, {groupBy: .x}, count, toStream]\n"
-                            "    to: n\n"
-                            "  named:\n"
-                            "    from: c\n"
-                            "    steps: [{toTable: {store: kept}}, toStream]\n"
-                            "    to: out2\n");
+                                     "topics: {defaults: {key: string, value: json}, n: {value: long}}\n"
+                                     "pipelines:\n"
+                                     "  plain:\n"
+                                     "    from: a\n"
+                                     "    steps: [{selectKey: .c}, toTable, toStream]\n"
+                                     "    to: out\n"
+                                     "  grouped:\n"
+                                     "    from: b\n"
+                                     "    steps: [toTable, {groupBy: .x}, count, toStream]\n"
+                                     "    to: n\n"
+                                     "  named:\n"
+                                     "    from: c\n"
+                                     "    steps: [{toTable: {store: kept}}, toStream]\n"
+                                     "    to: out2\n");
     const ks_proc_t *plain = proc(t, "KSTREAM-TOTABLE-0000000002");
     assert_int_equal(plain->nstores, 0);
     assert_true(has_internal(t, "unit-KSTREAM-TOTABLE-0000000002-repartition"));
@@ -127,12 +127,12 @@ static void processors_sharing_a_store_are_one_group(void **state)
 {
     (void)state;
     ks_topology_t *t = load_topology("application: unit\n"
-                            "tables: {customers: {topic: crm-customer-v1}}\n"
-                            "pipelines:\n"
-                            "  p:\n"
-                            "    from: order-v1\n"
-                            "    steps: [{join: {table: customers, value: '$left'}}]\n"
-                            "    to: out\n");
+                                     "tables: {customers: {topic: crm-customer-v1}}\n"
+                                     "pipelines:\n"
+                                     "  p:\n"
+                                     "    from: order-v1\n"
+                                     "    steps: [{join: {table: customers, value: '$left'}}]\n"
+                                     "    to: out\n");
     const ks_proc_t *table = proc(t, "KTABLE-SOURCE-0000000001");
     const ks_proc_t *join = proc(t, "KSTREAM-JOIN-0000000003");
     assert_int_equal(table->subtopology, join->subtopology);

@@ -83,8 +83,8 @@ static void format_duration_uses_the_largest_unit_that_divides(void **state)
     static const struct {
         int64_t ms;
         const char *text;
-    } cases[] = {{0, "0ms"}, {250, "250ms"}, {1000, "1s"}, {90000, "90s"}, {3600000, "1h"},
-                 {5400000, "90m"}, {86400000, "1d"}, {1001, "1001ms"}};
+    } cases[] = {{0, "0ms"},      {250, "250ms"},   {1000, "1s"},     {90000, "90s"},
+                 {3600000, "1h"}, {5400000, "90m"}, {86400000, "1d"}, {1001, "1001ms"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ks_buf_t b = {0};
         ks_format_duration(&b, cases[i].ms);

@@ -130,7 +130,8 @@ static void alias_resolves_to_anchored_node(void **state)
     assert_ptr_equal(ks_ynode_get(root, "copy"), ks_ynode_get(root, "base"));
     assert_string_equal(ks_ynode_get(root, "again")->value, "hello");
     char *s = doc_json(doc);
-    assert_string_equal(s, "{\"base\":{\"x\":1,\"y\":[2]},\"copy\":{\"x\":1,\"y\":[2]},\"name\":\"hello\",\"again\":\"hello\"}");
+    assert_string_equal(
+        s, "{\"base\":{\"x\":1,\"y\":[2]},\"copy\":{\"x\":1,\"y\":[2]},\"name\":\"hello\",\"again\":\"hello\"}");
     free(s);
     ks_ydoc_free(doc);
 }
@@ -232,9 +233,8 @@ static void duplicate_key_is_error_at_second_occurrence(void **state)
 
 static void all_duplicate_keys_are_reported(void **state)
 {
-    assert_err("a: 1\na: 2\nb: {c: 1, c: 2}\n",
-               "t.yaml:2:1: duplicate key `a` (first at line 1:1)\n"
-               "t.yaml:3:11: duplicate key `c` (first at line 3:5)\n");
+    assert_err("a: 1\na: 2\nb: {c: 1, c: 2}\n", "t.yaml:2:1: duplicate key `a` (first at line 1:1)\n"
+                                                "t.yaml:3:11: duplicate key `c` (first at line 3:5)\n");
 }
 
 static void empty_scalars_have_empty_text(void **state)
@@ -255,7 +255,8 @@ static void env_variable_is_substituted(void **state)
 {
     setenv("KS_TEST_BROKER", "kafka:9092", 1);
     setenv("KS_TEST_PORT", "8080", 1);
-    ks_ydoc_t *doc = load_ok("servers: ${KS_TEST_BROKER}\nurl: \"http://h:${KS_TEST_PORT}/x\"\nport: ${KS_TEST_PORT}\n");
+    ks_ydoc_t *doc =
+        load_ok("servers: ${KS_TEST_BROKER}\nurl: \"http://h:${KS_TEST_PORT}/x\"\nport: ${KS_TEST_PORT}\n");
     const ks_ynode_t *root = ks_ydoc_root(doc);
     const ks_ynode_t *servers = ks_ynode_get(root, "servers");
     assert_string_equal(servers->value, "kafka:9092");
@@ -279,8 +280,9 @@ static void env_default_is_used_when_unset_or_empty(void **state)
     unsetenv("KS_TEST_UNSET");
     setenv("KS_TEST_EMPTY", "", 1);
     setenv("KS_TEST_SET", "yes", 1);
-    assert_json("a: ${KS_TEST_UNSET:-localhost:9092}\nb: ${KS_TEST_EMPTY:-d}\nc: ${KS_TEST_SET:-d}\nd: x${KS_TEST_UNSET:-}y\n",
-                "{\"a\":\"localhost:9092\",\"b\":\"d\",\"c\":\"yes\",\"d\":\"xy\"}");
+    assert_json(
+        "a: ${KS_TEST_UNSET:-localhost:9092}\nb: ${KS_TEST_EMPTY:-d}\nc: ${KS_TEST_SET:-d}\nd: x${KS_TEST_UNSET:-}y\n",
+        "{\"a\":\"localhost:9092\",\"b\":\"d\",\"c\":\"yes\",\"d\":\"xy\"}");
 }
 
 static void env_unset_without_default_is_error(void **state)
@@ -292,14 +294,14 @@ static void env_unset_without_default_is_error(void **state)
 static void env_double_dollar_is_literal_dollar(void **state)
 {
     unsetenv("KS_TEST_UNSET");
-    assert_json("a: $${KS_TEST_UNSET}\nb: 'cost $5 $$'\nc: $\n", "{\"a\":\"${KS_TEST_UNSET}\",\"b\":\"cost $5 $\",\"c\":\"$\"}");
+    assert_json("a: $${KS_TEST_UNSET}\nb: 'cost $5 $$'\nc: $\n",
+                "{\"a\":\"${KS_TEST_UNSET}\",\"b\":\"cost $5 $\",\"c\":\"$\"}");
 }
 
 static void env_bad_reference_is_error(void **state)
 {
-    assert_err("a: ${1X}\nb: ${OPEN\n",
-               "t.yaml:1:4: invalid environment variable reference `${1X}`\n"
-               "t.yaml:2:4: unterminated `${` in `${OPEN`\n");
+    assert_err("a: ${1X}\nb: ${OPEN\n", "t.yaml:1:4: invalid environment variable reference `${1X}`\n"
+                                        "t.yaml:2:4: unterminated `${` in `${OPEN`\n");
 }
 
 static void syntax_error_reports_problem_and_position(void **state)
@@ -381,7 +383,8 @@ static void plain_scalars_resolve_with_core_schema(void **state)
 
 static void quoted_and_str_tagged_scalars_stay_strings(void **state)
 {
-    assert_json("[\"123\", 'quoted', \"true\", '', !!str 42, ! null]", "[\"123\",\"quoted\",\"true\",\"\",\"42\",\"null\"]");
+    assert_json("[\"123\", 'quoted', \"true\", '', !!str 42, ! null]",
+                "[\"123\",\"quoted\",\"true\",\"\",\"42\",\"null\"]");
 }
 
 static void nan_resolves_to_number(void **state)
