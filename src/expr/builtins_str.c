@@ -308,6 +308,55 @@ static void put_number(ks_buf_t *b, ks_val v)
     ks_json_write(b, v);
 }
 
+/* @csv and @tsv: one row of an array's scalars into b; 0, or jq's error (b freed). */
+static int format_row(ctx_t *cx, int csv, ks_val v, ks_buf_t *b)
+{
+    if (v.kind != KS_ARRAY)
+        return ks__expr_type_error(cx, v,
+                                   csv ? "cannot be csv-formatted, only array" : "cannot be tsv-formatted, only array");
+    for (uint32_t i = 0; i < v.a->len; i++) {
+        ks_val x = v.a->items[i];
+        if (i)
+            ks_buf_putc(b, csv ? ',' : '\t');
+        switch (x.kind) {
+        case KS_NULL: break;
+        case KS_TRUE: ks_buf_puts(b, "true"); break;
+        case KS_FALSE: ks_buf_puts(b, "false"); break;
+        case KS_NUMBER: put_number(b, x); break;
+        case KS_STRING:
+            if (csv) {
+                ks_buf_putc(b, '"');
+                for (size_t j = 0; j < ks_str_len(x); j++) {
+                    if (ks_str_data(x)[j] == '"')
+                        ks_buf_putc(b, '"');
+                    ks_buf_putc(b, ks_str_data(x)[j]);
+                }
+                ks_buf_putc(b, '"');
+            } else {
+                for (size_t j = 0; j < ks_str_len(x); j++) {
+                    char c = ks_str_data(x)[j];
+                    if (c == '\\')
+                        ks_buf_puts(b, "\\\\");
+                    else if (c == '\t')
+                        ks_buf_puts(b, "\\t");
+                    else if (c == '\r')
+                        ks_buf_puts(b, "\\r");
+                    else if (c == '\n')
+                        ks_buf_puts(b, "\\n");
+                    else
+                        ks_buf_putc(b, c);
+                }
+            }
+            break;
+        default:
+            ks_buf_free(b);
+            /* jq 1.6 says "csv" for both. */
+            return ks__expr_type_error(cx, x, "is not valid in a csv row");
+        }
+    }
+    return 0;
+}
+
 int ks__expr_format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out)
 {
     ks_buf_t b = {0};
@@ -317,50 +366,9 @@ int ks__expr_format(ctx_t *cx, const char *fmt, ks_val v, ks_val *out)
     if (strcmp(fmt, "json") == 0)
         return ks__expr_tojson(v, out);
     if (strcmp(fmt, "csv") == 0 || strcmp(fmt, "tsv") == 0) {
-        int csv = fmt[0] == 'c';
-        if (v.kind != KS_ARRAY)
-            return ks__expr_type_error(
-                cx, v, csv ? "cannot be csv-formatted, only array" : "cannot be tsv-formatted, only array");
-        for (uint32_t i = 0; i < v.a->len; i++) {
-            ks_val x = v.a->items[i];
-            if (i)
-                ks_buf_putc(&b, csv ? ',' : '\t');
-            switch (x.kind) {
-            case KS_NULL: break;
-            case KS_TRUE: ks_buf_puts(&b, "true"); break;
-            case KS_FALSE: ks_buf_puts(&b, "false"); break;
-            case KS_NUMBER: put_number(&b, x); break;
-            case KS_STRING:
-                if (csv) {
-                    ks_buf_putc(&b, '"');
-                    for (size_t j = 0; j < ks_str_len(x); j++) {
-                        if (ks_str_data(x)[j] == '"')
-                            ks_buf_putc(&b, '"');
-                        ks_buf_putc(&b, ks_str_data(x)[j]);
-                    }
-                    ks_buf_putc(&b, '"');
-                } else {
-                    for (size_t j = 0; j < ks_str_len(x); j++) {
-                        char c = ks_str_data(x)[j];
-                        if (c == '\\')
-                            ks_buf_puts(&b, "\\\\");
-                        else if (c == '\t')
-                            ks_buf_puts(&b, "\\t");
-                        else if (c == '\r')
-                            ks_buf_puts(&b, "\\r");
-                        else if (c == '\n')
-                            ks_buf_puts(&b, "\\n");
-                        else
-                            ks_buf_putc(&b, c);
-                    }
-                }
-                break;
-            default:
-                ks_buf_free(&b);
-                /* jq 1.6 says "csv" for both. */
-                return ks__expr_type_error(cx, x, "is not valid in a csv row");
-            }
-        }
+        int rc = format_row(cx, fmt[0] == 'c', v, &b);
+        if (rc)
+            return rc;
         goto done;
     }
     if (strcmp(fmt, "sh") == 0) {

@@ -24,56 +24,7 @@
 #include "../util/duration.h"
 #include "../util/util.h"
 
-typedef struct hdr {
-    char *key;
-    char *value; /* NULL: null */
-    size_t len;
-} hdr_t;
-
-typedef struct outrec {
-    char *topic;
-    int32_t partition;
-    int64_t timestamp;
-    char *key, *value; /* raw bytes (NULL: Kafka null) */
-    size_t klen, vlen;
-    hdr_t *headers;
-    int nheaders;
-} outrec_t;
-
-typedef struct run {
-    const ks_topology_t *t;
-    int64_t *offs; /* next offset per topic/partition */
-    char **onames;
-    int noffs;
-    char *stopped;  /* set when errors.tolerance: none stopped the service */
-    outrec_t *outs; /* everything written, in order */
-    int nouts;
-    outrec_t *queue; /* written to topics the application reads: to be fed back */
-    int nqueue, qhead;
-    ks_buf_t log;
-    int stateful;         /* the topology has stores: the driver commits */
-    int64_t now;          /* the case's wall-clock time */
-    int64_t commit_every; /* `commitInterval`: 0 commits after every record, as TopologyTestDriver */
-    int64_t last_commit;
-    ks_val trace_in; /* with --trace: the case's inputs, as written to the trace */
-} run_t;
-
-static ks_val trace_record(const char *topic, int32_t partition, int64_t ts, const char *k, size_t kl, const char *v,
-                           size_t vl, const ks_header_t *hs, int nh);
-static void trace_push(struct run *run, ks_val v);
-
-/* `kstreamd test --trace`: where each case's line goes, and the topology file being run. */
-static FILE *trace_out;
-static char *trace_topology;
-
-void ks_testdriver_trace(FILE *f)
-{
-    trace_out = f;
-    if (!f) {
-        free(trace_topology);
-        trace_topology = NULL;
-    }
-}
+#include "testdriver_int.h"
 
 static void copy_rec(outrec_t *o, const ks_record_t *r)
 {
@@ -400,8 +351,8 @@ static void generate(ks_engine_t *eng, run_t *run, ks_generator_t **gens, int ng
         made++;
         if (rc == 0) {
             /* The trace has the generated record as an input of its pseudo-topic. */
-            trace_push(run, trace_record(r.topic, r.partition, r.timestamp, r.key, r.key_len, r.value, r.value_len,
-                                         r.headers, r.nheaders));
+            ks__td_trace_push(run, ks__td_trace_record(r.topic, r.partition, r.timestamp, r.key, r.key_len, r.value,
+                                                       r.value_len, r.headers, r.nheaders));
             feed(eng, run, &r, v);
         } else if (run->t->errors_tolerance_none) {
             stop(run, err);
@@ -410,6 +361,55 @@ static void generate(ks_engine_t *eng, run_t *run, ks_generator_t **gens, int ng
             on_emit(run, &r);
         }
     }
+}
+
+/* Whether a written record o is what the expected record x says (want: x's value as JSON, or KS_INVALID). */
+static int matches(const ks_topology_t *t, const ks_ynode_t *x, const outrec_t *o, ks_val want)
+{
+    const ks_ynode_t *wk = ks_ynode_get(x, "key"), *wv = ks_ynode_get(x, "value"), *wt = ks_ynode_get(x, "timestamp"),
+                     *wh = ks_ynode_get(x, "headers");
+    const ks_topic_conf_t *tc = ks_topology_topic(t, o->topic);
+    int ok = 1;
+    ks_val got;
+    char *gt;
+    if (wv) {
+        decode_json(tc->value, o->value, o->vlen, &got, &gt);
+        ok &= got.kind != KS_INVALID && ks_val_equal(got, want);
+        ks_val_release(got);
+        free(gt);
+    }
+    /* rawValue: the value's bytes exactly (a Change of a grouped table's repartition topic). */
+    const ks_ynode_t *rv = ks_ynode_get(x, "rawValue");
+    if (rv)
+        ok &= rv->kind == KS_YAML_SCALAR && o->value && o->vlen == rv->len && memcmp(o->value, rv->value, o->vlen) == 0;
+    if (wk) {
+        ks_val wkv = ks_ynode_to_json(wk);
+        decode_json(tc->key, o->key, o->klen, &got, &gt);
+        ok &= got.kind != KS_INVALID && ks_val_equal(got, wkv);
+        ks_val_release(got);
+        ks_val_release(wkv);
+        free(gt);
+    }
+    if (wt && wt->value && (strcmp(wt->value, "null") == 0 || strcmp(wt->value, "~") == 0)) {
+        ok &= o->timestamp == KS_NO_TIMESTAMP; /* a record the producer stamps */
+    } else if (wt) {
+        char *end;
+        long long ts = strtoll(wt->value ? wt->value : "", &end, 10);
+        ok &= *end == 0 && ts == o->timestamp;
+    }
+    const ks_ynode_t *wp = ks_ynode_get(x, "partition");
+    if (wp) {
+        char *end;
+        long pn = strtol(wp->value ? wp->value : "", &end, 10);
+        ok &= *end == 0 && pn == o->partition;
+    }
+    if (wh && wh->kind == KS_YAML_MAP) {
+        for (size_t h = 0; h < wh->n; h++) {
+            const char *hv = header(o, wh->keys[h]->value);
+            ok &= hv && wh->items[h]->kind == KS_YAML_SCALAR && strcmp(hv, wh->items[h]->value) == 0;
+        }
+    }
+    return ok;
 }
 
 static void check_case(const ks_topology_t *t, const char *file, const ks_ynode_t *c, run_t *run, verdict_t *v)
@@ -435,7 +435,7 @@ static void check_case(const ks_topology_t *t, const char *file, const ks_ynode_
             ks_buf_t wb = {0};
             ks_buf_printf(&wb, "{topic: %s", tn->value);
             const ks_ynode_t *wk = ks_ynode_get(x, "key"), *wv = ks_ynode_get(x, "value"),
-                             *wt = ks_ynode_get(x, "timestamp"), *wh = ks_ynode_get(x, "headers");
+                             *wt = ks_ynode_get(x, "timestamp");
             if (wk) {
                 ks_val kv = ks_ynode_to_json(wk);
                 char *s = ks_json_dump(kv);
@@ -460,48 +460,7 @@ static void check_case(const ks_topology_t *t, const char *file, const ks_ynode_
             }
             used[found] = 1;
             const outrec_t *o = &run->outs[found];
-            const ks_topic_conf_t *tc = ks_topology_topic(t, o->topic);
-            int ok = 1;
-            ks_val got;
-            char *gt;
-            if (wv) {
-                decode_json(tc->value, o->value, o->vlen, &got, &gt);
-                ok &= got.kind != KS_INVALID && ks_val_equal(got, want);
-                ks_val_release(got);
-                free(gt);
-            }
-            /* rawValue: the value's bytes exactly (a Change of a grouped table's repartition topic). */
-            const ks_ynode_t *rv = ks_ynode_get(x, "rawValue");
-            if (rv)
-                ok &= rv->kind == KS_YAML_SCALAR && o->value && o->vlen == rv->len &&
-                      memcmp(o->value, rv->value, o->vlen) == 0;
-            if (wk) {
-                ks_val wkv = ks_ynode_to_json(wk);
-                decode_json(tc->key, o->key, o->klen, &got, &gt);
-                ok &= got.kind != KS_INVALID && ks_val_equal(got, wkv);
-                ks_val_release(got);
-                ks_val_release(wkv);
-                free(gt);
-            }
-            if (wt && wt->value && (strcmp(wt->value, "null") == 0 || strcmp(wt->value, "~") == 0)) {
-                ok &= o->timestamp == KS_NO_TIMESTAMP; /* a record the producer stamps */
-            } else if (wt) {
-                char *end;
-                long long ts = strtoll(wt->value ? wt->value : "", &end, 10);
-                ok &= *end == 0 && ts == o->timestamp;
-            }
-            const ks_ynode_t *wp = ks_ynode_get(x, "partition");
-            if (wp) {
-                char *end;
-                long pn = strtol(wp->value ? wp->value : "", &end, 10);
-                ok &= *end == 0 && pn == o->partition;
-            }
-            if (wh && wh->kind == KS_YAML_MAP) {
-                for (size_t h = 0; h < wh->n; h++) {
-                    const char *hv = header(o, wh->keys[h]->value);
-                    ok &= hv && wh->items[h]->kind == KS_YAML_SCALAR && strcmp(hv, wh->items[h]->value) == 0;
-                }
-            }
+            int ok = matches(t, x, o, want);
             if (!ok) {
                 char *d = describe_out(t, o);
                 say(v, "expected %s (line %d)", wb.data, x->line);
@@ -577,12 +536,7 @@ static void check_case(const ks_topology_t *t, const char *file, const ks_ynode_
 
 /* ---- `stores:` the contents of state stores after a case ---- */
 
-typedef struct store_dump {
-    ks_val entries;           /* [{key, window?, value}] */
-    ks_store_layout_t layout; /* of the store's processor */
-} store_dump_t;
-
-static int on_store_entry(void *ud, const void *k, size_t kl, const void *v, size_t vl)
+int ks__td_store_entry(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 {
     store_dump_t *d = ud;
     ks_store_entry_t ent;
@@ -622,7 +576,7 @@ static void check_stores(const ks_topology_t *t, const char *file, const ks_ynod
         }
         store_dump_t d = {ks_arr_new(8), ks_store_layout_of(p)};
         for (int part = 0; part < 32; part++)
-            ks_store_range(stores, name, part, NULL, 0, NULL, 0, on_store_entry, &d);
+            ks_store_range(stores, name, part, NULL, 0, NULL, 0, ks__td_store_entry, &d);
         /* Expected: {key: value} for key-value stores, or [{key, window, value}] for any store. */
         const ks_ynode_t *w = want->items[i];
         ks_val exp = ks_arr_new(8);
@@ -666,100 +620,89 @@ static void check_stores(const ks_topology_t *t, const char *file, const ks_ynod
     }
 }
 
-/* ---- --trace: one JSON line per case for the conformance harness ---- */
-
-static ks_val hex_of(const char *p, size_t len)
+/*
+ * A case's state: its own LMDB environment in a fresh directory (dir, a
+ * mkdtemp template), with the case's commit interval and cache size, for
+ * a topology with stores. Returns 0, or -1 when the directory cannot be
+ * made (said in v).
+ */
+static int open_state(run_t *run, ks_engine_t *eng, const ks_ynode_t *c, const char *file, char *dir,
+                      ks_stores_t **stores, verdict_t *v)
 {
-    static const char digits[] = "0123456789abcdef";
-    if (!p)
-        return ks_null();
-    char *h = ks_xmalloc(len * 2 + 1);
-    for (size_t i = 0; i < len; i++) {
-        h[2 * i] = digits[(unsigned char)p[i] >> 4];
-        h[2 * i + 1] = digits[(unsigned char)p[i] & 15];
+    char err[KS_ERRMSG_SIZE];
+    if (!run->stateful) {
+        if (ks_ynode_get(c, "stores") || ks_ynode_get(c, "commitInterval") || ks_ynode_get(c, "cacheMaxBytes"))
+            say(v, "%s:%d: `stores`, `commitInterval` and `cacheMaxBytes` need a topology with state stores", file,
+                c->line);
+        return 0;
     }
-    ks_val v = ks_str_new(h, len * 2);
-    free(h);
-    return v;
-}
-
-static ks_val trace_record(const char *topic, int32_t partition, int64_t ts, const char *k, size_t kl, const char *v,
-                           size_t vl, const ks_header_t *hs, int nh)
-{
-    ks_val o = ks_obj_new(6), h = ks_arr_new((size_t)(nh ? nh : 1));
-    ks_obj_setc(&o, "topic", ks_str_cstr(topic));
-    ks_obj_setc(&o, "partition", ks_num(partition));
-    ks_obj_setc(&o, "timestamp", ts == KS_NO_TIMESTAMP ? ks_null() : ks_num_i64(ts));
-    ks_obj_setc(&o, "key", hex_of(k, kl));
-    ks_obj_setc(&o, "value", hex_of(v, vl));
-    for (int i = 0; i < nh; i++) {
-        ks_val pair = ks_arr_new(2);
-        ks_arr_push(&pair, ks_str_cstr(hs[i].key));
-        ks_arr_push(&pair, hex_of(hs[i].value, hs[i].len));
-        ks_arr_push(&h, pair);
-    }
-    ks_obj_setc(&o, "headers", h);
-    return o;
-}
-
-static void trace_push(run_t *run, ks_val v)
-{
-    if (trace_out)
-        ks_arr_push(&run->trace_in, v);
-    else
-        ks_val_release(v);
-}
-
-/* Every store's entries, decoded as for `stores:`: {name: [{key, window?, value}]}. */
-static ks_val trace_stores(const ks_topology_t *t, ks_stores_t *stores)
-{
-    ks_val all = ks_obj_new(4);
-    for (int j = 0; stores && j < t->nprocs; j++)
-        for (int k = 0; k < t->procs[j]->nstores; k++) {
-            const char *name = t->procs[j]->stores[k];
-            /* A suppression buffer's entries are not a table's: its changelog is compared instead. */
-            if (t->procs[j]->op == KS_OP_SUPPRESS || ks_obj_get(all, name, strlen(name)))
-                continue;
-            store_dump_t d = {ks_arr_new(8), ks_store_layout_of(t->procs[j])};
-            for (int part = 0; part < 32; part++)
-                ks_store_range(stores, name, part, NULL, 0, NULL, 0, on_store_entry, &d);
-            ks_obj_setc(&all, name, d.entries);
+    const ks_ynode_t *ci = ks_ynode_get(c, "commitInterval"), *cm = ks_ynode_get(c, "cacheMaxBytes");
+    long long cache = 10 * 1024 * 1024;
+    if (ci && (ci->kind != KS_YAML_SCALAR || ks_parse_duration(ci->value, &run->commit_every)))
+        say(v, "%s:%d:%d: `commitInterval` needs a duration such as 30s", file, ci->line, ci->col);
+    if (cm) {
+        char *end = NULL;
+        cache = cm->kind == KS_YAML_SCALAR ? strtoll(cm->value, &end, 10) : -1;
+        if (!end || *end || cache < 0) {
+            say(v, "%s:%d:%d: `cacheMaxBytes` needs a number of bytes (0: no cache)", file, cm->line, cm->col);
+            cache = 0;
         }
-    return all;
+    }
+    if (!mkdtemp(dir) || !(*stores = ks_stores_open(dir, 0, err, sizeof err))) {
+        say(v, "cannot create a state directory: %s", *stores ? "" : err);
+        return -1;
+    }
+    ks_engine_attach_stores(eng, *stores, (size_t)cache);
+    return 0;
 }
 
-static void trace_case(const ks_topology_t *t, const char *file, const ks_ynode_t *c, const char *cname, run_t *run,
-                       ks_stores_t *stores)
+/* One input record of a case: encoded with its topic's serdes (or given raw), traced, fed. */
+static void feed_record(ks_engine_t *eng, run_t *run, const char *file, const ks_ynode_t *in, int64_t now, verdict_t *v)
 {
-    ks_val o = ks_obj_new(10), outs = ks_arr_new((size_t)(run->nouts + 1));
-    ks_obj_setc(&o, "file", ks_str_cstr(file));
-    ks_obj_setc(&o, "topology", ks_str_cstr(trace_topology));
-    ks_obj_setc(&o, "case", ks_str_cstr(cname));
-    ks_obj_setc(&o, "dlqTopic", ks_str_cstr(t->dlq_topic));
-    ks_obj_setc(&o, "line", ks_num(c->line));
-    const ks_ynode_t *cm = ks_ynode_get(c, "cacheMaxBytes");
-    ks_obj_setc(&o, "cacheMaxBytes", cm && cm->value ? ks_num_i64(strtoll(cm->value, NULL, 10)) : ks_null());
-    ks_obj_setc(&o, "commitInterval", ks_num_i64(run->commit_every));
-    ks_obj_setc(&o, "stopped", run->stopped ? ks_str_cstr(run->stopped) : ks_null());
-    ks_obj_setc(&o, "inputs", ks_val_retain(run->trace_in));
-    for (int i = 0; i < run->nouts; i++) {
-        const outrec_t *r = &run->outs[i];
-        ks_header_t hs[64];
-        int nh = r->nheaders < 64 ? r->nheaders : 64;
-        for (int h = 0; h < nh; h++) {
-            hs[h].key = r->headers[h].key;
-            hs[h].value = r->headers[h].value;
-            hs[h].len = r->headers[h].len;
-        }
-        ks_arr_push(&outs,
-                    trace_record(r->topic, r->partition, r->timestamp, r->key, r->klen, r->value, r->vlen, hs, nh));
+    const ks_topology_t *t = run->t;
+    const ks_ynode_t *tn = ks_ynode_get(in, "topic");
+    if (!tn || tn->kind != KS_YAML_SCALAR) {
+        say(v, "%s:%d:%d: an input needs `topic`", file, in->line, in->col);
+        return;
     }
-    ks_obj_setc(&o, "outputs", outs);
-    ks_obj_setc(&o, "stores", trace_stores(t, stores));
-    char *line = ks_json_dump(o);
-    fprintf(trace_out, "%s\n", line);
-    free(line);
-    ks_val_release(o);
+    if (!ks_topology_reads(t, tn->value))
+        say(v, "%s:%d:%d: warning: the topology does not read `%s`", file, tn->line, tn->col, tn->value);
+    const ks_topic_conf_t *tc = ks_topology_topic(t, tn->value);
+    ks_buf_t kb = {0}, vb = {0};
+    int knull, vnull;
+    char e1[256];
+    if (encode_input(ks_ynode_get(in, "key"), ks_ynode_get(in, "rawKey"), tc->key, &kb, &knull, e1, sizeof e1) ||
+        encode_input(ks_ynode_get(in, "value"), ks_ynode_get(in, "rawValue"), tc->value, &vb, &vnull, e1, sizeof e1)) {
+        say(v, "%s:%d:%d: cannot encode this input for `%s`: %s", file, in->line, in->col, tn->value, e1);
+        ks_buf_free(&kb);
+        ks_buf_free(&vb);
+        return;
+    }
+    const ks_ynode_t *ts = ks_ynode_get(in, "timestamp"), *pn = ks_ynode_get(in, "partition"),
+                     *hn = ks_ynode_get(in, "headers");
+    int partition = pn && pn->value ? atoi(pn->value) : 0;
+    ks_header_t hs[32];
+    int nh = 0;
+    for (size_t h = 0; hn && hn->kind == KS_YAML_MAP && h < hn->n && nh < 32; h++, nh++) {
+        hs[nh].key = hn->keys[h]->value;
+        hs[nh].value = hn->items[h]->kind == KS_YAML_SCALAR ? hn->items[h]->value : NULL;
+        hs[nh].len = hs[nh].value ? strlen(hs[nh].value) : 0;
+    }
+    ks_record_t r = {tn->value,
+                     partition,
+                     counter_next(&run->offs, &run->onames, &run->noffs, tn->value, partition),
+                     ts && ts->value ? strtoll(ts->value, NULL, 10) : now,
+                     knull ? NULL : (kb.data ? kb.data : ""),
+                     kb.len,
+                     vnull ? NULL : (vb.data ? vb.data : ""),
+                     vb.len,
+                     hs,
+                     nh};
+    ks__td_trace_push(
+        run, ks__td_trace_record(r.topic, r.partition, r.timestamp, r.key, r.key_len, r.value, r.value_len, hs, nh));
+    feed(eng, run, &r, v);
+    ks_buf_free(&kb);
+    ks_buf_free(&vb);
 }
 
 static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t *c, const char *cname, verdict_t *v)
@@ -770,6 +713,7 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
     ks_engine_t *eng = ks_engine_new(t, &ops, &run, err, sizeof err);
     if (!eng) {
         say(v, "%s", err);
+        ks_val_release(run.trace_in);
         return;
     }
     const ks_ynode_t *input = ks_ynode_get(c, "input");
@@ -780,29 +724,11 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
     char dir[] = "/tmp/kstreamd-test-XXXXXX";
     ks_stores_t *stores = NULL;
     run.stateful = ks_topology_has_state(t);
-    if (run.stateful) {
-        const ks_ynode_t *ci = ks_ynode_get(c, "commitInterval"), *cm = ks_ynode_get(c, "cacheMaxBytes");
-        long long cache = 10 * 1024 * 1024;
-        if (ci && (ci->kind != KS_YAML_SCALAR || ks_parse_duration(ci->value, &run.commit_every)))
-            say(v, "%s:%d:%d: `commitInterval` needs a duration such as 30s", file, ci->line, ci->col);
-        if (cm) {
-            char *end = NULL;
-            cache = cm->kind == KS_YAML_SCALAR ? strtoll(cm->value, &end, 10) : -1;
-            if (!end || *end || cache < 0) {
-                say(v, "%s:%d:%d: `cacheMaxBytes` needs a number of bytes (0: no cache)", file, cm->line, cm->col);
-                cache = 0;
-            }
-        }
-        if (!mkdtemp(dir) || !(stores = ks_stores_open(dir, 0, err, sizeof err))) {
-            say(v, "cannot create a state directory: %s", stores ? "" : err);
-            ks_generators_free(gens, ngens);
-            ks_engine_free(eng);
-            return;
-        }
-        ks_engine_attach_stores(eng, stores, (size_t)cache);
-    } else if (ks_ynode_get(c, "stores") || ks_ynode_get(c, "commitInterval") || ks_ynode_get(c, "cacheMaxBytes")) {
-        say(v, "%s:%d: `stores`, `commitInterval` and `cacheMaxBytes` need a topology with state stores", file,
-            c->line);
+    if (open_state(&run, eng, c, file, dir, &stores, v)) {
+        ks_generators_free(gens, ngens);
+        ks_engine_free(eng);
+        ks_val_release(run.trace_in);
+        return;
     }
     for (size_t i = 0; input && input->kind == KS_YAML_SEQ && i < input->n && !run.stopped; i++) {
         const ks_ynode_t *in = input->items[i];
@@ -820,7 +746,7 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
                 run.now = now;
                 ks_val a = ks_obj_new(1);
                 ks_obj_setc(&a, "advance", ks_num_i64(ms));
-                trace_push(&run, a);
+                ks__td_trace_push(&run, a);
                 if (run.stateful && run.commit_every > 0 && now - run.last_commit >= run.commit_every) {
                     commit_now(eng, &run);
                     feed(eng, &run, NULL, v);
@@ -831,54 +757,11 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
         if (ks_ynode_get(in, "generate")) {
             ks_val g = ks_obj_new(1);
             ks_obj_setc(&g, "generate", ks_ynode_to_json(ks_ynode_get(in, "generate")));
-            trace_push(&run, g);
+            ks__td_trace_push(&run, g);
             generate(eng, &run, gens, ngens, &turn, file, in, now, v);
             continue;
         }
-        const ks_ynode_t *tn = ks_ynode_get(in, "topic");
-        if (!tn || tn->kind != KS_YAML_SCALAR) {
-            say(v, "%s:%d:%d: an input needs `topic`", file, in->line, in->col);
-            continue;
-        }
-        if (!ks_topology_reads(t, tn->value))
-            say(v, "%s:%d:%d: warning: the topology does not read `%s`", file, tn->line, tn->col, tn->value);
-        const ks_topic_conf_t *tc = ks_topology_topic(t, tn->value);
-        ks_buf_t kb = {0}, vb = {0};
-        int knull, vnull;
-        char e1[256];
-        if (encode_input(ks_ynode_get(in, "key"), ks_ynode_get(in, "rawKey"), tc->key, &kb, &knull, e1, sizeof e1) ||
-            encode_input(ks_ynode_get(in, "value"), ks_ynode_get(in, "rawValue"), tc->value, &vb, &vnull, e1,
-                         sizeof e1)) {
-            say(v, "%s:%d:%d: cannot encode this input for `%s`: %s", file, in->line, in->col, tn->value, e1);
-            ks_buf_free(&kb);
-            ks_buf_free(&vb);
-            continue;
-        }
-        const ks_ynode_t *ts = ks_ynode_get(in, "timestamp"), *pn = ks_ynode_get(in, "partition"),
-                         *hn = ks_ynode_get(in, "headers");
-        int partition = pn && pn->value ? atoi(pn->value) : 0;
-        ks_header_t hs[32];
-        int nh = 0;
-        for (size_t h = 0; hn && hn->kind == KS_YAML_MAP && h < hn->n && nh < 32; h++, nh++) {
-            hs[nh].key = hn->keys[h]->value;
-            hs[nh].value = hn->items[h]->kind == KS_YAML_SCALAR ? hn->items[h]->value : NULL;
-            hs[nh].len = hs[nh].value ? strlen(hs[nh].value) : 0;
-        }
-        ks_record_t r = {tn->value,
-                         partition,
-                         counter_next(&run.offs, &run.onames, &run.noffs, tn->value, partition),
-                         ts && ts->value ? strtoll(ts->value, NULL, 10) : now,
-                         knull ? NULL : (kb.data ? kb.data : ""),
-                         kb.len,
-                         vnull ? NULL : (vb.data ? vb.data : ""),
-                         vb.len,
-                         hs,
-                         nh};
-        trace_push(&run,
-                   trace_record(r.topic, r.partition, r.timestamp, r.key, r.key_len, r.value, r.value_len, hs, nh));
-        feed(eng, &run, &r, v);
-        ks_buf_free(&kb);
-        ks_buf_free(&vb);
+        feed_record(eng, &run, file, in, now, v);
     }
     /* The end of a case is a commit: what the record cache holds goes out. */
     if (run.stateful && !run.stopped) {
@@ -900,12 +783,12 @@ static void run_case(const ks_topology_t *t, const char *file, const ks_ynode_t 
         char e2[512];
         if (ks_stores_begin(stores, e2, sizeof e2) == 0) {
             check_stores(t, file, ks_ynode_get(c, "stores"), stores, v);
-            if (trace_out)
-                trace_case(t, file, c, cname, &run, stores);
+            if (ks__td_tracing())
+                ks__td_trace_case(t, file, c, cname, &run, stores);
             ks_stores_abort(stores);
         }
-    } else if (trace_out) {
-        trace_case(t, file, c, cname, &run, NULL);
+    } else if (ks__td_tracing()) {
+        ks__td_trace_case(t, file, c, cname, &run, NULL);
     }
     ks_val_release(run.trace_in);
     free(run.stopped);
@@ -954,10 +837,7 @@ int ks_testdriver_run_file(const char *path, FILE *out, int *passed, int *failed
             ks_buf_printf(&tpath, "%s/%s", dirname(dir), tp->value);
         free(dir);
         t = ks_topology_load(tpath.data, &diags);
-        free(trace_topology);
-        trace_topology = realpath(tpath.data, NULL);
-        if (!trace_topology)
-            trace_topology = ks_xstrdup(tpath.data);
+        ks__td_trace_topology(tpath.data);
         ks_buf_free(&tpath);
     }
     if (!t) {

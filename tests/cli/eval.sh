@@ -102,7 +102,7 @@ check "usage error exits 2" "" 2 bash -c "$K eval >/dev/null 2>&1"
 check "unknown command exits 2" "" 2 bash -c "$K frobnicate >/dev/null 2>&1"
 check "--help names every command" "7" 0 bash -c "$K --help | grep -cE '^  kstreamd (eval|test|lint|-c TOPOLOGY.yaml \\[-c|-c TOPOLOGY.yaml --validate|--help-topology)'"
 check "kstreamd test rejects a misspelt key in a case" \
-    "tests/cli/cases/typo.test.yaml:8:34: unknown key \`vlaue\` in an expected record; allowed here: topic, key, value, timestamp, headers, partition" 0 \
+    "tests/cli/cases/typo.test.yaml:8:34: unknown key \`vlaue\` in an expected record; allowed here: topic, key, value, rawValue, timestamp, headers, partition" 0 \
     bash -c "$K test tests/cli/cases/typo.test.yaml | grep -o 'tests/cli/cases/typo.test.yaml:8:34: unknown key.*'"
 check "kstreamd test exits 1 on it" "" 1 bash -c "$K test tests/cli/cases/typo.test.yaml >/dev/null"
 report
