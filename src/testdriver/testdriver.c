@@ -26,6 +26,17 @@
 
 #include "testdriver_int.h"
 
+int ks__td_headers(const outrec_t *o, ks_header_t hs[KS__TD_MAX_HEADERS])
+{
+    int nh = o->nheaders < KS__TD_MAX_HEADERS ? o->nheaders : KS__TD_MAX_HEADERS;
+    for (int i = 0; i < nh; i++) {
+        hs[i].key = o->headers[i].key;
+        hs[i].value = o->headers[i].value;
+        hs[i].len = o->headers[i].len;
+    }
+    return nh;
+}
+
 static void copy_rec(outrec_t *o, const ks_record_t *r)
 {
     memset(o, 0, sizeof *o);
@@ -140,8 +151,8 @@ static int known_keys(verdict_t *v, const char *file, const ks_ynode_t *n, const
     return ok;
 }
 
-static const char *const case_keys[] = {"name",   "input",          "expect",        "dlq",       "stopped",
-                                        "stores", "commitInterval", "cacheMaxBytes", "nothingOn", NULL};
+static const char *const case_keys[] = {"name",           "input",         "expect",    "dlq",    "stopped", "stores",
+                                        "commitInterval", "cacheMaxBytes", "nothingOn", "logged", NULL};
 static const char *const input_keys[] = {"topic",   "key",       "value",   "rawKey",   "rawValue", "timestamp",
                                          "headers", "partition", "advance", "generate", "pipeline", NULL};
 static const char *const expect_keys[] = {"topic",     "key",     "value",     "rawValue",
@@ -280,13 +291,8 @@ static void feed(ks_engine_t *eng, run_t *run, const ks_record_t *rec, verdict_t
     /* Deliver what the application wrote to topics it reads, in order, as Kafka would. */
     while (run->qhead < run->nqueue && !run->stopped) {
         outrec_t *q = &run->queue[run->qhead++];
-        ks_header_t hs[64];
-        int nh = q->nheaders < 64 ? q->nheaders : 64;
-        for (int i = 0; i < nh; i++) {
-            hs[i].key = q->headers[i].key;
-            hs[i].value = q->headers[i].value;
-            hs[i].len = q->headers[i].len;
-        }
+        ks_header_t hs[KS__TD_MAX_HEADERS];
+        int nh = ks__td_headers(q, hs);
         ks_record_t r = {q->topic,
                          q->partition,
                          counter_next(&run->offs, &run->onames, &run->noffs, q->topic, q->partition),
@@ -507,6 +513,28 @@ static void check_case(const ks_topology_t *t, const char *file, const ks_ynode_
                         w->line);
             }
         }
+    }
+    /* `logged: [lines]`: what peek and print logged, in order (each line without its processor's name). */
+    const ks_ynode_t *logged = ks_ynode_get(c, "logged");
+    if (logged && logged->kind == KS_YAML_SEQ) {
+        const char *at = run->log.data ? run->log.data : "";
+        for (size_t i = 0; i < logged->n; i++) {
+            const char *nl = strchr(at, '\n'), *sep = strstr(at, ": ");
+            const ks_ynode_t *w = logged->items[i];
+            if (!nl || !sep || sep > nl) {
+                say(v, "missing log line (line %d): %s", w->line, w->value ? w->value : "?");
+                break;
+            }
+            size_t n = (size_t)(nl - (sep + 2));
+            if (w->kind != KS_YAML_SCALAR || strlen(w->value) != n || memcmp(sep + 2, w->value, n) != 0)
+                say(v, "log line %zu (line %d): expected `%s`, got `%.*s`", i + 1, w->line,
+                    w->kind == KS_YAML_SCALAR ? w->value : "?", (int)n, sep + 2);
+            at = nl + 1;
+        }
+        if (*at && !v->why.len)
+            say(v, "more log lines than `logged` lists: %s", at);
+    } else if (logged) {
+        say(v, "%s:%d:%d: `logged` is a list of lines", file, logged->line, logged->col);
     }
     /* `nothingOn: [topics]`: topics (internal ones too) that must get no record. */
     const ks_ynode_t *none = ks_ynode_get(c, "nothingOn");

@@ -50,6 +50,10 @@ typedef struct run {
     ks_val trace_in; /* with --trace: the case's inputs, as written to the trace */
 } run_t;
 
+/* A written record's headers as the engine's (borrowed from o), at most KS__TD_MAX_HEADERS; their number. */
+#define KS__TD_MAX_HEADERS 64
+int ks__td_headers(const outrec_t *o, ks_header_t hs[KS__TD_MAX_HEADERS]);
+
 /* What a store holds, decoded as `stores:` shows it (ks__td_store_entry fills it, a ks_store_range callback). */
 typedef struct store_dump {
     ks_val entries;           /* [{key, window?, value}] */

@@ -116,13 +116,8 @@ void ks__td_trace_case(const ks_topology_t *t, const char *file, const ks_ynode_
     ks_obj_setc(&o, "inputs", ks_val_retain(run->trace_in));
     for (int i = 0; i < run->nouts; i++) {
         const outrec_t *r = &run->outs[i];
-        ks_header_t hs[64];
-        int nh = r->nheaders < 64 ? r->nheaders : 64;
-        for (int h = 0; h < nh; h++) {
-            hs[h].key = r->headers[h].key;
-            hs[h].value = r->headers[h].value;
-            hs[h].len = r->headers[h].len;
-        }
+        ks_header_t hs[KS__TD_MAX_HEADERS];
+        int nh = ks__td_headers(r, hs);
         ks_arr_push(&outs, ks__td_trace_record(r->topic, r->partition, r->timestamp, r->key, r->klen, r->value, r->vlen,
                                                hs, nh));
     }
