@@ -1,7 +1,7 @@
 /*
  * ops_stateless.c: the stateless operators at run time: filter, filterNot,
- * map, mapValues, flatMap, flatMapValues, selectKey, peek, split and its
- * branches, merge, the repartition filter, and sinks.
+ * map, mapValues, flatMap, flatMapValues, selectKey, peek, print, split
+ * and its branches, merge, the repartition filter, and sinks.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,6 +210,27 @@ void ks__process_node(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         ks_val_release(keys);
         ks_val_release(vals);
         ks_val_release(outs);
+        return;
+    }
+    case KS_OP_PRINT: {
+        /* Kafka Streams' PrintForeachAction: `[label]: key, value`, strings as they are, others as JSON. */
+        ks_val k, v;
+        if (ks__flight_key(e, f, &k) || ks__flight_value(e, f, &v))
+            return;
+        ks_buf_t b = {0};
+        ks_buf_printf(&b, "[%s]: ", p->print.label ? p->print.label : p->name);
+        for (int i = 0; i < 2; i++) {
+            ks_val x = i ? v : k;
+            if (i)
+                ks_buf_puts(&b, ", ");
+            if (x.kind == KS_STRING)
+                ks_buf_append(&b, ks_str_data(x), ks_str_len(x));
+            else
+                ks_json_write(&b, x);
+        }
+        if (e->ops.log)
+            e->ops.log(e->ud, p->name, b.data);
+        ks_buf_free(&b);
         return;
     }
     case KS_OP_SPLIT:

@@ -402,6 +402,7 @@ void ks_topology_free(ks_topology_t *t)
         return;
     for (int i = 0; i < t->nprocs; i++) {
         ks_proc_t *p = t->procs[i];
+        free(p->print.label);
         free(p->name);
         free_expr(&p->e);
         free(p->io.topic);

@@ -1,7 +1,7 @@
 /*
  * load_stateless.c: the loaders of the stateless steps (filter, filterNot,
- * map, mapValues, flatMap, flatMapValues, selectKey, peek, split, merge,
- * repartition, to), each named by its row in schema.c. Their nodes run in
+ * map, mapValues, flatMap, flatMapValues, selectKey, peek, print, split,
+ * merge, repartition, to), each named by its row in schema.c. Their nodes run in
  * src/engine/ops_stateless.c; a filter, filterNot or mapValues of a table
  * runs in the state engine.
  */
@@ -164,6 +164,22 @@ void ks__topo_load_repartition(load_t *L, stream_t *s, const ks_step_t *step)
 }
 
 /* to: a sink in the middle of the steps; records continue downstream. */
+/*
+ * print: a KSTREAM-PRINTER node beside the stream, as Kafka Streams'
+ * KStream#print; like `to`, the stream goes on from the step before it.
+ */
+void ks__topo_load_print(load_t *L, stream_t *s, const ks_step_t *step)
+{
+    const ks_ynode_t *label = ks__topo_part(step, "label");
+    if (label && (label->kind != KS_YAML_SCALAR || !*label->value)) {
+        ks__topo_err_at(L, label, "`label` of `print` needs a string");
+        return;
+    }
+    ks_proc_t *p = ks__topo_new_proc(L, KS_OP_PRINT, ks_op_prefix(KS_OP_PRINT, 0), step->name, step->key);
+    p->print.label = label ? ks_xstrdup(label->value) : NULL;
+    ks__topo_link(s->cur, p);
+}
+
 void ks__topo_load_to(load_t *L, stream_t *s, const ks_step_t *step)
 {
     ks__topo_load_sink(L, s, step->arg, step->name, step->key);

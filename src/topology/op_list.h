@@ -30,6 +30,7 @@
     XX(FLAT_MAP_VALUES, "flatMapValues", "KSTREAM-FLATMAPVALUES", NULL, STATELESS)                                     \
     XX(SELECT_KEY, "selectKey", "KSTREAM-KEY-SELECT", NULL, STATELESS)                                                 \
     XX(PEEK, "peek", "KSTREAM-PEEK", NULL, STATELESS)                                                                  \
+    XX(PRINT, "print", "KSTREAM-PRINTER", NULL, STATELESS)                                                             \
     /* The branch processor; branches are its children. */                                                             \
     XX(SPLIT, "split", "KSTREAM-BRANCH", NULL, STATELESS)                                                              \
     /* One branch of a split, named `<split name><branch name>`. */                                                    \

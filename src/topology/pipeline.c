@@ -620,7 +620,7 @@ static void warn_dead_ends(load_t *L)
     ks_topology_t *t = L->t;
     for (int i = 0; i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
-        if (p->nchildren || p->op == KS_OP_SINK || p->op == KS_OP_PEEK || p->nstores)
+        if (p->nchildren || p->op == KS_OP_SINK || p->op == KS_OP_PEEK || p->op == KS_OP_PRINT || p->nstores)
             continue;
         ks_diag_add(L->diags, KS_SEV_WARNING, t->file, p->pos.line, p->pos.col,
                     "the records of `%s` go nowhere: nothing follows it; add `to: TOPIC`, end in a table with "

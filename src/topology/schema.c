@@ -78,6 +78,9 @@ static const ks_key_row_t p_key_selector[] = {{"keySelector", KT_EXPR, 1, NULL, 
                                               {NULL, 0, 0, NULL, NULL}};
 static const ks_key_row_t p_action[] = {{"action", KT_EXPR, 1, NULL, "its outputs are logged; records pass unchanged"},
                                         {NULL, 0, 0, NULL, NULL}};
+static const ks_key_row_t p_print[] = {
+    {"label", KT_STRING, 0, NULL, "the label in front of each line; default the processor's name"},
+    {NULL, 0, 0, NULL, NULL}};
 static const ks_key_row_t p_merge[] = {{"pipeline", KT_NAME, 1, NULL, "the pipeline whose stream is merged in"},
                                        {NULL, 0, 0, NULL, NULL}};
 static const ks_key_row_t p_repartition[] = {{"partitions", KT_INT, 0, NULL, "partitions of the repartition topic"},
@@ -158,6 +161,8 @@ const ks_step_row_t ks_schema_steps[] = {
      ks__topo_load_expression_step},
     {"peek", KS_OP_PEEK, "action", 0, STREAMS, 0, p_action, "logs the expression's outputs; records pass unchanged",
      ks__topo_load_expression_step},
+    {"print", KS_OP_PRINT, "label", 1, STREAMS, 0, p_print,
+     "logs each record as `[label]: key, value` (Kafka Streams' KStream#print); records pass on", ks__topo_load_print},
     {"split", KS_OP_SPLIT, NULL, 0, STREAMS, 0, NULL, "named branches: the first whose `when` holds takes the record",
      ks__topo_load_split},
     {"merge", KS_OP_MERGE, "pipeline", 0, STREAMS, 0, p_merge, "adds another pipeline's records to this stream",

@@ -133,6 +133,11 @@ typedef struct ks_state_args {
     int store_optional;      /* TO_TABLE without `store:`: materialised only if something downstream needs it */
 } ks_state_args_t;
 
+/* PRINT. */
+typedef struct ks_print_args {
+    char *label; /* `label:`; NULL: the processor's name, as Kafka Streams' Printed */
+} ks_print_args_t;
+
 /* SUPPRESS. */
 typedef struct ks_suppress_args {
     int final;     /* untilWindowCloses */
@@ -184,6 +189,7 @@ typedef struct ks_proc {
     ks_state_args_t state;
     ks_suppress_args_t suppress;
     ks_join_args_t join;
+    ks_print_args_t print;
 } ks_proc_t;
 
 #define KS_SERDE_UNKNOWN (-1)

@@ -123,6 +123,7 @@ void ks__topo_load_split(load_t *L, stream_t *s, const ks_step_t *step);
 void ks__topo_load_merge(load_t *L, stream_t *s, const ks_step_t *step);
 void ks__topo_load_repartition(load_t *L, stream_t *s, const ks_step_t *step);
 void ks__topo_load_to(load_t *L, stream_t *s, const ks_step_t *step);
+void ks__topo_load_print(load_t *L, stream_t *s, const ks_step_t *step);
 /* load_aggregate.c */
 void ks__topo_load_to_table(load_t *L, stream_t *s, const ks_step_t *step);
 void ks__topo_load_to_stream(load_t *L, stream_t *s, const ks_step_t *step);

@@ -301,6 +301,16 @@ public final class Translator {
             s.o = nm == null ? x.peek(a) : x.peek(a, named(nm));
             return s;
         }
+        case "print": {
+            Object label = part(arg, "label", "label");
+            Printed pr = Printed.toSysOut();
+            if (label != null)
+                pr = pr.withLabel(str(label));
+            if (nm != null)
+                pr = pr.withName(nm);
+            stream(s, op).print(pr); /* the stream goes on from the step before, as kstreamd's print */
+            return s;
+        }
         case "split":
             split(where, s, arg);
             s.kind = Kind.SPLIT;
