@@ -384,9 +384,9 @@ const ks_topic_conf_t *ks_topology_topic(const ks_topology_t *t, const char *top
     for (int i = 0; i < t->ntopics; i++)
         if (strcmp(t->topics[i].name, topic) == 0)
             return &t->topics[i];
-    for (int i = 0; i < t->nchangelog_serdes; i++)
-        if (strcmp(t->changelog_serdes[i].name, topic) == 0)
-            return &t->changelog_serdes[i];
+    for (int i = 0; i < t->ninternal_serdes; i++)
+        if (strcmp(t->internal_serdes[i].name, topic) == 0)
+            return &t->internal_serdes[i];
     return &t->defaults;
 }
 
@@ -448,9 +448,9 @@ void ks_topology_free(ks_topology_t *t)
     for (int i = 0; i < t->ninternal; i++)
         free(t->internal_topics[i]);
     free(t->internal_topics);
-    for (int i = 0; i < t->nchangelog_serdes; i++)
-        free(t->changelog_serdes[i].name);
-    free(t->changelog_serdes);
+    for (int i = 0; i < t->ninternal_serdes; i++)
+        free(t->internal_serdes[i].name);
+    free(t->internal_serdes);
     free(t->file);
     free(t->application);
     free(t->description);

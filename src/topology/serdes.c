@@ -25,6 +25,7 @@
  *                                      (windowed after windowedBy), and
  *                                      long / the value's / none
  *   suppress buffer                    the table's, the defaults filled in
+ *   repartition topics                 the stream's, the defaults filled in
  */
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,29 @@ void ks__topo_infer_serdes(ks_topology_t *t)
     for (int i = 0; i < t->nprocs; i++)
         infer(t, t->procs[i], done);
     free(done);
+    /*
+     * A repartition topic is written with the serdes the stream carries into
+     * it, the defaults filled in: Kafka Streams' repartition() and toTable()
+     * inherit them, groupBy's Grouped has the value serde and no key serde.
+     * Its sink and its source read this entry (ks_topology_topic), unless the
+     * topic is declared under `topics:`.
+     */
+    for (int i = 0; i < t->nprocs; i++) {
+        const ks_proc_t *p = t->procs[i];
+        if (p->op != KS_OP_SINK || !p->is_repartition || !p->io.topic || !p->nparents)
+            continue;
+        int declared = 0;
+        for (int j = 0; j < t->ntopics && !declared; j++)
+            declared = strcmp(t->topics[j].name, p->io.topic) == 0;
+        if (declared)
+            continue;
+        KS_GROW(t->internal_serdes, t->ninternal_serdes);
+        ks_topic_conf_t *c = &t->internal_serdes[t->ninternal_serdes++];
+        memset(c, 0, sizeof *c);
+        c->name = ks_xstrdup(p->io.topic);
+        c->key = (ks_serde_t)known_or(p->parents[0]->out_key, t->defaults.key);
+        c->value = (ks_serde_t)known_or(p->parents[0]->out_value, t->defaults.value);
+    }
     /* A key-value store's changelog holds its serdes' bytes: reading it back (kstreamd test) uses them. */
     for (int i = 0; i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
@@ -155,8 +179,8 @@ void ks__topo_infer_serdes(ks_topology_t *t)
         for (int j = 0; kv && p->changelogs && j < p->nstores; j++) {
             if (!p->changelogs[j])
                 continue;
-            KS_GROW(t->changelog_serdes, t->nchangelog_serdes);
-            ks_topic_conf_t *c = &t->changelog_serdes[t->nchangelog_serdes++];
+            KS_GROW(t->internal_serdes, t->ninternal_serdes);
+            ks_topic_conf_t *c = &t->internal_serdes[t->ninternal_serdes++];
             memset(c, 0, sizeof *c);
             c->name = ks_xstrdup(p->changelogs[j]);
             c->key = p->store_key;

@@ -250,8 +250,8 @@ typedef struct ks_topology {
     int nsubtopologies;
     char **internal_topics; /* repartition topics, full names: `<application>-<base>-repartition` */
     int ninternal;
-    ks_topic_conf_t *changelog_serdes; /* key-value stores' changelog topics: the stores' serdes (serdes.c) */
-    int nchangelog_serdes;
+    ks_topic_conf_t *internal_serdes; /* repartition topics and key-value stores' changelogs: their serdes (serdes.c) */
+    int ninternal_serdes;
     int name_counter; /* Kafka Streams' index for generated names */
 } ks_topology_t;
 
@@ -263,7 +263,11 @@ typedef struct ks_topology {
 ks_topology_t *ks_topology_load(const char *path, ks_diags_t *diags);
 void ks_topology_free(ks_topology_t *t);
 
-/* The serdes of a topic (declared; a key-value store's changelog: the store's; else the defaults). */
+/*
+ * The serdes of a topic: as declared; for a repartition topic, those
+ * Kafka Streams would write it with (the stream's, the defaults filled
+ * in); for a key-value store's changelog, the store's; else the defaults.
+ */
 const ks_topic_conf_t *ks_topology_topic(const ks_topology_t *t, const char *topic);
 /* Whether the application reads this topic (a source or repartition topic). */
 int ks_topology_reads(const ks_topology_t *t, const char *topic);
