@@ -46,12 +46,19 @@ static int teardown(void **state)
     return system(cmd);
 }
 
+/* Values parsed for the tests (borrowed by the calls they are passed to), released at the end. */
+static ks_val pool[64];
+static int npool;
+
 static ks_val J(const char *s)
 {
     ks_val v;
     char err[200];
     if (ks_json_parse(s, strlen(s), &v, err, sizeof err))
         fail_msg("bad JSON in test: %s", err);
+    if (npool == 64)
+        fail_msg("more than 64 test values");
+    pool[npool++] = v;
     return v;
 }
 
@@ -202,7 +209,6 @@ static void suppress_entry_is_kafka_streams_buffered_value(void **state)
     free(kt);
     ks_val_release(key);
     ks_val_release(value);
-    ks_val_release(wk);
     ks_buf_free(&kb);
     ks_buf_free(&vb);
     ks_buf_free(&keyb);
@@ -411,5 +417,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(restore_buffered_record_goes_under_its_buffer_time, setup, teardown),
         cmocka_unit_test(decode_entry_reads_each_layout),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    for (int i = 0; i < npool; i++)
+        ks_val_release(pool[i]);
+    return failed;
 }
