@@ -35,7 +35,7 @@ static void every_step_row_is_named_as_its_operator_and_has_a_loader(void **stat
         assert_string_equal(r->name, ks_op_dsl_name(r->op));
         assert_non_null(r->load);
     }
-    assert_int_equal(n, 24);
+    assert_int_equal(n, 25);
 }
 
 static void prefixes_follow_kafka_streams_for_streams_and_tables(void **state)
