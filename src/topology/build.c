@@ -2,7 +2,9 @@
  * build.c: groups processors into sub-topologies, as Kafka Streams'
  * InternalTopologyBuilder does: processors connected by an edge or sharing
  * a store are in one group; a repartition topic separates groups. Groups
- * are numbered in the order their first processor was created.
+ * are numbered in the order their first processor was created. It also
+ * gives stores their changelog topics, and marks the repartition filters
+ * that let null keys through to a left join below them.
  */
 #include <stdio.h>
 #include <stdlib.h>

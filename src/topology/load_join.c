@@ -1,7 +1,7 @@
 /*
  * load_join.c: the loader of join, leftJoin and outerJoin (with a table, a
  * global table or another pipeline's stream), named by their rows in
- * schema.c. The join nodes run in src/engine/ops_state.c.
+ * schema.c. The join nodes run in src/engine/ops_join.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
