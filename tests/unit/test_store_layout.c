@@ -46,13 +46,27 @@ static int teardown(void **state)
     return system(cmd);
 }
 
+/* The values J made: J keeps its reference, released after the last test (tests only lend them). */
+static ks_val made[64];
+static int nmade;
+
 static ks_val J(const char *s)
 {
     ks_val v;
     char err[200];
     if (ks_json_parse(s, strlen(s), &v, err, sizeof err))
         fail_msg("bad JSON in test: %s", err);
+    assert_true(nmade < (int)(sizeof made / sizeof made[0]));
+    made[nmade++] = v;
     return v;
+}
+
+static int release_made(void **state)
+{
+    for (int i = 0; i < nmade; i++)
+        ks_val_release(made[i]);
+    nmade = 0;
+    return 0;
 }
 
 /* A processor owning a store with these serdes (and window kind). */
@@ -202,7 +216,6 @@ static void suppress_entry_is_kafka_streams_buffered_value(void **state)
     free(kt);
     ks_val_release(key);
     ks_val_release(value);
-    ks_val_release(wk);
     ks_buf_free(&kb);
     ks_buf_free(&vb);
     ks_buf_free(&keyb);
@@ -411,5 +424,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(restore_buffered_record_goes_under_its_buffer_time, setup, teardown),
         cmocka_unit_test(decode_entry_reads_each_layout),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, release_made);
 }
