@@ -11,6 +11,7 @@ import shutil
 import time
 
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import NewTopic
 
 from kit import Reader, java_partition, produce_all, write_topology
 
@@ -135,3 +136,63 @@ def test_stream_table_join_and_left_join_then_restore(bootstrap, topics, kstream
     assert joined(outer.to_end()) == want_left
     inner.close()
     outer.close()
+
+
+REKEYED = """\
+application: {app}
+topics:
+  defaults: {{key: string, value: json}}
+tables:
+  customers: {{topic: {customers}}}
+pipelines:
+  shipments:
+    from: {shipments}
+    steps:
+      - selectKey: .customer
+      - leftJoin: {{table: customers, name: ship-join, value: '{{shipment: .id, customer: $right.name}}'}}
+    to: {out}
+"""
+
+
+def test_a_rekeyed_stream_repartitions_with_its_tables_partition_count(bootstrap, topics, kstreamd, tmp_path, uid,
+                                                                         admin):
+    """The stream's topic has 6 partitions, the table's 3: the repartition topic in front of the join gets 3
+    (Kafka Streams' co-partitioning), so every shipment meets its customer's partition of the table; an
+    existing repartition topic with another count is refused, naming both topics and counts."""
+    cust = topics.create("customer-rekey-v1", 3)
+    ships = topics.create("shipment-rekey-v1", 6)
+    out = topics.create("shipment-joined-v1", 3)
+    app = f"it-join-rekey-{uid}"
+    repartition = f"{app}-ship-join-repartition"
+    for t in (repartition, f"{app}-customers-changelog", f"{app}-dlq"):
+        topics.forget(t)
+    topo = write_topology(tmp_path, "rekey.yaml", REKEYED.format(app=app, customers=cust, shipments=ships, out=out))
+    produce_all(bootstrap, cust, customers((i, f"name-{i}") for i in range(KNOWN)))
+    k = kstreamd(topo, f"state.dir={tmp_path}/state")
+    k.wait_running()
+    wait_consumed(bootstrap, app, cust)
+    n = 300
+    produce_all(bootstrap, ships, [(f"s-{i}".encode(), json.dumps({"id": f"s-{i}", "customer": f"c-{i % KNOWN}"})
+                                    .encode(), None, None) for i in range(n)])
+    r = Reader(bootstrap, out)
+    assert r.until(lambda rs: len(rs) >= n, 60), len(r.records)
+    assert k.stop() == 0, k.log()[-3000:]
+    md = admin.list_topics(repartition, timeout=10)
+    assert len(md.topics[repartition].partitions) == 3
+    got = {json.loads(m.value())["shipment"]: (m.key().decode(), json.loads(m.value())["customer"])
+           for m in r.to_end()}
+    assert got == {f"s-{i}": (f"c-{i % KNOWN}", f"name-{i % KNOWN}") for i in range(n)}
+    r.close()
+
+    # A second application whose repartition topic already exists with the stream's 6 partitions.
+    app2 = f"it-join-rekey2-{uid}"
+    wrong = f"{app2}-ship-join-repartition"
+    admin.create_topics([NewTopic(wrong, 6, 1)], operation_timeout=30)[wrong].result(timeout=30)
+    for t in (wrong, f"{app2}-customers-changelog", f"{app2}-dlq"):
+        topics.forget(t)
+    topo2 = write_topology(tmp_path, "rekey2.yaml",
+                           REKEYED.format(app=app2, customers=cust, shipments=ships, out=out))
+    k2 = kstreamd(topo2, f"state.dir={tmp_path}/state2")
+    assert k2.wait(30) != 0
+    assert (f"topics `{app2}-ship-join-repartition` (6 partitions) and `{cust}` (3) are joined in one "
+            f"sub-topology, so they must be co-partitioned") in k2.log(), k2.log()[-3000:]
