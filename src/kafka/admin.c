@@ -163,8 +163,7 @@ static int create_topics(rd_kafka_t *rk, const ks_topology_t *t, char **names, i
  * the table's partitions. Sets *table to that topic; 0 when no such join
  * reads the topic (or its table's topic is not in md).
  */
-static int join_partitions(const ks_topology_t *t, const rd_kafka_metadata_t *md, const char *topic,
-                           const char **table)
+static int join_partitions(const ks_topology_t *t, const rd_kafka_metadata_t *md, const char *topic, const char **table)
 {
     int sub = ks_topology_reader(t, topic);
     for (int i = 0; sub >= 0 && i < t->nprocs; i++) {
