@@ -128,11 +128,11 @@ void ks__process_node(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     case KS_OP_FILTER_NOT: {
         int t;
         if (p->is_repartition) {
-            /* Kafka Streams drops null-keyed records before a repartition topic. */
+            /* Kafka Streams drops null-keyed records before a repartition topic, unless a left join keeps them. */
             ks_val k;
             if (ks__flight_key(e, f, &k))
                 return;
-            if (k.kind != KS_NULL) {
+            if (k.kind != KS_NULL || p->null_keys_pass) {
                 flight_t c = *f;
                 c.node = p->name;
                 ks__forward(e, &c, p);

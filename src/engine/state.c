@@ -1,7 +1,7 @@
 /*
  * state.c: the state of an engine (stores, record cache, stream times) and
- * the operators that use it, which live in ops_aggregate.c, ops_window.c and
- * ops_state.c (see state_int.h).
+ * the operators that use it, which live in ops_aggregate.c, ops_window.c,
+ * ops_state.c and ops_join.c (see state_int.h).
  *
  *   toTable, table sources     materialise (key -> value), forward (new, old)
  *   toStream                   a table's changes as a stream
@@ -12,6 +12,7 @@
  *   count/reduce/aggregate     streams, tables (adder/subtractor), and
  *                              tumbling, hopping and session windows
  *   suppress                   untilWindowCloses, untilTimeLimit/maxRecords
+ *   join, leftJoin (table:)    a stream record with its key's row of a table
  *
  * Semantics are Kafka Streams': records with a null key (and, for stream
  * aggregations, a null value) are dropped; an aggregate's timestamp is the
@@ -48,7 +49,9 @@ int ks__state_check(const ks_topology_t *t, char *err, size_t errlen)
     for (int i = 0; i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
         const char *why = NULL;
-        if (p->op == KS_OP_JOIN || p->op == KS_OP_LEFT_JOIN || p->op == KS_OP_OUTER_JOIN)
+        /* Stream-table joins run (ops_join.c); the other kinds not yet. */
+        if ((p->op == KS_OP_JOIN || p->op == KS_OP_LEFT_JOIN || p->op == KS_OP_OUTER_JOIN) &&
+            p->join.kind != KS_JOIN_STREAM_TABLE)
             why = "joins are not run by this version of kstreamd";
         else if (p->op == KS_OP_TABLE_SOURCE && p->table_source.global)
             why = "global tables (used by joins) are not run by this version of kstreamd";

@@ -10,6 +10,7 @@
  *   ops_window.c     tumbling, hopping, sliding and session windows, and
  *                    window retention
  *   ops_state.c      tables, groupBy, suppress, and the dispatch
+ *   ops_join.c       stream-table joins
  *
  *   store_codec.c    the layout of store keys, values and changelog
  *                    records (store_codec.h says what it is)
@@ -203,5 +204,7 @@ void ks__st_agg_sessions(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val
 void ks__st_sup_clear(pstate_t *ps);
 int ks__st_sup_log(ks_engine_t *e);
 void ks__st_aggregate(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
+/* ops_join.c: a join node (stream-table joins; the other kinds are refused by ks__state_check). */
+void ks__st_join(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
 
 #endif

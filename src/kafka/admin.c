@@ -154,6 +154,32 @@ static int create_topics(rd_kafka_t *rk, const ks_topology_t *t, char **names, i
     return rc;
 }
 
+/*
+ * The partition count a repartition topic must have to be co-partitioned
+ * with the table a stream-table join of its reader reads: Kafka Streams
+ * puts the join's stream and table sources in one co-partition group and
+ * gives the group's repartition topics its source topic's count
+ * (CopartitionedTopicsEnforcer), so that a re-keyed stream meets each of
+ * the table's partitions. Sets *table to that topic; 0 when no such join
+ * reads the topic (or its table's topic is not in md).
+ */
+static int join_partitions(const ks_topology_t *t, const rd_kafka_metadata_t *md, const char *topic, const char **table)
+{
+    int sub = ks_topology_reader(t, topic);
+    for (int i = 0; sub >= 0 && i < t->nprocs; i++) {
+        const ks_proc_t *p = t->procs[i];
+        if (p->subtopology != sub || p->join.kind != KS_JOIN_STREAM_TABLE || !p->join.table_node)
+            continue;
+        const ks_proc_t *src = p->join.table_node->nparents ? p->join.table_node->parents[0] : NULL;
+        const rd_kafka_metadata_topic_t *mt = src && src->io.ntopics ? find_topic(md, src->io.topics[0]) : NULL;
+        if (mt) {
+            *table = src->io.topics[0];
+            return mt->partition_cnt;
+        }
+    }
+    return 0;
+}
+
 int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, const char *bootstrap, char *err,
                         size_t errlen)
 {
@@ -213,9 +239,23 @@ int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, c
             }
         }
     }
+    /* A repartition topic in front of a stream-table join that exists must have its table's partition count. */
+    for (int i = 0; i < t->ninternal && rc == 0; i++) {
+        const char *table = NULL;
+        int want = join_partitions(t, md, t->internal_topics[i], &table);
+        const rd_kafka_metadata_topic_t *mt = find_topic(md, t->internal_topics[i]);
+        if (want && mt && mt->partition_cnt != want) {
+            snprintf(err, errlen,
+                     "topics `%s` (%d partitions) and `%s` (%d) are joined in one sub-topology, so they must be "
+                     "co-partitioned",
+                     t->internal_topics[i], mt->partition_cnt, table, want);
+            rc = -1;
+        }
+    }
     /*
      * Internal topics and the dead-letter topic: created when missing, with
-     * the sources' partition count.
+     * the sources' partition count; a repartition topic in front of a
+     * stream-table join with its table's.
      */
     if (rc == 0) {
         char **names = ks_xcalloc((size_t)t->ninternal + 1, sizeof(char *));
@@ -223,8 +263,10 @@ int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, c
         int nn = 0;
         for (int i = 0; i < t->ninternal; i++)
             if (!find_topic(md, t->internal_topics[i])) {
+                const char *table = NULL;
+                int want = join_partitions(t, md, t->internal_topics[i], &table);
                 names[nn] = t->internal_topics[i];
-                parts[nn++] = maxparts;
+                parts[nn++] = want ? want : maxparts;
             }
         /* With errors.tolerance none a failed record stops the service: nothing is ever dead-lettered. */
         if (!t->errors_tolerance_none && !find_topic(md, t->dlq_topic)) {

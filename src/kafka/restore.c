@@ -250,9 +250,11 @@ int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_c
             for (int j = 0; j < p->nstores; j++) {
                 if (!p->changelogs || !p->changelogs[j])
                     continue;
+                /* A store several processors use (a table and the joins reading it) is restored once. */
                 int dup = 0;
                 for (int k = 0; k < n && !dup; k++)
-                    dup = wanted[k].proc == i && wanted[k].store == j && wanted[k].part == assigned->elems[a].partition;
+                    dup = wanted[k].part == assigned->elems[a].partition &&
+                          strcmp(t->procs[wanted[k].proc]->stores[wanted[k].store], p->stores[j]) == 0;
                 if (dup)
                     continue;
                 KS_GROW(wanted, n);

@@ -2,7 +2,9 @@
  * build.c: groups processors into sub-topologies, as Kafka Streams'
  * InternalTopologyBuilder does: processors connected by an edge or sharing
  * a store are in one group; a repartition topic separates groups. Groups
- * are numbered in the order their first processor was created.
+ * are numbered in the order their first processor was created. It also
+ * gives stores their changelog topics, and marks the repartition filters
+ * that let null keys through to a left join below them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,63 @@ static void unite(int *parent, int a, int b)
     b = find(parent, b);
     if (a != b)
         parent[a < b ? b : a] = a < b ? a : b; /* the root is the earliest-created node */
+}
+
+/* Kafka Streams' NULL_KEY_RELAXED_JOIN nodes: the joins that keep a stream record with a null key (KIP-962). */
+static int relaxed_join(const ks_proc_t *p)
+{
+    switch (p->join.kind) {
+    case KS_JOIN_STREAM_TABLE:
+    case KS_JOIN_STREAM_GLOBAL: return p->op == KS_OP_LEFT_JOIN;
+    case KS_JOIN_STREAM_STREAM: return p->op == KS_OP_LEFT_JOIN || p->op == KS_OP_OUTER_JOIN;
+    default: return 0;
+    }
+}
+
+/*
+ * Whether a relaxed join is downstream of p, through repartition topics
+ * too (a repartition sink leads to the source of its topic), as Kafka
+ * Streams' NodesWithRelaxedNullKeyJoinDownstream walks its graph. seen
+ * marks the nodes already walked.
+ */
+static int reaches_relaxed_join(const ks_topology_t *t, const ks_proc_t *p, char *seen)
+{
+    if (seen[p->seq])
+        return 0;
+    seen[p->seq] = 1;
+    if (relaxed_join(p))
+        return 1;
+    for (int i = 0; i < p->nchildren; i++)
+        if (reaches_relaxed_join(t, p->children[i], seen))
+            return 1;
+    if (p->op != KS_OP_SINK || !p->is_repartition || !p->io.topic)
+        return 0;
+    for (int i = 0; i < t->nprocs; i++) {
+        const ks_proc_t *q = t->procs[i];
+        if (q->op == KS_OP_SOURCE && q->is_repartition && q->io.topic && strcmp(q->io.topic, p->io.topic) == 0 &&
+            reaches_relaxed_join(t, q, seen))
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * A repartition topic's filter drops records with a null key unless a
+ * left or outer join below keeps them: Kafka Streams' repartition nodes
+ * filter nothing, and rewriteRepartitionNodes makes the filter drop null
+ * keys in every repartition node that has no such join downstream.
+ */
+static void mark_null_key_filters(ks_topology_t *t)
+{
+    char *seen = ks_xcalloc((size_t)t->nprocs + 1, 1);
+    for (int i = 0; i < t->nprocs; i++) {
+        ks_proc_t *p = t->procs[i];
+        if (p->op != KS_OP_FILTER || !p->is_repartition)
+            continue;
+        memset(seen, 0, (size_t)t->nprocs + 1);
+        p->null_keys_pass = reaches_relaxed_join(t, p, seen);
+    }
+    free(seen);
 }
 
 void ks__topo_build(load_t *L)
@@ -87,6 +146,7 @@ void ks__topo_build(load_t *L)
     }
     free(parent);
     free(id);
+    mark_null_key_filters(t);
     ks__topo_infer_serdes(t);
 }
 

@@ -1,7 +1,7 @@
 /*
  * load_join.c: the loader of join, leftJoin and outerJoin (with a table, a
  * global table or another pipeline's stream), named by their rows in
- * schema.c. The join nodes run in src/engine/ops_state.c.
+ * schema.c. The join nodes run in src/engine/ops_join.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +10,27 @@
 #include "../util/util.h"
 #include "schema.h"
 #include "topology_int.h"
+
+/*
+ * A join without `value:` joins with the schema's default, `$left +
+ * $right`, compiled as if written at the step's name.
+ */
+static void default_joiner(load_t *L, const ks_step_t *step, ks_step_expr_t *out)
+{
+    static const char *const vars[] = KS_EXPR_STREAM_VARS;
+    const char *src = ks_schema_key(step->row->parts, "value")->def;
+    char *err = NULL;
+    ks_expr_t *x = ks_expr_compile(src, vars, KS_EXPR_NSTREAM_VARS, &err);
+    if (!x) {
+        ks__topo_err_at(L, step->key, "the default joiner `%s` does not compile: %s", src, err);
+        free(err);
+        return;
+    }
+    out->src = ks_xstrdup(src);
+    out->expr = x;
+    out->pos = ks__topo_pos_of(L, step->key);
+    out->part = "value";
+}
 
 /* join, leftJoin and outerJoin. */
 void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step)
@@ -85,21 +106,34 @@ void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step)
     /* Expressions are compiled once the join is known to be well-formed, so no early return leaks them. */
     if (ks__topo_part(step, "value"))
         ks__topo_compile_part(L, step, "value", &joiner);
+    else
+        default_joiner(L, step, &joiner);
     if (!sn && ks__topo_part(step, "key"))
         ks__topo_compile_part(L, step, "key", &k);
     else if (!sn && fk)
         ks__topo_compile_part(L, step, "foreignKey", &k);
+    /*
+     * KStreamImpl#join repartitions a re-keyed stream through
+     * `<name>-repartition`, named after the join's `name:` (Joined.as) or
+     * else after the stream's last node.
+     */
     if (s->key_changed && !gn && !fk)
-        ks__topo_insert_repartition(L, s, s->changer ? s->changer : "KSTREAM-JOIN", key);
+        ks__topo_insert_repartition(L, s, step->name ? step->name : s->cur->name, key);
     p = ks__topo_new_proc(L, row->op, pre, step->name, key);
     p->e = joiner;
     if (k.expr)
         ks__topo_add_extra(p, k);
+    p->join.kind = sn                     ? KS_JOIN_STREAM_STREAM
+                   : gn                   ? KS_JOIN_STREAM_GLOBAL
+                   : fk                   ? KS_JOIN_FOREIGN_KEY
+                   : s->kind == KS_KTABLE ? KS_JOIN_TABLE_TABLE
+                                          : KS_JOIN_STREAM_TABLE;
     if (tn || gn) {
         const ks_table_conf_t *tc = ks__topo_find_table(L->t, (tn ? tn : gn)->value);
         if (tc && !tc->global)
             ks__topo_add_store(p, tc->store);
         p->join.table = ks_xstrdup((tn ? tn : gn)->value);
+        p->join.table_node = other;
     }
     ks__topo_link(s->cur, p);
     if (other && sn)

@@ -12,6 +12,8 @@
  *   selectKey, groupBy (stream)        drop the key serde
  *   mapValues, flatMapValues           drop the value serde
  *   map, flatMap, merge, groupBy (table), joins   drop both
+ *   stream-table join                  keeps the key serde, drops the
+ *                                      value's; reads the table's store
  *   table source                       the topic's; its store the same
  *   toTable                            keeps both; its store: the stream's
  *                                      without `store:` (toTable() passes
@@ -80,12 +82,24 @@ static void infer(ks_topology_t *t, ks_proc_t *p, char *done)
             p->store_value = tc->value;
         }
         break;
-    case KS_OP_MERGE:
-    case KS_OP_MAP:
-    case KS_OP_FLAT_MAP:
     case KS_OP_JOIN:
     case KS_OP_LEFT_JOIN:
     case KS_OP_OUTER_JOIN:
+        if (p->join.kind == KS_JOIN_STREAM_TABLE && p->join.table_node) {
+            /* KStreamImpl#doStreamTableJoin: the stream's key serde, no value serde; the table's store. */
+            ks_proc_t *tp = p->join.table_node;
+            infer(t, tp, done);
+            p->store_key = tp->store_key;
+            p->store_value = tp->store_value;
+            v = KS_SERDE_UNKNOWN;
+            break;
+        }
+        k = v = KS_SERDE_UNKNOWN;
+        w = KS_KEY_PLAIN;
+        break;
+    case KS_OP_MERGE:
+    case KS_OP_MAP:
+    case KS_OP_FLAT_MAP:
         k = v = KS_SERDE_UNKNOWN;
         w = KS_KEY_PLAIN;
         break;

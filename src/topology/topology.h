@@ -145,9 +145,25 @@ typedef struct ks_suppress_args {
     int64_t max;   /* maxRecords; -1 unbounded */
 } ks_suppress_args_t;
 
+/* What a join joins, from the kind of its left side and its `table:`, `globalTable:`, `stream:`, `foreignKey:`. */
+typedef enum ks_join_kind {
+    KS_JOIN_STREAM_TABLE = 1, /* a stream with a `tables:` table, by the stream's key (KStreamKTableJoin) */
+    KS_JOIN_STREAM_GLOBAL,    /* a stream with a global table, by `key:` */
+    KS_JOIN_STREAM_STREAM,    /* two streams within `window:` */
+    KS_JOIN_TABLE_TABLE,      /* two tables by key */
+    KS_JOIN_FOREIGN_KEY,      /* two tables, by `foreignKey:` */
+} ks_join_kind_t;
+
 /* JOIN, LEFT_JOIN, OUTER_JOIN. */
 typedef struct ks_join_args {
     char *table; /* the table joined with (`table:` or `globalTable:`); NULL for a stream-stream join */
+    ks_join_kind_t kind;
+    /*
+     * A stream-table join: the table's KTABLE-SOURCE, whose store the join
+     * reads (its serdes encode the lookup key; the store's state is the one
+     * the table writes, in the same task).
+     */
+    struct ks_proc *table_node;
 } ks_join_args_t;
 
 /* A processor node of the built graph: a header every node has, then its family's arguments. */
@@ -167,6 +183,7 @@ typedef struct ks_proc {
     char **changelogs;     /* the changelog topic of each of `stores` (full names); NULL entries: not logged */
     int table;             /* FILTER, FILTER_NOT, MAP_VALUES, GROUP_BY, aggregations: works on a table's changes */
     int is_repartition;    /* the SINK, null-key FILTER or SOURCE of an internal repartition topic */
+    int null_keys_pass;    /* a repartition FILTER above a left or outer join: null keys go through (KIP-962) */
     ks_step_expr_t e;      /* predicate, mapper, key selector, peek expression, joiner or dynamic topic */
     ks_step_expr_t *extra; /* further expressions: aggregate's initializer/aggregator, join key, generate's */
     int nextra;

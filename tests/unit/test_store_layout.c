@@ -46,9 +46,9 @@ static int teardown(void **state)
     return system(cmd);
 }
 
-/* Values parsed for the tests (borrowed by the calls they are passed to), released at the end. */
-static ks_val pool[64];
-static int npool;
+/* The values J made: J keeps its reference, released after the last test (tests only lend them). */
+static ks_val made[64];
+static int nmade;
 
 static ks_val J(const char *s)
 {
@@ -56,10 +56,17 @@ static ks_val J(const char *s)
     char err[200];
     if (ks_json_parse(s, strlen(s), &v, err, sizeof err))
         fail_msg("bad JSON in test: %s", err);
-    if (npool == 64)
-        fail_msg("more than 64 test values");
-    pool[npool++] = v;
+    assert_true(nmade < (int)(sizeof made / sizeof made[0]));
+    made[nmade++] = v;
     return v;
+}
+
+static int release_made(void **state)
+{
+    for (int i = 0; i < nmade; i++)
+        ks_val_release(made[i]);
+    nmade = 0;
+    return 0;
 }
 
 /* A processor owning a store with these serdes (and window kind). */
@@ -417,8 +424,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(restore_buffered_record_goes_under_its_buffer_time, setup, teardown),
         cmocka_unit_test(decode_entry_reads_each_layout),
     };
-    int failed = cmocka_run_group_tests(tests, NULL, NULL);
-    for (int i = 0; i < npool; i++)
-        ks_val_release(pool[i]);
-    return failed;
+    return cmocka_run_group_tests(tests, NULL, release_made);
 }

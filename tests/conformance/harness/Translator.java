@@ -390,11 +390,33 @@ public final class Translator {
             return suppress(s, arg, nm);
         case "join":
         case "leftJoin":
-        case "outerJoin":
-            throw new Unsupported("joins are not run by kstreamd yet");
+        case "outerJoin": {
+            Object tn = part(arg, "table", null);
+            if (tn == null || op.equals("outerJoin") || s.kind != Kind.STREAM || part(arg, "foreignKey", null) != null)
+                throw new Unsupported("joins other than stream-table joins are not run by kstreamd yet");
+            return streamTableJoin(s, op, arg, nm, str(tn));
+        }
         default:
             throw new Unsupported("step `" + op + "`");
         }
+    }
+
+    /*
+     * KStream#join / #leftJoin with a KTable: the joiner is the step's
+     * `value:` (kstreamd's default `$left + $right` without one) with `.`
+     * and $left the stream's value, $right the table's; `name:` is
+     * Joined.as, which also names the repartition topic of a re-keyed
+     * stream, as kstreamd does.
+     */
+    S streamTableJoin(S s, String op, Object arg, String nm, String table) throws Exception {
+        Object v = part(arg, "value", null);
+        Expr e = new Expr(op, v == null ? "$left + $right" : str(v));
+        ValueJoinerWithKey j = (k, l, r) -> KSerdes.fromJson(e.one(KSerdes.toJson(l), k, "left", l, "right", r));
+        Joined jd = nm == null ? Joined.with(null, null, null) : Joined.as(nm);
+        KStream x = stream(s, op);
+        KTable t = table(table);
+        s.o = op.equals("join") ? x.join(t, j, jd) : x.leftJoin(t, j, jd);
+        return s;
     }
 
     /*
