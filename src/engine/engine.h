@@ -119,6 +119,16 @@ struct ks_stores;
 int ks_topology_has_state(const ks_topology_t *t);
 void ks_engine_attach_stores(ks_engine_t *e, struct ks_stores *stores, size_t cache_max_bytes);
 int ks_engine_flush(ks_engine_t *e, char *err, size_t errlen);
+/*
+ * Global tables written by another thread (the Kafka driver's global
+ * thread, into its own environment): `global` is this thread's read-only
+ * handle of it (KS_STORE_READONLY). A batch reads one snapshot, taken at
+ * its first lookup and released by ks_engine_commit_stores. Without it, an
+ * engine keeps its global tables in its own stores, as the test driver and
+ * the global thread's engine do.
+ * @ownership `global` is borrowed, open until the engine is freed.
+ */
+void ks_engine_attach_global(ks_engine_t *e, struct ks_stores *global);
 int ks_engine_commit_stores(ks_engine_t *e, char *err, size_t errlen);
 /*
  * Partitions were revoked (after a commit): forgets the record cache, the

@@ -14,7 +14,9 @@
  * The joiner is the step's `value:` (`$left + $right` by default) with `.`
  * and $left the stream's value and $right the table's; whatever it yields
  * is forwarded, null included, with the stream record's key and timestamp.
- * The other join kinds are refused before an engine runs (state.c).
+ * A stream-global-table join is the same processor with a `key:` mapper
+ * (stream_global_join). The other join kinds are refused before an engine
+ * runs (state.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +43,8 @@ static int table_row(ks_engine_t *e, flight_t *f, const ks_proc_t *table, ks_val
         rc = 0; /* longer than any key a store holds (ks__st_store_key): the table cannot have it */
     } else {
         int64_t ts;
-        rc = ks__st_kv_get(e, table, e->cur->partition, kb.data, kb.len, row, &ts);
+        rc = table->table_source.global ? ks__st_global_get(e, table, kb.data, kb.len, row, &ts)
+                                        : ks__st_kv_get(e, table, e->cur->partition, kb.data, kb.len, row, &ts);
     }
     ks_buf_free(&kb);
     return rc;
@@ -73,11 +76,13 @@ static int join_values(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val l
     return why ? -1 : 0;
 }
 
+static void emit_joined(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val value, ks_val row);
+
 /* A stream record joined with a table (KStreamKTableJoinProcessor). */
 static void stream_table_join(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 {
     int left_join = p->op == KS_OP_LEFT_JOIN;
-    ks_val key, value, row = ks_invalid(), out;
+    ks_val key, value, row = ks_invalid();
     if (ks__flight_key(e, f, &key) || ks__flight_value(e, f, &value))
         return;
     if (value.kind == KS_NULL || (key.kind == KS_NULL && !left_join)) {
@@ -89,15 +94,61 @@ static void stream_table_join(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         return;
     if (!found && !left_join)
         return;
-    if (join_values(e, f, p, value, found ? row : ks_null(), &out) == 0) {
-        flight_t c = *f;
-        c.value = out;
-        c.value_changed = 1;
-        c.old = ks_invalid();
-        c.node = p->name;
-        ks__forward(e, &c, p);
-        ks_val_release(out);
+    emit_joined(e, f, p, value, found ? row : ks_null());
+    ks_val_release(row);
+}
+
+/* Forwards the joiner's result for the stream record and the row (null: none). */
+static void emit_joined(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val value, ks_val row)
+{
+    ks_val out;
+    if (join_values(e, f, p, value, row, &out))
+        return;
+    flight_t c = *f;
+    c.value = out;
+    c.value_changed = 1;
+    c.old = ks_invalid();
+    c.node = p->name;
+    ks__forward(e, &c, p);
+    ks_val_release(out);
+}
+
+/*
+ * A stream record joined with a global table (KStreamGlobalKTableJoin, the
+ * same processor with the `key:` mapper): the lookup key is computed from
+ * the record, and the table is read as the global thread has it now.
+ *
+ *   stream record             join               leftJoin
+ *   null value                dropped            dropped
+ *   `key:` gives null         dropped            $right null
+ *   no row for the key        nothing            $right null
+ *   a row                     joiner             joiner
+ */
+static void stream_global_join(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
+{
+    int left_join = p->op == KS_OP_LEFT_JOIN;
+    const ks_step_expr_t *km = ks__st_part_of(p, "key");
+    ks_val value, mk, row = ks_invalid();
+    if (ks__flight_value(e, f, &value))
+        return;
+    if (value.kind == KS_NULL) {
+        e->stats.dropped++; /* "Skipping record due to null join key or value" */
+        return;
     }
+    if (ks__st_eval_x(e, f, p, km, value, ks_invalid(), &mk))
+        return;
+    if (mk.kind == KS_NULL) {
+        if (left_join)
+            emit_joined(e, f, p, value, ks_null());
+        else
+            e->stats.dropped++;
+        return;
+    }
+    int found = table_row(e, f, p->join.table_node, mk, &row);
+    ks_val_release(mk);
+    if (found < 0 || (!found && !left_join))
+        return;
+    emit_joined(e, f, p, value, found ? row : ks_null());
     ks_val_release(row);
 }
 
@@ -105,4 +156,6 @@ void ks__st_join(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 {
     if (p->join.kind == KS_JOIN_STREAM_TABLE && p->join.table_node)
         stream_table_join(e, f, p);
+    else if (p->join.kind == KS_JOIN_STREAM_GLOBAL && p->join.table_node)
+        stream_global_join(e, f, p);
 }

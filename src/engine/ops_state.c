@@ -39,9 +39,10 @@ static void materialize(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         return;
     }
     ks_buf_t kb = {0};
+    /* A global table's store holds every partition of its topic in one. */
+    int32_t part = p->op == KS_OP_TABLE_SOURCE && p->table_source.global ? KS_GLOBAL_PARTITION : e->cur->partition;
     if (ks__st_store_key(e, f, p, &kb, key))
-        ks__st_kv_put(e, p, e->cur->partition, kb.data, kb.len, key, value.kind == KS_NULL ? ks_invalid() : value,
-                      f->ts);
+        ks__st_kv_put(e, p, part, kb.data, kb.len, key, value.kind == KS_NULL ? ks_invalid() : value, f->ts);
     ks_buf_free(&kb);
 }
 

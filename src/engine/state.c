@@ -49,12 +49,10 @@ int ks__state_check(const ks_topology_t *t, char *err, size_t errlen)
     for (int i = 0; i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
         const char *why = NULL;
-        /* Stream-table joins run (ops_join.c); the other kinds not yet. */
+        /* Stream-table and stream-global-table joins run (ops_join.c); the other kinds not yet. */
         if ((p->op == KS_OP_JOIN || p->op == KS_OP_LEFT_JOIN || p->op == KS_OP_OUTER_JOIN) &&
-            p->join.kind != KS_JOIN_STREAM_TABLE)
+            p->join.kind != KS_JOIN_STREAM_TABLE && p->join.kind != KS_JOIN_STREAM_GLOBAL)
             why = "joins are not run by this version of kstreamd";
-        else if (p->op == KS_OP_TABLE_SOURCE && p->table_source.global)
-            why = "global tables (used by joins) are not run by this version of kstreamd";
         if (why) {
             snprintf(err, errlen, "%s:%d:%d: `%s`: %s", t->file, p->pos.line, p->pos.col, ks_op_dsl_name(p->op), why);
             return -1;
@@ -244,7 +242,43 @@ int ks_engine_commit_stores(ks_engine_t *e, char *err, size_t errlen)
 {
     if (!e->st || !e->st->stores)
         return 0;
+    if (e->st->global_open) {
+        /* The global tables' snapshot ends with the batch: the next one sees the global thread's updates. */
+        e->st->global_open = 0;
+        if (ks_stores_commit(e->st->global, err, errlen))
+            return -1;
+    }
     return ks_stores_commit(e->st->stores, err, errlen);
+}
+
+void ks_engine_attach_global(ks_engine_t *e, ks_stores_t *global)
+{
+    if (!e->st) {
+        e->st = ks_xcalloc(1, sizeof *e->st);
+        e->st->init_old = ks_invalid();
+    }
+    e->st->global = global;
+}
+
+int ks__st_global_get(ks_engine_t *e, const ks_proc_t *p, const char *k, size_t kl, ks_val *v, int64_t *ts)
+{
+    struct ks_state *st = e->st;
+    if (!st->global)
+        return ks__st_kv_get(e, p, KS_GLOBAL_PARTITION, k, kl, v, ts);
+    char err[KS_ERRMSG_SIZE];
+    if (!st->global_open) {
+        if (ks_stores_begin(st->global, err, sizeof err))
+            return ks__st_state_fatal(e, err);
+        st->global_open = 1;
+    }
+    const void *b = NULL;
+    size_t bl = 0;
+    int found = ks_store_get(st->global, p->stores[0], KS_GLOBAL_PARTITION, k, kl, &b, &bl);
+    if (found < 0)
+        return ks__st_state_fatal(e, "reading a global table failed");
+    if (!found)
+        return 0;
+    return ks__st_dec_value(e, p, b, bl, v, ts) ? -1 : 1;
 }
 
 void ks_engine_forget_tasks(ks_engine_t *e)

@@ -64,6 +64,13 @@ typedef struct pstate {
 
 struct ks_state {
     ks_stores_t *stores;
+    /*
+     * The global tables, read-only, when another thread writes them (the
+     * Kafka driver's global thread): NULL when they live in `stores` (the
+     * test driver, and the global thread's own engine).
+     */
+    ks_stores_t *global;
+    int global_open; /* a read transaction of `global` is open (ended by ks_engine_commit_stores) */
     size_t cache_max, cache_bytes;
     centry_t **tab;
     size_t tabsize, count;
@@ -184,6 +191,10 @@ int ks__st_write_through(ks_engine_t *e, const ks_proc_t *p, int32_t part, const
 int ks__st_flush_dirty(ks_engine_t *e, const ks_proc_t *only);
 void ks__st_cache_evict(ks_engine_t *e);
 void ks__st_cache_clear(struct ks_state *st);
+/* The one partition of a global table's store: it holds every partition of its topic. */
+#define KS_GLOBAL_PARTITION 0
+/* A global table's value for key bytes k (1 found with *v owned, 0 not, -1 failed). */
+int ks__st_global_get(ks_engine_t *e, const ks_proc_t *p, const char *k, size_t kl, ks_val *v, int64_t *ts);
 int ks__st_kv_get(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl, ks_val *v, int64_t *ts);
 int ks__st_kv_put(ks_engine_t *e, const ks_proc_t *p, int32_t part, const char *k, size_t kl, ks_val fkey, ks_val newv,
                   int64_t ts);

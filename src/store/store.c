@@ -88,6 +88,7 @@ struct ks_stores {
         uint32_t off;
     } names[LOG_NAMES];
     int nnames;
+    int readonly; /* KS_STORE_READONLY: read transactions only (another handle writes) */
 };
 
 static int mkdirs(const char *dir)
@@ -202,6 +203,7 @@ ks_stores_t *ks_stores_open(const char *dir, int flags, char *err, size_t errlen
         return NULL;
     ks_stores_t *s = ks_xcalloc(1, sizeof *s);
     s->se = se;
+    s->readonly = (flags & KS_STORE_READONLY) != 0;
     return s;
 }
 
@@ -295,7 +297,7 @@ static int txn_start(ks_stores_t *s, char *err, size_t errlen)
 {
     for (;;) {
         pthread_rwlock_rdlock(&s->se->grow);
-        int rc = mdb_txn_begin(s->se->env, NULL, 0, &s->txn);
+        int rc = mdb_txn_begin(s->se->env, NULL, s->readonly ? MDB_RDONLY : 0, &s->txn);
         if (rc == 0)
             return 0;
         pthread_rwlock_unlock(&s->se->grow);
@@ -334,7 +336,8 @@ static int dbi_get(ks_stores_t *s, const char *name, MDB_dbi *out)
             return 0;
         }
     MDB_dbi dbi;
-    int rc = mdb_dbi_open(s->txn, name, MDB_CREATE, &dbi);
+    /* A read-only handle cannot create a database: one not written yet is MDB_NOTFOUND. */
+    int rc = mdb_dbi_open(s->txn, name, s->readonly ? 0 : MDB_CREATE, &dbi);
     if (rc)
         return rc;
     KS_GROW(s->dbs, s->ndbs);
@@ -539,8 +542,9 @@ static int store_dbi(ks_stores_t *s, const char *store, int partition, MDB_dbi *
         }
     char name[512];
     db_name(name, sizeof name, store, partition);
-    if (dbi_get(s, name, out))
-        return -1;
+    int rc = dbi_get(s, name, out);
+    if (rc)
+        return rc;
     const char *stable = NULL;
     for (int i = 0; i < s->ndbs && !stable; i++)
         if (s->dbs[i].dbi == *out && strcmp(s->dbs[i].name, name) == 0)
@@ -568,11 +572,12 @@ int ks_store_get(ks_stores_t *s, const char *store, int partition, const void *k
         return -1;
     MDB_dbi dbi;
     fastdb_t *f;
-    if (store_dbi(s, store, partition, &dbi, NULL, &f))
-        return -1;
+    int rc = store_dbi(s, store, partition, &dbi, NULL, &f);
+    if (rc)
+        return rc == MDB_NOTFOUND && s->readonly ? 0 : -1; /* a database the writer has not made yet: empty */
     MDB_val key = {kl, (void *)k}, val;
-    int rc;
-    if (f && (f->cur || mdb_cursor_open(s->txn, dbi, &f->cur) == 0)) {
+    /* A read-only transaction does not free its cursors: it reads without one. */
+    if (f && !s->readonly && (f->cur || mdb_cursor_open(s->txn, dbi, &f->cur) == 0)) {
         rc = mdb_cursor_get(f->cur, &key, &val, MDB_SET_KEY);
         f->at = rc == 0;
     } else {
@@ -625,7 +630,10 @@ int ks_store_range(ks_stores_t *s, const char *store, int partition, const void 
     db_name(name, sizeof name, store, partition);
     MDB_dbi dbi;
     MDB_cursor *c;
-    if (dbi_get(s, name, &dbi) || mdb_cursor_open(s->txn, dbi, &c))
+    int drc = dbi_get(s, name, &dbi);
+    if (drc == MDB_NOTFOUND && s->readonly)
+        return 0; /* not written yet: empty */
+    if (drc || mdb_cursor_open(s->txn, dbi, &c))
         return -1;
     MDB_val k = {fl, (void *)from}, v;
     int rc = from && fl ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(c, &k, &v, MDB_FIRST);

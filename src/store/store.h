@@ -39,7 +39,14 @@
 
 typedef struct ks_stores ks_stores_t;
 
-enum { KS_STORE_SYNC = 1 }; /* reserved: commits are made durable by ks_stores_sync */
+/*
+ * KS_STORE_SYNC is reserved (commits are made durable by ks_stores_sync).
+ * KS_STORE_READONLY makes a handle that only reads (a stream thread's view
+ * of the global tables the global thread writes): ks_stores_begin opens a
+ * read transaction, which sees what was committed before it, and
+ * ks_stores_commit ends it; a store not written yet reads as empty.
+ */
+enum { KS_STORE_SYNC = 1, KS_STORE_READONLY = 2 };
 
 /*
  * Opens (creating) the environment in dir. NULL with a message in err.

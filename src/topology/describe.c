@@ -407,7 +407,9 @@ static void describe_text(const ks_topology_t *t, const order_t *o, ks_buf_t *b)
                 ks_buf_putc(b, '\n');
             }
         }
-        ks_buf_putc(b, '\n');
+        /* TopologyDescription ends a sub-topology with a blank line, a global store without one. */
+        if (!is_global_group(t, sub))
+            ks_buf_putc(b, '\n');
         free(v);
     }
 }

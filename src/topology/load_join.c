@@ -103,6 +103,9 @@ void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step)
     }
     /* A table on the left makes a KTABLE- node (only table joins get this far with one). */
     const char *pre = ks_op_prefix(row->op, s->kind == KS_KTABLE);
+    /* KStreamImpl#globalTableJoin names both kinds KSTREAM-LEFTJOIN. */
+    if (gn)
+        pre = ks_op_prefix(KS_OP_LEFT_JOIN, 0);
     /* Expressions are compiled once the join is known to be well-formed, so no early return leaks them. */
     if (ks__topo_part(step, "value"))
         ks__topo_compile_part(L, step, "value", &joiner);

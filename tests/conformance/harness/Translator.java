@@ -52,6 +52,7 @@ public final class Translator {
     final Map<String, Object> topics, tables, pipelines;
     final Map<String, KStream> sources = new HashMap<>();
     final Map<String, KTable> tableObjs = new HashMap<>();
+    final Map<String, GlobalKTable> globalObjs = new HashMap<>();
     final Map<String, S> built = new HashMap<>();
     final Set<String> building = new HashSet<>();
     TimeWindows timeWindows; /* the last windowedBy's, for $window */
@@ -127,14 +128,30 @@ public final class Translator {
         if (t != null)
             return t;
         Map<String, Object> tc = map(tables.get(name));
-        if (Boolean.TRUE.equals(tc.get("global")))
-            throw new Unsupported("global tables are joined only, and joins are not run by kstreamd yet");
+        if (Boolean.TRUE.equals(tc.get("global"))) {
+            globalTable(name);
+            return null;
+        }
         String topic = str(tc.get("topic"));
         String store = str(tc.getOrDefault("store", name));
         t = b.table(topic, Consumed.with(keySerde(topic), valueSerde(topic)),
                     Materialized.<Object, Object, KeyValueStore<Bytes, byte[]>>as(store));
         tableObjs.put(name, t);
         return t;
+    }
+
+    /* StreamsBuilder#globalTable, materialised as the table's store (its name unless `store:`). */
+    GlobalKTable globalTable(String name) throws Unsupported {
+        GlobalKTable g = globalObjs.get(name);
+        if (g != null)
+            return g;
+        Map<String, Object> tc = map(tables.get(name));
+        String topic = str(tc.get("topic"));
+        String store = str(tc.getOrDefault("store", name));
+        g = b.globalTable(topic, Consumed.with(keySerde(topic), valueSerde(topic)),
+                          Materialized.<Object, Object, KeyValueStore<Bytes, byte[]>>as(store));
+        globalObjs.put(name, g);
+        return g;
     }
 
     S pipeline(String name) throws Exception {
@@ -391,7 +408,9 @@ public final class Translator {
         case "join":
         case "leftJoin":
         case "outerJoin": {
-            Object tn = part(arg, "table", null);
+            Object tn = part(arg, "table", null), gn = part(arg, "globalTable", null);
+            if (gn != null && !op.equals("outerJoin") && s.kind == Kind.STREAM)
+                return globalTableJoin(s, op, arg, nm, str(gn));
             if (tn == null || op.equals("outerJoin") || s.kind != Kind.STREAM || part(arg, "foreignKey", null) != null)
                 throw new Unsupported("joins other than stream-table joins are not run by kstreamd yet");
             return streamTableJoin(s, op, arg, nm, str(tn));
@@ -416,6 +435,26 @@ public final class Translator {
         KStream x = stream(s, op);
         KTable t = table(table);
         s.o = op.equals("join") ? x.join(t, j, jd) : x.leftJoin(t, j, jd);
+        return s;
+    }
+
+    /*
+     * KStream#join / #leftJoin with a GlobalKTable: `key:` is the
+     * KeyValueMapper (`.` the value, $key the key), the joiner as above;
+     * `name:` is Named.as.
+     */
+    S globalTableJoin(S s, String op, Object arg, String nm, String table) throws Exception {
+        Object v = part(arg, "value", null);
+        Expr e = new Expr(op, v == null ? "$left + $right" : str(v));
+        Expr ke = new Expr(op, str(part(arg, "key", null)));
+        ValueJoinerWithKey j = (k, l, r) -> KSerdes.fromJson(e.one(KSerdes.toJson(l), k, "left", l, "right", r));
+        KeyValueMapper m = (k, val) -> KSerdes.fromJson(ke.one(KSerdes.toJson(val), k));
+        KStream x = stream(s, op);
+        GlobalKTable g = globalTable(table);
+        if (op.equals("join"))
+            s.o = nm == null ? x.join(g, m, j) : x.join(g, m, j, named(nm));
+        else
+            s.o = nm == null ? x.leftJoin(g, m, j) : x.leftJoin(g, m, j, named(nm));
         return s;
     }
 
