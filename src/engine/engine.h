@@ -129,6 +129,8 @@ int ks_engine_flush(ks_engine_t *e, char *err, size_t errlen);
  * @ownership `global` is borrowed, open until the engine is freed.
  */
 void ks_engine_attach_global(ks_engine_t *e, struct ks_stores *global);
+/* Ends the batch's snapshot of the global tables (ks_engine_commit_stores does too). Returns 0 or -1. */
+int ks_engine_release_global(ks_engine_t *e, char *err, size_t errlen);
 int ks_engine_commit_stores(ks_engine_t *e, char *err, size_t errlen);
 /*
  * Partitions were revoked (after a commit): forgets the record cache, the

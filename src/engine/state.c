@@ -242,13 +242,18 @@ int ks_engine_commit_stores(ks_engine_t *e, char *err, size_t errlen)
 {
     if (!e->st || !e->st->stores)
         return 0;
-    if (e->st->global_open) {
-        /* The global tables' snapshot ends with the batch: the next one sees the global thread's updates. */
-        e->st->global_open = 0;
-        if (ks_stores_commit(e->st->global, err, errlen))
-            return -1;
-    }
+    if (ks_engine_release_global(e, err, errlen))
+        return -1;
     return ks_stores_commit(e->st->stores, err, errlen);
+}
+
+int ks_engine_release_global(ks_engine_t *e, char *err, size_t errlen)
+{
+    if (!e->st || !e->st->global_open)
+        return 0;
+    /* The global tables' snapshot ends with the batch: the next one sees the global thread's updates. */
+    e->st->global_open = 0;
+    return ks_stores_commit(e->st->global, err, errlen);
 }
 
 void ks_engine_attach_global(ks_engine_t *e, ks_stores_t *global)

@@ -249,6 +249,12 @@ static void drain_consumer(stream_thread_t *st)
     process_batch(st, batch, n);
     for (int i = 0; i < n; i++)
         rd_kafka_message_destroy(batch[i]);
+    if (st->global_stores && total) {
+        /* The next batch reads the global tables as the global thread has them then. */
+        char err[KS_ERRMSG_SIZE];
+        if (ks_engine_release_global(st->engine, err, sizeof err))
+            ks__thread_fail(st, "%s", err);
+    }
     if (st->stores && total && st->conf->num_stream_threads > 1) {
         /*
          * LMDB has one writer at a time: with several stream threads each

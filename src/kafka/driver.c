@@ -304,8 +304,8 @@ static rd_kafka_topic_partition_list_t *subscribed_topics(const ks_topology_t *t
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(8);
     for (int i = 0; i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
-        if (p->op != KS_OP_SOURCE || p->gen.enabled)
-            continue; /* generate sources are fed by the generator timer, not the consumer */
+        if (p->op != KS_OP_SOURCE || p->gen.enabled || ks_topology_is_global_source(p))
+            continue; /* generate sources are fed by the generator timer, global tables by the global thread */
         for (int j = 0; j < p->io.ntopics; j++)
             if (!rd_kafka_topic_partition_list_find(topics, p->io.topics[j], RD_KAFKA_PARTITION_UA))
                 rd_kafka_topic_partition_list_add(topics, p->io.topics[j], RD_KAFKA_PARTITION_UA);
@@ -400,6 +400,15 @@ static int thread_start(stream_thread_t *st, char *err, size_t errlen)
             ks_log(KS_LOG_INFO, "%s: state stores in %s", st->name, dir);
         }
     }
+    if (st->engine && !stores_failed && ks_topology_has_global(st->t)) {
+        /* The global thread writes the global tables; this thread reads them. */
+        char dir[4096];
+        ks__global_dir(st->t, st->conf, dir, sizeof dir);
+        if (!(st->global_stores = ks_stores_open(dir, KS_STORE_READONLY, err, errlen)))
+            stores_failed = 1;
+        else
+            ks_engine_attach_global(st->engine, st->global_stores);
+    }
     uv_timer_init(&st->loop, &st->commit_timer);
     uv_timer_init(&st->loop, &st->progress_timer);
     uv_timer_init(&st->loop, &st->gen_timer);
@@ -485,6 +494,7 @@ static void *thread_main(void *arg)
     rd_kafka_topic_partition_list_destroy(st->cl_done);
     ks_engine_free(st->engine);
     ks_stores_close(st->stores);
+    ks_stores_close(st->global_stores);
     return NULL;
 }
 
@@ -497,6 +507,11 @@ static void on_signal(uv_signal_t *h, int signum)
         _exit(128 + signum);
     }
     ks_log(KS_LOG_INFO, "%s: stopping (flush, commit, close); send it again to exit at once", strsignal(signum));
+    stop_all_threads();
+}
+
+void ks__stop_all_threads(void)
+{
     stop_all_threads();
 }
 
@@ -600,8 +615,16 @@ int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *confs)
         return 1;
     }
     int code = 1, ran = 0;
+    ks_global_t **globals = ks_xcalloc((size_t)n, sizeof *globals);
     for (int i = 0; i < n; i++) {
         if (ks__prepare_cluster(ts[i], &confs[i], bootstrap, err, sizeof err)) {
+            ks_log(KS_LOG_ERROR, "%s: %s", ts[i]->application, err);
+            goto done;
+        }
+    }
+    /* Global tables are bootstrapped before any stream task processes a record. */
+    for (int i = 0; i < n; i++) {
+        if (ks__global_start(ts[i], &confs[i], bootstrap, &globals[i], err, sizeof err)) {
             ks_log(KS_LOG_ERROR, "%s: %s", ts[i]->application, err);
             goto done;
         }
@@ -609,6 +632,10 @@ int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *confs)
     code = run_threads(ts, n, confs, bootstrap);
     ran = 1;
 done:
+    for (int i = 0; i < n; i++)
+        if (ks__global_stop(globals[i]) && code == 0)
+            code = 1;
+    free(globals);
     if (embedded)
         ks__embedded_stop();
     if (ran)

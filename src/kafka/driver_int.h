@@ -75,6 +75,7 @@ typedef struct stream_thread {
     /* The engine and its state. */
     ks_engine_t *engine;
     ks_stores_t *stores;                        /* state: this thread's handle of the application's LMDB */
+    ks_stores_t *global_stores;                 /* read-only: the global tables the global thread writes (global.c) */
     rd_kafka_topic_partition_list_t *processed; /* next offset to commit, per partition */
     rd_kafka_topic_partition_list_t *fetched; /* offset after the last record taken, per partition (this assignment) */
     rd_kafka_topic_partition_list_t *cl_done; /* changelog partitions: last offset delivered */

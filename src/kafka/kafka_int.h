@@ -50,6 +50,26 @@ int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, c
 const char *ks__embedded_start(ks_topology_t **ts, int n, const ks_runtime_conf_t *conf, char *err, size_t errlen);
 void ks__embedded_stop(void);
 
+/*
+ * global.c: the global tables of an application. ks__global_start
+ * bootstraps them (every partition of their topics read to its end) and
+ * then keeps them up to date on a thread of its own; *out is NULL when
+ * the topology has none. ks__global_stop stops that thread and frees it
+ * all; it returns -1 when the thread had failed. ks__global_dir is their
+ * LMDB environment's directory, state.dir/<application>/global.
+ * @locality the main thread: start before the stream threads start, stop
+ *           after they have ended. On a failure the global thread stops
+ *           every stream thread (ks__stop_all_threads).
+ * @ownership borrows `t`, `conf` and `bootstrap` until ks__global_stop.
+ */
+typedef struct ks_global ks_global_t;
+int ks__global_start(const ks_topology_t *t, const ks_runtime_conf_t *conf, const char *bootstrap, ks_global_t **out,
+                     char *err, size_t errlen);
+int ks__global_stop(ks_global_t *g);
+void ks__global_dir(const ks_topology_t *t, const ks_runtime_conf_t *conf, char *dir, size_t n);
+/* Stops every stream thread of the process gracefully. @locality any thread (uv_async_send). */
+void ks__stop_all_threads(void);
+
 /* restore.c: state stores. */
 struct ks_stores;
 /*

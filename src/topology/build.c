@@ -174,6 +174,20 @@ int ks_topology_reader(const ks_topology_t *t, const char *topic)
     return -1;
 }
 
+int ks_topology_has_global(const ks_topology_t *t)
+{
+    for (int i = 0; i < t->nprocs; i++)
+        if (t->procs[i]->op == KS_OP_TABLE_SOURCE && t->procs[i]->table_source.global)
+            return 1;
+    return 0;
+}
+
+int ks_topology_is_global_source(const ks_proc_t *p)
+{
+    return p->op == KS_OP_SOURCE && p->nchildren == 1 && p->children[0]->op == KS_OP_TABLE_SOURCE &&
+           p->children[0]->table_source.global;
+}
+
 int ks_topology_reads(const ks_topology_t *t, const char *topic)
 {
     return ks_topology_reader(t, topic) >= 0;

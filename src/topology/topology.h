@@ -288,6 +288,10 @@ void ks_topology_free(ks_topology_t *t);
 const ks_topic_conf_t *ks_topology_topic(const ks_topology_t *t, const char *topic);
 /* Whether the application reads this topic (a source or repartition topic). */
 int ks_topology_reads(const ks_topology_t *t, const char *topic);
+/* Whether the topology has global tables (`global: true`). */
+int ks_topology_has_global(const ks_topology_t *t);
+/* Whether a processor is the source of a global table (read by the global thread, not by tasks). */
+int ks_topology_is_global_source(const ks_proc_t *p);
 /* The sub-topology whose source reads the topic (-1: none). */
 int ks_topology_reader(const ks_topology_t *t, const char *topic);
 /*
