@@ -31,6 +31,18 @@ int ks__commit_stores(stream_thread_t *st)
         rd_kafka_topic_partition_list_destroy(st->cl_done);
         st->cl_done = rd_kafka_topic_partition_list_new(8);
     }
+    /* A table whose changelog is its source topic: the offset about to be committed is its checkpoint. */
+    for (int i = 0; st->processed && i < st->processed->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &st->processed->elems[i];
+        const char *store = ks__source_changelog_store(st->t, tp->topic);
+        if (!store)
+            continue;
+        if (ks_stores_begin(st->stores, err, sizeof err)) {
+            ks__thread_fail(st, "%s", err);
+            return -1;
+        }
+        ks_store_set_checkpoint(st->stores, store, tp->partition, tp->offset);
+    }
     if (ks_engine_commit_stores(st->engine, err, sizeof err) || ks_stores_sync(st->stores)) {
         ks__thread_fail(st, "%s", *err ? err : "syncing the state stores failed");
         return -1;

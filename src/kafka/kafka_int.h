@@ -80,8 +80,20 @@ struct ks_stores;
  */
 const char *ks__changelog_store(const ks_topology_t *t, const char *topic, int *proc_index);
 /*
+ * The store of the table (a `tables:` entry, not global) whose source topic
+ * this is, or NULL: Kafka Streams' source-topic changelog (the optimisation
+ * reuse.ktable.source.topics). Such a store writes no changelog of its own;
+ * its checkpoint is the offset committed for its source partition, and it
+ * is restored from the source topic up to that offset (what comes after is
+ * processed again).
+ * @locality any thread. @ownership as ks__changelog_store.
+ */
+const char *ks__source_changelog_store(const ks_topology_t *t, const char *topic);
+/*
  * Restores the stores of the tasks that the assigned partitions make, from
- * their checkpoints to their changelogs' ends. Blocks; logs progress.
+ * their checkpoints to their changelogs' ends (a source-topic changelog: to
+ * the offset the group committed, read through `group`, the stream
+ * thread's consumer). Blocks; logs progress.
  *
  * @locality the stream thread whose stores `s` are, from its rebalance
  *           callback (the assignment is not processed before it returns);
@@ -90,6 +102,7 @@ const char *ks__changelog_store(const ks_topology_t *t, const char *topic, int *
  *            librdkafka's list, not changed; writes `err`.
  */
 int ks__restore_tasks(const ks_topology_t *t, struct ks_stores *s, const ks_runtime_conf_t *conf, const char *bootstrap,
-                      const rd_kafka_topic_partition_list_t *assigned, const char *who, char *err, size_t errlen);
+                      rd_kafka_t *group, const rd_kafka_topic_partition_list_t *assigned, const char *who, char *err,
+                      size_t errlen);
 
 #endif

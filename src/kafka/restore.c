@@ -43,6 +43,30 @@ const char *ks__changelog_store(const ks_topology_t *t, const char *topic, int *
     return NULL;
 }
 
+/* The source topic of a table whose store uses it as its changelog, or NULL. */
+static const char *source_changelog(const ks_proc_t *p)
+{
+    if (p->op != KS_OP_TABLE_SOURCE || p->table_source.global || p->nstores == 0 || p->nparents != 1)
+        return NULL;
+    return p->parents[0]->io.topics[0];
+}
+
+const char *ks__source_changelog_store(const ks_topology_t *t, const char *topic)
+{
+    for (int i = 0; i < t->nprocs; i++) {
+        const char *src = source_changelog(t->procs[i]);
+        if (src && strcmp(src, topic) == 0)
+            return t->procs[i]->stores[0];
+    }
+    return NULL;
+}
+
+/* The changelog topic of a processor's store j, or NULL. */
+static const char *p_changelog(const ks_proc_t *p, int j)
+{
+    return p->changelogs ? p->changelogs[j] : NULL;
+}
+
 /* Why a store partition's local state was wiped before its restore (restore_one). */
 enum { WIPE_NONE, WIPE_NO_CHECKPOINT, WIPE_PAST_END, WIPE_BEFORE_START, WIPE__COUNT };
 
@@ -58,8 +82,8 @@ static const char *const wipe_reasons[WIPE__COUNT] = {NULL, "local state has no 
  * or -1 with a message.
  */
 static int restore_range(rd_kafka_t *rk, ks_stores_t *s, const char *store, const char *topic, int32_t part,
-                         const char *who, int timeout_ms, int *wiped, int64_t *start, int64_t *end, char *err,
-                         size_t errlen)
+                         int64_t limit, const char *who, int timeout_ms, int *wiped, int64_t *start, int64_t *end,
+                         char *err, size_t errlen)
 {
     *wiped = WIPE_NONE;
     int64_t lo = 0, hi = 0;
@@ -94,6 +118,9 @@ static int restore_range(rd_kafka_t *rk, ks_stores_t *s, const char *store, cons
     }
     *start = from < 0 ? lo : from;
     *end = hi;
+    /* A source-topic changelog is read up to the committed offset (limit): the task processes the rest. */
+    if (limit != INT64_MAX && limit < *end)
+        *end = limit < lo ? lo : limit;
     return 0;
 }
 
@@ -103,10 +130,11 @@ static int restore_range(rd_kafka_t *rk, ks_stores_t *s, const char *store, cons
  * line for all the partitions of an assignment.
  */
 static int restore_one(rd_kafka_t *rk, ks_stores_t *s, ks_store_layout_t layout, const char *store, const char *topic,
-                       int32_t part, const char *who, int timeout_ms, int *wiped, char *err, size_t errlen)
+                       int32_t part, int64_t limit, const char *who, int timeout_ms, int *wiped, char *err,
+                       size_t errlen)
 {
     int64_t start, hi;
-    if (restore_range(rk, s, store, topic, part, who, timeout_ms, wiped, &start, &hi, err, errlen))
+    if (restore_range(rk, s, store, topic, part, limit, who, timeout_ms, wiped, &start, &hi, err, errlen))
         return -1;
     if (start >= hi) {
         ks_log(KS_LOG_DEBUG, "%s: %s[%d] is up to date (checkpoint %lld)", who, store, part, (long long)start);
@@ -231,7 +259,8 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, ks_store_layout_t layout,
 }
 
 int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_conf_t *conf, const char *bootstrap,
-                      const rd_kafka_topic_partition_list_t *assigned, const char *who, char *err, size_t errlen)
+                      rd_kafka_t *group, const rd_kafka_topic_partition_list_t *assigned, const char *who, char *err,
+                      size_t errlen)
 {
     /* The (store, partition) pairs of the assigned tasks. */
     int n = 0;
@@ -248,7 +277,7 @@ int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_c
             if (p->subtopology != sub)
                 continue;
             for (int j = 0; j < p->nstores; j++) {
-                if (!p->changelogs || !p->changelogs[j])
+                if ((!p->changelogs || !p->changelogs[j]) && !source_changelog(p))
                     continue;
                 /* A store several processors use (a table and the joins reading it) is restored once. */
                 int dup = 0;
@@ -307,12 +336,35 @@ int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_c
         return -1;
     }
     rd_kafka_poll_set_consumer(rk);
+    /* The group's committed offsets of source-topic changelogs: where their restores end. */
+    rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_new(4);
+    for (int k = 0; k < n; k++) {
+        const char *src = source_changelog(t->procs[wanted[k].proc]);
+        if (src && (!p_changelog(t->procs[wanted[k].proc], wanted[k].store)))
+            rd_kafka_topic_partition_list_add(committed, src, wanted[k].part);
+    }
     int rc = 0, nwiped[WIPE__COUNT] = {0};
+    if (committed->cnt) {
+        rd_kafka_resp_err_t ce = rd_kafka_committed(group, committed, conf->startup_timeout_ms);
+        if (ce) {
+            snprintf(err, errlen, "restoring tables from their source topics: cannot read the committed offsets: %s",
+                     rd_kafka_err2str(ce));
+            rc = -1;
+        }
+    }
     int *why = ks_xcalloc((size_t)n, sizeof *why);
     for (int k = 0; k < n && rc == 0; k++) {
         const ks_proc_t *p = t->procs[wanted[k].proc];
-        rc = restore_one(rk, s, ks_store_layout_of(p), p->stores[wanted[k].store], p->changelogs[wanted[k].store],
-                         wanted[k].part, who, conf->startup_timeout_ms, &why[k], err, errlen);
+        const char *topic = p_changelog(p, wanted[k].store);
+        int64_t limit = INT64_MAX;
+        if (!topic) {
+            /* The source topic, up to the committed offset (none committed: nothing yet, the task reads it all). */
+            topic = source_changelog(p);
+            rd_kafka_topic_partition_t *c = rd_kafka_topic_partition_list_find(committed, topic, wanted[k].part);
+            limit = c && c->offset >= 0 ? c->offset : 0;
+        }
+        rc = restore_one(rk, s, ks_store_layout_of(p), p->stores[wanted[k].store], topic, wanted[k].part, limit, who,
+                         conf->startup_timeout_ms, &why[k], err, errlen);
         if (why[k] != WIPE_NONE && strcmp(conf->bootstrap, "embedded") == 0)
             why[k] = WIPE_PAST_END; /* the embedded broker starts empty: all local state is a previous run's */
         nwiped[why[k]]++;
@@ -353,6 +405,7 @@ int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_c
                    wipe_reasons[why], nwiped[why], (int)wiped_names[why].len, wiped_names[why].data);
         ks_buf_free(&wiped_names[why]);
     }
+    rd_kafka_topic_partition_list_destroy(committed);
     rd_kafka_destroy(rk);
     free(wanted);
     return rc;

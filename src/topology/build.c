@@ -12,6 +12,17 @@
 
 #include "topology_int.h"
 
+/* Whether a store is a table source's (a `tables:` entry, global or not). */
+static int table_source_store(const ks_topology_t *t, const char *store)
+{
+    for (int i = 0; i < t->nprocs; i++) {
+        const ks_proc_t *p = t->procs[i];
+        if (p->op == KS_OP_TABLE_SOURCE && p->nstores && strcmp(p->stores[0], store) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static int find(int *parent, int i)
 {
     while (parent[i] != i) {
@@ -122,18 +133,23 @@ void ks__topo_build(load_t *L)
     for (int i = 0; i < n; i++)
         t->procs[i]->subtopology = id[find(parent, i)];
     t->nsubtopologies = next;
-    /* Every store but a global table's has a changelog topic `<application>-<store>-changelog`. */
+    /* Every store but a table source's has a changelog topic `<application>-<store>-changelog`. */
     for (int i = 0; i < n; i++) {
         ks_proc_t *p = t->procs[i];
-        if (p->op == KS_OP_TABLE_SOURCE && p->table_source.global)
+        /*
+         * A global table has no changelog, and a `tables:` table uses its
+         * source topic as one (Kafka Streams' reuse.ktable.source.topics):
+         * src/kafka/restore.c restores it from there.
+         */
+        if (p->op == KS_OP_TABLE_SOURCE)
             continue;
         if (p->nstores && !p->changelogs)
             p->changelogs = calloc((size_t)p->nstores, sizeof(char *));
         for (int j = 0; j < p->nstores; j++) {
             char name[700];
             snprintf(name, sizeof name, "%s-%s-changelog", t->application, p->stores[j]);
-            if (p->state.no_changelog)
-                continue;
+            if (p->state.no_changelog || table_source_store(t, p->stores[j]))
+                continue; /* a join reading a table's store writes no changelog for it either */
             p->changelogs[j] = strdup(name);
             int seen = 0;
             for (int k = 0; k < t->ninternal && !seen; k++)

@@ -3,8 +3,8 @@ partitions (co-partitioned: both keyed by customer, murmur2), with `join` and `l
 joined with the row its task's partition of the table holds: the inner join writes exactly the orders of
 known customers, the left join every order (unknown customers with `customer: null`), each in the
 partition of its key; a table update changes the orders that come after it only. After a stop and a
-wiped state directory, the table's store is restored from its changelog (once, though the table and both
-joins list it) before the first order is joined."""
+wiped state directory, the table's store is restored from its source topic, its changelog (once, though the
+table and both joins list it), before the first order is joined."""
 import json
 import re
 import shutil
@@ -83,7 +83,7 @@ def expect(start, n, name_of, inner):
     return want
 
 
-def test_stream_table_join_and_left_join_then_restore(bootstrap, topics, kstreamd, tmp_path, uid):
+def test_stream_table_join_and_left_join_then_restore(bootstrap, topics, kstreamd, tmp_path, uid, admin):
     cust = topics.create("customer-join-v1", 3)
     src = topics.create("order-join-v1", 3)
     out = topics.create("order-joined-v1", 3)
@@ -121,8 +121,11 @@ def test_stream_table_join_and_left_join_then_restore(bootstrap, topics, kstream
     assert outer.until(lambda rs: len(rs) >= 520, 60), len(outer.records)
     assert inner.until(lambda rs: len(rs) >= 390, 60), len(inner.records)
     assert k2.stop() == 0, k2.log()[-3000:]
-    restored = re.findall(r"restoring customers\[(\d)\] from", k2.log())
+    # The table's changelog is its source topic (reuse.ktable.source.topics): restored from there, up to the
+    # offsets the group committed, and no `-customers-changelog` topic is made.
+    restored = re.findall(r"restoring customers\[(\d)\] from " + re.escape(cust) + r" offset 0 to", k2.log())
     assert sorted(restored) == ["0", "1", "2"], k2.log()[-3000:]
+    assert f"{app}-customers-changelog" not in admin.list_topics(timeout=10).topics
 
     def name_of(c):
         return f"name-{c}"
