@@ -360,7 +360,8 @@ static int bootstrap_tables(ks_global_t *g, char *err, size_t errlen)
             if (rc == 0 && m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 snprintf(err, errlen, "bootstrapping the global tables: %s", rd_kafka_message_errstr(m));
                 rc = -1;
-            } else if (rc == 0 && !m->err && gt && m->partition < gt->nparts && m->offset < gt->end[m->partition]) {
+            } else if (rc == 0 && !m->err && gt && m->partition < gt->nparts) {
+                /* A record past the bootstrap's end is applied too: it is not fetched again. */
                 if ((in_batch == 0 && ks_stores_begin(g->stores, err, errlen)) || apply(g, gt, m, 1, &vb, err, errlen))
                     rc = -1;
                 in_batch++;
