@@ -465,8 +465,11 @@ static rd_kafka_t *new_client(ks_global_t *g, rd_kafka_type_t type, char *err, s
                                   {"enable.auto.commit", "false"},
                                   {"enable.auto.offset.store", "false"},
                                   {"enable.partition.eof", "false"},
+                                  /* Large fetches for the bootstrap; the fetch queue's bytes bound the memory. */
                                   {"queued.min.messages", "1000000"},
-                                  {"queued.max.messages.kbytes", "65536"},
+                                  {"queued.max.messages.kbytes", "16384"},
+                                  {"max.partition.fetch.bytes", "4194304"},
+                                  {"fetch.max.bytes", "16777216"},
                                   {"fetch.wait.max.ms", "10"}};
     const char *psettings[][2] = {{"linger.ms", "5"}};
     const char *(*settings)[2] = type == RD_KAFKA_CONSUMER ? csettings : psettings;
