@@ -102,6 +102,9 @@ static int can_send_old(const ks_proc_t *p)
     case KS_OP_FILTER_NOT:
     case KS_OP_MAP_VALUES:
     case KS_OP_SUPPRESS: return p->nparents > 0 && can_send_old(p->parents[0]);
+    case KS_OP_JOIN:
+    case KS_OP_LEFT_JOIN:
+    case KS_OP_OUTER_JOIN: return p->join.kind == KS_JOIN_TABLE_TABLE; /* KTableKTableJoinMerger: always */
     default: return 0;
     }
 }
@@ -627,7 +630,8 @@ void ks__process_state(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     case KS_OP_AGGREGATE: ks__st_aggregate(e, f, p); return;
     case KS_OP_SUPPRESS: suppress(e, f, p); return;
     case KS_OP_JOIN:
-    case KS_OP_LEFT_JOIN: ks__st_join(e, f, p); return;
+    case KS_OP_LEFT_JOIN:
+    case KS_OP_OUTER_JOIN: ks__st_join(e, f, p); return;
     default: return;
     }
 }

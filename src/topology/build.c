@@ -97,6 +97,54 @@ static void mark_null_key_filters(ks_topology_t *t)
     free(seen);
 }
 
+/*
+ * Whether a node below a table asks it for old values, as Kafka Streams'
+ * processors call enableSendingOldValues when the topology is built: a
+ * table's groupBy, filter or suppress, and a table-table join; a
+ * mapValues asks when a node below it does.
+ */
+static int old_values_asked(const ks_proc_t *p)
+{
+    for (int i = 0; i < p->nchildren; i++) {
+        const ks_proc_t *c = p->children[i];
+        switch (c->op) {
+        case KS_OP_GROUP_BY:
+        case KS_OP_FILTER:
+        case KS_OP_FILTER_NOT:
+        case KS_OP_SUPPRESS:
+            if (c->table)
+                return 1;
+            break;
+        case KS_OP_MAP_VALUES:
+            if (c->table && old_values_asked(c))
+                return 1;
+            break;
+        case KS_OP_JOIN:
+        case KS_OP_LEFT_JOIN:
+        case KS_OP_OUTER_JOIN:
+            if (c->join.kind == KS_JOIN_TABLE_TABLE)
+                return 1;
+            break;
+        default: break;
+        }
+    }
+    return 0;
+}
+
+/* A table-table join's three nodes compute old values when a node below its merge asks for them. */
+static void mark_join_old_values(ks_topology_t *t)
+{
+    for (int i = 0; i < t->nprocs; i++) {
+        ks_proc_t *m = t->procs[i];
+        if (m->join.kind != KS_JOIN_TABLE_TABLE || m->join.role != KS_JOIN_MERGE)
+            continue;
+        int ask = old_values_asked(m);
+        m->join.send_old = ask;
+        for (int j = 0; j < m->nparents; j++)
+            m->parents[j]->join.send_old = ask;
+    }
+}
+
 void ks__topo_build(load_t *L)
 {
     ks_topology_t *t = L->t;
@@ -163,6 +211,7 @@ void ks__topo_build(load_t *L)
     free(parent);
     free(id);
     mark_null_key_filters(t);
+    mark_join_old_values(t);
     ks__topo_infer_serdes(t);
 }
 

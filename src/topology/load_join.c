@@ -32,6 +32,108 @@ static void default_joiner(load_t *L, const ks_step_t *step, ks_step_expr_t *out
     out->part = "value";
 }
 
+/*
+ * The stores a table's value getter reads (Kafka Streams'
+ * KTableValueGetterSupplier#storeNames), added to p: a table source,
+ * toTable or aggregation reads its own store; a filter or mapValues of a
+ * table, its parent's; a table-table join without `store:`, both of its
+ * sides'. Returns -1, with the error at `at`, for a table that has no
+ * value getter here.
+ */
+static int add_getter_stores(load_t *L, ks_proc_t *p, const ks_proc_t *table, const ks_ynode_t *at)
+{
+    switch (table->op) {
+    case KS_OP_TABLE_SOURCE:
+    case KS_OP_TO_TABLE:
+    case KS_OP_COUNT:
+    case KS_OP_REDUCE:
+    case KS_OP_AGGREGATE:
+        if (table->state.window.kind != KS_WIN_NONE)
+            break;
+        for (int i = 0; i < table->nstores; i++)
+            ks__topo_add_store(p, table->stores[i]);
+        return 0;
+    case KS_OP_FILTER:
+    case KS_OP_FILTER_NOT:
+    case KS_OP_MAP_VALUES:
+        if (table->table && table->nparents == 1)
+            return add_getter_stores(L, p, table->parents[0], at);
+        break;
+    case KS_OP_JOIN:
+    case KS_OP_LEFT_JOIN:
+    case KS_OP_OUTER_JOIN:
+        if (table->join.role != KS_JOIN_MERGE)
+            break;
+        if (table->nstores) {
+            ks__topo_add_store(p, table->stores[0]);
+            return 0;
+        }
+        if (add_getter_stores(L, p, table->join.left_node, at) || add_getter_stores(L, p, table->join.table_node, at))
+            return -1;
+        return 0;
+    default: break;
+    }
+    ks__topo_err_at(L, at,
+                    "this table cannot be joined by key: a table-table join reads both sides by key, and the table "
+                    "made by `%s` (%s) cannot be read that way; join before it, or after `toStream` and `toTable` "
+                    "with `store:`",
+                    ks_op_dsl_name(table->op), table->name);
+    return -1;
+}
+
+/*
+ * A table-table join (KTableImpl#doJoin): three nodes, named in Kafka
+ * Streams' order. KTABLE-MERGE takes the first index, then KTABLE-JOINTHIS
+ * (the left table's changes, reading the right table's stores) and
+ * KTABLE-JOINOTHER (the right table's, reading the left's); `name:` names
+ * them NAME, NAME-join-this and NAME-join-other. The merge is the result
+ * table, materialised in `store:` when given (Materialized.as).
+ */
+static void table_table_join(load_t *L, stream_t *s, const ks_step_t *step, ks_proc_t *right, ks_step_expr_t joiner)
+{
+    const ks_ynode_t *key = step->key, *st = ks__topo_part(step, "store");
+    ks_op_t op = step->row->op;
+    ks_proc_t *left = s->cur;
+    ks_buf_t b = {0};
+    ks_proc_t *merge = ks__topo_new_proc(L, op, "KTABLE-MERGE", step->name, key);
+    if (step->name)
+        ks_buf_printf(&b, "%s-join-this", step->name);
+    ks_proc_t *jthis = ks__topo_new_proc(L, op, "KTABLE-JOINTHIS", step->name ? b.data : NULL, key);
+    b.len = 0;
+    if (step->name)
+        ks_buf_printf(&b, "%s-join-other", step->name);
+    ks_proc_t *jother = ks__topo_new_proc(L, op, "KTABLE-JOINOTHER", step->name ? b.data : NULL, key);
+    ks_buf_free(&b);
+    ks_proc_t *roles[3] = {jthis, jother, merge};
+    for (int i = 0; i < 3; i++) {
+        ks_proc_t *q = roles[i];
+        q->table = 1;
+        q->join.kind = KS_JOIN_TABLE_TABLE;
+        q->join.role = i == 0 ? KS_JOIN_THIS : i == 1 ? KS_JOIN_OTHER : KS_JOIN_MERGE;
+        q->join.table = ks_xstrdup(ks__topo_part(step, "table")->value);
+        q->join.left_node = left;
+        q->join.table_node = right;
+    }
+    /* JOINTHIS owns the joiner; JOINOTHER and the merge's value getter run it from there (join.peer). */
+    jthis->e = joiner;
+    for (int i = 0; i < 3; i++)
+        roles[i]->join.peer = jthis;
+    /* JOINTHIS reads the right table's stores, JOINOTHER the left's (KTableKTableJoinNode#writeToTopology). */
+    add_getter_stores(L, jthis, right, ks__topo_part(step, "table"));
+    add_getter_stores(L, jother, left, key);
+    if (st) {
+        ks__topo_add_store(merge, st->value);
+        const ks_ynode_t *cl = ks__topo_part(step, "changelog");
+        merge->state.no_changelog = cl && cl->kind == KS_YAML_SCALAR && strcmp(cl->value, "false") == 0;
+    }
+    merge->add_order = jother->add_order + 1; /* added to the topology after the two join nodes */
+    ks__topo_link(left, jthis);
+    ks__topo_link(right, jother);
+    ks__topo_link(jthis, merge);
+    ks__topo_link(jother, merge);
+    s->cur = merge;
+}
+
 /* join, leftJoin and outerJoin. */
 void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step)
 {
@@ -99,6 +201,12 @@ void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step)
             ks__topo_err_at(L, key, "`outerJoin` of a stream needs a `stream:` (stream-table joins are inner or left)");
         if (win)
             ks__topo_err_at(L, win, "`window` applies to stream-stream joins only");
+        if (ks__topo_part(step, "store") && (s->kind != KS_KTABLE || fk || gn))
+            ks__topo_err_at(L, ks__topo_part(step, "store"),
+                            "`store` materialises the result of a table-table join; a stream join's result is a "
+                            "stream");
+        if (ks__topo_part(step, "changelog") && !ks__topo_part(step, "store"))
+            ks__topo_err_at(L, ks__topo_part(step, "changelog"), "`changelog` applies to the join's `store`");
         other = ks__topo_table_proc(L, tname);
     }
     /* A table on the left makes a KTABLE- node (only table joins get this far with one). */
@@ -115,6 +223,15 @@ void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step)
         ks__topo_compile_part(L, step, "key", &k);
     else if (!sn && fk)
         ks__topo_compile_part(L, step, "foreignKey", &k);
+    if (tn && !fk && s->kind == KS_KTABLE) {
+        if (other) {
+            table_table_join(L, s, step, other, joiner);
+        } else { /* not reached: every `tables:` entry has its table source */
+            free(joiner.src);
+            ks_expr_free(joiner.expr);
+        }
+        return;
+    }
     /*
      * KStreamImpl#join repartitions a re-keyed stream through
      * `<name>-repartition`, named after the join's `name:` (Joined.as) or

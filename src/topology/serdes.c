@@ -14,6 +14,9 @@
  *   map, flatMap, merge, groupBy (table), joins   drop both
  *   stream-table join                  keeps the key serde, drops the
  *                                      value's; reads the table's store
+ *   table-table join                   keeps the left key serde, drops the
+ *                                      value's; its store: that key serde
+ *                                      and the default value serde
  *   table source                       the topic's; its store the same
  *   toTable                            keeps both; its store: the stream's
  *                                      without `store:` (toTable() passes
@@ -91,6 +94,20 @@ static void infer(ks_topology_t *t, ks_proc_t *p, char *done)
             infer(t, tp, done);
             p->store_key = tp->store_key;
             p->store_value = tp->store_value;
+            v = KS_SERDE_UNKNOWN;
+            break;
+        }
+        if (p->join.kind == KS_JOIN_TABLE_TABLE) {
+            /*
+             * KTableImpl#doJoin: the left table's key serde, no value serde;
+             * the result's store (Materialized.as) takes that key serde and the
+             * default value serde.
+             */
+            if (p->join.role == KS_JOIN_MERGE && in && in->join.left_node) {
+                infer(t, in->join.left_node, done);
+                k = in->join.left_node->out_key;
+            }
+            p->store_key = (ks_serde_t)known_or(k, dk);
             v = KS_SERDE_UNKNOWN;
             break;
         }
@@ -188,6 +205,7 @@ void ks__topo_infer_serdes(ks_topology_t *t)
     for (int i = 0; i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
         int kv = p->op == KS_OP_TABLE_SOURCE || p->op == KS_OP_TO_TABLE ||
+                 (p->join.kind == KS_JOIN_TABLE_TABLE && p->join.role == KS_JOIN_MERGE) ||
                  ((p->op == KS_OP_COUNT || p->op == KS_OP_REDUCE || p->op == KS_OP_AGGREGATE) &&
                   p->state.window.kind == KS_WIN_NONE);
         for (int j = 0; kv && p->changelogs && j < p->nstores; j++) {

@@ -164,7 +164,19 @@ typedef struct ks_join_args {
      * the table writes, in the same task).
      */
     struct ks_proc *table_node;
+    /*
+     * A table-table join is three nodes (KS_JOIN_THIS, _OTHER, _MERGE; the
+     * other kinds are one, role 0). Each knows both tables, the left one in
+     * left_node and the right one in table_node, and peer, the JOINTHIS
+     * node, which holds the joiner; send_old: a node below the merge asks
+     * for old values (KTableKTableAbstractJoin#enableSendingOldValues).
+     */
+    int role;
+    struct ks_proc *left_node, *peer;
+    int send_old;
 } ks_join_args_t;
+
+enum { KS_JOIN_THIS = 1, KS_JOIN_OTHER, KS_JOIN_MERGE };
 
 /* A processor node of the built graph: a header every node has, then its family's arguments. */
 typedef struct ks_proc {

@@ -411,8 +411,10 @@ public final class Translator {
             Object tn = part(arg, "table", null), gn = part(arg, "globalTable", null);
             if (gn != null && !op.equals("outerJoin") && s.kind == Kind.STREAM)
                 return globalTableJoin(s, op, arg, nm, str(gn));
+            if (tn != null && s.kind == Kind.TABLE && part(arg, "foreignKey", null) == null)
+                return tableTableJoin(s, op, arg, nm, str(tn));
             if (tn == null || op.equals("outerJoin") || s.kind != Kind.STREAM || part(arg, "foreignKey", null) != null)
-                throw new Unsupported("joins other than stream-table joins are not run by kstreamd yet");
+                throw new Unsupported("joins other than stream-table, stream-global and table-table joins are not run by kstreamd yet");
             return streamTableJoin(s, op, arg, nm, str(tn));
         }
         default:
@@ -435,6 +437,30 @@ public final class Translator {
         KStream x = stream(s, op);
         KTable t = table(table);
         s.o = op.equals("join") ? x.join(t, j, jd) : x.leftJoin(t, j, jd);
+        return s;
+    }
+
+    /*
+     * KTable#join / #leftJoin / #outerJoin with a KTable: the joiner as
+     * above, without the key (a ValueJoiner: kstreamd binds $key, Kafka
+     * Streams has none to give); `name:` is Named.as, `store:` a
+     * Materialized.as (`changelog: false` disables its logging).
+     */
+    S tableTableJoin(S s, String op, Object arg, String nm, String table) throws Exception {
+        Object v = part(arg, "value", null), store = part(arg, "store", null);
+        Expr e = new Expr(op, v == null ? "$left + $right" : str(v));
+        ValueJoiner j = (l, r) -> KSerdes.fromJson(e.one(KSerdes.toJson(l), null, "left", l, "right", r));
+        KTable x = (KTable) s.o, t = table(table);
+        Named n = nm == null ? null : named(nm);
+        Materialized m = store == null ? null : materialized(str(store), !"false".equals(String.valueOf(part(arg, "changelog", "true"))));
+        if (op.equals("join"))
+            s.o = n == null ? (m == null ? x.join(t, j) : x.join(t, j, m)) : (m == null ? x.join(t, j, n) : x.join(t, j, n, m));
+        else if (op.equals("leftJoin"))
+            s.o = n == null ? (m == null ? x.leftJoin(t, j) : x.leftJoin(t, j, m))
+                            : (m == null ? x.leftJoin(t, j, n) : x.leftJoin(t, j, n, m));
+        else
+            s.o = n == null ? (m == null ? x.outerJoin(t, j) : x.outerJoin(t, j, m))
+                            : (m == null ? x.outerJoin(t, j, n) : x.outerJoin(t, j, n, m));
         return s;
     }
 
