@@ -117,6 +117,8 @@ int ks__bind_vars(ks_engine_t *e, flight_t *f, ks_val vars[KS_EXPR_NSTREAM_VARS]
     if (e->cur_headers.kind == KS_INVALID)
         e->cur_headers = headers_val(e->cur);
     vars[KS_EXPR_VAR_HEADERS] = e->cur_headers;
+    /* lookup(table; key) reads this engine's global tables (ops_join.c). */
+    ks_expr_set_lookup(ks__st_lookup, e);
     return 0;
 }
 

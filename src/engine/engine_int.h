@@ -53,6 +53,8 @@ int ks__flight_value(ks_engine_t *e, flight_t *f, ks_val *out);
 int ks__eval_field(ks_engine_t *e, flight_t *f, const ks_step_expr_t *x, ks_val *out);
 int ks__flight_key(ks_engine_t *e, flight_t *f, ks_val *out);
 int ks__bind_vars(ks_engine_t *e, flight_t *f, ks_val vars[KS_EXPR_NSTREAM_VARS]);
+/* The engine's answer to lookup(table; key) (expr.h, ks_expr_lookup_fn; ud is the engine): ops_join.c. */
+int ks__st_lookup(void *ud, const char *table, ks_val key, ks_val *row, char *err, size_t errlen);
 int ks__fail(ks_engine_t *e, flight_t *f, const char *what, const char *msg);
 /*
  * The context of a failed expression, the `what` of ks__fail (and of the

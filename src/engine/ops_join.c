@@ -182,6 +182,43 @@ static void stream_global_join(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     ks_val_release(row);
 }
 
+/*
+ * lookup(table; key) in an expression (kstreamd's own, expr.h): the row
+ * the global table holds for key, read as a stream-global-table join reads
+ * it (stream_global_join), or null; a null key finds nothing.
+ */
+int ks__st_lookup(void *ud, const char *table, ks_val key, ks_val *row, char *err, size_t errlen)
+{
+    ks_engine_t *e = ud;
+    const ks_proc_t *t = NULL;
+    for (int i = 0; i < e->t->nprocs && !t; i++) {
+        const ks_proc_t *q = e->t->procs[i];
+        if (q->op == KS_OP_TABLE_SOURCE && q->table_source.global && strcmp(q->table_source.table, table) == 0)
+            t = q;
+    }
+    if (!t) {
+        snprintf(err, errlen, "no global table named `%s`", table);
+        return -1;
+    }
+    if (key.kind == KS_NULL)
+        return 0;
+    if (!ks__st_state(e)) {
+        snprintf(err, errlen, "the state could not be opened");
+        return -1;
+    }
+    ks_buf_t kb = {0};
+    int64_t ts;
+    int rc;
+    if (ks__st_key_bytes(t, &kb, key, err, errlen))
+        rc = -1;
+    else if (kb.len > 480)
+        rc = 0; /* longer than any key a store holds */
+    else if ((rc = ks__st_global_get(e, t, kb.data, kb.len, row, &ts)) < 0)
+        snprintf(err, errlen, "reading the table failed");
+    ks_buf_free(&kb);
+    return rc;
+}
+
 /* ---- table-table joins ---- */
 
 static int join_getter(ks_engine_t *e, flight_t *f, const ks_proc_t *merge, ks_val key, ks_val *v, int64_t *ts);

@@ -645,6 +645,32 @@ static int n_debug(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const 
     return debug_emit(cx, in, k);
 }
 
+/* ---- lookup(table; key): kstreamd's own (expr.h) ---- */
+
+static __thread ks_expr_lookup_fn lookup_fn;
+static __thread void *lookup_ud;
+
+void ks_expr_set_lookup(ks_expr_lookup_fn fn, void *ud)
+{
+    lookup_fn = fn;
+    lookup_ud = ud;
+}
+
+CF(f_lookup)
+{
+    if (args[0].kind != KS_STRING)
+        return ks__expr_errorf(cx, "lookup: the table's name must be a string");
+    if (!lookup_fn)
+        return ks__expr_errorf(cx, "lookup: there are no tables to look up here (only a running topology has them)");
+    char err[256];
+    ks_val row = ks_invalid();
+    int rc = lookup_fn(lookup_ud, ks_str_data(args[0]), args[1], &row, err, sizeof err);
+    if (rc < 0)
+        return ks__expr_errorf(cx, "lookup(\"%s\"): %s", ks_str_data(args[0]), err);
+    *out = rc ? row : ks_null();
+    return 0;
+}
+
 const builtin_t ks__expr_builtins[] = {
     {"length", 0, f_length, NULL, NULL},
     {"utf8bytelength", 0, f_utf8bytelength, NULL, NULL},
@@ -681,6 +707,7 @@ const builtin_t ks__expr_builtins[] = {
     {"range", 2, NULL, n_range2, NULL},
     {"limit", 2, NULL, n_limit, p_limit},
     {"debug", 0, NULL, n_debug, NULL},
+    {"lookup", 2, f_lookup, NULL, NULL},
     {NULL, 0, NULL, NULL, NULL},
 };
 

@@ -218,6 +218,22 @@ void ks_expr_free(ks_expr_t *e)
     free(e);
 }
 
+void ks_expr_lookups(const ks_expr_t *e, void (*cb)(void *ud, const char *table, int pos), void *ud)
+{
+    if (!e->native)
+        return;
+    for (const node_t *n = e->prog.nodes; n; n = n->next) {
+        if (n->op != OP_CALL || n->call_kind != CALL_BUILTIN || !n->bi || strcmp(n->bi->name, "lookup") != 0)
+            continue;
+        const node_t *a = n->nargs > 0 ? n->args[0] : NULL;
+        /* "name": a literal, or a string of one literal part. */
+        if (a && a->op == OP_STRING && !a->name && a->nargs == 1)
+            a = a->args[0];
+        int literal = a && a->op == OP_LITERAL && a->konst.kind == KS_STRING;
+        cb(ud, literal ? ks_str_data(a->konst) : NULL, n->pos);
+    }
+}
+
 int ks_expr_is_native(const ks_expr_t *e)
 {
     return e->native;

@@ -72,6 +72,23 @@ ks_expr_t *ks_expr_compile(const char *src, const char *const *vars, int nvars, 
 
 void ks_expr_free(ks_expr_t *e);
 
+/*
+ * `lookup(table; key)`, kstreamd's own builtin (Kafka Streams' DSL has no
+ * counterpart): the row the global table `table` holds for key, or null.
+ * Whoever evaluates expressions on a thread answers it through the hook it
+ * sets there (the engine, with its global tables); without a hook, lookup
+ * raises an error. The hook returns 1 with *row set (a new reference), 0
+ * when the table has no row, -1 with a message in err.
+ */
+typedef int (*ks_expr_lookup_fn)(void *ud, const char *table, ks_val key, ks_val *row, char *err, size_t errlen);
+void ks_expr_set_lookup(ks_expr_lookup_fn fn, void *ud);
+/*
+ * Calls cb for each call of lookup/2 in a compiled expression: the table
+ * name when the first argument is a string literal (NULL when it is not)
+ * and the call's byte offset in the source.
+ */
+void ks_expr_lookups(const ks_expr_t *e, void (*cb)(void *ud, const char *table, int pos), void *ud);
+
 /* 1 when the program runs natively, 0 when it runs through libjq. */
 int ks_expr_is_native(const ks_expr_t *e);
 

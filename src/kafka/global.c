@@ -329,8 +329,9 @@ static int bootstrap_tables(ks_global_t *g, char *err, size_t errlen)
     char names[512] = "";
     size_t nl = 0;
     for (int i = 0; i < g->ntables && nl < sizeof names - 64; i++)
-        nl += (size_t)snprintf(names + nl, sizeof names - nl, "%s%s (%s, %d partitions)", i ? ", " : "",
-                               g->tables[i].p->table_source.table, g->tables[i].topic, g->tables[i].nparts);
+        nl += (size_t)snprintf(names + nl, sizeof names - nl, "%s%s (%s, %d partition%s)", i ? ", " : "",
+                               g->tables[i].p->table_source.table, g->tables[i].topic, g->tables[i].nparts,
+                               g->tables[i].nparts == 1 ? "" : "s");
     if (total == 0) {
         ks_log(KS_LOG_INFO, "%s: global tables up to date: %s", g->name, names);
         return end_batch(g, err, errlen);

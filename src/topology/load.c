@@ -133,6 +133,32 @@ static int get_serde(load_t *L, const ks_ynode_t *n, ks_serde_t *out)
 }
 
 /* Compiles a step's expression; errors get the YAML node's place and the caret text. */
+typedef struct lookup_check {
+    load_t *L;
+    const ks_ynode_t *n;
+    const char *what;
+} lookup_check_t;
+
+/* Each lookup(table; key) of an expression must name a global table, literally. */
+static void check_lookup(void *ud, const char *table, int pos)
+{
+    lookup_check_t *lc = ud;
+    const ks_table_conf_t *tc = table ? ks__topo_find_table(lc->L->t, table) : NULL;
+    if (!table)
+        ks__topo_err_at(lc->L, lc->n,
+                        "in %s: lookup's first argument must be a global table's name, as a string "
+                        "literal (`lookup(\"products\"; .sku)`)",
+                        lc->what);
+    else if (!tc)
+        ks__topo_err_at(lc->L, lc->n, "in %s: lookup(\"%s\"; ...): no table named `%s` under `tables:`", lc->what,
+                        table, table);
+    else if (!tc->global)
+        ks__topo_err_at(lc->L, lc->n,
+                        "in %s: lookup(\"%s\"; ...) reads global tables only, and `%s` is not `global: true` (a "
+                        "stream joins it with `join: {table: %s}`)",
+                        lc->what, table, table, table);
+}
+
 int ks__topo_compile_expr(load_t *L, const ks_ynode_t *n, const char *what, ks_step_expr_t *out)
 {
     const char *src = scalar(L, n, what);
@@ -149,6 +175,8 @@ int ks__topo_compile_expr(load_t *L, const ks_ynode_t *n, const char *what, ks_s
     out->src = ks_xstrdup(src);
     out->expr = e;
     out->pos = ks__topo_pos_of(L, n);
+    lookup_check_t lc = {L, n, what};
+    ks_expr_lookups(e, check_lookup, &lc);
     return 0;
 }
 

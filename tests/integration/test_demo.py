@@ -91,6 +91,14 @@ def test_demo_state_samples_reader_and_restart(tmp_path):
         assert int(m.group(2)) > 0
         demo.wait_log(r'crm-customer-service\[0\]: sample crm-customer-v1: key "c-\d+", value \{.*"customerId":"c-\d+"',
                       30)
+        # OrderEnrichService: an order with its customer (from CrmCustomerService's table) and each item's product
+        # (the catalogue seed's global table), and a customer's profile with CustomerOrderCountService's count.
+        demo.wait_log(r'order-enrich-service\[0\]: sample order-enriched-v1: key "o-\d+", value \{.*"product":'
+                      r'\{"name":"[^"]+","category":"[a-z]+","listPrice":[0-9.]+\}.*"customer":\{"name":"[^"]+"', 60)
+        demo.wait_log(r'order-enrich-service\[0\]: sample customer-profile-v1: key "c-\d+", value \{"customerId":'
+                      r'"c-\d+",.*"orders":[1-9]\d*\}$', 60)
+        demo.wait_log(r'order-enrich-service\[0\]: sample order-item-enriched-v1: key "o-\d+", value \{.*"line":1,'
+                      r'"category":"[a-z]+","listPrice":[0-9.]+\}$', 30)
         # Any topic of the embedded broker, read from another process.
         env = dict(os.environ, TOPIC="customer-order-count-v1", VALUE="long")
         reader = Proc(["./kstreamd", "-c", "tools/read_topic.yaml", "--set", f"bootstrap.servers={port}"], work,
@@ -116,5 +124,7 @@ def test_demo_state_samples_reader_and_restart(tmp_path):
         rc = demo.interrupt()
     assert rc == 0, demo.log()[-3000:]
     log = demo.log()
-    assert len(re.findall(r"cleared the state a previous run left", log)) == 1, log[-4000:]
+    # One line per service with stores: customer-order-count-service and order-enrich-service.
+    cleared = re.findall(r"(\S+)\[0\]: the embedded broker starts empty: cleared the state a previous run left", log)
+    assert sorted(cleared) == ["customer-order-count-service", "order-enrich-service"], log[-4000:]
     assert "in full" not in log, log[-4000:]

@@ -9,14 +9,19 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import net.thisptr.jackson.jq.BuiltinFunctionLoader;
 import net.thisptr.jackson.jq.JsonQuery;
 import net.thisptr.jackson.jq.Scope;
 import net.thisptr.jackson.jq.Versions;
+import net.thisptr.jackson.jq.exception.JsonQueryException;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.streams.processor.api.ProcessingContext;
 import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.TimestampedKeyValueStore;
+import org.apache.kafka.streams.state.ValueAndTimestamp;
 import org.apache.kafka.streams.processor.api.RecordMetadata;
 
 public final class Expr {
@@ -24,8 +29,36 @@ public final class Expr {
     static final String[] VARS = {"key", "value", "timestamp", "topic", "partition", "offset", "headers", "agg",
                                   "left", "right", "window"};
 
+    /** Global tables by name: their stores, for lookup(table; key) (the Translator fills it). */
+    static final Map<String, String> GLOBAL_STORES = new HashMap<>();
+
     static {
         BuiltinFunctionLoader.getInstance().loadFunctions(Versions.JQ_1_6, ROOT);
+        /*
+         * lookup(table; key), kstreamd's own builtin: the row of a global table,
+         * or null, read from its store through the processor's context (a
+         * global store is open to every processor), as a user's Java would.
+         */
+        ROOT.addFunction("lookup", 2, (scope, args, in, path, out, version) -> {
+            List<JsonNode> names = new ArrayList<>(), keys = new ArrayList<>();
+            args.get(0).apply(scope, in, names::add);
+            args.get(1).apply(scope, in, keys::add);
+            Ctx c = Expr.CURRENT.get();
+            for (JsonNode n : names)
+                for (JsonNode k : keys) {
+                    String store = GLOBAL_STORES.get(n.asText());
+                    if (store == null || c == null)
+                        throw new JsonQueryException("lookup: no global table " + n);
+                    JsonNode row = KSerdes.F.nullNode();
+                    if (!k.isNull()) {
+                        TimestampedKeyValueStore<Object, Object> st = c.context.getStateStore(store);
+                        ValueAndTimestamp<Object> v = st.get(KSerdes.fromJson(k));
+                        if (v != null && v.value() != null)
+                            row = KSerdes.toJson(v.value());
+                    }
+                    out.emit(row, null);
+                }
+        });
     }
 
     /** The record a processor is working on, set by Wrapper around every DSL processor. */

@@ -151,6 +151,7 @@ public final class Translator {
         g = b.globalTable(topic, Consumed.with(keySerde(topic), valueSerde(topic)),
                           Materialized.<Object, Object, KeyValueStore<Bytes, byte[]>>as(store));
         globalObjs.put(name, g);
+        Expr.GLOBAL_STORES.put(name, store);
         return g;
     }
 
