@@ -4,6 +4,10 @@
 #       records/s of kstreamd's "bootstrapped global tables" line, peak RSS and the LMDB file
 #   (j) BENCH_ORDERS orders (default 1,000,000) per-item left-joined with that table (flatMapValues,
 #       leftJoin globalTable): orders/s and CPU µs per order, from assignment to lag 0
+#   then bench/state/run.sh's cases BENCH_CASES (default "a e s") on the same broker: (a) the bare
+#   librdkafka pipe, (e) groupBy + count, (s) 2,000,000 orders (BENCH_RECORDS) re-keyed by customer and
+#   joined with a 100,000-customer table (BENCH_CUSTOMERS): rates and CPU per order side by side
+#   BENCH_GLOBAL_CASES=0 skips (g) and (j); BENCH_CASES= skips the state cases
 # Broker: $KSTREAMD_BOOTSTRAP, else a running tests/kafka/broker, else one started here (and stopped).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -12,4 +16,9 @@ REPO=$(cd "$HERE/../.." && pwd)
 # shellcheck source=../broker.sh
 source "$REPO/bench/broker.sh"
 bench_broker bench/join
-BENCH_BOOTSTRAP=$B python3 "$HERE/run.py"
+if [[ "${BENCH_GLOBAL_CASES:-1}" != 0 ]]; then
+    BENCH_BOOTSTRAP=$B python3 "$HERE/run.py"
+fi
+if [[ -n "${BENCH_CASES-a e s}" ]]; then
+    BENCH_CASES="${BENCH_CASES-a e s}" KSTREAMD_BOOTSTRAP=$B "$REPO/bench/state/run.sh"
+fi

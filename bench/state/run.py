@@ -16,6 +16,9 @@ CPU s = utime+stime of the process; peak RSS = VmHWM; at the end, RssAnon (heap)
 files: LMDB's pages) from /proc/<pid>/status, and the size of the LMDB file.
   (e) count  kstreamd, the simplest counting service: groupBy customer (one repartition topic), count,
              toStream (cache on)
+  (s) join   kstreamd, orders re-keyed by customer (one repartition topic) and joined with a table of the
+             BENCH_CUSTOMERS customers (preloaded, 3 partitions; its records are processed in the run, from
+             the assignment), written to one output topic
   (d) restore  BENCH_RESTORE (default 1,000,000) entries written straight to a count store's changelog
              (3 partitions), then kstreamd started on an empty state directory: records/s of its restore
              (the sum of the "restored" lines' records over the sum of their times).
@@ -248,12 +251,37 @@ pipelines:
 """
 
 
-def run_count(case, bootstrap, admin, lag, src, tag, extra):
+JOIN_CUSTOMER = """\
+application: customer-order-count-service
+topics:
+  defaults: {key: string, value: json}
+tables:
+  customers: {topic: crm-customer-v1}
+pipelines:
+  enrich:
+    from: order-new-v1
+    steps:
+      - selectKey: {keySelector: .customerId, name: by-customer}
+      - join: {table: customers, name: order-customer, value: '$left + {customer: {name: $right.name, segment: $right.segment}}'}
+    to: customer-order-count-v1
+"""
+
+
+def customer(i):
+    v = {"customerId": f"c-{i:06d}", "name": f"Customer {i}", "email": f"c{i}@example.com",
+         "segment": "vip" if i % 7 == 0 else "standard"}
+    return f"c-{i:06d}", json.dumps(v, separators=(",", ":")), None
+
+
+def run_count(case, bootstrap, admin, lag, src, tag, extra, customers=None):
     app = f"bench-state-{case}-{tag}"
     outs = {"customer-order-count-v1": f"bench-count-{case}-{tag}", "customer-order-summary-v1": f"bench-summary-{case}-{tag}",
             "customer-hourly-revenue-v1": f"bench-revenue-{case}-{tag}"}
     if case == "e":
         text = COUNT_BY_CUSTOMER
+        del outs["customer-order-summary-v1"], outs["customer-hourly-revenue-v1"]
+    elif case == "s":
+        text = JOIN_CUSTOMER.replace("crm-customer-v1", customers)
         del outs["customer-order-summary-v1"], outs["customer-hourly-revenue-v1"]
     else:
         with open(os.path.join(REPO, "topologies", "customer_order_count.yaml")) as f:
@@ -269,7 +297,8 @@ def run_count(case, bootstrap, admin, lag, src, tag, extra):
     state = os.path.join(BIN, f"state-{case}")
     shutil.rmtree(state, ignore_errors=True)
     logpath = os.path.join(BIN, f"{case}.log")
-    repartitions = [f"{app}-customer-order-count-repartition" if case == "e" else f"{app}-orders-by-customer-repartition"]
+    repartitions = [f"{app}-customer-order-count-repartition" if case == "e"
+                    else f"{app}-order-customer-repartition" if case == "s" else f"{app}-orders-by-customer-repartition"]
     with open(logpath, "wb") as logf:
         t0, b0 = time.time(), broker_cpu()
         args = kstreamd_args(topo, bootstrap, state, extra)
@@ -361,16 +390,21 @@ def main():
     lag = Lag(bootstrap)
     tag = uuid.uuid4().hex[:6]
     results = {}
-    if any(c in CASES for c in "abce"):
+    if any(c in CASES for c in "abces"):
         src = f"bench-state-orders-{tag}"
         create(admin, src, PARTS)
         t0 = time.time()
         produce(bootstrap, src, order, N)
         print(f"preloaded {N} orders for {CUSTOMERS} customers into {src} ({PARTS} partitions) in "
               f"{time.time() - t0:.1f} s", flush=True)
+        customers = f"bench-state-customers-{tag}"
+        if "s" in CASES:
+            create(admin, customers, PARTS)
+            produce(bootstrap, customers, customer, CUSTOMERS)
+            print(f"preloaded {CUSTOMERS} customers into {customers}", flush=True)
         runs = {}
-        for rep in range(REPEAT):   # interleaved (a b c e a b c e ...): the broker's state drifts between runs
-            for case in "abce":
+        for rep in range(REPEAT):   # interleaved (a b c e s a b c e s ...): the broker's state drifts between runs
+            for case in "abces":
                 if case not in CASES:
                     continue
                 run_tag = tag if REPEAT == 1 else f"{tag}{rep}"
@@ -378,7 +412,7 @@ def main():
                     r = run_bare(bootstrap, admin, lag, src, run_tag)
                 else:
                     r = run_count(case, bootstrap, admin, lag, src, run_tag,
-                                  ("cache.max.bytes=0",) if case == "c" else ())
+                                  ("cache.max.bytes=0",) if case == "c" else (), customers)
                 runs.setdefault(case, []).append(r)
                 print(f"  {case}: {r['rate']:.0f} orders/s, {r['cpu']:.1f} CPU s (broker {r.get('bcpu', float('nan')):.1f}), peak RSS {r['rss']:.1f} MB "
                       f"(heap {r['peak_anon']:.1f} MB at most, {r['anon']:.1f} MB at the end; mapped files "
@@ -390,7 +424,7 @@ def main():
             outs = sorted(r["rate_out"] for r in runs["a"])
             print(f"  a, to the last output landing (not to the commit): "
                   + ", ".join(f"{x:.0f}" for x in outs) + " orders/s", flush=True)
-        admin.delete_topics([src], operation_timeout=10)
+        admin.delete_topics([src] + ([customers] if "s" in CASES else []), operation_timeout=10)
     lag.close()
     if "d" in CASES:
         r = run_restore(bootstrap, admin, tag)
@@ -398,14 +432,15 @@ def main():
         print(f"  d: restored {r['records']} records in {r['ms']} ms: {r['rate']:.0f} records/s, peak RSS "
               f"{r['rss']:.1f} MB (heap {r['anon']:.1f} MB), LMDB file {r['db']:.1f} MB", flush=True)
     names = {"a": "(a) bare librdkafka pipe", "b": "(b) customer_order_count, cache on (10 MB)",
-             "c": "(c) customer_order_count, cache off", "e": "(e) groupBy + count only, cache on"}
+             "c": "(c) customer_order_count, cache off", "e": "(e) groupBy + count only, cache on",
+             "s": "(s) selectKey + stream-table join with the customers table"}
     print()
     print(f"orders: {N} over {CUSTOMERS} customers, {PARTS} partitions; commit.interval.ms {COMMIT_MS}"
           + (f"; median of {REPEAT} runs each" if REPEAT > 1 else ""))
     print("| run | orders/s | wall s | CPU s | CPU µs/order | broker CPU µs/order | peak RSS MB | peak heap MB | heap at end MB | mapped MB "
           "| LMDB file MB | vs (a) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for case in "abce":
+    for case in "abces":
         if case in results:
             r = results[case]
             ratio = r["rate"] / results["a"]["rate"] if "a" in results else float("nan")

@@ -5,6 +5,8 @@
 #   (b) CustomerOrderCountService (topologies/customer_order_count.yaml), record cache on (10 MB)
 #   (c) the same with the cache off (cache.max.bytes=0)
 #   (e) the simplest counting service: groupBy .customerId -> count -> toStream
+#   (s) selectKey .customerId -> join with a table of BENCH_CUSTOMERS customers (not in the default cases;
+#       bench/join/run.sh runs it)
 #   (d) restore of a BENCH_RESTORE-entry changelog into an empty state directory
 # Each run is timed from the partitions' assignment until its consumed offsets are committed.
 #
