@@ -43,7 +43,7 @@ void ks__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
             /* A task processes nothing before its stores are restored. */
             char err[KS_ERRMSG_SIZE];
             if (ks__commit_stores(st) ||
-                ks__restore_tasks(st->t, st->stores, st->conf, st->bootstrap, rk, parts, st->name, err, sizeof err)) {
+                ks__restore_tasks(st->t, st->stores, st->conf, st->bootstrap, parts, st->name, err, sizeof err)) {
                 if (!st->failed)
                     ks__thread_fail(st, "%s", err);
                 return;

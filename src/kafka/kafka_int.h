@@ -92,8 +92,9 @@ const char *ks__source_changelog_store(const ks_topology_t *t, const char *topic
 /*
  * Restores the stores of the tasks that the assigned partitions make, from
  * their checkpoints to their changelogs' ends (a source-topic changelog: to
- * the offset the group committed, read through `group`, the stream
- * thread's consumer). Blocks; logs progress.
+ * the offset the application's group committed, read by the restore
+ * consumer, which has the group's id and never joins it). Blocks; logs
+ * progress.
  *
  * @locality the stream thread whose stores `s` are, from its rebalance
  *           callback (the assignment is not processed before it returns);
@@ -102,7 +103,6 @@ const char *ks__source_changelog_store(const ks_topology_t *t, const char *topic
  *            librdkafka's list, not changed; writes `err`.
  */
 int ks__restore_tasks(const ks_topology_t *t, struct ks_stores *s, const ks_runtime_conf_t *conf, const char *bootstrap,
-                      rd_kafka_t *group, const rd_kafka_topic_partition_list_t *assigned, const char *who, char *err,
-                      size_t errlen);
+                      const rd_kafka_topic_partition_list_t *assigned, const char *who, char *err, size_t errlen);
 
 #endif

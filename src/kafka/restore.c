@@ -259,8 +259,7 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, ks_store_layout_t layout,
 }
 
 int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_conf_t *conf, const char *bootstrap,
-                      rd_kafka_t *group, const rd_kafka_topic_partition_list_t *assigned, const char *who, char *err,
-                      size_t errlen)
+                      const rd_kafka_topic_partition_list_t *assigned, const char *who, char *err, size_t errlen)
 {
     /* The (store, partition) pairs of the assigned tasks. */
     int n = 0;
@@ -307,7 +306,15 @@ int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_c
     const char *settings[][2] = {{"enable.auto.commit", "false"},
                                  {"enable.auto.offset.store", "false"},
                                  {"enable.partition.eof", "true"},
-                                 {"group.id", "kstreamd-restore"},
+                                 /*
+                                  * The application's group: it reads the group's committed
+                                  * offsets (where a source-topic changelog's restore ends)
+                                  * without joining it, since it never subscribes. Asking the
+                                  * stream consumer instead, from its rebalance callback, can
+                                  * wait forever: librdkafka holds the request while the group
+                                  * has a rejoin pending (a subscribed topic that appeared).
+                                  */
+                                 {"group.id", t->application},
                                  /*
                                   * librdkafka 2.0.2's fetcher stops when its queue holds
                                   * queued.min.messages (100k) or queued.max.messages.kbytes,
@@ -345,7 +352,7 @@ int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_c
     }
     int rc = 0, nwiped[WIPE__COUNT] = {0};
     if (committed->cnt) {
-        rd_kafka_resp_err_t ce = rd_kafka_committed(group, committed, conf->startup_timeout_ms);
+        rd_kafka_resp_err_t ce = rd_kafka_committed(rk, committed, conf->startup_timeout_ms);
         if (ce) {
             snprintf(err, errlen, "restoring tables from their source topics: cannot read the committed offsets: %s",
                      rd_kafka_err2str(ce));
