@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "../util/duration.h"
 #include "../util/util.h"
 #include "kafka_int.h"
 
@@ -99,6 +100,45 @@ static void set_internal_topic_config(const ks_topology_t *t, rd_kafka_NewTopic_
     }
 }
 
+/*
+ * Waits until the metadata shows each created topic with all its
+ * partitions led: a broker answers CreateTopics before every broker knows
+ * the topic, and the service's clients (a restore reading a new changelog's
+ * end, the consumer subscribing to a new repartition topic) would find it
+ * missing.
+ */
+static int wait_visible(rd_kafka_t *rk, char **names, const int *parts, int n, int timeout_ms, char *err, size_t errlen)
+{
+    uint64_t deadline = ks_mono_ms() + (uint64_t)timeout_ms;
+    const char *missing = NULL;
+    for (;;) {
+        const rd_kafka_metadata_t *md = NULL;
+        missing = NULL;
+        if (rd_kafka_metadata(rk, 1, NULL, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            for (int i = 0; i < n && !missing; i++) {
+                const rd_kafka_metadata_topic_t *mt = find_topic(md, names[i]);
+                int led = mt && mt->partition_cnt == parts[i];
+                for (int j = 0; led && j < mt->partition_cnt; j++)
+                    led = mt->partitions[j].leader >= 0;
+                if (!led)
+                    missing = names[i];
+            }
+            rd_kafka_metadata_destroy(md);
+        } else {
+            missing = names[0];
+        }
+        if (!missing)
+            return 0;
+        if (ks_mono_ms() > deadline) {
+            snprintf(err, errlen, "created topic %s, but it was not in the cluster's metadata after %d ms", missing,
+                     timeout_ms);
+            return -1;
+        }
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int create_topics(rd_kafka_t *rk, const ks_topology_t *t, char **names, int *parts, int n, int rf,
                          int timeout_ms, char *err, size_t errlen)
 {
@@ -151,6 +191,8 @@ static int create_topics(rd_kafka_t *rk, const ks_topology_t *t, char **names, i
     rd_kafka_queue_destroy(q);
     rd_kafka_NewTopic_destroy_array(nt, (size_t)n);
     free(nt);
+    if (rc == 0)
+        rc = wait_visible(rk, names, parts, n, timeout_ms, err, errlen);
     return rc;
 }
 
