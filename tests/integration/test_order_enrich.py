@@ -186,3 +186,90 @@ def test_order_enrich_refuses_tables_that_are_not_co_partitioned(bootstrap, topi
     assert k.wait(30) != 0
     assert (f"topics `{n['crm-customer-v1']}` (3 partitions) and `{n['customer-order-count-v1']}` (2) are joined in "
             "one sub-topology, so they must be co-partitioned") in k.log(), k.log()[-3000:]
+
+
+SYSTEM_TOPICS = {"crm-customer-raw-v1": 3, "crm-customer-v1": 3, "catalog-product-v1": 1, "order-new-v1": 3,
+                 "customer-order-count-v1": 3, "customer-order-summary-v1": 3, "customer-hourly-revenue-v1": 3,
+                 "order-enriched-v1": 3, "order-item-enriched-v1": 3, "customer-profile-v1": 3}
+SYSTEM_APPS = ["crm-seed-system", "catalog-seed-system", "crm-customer-service", "new-order-system",
+               "customer-order-count-service", "order-enrich-service"]
+NORDERS = 3000
+
+
+def system_file(tmp_path, name, names, uid):
+    """topologies/<name>.yaml with this test's topic names and application ids; NewOrderSystem makes NORDERS."""
+    with open(os.path.join(REPO, "topologies", name + ".yaml")) as f:
+        text = f.read()
+    for t in sorted(names, key=len, reverse=True):
+        text = re.sub(r"(?<![\w-])" + re.escape(t) + r"(?![\w-])", names[t], text)
+    for a in SYSTEM_APPS:
+        text = text.replace(f"application: {a}", f"application: {a}-{uid}")
+    if name == "new_orders":
+        text = text.replace("rate: 200/s", f"rate: 1000/s\n        count: {NORDERS}")
+    return str(write_topology(tmp_path, name + ".yaml", text))
+
+
+def test_order_enrich_with_its_upstream_services(bootstrap, topics, kstreamd, tmp_path, uid):
+    """The demo system on the real broker, every service as its topology file has it: the seeds and
+    CrmCustomerService first (one process), then NewOrderSystem (3,000 orders), CustomerOrderCountService and
+    OrderEnrichService (another). Every order is enriched exactly as the tables then hold its customer (the last
+    record CrmCustomerService wrote for the key, or none for the customers it drops) and its products (the
+    catalogue), and every profile ends with the customer's number of orders."""
+    names = {t: topics.create(t, n) for t, n in SYSTEM_TOPICS.items()}
+    for a in SYSTEM_APPS:
+        for t in ("dlq", "by-customer-repartition", "orders-by-customer-repartition", "order-customer-repartition",
+                  "customer-order-count-changelog", "customer-order-summary-changelog",
+                  "customer-hourly-revenue-changelog", "customer-profiles-changelog"):
+            topics.forget(f"{a}-{uid}-{t}")
+    files = {n: system_file(tmp_path, n, names, uid) for n in ("crm_seed", "catalog_seed", "crm_customer",
+                                                               "new_orders", "customer_order_count", "order_enrich")}
+    seeds = kstreamd(files["crm_seed"], f"state.dir={tmp_path}/state-1",
+                     extra_args=["-c", files["catalog_seed"], "-c", files["crm_customer"]])
+    crm, catalog = Reader(bootstrap, names["crm-customer-v1"]), Reader(bootstrap, names["catalog-product-v1"])
+    raw = Reader(bootstrap, names["crm-customer-raw-v1"])
+    assert raw.until(lambda rs: len(rs) >= 20, 60) and catalog.until(lambda rs: len(rs) >= 10, 60)
+    seeds.wait_log(r"crm-customer-service-\S+\[0\]: assigned", 60)
+    prev = -1
+    while prev != len(crm.records):  # until CrmCustomerService has written everything for the 20 raw customers
+        prev = len(crm.records)
+        crm.poll(3)
+    assert seeds.stop() == 0, seeds.log()[-3000:]
+    customers = by_key_last(crm.to_end())
+    products = by_key_last(catalog.to_end())
+    assert len(products) == 10 and 10 <= len(customers) < 20, (len(products), len(customers))
+
+    rest = kstreamd(files["new_orders"], f"state.dir={tmp_path}/state-2",
+                    extra_args=["-c", files["customer_order_count"], "-c", files["order_enrich"]])
+    orders_r = Reader(bootstrap, names["order-new-v1"])
+    assert orders_r.until(lambda rs: len(rs) >= NORDERS, 120), len(orders_r.records)
+    orders = [json.loads(m.value()) for m in orders_r.records]
+    per_customer = {}
+    for o in orders:
+        per_customer[o["customerId"]] = per_customer.get(o["customerId"], 0) + 1
+
+    def expected(o):
+        c = customers.get(o["customerId"])
+        items = []
+        for it in o["items"]:
+            p = products.get(it["sku"])
+            items.append({**it, "product": None if p is None else
+                          {"name": p["name"], "category": p["category"], "listPrice": p["price"]}})
+        return {**o, "items": items,
+                "customer": None if c is None else {"name": c["name"], "email": c["email"], "segment": c["segment"]}}
+
+    out = Reader(bootstrap, names["order-enriched-v1"])
+    assert out.until(lambda rs: len({m.key() for m in rs}) >= NORDERS, 120), len(out.records)
+    got = {}
+    for m in out.records:
+        v = json.loads(m.value())
+        assert got.setdefault(m.key().decode(), v) == v
+    assert got == {o["orderId"]: expected(o) for o in orders}
+    assert sum(1 for v in got.values() if v["customer"] is None) == \
+        sum(n for c, n in per_customer.items() if c not in customers)
+    want = {c: {"customerId": c, "name": v["name"], "email": v["email"], "segment": v["segment"],
+                "orders": per_customer.get(c, 0)} for c, v in customers.items()}
+    profiles = Reader(bootstrap, names["customer-profile-v1"])
+    assert profiles.until(lambda rs: by_key_last(rs) == want, 120), (by_key_last(profiles.records), want)
+    assert rest.stop() == 0, rest.log()[-3000:]
+    for r in (crm, catalog, raw, orders_r, out, profiles):
+        r.close()
