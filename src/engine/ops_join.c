@@ -15,8 +15,8 @@
  * and $left the stream's value and $right the table's; whatever it yields
  * is forwarded, null included, with the stream record's key and timestamp.
  * A stream-global-table join is the same processor with a `key:` mapper
- * (stream_global_join). The other join kinds are refused before an engine
- * runs (state.c).
+ * (stream_global_join). Stream-stream joins run in ops_join_stream.c; the
+ * other join kinds are refused before an engine runs (state.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,4 +158,6 @@ void ks__st_join(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         stream_table_join(e, f, p);
     else if (p->join.kind == KS_JOIN_STREAM_GLOBAL && p->join.table_node)
         stream_global_join(e, f, p);
+    else if (p->join.kind == KS_JOIN_STREAM_STREAM)
+        ks__st_stream_join(e, f, p);
 }

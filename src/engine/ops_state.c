@@ -627,7 +627,8 @@ void ks__process_state(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
     case KS_OP_AGGREGATE: ks__st_aggregate(e, f, p); return;
     case KS_OP_SUPPRESS: suppress(e, f, p); return;
     case KS_OP_JOIN:
-    case KS_OP_LEFT_JOIN: ks__st_join(e, f, p); return;
+    case KS_OP_LEFT_JOIN:
+    case KS_OP_OUTER_JOIN: ks__st_join(e, f, p); return;
     default: return;
     }
 }

@@ -154,6 +154,20 @@ typedef enum ks_join_kind {
     KS_JOIN_FOREIGN_KEY,      /* two tables, by `foreignKey:` */
 } ks_join_kind_t;
 
+/*
+ * The nodes of a stream-stream join (KStreamImplJoin): each side's
+ * KSTREAM-WINDOWED buffers its records in its window store, each side's
+ * join node (KSTREAM-JOINTHIS/-OUTERTHIS, KSTREAM-JOINOTHER/-OUTEROTHER)
+ * joins a record with the other side's buffer, and a KSTREAM-MERGE (a
+ * plain MERGE node) joins their outputs.
+ */
+typedef enum ks_join_role {
+    KS_JOIN_ROLE_NONE,
+    KS_JOIN_ROLE_WINDOWED, /* KStreamJoinWindow: forwards, then buffers the record in stores[0] */
+    KS_JOIN_ROLE_THIS,     /* KStreamKStreamJoinLeftSide: the left stream's records */
+    KS_JOIN_ROLE_OTHER,    /* KStreamKStreamJoinRightSide: the right stream's records */
+} ks_join_role_t;
+
 /* JOIN, LEFT_JOIN, OUTER_JOIN. */
 typedef struct ks_join_args {
     char *table; /* the table joined with (`table:` or `globalTable:`); NULL for a stream-stream join */
@@ -164,6 +178,17 @@ typedef struct ks_join_args {
      * the table writes, in the same task).
      */
     struct ks_proc *table_node;
+    /* Stream-stream joins (kind KS_JOIN_STREAM_STREAM); the other fields stay zero elsewhere. */
+    ks_join_role_t role;
+    int64_t before, after, grace; /* JoinWindows: beforeMs, afterMs, gracePeriodMs */
+    int outer;                    /* THIS/OTHER: this side's unmatched records are emitted (with null) */
+    int shared;                   /* THIS/OTHER: stores[1] is the shared outer store (left and outer joins) */
+    /*
+     * THIS/OTHER: the other side's WINDOWED node, whose store (stores[0]
+     * here) is searched; THIS holds the time tracker both sides share.
+     */
+    struct ks_proc *other_windowed;
+    struct ks_proc *this_side; /* THIS/OTHER: the THIS node (its per-partition state is the shared time tracker) */
 } ks_join_args_t;
 
 /* A processor node of the built graph: a header every node has, then its family's arguments. */
