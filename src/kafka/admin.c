@@ -68,7 +68,9 @@ static int ends_with(const char *name, const char *suffix)
  *                with retention.ms the store's retention (size + grace; for
  *                sliding windows twice the time difference + grace; for
  *                sessions gap + grace) plus a day, Kafka Streams' default
- *                windowstore.changelog.additional.retention.ms.
+ *                windowstore.changelog.additional.retention.ms; a
+ *                stream-stream join's buffer is delete only, with its
+ *                retention (before + after + grace) plus the same.
  *
  * Both carry message.timestamp.type=CreateTime (Kafka Streams'
  * INTERNAL_TOPIC_DEFAULT_OVERRIDES for changelogs; the broker's default for
@@ -88,7 +90,14 @@ static void set_internal_topic_config(const ks_topology_t *t, rd_kafka_NewTopic_
     int pi = -1;
     const ks_proc_t *wp = t && ks__changelog_store(t, name, &pi) && pi >= 0 ? t->procs[pi] : NULL;
     rd_kafka_NewTopic_set_config(nt, "message.timestamp.type", "CreateTime");
-    if (wp && wp->state.window.kind != KS_WIN_NONE && wp->op != KS_OP_SUPPRESS) {
+    if (wp && wp->join.kind == KS_JOIN_STREAM_STREAM && wp->join.role == KS_JOIN_ROLE_WINDOWED) {
+        /* A stream-stream join's buffer (StreamJoinedStoreFactory): cleanup.policy=delete, its retention + a day. */
+        char ret[32];
+        snprintf(ret, sizeof ret, "%lld",
+                 (long long)(wp->join.before + wp->join.after + wp->join.grace + KS_WINDOW_CHANGELOG_EXTRA_MS));
+        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "delete");
+        rd_kafka_NewTopic_set_config(nt, "retention.ms", ret);
+    } else if (wp && wp->state.window.kind != KS_WIN_NONE && wp->op != KS_OP_SUPPRESS) {
         int64_t span = wp->state.window.kind == KS_WIN_SLIDING ? 2 * wp->state.window.size : wp->state.window.size;
         char ret[32];
         snprintf(ret, sizeof ret, "%lld", (long long)(span + wp->state.window.grace + KS_WINDOW_CHANGELOG_EXTRA_MS));
