@@ -637,6 +637,9 @@ static void windowed(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 
 void ks__st_stream_join(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 {
+    /* Every node reads or writes a store: the batch is open from here on (a commit may have closed it). */
+    if (ks__st_begin(e))
+        return;
     if (p->join.role == KS_JOIN_ROLE_WINDOWED)
         windowed(e, f, p);
     else if (p->join.role == KS_JOIN_ROLE_THIS || p->join.role == KS_JOIN_ROLE_OTHER)
