@@ -53,6 +53,11 @@ void ks_engine_set_join_emit_interval(ks_engine_t *e, int64_t ms)
     e->join_emit_set = 1;
 }
 
+void ks_engine_set_exact_expiry(ks_engine_t *e, int on)
+{
+    e->join_exact_expiry = on;
+}
+
 int64_t ks__wall_clock(const ks_engine_t *e)
 {
     return e->wall_set ? e->wall_ms : (int64_t)ks_now_ms();

@@ -105,6 +105,13 @@ void ks_engine_set_wall_clock(ks_engine_t *e, int64_t now_ms);
  * 1000 by default; kstreamd test sets 0, as TopologyTestDriver does.
  */
 void ks_engine_set_join_emit_interval(ks_engine_t *e, int64_t ms);
+/*
+ * on nonzero: stream-stream join buffers drop each expired record at once
+ * (kstreamd test, whose `stores:` then shows what Kafka Streams' in-memory
+ * stores hold) rather than in batches once per segment interval of stream
+ * time (the default; the joins' results are the same).
+ */
+void ks_engine_set_exact_expiry(ks_engine_t *e, int on);
 
 /* The counters, borrowed: they live in the engine, read on its thread (the progress line's timer). */
 const ks_engine_stats_t *ks_engine_stats(const ks_engine_t *e);

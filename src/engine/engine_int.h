@@ -46,6 +46,7 @@ struct ks_engine {
     int wall_set;        /* wall_ms is set: the system's clock is not read */
     int64_t join_emit_ms; /* ks_engine_set_join_emit_interval's, when join_emit_set */
     int join_emit_set;
+    int join_exact_expiry; /* stream-stream join buffers drop expired records at once (ks_engine_set_exact_expiry) */
 };
 
 /* The wall clock in ms: the driver's when it set one, else the system's. */

@@ -32,10 +32,10 @@
  *
  * The window stores behave as Kafka Streams' in-memory window store (the
  * conformance harness' oracle): retention is before + after + grace; a
- * put first drops the records older than the store's stream time minus
- * retention, then buffers the record unless it is itself that old (a late
- * record, dropped and counted, but still joined with what the other side
- * holds); a fetch sees only the records within retention. Every put is
+ * put buffers the record unless it is older than the store's stream time
+ * minus retention (a late record, dropped and counted, but still joined
+ * with what the other side holds); a fetch sees only the records within
+ * retention, and expired records leave the store (see expire). Every put is
  * logged to the store's changelog, late ones included, with a sequence
  * number in the key as Kafka Streams' ChangeLoggingWindowBytesStore does.
  * The outer store is Kafka Streams' ListValueStore: one entry per
@@ -159,11 +159,19 @@ static int64_t min_live(const ks_proc_t *w, const pstate_t *ps)
     return t > 0 ? t : 0;
 }
 
-/* removeExpiredSegments: drops the buffered records older than min_live (the store only; nothing is logged). */
+/*
+ * removeExpiredSegments: drops the buffered records older than min_live
+ * (the store only; nothing is logged). A fetch never sees them anyway,
+ * so on Kafka they go in batches, when the oldest is a segment interval
+ * (max(retention / 2, 60 s), Kafka Streams' RocksDB segments) behind,
+ * which costs one pass over the buffer per interval of stream time;
+ * kstreamd test drops them at once, so that `stores:` shows what Kafka
+ * Streams' in-memory store holds.
+ */
 static void expire(ks_engine_t *e, const ks_proc_t *w, int32_t part, pstate_t *ps)
 {
-    int64_t live = min_live(w, ps);
-    if (ps->oldest >= live || ks__st_begin(e))
+    int64_t live = min_live(w, ps), seg = retention_of(w) / 2 > 60000 ? retention_of(w) / 2 : 60000;
+    if (ps->oldest >= live || (!e->join_exact_expiry && live - ps->oldest < seg) || ks__st_begin(e))
         return;
     wscan_t sc = {live, NULL, NULL, 0, 0, 0, 0};
     if (ks_store_range(e->st->stores, w->stores[0], part, NULL, 0, NULL, 0, on_wscan, &sc))
@@ -433,6 +441,11 @@ static void emit(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val key, in
     ks_val_release(out);
 }
 
+/*
+ * What a scan of the outer store decided, in its order: entries to emit
+ * (copied: they are emitted, and deleted, once the scan has ended, as a
+ * store must not change under its cursor) and where the scan stopped.
+ */
 typedef struct oentry {
     char *k;
     size_t kl;
@@ -441,19 +454,46 @@ typedef struct oentry {
 } oentry_t;
 
 typedef struct oscan {
-    oentry_t *r;
+    const ks_proc_t *p;
+    pstate_t *tt;
+    int left_open, right_open;
+    oentry_t *r; /* the entries with closed windows, in store order */
     int n;
 } oscan_t;
 
+/*
+ * One entry of emitNonJoinedOuterRecords' iteration: each of its items
+ * sets minTime to the entry's timestamp; the scan stops when both sides
+ * have met an entry whose window is still open (none after it can be
+ * closed, in <timestamp><side><key> order), and an open entry is passed.
+ */
 static int on_outer(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 {
     oscan_t *sc = ud;
+    if (kl < OUTER_KEY_HDR || vl < 8 + 5)
+        return 0;
+    int64_t ts = ks_be64_get(k);
+    int side_left = ((const char *)k)[8] == 1;
+    uint32_t items = ks_be32_get((const char *)v + 9);
+    if (items == 0)
+        return 0;
+    sc->tt->min_time = ts;
+    if (sc->left_open && sc->right_open)
+        return 1;
+    int64_t look_back = side_left ? sc->p->join.after : sc->p->join.before;
+    if (jadd(jadd(ts, look_back), sc->p->join.grace) >= sc->tt->time) {
+        if (side_left)
+            sc->left_open = 1;
+        else
+            sc->right_open = 1;
+        return 0;
+    }
     KS_GROW(sc->r, sc->n);
     oentry_t *o = &sc->r[sc->n++];
     o->k = ks_xmalloc(kl);
     memcpy(o->k, k, kl);
     o->kl = kl;
-    o->v = ks_xmalloc(vl ? vl : 1);
+    o->v = ks_xmalloc(vl);
     memcpy(o->v, v, vl);
     o->vl = vl;
     return 0;
@@ -476,7 +516,9 @@ static int list_item(const oentry_t *o, size_t *off, int *left, const char **dat
 
 /*
  * emitNonJoinedOuterRecords: the outer records whose window and grace
- * have closed, emitted with a null partner and deleted, oldest first.
+ * have closed, emitted with a null partner and deleted, oldest first;
+ * each entry is deleted once the next one is emitted, and the last at the
+ * end (a blind delete, as Kafka Streams does, so a failure re-emits).
  */
 static void emit_non_joined(ks_engine_t *e, flight_t *f, const ks_proc_t *p, pstate_t *tt, int32_t part)
 {
@@ -488,59 +530,38 @@ static void emit_non_joined(ks_engine_t *e, flight_t *f, const ks_proc_t *p, pst
         return;
     tt->next_emit = now + (e->join_emit_set ? e->join_emit_ms : EMIT_INTERVAL_MS);
     tt->min_time = INT64_MAX;
-    if (ks__st_begin(e))
-        return;
-    oscan_t sc = {NULL, 0};
+    oscan_t sc = {p, tt, 0, 0, NULL, 0};
     if (ks_store_range(e->st->stores, p->stores[1], part, NULL, 0, NULL, 0, on_outer, &sc))
         ks__st_state_fatal(e, "reading the outer join store failed");
-    const oentry_t *prev = NULL;
-    int left_open = 0, right_open = 0;
     char err[KS_ERRMSG_SIZE];
     for (int i = 0; i < sc.n && !e->failed; i++) {
         const oentry_t *o = &sc.r[i];
-        if (o->kl < OUTER_KEY_HDR || o->vl < 8 + 5)
-            continue;
+        ks_val key;
+        if (ks_serde_decode(p->store_key, o->k + OUTER_KEY_HDR, o->kl - OUTER_KEY_HDR, &key, err, sizeof err)) {
+            ks__st_state_fatal(e, "a key of the outer join store does not decode");
+            break;
+        }
         int64_t ts = ks_be64_get(o->k);
-        int side_left = o->k[8] == 1, item_left, stop = 0;
         size_t off = 8 + 5, len;
+        int item_left, first = 1;
         const char *data;
-        ks_val key = ks_invalid();
-        while (!stop && !e->failed && list_item(o, &off, &item_left, &data, &len) == 0) {
-            tt->min_time = ts;
-            if (left_open && right_open) {
-                stop = 1;
-                break;
-            }
-            int64_t look_back = side_left ? p->join.after : p->join.before;
-            if (jadd(jadd(tt->min_time, look_back), p->join.grace) >= tt->time) {
-                if (side_left)
-                    left_open = 1;
-                else
-                    right_open = 1;
-                continue;
-            }
+        while (!e->failed && list_item(o, &off, &item_left, &data, &len) == 0) {
             ks_val value;
-            if (key.kind == KS_INVALID && ks_serde_decode(p->store_key, o->k + OUTER_KEY_HDR, o->kl - OUTER_KEY_HDR,
-                                                          &key, err, sizeof err)) {
-                ks__st_state_fatal(e, "a key of the outer join store does not decode");
-                break;
-            }
             if (ks_serde_decode(p->store_value, data, len, &value, err, sizeof err)) {
                 ks__st_state_fatal(e, "a value of the outer join store does not decode");
                 break;
             }
             emit(e, f, p, key, 1, item_left ? value : ks_null(), item_left ? ks_null() : value, ts);
             ks_val_release(value);
-            if (prev && prev != o)
-                outer_delete(e, p, part, prev->k, prev->kl, f->ts);
-            prev = o;
+            /* The previous entry goes once this one's first item is out; the last one after the loop. */
+            if (first && i > 0 && !e->failed)
+                outer_delete(e, p, part, sc.r[i - 1].k, sc.r[i - 1].kl, f->ts);
+            first = 0;
         }
         ks_val_release(key);
-        if (stop)
-            break;
     }
-    if (prev && !e->failed)
-        outer_delete(e, p, part, prev->k, prev->kl, f->ts);
+    if (sc.n && !e->failed)
+        outer_delete(e, p, part, sc.r[sc.n - 1].k, sc.r[sc.n - 1].kl, f->ts);
     for (int i = 0; i < sc.n; i++) {
         free(sc.r[i].k);
         free(sc.r[i].v);
