@@ -41,9 +41,9 @@ struct ks_engine {
     int failed;
     /* errors.tolerance none: the failed record's place (topic, partition, offset, node), then ks__fail's message. */
     char fatal[KS_ERRMSG_SIZE + 512];
-    struct ks_state *st; /* stores, record cache, stream times; NULL for stateless topologies */
-    int64_t wall_ms;     /* the driver's wall clock (ks_engine_set_wall_clock) */
-    int wall_set;        /* wall_ms is set: the system's clock is not read */
+    struct ks_state *st;  /* stores, record cache, stream times; NULL for stateless topologies */
+    int64_t wall_ms;      /* the driver's wall clock (ks_engine_set_wall_clock) */
+    int wall_set;         /* wall_ms is set: the system's clock is not read */
     int64_t join_emit_ms; /* ks_engine_set_join_emit_interval's, when join_emit_set */
     int join_emit_set;
     int join_exact_expiry; /* stream-stream join buffers drop expired records at once (ks_engine_set_exact_expiry) */

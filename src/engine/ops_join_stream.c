@@ -107,8 +107,6 @@ typedef struct wscan {
 
 static int on_wscan(void *ud, const void *k, size_t kl, const void *v, size_t vl)
 {
-    (void)v;
-    (void)vl;
     wscan_t *sc = ud;
     if (kl < 8 + SEQ_LEN)
         return 0;

@@ -62,12 +62,12 @@ typedef struct pstate {
     int64_t purged_at; /* window stores: stream time of the last purge of expired windows */
     int purged;
     /* Stream-stream joins (ops_join_stream.c). */
-    int32_t seq;          /* WINDOWED: the buffer's last sequence number (a store retaining duplicates) */
-    int64_t oldest;       /* WINDOWED: no buffered record is older than this, when oldest_known */
-    int oldest_known;     /* WINDOWED: 0 until the buffer was scanned (after a restart) */
-    int tracker;          /* THIS: the time tracker both join nodes share is set up */
-    int64_t min_time;     /* THIS: the tracker's minTime (the oldest unmatched record it may hold) */
-    int64_t next_emit;    /* THIS: the tracker's nextTimeToEmit (wall clock) */
+    int32_t seq;       /* WINDOWED: the buffer's last sequence number (a store retaining duplicates) */
+    int64_t oldest;    /* WINDOWED: no buffered record is older than this, when oldest_known */
+    int oldest_known;  /* WINDOWED: 0 until the buffer was scanned (after a restart) */
+    int tracker;       /* THIS: the time tracker both join nodes share is set up */
+    int64_t min_time;  /* THIS: the tracker's minTime (the oldest unmatched record it may hold) */
+    int64_t next_emit; /* THIS: the tracker's nextTimeToEmit (wall clock) */
 } pstate_t;
 
 struct ks_state {

@@ -49,10 +49,10 @@
 #include "../util/util.h"
 
 typedef enum ks_store_kind {
-    KS_STORE_KV,      /* tables and stream aggregations */
-    KS_STORE_WINDOW,  /* tumbling, hopping and sliding windows: the key holds the start */
-    KS_STORE_SESSION, /* session windows: the key holds start and end */
-    KS_STORE_SUPPRESS, /* a suppression buffer */
+    KS_STORE_KV,        /* tables and stream aggregations */
+    KS_STORE_WINDOW,    /* tumbling, hopping and sliding windows: the key holds the start */
+    KS_STORE_SESSION,   /* session windows: the key holds start and end */
+    KS_STORE_SUPPRESS,  /* a suppression buffer */
     KS_STORE_OUTER_JOIN /* a stream-stream join's shared outer store: timestamp, side and key -> a list of values */
 } ks_store_kind_t;
 
@@ -86,10 +86,10 @@ int ks_engine_restore_record(ks_stores_t *s, ks_store_layout_t layout, const cha
 
 /* A stored entry decoded (ks_engine_decode_entry); the caller releases key and value. */
 typedef struct ks_store_entry {
-    ks_val key;         /* the key; its raw bytes as a string when they are not JSON text */
-    ks_val value;       /* the value (null for a buffered tombstone); KS_INVALID when it does not decode */
-    int64_t ts;         /* the entry's timestamp (0 when the value does not decode) */
-    int windowed;       /* start and end are set */
+    ks_val key;   /* the key; its raw bytes as a string when they are not JSON text */
+    ks_val value; /* the value (null for a buffered tombstone); KS_INVALID when it does not decode */
+    int64_t ts;   /* the entry's timestamp (0 when the value does not decode) */
+    int windowed; /* start and end are set */
     /* An outer join store's entry: key is {key, timestamp, side} and value the list of the values held. */
     int64_t start, end; /* the window, for window and session stores */
 } ks_store_entry_t;

@@ -136,8 +136,10 @@ static const ks_key_row_t p_join[] = {
     {"foreignKey", KT_EXPR, 0, NULL, "table-table join on a key extracted from the value"},
     {"key", KT_EXPR, 0, NULL, "global tables: the lookup key from the record"},
     {"window", KT_DURATION, 0, NULL, "stream-stream joins: the time difference allowed, before and after"},
-    {"before", KT_DURATION, 0, NULL, "stream-stream joins: how far before a record the window reaches (default `window`)"},
-    {"after", KT_DURATION, 0, NULL, "stream-stream joins: how far after a record the window reaches (default `window`)"},
+    {"before", KT_DURATION, 0, NULL,
+     "stream-stream joins: how far before a record the window reaches (default `window`)"},
+    {"after", KT_DURATION, 0, NULL,
+     "stream-stream joins: how far after a record the window reaches (default `window`)"},
     {"grace", KT_DURATION, 0, NULL, "stream-stream joins: grace after the window (default 0)"},
     {"value", KT_EXPR, 0, "$left + $right", "the joiner: the output value from $left and $right"},
     {NULL, 0, 0, NULL, NULL}};
