@@ -88,3 +88,51 @@ def test_stream_stream_join_restores_its_buffers_after_sigkill(bootstrap, topics
     assert sum(int(n) for _, n in restored) == len(first) + len(late), restored
     assert joined(r.to_end()) == want(first + late)
     r.close()
+
+
+REKEYED = """\
+application: {app}
+topics:
+  defaults: {{key: string, value: json}}
+pipelines:
+  clicks:
+    from: {clicks}
+    steps:
+      - selectKey: .view
+  views:
+    from: {views}
+    steps:
+      - leftJoin: {{stream: clicks, window: 1h, name: vc, value: '{{view: $left.id, click: $right.id}}'}}
+    to: {out}
+"""
+
+
+def test_a_rekeyed_side_repartitions_with_the_other_sides_partition_count(bootstrap, topics, kstreamd, tmp_path, uid,
+                                                                            admin):
+    """Clicks on 6 partitions, keyed by click, re-keyed by view; views on 3: the right side's repartition topic
+    (`<name>-right`) gets 3 partitions, as Kafka Streams co-partitions a join's sources, so every click meets
+    its view's partition."""
+    views = topics.create("view-ssj2-v1", 3)
+    clicks = topics.create("click-ssj2-v1", 6)
+    out = topics.create("view-click-ssj2-v1", 3)
+    app = f"it-join-stream2-{uid}"
+    repartition = f"{app}-vc-right-repartition"
+    for t in (repartition, f"{app}-vc-this-join-store-changelog", f"{app}-vc-outer-other-join-store-changelog",
+              f"{app}-vc-left-shared-join-store-changelog", f"{app}-dlq"):
+        topics.forget(t)
+    topo = write_topology(tmp_path, "ssj2.yaml", REKEYED.format(app=app, views=views, clicks=clicks, out=out))
+    k = kstreamd(topo, f"state.dir={tmp_path}/state")
+    k.wait_running()
+    t0 = int(time.time() * 1000) - 60_000
+    keys = [f"v-{i}" for i in range(200)]
+    produce_all(bootstrap, views, records("view", keys, t0))
+    produce_all(bootstrap, clicks, [(f"c-{i}".encode(), json.dumps({"id": f"click-v-{i}", "view": f"v-{i}"}).encode(),
+                                     t0 + 1000 + i, None) for i in range(200)])
+    r = Reader(bootstrap, out)
+    assert r.until(lambda rs: len(rs) >= len(keys), 60), len(r.records)
+    r.poll(1)
+    assert k.stop() == 0, k.log()[-3000:]
+    md = admin.list_topics(repartition, timeout=10)
+    assert len(md.topics[repartition].partitions) == 3
+    assert joined(r.to_end()) == want(keys)
+    r.close()
