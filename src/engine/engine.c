@@ -11,6 +11,7 @@
 
 #include "../json/json.h"
 #include "../util/util.h"
+#include "../util/duration.h"
 #include "../util/endian.h"
 #include "engine_int.h"
 
@@ -38,6 +39,28 @@ void ks_engine_free(ks_engine_t *e)
 const ks_engine_stats_t *ks_engine_stats(const ks_engine_t *e)
 {
     return &e->stats;
+}
+
+void ks_engine_set_wall_clock(ks_engine_t *e, int64_t now_ms)
+{
+    e->wall_ms = now_ms;
+    e->wall_set = 1;
+}
+
+void ks_engine_set_join_emit_interval(ks_engine_t *e, int64_t ms)
+{
+    e->join_emit_ms = ms;
+    e->join_emit_set = 1;
+}
+
+void ks_engine_set_exact_expiry(ks_engine_t *e, int on)
+{
+    e->join_exact_expiry = on;
+}
+
+int64_t ks__wall_clock(const ks_engine_t *e)
+{
+    return e->wall_set ? e->wall_ms : (int64_t)ks_now_ms();
 }
 
 /* ---- lazily parsed key and value ---- */

@@ -90,6 +90,29 @@ void ks_engine_free(ks_engine_t *e);
  */
 int ks_engine_process(ks_engine_t *e, const ks_record_t *rec, char *err, size_t errlen);
 
+/*
+ * Sets the wall clock the engine reads, in ms (stream-stream joins
+ * throttle their scans for unmatched records by it, as Kafka Streams does
+ * by its system time). A driver that keeps its own time (kstreamd test:
+ * 0, moved by `advance`) sets it; without a call the engine reads the
+ * system's clock.
+ */
+void ks_engine_set_wall_clock(ks_engine_t *e, int64_t now_ms);
+/*
+ * Sets how often (ms of wall clock) a stream-stream left or outer join
+ * scans for unmatched records whose window has closed: Kafka Streams'
+ * internal __emit.interval.ms.kstreams.outer.join.spurious.results.fix__,
+ * 1000 by default; kstreamd test sets 0, as TopologyTestDriver does.
+ */
+void ks_engine_set_join_emit_interval(ks_engine_t *e, int64_t ms);
+/*
+ * on nonzero: stream-stream join buffers drop each expired record at once
+ * (kstreamd test, whose `stores:` then shows what Kafka Streams' in-memory
+ * stores hold) rather than in batches once per segment interval of stream
+ * time (the default; the joins' results are the same).
+ */
+void ks_engine_set_exact_expiry(ks_engine_t *e, int on);
+
 /* The counters, borrowed: they live in the engine, read on its thread (the progress line's timer). */
 const ks_engine_stats_t *ks_engine_stats(const ks_engine_t *e);
 

@@ -41,8 +41,16 @@ struct ks_engine {
     int failed;
     /* errors.tolerance none: the failed record's place (topic, partition, offset, node), then ks__fail's message. */
     char fatal[KS_ERRMSG_SIZE + 512];
-    struct ks_state *st; /* stores, record cache, stream times; NULL for stateless topologies */
+    struct ks_state *st;  /* stores, record cache, stream times; NULL for stateless topologies */
+    int64_t wall_ms;      /* the driver's wall clock (ks_engine_set_wall_clock) */
+    int wall_set;         /* wall_ms is set: the system's clock is not read */
+    int64_t join_emit_ms; /* ks_engine_set_join_emit_interval's, when join_emit_set */
+    int join_emit_set;
+    int join_exact_expiry; /* stream-stream join buffers drop expired records at once (ks_engine_set_exact_expiry) */
 };
+
+/* The wall clock in ms: the driver's when it set one, else the system's. */
+int64_t ks__wall_clock(const ks_engine_t *e);
 
 int ks__flight_value(ks_engine_t *e, flight_t *f, ks_val *out);
 /*

@@ -17,8 +17,9 @@
  * A stream-global-table join is the same processor with a `key:` mapper
  * (stream_global_join). A table-table join (table_table_side,
  * table_join_merge) joins the changes of either table with the other's
- * row, read through the table's value getter (table_get). The other join
- * kinds are refused before an engine runs (state.c).
+ * row, read through the table's value getter (table_get). Stream-stream
+ * joins run in ops_join_stream.c; the other join kinds are refused before
+ * an engine runs (state.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -349,7 +350,7 @@ static int join_getter(ks_engine_t *e, flight_t *f, const ks_proc_t *merge, ks_v
  */
 static void table_table_side(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 {
-    int this_side = p->join.role == KS_JOIN_THIS, send_old = p->join.send_old;
+    int this_side = p->join.role == KS_JOIN_ROLE_THIS, send_old = p->join.send_old;
     ks_val key, nv, row = ks_invalid();
     int64_t rts = -1;
     if (ks__flight_key(e, f, &key) || ks__flight_value(e, f, &nv))
@@ -426,8 +427,10 @@ void ks__st_join(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         stream_table_join(e, f, p);
     else if (p->join.kind == KS_JOIN_STREAM_GLOBAL && p->join.table_node)
         stream_global_join(e, f, p);
-    else if (p->join.kind == KS_JOIN_TABLE_TABLE && p->join.role == KS_JOIN_MERGE)
+    else if (p->join.kind == KS_JOIN_TABLE_TABLE && p->join.role == KS_JOIN_ROLE_MERGE)
         table_join_merge(e, f, p);
     else if (p->join.kind == KS_JOIN_TABLE_TABLE)
         table_table_side(e, f, p);
+    else if (p->join.kind == KS_JOIN_STREAM_STREAM)
+        ks__st_stream_join(e, f, p);
 }

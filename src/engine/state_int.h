@@ -10,7 +10,8 @@
  *   ops_window.c     tumbling, hopping, sliding and session windows, and
  *                    window retention
  *   ops_state.c      tables, groupBy, suppress, and the dispatch
- *   ops_join.c       stream-table joins
+ *   ops_join.c       stream-table and stream-global-table joins
+ *   ops_join_stream.c  stream-stream joins
  *
  *   store_codec.c    the layout of store keys, values and changelog
  *                    records (store_codec.h says what it is)
@@ -60,6 +61,13 @@ typedef struct pstate {
     const ks_proc_t *sup_p;
     int64_t purged_at; /* window stores: stream time of the last purge of expired windows */
     int purged;
+    /* Stream-stream joins (ops_join_stream.c). */
+    int32_t seq;       /* WINDOWED: the buffer's last sequence number (a store retaining duplicates) */
+    int64_t oldest;    /* WINDOWED: no buffered record is older than this, when oldest_known */
+    int oldest_known;  /* WINDOWED: 0 until the buffer was scanned (after a restart) */
+    int tracker;       /* THIS: the time tracker both join nodes share is set up */
+    int64_t min_time;  /* THIS: the tracker's minTime (the oldest unmatched record it may hold) */
+    int64_t next_emit; /* THIS: the tracker's nextTimeToEmit (wall clock) */
 } pstate_t;
 
 struct ks_state {
@@ -217,5 +225,7 @@ int ks__st_sup_log(ks_engine_t *e);
 void ks__st_aggregate(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
 /* ops_join.c: a join node (stream-table joins; the other kinds are refused by ks__state_check). */
 void ks__st_join(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
+/* ops_join_stream.c: a node of a stream-stream join (KSTREAM-WINDOWED, -JOINTHIS, -JOINOTHER and their outer kinds). */
+void ks__st_stream_join(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
 
 #endif

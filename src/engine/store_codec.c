@@ -360,6 +360,11 @@ int ks__st_sup_decode(const ks_proc_t *p, const void *k, size_t kl, const void *
 ks_store_layout_t ks_store_layout_of(const ks_proc_t *p)
 {
     ks_store_layout_t l = {KS_STORE_KV, 0, p};
+    if (p->join.kind == KS_JOIN_STREAM_STREAM) {
+        l.kind = p->join.role == KS_JOIN_ROLE_WINDOWED ? KS_STORE_WINDOW : KS_STORE_OUTER_JOIN;
+        l.window_size = p->join.before + p->join.after; /* JoinWindows#size: a buffered record's "window" */
+        return l;
+    }
     if (p->op == KS_OP_SUPPRESS)
         l.kind = KS_STORE_SUPPRESS;
     else if (p->state.window.kind == KS_WIN_SESSION)
@@ -458,6 +463,37 @@ static ks_val key_of(ks_serde_t serde, const char *k, size_t len)
     return key;
 }
 
+/* An outer join store's entry: {key, timestamp, side} and the list of values (KS_INVALID when it does not parse). */
+static void decode_outer(const ks_proc_t *p, const char *k, size_t kl, const char *v, size_t vl, ks_store_entry_t *out)
+{
+    char err[KS_ERRMSG_SIZE];
+    if (kl < 9) {
+        out->key = ks_str_new(k, kl);
+        return;
+    }
+    out->key = ks_obj_new(3);
+    ks_obj_setc(&out->key, "key", key_of(p->store_key, k + 9, kl - 9));
+    ks_obj_setc(&out->key, "timestamp", ks_num_i64(ks_be64_get(k)));
+    ks_obj_setc(&out->key, "side", ks_str_cstr(k[8] == 1 ? "left" : "right"));
+    if (vl < TS_LEN + 5)
+        return;
+    out->ts = ks_be64_get(v);
+    uint32_t n = ks_be32_get(v + TS_LEN + 1);
+    size_t off = TS_LEN + 5;
+    ks_val list = ks_arr_new(n ? n : 1);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t l = off + 4 <= vl ? ks_be32_get(v + off) : 0;
+        ks_val item;
+        if (l < 1 || off + 4 + l > vl || ks_serde_decode(p->store_value, v + off + 5, l - 1, &item, err, sizeof err)) {
+            ks_val_release(list);
+            return;
+        }
+        ks_arr_push(&list, item);
+        off += 4 + l;
+    }
+    out->value = list;
+}
+
 void ks_engine_decode_entry(ks_store_layout_t layout, const void *k, size_t kl, const void *v, size_t vl,
                             ks_store_entry_t *out)
 {
@@ -470,6 +506,10 @@ void ks_engine_decode_entry(ks_store_layout_t layout, const void *k, size_t kl, 
             out->key = ks_str_new(k, kl);
             out->value = ks_invalid();
         }
+        return;
+    }
+    if (layout.kind == KS_STORE_OUTER_JOIN) {
+        decode_outer(p, k, kl, v, vl, out);
         return;
     }
     int session = layout.kind == KS_STORE_SESSION;

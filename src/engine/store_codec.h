@@ -22,6 +22,15 @@
  *                     write it); value: timestamp, buffer time (8 bytes
  *                     each), a byte saying whether a value follows, the
  *                     value's bytes
+ *   join buffers      key: the key's bytes, the record's timestamp (8
+ *                     bytes), a sequence number (4 bytes): a window store
+ *                     that retains duplicates (stream-stream joins)
+ *   outer join store  key: timestamp (8 bytes), side (1: left, 0: right),
+ *                     the key's bytes (TimestampedKeyAndJoinSideSerde);
+ *                     value: timestamp, then Kafka Streams' list of
+ *                     LeftOrRightValue bytes (ListValueStore: a strategy
+ *                     byte 1, a 4-byte count, each item's 4-byte length
+ *                     and bytes: its side byte and the value's bytes)
  *   other values      timestamp (8 bytes, big-endian), the value's bytes
  *                     (none: a null value)
  * A changelog record carries the store key, the stored value without its
@@ -40,10 +49,11 @@
 #include "../util/util.h"
 
 typedef enum ks_store_kind {
-    KS_STORE_KV,      /* tables and stream aggregations */
-    KS_STORE_WINDOW,  /* tumbling, hopping and sliding windows: the key holds the start */
-    KS_STORE_SESSION, /* session windows: the key holds start and end */
-    KS_STORE_SUPPRESS /* a suppression buffer */
+    KS_STORE_KV,        /* tables and stream aggregations */
+    KS_STORE_WINDOW,    /* tumbling, hopping and sliding windows: the key holds the start */
+    KS_STORE_SESSION,   /* session windows: the key holds start and end */
+    KS_STORE_SUPPRESS,  /* a suppression buffer */
+    KS_STORE_OUTER_JOIN /* a stream-stream join's shared outer store: timestamp, side and key -> a list of values */
 } ks_store_kind_t;
 
 typedef struct ks_store_layout {
@@ -52,7 +62,11 @@ typedef struct ks_store_layout {
     const ks_proc_t *p;  /* the processor that names the store: its store_key and store_value serdes */
 } ks_store_layout_t;
 
-/* The layout of the stores of processor p (the processor that names the store). */
+/*
+ * The layout of the stores of processor p (the processor that names the
+ * store). A stream-stream join's buffers are named first by their
+ * KSTREAM-WINDOWED nodes, its outer store by its join nodes.
+ */
 ks_store_layout_t ks_store_layout_of(const ks_proc_t *p);
 
 /*
@@ -72,10 +86,11 @@ int ks_engine_restore_record(ks_stores_t *s, ks_store_layout_t layout, const cha
 
 /* A stored entry decoded (ks_engine_decode_entry); the caller releases key and value. */
 typedef struct ks_store_entry {
-    ks_val key;         /* the key; its raw bytes as a string when they are not JSON text */
-    ks_val value;       /* the value (null for a buffered tombstone); KS_INVALID when it does not decode */
-    int64_t ts;         /* the entry's timestamp (0 when the value does not decode) */
-    int windowed;       /* start and end are set */
+    ks_val key;   /* the key; its raw bytes as a string when they are not JSON text */
+    ks_val value; /* the value (null for a buffered tombstone); KS_INVALID when it does not decode */
+    int64_t ts;   /* the entry's timestamp (0 when the value does not decode) */
+    int windowed; /* start and end are set */
+    /* An outer join store's entry: key is {key, timestamp, side} and value the list of the values held. */
     int64_t start, end; /* the window, for window and session stores */
 } ks_store_entry_t;
 

@@ -69,7 +69,9 @@ static int ends_with(const char *name, const char *suffix)
  *                with retention.ms the store's retention (size + grace; for
  *                sliding windows twice the time difference + grace; for
  *                sessions gap + grace) plus a day, Kafka Streams' default
- *                windowstore.changelog.additional.retention.ms.
+ *                windowstore.changelog.additional.retention.ms; a
+ *                stream-stream join's buffer is delete only, with its
+ *                retention (before + after + grace) plus the same.
  *
  * Both carry message.timestamp.type=CreateTime (Kafka Streams'
  * INTERNAL_TOPIC_DEFAULT_OVERRIDES for changelogs; the broker's default for
@@ -89,7 +91,14 @@ static void set_internal_topic_config(const ks_topology_t *t, rd_kafka_NewTopic_
     int pi = -1;
     const ks_proc_t *wp = t && ks__changelog_store(t, name, &pi) && pi >= 0 ? t->procs[pi] : NULL;
     rd_kafka_NewTopic_set_config(nt, "message.timestamp.type", "CreateTime");
-    if (wp && wp->state.window.kind != KS_WIN_NONE && wp->op != KS_OP_SUPPRESS) {
+    if (wp && wp->join.kind == KS_JOIN_STREAM_STREAM && wp->join.role == KS_JOIN_ROLE_WINDOWED) {
+        /* A stream-stream join's buffer (StreamJoinedStoreFactory): cleanup.policy=delete, its retention + a day. */
+        char ret[32];
+        snprintf(ret, sizeof ret, "%lld",
+                 (long long)(wp->join.before + wp->join.after + wp->join.grace + KS_WINDOW_CHANGELOG_EXTRA_MS));
+        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "delete");
+        rd_kafka_NewTopic_set_config(nt, "retention.ms", ret);
+    } else if (wp && wp->state.window.kind != KS_WIN_NONE && wp->op != KS_OP_SUPPRESS) {
         int64_t span = wp->state.window.kind == KS_WIN_SLIDING ? 2 * wp->state.window.size : wp->state.window.size;
         char ret[32];
         snprintf(ret, sizeof ret, "%lld", (long long)(span + wp->state.window.grace + KS_WINDOW_CHANGELOG_EXTRA_MS));
@@ -198,18 +207,33 @@ static int create_topics(rd_kafka_t *rk, const ks_topology_t *t, char **names, i
 
 /*
  * The partition count a repartition topic must have to be co-partitioned
- * with the table a stream-table join of its reader reads: Kafka Streams
- * puts the join's stream and table sources in one co-partition group and
- * gives the group's repartition topics its source topic's count
+ * with the table a stream-table join of its reader reads, or with the
+ * other side's source topic of a stream-stream join: Kafka Streams puts
+ * a join's sources in one co-partition group and gives the group's
+ * repartition topics its source topic's count
  * (CopartitionedTopicsEnforcer), so that a re-keyed stream meets each of
- * the table's partitions. Sets *table to that topic; 0 when no such join
- * reads the topic (or its table's topic is not in md).
+ * the other side's partitions. Sets *table to that topic; 0 when no such
+ * join reads the topic (or the other topic is not in md).
  */
 static int join_partitions(const ks_topology_t *t, const rd_kafka_metadata_t *md, const char *topic, const char **table)
 {
     int sub = ks_topology_reader(t, topic);
     for (int i = 0; sub >= 0 && i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
+        if (p->subtopology == sub && p->join.kind == KS_JOIN_STREAM_STREAM && p->join.role == KS_JOIN_ROLE_WINDOWED) {
+            for (int j = 0; j < t->nprocs; j++) {
+                const ks_proc_t *q = t->procs[j];
+                const rd_kafka_metadata_topic_t *mt =
+                    q->op == KS_OP_SOURCE && !q->is_repartition && q->subtopology == sub && q->io.ntopics
+                        ? find_topic(md, q->io.topics[0])
+                        : NULL;
+                if (mt) {
+                    *table = q->io.topics[0];
+                    return mt->partition_cnt;
+                }
+            }
+            continue;
+        }
         if (p->subtopology != sub || p->join.kind != KS_JOIN_STREAM_TABLE || !p->join.table_node)
             continue;
         const ks_proc_t *src = p->join.table_node->nparents ? p->join.table_node->parents[0] : NULL;
@@ -281,7 +305,7 @@ int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, c
             }
         }
     }
-    /* A repartition topic in front of a stream-table join that exists must have its table's partition count. */
+    /* A repartition topic in front of a join that exists must have the other side's partition count. */
     for (int i = 0; i < t->ninternal && rc == 0; i++) {
         const char *table = NULL;
         int want = join_partitions(t, md, t->internal_topics[i], &table);

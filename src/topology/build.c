@@ -136,7 +136,7 @@ static void mark_join_old_values(ks_topology_t *t)
 {
     for (int i = 0; i < t->nprocs; i++) {
         ks_proc_t *m = t->procs[i];
-        if (m->join.kind != KS_JOIN_TABLE_TABLE || m->join.role != KS_JOIN_MERGE)
+        if (m->join.kind != KS_JOIN_TABLE_TABLE || m->join.role != KS_JOIN_ROLE_MERGE)
             continue;
         int ask = old_values_asked(m);
         m->join.send_old = ask;

@@ -1,7 +1,8 @@
 /*
  * load_join.c: the loader of join, leftJoin and outerJoin (with a table, a
  * global table or another pipeline's stream), named by their rows in
- * schema.c. The join nodes run in src/engine/ops_join.c.
+ * schema.c. The join nodes run in src/engine/ops_join.c; a stream-stream
+ * join's nodes are made by load_join_stream.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +63,7 @@ static int add_getter_stores(load_t *L, ks_proc_t *p, const ks_proc_t *table, co
     case KS_OP_JOIN:
     case KS_OP_LEFT_JOIN:
     case KS_OP_OUTER_JOIN:
-        if (table->join.role != KS_JOIN_MERGE)
+        if (table->join.role != KS_JOIN_ROLE_MERGE)
             break;
         if (table->nstores) {
             ks__topo_add_store(p, table->stores[0]);
@@ -109,7 +110,7 @@ static void table_table_join(load_t *L, stream_t *s, const ks_step_t *step, ks_p
         ks_proc_t *q = roles[i];
         q->table = 1;
         q->join.kind = KS_JOIN_TABLE_TABLE;
-        q->join.role = i == 0 ? KS_JOIN_THIS : i == 1 ? KS_JOIN_OTHER : KS_JOIN_MERGE;
+        q->join.role = i == 0 ? KS_JOIN_ROLE_THIS : i == 1 ? KS_JOIN_ROLE_OTHER : KS_JOIN_ROLE_MERGE;
         q->join.table = ks_xstrdup(ks__topo_part(step, "table")->value);
         q->join.left_node = left;
         q->join.table_node = right;
@@ -151,6 +152,7 @@ void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step)
     }
     ks_step_expr_t joiner = {0}, k = {0};
     ks_proc_t *other = NULL;
+    pipe_state_t *other_pipe = NULL;
     if (sn) {
         if (s->kind != KS_KSTREAM) {
             ks__topo_err_at(L, sn, "a `stream:` join needs a stream on the left, not %s", ks_stream_kind_name(s->kind));
@@ -161,8 +163,6 @@ void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step)
                             "a stream-stream join needs `window:` (the time difference allowed between the records)");
             return;
         }
-        int64_t ms;
-        ks__topo_get_duration(L, win, "window", &ms);
         pipe_state_t *op = ks__topo_find_pipe(L, sn->value);
         if (!op) {
             ks__topo_err_at(L, sn, "`%s`: no pipeline named `%s` to join with", row->name, sn->value);
@@ -173,7 +173,7 @@ void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step)
             return;
         }
         ks__topo_load_pipeline(L, op);
-        other = op->end;
+        other_pipe = op;
     } else {
         const char *tname = (tn ? tn : gn)->value;
         const ks_table_conf_t *tc = ks__topo_find_table(L->t, tname);
@@ -199,8 +199,12 @@ void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step)
             ks__topo_err_at(L, fk, "`foreignKey` joins are table-table joins: the left side must be a table");
         if (row->op == KS_OP_OUTER_JOIN && s->kind == KS_KSTREAM)
             ks__topo_err_at(L, key, "`outerJoin` of a stream needs a `stream:` (stream-table joins are inner or left)");
-        if (win)
-            ks__topo_err_at(L, win, "`window` applies to stream-stream joins only");
+        static const char *const stream_only[] = {"window", "before", "after", "grace"};
+        for (size_t i = 0; i < sizeof stream_only / sizeof stream_only[0]; i++) {
+            const ks_ynode_t *n = ks__topo_part(step, stream_only[i]);
+            if (n)
+                ks__topo_err_at(L, n, "`%s` applies to stream-stream joins only", stream_only[i]);
+        }
         if (ks__topo_part(step, "store") && (s->kind != KS_KTABLE || fk || gn))
             ks__topo_err_at(L, ks__topo_part(step, "store"),
                             "`store` materialises the result of a table-table join; a stream join's result is a "
@@ -219,6 +223,16 @@ void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step)
         ks__topo_compile_part(L, step, "value", &joiner);
     else
         default_joiner(L, step, &joiner);
+    /* A stream-stream join is several nodes (load_join_stream.c). */
+    if (sn && (ks__topo_part(step, "store") || ks__topo_part(step, "changelog")))
+        ks__topo_err_at(L,
+                        ks__topo_part(step, "store") ? ks__topo_part(step, "store") : ks__topo_part(step, "changelog"),
+                        "a stream-stream join's stores are named by its `name:`; `store` and `changelog` apply to "
+                        "table-table joins");
+    if (sn) {
+        ks__topo_load_stream_join(L, s, step, joiner, other_pipe);
+        return;
+    }
     if (!sn && ks__topo_part(step, "key"))
         ks__topo_compile_part(L, step, "key", &k);
     else if (!sn && fk)

@@ -103,7 +103,7 @@ static void infer(ks_topology_t *t, ks_proc_t *p, char *done)
              * the result's store (Materialized.as) takes that key serde and the
              * default value serde.
              */
-            if (p->join.role == KS_JOIN_MERGE && in && in->join.left_node) {
+            if (p->join.role == KS_JOIN_ROLE_MERGE && in && in->join.left_node) {
                 infer(t, in->join.left_node, done);
                 k = in->join.left_node->out_key;
             }
@@ -205,7 +205,7 @@ void ks__topo_infer_serdes(ks_topology_t *t)
     for (int i = 0; i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
         int kv = p->op == KS_OP_TABLE_SOURCE || p->op == KS_OP_TO_TABLE ||
-                 (p->join.kind == KS_JOIN_TABLE_TABLE && p->join.role == KS_JOIN_MERGE) ||
+                 (p->join.kind == KS_JOIN_TABLE_TABLE && p->join.role == KS_JOIN_ROLE_MERGE) ||
                  ((p->op == KS_OP_COUNT || p->op == KS_OP_REDUCE || p->op == KS_OP_AGGREGATE) &&
                   p->state.window.kind == KS_WIN_NONE);
         for (int j = 0; kv && p->changelogs && j < p->nstores; j++) {

@@ -154,6 +154,23 @@ typedef enum ks_join_kind {
     KS_JOIN_FOREIGN_KEY,      /* two tables, by `foreignKey:` */
 } ks_join_kind_t;
 
+/*
+ * The nodes of a stream-stream join (KStreamImplJoin): each side's
+ * KSTREAM-WINDOWED buffers its records in its window store, each side's
+ * join node (KSTREAM-JOINTHIS/-OUTERTHIS, KSTREAM-JOINOTHER/-OUTEROTHER)
+ * joins a record with the other side's buffer, and a KSTREAM-MERGE (a
+ * plain MERGE node) joins their outputs. A table-table join
+ * (KTableKTableJoinNode) is KTABLE-JOINTHIS and -JOINOTHER, the changes of
+ * either table joined with the other's row, and KTABLE-MERGE.
+ */
+typedef enum ks_join_role {
+    KS_JOIN_ROLE_NONE,
+    KS_JOIN_ROLE_WINDOWED, /* KStreamJoinWindow: forwards, then buffers the record in stores[0] */
+    KS_JOIN_ROLE_THIS,     /* KStreamKStreamJoinLeftSide: the left stream's records */
+    KS_JOIN_ROLE_OTHER,    /* KStreamKStreamJoinRightSide: the right stream's records */
+    KS_JOIN_ROLE_MERGE,    /* a table-table join's KTABLE-MERGE: the result table (KTableKTableJoinMerger) */
+} ks_join_role_t;
+
 /* JOIN, LEFT_JOIN, OUTER_JOIN. */
 typedef struct ks_join_args {
     char *table; /* the table joined with (`table:` or `globalTable:`); NULL for a stream-stream join */
@@ -164,19 +181,28 @@ typedef struct ks_join_args {
      * the table writes, in the same task).
      */
     struct ks_proc *table_node;
+    /* Which node of a join made of several (stream-stream and table-table joins); NONE for the others. */
+    ks_join_role_t role;
+    /* Stream-stream joins (kind KS_JOIN_STREAM_STREAM); the other fields stay zero elsewhere. */
+    int64_t before, after, grace; /* JoinWindows: beforeMs, afterMs, gracePeriodMs */
+    int outer;                    /* THIS/OTHER: this side's unmatched records are emitted (with null) */
+    int shared;                   /* THIS/OTHER: stores[1] is the shared outer store (left and outer joins) */
     /*
-     * A table-table join is three nodes (KS_JOIN_THIS, _OTHER, _MERGE; the
-     * other kinds are one, role 0). Each knows both tables, the left one in
-     * left_node and the right one in table_node, and peer, the JOINTHIS
-     * node, which holds the joiner; send_old: a node below the merge asks
-     * for old values (KTableKTableAbstractJoin#enableSendingOldValues).
+     * THIS/OTHER: the other side's WINDOWED node, whose store (stores[0]
+     * here) is searched; THIS holds the time tracker both sides share.
      */
-    int role;
+    struct ks_proc *other_windowed;
+    struct ks_proc *this_side; /* THIS/OTHER: the THIS node (its per-partition state is the shared time tracker) */
+    /*
+     * Table-table joins (kind KS_JOIN_TABLE_TABLE): three nodes, THIS,
+     * OTHER and MERGE. Each knows both tables, the left one in left_node
+     * and the right one in table_node, and peer, the THIS node, which holds
+     * the joiner; send_old: a node below the merge asks for old values
+     * (KTableKTableAbstractJoin#enableSendingOldValues).
+     */
     struct ks_proc *left_node, *peer;
     int send_old;
 } ks_join_args_t;
-
-enum { KS_JOIN_THIS = 1, KS_JOIN_OTHER, KS_JOIN_MERGE };
 
 /* A processor node of the built graph: a header every node has, then its family's arguments. */
 typedef struct ks_proc {

@@ -134,5 +134,7 @@ void ks__topo_load_aggregation(load_t *L, stream_t *s, const ks_step_t *step);
 void ks__topo_load_suppress(load_t *L, stream_t *s, const ks_step_t *step);
 /* load_join.c */
 void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step);
+/* load_join_stream.c: a stream-stream join of s with pipeline op's stream; takes ownership of joiner. */
+void ks__topo_load_stream_join(load_t *L, stream_t *s, const ks_step_t *step, ks_step_expr_t joiner, pipe_state_t *op);
 
 #endif

@@ -76,6 +76,22 @@ public class Cases {
             .windowedBy(TimeWindows.ofSizeWithNoGrace(Duration.ofMinutes(1))).count(Named.as("c"))
             .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()).withName("sup"))
             .toStream(Named.as("ts")).to("out"));
+        // tests/conformance/describe/cases/stream_joins.yaml
+        print("stream_joins", b -> {
+            KStream<String, String> clicks = b.stream("click-v1");
+            b.<String, String>stream("view-v1")
+                .join(clicks, (l, r) -> l, JoinWindows.ofTimeDifferenceWithNoGrace(Duration.ofMinutes(5)))
+                .to("view-click-v1");
+            b.<String, String>stream("view-v2")
+                .leftJoin(clicks, (l, r) -> l, JoinWindows.ofTimeDifferenceAndGrace(Duration.ofMinutes(5), Duration.ofMinutes(1)),
+                          StreamJoined.<String, String, String>as("vc").withName("vc"))
+                .to("view-click-v2");
+            KStream<String, String> orders = b.<String, String>stream("order-v1").selectKey((k, v) -> v);
+            KStream<String, String> payments = b.<String, String>stream("payment-v1").selectKey((k, v) -> v);
+            orders.outerJoin(payments, (l, r) -> l,
+                             JoinWindows.ofTimeDifferenceWithNoGrace(Duration.ofSeconds(10)).before(Duration.ZERO))
+                .to("order-payment-v1");
+        });
         RandomCases.printAll();
     }
 }

@@ -44,6 +44,8 @@ import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.SessionStore;
 import org.apache.kafka.streams.state.WindowStore;
+import org.apache.kafka.streams.state.internals.LeftOrRightValue;
+import org.apache.kafka.streams.state.internals.TimestampedKeyAndJoinSide;
 import org.apache.kafka.streams.test.TestRecord;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
@@ -208,8 +210,26 @@ public class Conformance {
                                 : ss != null ? ss.findSessions(null, null, 0L, Long.MAX_VALUE) : null;
             if (it == null)
                 continue; /* a suppression buffer: its changelog is compared instead */
+            ObjectNode lastOuter = null;
             while (it.hasNext()) {
                 KeyValue r = (KeyValue) it.next();
+                if (r.key instanceof TimestampedKeyAndJoinSide) {
+                    /* A stream-stream join's outer store: one entry per key, the list of the values it holds. */
+                    TimestampedKeyAndJoinSide tk = (TimestampedKeyAndJoinSide) r.key;
+                    ObjectNode k = KSerdes.F.objectNode();
+                    k.set("key", KSerdes.toJson(tk.key()));
+                    k.put("timestamp", tk.timestamp());
+                    k.put("side", tk.isLeftSide() ? "left" : "right");
+                    LeftOrRightValue lr = (LeftOrRightValue) r.value;
+                    JsonNode item = KSerdes.toJson(lr.leftValue() != null ? lr.leftValue() : lr.rightValue());
+                    if (lastOuter == null || !lastOuter.get("key").equals(k)) {
+                        lastOuter = entries.addObject();
+                        lastOuter.set("key", k);
+                        lastOuter.putArray("value");
+                    }
+                    ((ArrayNode) lastOuter.get("value")).add(item);
+                    continue;
+                }
                 ObjectNode en = entries.addObject();
                 if (r.key instanceof Windowed) {
                     Windowed w = (Windowed) r.key;

@@ -414,8 +414,11 @@ public final class Translator {
                 return globalTableJoin(s, op, arg, nm, str(gn));
             if (tn != null && s.kind == Kind.TABLE && part(arg, "foreignKey", null) == null)
                 return tableTableJoin(s, op, arg, nm, str(tn));
+            Object sn = part(arg, "stream", null);
+            if (sn != null && s.kind == Kind.STREAM)
+                return streamStreamJoin(s, op, arg, nm, str(sn));
             if (tn == null || op.equals("outerJoin") || s.kind != Kind.STREAM || part(arg, "foreignKey", null) != null)
-                throw new Unsupported("joins other than stream-table, stream-global and table-table joins are not run by kstreamd yet");
+                throw new Unsupported("foreign-key joins are not run by kstreamd yet");
             return streamTableJoin(s, op, arg, nm, str(tn));
         }
         default:
@@ -462,6 +465,36 @@ public final class Translator {
         else
             s.o = n == null ? (m == null ? x.outerJoin(t, j) : x.outerJoin(t, j, m))
                             : (m == null ? x.outerJoin(t, j, n) : x.outerJoin(t, j, n, m));
+        return s;
+    }
+
+    /*
+     * KStream#join / #leftJoin / #outerJoin with another pipeline's stream:
+     * JoinWindows.ofTimeDifferenceAndGrace(window, grace), or
+     * ofTimeDifferenceWithNoGrace(window) without `grace:`, then #before and
+     * #after for `before:` and `after:`; the joiner as above, `.` and $left
+     * the left value (null for an unmatched right record of an outer
+     * join); `name:` names the nodes and the stores, as
+     * StreamJoined.as(name).withName(name) does; without it the stores'
+     * serdes are the defaults (StreamJoined.with(null, null, null)).
+     */
+    S streamStreamJoin(S s, String op, Object arg, String nm, String other) throws Exception {
+        Object v = part(arg, "value", null);
+        Expr e = new Expr(op, v == null ? "$left + $right" : str(v));
+        ValueJoinerWithKey j = (k, l, r) -> KSerdes.fromJson(e.one(KSerdes.toJson(l), k, "left", l, "right", r));
+        Duration w = Duration.ofMillis(duration(part(arg, "window", null)));
+        Object g = part(arg, "grace", null), b = part(arg, "before", null), a = part(arg, "after", null);
+        JoinWindows jw = g == null ? JoinWindows.ofTimeDifferenceWithNoGrace(w)
+                                   : JoinWindows.ofTimeDifferenceAndGrace(w, Duration.ofMillis(duration(g)));
+        if (b != null)
+            jw = jw.before(Duration.ofMillis(duration(b)));
+        if (a != null)
+            jw = jw.after(Duration.ofMillis(duration(a)));
+        StreamJoined sj = nm == null ? StreamJoined.with(null, null, null) : StreamJoined.as(nm).withName(nm);
+        KStream x = stream(s, op);
+        KStream y = stream(pipeline(other), op);
+        s.o = op.equals("join") ? x.join(y, j, jw, sj) : op.equals("leftJoin") ? x.leftJoin(y, j, jw, sj)
+                                                                                : x.outerJoin(y, j, jw, sj);
         return s;
     }
 
