@@ -15,8 +15,9 @@
  * and $left the stream's value and $right the table's; whatever it yields
  * is forwarded, null included, with the stream record's key and timestamp.
  * A stream-global-table join is the same processor with a `key:` mapper
- * (stream_global_join). The other join kinds are refused before an engine
- * runs (state.c).
+ * (stream_global_join). Foreign-key table-table joins run in
+ * ops_join_fk.c. The other join kinds are refused before an engine runs
+ * (state.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,4 +159,6 @@ void ks__st_join(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         stream_table_join(e, f, p);
     else if (p->join.kind == KS_JOIN_STREAM_GLOBAL && p->join.table_node)
         stream_global_join(e, f, p);
+    else if (p->join.kind == KS_JOIN_FOREIGN_KEY)
+        ks__st_join_fk(e, f, p);
 }

@@ -11,6 +11,7 @@
  *                    window retention
  *   ops_state.c      tables, groupBy, suppress, and the dispatch
  *   ops_join.c       stream-table joins
+ *   ops_join_fk.c    foreign-key table-table joins
  *
  *   store_codec.c    the layout of store keys, values and changelog
  *                    records (store_codec.h says what it is)
@@ -217,5 +218,7 @@ int ks__st_sup_log(ks_engine_t *e);
 void ks__st_aggregate(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
 /* ops_join.c: a join node (stream-table joins; the other kinds are refused by ks__state_check). */
 void ks__st_join(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
+/* ops_join_fk.c: a node of a foreign-key join (p->join.fk_role says which). */
+void ks__st_join_fk(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * load_join.c: the loader of join, leftJoin and outerJoin (with a table, a
  * global table or another pipeline's stream), named by their rows in
- * schema.c. The join nodes run in src/engine/ops_join.c.
+ * schema.c. The join nodes run in src/engine/ops_join.c; foreign-key joins
+ * are loaded by load_join_fk.c and run in src/engine/ops_join_fk.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +116,12 @@ void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step)
         ks__topo_compile_part(L, step, "key", &k);
     else if (!sn && fk)
         ks__topo_compile_part(L, step, "foreignKey", &k);
+    if (fk) {
+        if (!tn)
+            ks__topo_err_at(L, fk, "`foreignKey` joins a table with another `table:`");
+        ks__topo_load_join_fk(L, s, step, tn ? other : NULL, &joiner, &k);
+        return;
+    }
     /*
      * KStreamImpl#join repartitions a re-keyed stream through
      * `<name>-repartition`, named after the join's `name:` (Joined.as) or

@@ -138,6 +138,7 @@ static const ks_key_row_t p_join[] = {
     {"window", KT_DURATION, 0, NULL, "stream-stream joins: the time difference allowed"},
     {"grace", KT_DURATION, 0, NULL, "stream-stream joins: grace after the window"},
     {"value", KT_EXPR, 0, "$left + $right", "the joiner: the output value from $left and $right"},
+    {"store", KT_STRING, 0, NULL, "foreign-key joins: the result table's store (else kept only if needed)"},
     {NULL, 0, 0, NULL, NULL}};
 
 #define STREAMS (KS_KSTREAM)
