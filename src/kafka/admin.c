@@ -160,7 +160,8 @@ static int create_topics(rd_kafka_t *rk, const ks_topology_t *t, char **names, i
  * puts the join's stream and table sources in one co-partition group and
  * gives the group's repartition topics its source topic's count
  * (CopartitionedTopicsEnforcer), so that a re-keyed stream meets each of
- * the table's partitions. Sets *table to that topic; 0 when no such join
+ * the table's partitions; so are a foreign-key join's two topics (below).
+ * Sets *table to that topic; 0 when no such join
  * reads the topic (or its table's topic is not in md).
  */
 static int join_partitions(const ks_topology_t *t, const rd_kafka_metadata_t *md, const char *topic, const char **table)
@@ -168,6 +169,26 @@ static int join_partitions(const ks_topology_t *t, const rd_kafka_metadata_t *md
     int sub = ks_topology_reader(t, topic);
     for (int i = 0; sub >= 0 && i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
+        /*
+         * A foreign-key join's registration topic is co-partitioned with the
+         * right table, its response topic with the left table's sub-topology
+         * (KTableImpl#doJoinOnForeignKey's copartitionSources): either takes
+         * the count of a source topic its reader's sub-topology reads.
+         */
+        if (p->subtopology == sub && p->join.kind == KS_JOIN_FOREIGN_KEY &&
+            (p->join.fk_role == KS_FK_RECEIVE || p->join.fk_role == KS_FK_RESOLVER)) {
+            for (int j = 0; j < t->nprocs; j++) {
+                const ks_proc_t *src = t->procs[j];
+                const rd_kafka_metadata_topic_t *mt =
+                    src->op == KS_OP_SOURCE && !src->is_repartition && src->subtopology == sub && src->io.ntopics
+                        ? find_topic(md, src->io.topics[0])
+                        : NULL;
+                if (mt) {
+                    *table = src->io.topics[0];
+                    return mt->partition_cnt;
+                }
+            }
+        }
         if (p->subtopology != sub || p->join.kind != KS_JOIN_STREAM_TABLE || !p->join.table_node)
             continue;
         const ks_proc_t *src = p->join.table_node->nparents ? p->join.table_node->parents[0] : NULL;
