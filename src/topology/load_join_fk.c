@@ -95,8 +95,8 @@ static ks_proc_t *fk_side_store(load_t *L, ks_proc_t *side, const char *which, c
     }
     if (!ok) {
         ks__topo_err_at(L, at,
-                        "a foreign-key join reads the %s table by key, and `%s` keeps no store that can be read so; "
-                        "join right after a table, toTable or aggregation",
+                        "a foreign-key join reads the %s table's rows by key, but `%s` keeps no store to read them "
+                        "from; join right after a table, a toTable or an aggregation",
                         which, ks_op_dsl_name(side->op));
         return NULL;
     }
