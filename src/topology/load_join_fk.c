@@ -114,8 +114,9 @@ void ks__topo_load_join_fk(load_t *L, stream_t *s, const ks_step_t *step, ks_pro
     if (op == KS_OP_OUTER_JOIN)
         ks__topo_err_at(L, at, "foreign-key joins are `join` or `leftJoin`; Kafka Streams has no outer one");
     if (ks__topo_part(step, "key"))
-        ks__topo_err_at(L, ks__topo_part(step, "key"), "`key` applies to global-table joins; a foreign-key join "
-                                                       "takes its key from `foreignKey`");
+        ks__topo_err_at(L, ks__topo_part(step, "key"),
+                        "`key` applies to global-table joins; a foreign-key join "
+                        "takes its key from `foreignKey`");
     if (s->key_window != KS_WIN_NONE)
         ks__topo_err_at(L, fkn, "a foreign-key join needs a table with plain keys, not windowed ones");
     else
@@ -131,8 +132,8 @@ void ks__topo_load_join_fk(load_t *L, stream_t *s, const ks_step_t *step, ks_pro
     }
     /* The order below is Kafka Streams': each name uses the next index. */
     char *reg_topic = fk_name(L, named, "-subscription-registration", "KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION");
-    ks_proc_t *reg = fk_node(L, op, named, "-subscription-registration-processor",
-                             "KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION", at);
+    ks_proc_t *reg =
+        fk_node(L, op, named, "-subscription-registration-processor", "KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION", at);
     ks_proc_t *reg_sink = fk_node(L, KS_OP_SINK, named, "-subscription-registration-sink", "KTABLE-SINK", at);
     ks_proc_t *reg_src = fk_node(L, KS_OP_SOURCE, named, "-subscription-registration-source", "KTABLE-SOURCE", at);
     char *sub_store = fk_name(L, named, "-subscription-store", "KTABLE-FK-JOIN-SUBSCRIPTION-STATE-STORE");
@@ -166,8 +167,8 @@ void ks__topo_load_join_fk(load_t *L, stream_t *s, const ks_step_t *step, ks_pro
         p->table = 1;
         p->join.kind = KS_JOIN_FOREIGN_KEY;
         p->join.fk_role = roles[i];
-        p->join.table = ks_xstrdup(step->arg && ks__topo_part(step, "table") ? ks__topo_part(step, "table")->value
-                                                                              : "");
+        p->join.table =
+            ks_xstrdup(step->arg && ks__topo_part(step, "table") ? ks__topo_part(step, "table")->value : "");
         p->join.table_node = right;
         p->join.left_node = left;
     }

@@ -179,10 +179,10 @@ typedef struct ks_join_args {
      * table's.
      */
     struct ks_proc *table_node;
-    int fk_role;                /* ks_fk_role_t; KS_FK_NONE for the other kinds */
-    struct ks_proc *left_node;  /* foreign-key joins: the left table's node, whose store the resolver reads */
-    struct ks_proc *fk_sink;    /* foreign-key joins: the sink of the internal topic this node writes, or NULL */
-    struct ks_proc *fk_next;    /* KS_FK_RECEIVE: its KS_FK_JOIN_FOREIGN child */
+    int fk_role;               /* ks_fk_role_t; KS_FK_NONE for the other kinds */
+    struct ks_proc *left_node; /* foreign-key joins: the left table's node, whose store the resolver reads */
+    struct ks_proc *fk_sink;   /* foreign-key joins: the sink of the internal topic this node writes, or NULL */
+    struct ks_proc *fk_next;   /* KS_FK_RECEIVE: its KS_FK_JOIN_FOREIGN child */
 } ks_join_args_t;
 
 /* A processor node of the built graph: a header every node has, then its family's arguments. */
