@@ -49,8 +49,7 @@ int ks__state_check(const ks_topology_t *t, char *err, size_t errlen)
     for (int i = 0; i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
         const char *why = NULL;
-        /* Stream-table, stream-global-table and foreign-key joins run (ops_join.c, ops_join_fk.c); the others not yet.
-         */
+        /* Stream-table, stream-global-table and foreign-key joins run (ops_join*.c); the others not yet. */
         if ((p->op == KS_OP_JOIN || p->op == KS_OP_LEFT_JOIN || p->op == KS_OP_OUTER_JOIN) &&
             p->join.kind != KS_JOIN_STREAM_TABLE && p->join.kind != KS_JOIN_STREAM_GLOBAL &&
             p->join.kind != KS_JOIN_FOREIGN_KEY)
