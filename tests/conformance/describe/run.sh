@@ -37,7 +37,8 @@ customer_order_count topologies/customer_order_count.yaml
 crm_customer topologies/crm_customer.yaml
 split_merge tests/snapshots/extra/split_merge.yaml
 repartition tests/snapshots/extra/repartition.yaml
-named_suppress tests/conformance/describe/cases/named_suppress.yaml"
+named_suppress tests/conformance/describe/cases/named_suppress.yaml
+foreign_key_join tests/conformance/describe/cases/foreign_key_join.yaml"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
