@@ -12,6 +12,7 @@ import shutil
 import time
 
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import ConfigResource
 
 from kit import Reader, produce_all, write_topology
 
@@ -68,6 +69,12 @@ def wait_consumed(bootstrap, app, topic, partitions, timeout=60):
             time.sleep(0.2)
     finally:
         c.close()
+
+
+def topic_config(admin, topic):
+    fs = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic)], request_timeout=15)
+    (_, f), = fs.items()
+    return {k: v.value for k, v in f.result(timeout=15).items()}
 
 
 def by_key(reader):
@@ -137,6 +144,11 @@ def test_foreign_key_join_across_partition_counts(bootstrap, topics, kstreamd, t
     assert {t: len(md[t].partitions) for t in (reg, named[0])} == {reg: 2, named[0]: 2}
     assert {t: len(md[t].partitions) for t in (resp, named[1])} == {resp: 3, named[1]: 3}
     assert sub_log in md and named[2] in md and named[3] in md
+    # The two topics are repartition topics to Kafka Streams (RepartitionTopicConfig), the store's a changelog.
+    for t in (reg, resp):
+        conf = topic_config(admin, t)
+        assert (conf["cleanup.policy"], conf["retention.ms"]) == ("delete", "-1"), (t, conf)
+    assert topic_config(admin, sub_log)["cleanup.policy"] == "compact"
 
     def name(c):
         return "renamed-0" if c == 0 else f"name-{c}"
