@@ -77,8 +77,7 @@ static int ends_with(const char *name, const char *suffix)
  */
 static void set_internal_topic_config(const ks_topology_t *t, rd_kafka_NewTopic_t *nt, const char *name)
 {
-    /* A foreign-key join's `-subscription-registration-topic` and `-subscription-response-topic` are repartition
-     * topics. */
+    /* A foreign-key join's two `...-topic` topics are repartition topics too. */
     if ((ends_with(name, "-repartition") || ends_with(name, "-topic")) && t && ks_topology_is_internal(t, name)) {
         rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "delete");
         rd_kafka_NewTopic_set_config(nt, "retention.ms", "-1");
