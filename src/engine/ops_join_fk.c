@@ -347,6 +347,11 @@ static void receive(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         e->stats.dropped++; /* "Skipping record due to null foreign key" */
         return;
     }
+    if (f->kraw && f->klen + s.pkl + 4 > MAX_STORE_KEY) {
+        ks__fail(e, f, "storing a foreign-key join's subscription",
+                 "the foreign key and the primary key are longer than a store key can be (480 bytes)");
+        return;
+    }
     if (f->kraw) {
         ks_buf_t ck = {0}, val = {0};
         char t[8];
