@@ -348,8 +348,10 @@ static void receive(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         return;
     }
     if (f->kraw && f->klen + s.pkl + 4 > MAX_STORE_KEY) {
-        ks__fail(e, f, "storing a foreign-key join's subscription",
-                 "the foreign key and the primary key are longer than a store key can be (480 bytes)");
+        char m[160];
+        snprintf(m, sizeof m, "a state store key may be at most %d bytes; the foreign key and the primary key take %zu",
+                 MAX_STORE_KEY, f->klen + s.pkl + 4);
+        ks__fail(e, f, "storing the subscription", m);
         return;
     }
     if (f->kraw) {
