@@ -295,12 +295,25 @@ static void respond(ks_engine_t *e, flight_t *f, const ks_proc_t *p, const char 
     ks_buf_free(&w);
 }
 
-/* The right table's row for foreign-key bytes: 1 with *row and *ts set, 0 none, -1 failed. */
+/*
+ * The two reads of a side by key, each in one place (Kafka Streams reads
+ * both through value getters): the right table's row for foreign-key
+ * bytes, and the left table's for primary-key bytes, each in the store of
+ * the node load_join_fk.c chose. 1 with *row (owned) and *ts set, 0 when
+ * the table has no such row, -1 when the store failed.
+ */
 static int right_row(ks_engine_t *e, const ks_proc_t *p, const char *fk, size_t fkl, ks_val *row, int64_t *ts)
 {
     if (fkl > MAX_STORE_KEY)
         return 0; /* the table cannot hold such a key */
     return ks__st_kv_get(e, p->join.table_node, e->cur->partition, fk, fkl, row, ts);
+}
+
+static int left_row(ks_engine_t *e, const ks_proc_t *p, const char *pk, size_t pkl, ks_val *row)
+{
+    if (!pk || pkl > MAX_STORE_KEY)
+        return 0;
+    return ks__st_kv_get(e, p->join.left_node, e->cur->partition, pk, pkl, row, NULL);
 }
 
 /*
@@ -523,9 +536,7 @@ static void resolver(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         ks__fail(e, f, "deserializing the right value", err);
         return;
     }
-    int found = 0;
-    if (f->kraw && f->klen <= MAX_STORE_KEY)
-        found = ks__st_kv_get(e, left, e->cur->partition, f->kraw, f->klen, &cur, NULL);
+    int found = left_row(e, p, f->kraw, f->klen, &cur);
     if (found < 0 || value_hash(e, f, left, found ? cur : ks_null(), &ch))
         goto done;
     if (!same_hash(&mh, &ch)) {

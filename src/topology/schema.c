@@ -133,7 +133,7 @@ static const ks_key_row_t p_join[] = {
     {"table", KT_NAME, 0, NULL, "join with a table (key lookup)"},
     {"globalTable", KT_NAME, 0, NULL, "join with a global table (lookup by `key`)"},
     {"stream", KT_NAME, 0, NULL, "join with another pipeline's stream, within `window`"},
-    {"foreignKey", KT_EXPR, 0, NULL, "table-table join on a key extracted from the value"},
+    {"foreignKey", KT_EXPR, 0, NULL, "table-table join on a foreign key taken from each row (`.`, $key)"},
     {"key", KT_EXPR, 0, NULL, "global tables: the lookup key from the record"},
     {"window", KT_DURATION, 0, NULL, "stream-stream joins: the time difference allowed"},
     {"grace", KT_DURATION, 0, NULL, "stream-stream joins: grace after the window"},
