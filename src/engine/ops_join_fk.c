@@ -345,6 +345,31 @@ static void join_foreign(ks_engine_t *e, flight_t *f, const ks_proc_t *p, const 
 }
 
 /*
+ * A subscription store's changelog record (v NULL: a tombstone). Kafka
+ * Streams 4.4 keeps the subscription store with headers
+ * (timestampedKeyValueStoreWithHeadersBuilder), so its changelog record
+ * carries the subscription record's headers, and its timestamp.
+ */
+static void sub_changelog(ks_engine_t *e, const ks_proc_t *p, const void *k, size_t kl, const void *v, size_t vl,
+                          int64_t ts)
+{
+    if (!p->changelogs || !p->changelogs[0])
+        return;
+    ks_record_t out = {0};
+    out.topic = p->changelogs[0];
+    out.partition = e->cur->partition;
+    out.offset = -1;
+    out.timestamp = ts;
+    out.key = k;
+    out.key_len = kl;
+    out.value = v;
+    out.value_len = v ? vl : 0;
+    out.headers = e->cur->headers;
+    out.nheaders = e->cur->nheaders;
+    e->ops.emit(e->ud, &out);
+}
+
+/*
  * The receive node: a subscription read from the registration topic goes
  * into the subscription store (a delete instruction removes it), then to
  * the join-foreign node. A null foreign key is kept out of the store and
@@ -386,7 +411,7 @@ static void receive(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
             rc = ks__st_state_fatal(e, "writing a store failed");
         if (rc == 0) {
             e->stats.store_writes++;
-            ks__st_changelog(e, p, e->cur->partition, ck.data, ck.len, del ? NULL : val.data, del ? 0 : val.len, f->ts);
+            sub_changelog(e, p, ck.data, ck.len, del ? NULL : f->vraw, del ? 0 : f->vlen, f->ts);
         }
         ks_buf_free(&ck);
         ks_buf_free(&val);
