@@ -94,8 +94,6 @@ void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step)
             ks__topo_err_at(L, gn, "a global-table join needs `key:`, the lookup key computed from the record");
         if (gn && s->kind != KS_KSTREAM)
             ks__topo_err_at(L, gn, "a global-table join needs a stream on the left");
-        if (fk && s->kind != KS_KTABLE)
-            ks__topo_err_at(L, fk, "`foreignKey` joins are table-table joins: the left side must be a table");
         if (row->op == KS_OP_OUTER_JOIN && s->kind == KS_KSTREAM)
             ks__topo_err_at(L, key, "`outerJoin` of a stream needs a `stream:` (stream-table joins are inner or left)");
         if (win)

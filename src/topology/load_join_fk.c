@@ -117,8 +117,9 @@ void ks__topo_load_join_fk(load_t *L, stream_t *s, const ks_step_t *step, ks_pro
         ks__topo_err_at(L, ks__topo_part(step, "key"),
                         "`key` applies to global-table joins; a foreign-key join "
                         "takes its key from `foreignKey`");
-    if (s->key_window != KS_WIN_NONE)
-        ks__topo_err_at(L, fkn, "a foreign-key join needs a table with plain keys, not windowed ones");
+    if (s->kind != KS_KTABLE)
+        ks__topo_err_at(L, fkn, "`foreignKey` joins are table-table joins: the left side must be a table, not %s",
+                        ks_stream_kind_name(s->kind));
     else
         left = fk_side_store(L, s->cur, "left", fkn);
     if (right)
