@@ -267,7 +267,9 @@ static void ks_lint_check_copartitioning(ks_lint_t *lint)
         const ks_topology_t *t = lint->ts[i];
         for (int j = 0; j < t->nprocs; j++) {
             const ks_proc_t *p = t->procs[j];
-            if ((p->op != KS_OP_JOIN && p->op != KS_OP_LEFT_JOIN) || !p->join.table)
+            /* A foreign-key join needs none: its internal topics are co-partitioned with either side. */
+            if ((p->op != KS_OP_JOIN && p->op != KS_OP_LEFT_JOIN) || !p->join.table ||
+                p->join.kind == KS_JOIN_FOREIGN_KEY)
                 continue;
             const ks_table_conf_t *tc = NULL;
             for (int k = 0; k < t->ntables && !tc; k++)

@@ -18,8 +18,7 @@
  * (stream_global_join). A table-table join (table_table_side,
  * table_join_merge) joins the changes of either table with the other's
  * row, read through the table's value getter (table_get). Stream-stream
- * joins run in ops_join_stream.c; the other join kinds are refused before
- * an engine runs (state.c).
+ * joins run in ops_join_stream.c, foreign-key joins in ops_join_fk.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -433,4 +432,6 @@ void ks__st_join(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         table_table_side(e, f, p);
     else if (p->join.kind == KS_JOIN_STREAM_STREAM)
         ks__st_stream_join(e, f, p);
+    else if (p->join.kind == KS_JOIN_FOREIGN_KEY)
+        ks__st_join_fk(e, f, p);
 }

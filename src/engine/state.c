@@ -49,11 +49,11 @@ int ks__state_check(const ks_topology_t *t, char *err, size_t errlen)
     for (int i = 0; i < t->nprocs; i++) {
         const ks_proc_t *p = t->procs[i];
         const char *why = NULL;
-        /* Stream-table, stream-global-table, table-table (ops_join.c) and stream-stream joins (ops_join_stream.c) run.
-         */
+        /* Every join kind runs: ops_join.c, ops_join_stream.c (stream-stream), ops_join_fk.c (foreign-key). */
         if ((p->op == KS_OP_JOIN || p->op == KS_OP_LEFT_JOIN || p->op == KS_OP_OUTER_JOIN) &&
             p->join.kind != KS_JOIN_STREAM_TABLE && p->join.kind != KS_JOIN_STREAM_GLOBAL &&
-            p->join.kind != KS_JOIN_TABLE_TABLE && p->join.kind != KS_JOIN_STREAM_STREAM)
+            p->join.kind != KS_JOIN_TABLE_TABLE && p->join.kind != KS_JOIN_STREAM_STREAM &&
+            p->join.kind != KS_JOIN_FOREIGN_KEY)
             why = "joins are not run by this version of kstreamd";
         if (why) {
             snprintf(err, errlen, "%s:%d:%d: `%s`: %s", t->file, p->pos.line, p->pos.col, ks_op_dsl_name(p->op), why);

@@ -10,8 +10,9 @@
  *   ops_window.c     tumbling, hopping, sliding and session windows, and
  *                    window retention
  *   ops_state.c      tables, groupBy, suppress, and the dispatch
- *   ops_join.c       stream-table and stream-global-table joins
+ *   ops_join.c       stream-table, stream-global-table and table-table joins
  *   ops_join_stream.c  stream-stream joins
+ *   ops_join_fk.c    foreign-key table-table joins
  *
  *   store_codec.c    the layout of store keys, values and changelog
  *                    records (store_codec.h says what it is)
@@ -227,5 +228,7 @@ void ks__st_aggregate(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
 void ks__st_join(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
 /* ops_join_stream.c: a node of a stream-stream join (KSTREAM-WINDOWED, -JOINTHIS, -JOINOTHER and their outer kinds). */
 void ks__st_stream_join(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
+/* ops_join_fk.c: a node of a foreign-key join (p->join.fk_role says which). */
+void ks__st_join_fk(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
 
 #endif

@@ -80,7 +80,8 @@ static int ends_with(const char *name, const char *suffix)
  */
 static void set_internal_topic_config(const ks_topology_t *t, rd_kafka_NewTopic_t *nt, const char *name)
 {
-    if (ends_with(name, "-repartition") && t && ks_topology_is_internal(t, name)) {
+    /* A foreign-key join's two `...-topic` topics are repartition topics too. */
+    if ((ends_with(name, "-repartition") || ends_with(name, "-topic")) && t && ks_topology_is_internal(t, name)) {
         rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "delete");
         rd_kafka_NewTopic_set_config(nt, "retention.ms", "-1");
         rd_kafka_NewTopic_set_config(nt, "segment.bytes", "52428800");
@@ -212,8 +213,9 @@ static int create_topics(rd_kafka_t *rk, const ks_topology_t *t, char **names, i
  * a join's sources in one co-partition group and gives the group's
  * repartition topics its source topic's count
  * (CopartitionedTopicsEnforcer), so that a re-keyed stream meets each of
- * the other side's partitions. Sets *table to that topic; 0 when no such
- * join reads the topic (or the other topic is not in md).
+ * the other side's partitions; so are a foreign-key join's two topics
+ * (below). Sets *table to that topic; 0 when no such join reads the topic
+ * (or the other topic is not in md).
  */
 static int join_partitions(const ks_topology_t *t, const rd_kafka_metadata_t *md, const char *topic, const char **table)
 {
@@ -233,6 +235,26 @@ static int join_partitions(const ks_topology_t *t, const rd_kafka_metadata_t *md
                 }
             }
             continue;
+        }
+        /*
+         * A foreign-key join's registration topic is co-partitioned with the
+         * right table, its response topic with the left table's sub-topology
+         * (KTableImpl#doJoinOnForeignKey's copartitionSources): either takes
+         * the count of a source topic its reader's sub-topology reads.
+         */
+        if (p->subtopology == sub && p->join.kind == KS_JOIN_FOREIGN_KEY &&
+            (p->join.fk_role == KS_FK_RECEIVE || p->join.fk_role == KS_FK_RESOLVER)) {
+            for (int j = 0; j < t->nprocs; j++) {
+                const ks_proc_t *src = t->procs[j];
+                const rd_kafka_metadata_topic_t *mt =
+                    src->op == KS_OP_SOURCE && !src->is_repartition && src->subtopology == sub && src->io.ntopics
+                        ? find_topic(md, src->io.topics[0])
+                        : NULL;
+                if (mt) {
+                    *table = src->io.topics[0];
+                    return mt->partition_cnt;
+                }
+            }
         }
         if (p->subtopology != sub || p->join.kind != KS_JOIN_STREAM_TABLE || !p->join.table_node)
             continue;

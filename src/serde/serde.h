@@ -100,4 +100,11 @@ int32_t ks_murmur2(const void *data, size_t len);
  */
 int32_t ks_partition_for_key(const void *key, size_t len, int32_t num_partitions);
 
+/*
+ * Kafka Streams' Murmur3.hash128 of data[0..len) (MurmurHash3_x64_128,
+ * seed 104729): out[0] and out[1] are the two longs it returns, which a
+ * foreign-key join's subscription carries big-endian.
+ */
+void ks_murmur3_128(const void *data, size_t len, uint64_t out[2]);
+
 #endif

@@ -2,7 +2,8 @@
  * load_join.c: the loader of join, leftJoin and outerJoin (with a table, a
  * global table or another pipeline's stream), named by their rows in
  * schema.c. The join nodes run in src/engine/ops_join.c; a stream-stream
- * join's nodes are made by load_join_stream.c.
+ * join's nodes are made by load_join_stream.c, a foreign-key join's by
+ * load_join_fk.c (they run in ops_join_stream.c and ops_join_fk.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,8 +196,6 @@ void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step)
             ks__topo_err_at(L, gn, "a global-table join needs `key:`, the lookup key computed from the record");
         if (gn && s->kind != KS_KSTREAM)
             ks__topo_err_at(L, gn, "a global-table join needs a stream on the left");
-        if (fk && s->kind != KS_KTABLE)
-            ks__topo_err_at(L, fk, "`foreignKey` joins are table-table joins: the left side must be a table");
         if (row->op == KS_OP_OUTER_JOIN && s->kind == KS_KSTREAM)
             ks__topo_err_at(L, key, "`outerJoin` of a stream needs a `stream:` (stream-table joins are inner or left)");
         static const char *const stream_only[] = {"window", "before", "after", "grace"};
@@ -205,7 +204,7 @@ void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step)
             if (n)
                 ks__topo_err_at(L, n, "`%s` applies to stream-stream joins only", stream_only[i]);
         }
-        if (ks__topo_part(step, "store") && (s->kind != KS_KTABLE || fk || gn))
+        if (ks__topo_part(step, "store") && (s->kind != KS_KTABLE || gn))
             ks__topo_err_at(L, ks__topo_part(step, "store"),
                             "`store` materialises the result of a table-table join; a stream join's result is a "
                             "stream");
@@ -244,6 +243,12 @@ void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step)
             free(joiner.src);
             ks_expr_free(joiner.expr);
         }
+        return;
+    }
+    if (fk) {
+        if (!tn)
+            ks__topo_err_at(L, fk, "`foreignKey` joins a table with another `table:`");
+        ks__topo_load_join_fk(L, s, step, tn ? other : NULL, &joiner, &k);
         return;
     }
     /*

@@ -133,7 +133,7 @@ static const ks_key_row_t p_join[] = {
     {"table", KT_NAME, 0, NULL, "join with a table (key lookup)"},
     {"globalTable", KT_NAME, 0, NULL, "join with a global table (lookup by `key`)"},
     {"stream", KT_NAME, 0, NULL, "join with another pipeline's stream, within `window`"},
-    {"foreignKey", KT_EXPR, 0, NULL, "table-table join on a key extracted from the value"},
+    {"foreignKey", KT_EXPR, 0, NULL, "table-table join on a foreign key taken from each row (`.`, $key)"},
     {"key", KT_EXPR, 0, NULL, "global tables: the lookup key from the record"},
     {"window", KT_DURATION, 0, NULL, "stream-stream joins: the time difference allowed, before and after"},
     {"before", KT_DURATION, 0, NULL,
@@ -142,7 +142,7 @@ static const ks_key_row_t p_join[] = {
      "stream-stream joins: how far after a record the window reaches (default `window`)"},
     {"grace", KT_DURATION, 0, NULL, "stream-stream joins: grace after the window (default 0)"},
     {"value", KT_EXPR, 0, "$left + $right", "the joiner: the output value from $left and $right"},
-    {"store", KT_STRING, 0, NULL, "table-table joins: materialise the result in this store"},
+    {"store", KT_STRING, 0, NULL, "table-table and foreign-key joins: materialise the result in this store"},
     CHANGELOG_ROW,
     {NULL, 0, 0, NULL, NULL}};
 

@@ -12,6 +12,7 @@
  *   selectKey, groupBy (stream)        drop the key serde
  *   mapValues, flatMapValues           drop the value serde
  *   map, flatMap, merge, groupBy (table), joins   drop both
+ *   foreign-key join                   see fk_serdes
  *   stream-table join                  keeps the key serde, drops the
  *                                      value's; reads the table's store
  *   table-table join                   keeps the left key serde, drops the
@@ -53,6 +54,42 @@ static const ks_proc_t *repartition_sink(const ks_topology_t *t, const ks_proc_t
     return NULL;
 }
 
+static void infer(ks_topology_t *t, ks_proc_t *p, char *done);
+
+/*
+ * A foreign-key join's nodes (KTableImpl#doJoinOnForeignKey): the
+ * registration topic is keyed by the foreign key in the right table's key
+ * serde, the response topic by the left table's key; both carry wrappers
+ * (bytes), as does the subscription store. The resolver reads the left
+ * table's store and its output has no value serde.
+ */
+static void fk_serdes(ks_topology_t *t, ks_proc_t *p, char *done, int *k, int *v)
+{
+    ks_proc_t *left = p->join.left_node, *right = p->join.table_node;
+    infer(t, left, done);
+    infer(t, right, done);
+    *k = left->store_key;
+    *v = KS_SERDE_BYTES;
+    switch (p->join.fk_role) {
+    case KS_FK_REGISTRATION: *k = right->store_key; break;
+    case KS_FK_RECEIVE:
+    case KS_FK_FOREIGN_JOIN:
+        p->store_key = KS_SERDE_BYTES;
+        p->store_value = KS_SERDE_BYTES;
+        break;
+    case KS_FK_JOIN_FOREIGN:
+        p->store_key = right->store_key;
+        p->store_value = right->store_value;
+        break;
+    case KS_FK_RESOLVER:
+        p->store_key = left->store_key;
+        p->store_value = left->store_value;
+        *v = KS_SERDE_UNKNOWN;
+        break;
+    default: break;
+    }
+}
+
 static void infer(ks_topology_t *t, ks_proc_t *p, char *done)
 {
     if (done[p->seq])
@@ -88,6 +125,11 @@ static void infer(ks_topology_t *t, ks_proc_t *p, char *done)
     case KS_OP_JOIN:
     case KS_OP_LEFT_JOIN:
     case KS_OP_OUTER_JOIN:
+        if (p->join.kind == KS_JOIN_FOREIGN_KEY) {
+            fk_serdes(t, p, done, &k, &v);
+            w = KS_KEY_PLAIN;
+            break;
+        }
         if (p->join.kind == KS_JOIN_STREAM_TABLE && p->join.table_node) {
             /* KStreamImpl#doStreamTableJoin: the stream's key serde, no value serde; the table's store. */
             ks_proc_t *tp = p->join.table_node;
@@ -207,7 +249,8 @@ void ks__topo_infer_serdes(ks_topology_t *t)
         int kv = p->op == KS_OP_TABLE_SOURCE || p->op == KS_OP_TO_TABLE ||
                  (p->join.kind == KS_JOIN_TABLE_TABLE && p->join.role == KS_JOIN_ROLE_MERGE) ||
                  ((p->op == KS_OP_COUNT || p->op == KS_OP_REDUCE || p->op == KS_OP_AGGREGATE) &&
-                  p->state.window.kind == KS_WIN_NONE);
+                  p->state.window.kind == KS_WIN_NONE) ||
+                 p->join.fk_role == KS_FK_RECEIVE; /* the subscription store */
         for (int j = 0; kv && p->changelogs && j < p->nstores; j++) {
             if (!p->changelogs[j])
                 continue;

@@ -171,6 +171,20 @@ typedef enum ks_join_role {
     KS_JOIN_ROLE_MERGE,    /* a table-table join's KTABLE-MERGE: the result table (KTableKTableJoinMerger) */
 } ks_join_role_t;
 
+/*
+ * The nodes of a foreign-key join (KS_JOIN_FOREIGN_KEY), each a JOIN or
+ * LEFT_JOIN node, named as Kafka Streams' KTableImpl#doJoinOnForeignKey
+ * names them; src/engine/ops_join_fk.c runs them.
+ */
+typedef enum ks_fk_role {
+    KS_FK_NONE,
+    KS_FK_REGISTRATION, /* below the left table: subscriptions to the registration topic (SubscriptionSend) */
+    KS_FK_RECEIVE,      /* reads the registration topic into the subscription store (SubscriptionReceive) */
+    KS_FK_JOIN_FOREIGN, /* a subscription looks its foreign key up in the right table (SubscriptionJoin) */
+    KS_FK_FOREIGN_JOIN, /* below the right table: a row's change answers its subscribers (ForeignTableJoin) */
+    KS_FK_RESOLVER,     /* reads the response topic, drops stale responses, joins (ResponseJoin) */
+} ks_fk_role_t;
+
 /* JOIN, LEFT_JOIN, OUTER_JOIN. */
 typedef struct ks_join_args {
     char *table; /* the table joined with (`table:` or `globalTable:`); NULL for a stream-stream join */
@@ -178,7 +192,8 @@ typedef struct ks_join_args {
     /*
      * A stream-table join: the table's KTABLE-SOURCE, whose store the join
      * reads (its serdes encode the lookup key; the store's state is the one
-     * the table writes, in the same task).
+     * the table writes, in the same task). A foreign-key join: the right
+     * table's.
      */
     struct ks_proc *table_node;
     /* Which node of a join made of several (stream-stream and table-table joins); NONE for the others. */
@@ -202,6 +217,11 @@ typedef struct ks_join_args {
      */
     struct ks_proc *left_node, *peer;
     int send_old;
+    /* Foreign-key joins (kind KS_JOIN_FOREIGN_KEY; left_node above is the left table's node, whose store the resolver
+     * reads). */
+    int fk_role;             /* ks_fk_role_t; KS_FK_NONE for the other kinds */
+    struct ks_proc *fk_sink; /* the sink of the internal topic this node writes, or NULL */
+    struct ks_proc *fk_next; /* KS_FK_RECEIVE: its KS_FK_JOIN_FOREIGN child */
 } ks_join_args_t;
 
 /* A processor node of the built graph: a header every node has, then its family's arguments. */

@@ -136,5 +136,12 @@ void ks__topo_load_suppress(load_t *L, stream_t *s, const ks_step_t *step);
 void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step);
 /* load_join_stream.c: a stream-stream join of s with pipeline op's stream; takes ownership of joiner. */
 void ks__topo_load_stream_join(load_t *L, stream_t *s, const ks_step_t *step, ks_step_expr_t joiner, pipe_state_t *op);
+/*
+ * load_join_fk.c: a foreign-key join of the table s with `right` (the
+ * right table's node; NULL after an error). Takes ownership of the
+ * compiled joiner and foreign-key extractor.
+ */
+void ks__topo_load_join_fk(load_t *L, stream_t *s, const ks_step_t *step, ks_proc_t *right, ks_step_expr_t *joiner,
+                           ks_step_expr_t *fk);
 
 #endif

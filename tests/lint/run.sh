@@ -37,7 +37,7 @@ scenario naming $SYSTEM bad/naming.yaml
 scenario single-writer $SYSTEM bad/second_writer.yaml
 scenario serde-mismatch $SYSTEM bad/serde_reader.yaml
 scenario unwritten system/order_enrich.yaml
-scenario copartition system/ingest.yaml bad/copartition.yaml ok/rekeyed_join.yaml
+scenario copartition system/ingest.yaml bad/copartition.yaml ok/rekeyed_join.yaml ok/foreign_key_join.yaml
 scenario custom-pattern --topic-pattern "$DOTTED" ok/dotted.yaml
 scenario custom-pattern-rejects --topic-pattern="$DOTTED" system/ingest.yaml ok/dotted.yaml
 scenario load-error bad/broken.yaml $SYSTEM

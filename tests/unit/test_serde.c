@@ -391,6 +391,31 @@ static void failed_encode_leaves_the_buffer_as_it_was(void **state)
     ks_buf_free(&out);
 }
 
+static void murmur3_128_matches_kafka_streams(void **state)
+{
+    (void)state;
+    /*
+     * Computed with Kafka Streams 4.4.0's own
+     * org.apache.kafka.streams.state.internals.Murmur3.hash128(byte[]):
+     * the empty input, a tail only, one block and a tail past 8 bytes.
+     */
+    static const struct {
+        const char *data;
+        uint64_t h1, h2;
+    } cases[] = {
+        {"", 0x9d2764a018e32942ULL, 0x8c3cf3b035938518ULL},
+        {"a", 0x3361634e7e0f5188ULL, 0xe9c7dda24eae326bULL},
+        {"{\"id\":\"o1\",\"customerId\":\"c1\"}", 0x881f6418f243f6bbULL, 0xabd591fbc3f3e1ebULL},
+        {"0123456789abcdef0123", 0x15504d98f9c4f8acULL, 0x6d858389ae5c559eULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t h[2];
+        ks_murmur3_128(cases[i].data, strlen(cases[i].data), h);
+        assert_true(h[0] == cases[i].h1);
+        assert_true(h[1] == cases[i].h2);
+    }
+}
+
 static void murmur2_matches_kafka_utils_test_vectors(void **state)
 {
     (void)state;
@@ -511,6 +536,7 @@ int main(void)
         cmocka_unit_test(void_decodes_only_a_kafka_null),
         cmocka_unit_test(void_encodes_only_null),
         cmocka_unit_test(failed_encode_leaves_the_buffer_as_it_was),
+        cmocka_unit_test(murmur3_128_matches_kafka_streams),
         cmocka_unit_test(murmur2_matches_kafka_utils_test_vectors),
         cmocka_unit_test(partition_for_key_is_positive_murmur2_modulo_partitions),
         cmocka_unit_test(can_hold_table_says_which_kinds_each_serde_writes),

@@ -92,6 +92,17 @@ public class Cases {
                              JoinWindows.ofTimeDifferenceWithNoGrace(Duration.ofSeconds(10)).before(Duration.ZERO))
                 .to("order-payment-v1");
         });
+        // tests/conformance/describe/cases/foreign_key_join.yaml
+        print("foreign_key_join", b -> {
+            KTable<String, String> orders = b.table("order-v1", Materialized.as("orders"));
+            KTable<String, String> customers = b.table("customer-v1", Materialized.as("customers"));
+            orders.join(customers, (String v) -> v, (l, r) -> l).toStream().to("out-inner");
+            b.<String, String>stream("shipment-v1").toTable()
+                .leftJoin(customers, (String v) -> v, (l, r) -> l, TableJoined.as("ship"), Materialized.as("ship-view"))
+                .toStream().to("out-left");
+            orders.join(customers, (String v) -> v, (l, r) -> l).groupBy((k, v) -> KeyValue.pair(v, v)).count()
+                .toStream().to("out-count");
+        });
         RandomCases.printAll();
     }
 }

@@ -38,7 +38,8 @@ crm_customer topologies/crm_customer.yaml
 split_merge tests/snapshots/extra/split_merge.yaml
 repartition tests/snapshots/extra/repartition.yaml
 named_suppress tests/conformance/describe/cases/named_suppress.yaml
-stream_joins tests/conformance/describe/cases/stream_joins.yaml"
+stream_joins tests/conformance/describe/cases/stream_joins.yaml
+foreign_key_join tests/conformance/describe/cases/foreign_key_join.yaml"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

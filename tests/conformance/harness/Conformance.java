@@ -202,6 +202,9 @@ public class Conformance {
         ObjectNode all = KSerdes.F.objectNode();
         for (Map.Entry<String, StateStore> e : new java.util.TreeMap<>(d.getAllStateStores()).entrySet()) {
             String name = e.getKey();
+            /* A foreign-key join's subscription store holds SubscriptionWrappers: its changelog is compared instead. */
+            if (name.endsWith("-subscription-store") || name.startsWith("KTABLE-FK-JOIN-SUBSCRIPTION-STATE-STORE-"))
+                continue;
             ArrayNode entries = KSerdes.F.arrayNode();
             KeyValueStore kv = d.getKeyValueStore(name);
             WindowStore ws = kv == null ? d.getWindowStore(name) : null;

@@ -412,6 +412,8 @@ public final class Translator {
             Object tn = part(arg, "table", null), gn = part(arg, "globalTable", null);
             if (gn != null && !op.equals("outerJoin") && s.kind == Kind.STREAM)
                 return globalTableJoin(s, op, arg, nm, str(gn));
+            if (tn != null && !op.equals("outerJoin") && s.kind == Kind.TABLE && part(arg, "foreignKey", null) != null)
+                return foreignKeyJoin(s, op, arg, nm, str(tn));
             if (tn != null && s.kind == Kind.TABLE && part(arg, "foreignKey", null) == null)
                 return tableTableJoin(s, op, arg, nm, str(tn));
             Object sn = part(arg, "stream", null);
@@ -515,6 +517,31 @@ public final class Translator {
             s.o = nm == null ? x.join(g, m, j) : x.join(g, m, j, named(nm));
         else
             s.o = nm == null ? x.leftJoin(g, m, j) : x.leftJoin(g, m, j, named(nm));
+        return s;
+    }
+
+    /*
+     * KTable#join / #leftJoin with a foreign-key extractor: `foreignKey:`
+     * is the BiFunction extractor (`.` the left value, $key its key), the
+     * joiner a ValueJoiner (`.` and $left the left value, $right the right
+     * one; it has no key, so $key is null in it); `name:` is
+     * TableJoined.as, `store:` Materialized.as.
+     */
+    S foreignKeyJoin(S s, String op, Object arg, String nm, String table) throws Exception {
+        Object v = part(arg, "value", null);
+        Expr e = new Expr(op, v == null ? "$left + $right" : str(v));
+        Expr fe = new Expr(op, str(part(arg, "foreignKey", null)));
+        ValueJoiner j = (l, r) -> KSerdes.fromJson(e.one(KSerdes.toJson(l), null, "left", l, "right", r));
+        java.util.function.BiFunction fk = (k, val) -> KSerdes.fromJson(fe.one(KSerdes.toJson(val), k));
+        TableJoined tj = nm == null ? TableJoined.with(null, null) : TableJoined.as(nm);
+        Object store = part(arg, "store", null);
+        KTable x = (KTable) s.o;
+        KTable t = table(table);
+        if (store == null)
+            s.o = op.equals("join") ? x.join(t, fk, j, tj) : x.leftJoin(t, fk, j, tj);
+        else
+            s.o = op.equals("join") ? x.join(t, fk, j, tj, materialized(str(store), true))
+                                    : x.leftJoin(t, fk, j, tj, materialized(str(store), true));
         return s;
     }
 
