@@ -297,8 +297,7 @@ def run_count(case, bootstrap, admin, lag, src, tag, extra, customers=None):
     state = os.path.join(BIN, f"state-{case}")
     shutil.rmtree(state, ignore_errors=True)
     logpath = os.path.join(BIN, f"{case}.log")
-    repartitions = [f"{app}-customer-order-count-repartition" if case == "e"
-                    else f"{app}-order-customer-repartition" if case == "s" else f"{app}-orders-by-customer-repartition"]
+    repartitions = [f"{app}-order-customer-repartition" if case == "s" else f"{app}-orders-by-customer-repartition"]
     with open(logpath, "wb") as logf:
         t0, b0 = time.time(), broker_cpu()
         args = kstreamd_args(topo, bootstrap, state, extra)

@@ -17,7 +17,7 @@
  * A stream-global-table join is the same processor with a `key:` mapper
  * (stream_global_join). A table-table join (table_table_side,
  * table_join_merge) joins the changes of either table with the other's
- * row, read through the table's value getter (table_get). Stream-stream
+ * row, read through the table's value getter (ks__st_table_get). Stream-stream
  * joins run in ops_join_stream.c, foreign-key joins in ops_join_fk.c.
  */
 #include <stdio.h>
@@ -228,18 +228,18 @@ static int join_getter(ks_engine_t *e, flight_t *f, const ks_proc_t *merge, ks_v
  * table holds for key now. A table with a store reads it; a filter or
  * mapValues of a table applies itself to its parent's row; an
  * unmaterialised table-table join joins its two sides' rows. The loader
- * admits no other table to a join (load_join.c, add_getter_stores).
+ * admits no other table to a join (load_join.c, ks__topo_add_getter_stores).
  * Returns 1 with *v (owned, not null) and *ts, 0 when there is no row, -1
  * when the record failed.
  */
-static int table_get(ks_engine_t *e, flight_t *f, const ks_proc_t *t, ks_val key, ks_val *v, int64_t *ts)
+int ks__st_table_get(ks_engine_t *e, flight_t *f, const ks_proc_t *t, ks_val key, ks_val *v, int64_t *ts)
 {
     switch (t->op) {
     case KS_OP_FILTER:
     case KS_OP_FILTER_NOT:
     case KS_OP_MAP_VALUES: {
         ks_val pv, r;
-        int rc = table_get(e, f, t->parents[0], key, &pv, ts);
+        int rc = ks__st_table_get(e, f, t->parents[0], key, &pv, ts);
         if (rc <= 0)
             return rc;
         flight_t c = *f;
@@ -306,10 +306,10 @@ static int join_getter(ks_engine_t *e, flight_t *f, const ks_proc_t *merge, ks_v
 {
     ks_val l = ks_invalid(), r = ks_invalid(), out;
     int64_t lt = -1, rt = -1;
-    int hl = table_get(e, f, merge->join.left_node, key, &l, &lt);
+    int hl = ks__st_table_get(e, f, merge->join.left_node, key, &l, &lt);
     if (hl < 0 || (hl == 0 && merge->op != KS_OP_OUTER_JOIN))
         return hl;
-    int hr = table_get(e, f, merge->join.table_node, key, &r, &rt);
+    int hr = ks__st_table_get(e, f, merge->join.table_node, key, &r, &rt);
     int rc = 0;
     if (hr < 0 || (hr == 0 && merge->op == KS_OP_JOIN) || (!hl && !hr)) {
         rc = hr < 0 ? -1 : 0;
@@ -359,7 +359,7 @@ static void table_table_side(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         return;
     }
     const ks_proc_t *other = this_side ? p->join.table_node : p->join.left_node;
-    int found = table_get(e, f, other, key, &row, &rts);
+    int found = ks__st_table_get(e, f, other, key, &row, &rts);
     if (found < 0)
         return;
     ks_val ov = f->old.kind == KS_INVALID ? ks_null() : f->old;

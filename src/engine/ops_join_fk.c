@@ -141,6 +141,19 @@ static int parse_sub(ks_engine_t *e, flight_t *f, const char *v, size_t n, sub_t
     return why ? -1 : 0;
 }
 
+/*
+ * The left table's value serde, which the hash is computed in: its store's
+ * for a table that keeps one; else (a filter or mapValues of a table) the
+ * serde the table carries, or the default one (SubscriptionSendProcessor
+ * takes the context's default value serde when the table has none).
+ */
+static ks_serde_t left_value_serde(const ks_engine_t *e, const ks_proc_t *left)
+{
+    if (left->op == KS_OP_FILTER || left->op == KS_OP_FILTER_NOT || left->op == KS_OP_MAP_VALUES)
+        return left->out_value == KS_SERDE_UNKNOWN ? e->t->defaults.value : (ks_serde_t)left->out_value;
+    return left->store_value;
+}
+
 /* Murmur3.hash128 of v's bytes in the left table's value serde; v null gives no hash. 0, or -1 after ks__fail. */
 static int value_hash(ks_engine_t *e, flight_t *f, const ks_proc_t *left, ks_val v, vhash_t *out)
 {
@@ -150,7 +163,7 @@ static int value_hash(ks_engine_t *e, flight_t *f, const ks_proc_t *left, ks_val
     ks_buf_t b = {0};
     char err[KS_ERRMSG_SIZE];
     int is_null = 0, rc = 0;
-    if (ks_serde_encode(left->store_value, v, &b, &is_null, err, sizeof err))
+    if (ks_serde_encode(left_value_serde(e, left), v, &b, &is_null, err, sizeof err))
         rc = ks__fail(e, f, "serializing the left value for its hash", err);
     else
         ks_murmur3_128(b.data ? b.data : "", b.len, out->h);
@@ -309,11 +322,13 @@ static int right_row(ks_engine_t *e, const ks_proc_t *p, const char *fk, size_t 
     return ks__st_kv_get(e, p->join.table_node, e->cur->partition, fk, fkl, row, ts);
 }
 
-static int left_row(ks_engine_t *e, const ks_proc_t *p, const char *pk, size_t pkl, ks_val *row)
+/* The left table's row for the primary key, through its value getter (a store, or a filter or mapValues of one). */
+static int left_row(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val pk, ks_val *row)
 {
-    if (!pk || pkl > MAX_STORE_KEY)
+    int64_t ts;
+    if (pk.kind == KS_NULL)
         return 0;
-    return ks__st_kv_get(e, p->join.left_node, e->cur->partition, pk, pkl, row, NULL);
+    return ks__st_table_get(e, f, p->join.left_node, pk, row, &ts);
 }
 
 /*
@@ -561,7 +576,7 @@ static void resolver(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         ks__fail(e, f, "deserializing the right value", err);
         return;
     }
-    int found = left_row(e, p, f->kraw, f->klen, &cur);
+    int found = left_row(e, f, p, key, &cur);
     if (found < 0 || value_hash(e, f, left, found ? cur : ks_null(), &ch))
         goto done;
     if (!same_hash(&mh, &ch)) {

@@ -34,15 +34,8 @@ static void default_joiner(load_t *L, const ks_step_t *step, ks_step_expr_t *out
     out->part = "value";
 }
 
-/*
- * The stores a table's value getter reads (Kafka Streams'
- * KTableValueGetterSupplier#storeNames), added to p: a table source,
- * toTable or aggregation reads its own store; a filter or mapValues of a
- * table, its parent's; a table-table join without `store:`, both of its
- * sides'. Returns -1, with the error at `at`, for a table that has no
- * value getter here.
- */
-static int add_getter_stores(load_t *L, ks_proc_t *p, const ks_proc_t *table, const ks_ynode_t *at)
+/* See topology_int.h. */
+int ks__topo_add_getter_stores(load_t *L, ks_proc_t *p, const ks_proc_t *table, const ks_ynode_t *at)
 {
     switch (table->op) {
     case KS_OP_TABLE_SOURCE:
@@ -52,14 +45,14 @@ static int add_getter_stores(load_t *L, ks_proc_t *p, const ks_proc_t *table, co
     case KS_OP_AGGREGATE:
         if (table->state.window.kind != KS_WIN_NONE)
             break;
-        for (int i = 0; i < table->nstores; i++)
+        for (int i = 0; p && i < table->nstores; i++)
             ks__topo_add_store(p, table->stores[i]);
         return 0;
     case KS_OP_FILTER:
     case KS_OP_FILTER_NOT:
     case KS_OP_MAP_VALUES:
         if (table->table && table->nparents == 1)
-            return add_getter_stores(L, p, table->parents[0], at);
+            return ks__topo_add_getter_stores(L, p, table->parents[0], at);
         break;
     case KS_OP_JOIN:
     case KS_OP_LEFT_JOIN:
@@ -67,10 +60,12 @@ static int add_getter_stores(load_t *L, ks_proc_t *p, const ks_proc_t *table, co
         if (table->join.role != KS_JOIN_ROLE_MERGE)
             break;
         if (table->nstores) {
-            ks__topo_add_store(p, table->stores[0]);
+            if (p)
+                ks__topo_add_store(p, table->stores[0]);
             return 0;
         }
-        if (add_getter_stores(L, p, table->join.left_node, at) || add_getter_stores(L, p, table->join.table_node, at))
+        if (ks__topo_add_getter_stores(L, p, table->join.left_node, at) ||
+            ks__topo_add_getter_stores(L, p, table->join.table_node, at))
             return -1;
         return 0;
     default: break;
@@ -121,8 +116,8 @@ static void table_table_join(load_t *L, stream_t *s, const ks_step_t *step, ks_p
     for (int i = 0; i < 3; i++)
         roles[i]->join.peer = jthis;
     /* JOINTHIS reads the right table's stores, JOINOTHER the left's (KTableKTableJoinNode#writeToTopology). */
-    add_getter_stores(L, jthis, right, ks__topo_part(step, "table"));
-    add_getter_stores(L, jother, left, key);
+    ks__topo_add_getter_stores(L, jthis, right, ks__topo_part(step, "table"));
+    ks__topo_add_getter_stores(L, jother, left, key);
     if (st) {
         ks__topo_add_store(merge, st->value);
         const ks_ynode_t *cl = ks__topo_part(step, "changelog");

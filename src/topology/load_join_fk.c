@@ -73,13 +73,9 @@ static void fk_topic(load_t *L, ks_proc_t *sink, ks_proc_t *src, const char *top
 }
 
 /*
- * The node whose store holds a side of the join, read by key: the left
- * table's (the resolver reads the left row's current value) or the right
- * table's (a subscription reads its foreign key's row). Kafka Streams
- * reads either through the table's value getter, which computes a
- * filter's or mapValues' result from the store above; kstreamd reads a
- * store, so the side must be a table that keeps one: a `tables:` table, a
- * toTable, a non-windowed aggregation, or another join's result. Returns
+ * The right table's node, whose store a subscription reads its foreign
+ * key's row from (the right side is a `tables:` table; the left side is
+ * read through its value getter, ks__topo_add_getter_stores). Returns
  * NULL after reporting the error at `at`.
  */
 static ks_proc_t *fk_side_store(load_t *L, ks_proc_t *side, const char *which, const ks_ynode_t *at)
@@ -120,8 +116,8 @@ void ks__topo_load_join_fk(load_t *L, stream_t *s, const ks_step_t *step, ks_pro
     if (s->kind != KS_KTABLE)
         ks__topo_err_at(L, fkn, "`foreignKey` joins are table-table joins: the left side must be a table, not %s",
                         ks_stream_kind_name(s->kind));
-    else
-        left = fk_side_store(L, s->cur, "left", fkn);
+    else if (ks__topo_add_getter_stores(L, NULL, s->cur, fkn) == 0)
+        left = s->cur; /* read through its value getter: a store, or a filter or mapValues of one */
     if (right)
         right = fk_side_store(L, right, "right", ks__topo_part(step, "table"));
     if (!left || !right || op == KS_OP_OUTER_JOIN) {
@@ -183,7 +179,7 @@ void ks__topo_load_join_fk(load_t *L, stream_t *s, const ks_step_t *step, ks_pro
     ks__topo_add_store(receive, sub_store);
     ks__topo_add_store(foreign_join, sub_store);
     ks__topo_add_store(join_foreign, right->stores[0]);
-    ks__topo_add_store(resolver, left->stores[0]);
+    ks__topo_add_getter_stores(L, resolver, left, fkn);
     ks__topo_add_store(output, out_store);
     output->table = 1;
     output->state.store_optional = store == NULL;

@@ -134,6 +134,16 @@ void ks__topo_load_aggregation(load_t *L, stream_t *s, const ks_step_t *step);
 void ks__topo_load_suppress(load_t *L, stream_t *s, const ks_step_t *step);
 /* load_join.c */
 void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step);
+/*
+ * load_join.c: the stores a table's value getter reads (Kafka Streams'
+ * KTableValueGetterSupplier#storeNames), added to p (none when p is NULL:
+ * a check only): a table source, toTable or aggregation reads its own
+ * store; a filter or mapValues of a table, its parent's; a table-table join
+ * without `store:`, both of its sides'. Returns -1, with the error at `at`,
+ * for a table whose rows cannot be read by key here (engine/ops_join.c,
+ * ks__st_table_get, reads what this admits).
+ */
+int ks__topo_add_getter_stores(load_t *L, ks_proc_t *p, const ks_proc_t *table, const ks_ynode_t *at);
 /* load_join_stream.c: a stream-stream join of s with pipeline op's stream; takes ownership of joiner. */
 void ks__topo_load_stream_join(load_t *L, stream_t *s, const ks_step_t *step, ks_step_expr_t joiner, pipe_state_t *op);
 /*
