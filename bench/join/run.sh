@@ -20,5 +20,6 @@ if [[ "${BENCH_GLOBAL_CASES:-1}" != 0 ]]; then
     BENCH_BOOTSTRAP=$B python3 "$HERE/run.py"
 fi
 if [[ -n "${BENCH_CASES-a e s}" ]]; then
-    BENCH_CASES="${BENCH_CASES-a e s}" KSTREAMD_BOOTSTRAP=$B "$REPO/bench/state/run.sh"
+    # The same broker: $KSTREAMD_BOOTSTRAP when given, else the running test broker (whose CPU it then measures).
+    BENCH_CASES="${BENCH_CASES-a e s}" "$REPO/bench/state/run.sh"
 fi
