@@ -63,14 +63,8 @@ static int table_row(ks_engine_t *e, flight_t *f, const ks_proc_t *table, ks_val
     return stored_row(e, f, table, key, row, &ts);
 }
 
-/*
- * The joiner on the left value (the stream's) and the right one (the
- * table's, null when none); one output required. A failure goes to the
- * dead-letter path, unless quiet: then the result is null (see
- * table_table_side).
- */
-static int join_values_q(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val left, ks_val right, ks_val *out,
-                         int quiet)
+/* See state_int.h. */
+int ks__st_joiner(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val left, ks_val right, ks_val *out, int quiet)
 {
     ks_val vars[KS_EXPR_NSTREAM_VARS], err;
     if (ks__bind_vars(e, f, vars))
@@ -101,11 +95,6 @@ static int join_values_q(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val
     return why ? -1 : 0;
 }
 
-static int join_values(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val left, ks_val right, ks_val *out)
-{
-    return join_values_q(e, f, p, left, right, out, 0);
-}
-
 static void emit_joined(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val value, ks_val row);
 
 /* A stream record joined with a table (KStreamKTableJoinProcessor). */
@@ -132,7 +121,7 @@ static void stream_table_join(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 static void emit_joined(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val value, ks_val row)
 {
     ks_val out;
-    if (join_values(e, f, p, value, row, &out))
+    if (ks__st_joiner(e, f, p, value, row, &out, 0))
         return;
     flight_t c = *f;
     c.value = out;
@@ -282,7 +271,7 @@ int ks__st_table_get(ks_engine_t *e, flight_t *f, const ks_proc_t *t, ks_val key
  */
 static int table_joiner(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val left, ks_val right, ks_val *out)
 {
-    return join_values(e, f, p->join.peer, left, right, out);
+    return ks__st_joiner(e, f, p->join.peer, left, right, out, 0);
 }
 
 /*
@@ -293,7 +282,7 @@ static int table_joiner(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val 
  */
 static int table_joiner_old(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val left, ks_val right, ks_val *out)
 {
-    return join_values_q(e, f, p->join.peer, left, right, out, 1);
+    return ks__st_joiner(e, f, p->join.peer, left, right, out, 1);
 }
 
 /*

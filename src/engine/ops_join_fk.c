@@ -513,31 +513,13 @@ done:
 
 /* ---- the resolver: ResponseJoinProcessorSupplier ---- */
 
-/* The joiner on the left row's value (null when none) and the right one's; one output required. */
+/* The joiner on the left row's value (null when none) and the right one's; $value is the left row's too. */
 static int joiner(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val left, ks_val right, ks_val *out)
 {
-    ks_val vars[KS_EXPR_NSTREAM_VARS], err;
-    if (ks__bind_vars(e, f, vars))
-        return -1;
-    vars[KS_EXPR_VAR_VALUE] = left;
-    vars[KS_EXPR_VAR_LEFT] = left;
-    vars[KS_EXPR_VAR_RIGHT] = right;
-    const char *why = NULL;
-    char *m = NULL;
-    if (ks_expr_eval1(p->e.expr, left, vars, KS_EXPR_NSTREAM_VARS, out, &err)) {
-        m = ks_expr_error_message(err);
-        ks_val_release(err);
-        why = m;
-    } else if (out->kind == KS_INVALID) {
-        why = "the expression produced no output";
-    }
-    if (why) {
-        char what[KS_ERRMSG_SIZE];
-        ks__eval_context(what, sizeof what, p, "value", p->e.pos);
-        ks__fail(e, f, what, why);
-    }
-    free(m);
-    return why ? -1 : 0;
+    flight_t c = *f;
+    c.value = left;
+    c.value_changed = 1;
+    return ks__st_joiner(e, &c, p, left, right, out, 0);
 }
 
 /*

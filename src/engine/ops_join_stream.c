@@ -412,27 +412,9 @@ static void emit(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val key, in
     c.ts = ts;
     c.old = ks_invalid();
     c.node = p->name;
-    ks_val vars[KS_EXPR_NSTREAM_VARS], err, out;
-    if (ks__bind_vars(e, &c, vars))
+    ks_val out;
+    if (ks__st_joiner(e, &c, jt, left, right, &out, 0))
         return;
-    vars[KS_EXPR_VAR_LEFT] = left;
-    vars[KS_EXPR_VAR_RIGHT] = right;
-    const char *why = NULL;
-    char *m = NULL;
-    if (ks_expr_eval1(jt->e.expr, left, vars, KS_EXPR_NSTREAM_VARS, &out, &err)) {
-        m = ks_expr_error_message(err);
-        ks_val_release(err);
-        why = m;
-    } else if (out.kind == KS_INVALID) {
-        why = "the expression produced no output";
-    }
-    if (why) {
-        char what[KS_ERRMSG_SIZE];
-        ks__eval_context(what, sizeof what, jt, jt->e.part ? jt->e.part : "value", jt->e.pos);
-        ks__fail(e, f, what, why);
-        free(m);
-        return;
-    }
     c.value = out;
     c.value_changed = 1;
     ks__forward(e, &c, p);

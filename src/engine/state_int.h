@@ -228,6 +228,15 @@ void ks__st_aggregate(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
 void ks__st_join(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
 /* ops_join_stream.c: a node of a stream-stream join (KSTREAM-WINDOWED, -JOINTHIS, -JOINOTHER and their outer kinds). */
 void ks__st_stream_join(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
+/*
+ * ops_join.c: a join's joiner (p's `value:`) on a left and a right value,
+ * either of which may be null: `.` and $left the left one, $right the
+ * right one, the other stream variables f's. One output is required; a
+ * failure goes to the dead-letter path (-1), unless quiet: then *out is
+ * null and 0 is returned (a table-table join's old values,
+ * table_table_side).
+ */
+int ks__st_joiner(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val left, ks_val right, ks_val *out, int quiet);
 /* ops_join.c: the row a table holds for key now (its value getter; 1, 0 for none, -1 failed). */
 int ks__st_table_get(ks_engine_t *e, flight_t *f, const ks_proc_t *t, ks_val key, ks_val *v, int64_t *ts);
 /* ops_join_fk.c: a node of a foreign-key join (p->join.fk_role says which). */

@@ -52,26 +52,6 @@ static ks_proc_t *fk_node(load_t *L, ks_op_t op, const char *named, const char *
     return p;
 }
 
-/* An internal topic's sink and source (`<application>-<topic>` on Kafka; describe shows `<topic>`). */
-static void fk_topic(load_t *L, ks_proc_t *sink, ks_proc_t *src, const char *topic)
-{
-    ks_topology_t *t = L->t;
-    ks_buf_t b = {0};
-    ks_buf_printf(&b, "%s-%s", t->application, topic);
-    char *full = ks_buf_steal(&b);
-    sink->io.topic = ks_xstrdup(full);
-    sink->io.display_topic = ks_xstrdup(topic);
-    sink->is_repartition = 1;
-    src->io.topic = ks_xstrdup(full);
-    src->io.display_topic = ks_xstrdup(topic);
-    src->io.topics = ks_xcalloc(1, sizeof(char *));
-    src->io.topics[0] = ks_xstrdup(full);
-    src->io.ntopics = 1;
-    src->is_repartition = 1;
-    KS_GROW(t->internal_topics, t->ninternal);
-    t->internal_topics[t->ninternal++] = full;
-}
-
 /*
  * The right table's node, whose store a subscription reads its foreign
  * key's row from (the right side is a `tables:` table; the left side is
@@ -150,11 +130,11 @@ void ks__topo_load_join_fk(load_t *L, stream_t *s, const ks_step_t *step, ks_pro
     ks_buf_t b = {0};
     ks_buf_printf(&b, "%s-topic", reg_topic);
     char *t = ks_buf_steal(&b);
-    fk_topic(L, reg_sink, reg_src, t);
+    ks__topo_internal_topic(L, reg_sink, reg_src, t);
     free(t);
     ks_buf_printf(&b, "%s-topic", resp_topic);
     t = ks_buf_steal(&b);
-    fk_topic(L, resp_sink, resp_src, t);
+    ks__topo_internal_topic(L, resp_sink, resp_src, t);
     free(t);
 
     ks_proc_t *fk_nodes[] = {reg, receive, join_foreign, foreign_join, resolver};

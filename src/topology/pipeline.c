@@ -153,16 +153,15 @@ static int generated_name(const char *name)
  * `from`: its sink, then a source that the stream continues from. Describe
  * shows the topic without the application, as Kafka Streams does.
  */
-static void link_repartition(load_t *L, stream_t *s, ks_proc_t *from, ks_proc_t *sink, ks_proc_t *src, const char *base)
+void ks__topo_internal_topic(load_t *L, ks_proc_t *sink, ks_proc_t *src, const char *topic)
 {
     ks_topology_t *t = L->t;
-    char topic[600], full[700];
-    snprintf(topic, sizeof topic, "%s-repartition", base);
-    snprintf(full, sizeof full, "%s-%s", t->application, topic);
+    ks_buf_t b = {0};
+    ks_buf_printf(&b, "%s-%s", t->application, topic);
+    char *full = ks_buf_steal(&b);
     sink->io.topic = ks_xstrdup(full);
     sink->io.display_topic = ks_xstrdup(topic);
     sink->is_repartition = 1;
-    ks__topo_link(from, sink);
     src->io.topic = ks_xstrdup(full);
     src->io.display_topic = ks_xstrdup(topic);
     src->io.topics = ks_xcalloc(1, sizeof(char *));
@@ -170,7 +169,15 @@ static void link_repartition(load_t *L, stream_t *s, ks_proc_t *from, ks_proc_t 
     src->io.ntopics = 1;
     src->is_repartition = 1;
     KS_GROW(t->internal_topics, t->ninternal);
-    t->internal_topics[t->ninternal++] = ks_xstrdup(full);
+    t->internal_topics[t->ninternal++] = full;
+}
+
+static void link_repartition(load_t *L, stream_t *s, ks_proc_t *from, ks_proc_t *sink, ks_proc_t *src, const char *base)
+{
+    char topic[600];
+    snprintf(topic, sizeof topic, "%s-repartition", base);
+    ks__topo_internal_topic(L, sink, src, topic);
+    ks__topo_link(from, sink);
     s->cur = src;
     s->key_changed = 0;
 }

@@ -144,6 +144,12 @@ void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step);
  * ks__st_table_get, reads what this admits).
  */
 int ks__topo_add_getter_stores(load_t *L, ks_proc_t *p, const ks_proc_t *table, const ks_ynode_t *at);
+/*
+ * pipeline.c: makes sink and src the two ends of the internal topic
+ * `<application>-<topic>` (describe shows `<topic>`, as Kafka Streams does)
+ * and lists it among the topology's internal topics; links nothing.
+ */
+void ks__topo_internal_topic(load_t *L, ks_proc_t *sink, ks_proc_t *src, const char *topic);
 /* load_join_stream.c: a stream-stream join of s with pipeline op's stream; takes ownership of joiner. */
 void ks__topo_load_stream_join(load_t *L, stream_t *s, const ks_step_t *step, ks_step_expr_t joiner, pipe_state_t *op);
 /*
