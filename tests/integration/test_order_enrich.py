@@ -48,16 +48,20 @@ def order(n):
     return {"orderId": f"o-{n:06d}", "customerId": cid, "status": "NEW", "items": items}
 
 
-def enriched(o):
-    i = int(o["customerId"][2:]) - 1001
-    c = customer(i) if i < NCUST else None
+def enriched_with(o, c, products):
+    """The order as OrderEnrichService writes it, with customer row c (None: none) and the catalogue products."""
     items = []
     for it in o["items"]:
-        p = PRODUCTS.get(it["sku"])
+        p = products.get(it["sku"])
         items.append({**it, "product": None if p is None else
                       {"name": p["name"], "category": p["category"], "listPrice": p["price"]}})
     return {**o, "items": items,
             "customer": None if c is None else {"name": c["name"], "email": c["email"], "segment": c["segment"]}}
+
+
+def enriched(o):
+    i = int(o["customerId"][2:]) - 1001
+    return enriched_with(o, customer(i) if i < NCUST else None, PRODUCTS)
 
 
 def order_items(o):
@@ -247,23 +251,13 @@ def test_order_enrich_with_its_upstream_services(bootstrap, topics, kstreamd, tm
     for o in orders:
         per_customer[o["customerId"]] = per_customer.get(o["customerId"], 0) + 1
 
-    def expected(o):
-        c = customers.get(o["customerId"])
-        items = []
-        for it in o["items"]:
-            p = products.get(it["sku"])
-            items.append({**it, "product": None if p is None else
-                          {"name": p["name"], "category": p["category"], "listPrice": p["price"]}})
-        return {**o, "items": items,
-                "customer": None if c is None else {"name": c["name"], "email": c["email"], "segment": c["segment"]}}
-
     out = Reader(bootstrap, names["order-enriched-v1"])
     assert out.until(lambda rs: len({m.key() for m in rs}) >= NORDERS, 120), len(out.records)
     got = {}
     for m in out.records:
         v = json.loads(m.value())
         assert got.setdefault(m.key().decode(), v) == v
-    assert got == {o["orderId"]: expected(o) for o in orders}
+    assert got == {o["orderId"]: enriched_with(o, customers.get(o["customerId"]), products) for o in orders}
     assert sum(1 for v in got.values() if v["customer"] is None) == \
         sum(n for c, n in per_customer.items() if c not in customers)
     want = {c: {"customerId": c, "name": v["name"], "email": v["email"], "segment": v["segment"],
