@@ -41,7 +41,10 @@ struct ks_engine {
     int failed;
     /* errors.tolerance none: the failed record's place (topic, partition, offset, node), then ks__fail's message. */
     char fatal[KS_ERRMSG_SIZE + 512];
-    struct ks_state *st;  /* stores, record cache, stream times; NULL for stateless topologies */
+    struct ks_state *st; /* stores, record cache, stream times; NULL for stateless topologies */
+    /* lookup(table; key): the table named last (the name is an expression's literal) and its table source. */
+    const char *lookup_name;
+    const struct ks_proc *lookup_table;
     int64_t wall_ms;      /* the driver's wall clock (ks_engine_set_wall_clock) */
     int wall_set;         /* wall_ms is set: the system's clock is not read */
     int64_t join_emit_ms; /* ks_engine_set_join_emit_interval's, when join_emit_set */

@@ -179,12 +179,15 @@ static void stream_global_join(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 int ks__st_lookup(void *ud, const char *table, ks_val key, ks_val *row, char *err, size_t errlen)
 {
     ks_engine_t *e = ud;
-    const ks_proc_t *t = NULL;
+    const ks_proc_t *t =
+        e->lookup_name == table && strcmp(e->lookup_table->table_source.table, table) == 0 ? e->lookup_table : NULL;
     for (int i = 0; i < e->t->nprocs && !t; i++) {
         const ks_proc_t *q = e->t->procs[i];
         if (q->op == KS_OP_TABLE_SOURCE && q->table_source.global && strcmp(q->table_source.table, table) == 0)
             t = q;
     }
+    e->lookup_name = t ? table : NULL;
+    e->lookup_table = t;
     if (!t) {
         snprintf(err, errlen, "no global table named `%s`", table);
         return -1;
