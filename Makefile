@@ -17,7 +17,8 @@ KSTREAMD ?= ./kstreamd
 DEBIAN_PKGS := build-essential pkg-config clang libclang-rt-14-dev \
 	libjq-dev jq libonig-dev libcmocka-dev \
 	librdkafka-dev libyaml-dev liblmdb-dev libuv1-dev libcjson-dev \
-	curl python3 graphviz strace clang-format
+	curl python3 graphviz strace clang-format \
+	libhttp-parser-dev wrk linux-perf
 
 
 .PHONY: demo man all deps test unit-test corpus-test fuzz-test fuzz asan bench bench-expr bench-state format format-check clean
@@ -54,7 +55,7 @@ deps:
 	@tests/conformance/describe/run.sh fetch
 	@tests/conformance/run.sh fetch
 	@if [ -f tests/integration/requirements.txt ]; then \
-		python3 -c 'import confluent_kafka' 2>/dev/null || \
+		python3 -c 'import confluent_kafka, prometheus_client' 2>/dev/null || \
 		python3 -m pip install -q -r tests/integration/requirements.txt; fi
 
 # ---- tests ----
