@@ -24,6 +24,7 @@ ks_engine_t *ks_engine_new(const ks_topology_t *t, const ks_engine_ops_t *ops, v
     e->ops = *ops;
     e->ud = ud;
     e->cur_topic = ks_invalid();
+    e->cur_task = -1;
     return e;
 }
 
@@ -33,6 +34,7 @@ void ks_engine_free(ks_engine_t *e)
         return;
     ks_val_release(e->cur_topic);
     ks__state_free(e);
+    ks__tasks_free(e);
     free(e);
 }
 
@@ -422,6 +424,8 @@ int ks_engine_process(ks_engine_t *e, const ks_record_t *rec, char *err, size_t 
     e->dlq_sent = 0;
     e->failed = 0;
     e->stats.in++;
+    uint64_t dropped0 = e->stats.dropped, dlq0 = e->stats.dlq;
+    e->cur_task = -1;
     const ks_topic_conf_t *tc = ks_topology_topic(t, rec->topic);
     for (int i = 0; i < t->nprocs && !e->failed; i++) {
         const ks_proc_t *p = t->procs[i];
@@ -432,6 +436,9 @@ int ks_engine_process(ks_engine_t *e, const ks_record_t *rec, char *err, size_t 
             reads |= strcmp(p->io.topics[j], rec->topic) == 0;
         if (!reads)
             continue;
+        if (e->cur_task < 0)
+            ks__task_begin(e, rec, p->subtopology);
+        ks__task_latency(e, p, rec->timestamp);
         flight_t f = {0};
         f.kraw = rec->key;
         f.klen = rec->key_len;
@@ -458,6 +465,13 @@ int ks_engine_process(ks_engine_t *e, const ks_record_t *rec, char *err, size_t 
     }
     ks_val_release(e->cur_headers);
     e->cur = NULL;
+    if (e->cur_task >= 0) {
+        ks_task_stats_t *task = &e->tasks[e->cur_task];
+        task->process++;
+        task->dropped += e->stats.dropped - dropped0;
+        task->dlq += e->stats.dlq - dlq0;
+        e->cur_task = -1;
+    }
     if (e->failed) {
         snprintf(err, errlen, "%s", e->fatal);
         return -1;

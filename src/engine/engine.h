@@ -117,6 +117,37 @@ void ks_engine_set_exact_expiry(ks_engine_t *e, int on);
 const ks_engine_stats_t *ks_engine_stats(const ks_engine_t *e);
 
 /*
+ * Per task: Kafka Streams' task-level and processor-node-level metrics. A
+ * task is (sub-topology, partition), as Kafka Streams' task id "1_2". The
+ * counts run from the task's first record until its partitions are revoked
+ * (ks_engine_forget_tasks forgets them, as Kafka Streams removes a closed
+ * task's metrics). The end-to-end latency (wall clock at the node minus the
+ * record's timestamp, ms) is kept at the task's source nodes and terminal
+ * nodes (no children: sinks, a table's source that nothing reads), as Kafka
+ * Streams' record-e2e-latency is, and summed since the last
+ * ks_engine_take_latency.
+ */
+typedef struct ks_node_latency {
+    const char *node; /* the processor's name, borrowed from the topology */
+    int64_t min, max, sum;
+    uint64_t count; /* 0: no record since the last take (min and max are meaningless) */
+} ks_node_latency_t;
+
+typedef struct ks_task_stats {
+    int subtopology, partition;
+    uint64_t process; /* records processed */
+    uint64_t dropped; /* dropped-records: null keys, late records, ... */
+    uint64_t dlq;     /* records sent to the dead-letter topic */
+    ks_node_latency_t *nodes;
+    int nnodes;
+} ks_task_stats_t;
+
+/* The tasks seen since the engine started or last forgot its tasks; borrowed, valid until the next process call. */
+const ks_task_stats_t *ks_engine_tasks(const ks_engine_t *e, int *ntasks);
+/* Starts the next latency period: every task's node latencies are zeroed. */
+void ks_engine_take_latency(ks_engine_t *e);
+
+/*
  * State. A topology with stores needs them attached before its first
  * record: `stores` is the thread's handle of the application's LMDB
  * environment (src/store/store.h). The record cache holds up to

@@ -50,6 +50,12 @@ struct ks_engine {
     int64_t join_emit_ms; /* ks_engine_set_join_emit_interval's, when join_emit_set */
     int join_emit_set;
     int join_exact_expiry; /* stream-stream join buffers drop expired records at once (ks_engine_set_exact_expiry) */
+    /* Task metrics (task_stats.c): the tasks seen, the one of the record in process, its source and terminal nodes. */
+    ks_task_stats_t *tasks;
+    int ntasks, cap_tasks;
+    int cur_task;                     /* index into tasks of the record being processed; -1 outside */
+    const struct ks_proc **lat_procs; /* the topology's source and terminal nodes, a task's nodes[] in this order */
+    int nlat_procs;
 };
 
 /* The wall clock in ms: the driver's when it set one, else the system's. */
@@ -83,5 +89,10 @@ void ks__process_node(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
 void ks__process_state(ks_engine_t *e, flight_t *f, const ks_proc_t *p);
 void ks__state_free(ks_engine_t *e);
 int ks__state_check(const ks_topology_t *t, char *err, size_t errlen);
+/* task_stats.c: the task of an input record (found or added, e->cur_task set), a node's e2e latency, freeing. */
+void ks__task_begin(ks_engine_t *e, const ks_record_t *rec, int subtopology);
+void ks__task_latency(ks_engine_t *e, const struct ks_proc *p, int64_t ts);
+void ks__tasks_forget(ks_engine_t *e);
+void ks__tasks_free(ks_engine_t *e);
 
 #endif

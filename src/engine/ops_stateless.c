@@ -117,6 +117,8 @@ static int needs_output(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val 
 void ks__process_node(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 {
     f->node = p->name;
+    if (p->nchildren == 0)
+        ks__task_latency(e, p, f->ts); /* a terminal node: Kafka Streams' record-e2e-latency */
     if (p->table || ks_op_stateful(p->op)) {
         ks__process_state(e, f, p);
         return;

@@ -290,6 +290,7 @@ int ks__st_global_get(ks_engine_t *e, const ks_proc_t *p, const char *k, size_t 
 
 void ks_engine_forget_tasks(ks_engine_t *e)
 {
+    ks__tasks_forget(e);
     struct ks_state *st = e->st;
     if (!st)
         return;

@@ -64,10 +64,8 @@ int ks__commit_stores(stream_thread_t *st)
 /* ---- committing ---- */
 
 /* Flush, then commit the offsets of processed records. Returns 0 or -1. */
-int ks__commit_cycle(stream_thread_t *st)
+static int commit_cycle(stream_thread_t *st)
 {
-    if (!st->producer)
-        return 0;
     char ferr[KS_ERRMSG_SIZE];
     if (st->stores && !st->failed && ks_engine_flush(st->engine, ferr, sizeof ferr)) {
         ks__thread_fail(st, "%s", ferr); /* the record cache's updates could not be written */
@@ -94,6 +92,19 @@ int ks__commit_cycle(stream_thread_t *st)
     rd_kafka_topic_partition_list_destroy(st->processed);
     st->processed = rd_kafka_topic_partition_list_new(8);
     return 0;
+}
+
+int ks__commit_cycle(stream_thread_t *st)
+{
+    if (!st->producer)
+        return 0;
+    uint64_t t0 = ks_mono_us();
+    int rc = commit_cycle(st);
+    if (rc == 0) {
+        ks__metrics_note_commit(st, (double)(ks_mono_us() - t0) / 1000.0);
+        ks__metrics_publish(st);
+    }
+    return rc;
 }
 
 void ks__on_commit_timer(uv_timer_t *h)

@@ -30,6 +30,7 @@ void ks__on_poll_timer(uv_timer_t *h)
 {
     stream_thread_t *st = h->data;
     ks__sample_tick(st);
+    ks__metrics_publish(st);
     if (st->consumer && !st->held && !st->stopping && !st->failed)
         drain_consumer(st);
 }

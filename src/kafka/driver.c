@@ -479,12 +479,14 @@ static void *thread_main(void *arg)
     pthread_mutex_lock(&ready_lock);
     atomic_store(&st->ready, 1);
     pthread_mutex_unlock(&ready_lock);
+    ks__metrics_start(st);
     int code = thread_start(st, err, sizeof err);
     if (code)
         thread_cannot_start(st, code, err);
     else
         thread_begin(st);
     uv_run(&st->loop, UV_RUN_DEFAULT);
+    ks__metrics_stop(st);
     uv_loop_close(&st->loop);
     if (st->gens)
         ks_generators_free(st->gens, st->ngens);

@@ -113,6 +113,12 @@ typedef struct stream_thread {
     int purge_pending;                              /* a DeleteRecords request has no result yet */
     uint64_t last_purge_ms;                         /* loop time of the last request (or of the thread's start) */
 
+    /* Metrics (metrics.c): what the thread publishes, and its commits' latencies since the last publish. */
+    struct ks_thread_metrics *metrics;
+    uint64_t commits;                                   /* commit cycles that committed */
+    uint64_t commits_unpublished;                       /* ... of which since the last publish */
+    double commit_ms_sum, commit_ms_min, commit_ms_max; /* their latencies since then, ms */
+
     /* Sample output records for the log (log.sample.interval.ms, sample.c). */
     struct sample *samples;
     int nsamples;
@@ -192,6 +198,17 @@ void ks__note_committed(stream_thread_t *st, const rd_kafka_topic_partition_list
 void ks__purge_repartition(stream_thread_t *st);
 /* At close, before the producer is destroyed: the request in flight gets a second to answer. */
 void ks__purge_close(stream_thread_t *st);
+
+/* metrics.c */
+
+/* Registers the thread's metrics (metrics.h); they stay registered until ks_metrics_clear. */
+void ks__metrics_start(stream_thread_t *st);
+/* Publishes the thread's counts, its tasks' and its consumer's lag: every second, and after each commit. */
+void ks__metrics_publish(stream_thread_t *st);
+/* A commit cycle that took `ms`. */
+void ks__metrics_note_commit(stream_thread_t *st, double ms);
+/* The thread ended (its loop returned): published as not alive, failed or not; its tasks are gone. */
+void ks__metrics_stop(stream_thread_t *st);
 
 /* sample.c */
 

@@ -24,5 +24,7 @@ uint64_t ks_now_ms(void);
 
 /* A monotonic clock in milliseconds, for timeouts and rates (never goes back). */
 uint64_t ks_mono_ms(void);
+/* The same clock in microseconds (latencies). */
+uint64_t ks_mono_us(void);
 
 #endif
