@@ -5,10 +5,10 @@ WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
 OPT     ?= -O2 -g
 PKGS    := oniguruma yaml-0.1 rdkafka libuv
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ljq -llmdb -lpthread -lm
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ljq -llmdb -lhttp_parser -lpthread -lm
 BUILD   ?= build
 
-LIB_SRC := $(wildcard src/util/*.c src/store/*.c src/json/*.c src/expr/*.c src/serde/*.c src/config/*.c src/topology/*.c src/engine/*.c src/testdriver/*.c src/kafka/*.c)
+LIB_SRC := $(wildcard src/util/*.c src/store/*.c src/json/*.c src/expr/*.c src/serde/*.c src/config/*.c src/topology/*.c src/engine/*.c src/testdriver/*.c src/kafka/*.c src/http/*.c)
 CLI_SRC := $(wildcard src/cli/*.c) src/main.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)

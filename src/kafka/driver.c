@@ -35,6 +35,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "../http/directory.h"
 #include "../util/util.h"
 #include "driver_int.h"
 
@@ -48,6 +49,12 @@ static atomic_int stop_requested; /* a stop came before some thread was ready */
  */
 static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
 static int signals_seen;
+static char advertised[300]; /* application.server, or the query server's address; "": no server */
+
+void ks__set_application_server(const char *address)
+{
+    snprintf(advertised, sizeof advertised, "%s", address ? address : "");
+}
 
 /* ---- generate sources ---- */
 
@@ -278,6 +285,13 @@ static int start_producer(stream_thread_t *st, char *err, size_t errlen)
     rd_kafka_conf_t *pc = client_conf(RD_KAFKA_PRODUCER, st->t, st->conf, st->bootstrap, err, errlen);
     if (!pc)
         return -1;
+    char id[512];
+    snprintf(id, sizeof id, "%s-producer", ks__thread_client_id(st));
+    if (rd_kafka_conf_set(pc, "client.id", id, e, sizeof e)) {
+        snprintf(err, errlen, "producer configuration client.id: %s", e);
+        rd_kafka_conf_destroy(pc);
+        return -1;
+    }
     rd_kafka_conf_set_log_cb(pc, ks__rk_log_cb);
     rd_kafka_conf_set_dr_msg_cb(pc, ks__dr_cb);
     rd_kafka_conf_set_opaque(pc, st);
@@ -323,6 +337,14 @@ static int start_consumer(stream_thread_t *st, const rd_kafka_topic_partition_li
     rd_kafka_conf_t *cc = client_conf(RD_KAFKA_CONSUMER, st->t, st->conf, st->bootstrap, err, errlen);
     if (!cc)
         return -1;
+    /* The member's client.id carries the instance's query address: the group is the directory (src/http/directory.h). */
+    char id[768];
+    ks_directory_client_id(id, sizeof id, ks__thread_client_id(st), advertised[0] ? advertised : NULL);
+    if (rd_kafka_conf_set(cc, "client.id", id, e, sizeof e)) {
+        snprintf(err, errlen, "consumer configuration client.id: %s", e);
+        rd_kafka_conf_destroy(cc);
+        return -1;
+    }
     rd_kafka_conf_set_log_cb(cc, ks__rk_log_cb);
     /* The prefetch limits, as set (see watch_prefetch in consume.c). */
     char v[64];

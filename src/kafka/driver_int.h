@@ -136,6 +136,13 @@ typedef struct stream_thread {
  */
 void ks__thread_fail(stream_thread_t *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * The address the consumers advertise (application.server, or the query
+ * server's bound address; NULL: none). @locality the main thread, before
+ * the stream threads start.
+ */
+void ks__set_application_server(const char *address);
+
 /* produce.c */
 
 /*
@@ -205,6 +212,13 @@ void ks__purge_close(stream_thread_t *st);
 void ks__metrics_start(stream_thread_t *st);
 /* Publishes the thread's counts, its tasks' and its consumer's lag: every second, and after each commit. */
 void ks__metrics_publish(stream_thread_t *st);
+/*
+ * Kafka Streams' client.id of an application's clients: the `client.id`
+ * property when it is set, else "<application>-<process id>".
+ */
+void ks__client_id_prefix(const ks_topology_t *t, const ks_runtime_conf_t *conf, char *buf, size_t len);
+/* The thread's own: "<prefix>-StreamThread-<n>", its clients' client.id without "-consumer"/"-producer". */
+const char *ks__thread_client_id(const stream_thread_t *st);
 /* A commit cycle that took `ms`. */
 void ks__metrics_note_commit(stream_thread_t *st, double ms);
 /* The thread ended (its loop returned): published as not alive, failed or not; its tasks are gone. */

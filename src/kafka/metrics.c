@@ -189,6 +189,21 @@ const char *ks_metrics_process_id(void)
     return process_id;
 }
 
+void ks__client_id_prefix(const ks_topology_t *t, const ks_runtime_conf_t *conf, char *buf, size_t len)
+{
+    for (int i = 0; i < conf->nrk; i++)
+        if (strcmp(conf->rk_keys[i], "client.id") == 0) {
+            snprintf(buf, len, "%s", conf->rk_vals[i]); /* Kafka Streams' client.id: the prefix of its clients' */
+            return;
+        }
+    snprintf(buf, len, "%s-%s", t->application, ks_metrics_process_id());
+}
+
+const char *ks__thread_client_id(const stream_thread_t *st)
+{
+    return st->metrics ? st->metrics->thread_id : st->name;
+}
+
 static int64_t now_ms(void)
 {
     return (int64_t)ks_now_ms();
@@ -204,7 +219,7 @@ void ks__metrics_start(stream_thread_t *st)
         snprintf(dir, sizeof dir, "%s/%s", st->conf->state_dir, st->t->application);
         m->stores_dir = ks_xstrdup(dir);
     }
-    snprintf(m->client_id, sizeof m->client_id, "%s-%s", st->t->application, ks_metrics_process_id());
+    ks__client_id_prefix(st->t, st->conf, m->client_id, sizeof m->client_id);
     snprintf(m->thread_id, sizeof m->thread_id, "%s-StreamThread-%d", m->client_id, st->index + 1);
     m->start_ms = now_ms();
     m->alive = 1;

@@ -65,6 +65,11 @@ typedef struct {
     X("log.level", "error|warn|info|debug", "info", KS_SCOPE_PROCESS,                                                  \
       "Least severe log message written to stderr.",                                                                   \
       K_ENUM_STR, OFF(log_level), 0, 0, "error|warn|info|debug")                                                       \
+    X("application.server", "host:port", "", KS_SCOPE_PROCESS,                                                         \
+      "The query server's address as other instances reach it, carried in the group's member metadata so that "        \
+      "any instance can proxy a query to the key's owner (Kafka Streams' key); not set: query.listen's address "       \
+      "(its real port when it is 0).",                                                                                 \
+      K_LISTEN, OFF(application_server), 0, 0, NULL)                                                                   \
     X("commit.interval.ms", "int 1..86400000", "30000", KS_SCOPE_SERVICE,                                              \
       "How often each stream thread flushes the record cache and the producer, then commits the offsets of the "       \
       "records processed.",                                                                                            \
