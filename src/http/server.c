@@ -368,6 +368,8 @@ static int on_headers_complete(http_parser *p)
         ks_buf_putc(&c->headers, 0);
     }
     uv_timer_stop(&c->timer);
+    if (p->http_major != 1 || p->http_minor > 1)
+        return stop_with(p, 400, "only HTTP/1.0 and HTTP/1.1 are served here");
     if (p->method != HTTP_GET)
         return stop_with(p, 405, "only GET is served here");
     if ((p->flags & F_CHUNKED) || (p->content_length > 0 && p->content_length != ULLONG_MAX))
