@@ -32,13 +32,14 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-# ---- the demo: NewOrderSystem, the CRM and catalogue seeds, CrmCustomerService, CustomerOrderCountService ----
-# ---- and OrderEnrichService on the embedded broker; state under .run/local-state, a sample record per     ----
-# ---- output topic every 5 s (configs/local.yaml); tests/integration/test_demo.py runs this command         ----
+# ---- the demo: NewOrderSystem, the CRM and catalogue seeds, CrmCustomerService, CustomerOrderCountService, ----
+# ---- OrderEnrichService and EntityLookupService on the embedded broker; state under .run/local-state, a    ----
+# ---- sample record per output topic every 5 s, queries on 127.0.0.1:7070 (configs/local.yaml: it logs a   ----
+# ---- working curl line once ready); tests/integration/test_demo.py runs this command                      ----
 demo: kstreamd
 	./kstreamd -c topologies/new_orders.yaml -c topologies/crm_seed.yaml -c topologies/catalog_seed.yaml \
 		-c topologies/crm_customer.yaml -c topologies/customer_order_count.yaml -c topologies/order_enrich.yaml \
-		-E configs/local.yaml
+		-c topologies/entity_lookup.yaml -E configs/local.yaml
 
 # ---- dependencies: every Debian package the build and the tests need ----
 deps:

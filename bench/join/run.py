@@ -97,7 +97,7 @@ def main():
     with open(topo, "w") as f:
         f.write(TOPOLOGY.format(app=app, products=products, orders=orders, out=out))
     log = open(os.path.join(tmp, "kstreamd.log"), "wb")
-    proc = subprocess.Popen([KSTREAMD, "-c", topo, "--set", f"bootstrap.servers={B}", "--set",
+    proc = subprocess.Popen([KSTREAMD, "-c", topo, "--set", f"bootstrap.servers={B}", "--set", "query.listen=off", "--set",
                              f"state.dir={tmp}/state", "--set", "commit.interval.ms=1000", "--set",
                              "log.summary.interval.ms=0"], stdout=log, stderr=subprocess.STDOUT)
 

@@ -109,7 +109,8 @@ def run_case(case, bootstrap, admin, wm, src, expected, tag):
         topo = os.path.join(BIN, f"{case}.yaml")
         with open(topo, "w") as f:
             f.write((PASSTHROUGH if case == "b" else ORDERS).format(app=app, src=src, out=out))
-        args = [KSTREAMD, "-c", topo, "--set", f"bootstrap.servers={bootstrap}", "--set", f"commit.interval.ms={COMMIT_MS}",
+        args = [KSTREAMD, "-c", topo, "--set", f"bootstrap.servers={bootstrap}", "--set", "query.listen=off",
+                "--set", f"commit.interval.ms={COMMIT_MS}",
                 "--set", "log.summary.interval.ms=0"]
         for s in EXTRA:
             args += ["--set", s]

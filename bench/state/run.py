@@ -187,7 +187,8 @@ def stop(proc):
 
 
 def kstreamd_args(topo, bootstrap, state_dir, extra=()):
-    a = [KSTREAMD, "-c", topo, "--set", f"bootstrap.servers={bootstrap}", "--set", f"state.dir={state_dir}",
+    a = [KSTREAMD, "-c", topo, "--set", f"bootstrap.servers={bootstrap}", "--set", "query.listen=off",
+         "--set", f"state.dir={state_dir}",
          "--set", f"commit.interval.ms={COMMIT_MS}", "--set", "log.summary.interval.ms=0"]
     for s in list(extra) + EXTRA:
         a += ["--set", s]

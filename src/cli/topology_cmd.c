@@ -19,9 +19,12 @@
 
 #include "../engine/engine.h"
 #include "../kafka/kafka.h"
+#include "../http/service.h"
 #include "../kafka/runtime.h"
+#include "../kafka/status.h"
 #include "../testdriver/testdriver.h"
 #include "../topology/topology.h"
+#include "../util/log.h"
 #include "../util/util.h"
 
 #define MAX_FILES 64
@@ -280,7 +283,18 @@ int ks_cmd_run(int argc, char **argv)
             status = 2;
             goto done;
         }
+        /* One HTTP server per process, started before the cluster is asked anything: /health answers meanwhile. */
+        ks_query_service_t *svc = NULL;
+        char err[KS_ERRMSG_SIZE];
+        ks_log_set_level(confs[0].log_level);
+        if (ks_query_service_start(ts, a.nfiles, confs, &svc, err, sizeof err)) {
+            fprintf(stderr, "kstreamd: %s (query.listen: another address, port 0 for any free port, or `off`)\n", err);
+            status = 1;
+            goto done;
+        }
         status = ks_kafka_run(ts, a.nfiles, confs);
+        ks_query_service_stop(svc);
+        ks_status_clear();
     }
 done:
     for (int i = 0; i < a.nfiles; i++) {

@@ -15,6 +15,7 @@
 #include "../util/duration.h"
 #include "../util/util.h"
 #include "kafka_int.h"
+#include "status.h"
 
 /* Kafka Streams' windowstore.changelog.additional.retention.ms default: a day. */
 #define KS_WINDOW_CHANGELOG_EXTRA_MS 86400000LL
@@ -268,6 +269,32 @@ static int join_partitions(const ks_topology_t *t, const rd_kafka_metadata_t *md
     return 0;
 }
 
+/*
+ * Tells the status (status.h) how many tasks each sub-topology makes: the
+ * partition count of its source topics, as the cluster has them (`md`) or
+ * as they were just created (`names`, `parts`). The query server finds a
+ * key's partition with it.
+ */
+static void note_partitions(const ks_topology_t *t, const rd_kafka_metadata_t *md, char **names, const int *parts,
+                            int nn)
+{
+    for (int i = 0; i < t->nprocs; i++) {
+        const ks_proc_t *p = t->procs[i];
+        if (p->op != KS_OP_SOURCE || p->gen.enabled || ks_topology_is_global_source(p) || !p->io.ntopics)
+            continue;
+        const char *topic = p->io.topics[0];
+        int n = 0;
+        const rd_kafka_metadata_topic_t *mt = find_topic(md, topic);
+        if (mt)
+            n = mt->partition_cnt;
+        for (int k = 0; k < nn && !n; k++)
+            if (strcmp(names[k], topic) == 0)
+                n = parts[k];
+        if (n > 0)
+            ks_status_set_partitions(t, p->subtopology, n);
+    }
+}
+
 int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, const char *bootstrap, char *err,
                         size_t errlen)
 {
@@ -362,6 +389,8 @@ int ks__prepare_cluster(const ks_topology_t *t, const ks_runtime_conf_t *conf, c
             parts[nn++] = maxparts;
         }
         rc = create_topics(rk, t, names, parts, nn, conf->replication_factor, conf->startup_timeout_ms, err, errlen);
+        if (rc == 0)
+            note_partitions(t, md, names, parts, nn);
         free(names);
         free(parts);
     }

@@ -14,6 +14,7 @@
 #include "../engine/partition_group.h"
 #include "../util/util.h"
 #include "driver_int.h"
+#include "status.h"
 
 #define DRAIN_MAX 20000 /* messages per drain before the loop gets a turn */
 #define BATCH 512       /* records ordered and processed together */
@@ -40,6 +41,15 @@ void ks__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
     stream_thread_t *st = opaque;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         ks_log(KS_LOG_INFO, "%s: assigned %d partitions", st->name, parts->cnt);
+        const char **topics = ks_xcalloc((size_t)parts->cnt + 1, sizeof *topics);
+        int32_t *nums = ks_xcalloc((size_t)parts->cnt + 1, sizeof *nums);
+        for (int i = 0; i < parts->cnt; i++) {
+            topics[i] = parts->elems[i].topic;
+            nums[i] = parts->elems[i].partition;
+        }
+        ks_status_assigned(st->t, st->index, topics, nums, parts->cnt);
+        free(topics);
+        free(nums);
         if (st->stores) {
             /* A task processes nothing before its stores are restored. */
             char err[KS_ERRMSG_SIZE];
@@ -53,12 +63,14 @@ void ks__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
         rd_kafka_topic_partition_list_destroy(st->fetched);
         st->fetched = rd_kafka_topic_partition_list_new(8);
         rd_kafka_assign(rk, parts);
+        ks_status_restored(st->t, st->index);
         if (st->paused)
             rd_kafka_pause_partitions(rk, parts);
     } else {
         ks_log(KS_LOG_INFO, "%s: %d partitions revoked; committing first", st->name, parts->cnt);
         ks__commit_cycle(st);
         ks_engine_forget_tasks(st->engine);
+        ks_status_revoked(st->t, st->index);
         rd_kafka_topic_partition_list_destroy(st->fetched);
         st->fetched = rd_kafka_topic_partition_list_new(8);
         rd_kafka_assign(rk, NULL);

@@ -38,6 +38,7 @@
 #include "../http/directory.h"
 #include "../util/util.h"
 #include "driver_int.h"
+#include "status.h"
 
 static stream_thread_t *threads; /* every stream thread of the process */
 static int nthreads;
@@ -144,6 +145,7 @@ void ks__thread_fail(stream_thread_t *st, const char *fmt, ...)
     va_end(ap);
     if (!st->failed)
         ks_log(KS_LOG_ERROR, "%s: %s", st->name, msg);
+    ks_status_failed(st->t, msg);
     st->failed = 1;
     st->exit_code = 1;
     /* A fatal error stops the whole process: the other threads stop gracefully, exit code 1. */
@@ -412,7 +414,7 @@ static int thread_start(stream_thread_t *st, char *err, size_t errlen)
     int stores_failed = 0;
     if (st->engine && ks_topology_has_state(st->t)) {
         char dir[4096];
-        snprintf(dir, sizeof dir, "%s/%s", st->conf->state_dir, st->t->application);
+        ks_kafka_store_dir(st->t, st->conf, 0, dir, sizeof dir);
         st->stores = ks_stores_open(dir, KS_STORE_SYNC, err, errlen);
         if (!st->stores) {
             stores_failed = 1;
@@ -452,6 +454,7 @@ static int thread_start(stream_thread_t *st, char *err, size_t errlen)
 static void thread_cannot_start(stream_thread_t *st, int exit_code, const char *err)
 {
     ks_log(KS_LOG_ERROR, "%s: cannot start: %s; stopping every service", st->name, err);
+    ks_status_failed(st->t, err);
     st->failed = 1;
     st->exit_code = exit_code;
     set_unready(st);
@@ -486,6 +489,11 @@ static void thread_begin(stream_thread_t *st)
         uv_timer_start(&st->gen_timer, on_gen_timer, 10, 10);
     }
     ks_log(KS_LOG_INFO, "%s: running against %s", st->name, st->bootstrap);
+    /* A thread with a consumer waits for its partitions; one with generate sources only runs now. */
+    if (st->consumer)
+        ks_status_thread_started(st->t, st->index);
+    else
+        ks_status_thread_running(st->t, st->index);
     if (atomic_load(&stop_requested)) /* a stop that came while this thread was starting */
         uv_async_send(&st->stop_async);
 }
@@ -510,6 +518,7 @@ static void *thread_main(void *arg)
     uv_run(&st->loop, UV_RUN_DEFAULT);
     ks__metrics_stop(st);
     uv_loop_close(&st->loop);
+    ks_status_thread_stopped(st->t, st->index);
     if (st->gens)
         ks_generators_free(st->gens, st->ngens);
     free(st->gen_made);
@@ -542,6 +551,7 @@ void ks__stop_all_threads(void)
 static void stop_all_threads(void)
 {
     atomic_store(&stop_requested, 1);
+    ks_status_stopping();
     pthread_mutex_lock(&ready_lock);
     for (int i = 0; i < nthreads; i++)
         if (atomic_load(&threads[i].ready))
@@ -639,6 +649,11 @@ int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *confs)
         return 1;
     }
     int code = 1, ran = 0;
+    int *nthreads = ks_xcalloc((size_t)n, sizeof *nthreads);
+    for (int i = 0; i < n; i++)
+        nthreads[i] = confs[i].num_stream_threads;
+    ks_status_register(ts, n, nthreads); /* the query server may have registered them already */
+    free(nthreads);
     ks_global_t **globals = ks_xcalloc((size_t)n, sizeof *globals);
     for (int i = 0; i < n; i++) {
         if (ks__prepare_cluster(ts[i], &confs[i], bootstrap, err, sizeof err)) {

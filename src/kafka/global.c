@@ -34,6 +34,7 @@
 #include "../util/duration.h"
 #include "../util/util.h"
 #include "kafka_int.h"
+#include "status.h"
 
 #define GLOBAL_PARTITION 0 /* the engine's KS_GLOBAL_PARTITION: one store partition per table */
 #define BOOT_BATCH 100000  /* records per LMDB transaction while bootstrapping */
@@ -158,6 +159,7 @@ static int find_tables(ks_global_t *g, char *err, size_t errlen)
             return -1;
         }
         gt->nparts = md->topics[0].partition_cnt;
+        ks_status_set_partitions(t, gt->p->subtopology, gt->nparts);
         rd_kafka_metadata_destroy(md);
         gt->next = ks_xcalloc((size_t)gt->nparts, sizeof *gt->next);
         gt->end = ks_xcalloc((size_t)gt->nparts, sizeof *gt->end);
@@ -440,6 +442,7 @@ static void *global_main(void *arg)
     if (rc) {
         ks_stores_abort(g->stores);
         ks_log(KS_LOG_ERROR, "%s: %s; stopping every service", g->name, err);
+        ks_status_failed(g->t, err);
         atomic_store(&g->failed, 1);
         ks__stop_all_threads();
     } else {
@@ -452,7 +455,12 @@ static void *global_main(void *arg)
 
 void ks__global_dir(const ks_topology_t *t, const ks_runtime_conf_t *conf, char *dir, size_t n)
 {
-    snprintf(dir, n, "%s/%s/global", conf->state_dir, t->application);
+    ks_kafka_store_dir(t, conf, 1, dir, n);
+}
+
+void ks_kafka_store_dir(const ks_topology_t *t, const ks_runtime_conf_t *conf, int global, char *dir, size_t n)
+{
+    snprintf(dir, n, "%s/%s%s", conf->state_dir, t->application, global ? "/global" : "");
 }
 
 static rd_kafka_t *new_client(ks_global_t *g, rd_kafka_type_t type, char *err, size_t errlen)
@@ -526,6 +534,7 @@ int ks__global_start(const ks_topology_t *t, const ks_runtime_conf_t *conf, cons
             goto out;
     if (assign_all(g, err, errlen) || bootstrap_tables(g, err, errlen))
         goto out;
+    ks_status_global_bootstrapped(t);
     if (pthread_create(&g->tid, NULL, global_main, g)) {
         snprintf(err, errlen, "cannot start the global thread");
         goto out;

@@ -50,4 +50,13 @@ int ks_kafka_run(ks_topology_t **ts, int n, const ks_runtime_conf_t *confs);
  */
 int ks_kafka_check_clients(const ks_topology_t *t, const ks_runtime_conf_t *conf, char *err, size_t errlen);
 
+/*
+ * The directory of the LMDB environment that holds `t`'s state stores
+ * (`global` nonzero: its global tables'), where the stream threads (the
+ * global thread) open it: state.dir/<application>[/global]. The query
+ * server opens read-only handles of the same environments.
+ * @locality any thread. @ownership writes `dir`; borrows the rest.
+ */
+void ks_kafka_store_dir(const ks_topology_t *t, const ks_runtime_conf_t *conf, int global, char *dir, size_t n);
+
 #endif

@@ -59,8 +59,9 @@ typedef struct {
     X("state.dir", "path", "/tmp/kstreamd", KS_SCOPE_SERVICE,                                                          \
       "Directory of the state stores: `state.dir/<application>/`, one LMDB environment per application.",              \
       K_STRING, OFF(state_dir), 0, 0, NULL)                                                                            \
-    X("query.listen", "host:port", "", KS_SCOPE_PROCESS,                                                               \
-      "Address of the HTTP server answering state store queries; not set: no server (nothing serves it yet).",         \
+    X("query.listen", "host:port|off", "127.0.0.1:7070", KS_SCOPE_PROCESS,                                            \
+      "Address of the process's HTTP server (queries of queryable stores, /health, /ready, /v1/topology); "           \
+      "port 0 takes a free port (logged); `off`: no server. No authentication: keep it on loopback.",                 \
       K_LISTEN, OFF(query_listen), 0, 0, NULL)                                                                         \
     X("log.level", "error|warn|info|debug", "info", KS_SCOPE_PROCESS,                                                  \
       "Least severe log message written to stderr.",                                                                   \
@@ -376,8 +377,8 @@ static int set_key(builder_t *b, int i, const char *v, const place_t *pl)
         break;
     }
     case K_LISTEN:
-        if (*v && !host_port_ok(v, strlen(v), 0, 1)) {
-            report(b, KS_SEV_ERROR, pl, 1, "must be HOST:PORT (for example 127.0.0.1:8080), not `%s`", v);
+        if (*v && strcmp(v, "off") != 0 && !host_port_ok(v, strlen(v), 0, 1)) {
+            report(b, KS_SEV_ERROR, pl, 1, "must be HOST:PORT (for example 127.0.0.1:8080) or `off`, not `%s`", v);
             return -1;
         }
         break;

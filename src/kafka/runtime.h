@@ -32,7 +32,7 @@
 typedef struct ks_runtime_conf {
     char *bootstrap;           /* bootstrap.servers: "embedded" or host:port,...; NULL: not set (run refuses) */
     char *state_dir;           /* state.dir, default "/tmp/kstreamd" */
-    char *query_listen;        /* query.listen: HOST:PORT of the query HTTP server; NULL (default): none */
+    char *query_listen;        /* query.listen: HOST:PORT of the HTTP server, or "off"; default 127.0.0.1:7070 */
     char *application_server;  /* application.server: HOST:PORT others reach the query server at; NULL: query.listen's */
     char *log_level;           /* log.level: error|warn|info|debug, default info */
     int cache_max_bytes;       /* cache.max.bytes, default 10 MB (Kafka Streams' statestore.cache.max.bytes) */

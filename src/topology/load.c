@@ -72,7 +72,7 @@ static const char *scalar(load_t *L, const ks_ynode_t *n, const char *what)
     return n->value;
 }
 
-static int get_bool(load_t *L, const ks_ynode_t *n, const char *what, int def)
+int ks__topo_get_bool(load_t *L, const ks_ynode_t *n, const char *what, int def)
 {
     if (!n)
         return def;
@@ -244,8 +244,8 @@ static void load_tables(load_t *L, const ks_ynode_t *n)
         tc.name = ks_xstrdup(n->keys[i]->value);
         const char *topic = scalar(L, ks_ynode_get(v, "topic"), "`topic`");
         tc.topic = ks_xstrdup(topic ? topic : "");
-        tc.queryable = get_bool(L, ks_ynode_get(v, "queryable"), "`queryable`", 0);
-        tc.global = get_bool(L, ks_ynode_get(v, "global"), "`global`", 0);
+        tc.queryable = ks__topo_get_bool(L, ks_ynode_get(v, "queryable"), "`queryable`", 0);
+        tc.global = ks__topo_get_bool(L, ks_ynode_get(v, "global"), "`global`", 0);
         const char *store = scalar(L, ks_ynode_get(v, "store"), "`store`");
         tc.store = ks_xstrdup(store ? store : tc.name);
         tc.pos = ks__topo_pos_of(L, n->keys[i]);

@@ -19,6 +19,19 @@ static int changelog_off(const ks_step_t *step)
     return n && n->kind == KS_YAML_SCALAR && strcmp(n->value, "false") == 0;
 }
 
+int ks__topo_queryable(load_t *L, const ks_step_t *step)
+{
+    const ks_ynode_t *n = ks__topo_part(step, "queryable");
+    int q = ks__topo_get_bool(L, n, "`queryable`", 0);
+    if (q && !ks__topo_part(step, "store")) {
+        ks__topo_err_at(L, n,
+                        "`queryable` needs `store:`, the name queries use (Kafka Streams serves only stores named "
+                        "with Materialized.as)");
+        return 0;
+    }
+    return q;
+}
+
 /* windowedBy's argument: exactly one kind of window, its durations, and `advance` for hopping windows only. */
 static void check_window(load_t *L, const ks_step_t *step, ks_window_spec_t *w)
 {
@@ -80,6 +93,7 @@ void ks__topo_load_to_table(load_t *L, stream_t *s, const ks_step_t *step)
     p->table = 1;
     p->state.store_optional = st == NULL; /* Materialized without a name: kept only if needed (prune_table_stores) */
     p->state.no_changelog = changelog_off(step);
+    p->state.queryable = ks__topo_queryable(L, step);
     ks__topo_link(s->cur, p);
     s->cur = p;
     if (step->row->produces)
@@ -192,6 +206,7 @@ void ks__topo_load_aggregation(load_t *L, stream_t *s, const ks_step_t *step)
     if (windowed)
         p->state.window = s->window;
     p->state.no_changelog = changelog_off(step);
+    p->state.queryable = ks__topo_queryable(L, step);
     ks__topo_link(s->cur, p);
     s->cur = p;
     s->kind = windowed ? KS_KWTABLE : KS_KTABLE;

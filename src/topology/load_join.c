@@ -118,6 +118,7 @@ static void table_table_join(load_t *L, stream_t *s, const ks_step_t *step, ks_p
     /* JOINTHIS reads the right table's stores, JOINOTHER the left's (KTableKTableJoinNode#writeToTopology). */
     ks__topo_add_getter_stores(L, jthis, right, ks__topo_part(step, "table"));
     ks__topo_add_getter_stores(L, jother, left, key);
+    merge->state.queryable = ks__topo_queryable(L, step);
     if (st) {
         ks__topo_add_store(merge, st->value);
         const ks_ynode_t *cl = ks__topo_part(step, "changelog");
@@ -203,6 +204,9 @@ void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step)
             ks__topo_err_at(L, ks__topo_part(step, "store"),
                             "`store` materialises the result of a table-table join; a stream join's result is a "
                             "stream");
+        if (ks__topo_part(step, "queryable") && (s->kind != KS_KTABLE || gn))
+            ks__topo_err_at(L, ks__topo_part(step, "queryable"),
+                            "`queryable` serves the `store` of a table-table join; a stream join's result is a stream");
         if (ks__topo_part(step, "changelog") && !ks__topo_part(step, "store"))
             ks__topo_err_at(L, ks__topo_part(step, "changelog"), "`changelog` applies to the join's `store`");
         other = ks__topo_table_proc(L, tname);
@@ -218,6 +222,10 @@ void ks__topo_load_join(load_t *L, stream_t *s, const ks_step_t *step)
     else
         default_joiner(L, step, &joiner);
     /* A stream-stream join is several nodes (load_join_stream.c). */
+    if (sn && ks__topo_part(step, "queryable"))
+        ks__topo_err_at(L, ks__topo_part(step, "queryable"),
+                        "a stream-stream join's stores are its join buffers, not queryable; `queryable` applies to "
+                        "table-table joins");
     if (sn && (ks__topo_part(step, "store") || ks__topo_part(step, "changelog")))
         ks__topo_err_at(L,
                         ks__topo_part(step, "store") ? ks__topo_part(step, "store") : ks__topo_part(step, "changelog"),

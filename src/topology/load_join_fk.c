@@ -163,6 +163,7 @@ void ks__topo_load_join_fk(load_t *L, stream_t *s, const ks_step_t *step, ks_pro
     ks__topo_add_store(output, out_store);
     output->table = 1;
     output->state.store_optional = store == NULL;
+    output->state.queryable = ks__topo_queryable(L, step);
 
     ks__topo_link(s->cur, reg);
     ks__topo_link(reg, reg_sink);

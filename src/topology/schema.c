@@ -28,7 +28,7 @@ const ks_key_row_t ks_schema_topic[] = {
 
 const ks_key_row_t ks_schema_table[] = {
     {"topic", KT_STRING, 1, NULL, "the topic the table is read from"},
-    {"queryable", KT_BOOL, 0, "false", "serve the table's store over HTTP"},
+    {"queryable", KT_BOOL, 0, "false", "serve the table's store over HTTP (GET /v1/stores/STORE/...)"},
     {"global", KT_BOOL, 0, "false", "a GlobalKTable: every instance holds all partitions"},
     {"store", KT_STRING, 0, "the table's name", "the state store's name"},
     {NULL, 0, 0, NULL, NULL},
@@ -92,10 +92,15 @@ static const ks_key_row_t p_to[] = {{"topic", KT_STRING, 0, NULL, "the topic"},
     {                                                                                                                  \
         "changelog", KT_BOOL, 0, "true", "write the store's changes to its changelog topic (restore needs it)"         \
     }
+#define QUERYABLE_ROW                                                                                                  \
+    {                                                                                                                  \
+        "queryable", KT_BOOL, 0, "false", "serve the store over HTTP (GET /v1/stores/STORE/...); needs `store`"        \
+    }
 static const ks_key_row_t p_table[] = {
     {"store", KT_STRING, 0, NULL,
      "the state store's name; without it the table keeps a store only if a groupBy, suppress or join below needs one"},
     CHANGELOG_ROW,
+    QUERYABLE_ROW,
     {NULL, 0, 0, NULL, NULL}};
 static const ks_key_row_t p_group_by[] = {{"keySelector", KT_EXPR, 1, NULL, "yields the grouping key"},
                                           {NULL, 0, 0, NULL, NULL}};
@@ -108,12 +113,13 @@ static const ks_key_row_t p_windowed[] = {
     {"grace", KT_DURATION, 0, "0ms", "how long late records are still accepted"},
     {NULL, 0, 0, NULL, NULL}};
 static const ks_key_row_t p_count[] = {
-    {"store", KT_STRING, 0, NULL, "the state store's name"}, CHANGELOG_ROW, {NULL, 0, 0, NULL, NULL}};
+    {"store", KT_STRING, 0, NULL, "the state store's name"}, CHANGELOG_ROW, QUERYABLE_ROW, {NULL, 0, 0, NULL, NULL}};
 static const ks_key_row_t p_reduce[] = {{"reducer", KT_EXPR, 0, NULL, "combines $agg and the record (streams)"},
                                         {"adder", KT_EXPR, 0, NULL, "adds a new value (tables)"},
                                         {"subtractor", KT_EXPR, 0, NULL, "removes an old value (tables)"},
                                         {"store", KT_STRING, 0, NULL, "the state store's name"},
                                         CHANGELOG_ROW,
+                                        QUERYABLE_ROW,
                                         {NULL, 0, 0, NULL, NULL}};
 static const ks_key_row_t p_aggregate[] = {
     {"initializer", KT_EXPR, 1, NULL, "the first aggregate"},
@@ -123,6 +129,7 @@ static const ks_key_row_t p_aggregate[] = {
     {"merger", KT_EXPR, 0, NULL, "session windows: combines two aggregates ($agg and .)"},
     {"store", KT_STRING, 0, NULL, "the state store's name"},
     CHANGELOG_ROW,
+    QUERYABLE_ROW,
     {NULL, 0, 0, NULL, NULL}};
 static const ks_key_row_t p_suppress[] = {
     {"untilWindowCloses", KT_BOOL, 0, NULL, "emit each window's final result once"},
@@ -144,6 +151,7 @@ static const ks_key_row_t p_join[] = {
     {"value", KT_EXPR, 0, "$left + $right", "the joiner: the output value from $left and $right"},
     {"store", KT_STRING, 0, NULL, "table-table and foreign-key joins: materialise the result in this store"},
     CHANGELOG_ROW,
+    QUERYABLE_ROW,
     {NULL, 0, 0, NULL, NULL}};
 
 #define STREAMS (KS_KSTREAM)

@@ -131,6 +131,7 @@ typedef struct ks_state_args {
     ks_window_spec_t window; /* aggregations after windowedBy */
     int no_changelog;        /* `changelog: false`: the store is not logged */
     int store_optional;      /* TO_TABLE without `store:`: materialised only if something downstream needs it */
+    int queryable;           /* `queryable: true`: stores[0] is served over HTTP (src/http/query.c) */
 } ks_state_args_t;
 
 /* PRINT. */

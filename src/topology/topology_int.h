@@ -58,6 +58,8 @@ void ks__topo_note_name(load_t *L, const char *name, const ks_ynode_t *at, const
 int ks__topo_compile_expr(load_t *L, const ks_ynode_t *n, const char *what, ks_step_expr_t *out);
 ks_pos_t ks__topo_pos_of(load_t *L, const ks_ynode_t *n);
 int ks__topo_get_duration(load_t *L, const ks_ynode_t *n, const char *what, int64_t *ms);
+/* A `true` or `false` scalar; `def` when n is NULL, or after reporting anything else. */
+int ks__topo_get_bool(load_t *L, const ks_ynode_t *n, const char *what, int def);
 const ks_table_conf_t *ks__topo_find_table(const ks_topology_t *t, const char *name);
 void ks__topo_build(load_t *L);
 /* Fills each processor's out_* and store_* serdes (serdes.c); after the graph is built. */
@@ -81,6 +83,13 @@ typedef struct ks_step {
     const char *name;              /* its `name:`, NULL when not given */
     const char *pipe;              /* the pipeline it is in */
 } ks_step_t;
+
+/*
+ * `queryable:` of a store-making step: whether its store is served over HTTP.
+ * A store Kafka Streams would name itself (no `store:`) cannot be: Kafka
+ * Streams queries only stores named with Materialized.as, so that is an error.
+ */
+int ks__topo_queryable(load_t *L, const ks_step_t *step);
 
 /* The part `key` of a step's argument (the argument itself when `key` is the part a scalar stands for), or NULL. */
 const ks_ynode_t *ks__topo_part(const ks_step_t *step, const char *key);

@@ -122,7 +122,9 @@ class Kstreamd:
     def __init__(self, topology, bootstrap, logpath, settings=(), extra_args=()):
         self.topology = topology
         self.logpath = logpath
-        args = [kstreamd_path(), "-c", topology, "--set", f"bootstrap.servers={bootstrap}"]
+        # No HTTP server unless a test asks for one (query.listen=127.0.0.1:0 in `settings`): many kstreamd
+        # processes run at once here, and other checkouts on this machine too, so none may take 127.0.0.1:7070.
+        args = [kstreamd_path(), "-c", topology, "--set", f"bootstrap.servers={bootstrap}", "--set", "query.listen=off"]
         for s in settings:
             args += ["--set", s]
         args += list(extra_args)
