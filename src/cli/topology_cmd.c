@@ -21,6 +21,7 @@
 #include "../kafka/kafka.h"
 #include "../http/service.h"
 #include "../kafka/runtime.h"
+#include "../kafka/metrics.h"
 #include "../kafka/status.h"
 #include "../testdriver/testdriver.h"
 #include "../topology/topology.h"
@@ -295,6 +296,7 @@ int ks_cmd_run(int argc, char **argv)
         status = ks_kafka_run(ts, a.nfiles, confs);
         ks_query_service_stop(svc);
         ks_status_clear();
+        ks_metrics_clear();
     }
 done:
     for (int i = 0; i < a.nfiles; i++) {

@@ -62,9 +62,17 @@ void ks__task_begin(ks_engine_t *e, const ks_record_t *rec, int subtopology)
 
 void ks__task_latency(ks_engine_t *e, const ks_proc_t *p, int64_t ts)
 {
-    if (e->cur_task < 0 || e->cur_task >= e->ntasks)
-        return; /* a punctuation's output: no input record of a task */
-    ks_task_stats_t *t = &e->tasks[e->cur_task];
+    ks_task_stats_t *t = NULL;
+    if (e->cur_task >= 0 && e->cur_task < e->ntasks) {
+        t = &e->tasks[e->cur_task];
+    } else if (e->cur) {
+        /* A record cache flush (at a commit): its entry's record context names the partition of its task. */
+        for (int i = 0; i < e->ntasks && !t; i++)
+            if (e->tasks[i].subtopology == p->subtopology && e->tasks[i].partition == e->cur->partition)
+                t = &e->tasks[i];
+    }
+    if (!t)
+        return; /* a punctuation's output with no record context */
     for (int i = 0; i < t->nnodes; i++) {
         ks_node_latency_t *n = &t->nodes[i];
         if (n->node != p->name)

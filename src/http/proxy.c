@@ -30,13 +30,13 @@ struct conn {
     uv_tcp_t tcp;
     ks_proxy_pool_t *pool;
     peer_t *peer;
-    request_t *req;      /* the request it serves; NULL while idle */
-    http_parser parser;  /* HTTP_RESPONSE */
-    int reused;          /* it served a request before this one */
-    int got_bytes;       /* a byte of this request's response came */
-    int complete;        /* the response is complete */
-    int header_is;       /* the header being read: 0 other, 1 Content-Type, 2 Retry-After */
-    char ctype[128];     /* the response's Content-Type */
+    request_t *req;     /* the request it serves; NULL while idle */
+    http_parser parser; /* HTTP_RESPONSE */
+    int reused;         /* it served a request before this one */
+    int got_bytes;      /* a byte of this request's response came */
+    int complete;       /* the response is complete */
+    int header_is;      /* the header being read: 0 other, 1 Content-Type, 2 Retry-After */
+    char ctype[128];    /* the response's Content-Type */
     char retry_after[32];
     ks_buf_t body;
     conn_t *next_idle;
@@ -56,10 +56,10 @@ struct request {
     uv_write_t write;
     conn_t *conn;
     int retried;
-    int done; /* cb was called */
+    int done;         /* cb was called */
     int resolving;    /* a getaddrinfo is pending: its callback still reads the request */
     int timer_closed; /* the timer's handle closed: the request is freed once nothing else is pending */
-    request_t *next; /* in the pool's list of requests in flight */
+    request_t *next;  /* in the pool's list of requests in flight */
 };
 
 struct peer {
@@ -199,7 +199,7 @@ static int on_header_field(http_parser *hp, const char *at, size_t len)
     conn_t *c = hp->data;
     c->header_is = (len == 12 && strncasecmp(at, "Content-Type", 12) == 0)  ? 1
                    : (len == 11 && strncasecmp(at, "Retry-After", 11) == 0) ? 2
-                                                                             : 0;
+                                                                            : 0;
     return 0;
 }
 
@@ -274,8 +274,12 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
             /* A response without a length ends with the connection. */
             http_parser_execute(&c->parser, &response_settings, NULL, 0);
             if (c->complete) {
-                ks_proxy_response_t res = {c->parser.status_code, NULL,   c->ctype[0] ? c->ctype : NULL,
-                                           c->retry_after[0] ? c->retry_after : NULL, c->body.data, c->body.len};
+                ks_proxy_response_t res = {c->parser.status_code,
+                                           NULL,
+                                           c->ctype[0] ? c->ctype : NULL,
+                                           c->retry_after[0] ? c->retry_after : NULL,
+                                           c->body.data,
+                                           c->body.len};
                 req_finish(r, &res);
                 return;
             }
@@ -288,8 +292,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     c->got_bytes = 1;
     size_t used = http_parser_execute(&c->parser, &response_settings, buf->base, (size_t)n);
     if (c->complete) {
-        ks_proxy_response_t res = {c->parser.status_code, NULL, c->ctype[0] ? c->ctype : NULL,
-                                   c->retry_after[0] ? c->retry_after : NULL, c->body.data, c->body.len};
+        ks_proxy_response_t res = {
+            c->parser.status_code, NULL,       c->ctype[0] ? c->ctype : NULL, c->retry_after[0] ? c->retry_after : NULL,
+            c->body.data,          c->body.len};
         if (used < (size_t)n)
             c->complete = 0; /* bytes past the response: the connection cannot be trusted again */
         req_finish(r, &res);
@@ -299,8 +304,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         r->conn = NULL;
         c->req = NULL;
         conn_close(c);
-        req_fail(r, c->body.len + (size_t)n > KS_PROXY_MAX_BODY ? "the response is too large"
-                                                                 : http_errno_description(HTTP_PARSER_ERRNO(&c->parser)));
+        req_fail(r, c->body.len + (size_t)n > KS_PROXY_MAX_BODY
+                        ? "the response is too large"
+                        : http_errno_description(HTTP_PARSER_ERRNO(&c->parser)));
     }
 }
 
@@ -473,8 +479,7 @@ ks_proxy_pool_t *ks_proxy_pool_new(uv_loop_t *loop, int max_idle)
     return p;
 }
 
-int ks_proxy_get(ks_proxy_pool_t *p, const char *address, const char *target, int timeout_ms, ks_proxy_cb cb,
-                 void *ud)
+int ks_proxy_get(ks_proxy_pool_t *p, const char *address, const char *target, int timeout_ms, ks_proxy_cb cb, void *ud)
 {
     peer_t *pe = p->closing ? NULL : find_peer(p, address);
     if (!pe)

@@ -47,8 +47,7 @@ void ks_proxy_pool_close(ks_proxy_pool_t *p);
  * within timeout_ms. Returns 0, or -1 when `address` is malformed (cb is
  * then not called).
  */
-int ks_proxy_get(ks_proxy_pool_t *p, const char *address, const char *target, int timeout_ms, ks_proxy_cb cb,
-                 void *ud);
+int ks_proxy_get(ks_proxy_pool_t *p, const char *address, const char *target, int timeout_ms, ks_proxy_cb cb, void *ud);
 
 /* Responses larger than this are refused by the client (a scan's page is bounded well below it). */
 #define KS_PROXY_MAX_BODY (64u << 20)

@@ -40,6 +40,7 @@
 #include "../kafka/status.h"
 #include "../serde/serde.h"
 #include "../util/util.h"
+#include "proxy.h"
 #include "service_int.h"
 
 #define KEY_MAX KS_HTTP_MAX_HEAD
@@ -239,7 +240,7 @@ static int stale_param(ks_http_req_t *req)
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-static void cursor_encode(ks_buf_t *b, const unsigned char *k, size_t n)
+void ks__cursor_encode(ks_buf_t *b, const unsigned char *k, size_t n)
 {
     for (size_t i = 0; i < n; i += 3) {
         uint32_t v = (uint32_t)k[i] << 16 | (i + 1 < n ? (uint32_t)k[i + 1] << 8 : 0) | (i + 2 < n ? k[i + 2] : 0);
@@ -252,7 +253,7 @@ static void cursor_encode(ks_buf_t *b, const unsigned char *k, size_t n)
     }
 }
 
-static int cursor_decode(const char *s, ks_buf_t *out)
+int ks__cursor_decode(const char *s, ks_buf_t *out)
 {
     uint32_t acc = 0;
     int bits = 0;
@@ -278,7 +279,8 @@ static int cursor_decode(const char *s, ks_buf_t *out)
  * while the partitions are unknown or restoring (unless stale), the
  * not-local answer (route.c) when they are not held.
  */
-static int check_partitions(ks_http_req_t *req, const ks_query_store_t *qs, int32_t part, int stale)
+static int check_partitions(ks_http_req_t *req, const ks_query_store_t *qs, int32_t part, int stale,
+                            const unsigned char *mask)
 {
     const ks_topology_t *t = qs->app->t;
     if (qs->global) {
@@ -297,9 +299,11 @@ static int check_partitions(ks_http_req_t *req, const ks_query_store_t *qs, int3
     }
     int lo = part >= 0 ? part : 0, hi = part >= 0 ? part + 1 : n, restoring = -1;
     for (int p = lo; p < hi; p++) {
+        if (mask && !mask[p])
+            continue; /* a peer's part of a scan: only the partitions it was asked for */
         ks_part_state_t s = ks_status_partition(t, qs->sub, p);
         if (s == KS_PART_NOT_HELD) {
-            ks__query_not_local(req, qs, part);
+            ks__query_not_local(req, qs, part, mask != NULL);
             return -1;
         }
         if (s == KS_PART_RESTORING && restoring < 0)
@@ -365,7 +369,7 @@ static void get_key(ks_http_req_t *req, const ks_query_store_t *qs, const char *
         ks_http_reply_error(req, 400, NULL, "%s", err);
         goto out;
     }
-    if (check_partitions(req, qs, qs->global ? -1 : partition_of(qs, &key), stale))
+    if (check_partitions(req, qs, qs->global ? -1 : partition_of(qs, &key), stale, NULL))
         goto out;
     ks_stores_t *s = handle_of(qs, err, sizeof err);
     if (!s || ks_stores_begin(s, err, sizeof err)) {
@@ -463,8 +467,8 @@ static int cmp_entry(const void *a, const void *b)
  * covers, at most limit+1 entries each, merges them and replies with the
  * first `limit` and the cursor of the next page.
  */
-static void read_range(ks_http_req_t *req, const ks_query_store_t *qs, int32_t only_part, const ks_buf_t *from,
-                       const ks_buf_t *to, int64_t limit, gather_t *g)
+static void read_range(ks_http_req_t *req, const ks_query_store_t *qs, int32_t only_part, const unsigned char *mask,
+                       const ks_buf_t *from, const ks_buf_t *to, int64_t limit, gather_t *g)
 {
     char err[KS_ERRMSG_SIZE];
     ks_buf_t b = {0};
@@ -477,7 +481,7 @@ static void read_range(ks_http_req_t *req, const ks_query_store_t *qs, int32_t o
     int rc = 0;
     for (int p = 0; p < nparts && rc == 0; p++) {
         int32_t part = qs->global ? GLOBAL_PARTITION : p;
-        if (only_part >= 0 && part != only_part)
+        if ((only_part >= 0 && part != only_part) || (mask && !mask[p]))
             continue;
         g->want = (int)limit + 1;
         g->got = 0;
@@ -496,11 +500,18 @@ static void read_range(ks_http_req_t *req, const ks_query_store_t *qs, int32_t o
         if (i)
             ks_buf_putc(&b, ',');
         write_entry(&b, qs, g->items[i].k, g->items[i].kl, g->items[i].v, g->items[i].vl);
+        if (mask) {
+            /* For the instance that merges the pages of several (route.c): the key's bytes, its sort key. */
+            b.len--;
+            ks_buf_puts(&b, ",\"_k\":\"");
+            ks__cursor_encode(&b, (const unsigned char *)g->items[i].k, g->items[i].kl);
+            ks_buf_puts(&b, "\"}");
+        }
     }
     ks_buf_puts(&b, "],\"next\":");
     if (g->n > limit) {
         ks_buf_putc(&b, '"');
-        cursor_encode(&b, (const unsigned char *)g->items[n - 1].k, g->items[n - 1].kl);
+        ks__cursor_encode(&b, (const unsigned char *)g->items[n - 1].k, g->items[n - 1].kl);
         ks_buf_putc(&b, '"');
     } else {
         ks_buf_puts(&b, "null");
@@ -529,7 +540,7 @@ static int apply_cursor(ks_http_req_t *req, ks_buf_t *from)
     if (rc == 0)
         return 0;
     ks_buf_t after = {0};
-    if (cursor_decode(text, &after) || after.len == 0) {
+    if (ks__cursor_decode(text, &after) || after.len == 0) {
         ks_buf_free(&after);
         ks_http_reply_error(req, 400, NULL, "query parameter `after` is not a cursor this server gave");
         return -1;
@@ -546,9 +557,37 @@ static int apply_cursor(ks_http_req_t *req, ks_buf_t *from)
     return 0;
 }
 
+/*
+ * `partitions=0,2`, on a request another instance proxied (the forwarded
+ * header): the part of a scan it asks of this one (route.c). *mask is set
+ * (the caller frees it) only then. Returns 0, or -1 (replied 400).
+ */
+static int partitions_param(ks_http_req_t *req, const ks_query_store_t *qs, unsigned char **mask)
+{
+    char text[4096];
+    int rc;
+    if (!ks_http_req_header(req, KS_FORWARDED_HEADER) || (rc = param(req, "partitions", text, sizeof text)) == 0)
+        return 0;
+    int n = ks_status_partitions(qs->app->t, qs->sub);
+    if (rc < 0 || n <= 0)
+        return rc < 0 ? -1 : 0;
+    *mask = ks_xcalloc((size_t)n, 1);
+    for (char *p = text, *end; *p; p = *end ? end + 1 : end) {
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || (*end && *end != ',') || errno || v < 0 || v >= n) {
+            ks_http_reply_error(req, 400, NULL, "query parameter `partitions` must list partitions below %d", n);
+            return -1;
+        }
+        (*mask)[v] = 1;
+    }
+    return 0;
+}
+
 static void scan(ks_http_req_t *req, const ks_query_store_t *qs)
 {
     char err[KS_ERRMSG_SIZE], text[KEY_MAX];
+    unsigned char *mask = NULL;
     ks_buf_t from = {0}, to = {0};
     gather_t g = {0};
     g.qs = qs;
@@ -607,10 +646,11 @@ static void scan(ks_http_req_t *req, const ks_query_store_t *qs)
         }
         ks_buf_putc(&to, 0); /* `to` is inclusive, as in ReadOnlyKeyValueStore#range */
     }
-    if (apply_cursor(req, &from) || check_partitions(req, qs, -1, stale))
+    if (apply_cursor(req, &from) || partitions_param(req, qs, &mask) || check_partitions(req, qs, -1, stale, mask))
         goto out;
-    read_range(req, qs, -1, &from, &to, limit, &g);
+    read_range(req, qs, -1, mask, &from, &to, limit, &g);
 out:
+    free(mask);
     gather_free(&g);
     ks_buf_free(&from);
     ks_buf_free(&to);
@@ -639,7 +679,7 @@ static void windows(ks_http_req_t *req, const ks_query_store_t *qs, const char *
         goto out;
     }
     int32_t part = partition_of(qs, &key);
-    if (check_partitions(req, qs, part, stale))
+    if (check_partitions(req, qs, part, stale, NULL))
         goto out;
     /* Window keys sort by start, session keys by end: the range starts at the first that can match. */
     ks_buf_append(&from, key.data, key.len);
@@ -655,7 +695,7 @@ static void windows(ks_http_req_t *req, const ks_query_store_t *qs, const char *
     g.to = tto;
     if (apply_cursor(req, &from))
         goto out;
-    read_range(req, qs, part, &from, &to, limit, &g);
+    read_range(req, qs, part, NULL, &from, &to, limit, &g);
 out:
     gather_free(&g);
     ks_buf_free(&key);

@@ -50,6 +50,8 @@ struct ks_http_server {
     char address[300];
     conn_t *conns; /* every open connection, for the stop */
     int nconns;
+    void (*on_stop_fn)(void *ud); /* ks_http_server_on_stop's: closes what the handlers keep on the loop */
+    void *on_stop_ud;
     char readbuf[READ_BUF];
     int reading; /* readbuf is handed to a read callback */
     http_parser_settings settings;
@@ -242,12 +244,13 @@ static void on_written(uv_write_t *w, int status)
 }
 
 /* Writes a whole response: status line, our headers, `headers` (lines ending in CRLF), the body. */
-static void write_response(conn_t *c, int status, int keep_alive, const char *headers, const char *body, size_t len)
+static void write_response(conn_t *c, int status, int keep_alive, const char *ctype, const char *headers,
+                           const char *body, size_t len)
 {
     char head[512];
     int hl = snprintf(head, sizeof head,
-                      "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: %s\r\n",
-                      status, reason(status), len, keep_alive ? "keep-alive" : "close");
+                      "HTTP/1.1 %d %s\r\nContent-Type: %.200s\r\nContent-Length: %zu\r\nConnection: %s\r\n", status,
+                      reason(status), ctype, len, keep_alive ? "keep-alive" : "close");
     size_t xl = headers ? strlen(headers) : 0;
     wreq_t *wr = ks_xmalloc(sizeof *wr + (size_t)hl + xl + 2 + len);
     char *p = wr->data;
@@ -279,7 +282,7 @@ static void refuse(conn_t *c, int status, const char *extra_headers, const char 
     ks_buf_puts(&b, "}");
     count(c->srv, KS_EP_REFUSED, status, 0);
     c->in_message = 0;
-    write_response(c, status, 0, extra_headers, b.data, b.len);
+    write_response(c, status, 0, "application/json", extra_headers, b.data, b.len);
     ks_buf_free(&b);
     uv_read_stop((uv_stream_t *)&c->tcp);
     uv_timer_stop(&c->timer);
@@ -665,15 +668,21 @@ static void req_free(ks_http_req_t *req)
     free(req);
 }
 
-void ks_http_reply(ks_http_req_t *req, int status, const char *headers, const char *body, size_t len)
+void ks_http_reply_as(ks_http_req_t *req, int status, const char *ctype, const char *headers, const char *body,
+                      size_t len)
 {
     conn_t *c = req->conn;
     count(req->srv, req->ep, status, req->t0);
     if (c && !c->closing) {
         c->req = NULL;
-        write_response(c, status, req->keep_alive, headers, body, len);
+        write_response(c, status, req->keep_alive, ctype, headers, body, len);
     }
     req_free(req);
+}
+
+void ks_http_reply(ks_http_req_t *req, int status, const char *headers, const char *body, size_t len)
+{
+    ks_http_reply_as(req, status, "application/json", headers, body, len);
 }
 
 void ks_http_reply_error(ks_http_req_t *req, int status, const char *headers, const char *fmt, ...)
@@ -706,6 +715,8 @@ static void on_stop(uv_async_t *a)
     while (srv->conns)
         close_conn(srv->conns);
     uv_close((uv_handle_t *)&srv->stop_async, NULL);
+    if (srv->on_stop_fn)
+        srv->on_stop_fn(srv->on_stop_ud);
     /* What handlers left open (timers, connections to peers) closes too, so the loop ends. */
     uv_walk(&srv->loop, close_left, NULL);
 }
@@ -820,6 +831,12 @@ int ks_http_server_start(ks_http_server_t *srv, char *err, size_t errlen)
     }
     srv->started = 1;
     return 0;
+}
+
+void ks_http_server_on_stop(ks_http_server_t *srv, void (*fn)(void *ud), void *ud)
+{
+    srv->on_stop_fn = fn;
+    srv->on_stop_ud = ud;
 }
 
 void ks_http_server_stop(ks_http_server_t *srv)

@@ -138,6 +138,13 @@ int ks_http_server_start(ks_http_server_t *srv, char *err, size_t errlen);
  * @locality the main thread (the one that started it); NULL is allowed.
  */
 void ks_http_server_stop(ks_http_server_t *srv);
+/*
+ * Sets what the stop calls on the loop's thread before the loop's last
+ * handles close: the handlers' own resources there (a proxy's connections,
+ * an admin client) close with their own callbacks. @locality the main
+ * thread, before ks_http_server_start.
+ */
+void ks_http_server_on_stop(ks_http_server_t *srv, void (*fn)(void *ud), void *ud);
 /* The server's loop, for work a handler starts (a timer, a proxied request). @locality the loop's thread. */
 uv_loop_t *ks_http_server_loop(ks_http_server_t *srv);
 /* Copies the statistics into `out`. @locality any thread (relaxed atomic reads). */
@@ -176,6 +183,9 @@ int ks_http_percent_decode(const char *s, size_t len, char *out, size_t outlen);
  * callback the handler's work runs on that loop.
  */
 void ks_http_reply(ks_http_req_t *req, int status, const char *headers, const char *body, size_t len);
+/* The same with another Content-Type than application/json (the metrics' text format, a peer's response). */
+void ks_http_reply_as(ks_http_req_t *req, int status, const char *ctype, const char *headers, const char *body,
+                      size_t len);
 /* Answers {"error": message} with `status` (message as printf). */
 void ks_http_reply_error(ks_http_req_t *req, int status, const char *headers, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../json/json.h"
+#include "../kafka/kafka.h"
 #include "../kafka/status.h"
 #include "../util/log.h"
 #include "../util/util.h"
@@ -26,6 +27,7 @@ static const ks_http_route_t routes[] = {
     {"/health", 0, KS_EP_HEALTH, on_health},          {"/ready", 0, KS_EP_READY, on_ready},
     {"/v1/topology", 0, KS_EP_TOPOLOGY, on_topology}, {"/v1/stores", 0, KS_EP_STORES, ks__query_list},
     {"/v1/stores/", 1, KS_EP_SCAN, ks__query_store},  {"/v1/apps/", 1, KS_EP_STORES, ks__query_app},
+    {"/metrics", 0, KS_EP_METRICS, ks__metrics_page},
 };
 
 /* The applications' states as a JSON array; returns the number that are not RUNNING, and in `why` the first's. */
@@ -178,10 +180,17 @@ int ks_query_service_start(ks_topology_t *const *ts, int n, const ks_runtime_con
         svc->apps[i].t = ts[i];
         svc->apps[i].conf = &confs[i];
         svc->apps[i].describe = describe_json(ts[i]);
+        svc->apps[i].svc = svc;
     }
     ks__query_find_stores(svc);
     svc->srv = ks_http_server_new(listen, routes, (int)(sizeof routes / sizeof routes[0]), svc, err, errlen);
+    if (svc->srv && ks__routing_start(svc, err, errlen)) {
+        ks_query_service_stop(svc); /* the stop runs the loop: the routing's handles close there */
+        return -1;
+    }
     if (svc->srv) {
+        ks_http_server_on_stop(svc->srv, ks__routing_close, svc);
+        ks_kafka_set_application_server(svc->self);
         uv_timer_init(ks_http_server_loop(svc->srv), &svc->ready_timer);
         svc->ready_timer.data = svc;
         uv_timer_start(&svc->ready_timer, on_ready_tick, 500, 500);

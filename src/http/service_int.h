@@ -19,6 +19,8 @@ typedef struct ks_query_app {
     ks_stores_t *stores;        /* read-only handle of its stores' environment; opened at the first query */
     ks_stores_t *global_stores; /* the same for its global tables */
     char *describe;             /* its Topology#describe() JSON, made at start */
+    struct ks_query_service *svc;
+    struct ks_directory *dir; /* who owns its partitions (route.c); NULL: nothing is routed */
 } ks_query_app_t;
 
 /* A queryable store. */
@@ -40,6 +42,8 @@ struct ks_query_service {
     int napps;
     ks_query_store_t *stores;
     int nstores;
+    char self[300];             /* the address this instance advertises (application.server) */
+    struct ks_proxy_pool *pool; /* connections to the other instances (route.c); NULL: nothing is routed */
 };
 
 /* query.c: GET /v1/stores, /v1/stores/..., /v1/apps/... (ud: the service). */
@@ -53,6 +57,9 @@ void ks__query_app(ks_http_req_t *req, void *ud);
  * is empty.
  */
 int ks__query_example(ks_query_service_t *svc, ks_buf_t *path);
+/* query.c: a scan's cursor: key bytes as base64url (no padding), and back (0, or -1 when it is not one). */
+void ks__cursor_encode(ks_buf_t *b, const unsigned char *k, size_t n);
+int ks__cursor_decode(const char *s, ks_buf_t *out);
 /* query.c: the service's queryable stores (at start) and the read handles (at stop). */
 void ks__query_find_stores(ks_query_service_t *svc);
 void ks__query_close(ks_query_service_t *svc);
@@ -62,6 +69,18 @@ void ks__query_close(ks_query_service_t *svc);
  * (-1: several, a scan) while this process does not hold it. This is the
  * one place that decides what happens then.
  */
-void ks__query_not_local(ks_http_req_t *req, const ks_query_store_t *store, int32_t partition);
+void ks__query_not_local(ks_http_req_t *req, const ks_query_store_t *store, int32_t partition, int part_of_scan);
+
+/*
+ * route.c: the address to advertise, the proxy pool and a directory per
+ * application whose stores are partitioned; at the server's stop (its
+ * loop's thread, ks_http_server_on_stop), their close. Returns 0, or -1
+ * with a message. @locality the main thread, before the server starts.
+ */
+int ks__routing_start(ks_query_service_t *svc, char *err, size_t errlen);
+void ks__routing_close(void *svc);
+
+/* metrics_page.c: GET /metrics. */
+void ks__metrics_page(ks_http_req_t *req, void *ud);
 
 #endif

@@ -52,7 +52,7 @@ static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
 static int signals_seen;
 static char advertised[300]; /* application.server, or the query server's address; "": no server */
 
-void ks__set_application_server(const char *address)
+void ks_kafka_set_application_server(const char *address)
 {
     snprintf(advertised, sizeof advertised, "%s", address ? address : "");
 }
@@ -339,7 +339,8 @@ static int start_consumer(stream_thread_t *st, const rd_kafka_topic_partition_li
     rd_kafka_conf_t *cc = client_conf(RD_KAFKA_CONSUMER, st->t, st->conf, st->bootstrap, err, errlen);
     if (!cc)
         return -1;
-    /* The member's client.id carries the instance's query address: the group is the directory (src/http/directory.h). */
+    /* The member's client.id carries the instance's query address: the group is the directory (src/http/directory.h).
+     */
     char id[768];
     ks_directory_client_id(id, sizeof id, ks__thread_client_id(st), advertised[0] ? advertised : NULL);
     if (rd_kafka_conf_set(cc, "client.id", id, e, sizeof e)) {

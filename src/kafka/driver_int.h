@@ -136,13 +136,6 @@ typedef struct stream_thread {
  */
 void ks__thread_fail(stream_thread_t *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/*
- * The address the consumers advertise (application.server, or the query
- * server's bound address; NULL: none). @locality the main thread, before
- * the stream threads start.
- */
-void ks__set_application_server(const char *address);
-
 /* produce.c */
 
 /*

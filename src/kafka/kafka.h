@@ -59,4 +59,14 @@ int ks_kafka_check_clients(const ks_topology_t *t, const ks_runtime_conf_t *conf
  */
 void ks_kafka_store_dir(const ks_topology_t *t, const ks_runtime_conf_t *conf, int global, char *dir, size_t n);
 
+/*
+ * The address this process's query server is reached at
+ * (application.server, else the bound query.listen): every stream
+ * thread's consumer carries it in its client.id, so the consumer group's
+ * description says which instance serves which partitions
+ * (src/http/directory.h). NULL: none.
+ * @locality the main thread, before ks_kafka_run. @ownership copied.
+ */
+void ks_kafka_set_application_server(const char *address);
+
 #endif

@@ -23,6 +23,7 @@
 #include "../store/store.h"
 #include "driver_int.h"
 #include "metrics.h"
+#include "status.h"
 
 #define SAMPLE_MS 30000 /* Kafka Streams' default metrics.sample.window.ms */
 #define NSAMPLES 2      /* ... and metrics.num.samples */
@@ -493,9 +494,8 @@ static void client_series(ks_buf_t *b, family_t f, ks_thread_metrics_t *first)
     ks_buf_printf(b, "%s{client_id=\"", families[f].name);
     put_label(b, first->client_id);
     if (f == F_STATE) {
-        /* Kafka Streams' names; the finer states (REBALANCING, ...) come from the status of the tasks. */
-        const char *state = alive ? "RUNNING" : failed ? "ERROR" : "NOT_RUNNING";
-        ks_buf_printf(b, "\",state=\"%s\"}", state);
+        /* Kafka Streams' KafkaStreams.State, as /ready reports it (status.h). */
+        ks_buf_printf(b, "\",state=\"%s\"}", ks_client_state_name(ks_status_state(first->t, NULL, 0)));
         put_value(b, 1);
         return;
     }

@@ -30,20 +30,20 @@
 #include "../util/diag.h"
 
 typedef struct ks_runtime_conf {
-    char *bootstrap;           /* bootstrap.servers: "embedded" or host:port,...; NULL: not set (run refuses) */
-    char *state_dir;           /* state.dir, default "/tmp/kstreamd" */
-    char *query_listen;        /* query.listen: HOST:PORT of the HTTP server, or "off"; default 127.0.0.1:7070 */
-    char *application_server;  /* application.server: HOST:PORT others reach the query server at; NULL: query.listen's */
-    char *log_level;           /* log.level: error|warn|info|debug, default info */
-    int cache_max_bytes;       /* cache.max.bytes, default 10 MB (Kafka Streams' statestore.cache.max.bytes) */
-    int commit_interval_ms;    /* commit.interval.ms, default 30000 (Kafka Streams' default for at-least-once) */
-    int num_stream_threads;    /* num.stream.threads, default 1, 1..64 */
-    int startup_timeout_ms;    /* startup.timeout.ms: how long to wait for the cluster at start, default 30000 */
-    int replication_factor;    /* replication.factor for internal topics, default -1 (broker default) */
-    int embedded_partitions;   /* embedded.partitions: partitions of topics the embedded broker creates, default 3 */
-    int progress_interval_ms;  /* log.summary.interval.ms: period of the progress log line, 0: none; default 120000 */
-    int purge_interval_ms;     /* repartition.purge.interval.ms: period of purging repartition topics, default 30000 */
-    int sample_interval_ms;    /* log.sample.interval.ms: period of the logged sample records, 0 (default): none */
+    char *bootstrap;          /* bootstrap.servers: "embedded" or host:port,...; NULL: not set (run refuses) */
+    char *state_dir;          /* state.dir, default "/tmp/kstreamd" */
+    char *query_listen;       /* query.listen: HOST:PORT of the HTTP server, or "off"; default 127.0.0.1:7070 */
+    char *application_server; /* application.server: HOST:PORT others reach the query server at; NULL: query.listen's */
+    char *log_level;          /* log.level: error|warn|info|debug, default info */
+    int cache_max_bytes;      /* cache.max.bytes, default 10 MB (Kafka Streams' statestore.cache.max.bytes) */
+    int commit_interval_ms;   /* commit.interval.ms, default 30000 (Kafka Streams' default for at-least-once) */
+    int num_stream_threads;   /* num.stream.threads, default 1, 1..64 */
+    int startup_timeout_ms;   /* startup.timeout.ms: how long to wait for the cluster at start, default 30000 */
+    int replication_factor;   /* replication.factor for internal topics, default -1 (broker default) */
+    int embedded_partitions;  /* embedded.partitions: partitions of topics the embedded broker creates, default 3 */
+    int progress_interval_ms; /* log.summary.interval.ms: period of the progress log line, 0: none; default 120000 */
+    int purge_interval_ms;    /* repartition.purge.interval.ms: period of purging repartition topics, default 30000 */
+    int sample_interval_ms;   /* log.sample.interval.ms: period of the logged sample records, 0 (default): none */
     char **rk_keys, **rk_vals; /* librdkafka properties passed through, in precedence order (later wins) */
     int nrk;
 } ks_runtime_conf_t;
