@@ -53,8 +53,8 @@ void ks__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
         if (st->stores) {
             /* A task processes nothing before its stores are restored. */
             char err[KS_ERRMSG_SIZE];
-            if (ks__commit_stores(st) ||
-                ks__restore_tasks(st->t, st->stores, st->conf, st->bootstrap, parts, st->name, err, sizeof err)) {
+            if (ks__commit_stores(st) || ks__restore_tasks(st->t, st->stores, st->conf, st->bootstrap, parts, st->name,
+                                                           ks__metrics_restore, st, err, sizeof err)) {
                 if (!st->failed)
                     ks__thread_fail(st, "%s", err);
                 return;
@@ -70,11 +70,22 @@ void ks__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
         ks_log(KS_LOG_INFO, "%s: %d partitions revoked; committing first", st->name, parts->cnt);
         ks__commit_cycle(st);
         ks_engine_forget_tasks(st->engine);
+        ks__metrics_revoked(st);
         ks_status_revoked(st->t, st->index);
         rd_kafka_topic_partition_list_destroy(st->fetched);
         st->fetched = rd_kafka_topic_partition_list_new(8);
         rd_kafka_assign(rk, NULL);
     }
+}
+
+int ks__partition_lag(stream_thread_t *st, const char *topic, int32_t partition, int64_t *lag)
+{
+    int64_t lo, hi;
+    const rd_kafka_topic_partition_t *f = rd_kafka_topic_partition_list_find(st->fetched, topic, partition);
+    if (!f || f->offset < 0 || rd_kafka_get_watermark_offsets(st->consumer, topic, partition, &lo, &hi) || hi < 0)
+        return 0;
+    *lag = hi > f->offset ? hi - f->offset : 0;
+    return 1;
 }
 
 static void mark_processed(stream_thread_t *st, const rd_kafka_message_t *m)

@@ -105,14 +105,10 @@ static void on_progress(uv_timer_t *h)
     int64_t lag = 0;
     rd_kafka_topic_partition_list_t *assigned = NULL;
     if (st->consumer && rd_kafka_assignment(st->consumer, &assigned) == 0 && assigned) {
-        rd_kafka_position(st->consumer, assigned);
         for (int i = 0; i < assigned->cnt; i++) {
-            int64_t lo, hi;
-            if (assigned->elems[i].offset >= 0 &&
-                rd_kafka_get_watermark_offsets(st->consumer, assigned->elems[i].topic, assigned->elems[i].partition,
-                                               &lo, &hi) == 0 &&
-                hi > assigned->elems[i].offset)
-                lag += hi - assigned->elems[i].offset;
+            int64_t l;
+            if (ks__partition_lag(st, assigned->elems[i].topic, assigned->elems[i].partition, &l))
+                lag += l;
         }
         rd_kafka_topic_partition_list_destroy(assigned);
     }

@@ -184,6 +184,13 @@ void ks__on_poll_timer(uv_timer_t *h);
  * @ownership `parts` is librdkafka's, borrowed for the call (rd_kafka_assign copies it).
  */
 void ks__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque);
+/*
+ * The consumer's lag on an assigned partition: its high watermark (as the
+ * last fetch response gave it, no request) minus the offset after the last
+ * record taken. Returns 1 with *lag set, or 0 when unknown (nothing taken
+ * from it since the assignment, or no watermark yet).
+ */
+int ks__partition_lag(stream_thread_t *st, const char *topic, int32_t partition, int64_t *lag);
 /* The consumer queue's fd: drains the queue. */
 void ks__on_consumer_event(uv_poll_t *h, int status, int events);
 
@@ -212,6 +219,10 @@ void ks__metrics_publish(stream_thread_t *st);
 void ks__client_id_prefix(const ks_topology_t *t, const ks_runtime_conf_t *conf, char *buf, size_t len);
 /* The thread's own: "<prefix>-StreamThread-<n>", its clients' client.id without "-consumer"/"-producer". */
 const char *ks__thread_client_id(const stream_thread_t *st);
+/* ks__restore_tasks' progress (ud: the stream thread): what a (store, partition) of a task has left to restore. */
+void ks__metrics_restore(void *ud, int subtopology, int32_t partition, const char *store, int64_t remaining);
+/* The thread's partitions were revoked: its tasks' restore counts go with them. */
+void ks__metrics_revoked(stream_thread_t *st);
 /* A commit cycle that took `ms`. */
 void ks__metrics_note_commit(stream_thread_t *st, double ms);
 /* The thread ended (its loop returned): published as not alive, failed or not; its tasks are gone. */

@@ -94,7 +94,9 @@ const char *ks__source_changelog_store(const ks_topology_t *t, const char *topic
  * their checkpoints to their changelogs' ends (a source-topic changelog: to
  * the offset the application's group committed, read by the restore
  * consumer, which has the group's id and never joins it). Blocks; logs
- * progress.
+ * progress, and tells `progress` the records each (store, partition) has
+ * left to restore as it starts it, after each batch, and 0 at its end
+ * (Kafka Streams' restore-remaining-records-total).
  *
  * @locality the stream thread whose stores `s` are, from its rebalance
  *           callback (the assignment is not processed before it returns);
@@ -102,7 +104,15 @@ const char *ks__source_changelog_store(const ks_topology_t *t, const char *topic
  * @ownership borrows every argument for the call; `assigned` is
  *            librdkafka's list, not changed; writes `err`.
  */
+typedef void (*ks_restore_progress_fn)(void *ud, int subtopology, int32_t partition, const char *store,
+                                       int64_t remaining);
+typedef struct ks_restore_progress {
+    ks_restore_progress_fn fn;
+    void *ud;
+    int sub;
+} ks_restore_progress_t;
 int ks__restore_tasks(const ks_topology_t *t, struct ks_stores *s, const ks_runtime_conf_t *conf, const char *bootstrap,
-                      const rd_kafka_topic_partition_list_t *assigned, const char *who, char *err, size_t errlen);
+                      const rd_kafka_topic_partition_list_t *assigned, const char *who, ks_restore_progress_fn progress,
+                      void *progress_ud, char *err, size_t errlen);
 
 #endif

@@ -131,6 +131,12 @@ typedef struct task_metrics {
     int seen; /* present in the engine's list at the last publish */
 } task_metrics_t;
 
+typedef struct restore_metric {
+    int subtopology, partition;
+    const char *store; /* the topology's name */
+    int64_t remaining;
+} restore_metric_t;
+
 typedef struct lag_metric {
     char *topic;
     int32_t partition;
@@ -154,6 +160,8 @@ struct ks_thread_metrics {
     int ntasks;
     lag_metric_t *lags;
     int nlags;
+    restore_metric_t *restores; /* per (task, store), since the assignment */
+    int nrestores;
     struct ks_thread_metrics *next;
 };
 
@@ -294,29 +302,25 @@ static void publish_tasks(ks_thread_metrics_t *m, ks_engine_t *e, int64_t now)
     ks_engine_take_latency(e);
 }
 
-/* The consumer's lag per assigned partition: the high watermark it knows minus its position (both local). */
-static void publish_lags(ks_thread_metrics_t *m, rd_kafka_t *consumer)
+/* The consumer's lag per assigned partition it has taken records from (ks__partition_lag). */
+static void publish_lags(ks_thread_metrics_t *m, stream_thread_t *st)
 {
     for (int i = 0; i < m->nlags; i++)
         free(m->lags[i].topic);
     m->nlags = 0;
     rd_kafka_topic_partition_list_t *parts = NULL;
-    if (!consumer || rd_kafka_assignment(consumer, &parts) || !parts)
+    if (!st->consumer || rd_kafka_assignment(st->consumer, &parts) || !parts)
         return;
-    if (parts->cnt && rd_kafka_position(consumer, parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        m->lags = ks_xrealloc(m->lags, (size_t)parts->cnt * sizeof *m->lags);
-        for (int i = 0; i < parts->cnt; i++) {
-            int64_t lo, hi;
-            const rd_kafka_topic_partition_t *p = &parts->elems[i];
-            if (rd_kafka_get_watermark_offsets(consumer, p->topic, p->partition, &lo, &hi) || hi < 0)
-                continue;
-            /* No position yet (nothing fetched): everything from the low watermark on is to be read. */
-            int64_t pos = p->offset >= 0 ? p->offset : lo;
-            lag_metric_t *l = &m->lags[m->nlags++];
-            l->topic = ks_xstrdup(p->topic);
-            l->partition = p->partition;
-            l->lag = hi > pos ? hi - pos : 0;
-        }
+    m->lags = ks_xrealloc(m->lags, (size_t)(parts->cnt + 1) * sizeof *m->lags);
+    for (int i = 0; i < parts->cnt; i++) {
+        int64_t lag;
+        const rd_kafka_topic_partition_t *p = &parts->elems[i];
+        if (!ks__partition_lag(st, p->topic, p->partition, &lag))
+            continue;
+        lag_metric_t *l = &m->lags[m->nlags++];
+        l->topic = ks_xstrdup(p->topic);
+        l->partition = p->partition;
+        l->lag = lag;
     }
     rd_kafka_topic_partition_list_destroy(parts);
 }
@@ -337,7 +341,7 @@ void ks__metrics_publish(stream_thread_t *st)
     st->commits_unpublished = 0;
     if (st->engine)
         publish_tasks(m, st->engine, now);
-    publish_lags(m, st->consumer);
+    publish_lags(m, st);
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -349,6 +353,39 @@ void ks__metrics_note_commit(stream_thread_t *st, double ms)
         st->commit_ms_max = ms;
     st->commit_ms_sum += ms;
     st->commits++;
+}
+
+void ks__metrics_restore(void *ud, int subtopology, int32_t partition, const char *store, int64_t remaining)
+{
+    stream_thread_t *st = ud;
+    ks_thread_metrics_t *m = st->metrics;
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    restore_metric_t *r = NULL;
+    for (int i = 0; i < m->nrestores && !r; i++)
+        if (m->restores[i].subtopology == subtopology && m->restores[i].partition == partition &&
+            strcmp(m->restores[i].store, store) == 0)
+            r = &m->restores[i];
+    if (!r) {
+        m->restores = ks_xrealloc(m->restores, (size_t)(m->nrestores + 1) * sizeof *m->restores);
+        r = &m->restores[m->nrestores++];
+        r->subtopology = subtopology;
+        r->partition = partition;
+        r->store = store;
+    }
+    r->remaining = remaining;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void ks__metrics_revoked(stream_thread_t *st)
+{
+    ks_thread_metrics_t *m = st->metrics;
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    m->nrestores = 0;
+    pthread_mutex_unlock(&m->lock);
 }
 
 void ks__metrics_stop(stream_thread_t *st)
@@ -366,6 +403,7 @@ void ks__metrics_stop(stream_thread_t *st)
     for (int i = 0; i < m->nlags; i++)
         free(m->lags[i].topic);
     m->nlags = 0;
+    m->nrestores = 0;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -381,6 +419,7 @@ void ks_metrics_clear(void)
         for (int i = 0; i < m->nlags; i++)
             free(m->lags[i].topic);
         free(m->lags);
+        free(m->restores);
         free(m->stores_dir);
         pthread_mutex_destroy(&m->lock);
         free(m);
@@ -431,6 +470,7 @@ typedef enum {
     F_START_TIME,
     F_DROPPED_TOTAL,
     F_DROPPED_RATE,
+    F_RESTORE_REMAINING,
     F_E2E_AVG,
     F_E2E_MIN,
     F_E2E_MAX,
@@ -467,6 +507,8 @@ static const struct family {
                          "The total number of dropped records"},
     [F_DROPPED_RATE] = {"kafka_streams_stream_task_metrics_dropped_records_rate", "gauge",
                         "The average number of dropped records per second"},
+    [F_RESTORE_REMAINING] = {"kafka_streams_stream_task_metrics_restore_remaining_records_total", "gauge",
+                             "The total number of records remaining to be restored"},
     [F_E2E_AVG] = {"kafka_streams_stream_processor_node_metrics_record_e2e_latency_avg", "gauge",
                    "The average end-to-end latency of a record, measuring by comparing the record timestamp with "
                    "the system time when it has been fully processed by the node (ms)"},
@@ -592,6 +634,25 @@ static void thread_series(ks_buf_t *b, family_t f, ks_thread_metrics_t *m, int64
             put_value(b, f == F_DROPPED_TOTAL  ? (double)t->dropped
                          : f == F_DROPPED_RATE ? ws_rate(&t->dropped_rate, now)
                                                : (double)t->dlq);
+        }
+        break;
+    case F_RESTORE_REMAINING:
+        /* Per task: the sum over its stores, each task once (the tasks in order of their first store). */
+        for (int i = 0; i < m->nrestores; i++) {
+            const restore_metric_t *r = &m->restores[i];
+            int first = 1;
+            for (int j = 0; j < i && first; j++)
+                first = !(m->restores[j].subtopology == r->subtopology && m->restores[j].partition == r->partition);
+            if (!first)
+                continue;
+            int64_t sum = 0;
+            for (int j = i; j < m->nrestores; j++)
+                if (m->restores[j].subtopology == r->subtopology && m->restores[j].partition == r->partition)
+                    sum += m->restores[j].remaining;
+            ks_buf_puts(b, families[f].name);
+            thread_labels(b, m);
+            ks_buf_printf(b, ",task_id=\"%d_%d\"}", r->subtopology, r->partition);
+            put_value(b, (double)sum);
         }
         break;
     case F_E2E_AVG:

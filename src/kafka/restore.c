@@ -130,12 +130,13 @@ static int restore_range(rd_kafka_t *rk, ks_stores_t *s, const char *store, cons
  * line for all the partitions of an assignment.
  */
 static int restore_one(rd_kafka_t *rk, ks_stores_t *s, ks_store_layout_t layout, const char *store, const char *topic,
-                       int32_t part, int64_t limit, const char *who, int timeout_ms, int *wiped, char *err,
-                       size_t errlen)
+                       int32_t part, int64_t limit, const char *who, int timeout_ms, int *wiped,
+                       const ks_restore_progress_t *progress, char *err, size_t errlen)
 {
     int64_t start, hi;
     if (restore_range(rk, s, store, topic, part, limit, who, timeout_ms, wiped, &start, &hi, err, errlen))
         return -1;
+    progress->fn(progress->ud, progress->sub, part, store, start < hi ? hi - start : 0);
     if (start >= hi) {
         ks_log(KS_LOG_DEBUG, "%s: %s[%d] is up to date (checkpoint %lld)", who, store, part, (long long)start);
         return 0;
@@ -216,6 +217,7 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, ks_store_layout_t layout,
                 break;
             }
             in_batch = 0;
+            progress->fn(progress->ud, progress->sub, part, store, hi - next);
         }
         uint64_t now = (applied & 4095) == 0 ? ks_mono_ms() : last_log;
         if (tty && now - last_log >= 200) {
@@ -259,7 +261,8 @@ static int restore_one(rd_kafka_t *rk, ks_stores_t *s, ks_store_layout_t layout,
 }
 
 int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_conf_t *conf, const char *bootstrap,
-                      const rd_kafka_topic_partition_list_t *assigned, const char *who, char *err, size_t errlen)
+                      const rd_kafka_topic_partition_list_t *assigned, const char *who, ks_restore_progress_fn progress,
+                      void *progress_ud, char *err, size_t errlen)
 {
     /* The (store, partition) pairs of the assigned tasks. */
     int n = 0;
@@ -370,8 +373,11 @@ int ks__restore_tasks(const ks_topology_t *t, ks_stores_t *s, const ks_runtime_c
             rd_kafka_topic_partition_t *c = rd_kafka_topic_partition_list_find(committed, topic, wanted[k].part);
             limit = c && c->offset >= 0 ? c->offset : 0;
         }
+        ks_restore_progress_t pr = {progress, progress_ud, p->subtopology};
         rc = restore_one(rk, s, ks_store_layout_of(p), p->stores[wanted[k].store], topic, wanted[k].part, limit, who,
-                         conf->startup_timeout_ms, &why[k], err, errlen);
+                         conf->startup_timeout_ms, &why[k], &pr, err, errlen);
+        if (rc == 0)
+            progress(progress_ud, p->subtopology, wanted[k].part, p->stores[wanted[k].store], 0);
         if (why[k] != WIPE_NONE && strcmp(conf->bootstrap, "embedded") == 0)
             why[k] = WIPE_PAST_END; /* the embedded broker starts empty: all local state is a previous run's */
         nwiped[why[k]]++;
