@@ -96,13 +96,19 @@ $(BUILD)/fuzz/fuzz_expr: tests/fuzz/fuzz_expr.c $(LIB_SRC)
 $(BUILD)/fuzz/yaml/fuzz_yaml: tests/fuzz/fuzz_yaml.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	clang $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags $(PKGS)) -o $@ $^ $(LDLIBS)
+$(BUILD)/fuzz/http/fuzz_http: tests/fuzz/fuzz_http.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags $(PKGS)) -o $@ $^ $(LDLIBS)
 FUZZ_YAML = FUZZ_SEEDS=tests/fuzz/yaml-corpus FUZZ_DICT= FUZZ_REGRESSIONS=tests/fuzz/yaml-regressions
-fuzz-test: $(BUILD)/fuzz/fuzz_expr $(BUILD)/fuzz/yaml/fuzz_yaml
+FUZZ_HTTP = FUZZ_SEEDS=tests/fuzz/http-corpus FUZZ_DICT=tests/fuzz/http.dict FUZZ_REGRESSIONS=tests/fuzz/http-regressions
+fuzz-test: $(BUILD)/fuzz/fuzz_expr $(BUILD)/fuzz/yaml/fuzz_yaml $(BUILD)/fuzz/http/fuzz_http
 	@FUZZ_TIME=15 tests/fuzz/run.sh $(BUILD)/fuzz/fuzz_expr
 	@$(FUZZ_YAML) FUZZ_TIME=5 tests/fuzz/run.sh $(BUILD)/fuzz/yaml/fuzz_yaml
-fuzz: $(BUILD)/fuzz/fuzz_expr $(BUILD)/fuzz/yaml/fuzz_yaml
+	@$(FUZZ_HTTP) FUZZ_TIME=5 tests/fuzz/run.sh $(BUILD)/fuzz/http/fuzz_http
+fuzz: $(BUILD)/fuzz/fuzz_expr $(BUILD)/fuzz/yaml/fuzz_yaml $(BUILD)/fuzz/http/fuzz_http
 	@FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run.sh $(BUILD)/fuzz/fuzz_expr
 	@$(FUZZ_YAML) FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run.sh $(BUILD)/fuzz/yaml/fuzz_yaml
+	@$(FUZZ_HTTP) FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run.sh $(BUILD)/fuzz/http/fuzz_http
 
 # ---- benchmarks (never timed tests) ----
 $(BUILD)/bench/expr: bench/expr.c $(LIB_OBJ)

@@ -62,18 +62,21 @@ if [ "$FORMAT_CHECK" = 1 ]; then
     suite "format: clang-format over src/ and tests/unit/" tests/format/check.sh
 fi
 
-# The two bounded fuzz runs are one check each: the build and both runs must pass.
+# The three bounded fuzz runs (expressions, YAML, HTTP requests) are one check each: the build and every run must pass.
 fuzz_tier() {
-    make --no-print-directory -s "$BUILD/fuzz/fuzz_expr" "$BUILD/fuzz/yaml/fuzz_yaml" || { echo "fuzz: 0 passed, 2 failed"; return 1; }
+    make --no-print-directory -s "$BUILD/fuzz/fuzz_expr" "$BUILD/fuzz/yaml/fuzz_yaml" "$BUILD/fuzz/http/fuzz_http" ||
+        { echo "fuzz: 0 passed, 3 failed"; return 1; }
     local p=0 f=0
     if FUZZ_TIME=${FUZZ_TIME:-15} tests/fuzz/run.sh "$BUILD/fuzz/fuzz_expr"; then p=$((p + 1)); else f=$((f + 1)); fi
     if FUZZ_SEEDS=tests/fuzz/yaml-corpus FUZZ_DICT= FUZZ_REGRESSIONS=tests/fuzz/yaml-regressions FUZZ_TIME=5 \
         tests/fuzz/run.sh "$BUILD/fuzz/yaml/fuzz_yaml"; then p=$((p + 1)); else f=$((f + 1)); fi
+    if FUZZ_SEEDS=tests/fuzz/http-corpus FUZZ_DICT=tests/fuzz/http.dict FUZZ_REGRESSIONS=tests/fuzz/http-regressions \
+        FUZZ_TIME=5 tests/fuzz/run.sh "$BUILD/fuzz/http/fuzz_http"; then p=$((p + 1)); else f=$((f + 1)); fi
     echo "fuzz: $p passed, $f failed"
     [ "$f" = 0 ]
 }
 if [ "${SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
-    suite "fuzz: parser and evaluator, bounded" fuzz_tier
+    suite "fuzz: parser and evaluator, YAML, HTTP requests, bounded" fuzz_tier
 fi
 
 if [ "${SKIP_KAFKA:-0}" != 1 ]; then

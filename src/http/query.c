@@ -493,7 +493,8 @@ static void read_range(ks_http_req_t *req, const ks_query_store_t *qs, int32_t o
         ks_http_reply_error(req, 500, NULL, "reading store `%s` failed", qs->name);
         return;
     }
-    qsort(g->items, (size_t)g->n, sizeof *g->items, cmp_entry);
+    if (g->n > 1)
+        qsort(g->items, (size_t)g->n, sizeof *g->items, cmp_entry);
     int n = g->n < limit ? g->n : (int)limit;
     ks_buf_puts(&b, "{\"records\":[");
     for (int i = 0; i < n; i++) {
@@ -593,7 +594,6 @@ static void scan(ks_http_req_t *req, const ks_query_store_t *qs)
     g.qs = qs;
     int64_t limit = LIMIT_DEFAULT;
     int stale = stale_param(req), rc;
-    ks_http_req_set_endpoint(req, KS_EP_SCAN);
     if (stale < 0 || int_param(req, "limit", 1, LIMIT_MAX, &limit) < 0)
         goto out;
     if (qs->layout.kind != KS_STORE_KV) {
@@ -663,7 +663,6 @@ static void windows(ks_http_req_t *req, const ks_query_store_t *qs, const char *
     gather_t g = {0};
     g.qs = qs;
     int64_t limit = LIMIT_DEFAULT, tfrom = 0, tto = INT64_MAX;
-    ks_http_req_set_endpoint(req, KS_EP_WINDOWS);
     int stale = stale_param(req);
     if (stale < 0 || int_param(req, "limit", 1, LIMIT_MAX, &limit) < 0 ||
         int_param(req, "from", 0, INT64_MAX, &tfrom) < 0 || int_param(req, "to", 0, INT64_MAX, &tto) < 0)

@@ -205,6 +205,11 @@ int ks_query_service_start(ks_topology_t *const *ts, int n, const ks_runtime_con
     return 0;
 }
 
+const char *ks_query_service_address(const ks_query_service_t *svc)
+{
+    return ks_http_server_address(svc->srv);
+}
+
 void ks_query_service_stop(ks_query_service_t *svc)
 {
     if (!svc)

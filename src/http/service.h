@@ -32,6 +32,8 @@ typedef struct ks_query_service ks_query_service_t;
  */
 int ks_query_service_start(ks_topology_t *const *ts, int n, const ks_runtime_conf_t *confs, ks_query_service_t **out,
                            char *err, size_t errlen);
+/* The address the server is bound to, "HOST:PORT" (the service's). Any thread. */
+const char *ks_query_service_address(const ks_query_service_t *svc);
 /* Stops the server and frees the service; NULL is allowed. @locality the main thread, after ks_kafka_run. */
 void ks_query_service_stop(ks_query_service_t *svc);
 

@@ -89,6 +89,13 @@ struct ks_stores {
     } names[LOG_NAMES];
     int nnames;
     int readonly; /* KS_STORE_READONLY: read transactions only (another handle writes) */
+    /*
+     * READONLY: the last read transaction, reset (mdb_txn_reset) rather than
+     * freed, when it opened no database: the next begin renews it. LMDB sizes
+     * a transaction for every database the environment may have (16,384),
+     * so a new one per short read (a query) would cost more than the read.
+     */
+    MDB_txn *idle;
 };
 
 static int mkdirs(const char *dir)
@@ -221,6 +228,8 @@ void ks_stores_close(ks_stores_t *s)
     if (!s)
         return;
     ks_stores_abort(s);
+    if (s->idle)
+        mdb_txn_abort(s->idle);
     for (int i = 0; i < s->ndbs; i++)
         free(s->dbs[i].name);
     free(s->dbs);
@@ -295,6 +304,17 @@ static void txn_end(ks_stores_t *s, int commit_failed_or_abort)
 
 static int txn_start(ks_stores_t *s, char *err, size_t errlen)
 {
+    if (s->idle) {
+        pthread_rwlock_rdlock(&s->se->grow);
+        MDB_txn *t = s->idle;
+        s->idle = NULL;
+        if (mdb_txn_renew(t) == 0) {
+            s->txn = t;
+            return 0;
+        }
+        mdb_txn_abort(t); /* and begin a new one below */
+        pthread_rwlock_unlock(&s->se->grow);
+    }
     for (;;) {
         pthread_rwlock_rdlock(&s->se->grow);
         int rc = mdb_txn_begin(s->se->env, NULL, s->readonly ? MDB_RDONLY : 0, &s->txn);
@@ -505,6 +525,18 @@ int ks_stores_commit(ks_stores_t *s, char *err, size_t errlen)
 {
     if (!s->txn)
         return 0;
+    if (s->readonly) {
+        /* A read transaction that opened no database is kept for the next begin (see `idle`). */
+        int fresh = 0;
+        for (int i = 0; i < s->ndbs && !fresh; i++)
+            fresh = s->dbs[i].fresh;
+        if (!fresh) {
+            mdb_txn_reset(s->txn);
+            s->idle = s->txn;
+            txn_end(s, 0);
+            return 0;
+        }
+    }
     for (;;) {
         int rc = mdb_txn_commit(s->txn);
         if (rc == 0) {

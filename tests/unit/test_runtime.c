@@ -105,7 +105,7 @@ static void defaults_without_any_source(void **state)
     build_ok(&c, NULL, NULL, NULL, 0);
     assert_null(c.bootstrap); /* no default cluster: the embedded broker only when written */
     assert_string_equal(c.state_dir, "/tmp/kstreamd");
-    assert_null(c.query_listen);
+    assert_string_equal(c.query_listen, "127.0.0.1:7070"); /* the HTTP server is on by default, on loopback */
     assert_string_equal(c.log_level, "info");
     assert_int_equal(c.commit_interval_ms, 30000);
     assert_int_equal(c.num_stream_threads, 1);
@@ -181,7 +181,7 @@ static void empty_value_is_an_error(void **state)
                                  "key out for the default `/tmp/kstreamd`\n");
     assert_set_err("query.listen=",
                    "--set query.listen: the value is empty (an unset variable?): give a value, or leave "
-                   "the key out\n");
+                   "the key out for the default `127.0.0.1:7070`\n");
     assert_set_err("fetch.wait.max.ms=", "--set fetch.wait.max.ms: the value is empty (an unset variable?): give a "
                                          "value, or leave the key out\n");
     assert_set_err("dlq.topic=", "--set dlq.topic: the value is empty (an unset variable?): give a value, or leave the "
@@ -216,8 +216,8 @@ static void env_file_errors_carry_file_line_col(void **state)
            "tests/config/runtime_bad.yaml:4:12: log.level: must be error, warn, info or debug, not `verbose`\n"
            "tests/config/runtime_bad.yaml:5:23: processing.guarantee: must be at_least_once or exactly_once_v2, not "
            "`exactly_once`\n"
-           "tests/config/runtime_bad.yaml:6:15: query.listen: must be HOST:PORT (for example 127.0.0.1:8080), not "
-           "`localhost`\n"
+           "tests/config/runtime_bad.yaml:6:15: query.listen: must be HOST:PORT (for example 127.0.0.1:8080) or "
+           "`off`, not `localhost`\n"
            "tests/config/runtime_bad.yaml:7:20: bootstrap.servers: must be a single value (text, number or boolean), "
            "not a mapping\n"
            "tests/config/runtime_bad.yaml:8:19: compression.type: rejected by librdkafka: Invalid value \"zipzap\" for "
@@ -248,8 +248,12 @@ static void set_errors_name_the_key(void **state)
 static void address_forms_accepted(void **state)
 {
     (void)state;
-    const char *ok[] = {"bootstrap.servers=kafka", "bootstrap.servers=[::1]:9092,kafka-2:9093",
-                        "bootstrap.servers=SASL_SSL://kafka:9093", "query.listen=[::]:8080", "query.listen=0.0.0.0:0"};
+    const char *ok[] = {"bootstrap.servers=kafka",
+                        "bootstrap.servers=[::1]:9092,kafka-2:9093",
+                        "bootstrap.servers=SASL_SSL://kafka:9093",
+                        "query.listen=[::]:8080",
+                        "query.listen=0.0.0.0:0",
+                        "query.listen=off"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         char *sets[] = {(char *)ok[i]};
         ks_runtime_conf_t c;
@@ -260,7 +264,7 @@ static void address_forms_accepted(void **state)
                                                                  "comma-separated list of host:port, not "
                                                                  "`kafka:9092,,kafka-2:9092`\n");
     assert_set_err("query.listen=:8080",
-                   "--set query.listen: must be HOST:PORT (for example 127.0.0.1:8080), not `:8080`\n");
+                   "--set query.listen: must be HOST:PORT (for example 127.0.0.1:8080) or `off`, not `:8080`\n");
 }
 
 static void topology_errors_name_the_topology_file(void **state)

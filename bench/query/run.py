@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""bench/query/run.py: interactive queries on a 1M-key table, local (issue 15). Run by bench/query/run.sh.
+
+1. Produces BENCH_KEYS keys (k-0000000 ...; a 3-partition topic, ~100-byte JSON values).
+2. Starts kstreamd with the topic as a queryable table, waits until every key is loaded; the time the stream
+   thread took is the table's load rate without queries.
+3. wrk, 2 threads and 32 connections, BENCH_SECS seconds, random keys: the requests/s it reaches.
+4. wrk at half that rate (32 connections, each waiting between its requests): latency percentiles.
+5. A second application on the same topic, in a new process, loads the table again while wrk asks 1,000
+   lookups/s of it: the stream thread's load rate under queries, against step 2's.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import cpu_secs, create, status_mb  # noqa: E402
+
+from confluent_kafka import Producer  # noqa: E402
+from confluent_kafka.admin import AdminClient  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+KSTREAMD = os.environ.get("KSTREAMD", os.path.join(REPO, "kstreamd"))
+if not os.path.isabs(KSTREAMD):
+    KSTREAMD = os.path.join(REPO, KSTREAMD)
+B = os.environ["BENCH_BOOTSTRAP"]
+KEYS = int(os.environ.get("BENCH_KEYS", "1000000"))
+SECS = int(os.environ.get("BENCH_SECS", "15"))
+PARTS = 3
+
+TOPOLOGY = """\
+application: {app}
+topics:
+  defaults: {{key: string, value: json}}
+tables:
+  kv: {{topic: {topic}, queryable: true}}
+pipelines:
+  noop:
+    from: kv
+    steps:
+      - toStream
+      - filter: 'false'
+"""
+
+
+def produce(topic):
+    p = Producer({"bootstrap.servers": B, "linger.ms": 50, "batch.size": 1000000, "compression.type": "lz4",
+                  "partitioner": "murmur2_random", "queue.buffering.max.messages": 2000000})
+    last = {}
+    for i in range(KEYS):
+        key = f"k-{i:07d}"
+        value = json.dumps({"id": key, "customerId": f"c-{i % 5000}", "total": i % 997, "status": "NEW"})
+        while True:
+            try:
+                p.produce(topic, key=key.encode(), value=value.encode())
+                break
+            except BufferError:
+                p.poll(0.05)
+        if i % 10000 == 0:
+            p.poll(0)
+    assert p.flush(120) == 0
+
+
+def get(addr, path):
+    try:
+        with urllib.request.urlopen(f"http://{addr}{path}", timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return 0
+
+
+def start(topic, tmp, name):
+    app = f"bench-query-{name}-{uuid.uuid4().hex[:6]}"
+    topo = os.path.join(tmp, f"{app}.yaml")
+    with open(topo, "w") as f:
+        f.write(TOPOLOGY.format(app=app, topic=topic))
+    log = open(os.path.join(tmp, f"{app}.log"), "wb")
+    proc = subprocess.Popen([KSTREAMD, "-c", topo, "--set", f"bootstrap.servers={B}", "--set",
+                             f"state.dir={tmp}/state-{name}", "--set", "query.listen=127.0.0.1:0", "--set",
+                             "commit.interval.ms=200", "--set", "log.summary.interval.ms=0"], stdout=log,
+                            stderr=subprocess.STDOUT)
+    logpath = log.name
+    deadline = time.time() + 60
+    addr = None
+    while time.time() < deadline and not addr:
+        m = re.search(r"query server listening on http://(\S+) ", open(logpath).read())
+        addr = m and m.group(1)
+        time.sleep(0.05)
+    assert addr, open(logpath).read()[-3000:]
+    while get(addr, "/ready") != 200:
+        assert proc.poll() is None, open(logpath).read()[-3000:]
+        time.sleep(0.02)
+    return proc, addr, app
+
+
+def wait_loaded(addr, probes):
+    """Seconds from now until every probe key is found (they are the last keys of each partition)."""
+    t0 = time.time()
+    while not all(get(addr, f"/v1/stores/kv/keys/{k}") == 200 for k in probes):
+        time.sleep(0.02)
+    return time.time() - t0
+
+
+def wrk(addr, conns, threads, secs, delay_ms=0):
+    env = dict(os.environ, BENCH_STORE="kv", BENCH_KEYS=str(KEYS), BENCH_DELAY_MS=str(delay_ms))
+    r = subprocess.run(["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{secs}s", "--latency", "-s",
+                        os.path.join(HERE, "lookup.lua"), f"http://{addr}/"], capture_output=True, text=True, env=env)
+    out = r.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, re.M))
+    errors = re.search(r"errors: .*", out).group(0)
+    return rps, lat, errors, out
+
+
+def main():
+    admin = AdminClient({"bootstrap.servers": B})
+    topic = f"bench-query-kv-{uuid.uuid4().hex[:6]}"
+    create(admin, topic, PARTS)
+    tmp = tempfile.mkdtemp(prefix="bench-query-")
+    procs = []
+    try:
+        t0 = time.time()
+        produce(topic)
+        print(f"produced {KEYS} keys to {topic} in {time.time() - t0:.1f} s")
+        # The last key of each partition, as the default partitioner places them.
+        sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+        from kit import java_partition
+        last = {}
+        for i in range(KEYS):
+            k = f"k-{i:07d}"
+            last[java_partition(k.encode(), PARTS)] = k
+        probes = list(last.values())
+
+        proc, addr, app = start(topic, tmp, "a")
+        procs.append(proc)
+        load_a = wait_loaded(addr, probes)
+        print(f"(a) loaded the {KEYS}-key table in {load_a:.2f} s: {KEYS / load_a:,.0f} records/s (no queries)")
+        rss = status_mb(proc.pid, "VmRSS")
+        cpu0 = cpu_secs(proc.pid)
+        rps, lat, errors, out = wrk(addr, 32, 2, SECS)
+        cpu = cpu_secs(proc.pid) - cpu0
+        print(f"(1) lookups, wrk -t2 -c32 -d{SECS}s: {rps:,.0f} requests/s, p50 {lat.get('50')}, p99 {lat.get('99')}; "
+              f"kstreamd CPU {cpu / SECS * 100:.0f}% of a core, {cpu / (rps * SECS) * 1e6:.1f} us per request; "
+              f"RSS {rss:.0f} MB before; {errors}")
+        half = rps / 2
+        conns = 32
+        delay = max(1, int(conns * 1000 / half))
+        rps2, lat2, errors2, out2 = wrk(addr, conns, 2, SECS, delay)
+        print(f"(2) lookups at half that rate (target {half:,.0f}/s, {conns} connections, {delay} ms between "
+              f"requests): {rps2:,.0f} requests/s, p50 {lat2.get('50')}, p75 {lat2.get('75')}, p90 {lat2.get('90')}, "
+              f"p99 {lat2.get('99')}; {errors2}")
+
+        proc_b, addr_b, app_b = start(topic, tmp, "b")
+        procs.append(proc_b)
+        q = subprocess.Popen(["wrk", "-t", "1", "-c", "10", "-d", "600s", "-s", os.path.join(HERE, "lookup.lua"),
+                              f"http://{addr_b}/"], env=dict(os.environ, BENCH_STORE="kv", BENCH_KEYS=str(KEYS),
+                                                              BENCH_DELAY_MS="10"),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        load_b = wait_loaded(addr_b, probes)
+        q.terminate()
+        q.wait()
+        print(f"(3) the same table loaded by a second service while wrk asks it 1,000 lookups/s: {load_b:.2f} s, "
+              f"{KEYS / load_b:,.0f} records/s, {load_a / load_b * 100:.0f}% of (a)")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        try:
+            admin.delete_topics([topic], operation_timeout=10)
+        except Exception:
+            pass
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
