@@ -26,7 +26,8 @@
 
 /* The kstreamd keys as the unknown-key message lists them. */
 #define ALLOWED                                                                                                        \
-    "bootstrap.servers, state.dir, query.listen, log.level, commit.interval.ms, num.stream.threads, "                  \
+    "bootstrap.servers, state.dir, query.listen, log.level, application.server, commit.interval.ms, "                  \
+    "num.stream.threads, "                                                                                             \
     "processing.guarantee, startup.timeout.ms, replication.factor, embedded.partitions, log.summary.interval.ms, "     \
     "repartition.purge.interval.ms, log.sample.interval.ms, cache.max.bytes, errors.tolerance, dlq.topic"
 
@@ -569,7 +570,7 @@ static void key_table_is_complete(void **state)
         assert_non_null(k->doc);
         assert_true(strlen(k->doc) > 10);
     }
-    assert_int_equal(n, 16);
+    assert_int_equal(n, 17);
 }
 
 /* The scope column: which keys must agree between topologies, and which only a topology's config: reads. */
@@ -584,7 +585,8 @@ static void key_scopes(void **state)
         else
             assert_int_equal(k->scope, KS_SCOPE_SERVICE);
     }
-    assert_string_equal(process.data, " bootstrap.servers query.listen log.level embedded.partitions");
+    assert_string_equal(process.data,
+                        " bootstrap.servers query.listen log.level application.server embedded.partitions");
     assert_string_equal(topology.data, " errors.tolerance dlq.topic");
     assert_string_equal(ks_runtime_scope_name(KS_SCOPE_PROCESS), "process");
     assert_string_equal(ks_runtime_scope_name(KS_SCOPE_SERVICE), "service");
