@@ -122,6 +122,7 @@ static int wait_visible(rd_kafka_t *rk, char **names, const int *parts, int n, i
 {
     uint64_t deadline = ks_mono_ms() + (uint64_t)timeout_ms;
     const char *missing = NULL;
+    long pause_ms = 5; /* a new topic is usually visible within milliseconds: ask soon, then less often */
     for (;;) {
         const rd_kafka_metadata_t *md = NULL;
         missing = NULL;
@@ -145,8 +146,10 @@ static int wait_visible(rd_kafka_t *rk, char **names, const int *parts, int n, i
                      timeout_ms);
             return -1;
         }
-        struct timespec ts = {0, 100 * 1000000L};
+        struct timespec ts = {0, pause_ms * 1000000L};
         nanosleep(&ts, NULL);
+        if (pause_ms < 100)
+            pause_ms *= 2;
     }
 }
 
