@@ -199,6 +199,18 @@ def test_every_endpoint_and_key_serde(bootstrap, service):
     assert get(addr, "/v1/stores", headers={f"X-Pad-{i}": "y" * 100 for i in range(100)})[0] == 431
     assert raw(addr, b"GARBAGE\r\n\r\n").startswith(b"HTTP/1.1 400 ")
     assert raw(addr, b"GET /v1/stores HTTP/9.9\r\n\r\n").startswith(b"HTTP/1.1 400 ")
+    # Clients that reset the connection before reading a large answer (SIGPIPE is not the server's end).
+    produce_all(bootstrap, names["kv"], [(f"big-{i}".encode(), json.dumps({"pad": "x" * 900}).encode(), None, None)
+                                         for i in range(1000)])
+    wait_until(lambda: len(get(addr, "/v1/stores/kv?prefix=big-&limit=1000")[2]["records"]) == 1000, 30, "big")
+    host, port = addr.split(":")
+    for _ in range(100):
+        s = socket.create_connection((host, int(port)))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.sendall(b"GET /v1/stores/kv?prefix=big-&limit=1000 HTTP/1.1\r\n\r\n" * 3)
+        s.close()
+    time.sleep(0.5)
+    assert k.alive() and get(addr, "/health")[0] == 200
     # Keep-alive: several requests on one connection, pipelined.
     out = raw(addr, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/stores/kv/keys/k-1 HTTP/1.1\r\nHost: x\r\n\r\n"
                     b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
