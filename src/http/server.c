@@ -23,6 +23,7 @@
 #include <ctype.h>
 #include <http_parser.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -81,6 +82,7 @@ struct conn {
     int handles;        /* handles not closed yet */
     int close_after;    /* close once the write in flight is done */
     int refused;        /* a connection over the limit: not counted in nconns */
+    int eof;            /* the client has half-closed: answer what it sent, then close */
 };
 
 struct ks_http_req {
@@ -492,6 +494,10 @@ static void resume(conn_t *c)
         if (c->closing || c->req || c->refuse)
             return;
     }
+    if (c->eof) {
+        close_conn(c); /* nothing more comes: a request left incomplete never will be */
+        return;
+    }
     if (c->paused_reading) {
         c->paused_reading = 0;
         uv_read_start((uv_stream_t *)&c->tcp, NULL, on_read); /* alloc_cb is kept by libuv */
@@ -510,6 +516,12 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     conn_t *c = s->data;
+    if (nread == UV_EOF && c->req) {
+        /* A half-close after a request that awaits its reply: the reply, and those pipelined after it, still go. */
+        c->eof = 1;
+        uv_read_stop(s);
+        return;
+    }
     if (nread < 0) {
         close_conn(c);
         return;
@@ -724,6 +736,12 @@ static void on_stop(uv_async_t *a)
 static void *server_main(void *arg)
 {
     ks_http_server_t *srv = arg;
+    /* SIGINT and SIGTERM are the main thread's (its loop stops the services); not this thread's. */
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, NULL);
     uv_run(&srv->loop, UV_RUN_DEFAULT);
     return NULL;
 }
@@ -769,6 +787,12 @@ ks_http_server_t *ks_http_server_new(const char *listen, const ks_http_route_t *
         snprintf(err, errlen, "query.listen `%s`: not an IPv4 or IPv6 address with a port (HOST:PORT)", listen);
         return NULL;
     }
+    /*
+     * A client that goes away while its response is written would raise
+     * SIGPIPE in write(2), whose default ends the process: the write's error
+     * is enough (Node.js, which runs libuv too, ignores it the same way).
+     */
+    signal(SIGPIPE, SIG_IGN);
     ks_http_server_t *srv = ks_xcalloc(1, sizeof *srv);
     srv->routes = routes;
     srv->nroutes = nroutes;

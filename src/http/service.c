@@ -22,7 +22,7 @@ static void on_health(ks_http_req_t *req, void *ud);
 static void on_ready(ks_http_req_t *req, void *ud);
 static void on_topology(ks_http_req_t *req, void *ud);
 
-/* The dispatch table: the first row whose path matches serves the request. /metrics has its row here too. */
+/* The dispatch table: the first row whose path matches serves the request. /metrics (KS_EP_METRICS) goes here. */
 static const ks_http_route_t routes[] = {
     {"/health", 0, KS_EP_HEALTH, on_health},          {"/ready", 0, KS_EP_READY, on_ready},
     {"/v1/topology", 0, KS_EP_TOPOLOGY, on_topology}, {"/v1/stores", 0, KS_EP_STORES, ks__query_list},
