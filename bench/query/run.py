@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""bench/query/run.py: interactive queries on a 1M-key table, local (issue 15). Run by bench/query/run.sh.
+"""bench/query/run.py: interactive queries on a 1M-key table, local and proxied (issue 15). Run by bench/query/run.sh.
 
 1. Produces BENCH_KEYS keys (k-0000000 ...; a 3-partition topic, ~100-byte JSON values).
 2. Starts kstreamd with the topic as a queryable table, waits until every key is loaded; the time the stream
    thread took is the table's load rate without queries.
 3. wrk, 2 threads and 32 connections, BENCH_SECS seconds, random keys: the requests/s it reaches.
 4. wrk at half that rate (32 connections, each waiting between its requests): latency percentiles.
+   Then a second instance of the same application takes half the partitions, and wrk asks the first for keys
+   the second owns: every lookup is proxied (requests/s, latency, CPU per request on both).
 5. New applications on the same topic, each in a new process, load the table again, alternately without
    queries and while wrk asks 1,000 lookups/s of them: the stream thread's load rate with and without queries.
 """
@@ -79,8 +81,8 @@ def get(addr, path):
         return 0
 
 
-def start(topic, tmp, name):
-    app = f"bench-query-{name}-{uuid.uuid4().hex[:6]}"
+def start(topic, tmp, name, app=None):
+    app = app or f"bench-query-{name}-{uuid.uuid4().hex[:6]}"
     topo = os.path.join(tmp, f"{app}.yaml")
     with open(topo, "w") as f:
         f.write(TOPOLOGY.format(app=app, topic=topic))
@@ -101,6 +103,16 @@ def start(topic, tmp, name):
         assert proc.poll() is None, open(logpath).read()[-3000:]
         time.sleep(0.02)
     return proc, addr, app
+
+
+def stores_partitions(addr):
+    """The partitions of store kv this instance holds (/v1/stores), or an empty set."""
+    try:
+        with urllib.request.urlopen(f"http://{addr}/v1/stores", timeout=5) as r:
+            body = json.loads(r.read())
+    except OSError:
+        return set()
+    return {p for s in body["stores"] if s["store"] == "kv" for p in s["partitions"]}
 
 
 def wait_loaded(addr, probes):
@@ -160,6 +172,46 @@ def main():
               f"requests): {rps2:,.0f} requests/s, p50 {lat2.get('50')}, p75 {lat2.get('75')}, p90 {lat2.get('90')}, "
               f"p99 {lat2.get('99')}; {errors2}")
 
+        # (4): a second instance of the same application takes half the partitions; lookups sent to the first
+        # for keys the second owns are all proxied there.
+        proc_b, addr_b, _ = start(topic, tmp, "b", app)
+        procs.append(proc_b)
+        deadline = time.time() + 120
+        while True:
+            held = stores_partitions(addr), stores_partitions(addr_b)
+            if held[0] and held[1] and get(addr, "/ready") == 200 and get(addr_b, "/ready") == 200:
+                break
+            assert time.time() < deadline, held
+            time.sleep(0.1)
+        load_b = wait_loaded(addr_b, [k for k in probes if java_partition(k.encode(), PARTS) in held[1]])
+        keyfile = os.path.join(tmp, "keys-of-b.txt")
+        with open(keyfile, "w") as f:
+            n = 0
+            for i in range(0, KEYS, 7):
+                k = f"k-{i:07d}"
+                if java_partition(k.encode(), PARTS) in held[1]:
+                    f.write(k + "\n")
+                    n += 1
+        # The routing's directory may need a moment after the rebalance: until a proxied lookup answers.
+        sample = open(keyfile).readline().strip()
+        while get(addr, f"/v1/stores/kv/keys/{sample}") != 200:
+            assert time.time() < deadline, "no proxied answer"
+            time.sleep(0.1)
+        cpu0a, cpu0b = cpu_secs(proc.pid), cpu_secs(proc_b.pid)
+        env = dict(os.environ, BENCH_STORE="kv", BENCH_KEYFILE=keyfile)
+        r = subprocess.run(["wrk", "-t", "2", "-c", "32", "-d", f"{SECS}s", "--latency", "-s",
+                            os.path.join(HERE, "keys.lua"), f"http://{addr}/"], capture_output=True, text=True, env=env)
+        cpua, cpub = cpu_secs(proc.pid) - cpu0a, cpu_secs(proc_b.pid) - cpu0b
+        prps = float(re.search(r"Requests/sec:\s+([\d.]+)", r.stdout).group(1))
+        plat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", r.stdout, re.M))
+        perr = re.search(r"errors: .*", r.stdout).group(0)
+        print(f"(4) proxied lookups (a second instance holds partitions {sorted(held[1])} of {PARTS}, loaded in "
+              f"{load_b:.2f} s; wrk -t2 -c32 -d{SECS}s asks the first for {n:,} of the second's keys): "
+              f"{prps:,.0f} requests/s, p50 {plat.get('50')}, p99 {plat.get('99')}; CPU per request: "
+              f"{cpua / (prps * SECS) * 1e6:.1f} us on the first, {cpub / (prps * SECS) * 1e6:.1f} us on the owner; "
+              f"{perr}")
+        proc_b.terminate()
+        proc_b.wait(30)
         proc.terminate()
         proc.wait(30)
         # (3): the table loaded again by new applications (their own groups), alternately without and with
