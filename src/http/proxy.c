@@ -124,6 +124,9 @@ static void conn_close(conn_t *c)
 
 /* ---- requests ---- */
 
+static void send_request(request_t *r, conn_t *c);
+static void open_connection(request_t *r);
+
 /* Frees a request that is done, once its timer has closed and no name resolution still holds it. */
 static void req_free_if_idle(request_t *r)
 {
@@ -183,12 +186,33 @@ static void req_fail(request_t *r, const char *why)
     req_finish(r, &res);
 }
 
+/* Detaches the request's connection and closes it (its struct stays readable until the loop's next turn). */
+static void drop_conn(request_t *r)
+{
+    conn_t *c = r->conn;
+    if (!c)
+        return;
+    r->conn = NULL;
+    c->req = NULL;
+    conn_close(c);
+}
+
+/* The request's connection failed: once more on a new connection when `retry` (and not retried yet), else fail. */
+static void conn_failed(request_t *r, int retry, const char *why)
+{
+    drop_conn(r);
+    if (retry && !r->retried) {
+        r->retried = 1;
+        open_connection(r);
+        return;
+    }
+    req_fail(r, why);
+}
+
 static void on_timeout(uv_timer_t *h)
 {
     request_t *r = h->data;
-    if (r->conn)
-        conn_close(r->conn); /* a late response must not be read as the next request's */
-    r->conn = NULL;
+    drop_conn(r); /* a late response must not be read as the next request's */
     req_fail(r, "no response in time");
 }
 
@@ -241,14 +265,23 @@ static const http_parser_settings response_settings = {
     .on_message_complete = on_message_complete,
 };
 
-static void send_request(request_t *r, conn_t *c);
-static void open_connection(request_t *r);
-
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     static __thread char slab[65536]; /* one read at a time per thread: the data is parsed before the next */
     buf->base = slab;
     buf->len = sizeof slab;
+}
+
+/* The response the connection has read, for the callback. */
+static ks_proxy_response_t response_of(const conn_t *c)
+{
+    ks_proxy_response_t res = {0};
+    res.status = c->parser.status_code;
+    res.ctype = c->ctype[0] ? c->ctype : NULL;
+    res.retry_after = c->retry_after[0] ? c->retry_after : NULL;
+    res.body = c->body.data;
+    res.body_len = c->body.len;
+    return res;
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
@@ -261,30 +294,19 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     }
     if (n < 0) {
-        int retry = c->reused && !c->got_bytes && !r->retried;
-        r->conn = NULL;
-        c->req = NULL;
-        conn_close(c);
-        if (retry) {
-            r->retried = 1;
-            open_connection(r);
-            return;
-        }
-        if (n == UV_EOF && c->complete == 0 && c->got_bytes) {
+        if (n == UV_EOF && !c->complete && c->got_bytes) {
             /* A response without a length ends with the connection. */
             http_parser_execute(&c->parser, &response_settings, NULL, 0);
             if (c->complete) {
-                ks_proxy_response_t res = {c->parser.status_code,
-                                           NULL,
-                                           c->ctype[0] ? c->ctype : NULL,
-                                           c->retry_after[0] ? c->retry_after : NULL,
-                                           c->body.data,
-                                           c->body.len};
+                ks_proxy_response_t res = response_of(c);
+                c->complete = 0; /* the connection is closing: not kept */
                 req_finish(r, &res);
                 return;
             }
         }
-        req_fail(r, n == UV_EOF ? "the connection closed before the response ended" : uv_strerror((int)n));
+        /* A reused connection the peer had closed meanwhile: nothing of the response came. */
+        conn_failed(r, c->reused && !c->got_bytes,
+                    n == UV_EOF ? "the connection closed before the response ended" : uv_strerror((int)n));
         return;
     }
     if (n == 0)
@@ -292,40 +314,25 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     c->got_bytes = 1;
     size_t used = http_parser_execute(&c->parser, &response_settings, buf->base, (size_t)n);
     if (c->complete) {
-        ks_proxy_response_t res = {
-            c->parser.status_code, NULL,       c->ctype[0] ? c->ctype : NULL, c->retry_after[0] ? c->retry_after : NULL,
-            c->body.data,          c->body.len};
+        ks_proxy_response_t res = response_of(c);
         if (used < (size_t)n)
             c->complete = 0; /* bytes past the response: the connection cannot be trusted again */
         req_finish(r, &res);
         return;
     }
     if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
-        r->conn = NULL;
-        c->req = NULL;
-        conn_close(c);
-        req_fail(r, c->body.len + (size_t)n > KS_PROXY_MAX_BODY
-                        ? "the response is too large"
-                        : http_errno_description(HTTP_PARSER_ERRNO(&c->parser)));
+        const char *why = c->body.len + (size_t)n > KS_PROXY_MAX_BODY
+                              ? "the response is too large"
+                              : http_errno_description(HTTP_PARSER_ERRNO(&c->parser));
+        conn_failed(r, 0, why);
     }
 }
 
 static void on_written(uv_write_t *w, int status)
 {
     request_t *r = w->data;
-    if (status < 0 && !r->done && r->conn) {
-        conn_t *c = r->conn;
-        int retry = c->reused && !r->retried;
-        r->conn = NULL;
-        c->req = NULL;
-        conn_close(c);
-        if (retry) {
-            r->retried = 1;
-            open_connection(r);
-            return;
-        }
-        req_fail(r, uv_strerror(status));
-    }
+    if (status < 0 && !r->done && r->conn)
+        conn_failed(r, r->conn->reused, uv_strerror(status));
 }
 
 static void send_request(request_t *r, conn_t *c)
@@ -341,12 +348,8 @@ static void send_request(request_t *r, conn_t *c)
     uv_buf_t b = uv_buf_init(r->text, (unsigned)r->text_len);
     r->write.data = r;
     int e = uv_write(&r->write, (uv_stream_t *)&c->tcp, &b, 1, on_written);
-    if (e) {
-        r->conn = NULL;
-        c->req = NULL;
-        conn_close(c);
-        req_fail(r, uv_strerror(e));
-    }
+    if (e)
+        conn_failed(r, 0, uv_strerror(e));
 }
 
 static void on_connected(uv_connect_t *cr, int status)
@@ -358,10 +361,7 @@ static void on_connected(uv_connect_t *cr, int status)
         return;
     }
     if (status < 0) {
-        r->conn = NULL;
-        c->req = NULL;
-        conn_close(c);
-        req_fail(r, uv_strerror(status));
+        conn_failed(r, 0, uv_strerror(status));
         return;
     }
     c->req = NULL;
@@ -382,12 +382,8 @@ static void connect_to(request_t *r, const struct sockaddr *sa)
     r->conn = c;
     r->connect.data = c;
     int e = uv_tcp_connect(&r->connect, &c->tcp, sa, on_connected);
-    if (e) {
-        r->conn = NULL;
-        c->req = NULL;
-        conn_close(c);
-        req_fail(r, uv_strerror(e));
-    }
+    if (e)
+        conn_failed(r, 0, uv_strerror(e));
 }
 
 static void on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res)
@@ -520,12 +516,7 @@ void ks_proxy_pool_close(ks_proxy_pool_t *p)
         request_t *r = p->inflight;
         if (r->resolving)
             uv_cancel((uv_req_t *)&r->gai);
-        if (r->conn) {
-            conn_t *c = r->conn;
-            r->conn = NULL;
-            c->req = NULL;
-            conn_close(c);
-        }
+        drop_conn(r);
         req_fail(r, "the server is stopping");
     }
     for (peer_t *pe = p->peers; pe; pe = pe->next)
