@@ -62,8 +62,6 @@ static const char prelude[] =
     "def repeat(f): def _repeat: f, _repeat; _repeat;\n"
     "def range($from; $upto; $by): if $by > 0 then $from|while(. < $upto; . + $by)\n"
     "  elif $by < 0 then $from|while(. > $upto; . + $by) else empty end;\n"
-    "def join($x): reduce .[] as $i (null; (if .==null then \"\" else .+$x end) +\n"
-    "  ($i | if .==null then \"\" elif (type==\"boolean\" or type==\"number\") then tojson else . end)) // \"\";\n"
     "def _flatten($x): reduce .[] as $i ([]; if $i | type == \"array\" and $x != 0 then . + ($i | _flatten($x-1)) else "
     ". + [$i] end);\n"
     "def flatten($x): if $x < 0 then error(\"flatten depth must not be negative\") else _flatten($x) end;\n"
