@@ -16,6 +16,8 @@ commit), process CPU per input record (utime+stime of the kstreamd process from 
 end: start-up included), peak RSS (VmHWM), output records, the broker's CPU per input record when the broker
 is ours. BENCH_REPEAT=N runs each service N times, interleaved, on the same preloaded data; the table shows
 the run with the median CPU per record.
+BENCH_BINARIES="A B ..." runs each service with each of these kstreamd binaries in turn (interleaved, on the same
+preloaded data, for before/after comparisons); one table row per service and binary.
 BENCH_PERF=1 runs each kstreamd under `perf record -g` (any other value: under `perf record` with those arguments) (build/bench/services/<service>.perf) and prints the
 top symbols of `perf report --no-children` and the share of each library.
 """
@@ -48,6 +50,7 @@ PERF = bool(os.environ.get("BENCH_PERF"))
 # BENCH_PERF=1: perf record -g; any other value is given to perf record instead (e.g. "--call-graph dwarf")
 PERF_ARGS = ["-g"] if os.environ.get("BENCH_PERF", "1") == "1" else os.environ["BENCH_PERF"].split()
 EXTRA = [x for x in os.environ.get("BENCH_KSTREAMD_SET", "").split() if x]
+BINARIES = os.environ.get("BENCH_BINARIES", "").split() or [KSTREAMD]
 PARTS = 3
 BROKER_PID = os.environ.get("BENCH_BROKER_PID", "")
 
@@ -112,8 +115,8 @@ def listen_off_accepted():
 LISTEN_OFF = False
 
 
-def kstreamd_args(topo, bootstrap, state_dir, extra=()):
-    a = [KSTREAMD, "-c", topo, "--set", f"bootstrap.servers={bootstrap}", "--set", f"state.dir={state_dir}",
+def kstreamd_args(topo, bootstrap, state_dir, extra=(), binary=KSTREAMD):
+    a = [binary, "-c", topo, "--set", f"bootstrap.servers={bootstrap}", "--set", f"state.dir={state_dir}",
          "--set", f"commit.interval.ms={COMMIT_MS}", "--set", "log.summary.interval.ms=0"]
     if LISTEN_OFF:
         a += ["--set", "query.listen=off"]
@@ -229,7 +232,7 @@ def perf_report(path):
     return "\n".join(out)
 
 
-def run_service(svc, bootstrap, admin, offsets, src, tag):
+def run_service(svc, bootstrap, admin, offsets, src, tag, binary):
     d = SERVICES_DEF[svc]
     app = f"bench-services-{svc}-{tag}"
     with open(os.path.join(REPO, "topologies", d["topology"])) as f:
@@ -246,7 +249,7 @@ def run_service(svc, bootstrap, admin, offsets, src, tag):
     shutil.rmtree(state, ignore_errors=True)
     logpath = os.path.join(BIN, f"{svc}.log")
     perfpath = os.path.join(BIN, f"{svc}.perf")
-    args = kstreamd_args(topo, bootstrap, state)
+    args = kstreamd_args(topo, bootstrap, state, binary=binary)
     if PERF:
         args = ["perf", "record", "-o", perfpath] + PERF_ARGS + ["--"] + args
     with open(logpath, "wb") as logf:
@@ -302,25 +305,27 @@ def main():
     runs = {}
     for rep in range(REPEAT):
         for svc in SERVICES:
-            r = run_service(svc, bootstrap, admin, offsets, srcs[svc], f"{tag}{rep}")
-            runs.setdefault(svc, []).append(r)
-            print(f"  {svc}: {r['rate']:.0f} records/s, {r['cpu']:.2f} CPU s = {r['us']:.2f} µs per input record, "
-                  f"peak RSS {r['rss']:.1f} MB, {r['out']} records out", flush=True)
-            if "perf" in r:
-                print(r["perf"], flush=True)
+            for bi, binary in enumerate(BINARIES):
+                r = run_service(svc, bootstrap, admin, offsets, srcs[svc], f"{tag}{rep}{bi}", binary)
+                runs.setdefault((svc, binary), []).append(r)
+                print(f"  {svc}{' ' + binary if len(BINARIES) > 1 else ''}: {r['rate']:.0f} records/s, "
+                      f"{r['cpu']:.2f} CPU s = {r['us']:.2f} µs per input record, peak RSS {r['rss']:.1f} MB, "
+                      f"{r['out']} records out", flush=True)
+                if "perf" in r:
+                    print(r["perf"], flush=True)
     offsets.close()
     admin.delete_topics(list(srcs.values()), operation_timeout=10)
     print()
     print(f"input records: {N} per service, {PARTS} partitions; commit.interval.ms {COMMIT_MS}"
           + ("; query.listen=off" if LISTEN_OFF else "") + (f"; median of {REPEAT} runs" if REPEAT > 1 else "")
           + ("; under perf record -g" if PERF else ""))
-    print("| service | input records/s | wall s | CPU s | CPU µs/input record | broker CPU µs/record | peak RSS MB "
-          "| records out |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for svc, rs in runs.items():
+    print("| service |" + (" kstreamd |" if len(BINARIES) > 1 else "")
+          + " input records/s | wall s | CPU s | CPU µs/input record | broker CPU µs/record | peak RSS MB | records out |")
+    print("|---|" + ("---|" if len(BINARIES) > 1 else "") + "---:|---:|---:|---:|---:|---:|---:|")
+    for (svc, binary), rs in runs.items():
         r = sorted(rs, key=lambda x: x["us"])[len(rs) // 2]
         allus = ", ".join(f"{x['us']:.2f}" for x in rs)
-        print(f"| {SERVICES_DEF[svc]['name']} | {r['rate']:.0f} | {r['wall']:.1f} | {r['cpu']:.2f} | {r['us']:.2f}"
+        print(f"| {SERVICES_DEF[svc]['name']} |" + (f" {binary} |" if len(BINARIES) > 1 else "") + f" {r['rate']:.0f} | {r['wall']:.1f} | {r['cpu']:.2f} | {r['us']:.2f}"
               + (f" ({allus})" if len(rs) > 1 else "")
               + f" | {r['bus']:.2f} | {r['rss']:.1f} | {r['out']} |")
 
