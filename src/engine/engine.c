@@ -32,6 +32,8 @@ void ks_engine_free(ks_engine_t *e)
     if (!e)
         return;
     ks_val_release(e->cur_topic);
+    ks_buf_free(&e->sink_kb);
+    ks_buf_free(&e->sink_vb);
     ks__state_free(e);
     free(e);
 }
@@ -321,11 +323,11 @@ int ks__sink(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         topic = dyn;
     }
     const ks_topic_conf_t *tc = ks_topology_topic(e->t, topic);
-    ks_buf_t kb = {0}, vb = {0};
+    ks_buf_t *kb = &e->sink_kb, *vb = &e->sink_vb;
     ks_record_t out = {0};
     int rc = -1;
-    if (encode(e, f, 1, tc->key, &kb, &out.key, &out.key_len) == 0 &&
-        encode(e, f, 0, tc->value, &vb, &out.value, &out.value_len) == 0) {
+    if (encode(e, f, 1, tc->key, kb, &out.key, &out.key_len) == 0 &&
+        encode(e, f, 0, tc->value, vb, &out.value, &out.value_len) == 0) {
         out.topic = topic;
         out.partition = -1;
         out.offset = -1;
@@ -335,8 +337,6 @@ int ks__sink(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         ks_buf_t cb = {0};
         if (f->change_tag && change_value(e, f, tc->value, &out, &cb)) {
             ks_buf_free(&cb);
-            ks_buf_free(&kb);
-            ks_buf_free(&vb);
             free(dyn);
             return -1;
         }
@@ -345,8 +345,11 @@ int ks__sink(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         ks_buf_free(&cb);
         rc = 0;
     }
-    ks_buf_free(&kb);
-    ks_buf_free(&vb);
+    /* Kept for the next record, unless one large value made them large. */
+    if (kb->cap > 65536)
+        ks_buf_free(kb);
+    if (vb->cap > 65536)
+        ks_buf_free(vb);
     free(dyn);
     return rc;
 }

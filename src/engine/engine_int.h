@@ -50,6 +50,7 @@ struct ks_engine {
     int64_t join_emit_ms; /* ks_engine_set_join_emit_interval's, when join_emit_set */
     int join_emit_set;
     int join_exact_expiry; /* stream-stream join buffers drop expired records at once (ks_engine_set_exact_expiry) */
+    ks_buf_t sink_kb, sink_vb; /* ks__sink's key and value bytes, kept from record to record: emit copies them */
 };
 
 /* The wall clock in ms: the driver's when it set one, else the system's. */
