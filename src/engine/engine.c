@@ -34,6 +34,8 @@ void ks_engine_free(ks_engine_t *e)
     ks_val_release(e->cur_topic);
     ks_buf_free(&e->sink_kb);
     ks_buf_free(&e->sink_vb);
+    free(e->in_topic);
+    free(e->in_sources);
     ks__state_free(e);
     free(e);
 }
@@ -322,7 +324,20 @@ int ks__sink(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         ks_val_release(out);
         topic = dyn;
     }
-    const ks_topic_conf_t *tc = ks_topology_topic(e->t, topic);
+    const ks_topic_conf_t *tc = NULL;
+    if (!dyn) {
+        for (int i = 0; i < e->nsink_tcs && !tc; i++)
+            if (e->sink_tcs[i].topic == topic)
+                tc = e->sink_tcs[i].tc;
+        if (!tc) {
+            tc = ks_topology_topic(e->t, topic);
+            int slot = e->nsink_tcs < (int)(sizeof e->sink_tcs / sizeof e->sink_tcs[0]) ? e->nsink_tcs++ : 0;
+            e->sink_tcs[slot].topic = topic;
+            e->sink_tcs[slot].tc = tc;
+        }
+    } else {
+        tc = ks_topology_topic(e->t, topic);
+    }
     ks_buf_t *kb = &e->sink_kb, *vb = &e->sink_vb;
     ks_record_t out = {0};
     int rc = -1;
@@ -425,16 +440,28 @@ int ks_engine_process(ks_engine_t *e, const ks_record_t *rec, char *err, size_t 
     e->dlq_sent = 0;
     e->failed = 0;
     e->stats.in++;
-    const ks_topic_conf_t *tc = ks_topology_topic(t, rec->topic);
-    for (int i = 0; i < t->nprocs && !e->failed; i++) {
-        const ks_proc_t *p = t->procs[i];
-        if (p->op != KS_OP_SOURCE)
-            continue;
-        int reads = 0;
-        for (int j = 0; j < p->io.ntopics; j++)
-            reads |= strcmp(p->io.topics[j], rec->topic) == 0;
-        if (!reads)
-            continue;
+    if (!e->in_topic || strcmp(e->in_topic, rec->topic) != 0) {
+        /* A topic other than the last one's: its configuration and the source nodes that read it. */
+        free(e->in_topic);
+        e->in_topic = ks_xstrdup(rec->topic);
+        e->in_tc = ks_topology_topic(t, rec->topic);
+        e->nin_sources = 0;
+        for (int i = 0; i < t->nprocs; i++) {
+            const ks_proc_t *p = t->procs[i];
+            if (p->op != KS_OP_SOURCE)
+                continue;
+            int reads = 0;
+            for (int j = 0; j < p->io.ntopics; j++)
+                reads |= strcmp(p->io.topics[j], rec->topic) == 0;
+            if (reads) {
+                e->in_sources = ks_xrealloc(e->in_sources, (size_t)(e->nin_sources + 1) * sizeof *e->in_sources);
+                e->in_sources[e->nin_sources++] = i;
+            }
+        }
+    }
+    const ks_topic_conf_t *tc = e->in_tc;
+    for (int s = 0; s < e->nin_sources && !e->failed; s++) {
+        const ks_proc_t *p = t->procs[e->in_sources[s]];
         flight_t f = {0};
         f.kraw = rec->key;
         f.klen = rec->key_len;
