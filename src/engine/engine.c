@@ -34,8 +34,10 @@ void ks_engine_free(ks_engine_t *e)
     ks_val_release(e->cur_topic);
     ks_buf_free(&e->sink_kb);
     ks_buf_free(&e->sink_vb);
-    free(e->in_topic);
-    free(e->in_sources);
+    for (int i = 0; i < e->nins; i++) {
+        free(e->ins[i].topic);
+        free(e->ins[i].sources);
+    }
     ks__state_free(e);
     free(e);
 }
@@ -440,12 +442,22 @@ int ks_engine_process(ks_engine_t *e, const ks_record_t *rec, char *err, size_t 
     e->dlq_sent = 0;
     e->failed = 0;
     e->stats.in++;
-    if (!e->in_topic || strcmp(e->in_topic, rec->topic) != 0) {
-        /* A topic other than the last one's: its configuration and the source nodes that read it. */
-        free(e->in_topic);
-        e->in_topic = ks_xstrdup(rec->topic);
-        e->in_tc = ks_topology_topic(t, rec->topic);
-        e->nin_sources = 0;
+    int in = 0;
+    while (in < e->nins && strcmp(e->ins[in].topic, rec->topic) != 0)
+        in++;
+    if (in == e->nins) {
+        /* A topic not seen yet (or pushed out by others): its configuration and the source nodes that read it. */
+        if (e->nins < (int)(sizeof e->ins / sizeof e->ins[0])) {
+            e->nins++;
+        } else {
+            in = (int)(e->stats.in % (uint64_t)e->nins);
+            free(e->ins[in].topic);
+            free(e->ins[in].sources);
+        }
+        e->ins[in].topic = ks_xstrdup(rec->topic);
+        e->ins[in].tc = ks_topology_topic(t, rec->topic);
+        e->ins[in].sources = NULL;
+        e->ins[in].nsources = 0;
         for (int i = 0; i < t->nprocs; i++) {
             const ks_proc_t *p = t->procs[i];
             if (p->op != KS_OP_SOURCE)
@@ -454,14 +466,15 @@ int ks_engine_process(ks_engine_t *e, const ks_record_t *rec, char *err, size_t 
             for (int j = 0; j < p->io.ntopics; j++)
                 reads |= strcmp(p->io.topics[j], rec->topic) == 0;
             if (reads) {
-                e->in_sources = ks_xrealloc(e->in_sources, (size_t)(e->nin_sources + 1) * sizeof *e->in_sources);
-                e->in_sources[e->nin_sources++] = i;
+                int n = e->ins[in].nsources;
+                e->ins[in].sources = ks_xrealloc(e->ins[in].sources, (size_t)(n + 1) * sizeof(int));
+                e->ins[in].sources[e->ins[in].nsources++] = i;
             }
         }
     }
-    const ks_topic_conf_t *tc = e->in_tc;
-    for (int s = 0; s < e->nin_sources && !e->failed; s++) {
-        const ks_proc_t *p = t->procs[e->in_sources[s]];
+    const ks_topic_conf_t *tc = e->ins[in].tc;
+    for (int s = 0; s < e->ins[in].nsources && !e->failed; s++) {
+        const ks_proc_t *p = t->procs[e->ins[in].sources[s]];
         flight_t f = {0};
         f.kraw = rec->key;
         f.klen = rec->key_len;

@@ -51,10 +51,13 @@ struct ks_engine {
     int join_emit_set;
     int join_exact_expiry; /* stream-stream join buffers drop expired records at once (ks_engine_set_exact_expiry) */
     ks_buf_t sink_kb, sink_vb; /* ks__sink's key and value bytes, kept from record to record: emit copies them */
-    /* The last input topic's configuration and source nodes (indexes into t->procs), found once per topic. */
-    char *in_topic;
-    const struct ks_topic_conf *in_tc;
-    int *in_sources, nin_sources;
+    /* Input topics' configurations and source nodes (indexes into t->procs), found once per topic. */
+    struct {
+        char *topic;
+        const struct ks_topic_conf *tc;
+        int *sources, nsources;
+    } ins[8];
+    int nins;
     /* Sinks' topic configurations, by the sink's topic pointer (the topology's, stable): a few, looked up last first. */
     struct {
         const char *topic;
