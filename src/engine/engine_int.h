@@ -58,7 +58,7 @@ struct ks_engine {
         int *sources, nsources;
     } ins[8];
     int nins;
-    /* Sinks' topic configurations, by the sink's topic pointer (the topology's, stable): a few, looked up last first. */
+    /* Sinks' topic configurations, by the sink's topic pointer (the topology's, stable). */
     struct {
         const char *topic;
         const struct ks_topic_conf *tc;
