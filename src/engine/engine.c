@@ -33,6 +33,12 @@ void ks_engine_free(ks_engine_t *e)
     if (!e)
         return;
     ks_val_release(e->cur_topic);
+    ks_buf_free(&e->sink_kb);
+    ks_buf_free(&e->sink_vb);
+    for (int i = 0; i < e->nins; i++) {
+        free(e->ins[i].topic);
+        free(e->ins[i].sources);
+    }
     ks__state_free(e);
     ks__tasks_free(e);
     free(e);
@@ -322,12 +328,25 @@ int ks__sink(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         ks_val_release(out);
         topic = dyn;
     }
-    const ks_topic_conf_t *tc = ks_topology_topic(e->t, topic);
-    ks_buf_t kb = {0}, vb = {0};
+    const ks_topic_conf_t *tc = NULL;
+    if (!dyn) {
+        for (int i = 0; i < e->nsink_tcs && !tc; i++)
+            if (e->sink_tcs[i].topic == topic)
+                tc = e->sink_tcs[i].tc;
+        if (!tc) {
+            tc = ks_topology_topic(e->t, topic);
+            int slot = e->nsink_tcs < (int)(sizeof e->sink_tcs / sizeof e->sink_tcs[0]) ? e->nsink_tcs++ : 0;
+            e->sink_tcs[slot].topic = topic;
+            e->sink_tcs[slot].tc = tc;
+        }
+    } else {
+        tc = ks_topology_topic(e->t, topic);
+    }
+    ks_buf_t *kb = &e->sink_kb, *vb = &e->sink_vb;
     ks_record_t out = {0};
     int rc = -1;
-    if (encode(e, f, 1, tc->key, &kb, &out.key, &out.key_len) == 0 &&
-        encode(e, f, 0, tc->value, &vb, &out.value, &out.value_len) == 0) {
+    if (encode(e, f, 1, tc->key, kb, &out.key, &out.key_len) == 0 &&
+        encode(e, f, 0, tc->value, vb, &out.value, &out.value_len) == 0) {
         out.topic = topic;
         out.partition = -1;
         out.offset = -1;
@@ -337,8 +356,6 @@ int ks__sink(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         ks_buf_t cb = {0};
         if (f->change_tag && change_value(e, f, tc->value, &out, &cb)) {
             ks_buf_free(&cb);
-            ks_buf_free(&kb);
-            ks_buf_free(&vb);
             free(dyn);
             return -1;
         }
@@ -347,8 +364,11 @@ int ks__sink(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
         ks_buf_free(&cb);
         rc = 0;
     }
-    ks_buf_free(&kb);
-    ks_buf_free(&vb);
+    /* Kept for the next record, unless one large value made them large. */
+    if (kb->cap > 65536)
+        ks_buf_free(kb);
+    if (vb->cap > 65536)
+        ks_buf_free(vb);
     free(dyn);
     return rc;
 }
@@ -426,16 +446,39 @@ int ks_engine_process(ks_engine_t *e, const ks_record_t *rec, char *err, size_t 
     e->stats.in++;
     uint64_t dropped0 = e->stats.dropped, dlq0 = e->stats.dlq;
     e->cur_task = -1;
-    const ks_topic_conf_t *tc = ks_topology_topic(t, rec->topic);
-    for (int i = 0; i < t->nprocs && !e->failed; i++) {
-        const ks_proc_t *p = t->procs[i];
-        if (p->op != KS_OP_SOURCE)
-            continue;
-        int reads = 0;
-        for (int j = 0; j < p->io.ntopics; j++)
-            reads |= strcmp(p->io.topics[j], rec->topic) == 0;
-        if (!reads)
-            continue;
+    int in = 0;
+    while (in < e->nins && strcmp(e->ins[in].topic, rec->topic) != 0)
+        in++;
+    if (in == e->nins) {
+        /* A topic not seen yet (or pushed out by others): its configuration and the source nodes that read it. */
+        if (e->nins < (int)(sizeof e->ins / sizeof e->ins[0])) {
+            e->nins++;
+        } else {
+            in = (int)(e->stats.in % (uint64_t)e->nins);
+            free(e->ins[in].topic);
+            free(e->ins[in].sources);
+        }
+        e->ins[in].topic = ks_xstrdup(rec->topic);
+        e->ins[in].tc = ks_topology_topic(t, rec->topic);
+        e->ins[in].sources = NULL;
+        e->ins[in].nsources = 0;
+        for (int i = 0; i < t->nprocs; i++) {
+            const ks_proc_t *p = t->procs[i];
+            if (p->op != KS_OP_SOURCE)
+                continue;
+            int reads = 0;
+            for (int j = 0; j < p->io.ntopics; j++)
+                reads |= strcmp(p->io.topics[j], rec->topic) == 0;
+            if (reads) {
+                int n = e->ins[in].nsources;
+                e->ins[in].sources = ks_xrealloc(e->ins[in].sources, (size_t)(n + 1) * sizeof(int));
+                e->ins[in].sources[e->ins[in].nsources++] = i;
+            }
+        }
+    }
+    const ks_topic_conf_t *tc = e->ins[in].tc;
+    for (int s = 0; s < e->ins[in].nsources && !e->failed; s++) {
+        const ks_proc_t *p = t->procs[e->ins[in].sources[s]];
         if (e->cur_task < 0)
             ks__task_begin(e, rec, p->subtopology);
         ks__task_latency(e, p, rec->timestamp);

@@ -56,6 +56,20 @@ struct ks_engine {
     int cur_task;                     /* index into tasks of the record being processed; -1 outside */
     const struct ks_proc **lat_procs; /* the topology's source and terminal nodes, a task's nodes[] in this order */
     int nlat_procs;
+    ks_buf_t sink_kb, sink_vb; /* ks__sink's key and value bytes, kept from record to record: emit copies them */
+    /* Input topics' configurations and source nodes (indexes into t->procs), found once per topic. */
+    struct {
+        char *topic;
+        const struct ks_topic_conf *tc;
+        int *sources, nsources;
+    } ins[8];
+    int nins;
+    /* Sinks' topic configurations, by the sink's topic pointer (the topology's, stable). */
+    struct {
+        const char *topic;
+        const struct ks_topic_conf *tc;
+    } sink_tcs[8];
+    int nsink_tcs;
 };
 
 /* The wall clock in ms: the driver's when it set one, else the system's. */

@@ -205,12 +205,29 @@ static void agg_table(ks_engine_t *e, flight_t *f, const ks_proc_t *p, ks_val ke
     ks_buf_free(&kb);
 }
 
+/*
+ * Whether another aggregate or reduce reads the same records as p (several
+ * pipelines group one stream): it parses their values, so a count before it
+ * parses them too, once, rather than check their text and leave the parse to
+ * the sibling.
+ */
+static int sibling_parses(const ks_proc_t *p)
+{
+    for (int i = 0; i < p->nparents; i++)
+        for (int j = 0; j < p->parents[i]->nchildren; j++) {
+            const ks_proc_t *q = p->parents[i]->children[j];
+            if (q != p && !q->table && (q->op == KS_OP_AGGREGATE || q->op == KS_OP_REDUCE))
+                return 1;
+        }
+    return 0;
+}
+
 void ks__st_aggregate(ks_engine_t *e, flight_t *f, const ks_proc_t *p)
 {
     ks_val key, value;
     if (ks__flight_key(e, f, &key))
         return;
-    if (p->op == KS_OP_COUNT && !p->table && f->value.kind == KS_INVALID && !f->value_changed &&
+    if (p->op == KS_OP_COUNT && !p->table && f->value.kind == KS_INVALID && !f->value_changed && !sibling_parses(p) &&
         (!f->vraw || f->value_serde != KS_SERDE_JSON || ks_json_valid(f->vraw, f->vlen)) &&
         (f->value_serde == KS_SERDE_JSON || f->value_serde == KS_SERDE_STRING || f->value_serde == KS_SERDE_BYTES)) {
         /* count needs to know only whether the value is null: checked, not parsed */

@@ -477,13 +477,20 @@ static int map_push_fn(const cont_t *k, ctx_t *cx, ks_val v)
 static int map_item_fn(const cont_t *k, ctx_t *cx, ks_val item)
 {
     const map_k_t *mk = (const map_k_t *)(const void *)k;
+    if (mk->f->eval1) { /* f yields exactly one value: pushed without a continuation */
+        ks_val v;
+        int rc = mk->f->eval1(mk->f, cx, mk->fr, item, &v);
+        if (!rc)
+            ks_arr_push(mk->arr, v);
+        return rc;
+    }
     map_k_t k2 = *mk;
     k2.base.fn = map_push_fn;
     return mk->f->eval(mk->f, cx, mk->fr, item, &k2.base);
 }
 
-/* map(f) == [.[] | f] */
-static int n_map(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+/* map(f) == [.[] | f]: exactly one output (or an error), so it has an eval1 (ks__expr_builtin_eval1). */
+static int n_map1(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, ks_val *out)
 {
     ks_val arr = ks_arr_new(in.kind == KS_ARRAY ? ks_arr_len(in) : 4);
     map_k_t mk = {{map_item_fn}, call->args[0], fr, &arr};
@@ -492,7 +499,15 @@ static int n_map(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const co
         ks_val_release(arr);
         return rc;
     }
-    return ks__expr_emit(k, cx, arr);
+    *out = arr;
+    return 0;
+}
+
+static int n_map(const node_t *call, ctx_t *cx, frame_t *fr, ks_val in, const cont_t *k)
+{
+    ks_val arr;
+    int rc = n_map1(call, cx, fr, in, &arr);
+    return rc ? rc : ks__expr_emit(k, cx, arr);
 }
 
 /* range($from; $upto): $from is the outer loop. */
@@ -710,6 +725,11 @@ const builtin_t ks__expr_builtins[] = {
     {"lookup", 2, f_lookup, NULL, NULL},
     {NULL, 0, NULL, NULL, NULL},
 };
+
+eval1_fn ks__expr_builtin_eval1(const builtin_t *b)
+{
+    return b->native == n_map ? n_map1 : NULL;
+}
 
 const builtin_t *ks__expr_builtin_find(const char *name, int arity)
 {

@@ -741,6 +741,8 @@ void ks__expr_set_evaluators(node_t *n)
     case OP_CALL:
         if (n->call_kind == CALL_BUILTIN && n->bi->cfunc && all_eval1(n->args, n->nargs))
             n->eval1 = ks__expr_cfunc_eval1;
+        else if (n->call_kind == CALL_BUILTIN && ks__expr_builtin_eval1(n->bi))
+            n->eval1 = ks__expr_builtin_eval1(n->bi);
         else
             n->eval = ks__expr_call_eval;
         break;

@@ -199,6 +199,8 @@ void ks__expr_program_free_nodes(program_t *prog);
 /* compile.c */
 int ks__expr_compile(program_t *prog, node_t *root, const char *const *vars, int nvars, parse_err_t *err);
 const builtin_t *ks__expr_builtin_find(const char *name, int arity);
+/* The eval1 of a native builtin that always yields exactly one output (map), or NULL. */
+eval1_fn ks__expr_builtin_eval1(const builtin_t *b);
 void ks__expr_set_evaluators(node_t *n);
 
 /* eval.c */
