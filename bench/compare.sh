@@ -3,8 +3,8 @@
 # and the bare librdkafka pipe, on one broker, over one data set made by kstreamd's own generators; see
 # bench/compare.py for what is measured and how, and bench/RESULTS.md for the results.
 #
-#   bench/compare.sh                      # 500,000 orders, 3 repetitions, 1M-entry restore (~20 min)
-#   bench/compare.sh --quick              # small data, one repetition (~4 min)
+#   bench/compare.sh                      # 200,000 orders, 3 repetitions, 1M-entry restore (~25 min)
+#   bench/compare.sh --quick              # small data, one repetition (~7 min)
 #   bench/compare.sh --conformance-only   # only the record-for-record comparison on a small input
 #   BENCH_ORDERS=... BENCH_CRM=... BENCH_REPEAT=... BENCH_RESTORE=... BENCH_LAT_RATE=... BENCH_LAT_SECS=...
 #   BENCH_CHART=FILE.png                  # where the ratios' chart goes (default bench/compare.png;
@@ -19,10 +19,13 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 BIN=${BENCH_BIN:-$REPO/build/bench/compare}
 mkdir -p "$BIN"
-if [[ ! -x "$BIN/bare" || "$REPO/bench/pipe/bare.c" -nt "$BIN/bare" ]]; then
-    # shellcheck disable=SC2046
-    ${CC:-cc} -O2 -g -Wall -Wextra -o "$BIN/bare" "$REPO/bench/pipe/bare.c" $(pkg-config --cflags --libs rdkafka)
-fi
+for src in "$REPO/bench/pipe/bare.c" "$REPO/bench/latency.c"; do
+    exe=$BIN/$(basename "$src" .c)
+    if [[ ! -x "$exe" || "$src" -nt "$exe" ]]; then
+        # shellcheck disable=SC2046
+        ${CC:-cc} -O2 -g -Wall -Wextra -Werror -o "$exe" "$src" $(pkg-config --cflags --libs rdkafka) -lpthread
+    fi
+done
 [[ -x "${KSTREAMD:-$REPO/kstreamd}" ]] || { echo "bench/compare: build kstreamd first (make)" >&2; exit 2; }
 KS=$REPO/bench/kafka-streams
 stale=$(find "$KS/src" "$KS/pom.xml" -newer "$KS/target/.built" 2>/dev/null | head -1 || true)

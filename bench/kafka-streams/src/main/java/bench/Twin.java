@@ -33,8 +33,8 @@ import org.apache.kafka.streams.processor.StateRestoreListener;
  * gives each run its own output topics). Settings: commit.interval.ms 1000, statestore.cache.max.bytes
  * 10 MB, num.stream.threads 1, at-least-once (Kafka Streams' default), everything else Kafka Streams'
  * default; keys are strings and values JSON unless a topic says otherwise, as in the topology files.
- * Printed on standard output: "state RUNNING" when Kafka Streams reaches it, and "restored STORE[P]: N
- * records in T ms" per restored store partition, as kstreamd logs it.
+ * Printed on standard output: "state STATE EPOCH_MS" on every state change, and "restored STORE[P]: N
+ * records in T ms at EPOCH_MS" per restored store partition, as kstreamd logs it (with the time at its end).
  */
 public final class Twin {
     static final ObjectMapper MAPPER = new ObjectMapper();
@@ -110,7 +110,7 @@ public final class Twin {
         KafkaStreams ks = new KafkaStreams(topo, p);
         CountDownLatch done = new CountDownLatch(1);
         ks.setStateListener((now, before) -> {
-            System.out.println("state " + now);
+            System.out.println("state " + now + " " + System.currentTimeMillis());
             if (now == KafkaStreams.State.ERROR || now == KafkaStreams.State.NOT_RUNNING)
                 done.countDown();
         });
@@ -126,7 +126,8 @@ public final class Twin {
             @Override public synchronized void onRestoreEnd(TopicPartition tp, String store, long n) {
                 Long t0 = started.remove(tp);
                 long ms = t0 == null ? 0 : (System.nanoTime() - t0) / 1000000;
-                System.out.println("restored " + store + "[" + tp.partition() + "]: " + n + " records in " + ms + " ms");
+                System.out.println("restored " + store + "[" + tp.partition() + "]: " + n + " records in " + ms + " ms at "
+                    + System.currentTimeMillis());
             }
         });
         ks.setUncaughtExceptionHandler(e -> {
