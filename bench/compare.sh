@@ -3,7 +3,7 @@
 # and the bare librdkafka pipe, on one broker, over one data set made by kstreamd's own generators; see
 # bench/compare.py for what is measured and how, and bench/RESULTS.md for the results.
 #
-#   bench/compare.sh                      # 200,000 orders, 3 repetitions, 1M-entry restore (~25 min)
+#   bench/compare.sh                      # 100,000 orders, 3 repetitions, 1M-entry restore (~20 min on a busy machine)
 #   bench/compare.sh --quick              # small data, one repetition (~7 min)
 #   bench/compare.sh --conformance-only   # only the record-for-record comparison on a small input
 #   BENCH_ORDERS=... BENCH_CRM=... BENCH_REPEAT=... BENCH_RESTORE=... BENCH_LAT_RATE=... BENCH_LAT_SECS=...
