@@ -19,9 +19,13 @@ thread, at-least-once; everything else is each system's default.
 Per run (BENCH_REPEAT repetitions, interleaved: every service and system once, then again):
   rec/s       input records / (done - first sign of processing), where done is the moment the
               application's committed offsets reach the end of every input and repartition topic, and the
-              first sign is the first output record or the first commit, whichever is seen first
+              first sign is the partitions' assignment (see CPU)
   CPU         utime + stime of the process up to done, per input record; "after start" subtracts what it
-              had used when its first output (or commit) was seen
+              had used when its partitions were assigned (kstreamd's log line, Kafka Streams' RUNNING
+              state; the bare pipe: its first output); "JIT" is the part of the whole that a JVM's JIT
+              compiler threads used; "warm" is the CPU per record over the input left once half of it
+              was committed (a run too short to tell, with no commit between 50 % and 90 % of its input:
+              its "after start" figure)
   broker CPU  the broker's utime + stime during the run, per input record
   peak RSS    VmHWM at done
   first output  from the process's start to its first output record (the data waiting)
@@ -45,6 +49,7 @@ the final value per key. A mismatch is printed with the first differing keys and
 
   --quick             small data, one repetition (BENCH_* variables still override)
   --conformance-only  only the conformance check
+  --report FILE       only the tables, from an earlier run's results.json
 """
 import argparse
 import json
@@ -449,6 +454,26 @@ def cpu_at(samples, t):
     return samples[-1][1]
 
 
+def jit_secs(pid):
+    """CPU seconds of a JVM's JIT compiler threads ("C1 CompilerThre", "C2 CompilerThre"); 0 for others."""
+    total = 0.0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        comm = st[st.index("(") + 1:st.rindex(")")]
+        if comm.startswith(("C1 Compiler", "C2 Compiler")):
+            fields = st.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def run_service(kafka, svc, system, data, sizes, tag):
     s = SERVICES[svc]
     app = f"cmp-{svc}-{SYS_TAG[system]}-{tag}"
@@ -464,6 +489,7 @@ def run_service(kafka, svc, system, data, sizes, tag):
     repartitions = [] if system == "bare" else s["repartitions"]
     first_output = None
     samples = [(t0, 0.0)]
+    progress = []   # (time, CPU s, committed input records), at each commit check
     out_total, t_last_out = 0, None
     try:
         deadline = t0 + max(900, n_in / 1000)
@@ -483,12 +509,14 @@ def run_service(kafka, svc, system, data, sizes, tag):
                         first_output = t_last_out - t0
             if now - last_check >= 0.3:
                 last_check = now
-                if sum(kafka.committed(app, t) for t in inputs) >= n_in \
-                        and caught_up(kafka, app, inputs, repartitions, totals):
+                committed = sum(kafka.committed(app, t) for t in inputs)
+                progress.append((time.time(), cpu_secs(proc.pid), committed))
+                if committed >= n_in and caught_up(kafka, app, inputs, repartitions, totals):
                     break
             time.sleep(0.01 if first_output is None and outs else 0.05)
         t_done = time.time()
         cpu = cpu_secs(proc.pid)
+        jit = jit_secs(proc.pid)
         rss = status_mb(proc.pid, "VmHWM")
         bcpu = broker_cpu() - b0
     finally:
@@ -502,9 +530,17 @@ def run_service(kafka, svc, system, data, sizes, tag):
     t_start = started_at(system, logpath) or (t0 + first_output)
     t_end = t_last_out if outs else t_done
     span = t_end - t_start
-    return {"svc": svc, "system": system, "in": n_in, "rate": n_in / span, "span": span, "wall": t_done - t0,
+    # warm: CPU per record over what was left after half the input was committed (nan when a run went
+    # from less than half to (nearly) all in one commit: too short to tell)
+    half = next((x for x in progress if x[2] >= n_in / 2), None)
+    warm = (cpu - half[1]) / (n_in - half[2]) * 1e6 if half and n_in - half[2] >= n_in / 10 else float("nan")
+    if warm != warm:
+        # too short to tell: a run that short has nothing to warm up; its CPU after the assignment stands in
+        warm = (cpu - cpu_at(samples, t_start)) / n_in * 1e6
+    return {"warm_us": warm, "svc": svc, "system": system, "in": n_in, "rate": n_in / span, "span": span, "wall": t_done - t0,
             "cpu_us": cpu / n_in * 1e6, "cpu_after_us": (cpu - cpu_at(samples, t_start)) / n_in * 1e6,
             "startup_cpu": cpu_at(samples, t_start), "broker_us": bcpu / n_in * 1e6, "rss": rss,
+            "jit_us": jit / n_in * 1e6,
             "first_ms": first_output * 1000 if first_output is not None else float("nan")}
 
 
@@ -772,7 +808,7 @@ def conformance(kafka, tag, orders, crm):
 # ---------------------------------------------------------------- report
 
 def med(rs, key):
-    vals = [r[key] for r in rs if r[key] == r[key]]
+    vals = [r[key] for r in rs if r.get(key) is not None and r[key] == r[key]]
     return statistics.median(vals) if vals else float("nan")
 
 
@@ -780,7 +816,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--conformance-only", action="store_true")
+    ap.add_argument("--report", metavar="RESULTS.json", help="only print the tables of an earlier run's results")
     args = ap.parse_args()
+    if args.report:
+        with open(args.report) as f:
+            report(json.load(f))
+        return
     quick = args.quick
     env = lambda k, d: int(os.environ.get(k, d))  # noqa: E731
     orders = env("BENCH_ORDERS", 20000 if quick else 100000)
@@ -816,7 +857,8 @@ def main():
                     r["rep"] = rep
                     results["runs"].append(r)
                     log(f"  {svc:11s} {system:8s} #{rep + 1}: {r['in']} in, {r['rate']:.0f} rec/s, "
-                        f"{r['cpu_us']:.1f} CPU µs/rec ({r['cpu_after_us']:.1f} after start), broker "
+                        f"{r['cpu_us']:.1f} CPU µs/rec ({r['cpu_after_us']:.1f} after start, JIT {r['jit_us']:.1f}, "
+                        f"warm {r['warm_us']:.1f}), broker "
                         f"{r['broker_us']:.1f} µs/rec, peak RSS {r['rss']:.0f} MB, first output {r['first_ms']:.0f} ms")
         kafka.delete_prefix(f"cmp-data-{tag}-")
     if "latency" in stages:
@@ -857,26 +899,29 @@ def report(res):
     names = {"bare": "bare pipe", "kstreamd": "kstreamd", "streams": "Kafka Streams"}
     print()
     print(f"Medians of {res['repeat']} run(s). Data set: {res['orders']} orders, {res['crm']} raw CRM customers.")
-    print("| service | system | input records | rec/s | CPU µs/rec | CPU µs/rec after start | broker CPU µs/rec "
-          "| peak RSS MB | first output ms |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| service | system | input records | rec/s | CPU µs/rec | after start | of which JIT | warm "
+          "| broker CPU µs/rec | peak RSS MB | first output ms |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for svc in ORDER:
         for system in SYSTEMS:
             rs = [r for r in runs if r["svc"] == svc and r["system"] == system]
             if not rs:
                 continue
             print(f"| {SERVICES[svc]['title']} | {names[system]} | {rs[0]['in']} | {med(rs, 'rate'):,.0f} "
-                  f"| {med(rs, 'cpu_us'):.1f} | {med(rs, 'cpu_after_us'):.1f} | {med(rs, 'broker_us'):.1f} "
+                  f"| {med(rs, 'cpu_us'):.1f} | {med(rs, 'cpu_after_us'):.1f} | {med(rs, 'jit_us'):.1f} "
+                  f"| {med(rs, 'warm_us'):.1f} "
+                  f"| {med(rs, 'broker_us'):.1f} "
                   f"| {med(rs, 'rss'):.0f} | {med(rs, 'first_ms'):.0f} |")
     print()
     print(f"End-to-end latency at {res['lat_rate']} records/s ({res['lat_secs']} s per run):")
-    print("| service | system | p50 ms | p99 ms |")
-    print("|---|---|---:|---:|")
+    print("| service | system | p50 ms | p99 ms | runs that kept up |")
+    print("|---|---|---:|---:|---:|")
     for svc in ("passthrough", "crm"):
         for system in SYSTEMS:
             rs = [r for r in lats if r["svc"] == svc and r["system"] == system]
             if rs:
-                print(f"| {SERVICES[svc]['title']} | {names[system]} | {med(rs, 'p50'):.1f} | {med(rs, 'p99'):.1f} |")
+                print(f"| {SERVICES[svc]['title']} | {names[system]} | {med(rs, 'p50'):.1f} | {med(rs, 'p99'):.1f} "
+                      f"| {sum(1 for r in rs if r.get('kept_up', True))} of {len(rs)} |")
     print()
     print(f"Restore of a {res['restore_n']}-entry store into an empty state directory:")
     print("| system | restore s (first start to last end) | process start to restored, s | peak RSS MB |")
@@ -886,8 +931,8 @@ def report(res):
         print(f"| {names[system]} | {med(rs, 'restore_s'):.2f} | {med(rs, 'wall'):.2f} | {med(rs, 'rss'):.0f} |")
     print()
     print("Ratios (Kafka Streams / kstreamd; rec/s: kstreamd / Kafka Streams):")
-    print("| service | rec/s | CPU µs/rec | peak RSS | first output | p99 latency |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| service | rec/s | CPU µs/rec | CPU warm | peak RSS | first output | p99 latency |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for svc in ORDER:
         kd = [r for r in runs if r["svc"] == svc and r["system"] == "kstreamd"]
         ks = [r for r in runs if r["svc"] == svc and r["system"] == "streams"]
@@ -896,11 +941,12 @@ def report(res):
         p99 = f"{med(ls, 'p99') / med(lk, 'p99'):.1f}×" if lk else "—"
         fo = f"{med(ks, 'first_ms') / med(kd, 'first_ms'):.1f}×" if SERVICES[svc]["outputs"] else "—"
         print(f"| {SERVICES[svc]['title']} | {med(kd, 'rate') / med(ks, 'rate'):.1f}× | "
-              f"{med(ks, 'cpu_us') / med(kd, 'cpu_us'):.1f}× | {med(ks, 'rss') / med(kd, 'rss'):.1f}× | {fo} | {p99} |")
+              f"{med(ks, 'cpu_us') / med(kd, 'cpu_us'):.1f}× | {med(ks, 'warm_us') / med(kd, 'warm_us'):.1f}× | "
+              f"{med(ks, 'rss') / med(kd, 'rss'):.1f}× | {fo} | {p99} |")
     rk = [r for r in restores if r["system"] == "kstreamd"]
     rs = [r for r in restores if r["system"] == "streams"]
     print(f"| restore of {res['restore_n']} entries | {med(rs, 'restore_s') / med(rk, 'restore_s'):.1f}× faster "
-          f"(from the process start: {med(rs, 'wall') / med(rk, 'wall'):.1f}×) | | | | |")
+          f"(from the process start: {med(rs, 'wall') / med(rk, 'wall'):.1f}×) | | | | | |")
 
 
 if __name__ == "__main__":
