@@ -17,9 +17,10 @@ OrderEnrichService, EntityLookupService's materialisation. Systems: the bare lib
 thread, at-least-once; everything else is each system's default.
 
 Per run (BENCH_REPEAT repetitions, interleaved: every service and system once, then again):
-  rec/s       input records / (done - first sign of processing), where done is the moment the
-              application's committed offsets reach the end of every input and repartition topic, and the
-              first sign is the partitions' assignment (see CPU)
+  rec/s       input records / (end - start): start is the partitions' assignment (see CPU), end the
+              moment the last output record landed (output watermarks polled every 50 ms; a service
+              without outputs: when its committed offsets reached the end of every input and repartition
+              topic, which is also when every run is taken as done)
   CPU         utime + stime of the process up to done, per input record; "after start" subtracts what it
               had used when its partitions were assigned (kstreamd's log line, Kafka Streams' RUNNING
               state; the bare pipe: its first output); "JIT" is the part of the whole that a JVM's JIT
@@ -31,10 +32,13 @@ Per run (BENCH_REPEAT repetitions, interleaved: every service and system once, t
   first output  from the process's start to its first output record (the data waiting)
 Input records: every record of the topics the application consumes (global tables not counted).
 
-Latency (passthrough and CrmCustomerService): a paced producer writes BENCH_LAT_RATE (20,000) records/s
-into an empty topic for BENCH_LAT_SECS seconds, each carrying the microsecond it was produced; a consumer
-process reads the output topic and records (now - that time) for records produced after the first
-BENCH_LAT_WARMUP seconds: p50 and p99.
+Latency (passthrough and CrmCustomerService): the service starts on an empty topic; once a probe record
+has come through, bench/latency.c writes BENCH_LAT_RATE (20,000) records/s for BENCH_LAT_SECS seconds, each
+carrying the microsecond it was produced, and reads the output topic in the same process: (now - that
+time) for records produced after the first BENCH_LAT_WARMUP seconds, p50 and p99; "kept up" when the last
+record came out less than 30 s after the producer stopped.
+
+BENCH_STAGES="conformance throughput latency restore" (the default) picks stages.
 
 Restore: the changelog of a one-store counting service (one kstreamd topology and bench.RestoreCount) is
 written with BENCH_RESTORE (1,000,000) entries in the format both systems share (the key's bytes, the count
@@ -45,7 +49,8 @@ end (their "restored STORE[P]: N records in T ms" lines), and from the process s
 Conformance (BENCH_CONFORMANCE_ORDERS orders, a separate small data set made the same way): every service run
 once by each system; each output topic is compared record for record (key and JSON value, per partition and
 key) or, where the record cache decides how many updates are written (counts, aggregates, table joins), by
-the final value per key. A mismatch is printed with the first differing keys and makes the exit status 1.
+the final value per key. A mismatch is printed with the first differing keys and makes the exit status 1;
+the comparison is also shown one spoilt kstreamd record per topic, which it must notice.
 
   --quick             small data, one repetition (BENCH_* variables still override)
   --conformance-only  only the conformance check
