@@ -116,7 +116,7 @@ bench-expr: $(BUILD)/bench/expr kstreamd
 bench-state: kstreamd
 	bench/state/run.sh
 # kstreamd against Kafka Streams (bench/kafka-streams/) on the real broker: ~25 min; --quick ~7 min.
-# Not part of `make test`: its conformance check alone (bench/compare.sh --conformance-only) takes ~70 s.
+# Not part of `make test`: its conformance check alone (bench/compare.sh --conformance-only) takes 50-70 s.
 bench-compare: kstreamd
 	bench/compare.sh
 bench: bench-expr
