@@ -823,6 +823,8 @@ def main():
     ap.add_argument("--conformance-only", action="store_true")
     ap.add_argument("--report", metavar="RESULTS.json", help="only print the tables of an earlier run's results")
     args = ap.parse_args()
+    # SIGTERM unwinds like an error, so that each run's `finally` stops the service it started
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.report:
         with open(args.report) as f:
             report(json.load(f))
