@@ -21,7 +21,7 @@ DEBIAN_PKGS := build-essential pkg-config clang libclang-rt-14-dev \
 	libhttp-parser-dev wrk linux-perf
 
 
-.PHONY: demo man all deps test unit-test corpus-test fuzz-test fuzz asan bench bench-expr bench-state format format-check clean
+.PHONY: demo man all deps test unit-test corpus-test fuzz-test fuzz asan bench bench-expr bench-state bench-compare format format-check clean
 
 all: kstreamd
 
@@ -58,6 +58,9 @@ deps:
 	@if [ -f tests/integration/requirements.txt ]; then \
 		python3 -c 'import confluent_kafka, prometheus_client' 2>/dev/null || \
 		python3 -m pip install -q -r tests/integration/requirements.txt; fi
+	@# bench/compare.sh: the Kafka Streams twins (Maven Central) and matplotlib for its chart (PyPI)
+	@mvn -q -B -f bench/kafka-streams/pom.xml package && touch bench/kafka-streams/target/.built
+	@python3 -c 'import matplotlib' 2>/dev/null || python3 -m pip install -q -r bench/requirements.txt
 
 # ---- tests ----
 TEST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c)) $(BUILD)/tests/corpus
@@ -119,6 +122,10 @@ bench-expr: $(BUILD)/bench/expr kstreamd
 	bench/expr_process.py ./kstreamd
 bench-state: kstreamd
 	bench/state/run.sh
+# kstreamd against Kafka Streams (bench/kafka-streams/) on the real broker: ~25 min; --quick ~7 min.
+# Not part of `make test`: its conformance check alone (bench/compare.sh --conformance-only) takes 50-70 s.
+bench-compare: kstreamd
+	bench/compare.sh
 bench: bench-expr
 
 # The language reference section of man/kstreamd.yaml.5 comes from the schema rows; the runtime keys of
