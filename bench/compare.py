@@ -288,7 +288,7 @@ def kstreamd_cmd(topo, bootstrap, state):
     return [KSTREAMD, "-c", topo, "--set", f"bootstrap.servers={bootstrap}", "--set", f"state.dir={state}",
             "--set", "commit.interval.ms=1000", "--set", "cache.max.bytes=10485760",
             "--set", "num.stream.threads=1", "--set", "processing.guarantee=at_least_once",
-            "--set", "log.summary.interval.ms=0"]
+            "--set", "log.summary.interval.ms=0", "--set", "query.listen=off"]
 
 
 def streams_cmd(cls, bootstrap, app, state, topics):
