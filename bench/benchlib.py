@@ -14,6 +14,14 @@ def cpu_secs(pid):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def broker_cpu():
+    """The broker's CPU seconds (bench/broker.sh exports its pid as BENCH_BROKER_PID); NaN when it is not known."""
+    try:
+        return cpu_secs(int(os.environ.get("BENCH_BROKER_PID", "")))
+    except (ValueError, OSError):
+        return float("nan")
+
+
 def status_mb(pid, field):
     """A /proc/<pid>/status size field (VmHWM, RssAnon, RssFile...) in MB."""
     with open(f"/proc/{pid}/status") as f:

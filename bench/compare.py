@@ -72,7 +72,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import cpu_secs, create, status_mb  # noqa: E402
+from benchlib import broker_cpu, cpu_secs, create, status_mb  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KSTREAMD = os.environ.get("KSTREAMD", os.path.join(REPO, "kstreamd"))
@@ -82,7 +82,6 @@ BIN = os.environ.get("BENCH_BIN", os.path.join(REPO, "build", "bench", "compare"
 KS_DIR = os.path.join(REPO, "bench", "kafka-streams")
 JAVA = os.environ.get("JAVA", "java")
 PARTS = 3
-BROKER_PID = os.environ.get("BENCH_BROKER_PID", "")
 
 # The kstreamd topology of the passthrough (the Java twin is bench.Passthrough).
 PASSTHROUGH = """\
@@ -153,13 +152,6 @@ def retopic(text, names):
 
 def set_application(text, app):
     return re.sub(r"^application: .*$", f"application: {app}", text, count=1, flags=re.M)
-
-
-def broker_cpu():
-    try:
-        return cpu_secs(int(BROKER_PID))
-    except (ValueError, OSError):
-        return float("nan")
 
 
 class Kafka:

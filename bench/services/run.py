@@ -34,7 +34,7 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchlib import cpu_secs, create, status_mb  # noqa: E402
+from benchlib import broker_cpu, cpu_secs, create, status_mb  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -52,7 +52,6 @@ PERF_ARGS = ["-g"] if os.environ.get("BENCH_PERF", "1") == "1" else os.environ["
 EXTRA = [x for x in os.environ.get("BENCH_KSTREAMD_SET", "").split() if x]
 BINARIES = os.environ.get("BENCH_BINARIES", "").split() or [KSTREAMD]
 PARTS = 3
-BROKER_PID = os.environ.get("BENCH_BROKER_PID", "")
 
 # Per service: the generator topology and the topic it writes; the service topology, the topics it writes
 # (renamed per run) and its internal topics that must be drained too.
@@ -66,13 +65,6 @@ SERVICES_DEF = {
                "outputs": ["customer-order-count-v1", "customer-order-summary-v1", "customer-hourly-revenue-v1"],
                "internal": ["orders-by-customer-repartition"]},
 }
-
-
-def broker_cpu():
-    try:
-        return cpu_secs(int(BROKER_PID))
-    except (ValueError, OSError):
-        return float("nan")
 
 
 class Offsets:
