@@ -72,7 +72,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import broker_cpu, cpu_secs, create, status_mb  # noqa: E402
+from benchlib import assigned_time, broker_cpu, cpu_secs, create, status_mb  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KSTREAMD = os.environ.get("KSTREAMD", os.path.join(REPO, "kstreamd"))
@@ -431,11 +431,9 @@ def started_at(system, logpath):
             m = re.match(r"state RUNNING (\d+)", line)
             if m:
                 return int(m.group(1)) / 1000
-            m = re.match(r"(\d\d):(\d\d):(\d\d\.\d+) .*: assigned \d+ partitions", line)
-            if m:
-                day = time.time() // 86400 * 86400
-                t = day + int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
-                return t - 86400 if t > time.time() + 60 else t
+            t = assigned_time(line)
+            if t is not None:
+                return t
     return None
 
 

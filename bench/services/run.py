@@ -30,11 +30,10 @@ import sys
 import time
 import uuid
 
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchlib import broker_cpu, cpu_secs, create, status_mb  # noqa: E402
+from benchlib import Offsets, assigned_at, broker_cpu, cpu_secs, create, status_mb  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -66,35 +65,6 @@ SERVICES_DEF = {
                "internal": ["orders-by-customer-repartition"]},
 }
 
-
-class Offsets:
-    """End offsets of topics and committed offsets of groups (one consumer per group, kept)."""
-
-    def __init__(self, bootstrap):
-        self.bootstrap = bootstrap
-        self.c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-services-" + uuid.uuid4().hex[:6]})
-        self.groups = {}
-
-    def end(self, topic):
-        try:
-            return sum(self.c.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False)[1]
-                       for p in range(PARTS))
-        except Exception:
-            return None
-
-    def committed(self, group, topic):
-        if group not in self.groups:
-            self.groups[group] = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group})
-        try:
-            tps = self.groups[group].committed([TopicPartition(topic, p) for p in range(PARTS)], timeout=10)
-            return sum(max(tp.offset, 0) for tp in tps)
-        except Exception:
-            return 0
-
-    def close(self):
-        for c in self.groups.values():
-            c.close()
-        self.c.close()
 
 
 def listen_off_accepted():
@@ -148,17 +118,6 @@ def kstreamd_pid(proc):
         time.sleep(0.05)
     raise SystemExit("perf record started no child")
 
-
-def assigned_at(logpath):
-    """The time of kstreamd's first `assigned N partitions` log line (HH:MM:SS.mmm, UTC, today), or None."""
-    with open(logpath, errors="replace") as f:
-        for line in f:
-            m = re.match(r"(\d\d):(\d\d):(\d\d\.\d+) .*: assigned \d+ partitions", line)
-            if m:
-                day = time.time() // 86400 * 86400
-                t = day + int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
-                return t - 86400 if t > time.time() + 60 else t
-    return None
 
 
 def rename(text, pairs):
@@ -291,7 +250,7 @@ def main():
     bootstrap = os.environ["BENCH_BOOTSTRAP"]
     LISTEN_OFF = listen_off_accepted()
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    offsets = Offsets(bootstrap)
+    offsets = Offsets(bootstrap, PARTS)
     tag = uuid.uuid4().hex[:6]
     srcs = {svc: preload(svc, bootstrap, admin, offsets, tag) for svc in SERVICES}
     runs = {}

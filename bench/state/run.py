@@ -33,11 +33,11 @@ import sys
 import time
 import uuid
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchlib import cpu_secs, create, status_mb  # noqa: E402
+from benchlib import Offsets, assigned_at, broker_cpu, cpu_secs, create, status_mb  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -106,34 +106,20 @@ def order(i):
     return f"o-{i:08d}", json.dumps(v, separators=(",", ":")), None
 
 
-class Lag:
-    def __init__(self, bootstrap):
-        self.bootstrap = bootstrap
-        self.c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-lag-" + uuid.uuid4().hex[:6]})
-        self.groups = {}
 
-    def end(self, topic):
+def stop(proc):
+    """SIGTERM to the run's process group (a BENCH_WRAP or perf wrapper would not pass it on), then SIGKILL."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
-            return sum(self.c.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False)[1]
-                       for p in range(PARTS))
-        except Exception:
-            return None
-
-    def committed(self, group, topic):
-        # one client per group, kept: a new one would spend ~1 s finding the coordinator on every check
-        if group not in self.groups:
-            self.groups[group] = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group})
-        try:
-            tps = self.groups[group].committed([TopicPartition(topic, p) for p in range(PARTS)], timeout=10)
-            return sum(max(tp.offset, 0) for tp in tps)
-        except Exception:
-            return 0
-
-    def close(self):
-        for c in self.groups.values():
-            c.close()
-        self.groups = {}
-        self.c.close()
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # what the wrapper left behind
+    except ProcessLookupError:
+        pass
 
 
 def wait_done(proc, check, what, logpath, timeout):
@@ -159,33 +145,6 @@ def wait_done(proc, check, what, logpath, timeout):
         time.sleep(0.2)
 
 
-def assigned_at(logpath):
-    """The time of kstreamd's first `assigned N partitions` log line (HH:MM:SS.mmm, UTC, today), or None."""
-    with open(logpath, errors="replace") as f:
-        for line in f:
-            m = re.match(r"(\d\d):(\d\d):(\d\d\.\d+) .*: assigned \d+ partitions", line)
-            if m:
-                day = time.time() // 86400 * 86400
-                t = day + int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
-                return t - 86400 if t > time.time() + 60 else t
-    return None
-
-
-def stop(proc):
-    """SIGTERM to the run's process group (a BENCH_WRAP or perf wrapper would not pass it on), then SIGKILL."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # what the wrapper left behind
-    except ProcessLookupError:
-        pass
-
-
 def kstreamd_args(topo, bootstrap, state_dir, extra=()):
     a = [KSTREAMD, "-c", topo, "--set", f"bootstrap.servers={bootstrap}", "--set", "query.listen=off",
          "--set", f"state.dir={state_dir}",
@@ -193,17 +152,6 @@ def kstreamd_args(topo, bootstrap, state_dir, extra=()):
     for s in list(extra) + EXTRA:
         a += ["--set", s]
     return a
-
-
-BROKER_PID = os.environ.get("BENCH_BROKER_PID", "")
-
-
-def broker_cpu():
-    """CPU seconds the broker has used (nan when it is not ours to measure)."""
-    try:
-        return cpu_secs(int(BROKER_PID))
-    except (ValueError, OSError):
-        return float("nan")
 
 
 def run_bare(bootstrap, admin, lag, src, tag):
@@ -387,7 +335,7 @@ def run_restore(bootstrap, admin, tag):
 def main():
     bootstrap = os.environ["BENCH_BOOTSTRAP"]
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    lag = Lag(bootstrap)
+    lag = Offsets(bootstrap, PARTS)
     tag = uuid.uuid4().hex[:6]
     results = {}
     if any(c in CASES for c in "abces"):
