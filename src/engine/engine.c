@@ -24,7 +24,7 @@ ks_engine_t *ks_engine_new(const ks_topology_t *t, const ks_engine_ops_t *ops, v
     e->ops = *ops;
     e->ud = ud;
     e->cur_topic = ks_invalid();
-    e->cur_task = -1;
+    e->cur_task = e->last_task = -1;
     return e;
 }
 

@@ -54,6 +54,8 @@ struct ks_engine {
     ks_task_stats_t *tasks;
     int ntasks, cap_tasks;
     int cur_task;                     /* index into tasks of the record being processed; -1 outside */
+    int last_task;                    /* the previous record's, checked first */
+    int64_t task_now_ms;              /* the wall clock when the record being processed began */
     const struct ks_proc **lat_procs; /* the topology's source and terminal nodes, a task's nodes[] in this order */
     int nlat_procs;
     ks_buf_t sink_kb, sink_vb; /* ks__sink's key and value bytes, kept from record to record: emit copies them */

@@ -49,23 +49,28 @@ static ks_task_stats_t *add_task(ks_engine_t *e, int subtopology, int partition)
 
 void ks__task_begin(ks_engine_t *e, const ks_record_t *rec, int subtopology)
 {
-    int i = e->cur_task;
-    if (i >= 0 && i < e->ntasks && e->tasks[i].subtopology == subtopology && e->tasks[i].partition == rec->partition)
+    int i = e->last_task;
+    e->task_now_ms = ks__wall_clock(e); /* once per input record: its nodes' latencies share it */
+    if (i >= 0 && i < e->ntasks && e->tasks[i].subtopology == subtopology && e->tasks[i].partition == rec->partition) {
+        e->cur_task = i;
         return;
+    }
     for (i = 0; i < e->ntasks; i++)
         if (e->tasks[i].subtopology == subtopology && e->tasks[i].partition == rec->partition)
             break;
     if (i == e->ntasks)
         add_task(e, subtopology, rec->partition);
-    e->cur_task = i;
+    e->cur_task = e->last_task = i;
 }
 
 void ks__task_latency(ks_engine_t *e, const ks_proc_t *p, int64_t ts)
 {
     ks_task_stats_t *t = NULL;
+    int64_t now = e->task_now_ms;
     if (e->cur_task >= 0 && e->cur_task < e->ntasks) {
         t = &e->tasks[e->cur_task];
     } else if (e->cur) {
+        now = ks__wall_clock(e);
         /* A record cache flush (at a commit): its entry's record context names the partition of its task. */
         for (int i = 0; i < e->ntasks && !t; i++)
             if (e->tasks[i].subtopology == p->subtopology && e->tasks[i].partition == e->cur->partition)
@@ -77,7 +82,7 @@ void ks__task_latency(ks_engine_t *e, const ks_proc_t *p, int64_t ts)
         ks_node_latency_t *n = &t->nodes[i];
         if (n->node != p->name)
             continue;
-        int64_t lat = ks__wall_clock(e) - ts;
+        int64_t lat = now - ts;
         if (n->count == 0 || lat < n->min)
             n->min = lat;
         if (n->count == 0 || lat > n->max)
@@ -109,7 +114,7 @@ void ks__tasks_forget(ks_engine_t *e)
     for (int i = 0; i < e->ntasks; i++)
         free(e->tasks[i].nodes);
     e->ntasks = 0;
-    e->cur_task = -1;
+    e->cur_task = e->last_task = -1;
 }
 
 void ks__tasks_free(ks_engine_t *e)
