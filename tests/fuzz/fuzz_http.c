@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -119,12 +120,38 @@ static void start(void)
     inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
 }
 
+/*
+ * libFuzzer's timeout alarm (SIGALRM, every -timeout/2 s) interrupts blocking
+ * calls. An interrupted connect() goes on in the background: wait for it and
+ * read its outcome rather than calling connect() again.
+ */
+static int connect_retrying(int fd)
+{
+    if (!connect(fd, (struct sockaddr *)&addr, sizeof addr))
+        return 0;
+    if (errno != EINTR)
+        return -1;
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    int n;
+    while ((n = poll(&p, 1, 4000)) < 0 && errno == EINTR)
+        ;
+    if (n <= 0)
+        return -1;
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) || soerr) {
+        errno = soerr ? soerr : errno;
+        return -1;
+    }
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!svc)
         start();
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr)) {
+    if (fd < 0 || connect_retrying(fd)) {
         perror("fuzz_http: connect");
         abort();
     }
@@ -133,6 +160,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t off = 0;
     while (off < size) {
         ssize_t w = send(fd, data + off, size - off, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
         if (w <= 0)
             break; /* the server refused the request and closed: what it answered is read below */
         off += (size_t)w;
@@ -142,6 +171,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t got = 0;
     for (;;) {
         ssize_t r = recv(fd, resp + got, sizeof resp - 1 - got, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             fprintf(stderr, "fuzz_http: the server neither answered nor closed within 4 s\n");
             abort();

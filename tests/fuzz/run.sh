@@ -55,7 +55,7 @@ if [ "$rc" = 0 ]; then
     exit 0
 fi
 artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
-what=$(grep -m1 -oE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer): [a-zA-Z -]+|runtime error: .*|fuzz_expr: .*' "$log")
-grep -m1 -B2 -A30 'ERROR: \|runtime error\|fuzz_expr: ' "$log" >&2
+what=$(grep -m1 -oE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer): [a-zA-Z -]+|runtime error: .*|fuzz_[a-z]+: .*' "$log")
+grep -m1 -B2 -A30 'ERROR: \|runtime error\|fuzz_[a-z]*: ' "$log" >&2
 echo "fuzz: FAILED (exit $rc) after ${execs:-?} execs: ${what:-see $log}; input: ${artifact:-none}; log: $log"
 exit 1
