@@ -16,9 +16,10 @@
 #include "driver_int.h"
 #include "status.h"
 
-#define DRAIN_MAX 20000 /* messages per drain before the loop gets a turn */
-#define BATCH 512       /* records ordered and processed together */
-#define EARLY_WAKE 2048 /* see drain_consumer */
+#define DRAIN_MAX 20000               /* messages per drain before the loop gets a turn */
+#define BATCH 512                     /* records ordered and processed together */
+#define EARLY_WAKE 2048               /* see drain_consumer */
+#define START_OFFSETS_TIMEOUT_MS 5000 /* see resolve_start_offsets */
 
 static void drain_consumer(stream_thread_t *st);
 
@@ -34,6 +35,88 @@ void ks__on_poll_timer(uv_timer_t *h)
     ks__metrics_publish(st);
     if (st->consumer && !st->held && !st->stopping && !st->failed)
         drain_consumer(st);
+}
+
+int64_t ks__reset_offset(const char *value)
+{
+    static const char *const begin[] = {"smallest", "earliest", "beginning"}, *const end[] = {"largest", "latest",
+                                                                                              "end"};
+    for (size_t i = 0; i < 3; i++) {
+        if (strcmp(value, begin[i]) == 0)
+            return RD_KAFKA_OFFSET_BEGINNING;
+        if (strcmp(value, end[i]) == 0)
+            return RD_KAFKA_OFFSET_END;
+    }
+    return RD_KAFKA_OFFSET_INVALID; /* "error": librdkafka reports a partition without a committed offset */
+}
+
+/*
+ * Where each assigned partition starts: its committed offset, or where
+ * auto.offset.reset says when the group has none. librdkafka 2.0.2 finds
+ * both itself when given INVALID offsets, but then backs off 100 ms before
+ * the reset of a partition without a committed offset (rdkafka_offset.c: an
+ * offset query after an error waits), which was half of a new service's
+ * time to its first output. Given BEGINNING or END, it resets at once.
+ *
+ * The offsets are read through the admin API on the consumer's handle, not
+ * rd_kafka_committed: the consumer group holds that request while a rejoin
+ * is pending (see restore.c), and this runs inside the rebalance. If the
+ * read fails or takes longer than START_OFFSETS_TIMEOUT_MS, a partition
+ * keeps INVALID and librdkafka reads its offset itself: the same offset,
+ * later. The previous owner committed before it gave the partitions up
+ * (eager rebalancing), so what is read is what librdkafka would read.
+ */
+static void resolve_start_offsets(stream_thread_t *st, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+{
+    char e[256];
+    rd_kafka_topic_partition_list_t *want = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++)
+        if (parts->elems[i].offset == RD_KAFKA_OFFSET_INVALID)
+            rd_kafka_topic_partition_list_add(want, parts->elems[i].topic, parts->elems[i].partition);
+    if (want->cnt == 0 || st->reset_offset == RD_KAFKA_OFFSET_INVALID) {
+        rd_kafka_topic_partition_list_destroy(want);
+        return;
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+    rd_kafka_AdminOptions_set_request_timeout(o, START_OFFSETS_TIMEOUT_MS, e, sizeof e);
+    rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(st->t->application, want);
+    rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, o, q);
+    rd_kafka_ListConsumerGroupOffsets_destroy(req);
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_topic_partition_list_destroy(want);
+
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, START_OFFSETS_TIMEOUT_MS + 1000);
+    const char *why = NULL;
+    size_t ngroups = 0;
+    const rd_kafka_group_result_t **groups = NULL;
+    if (!ev)
+        why = "timed out";
+    else if (rd_kafka_event_error(ev))
+        why = rd_kafka_event_error_string(ev);
+    else {
+        groups = rd_kafka_ListConsumerGroupOffsets_result_groups(rd_kafka_event_ListConsumerGroupOffsets_result(ev),
+                                                                 &ngroups);
+        if (ngroups != 1)
+            why = "no result for the group";
+        else if (rd_kafka_group_result_error(groups[0]))
+            why = rd_kafka_error_string(rd_kafka_group_result_error(groups[0]));
+    }
+    if (why) {
+        ks_log(KS_LOG_INFO, "%s: reading the committed offsets: %s; the consumer reads them itself", st->name, why);
+    } else {
+        const rd_kafka_topic_partition_list_t *got = rd_kafka_group_result_partitions(groups[0]);
+        for (int i = 0; i < got->cnt; i++) {
+            const rd_kafka_topic_partition_t *g = &got->elems[i];
+            rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(parts, g->topic, g->partition);
+            if (!p || g->err || p->offset != RD_KAFKA_OFFSET_INVALID)
+                continue; /* a partition's error: librdkafka reads it itself */
+            p->offset = g->offset >= 0 ? g->offset : st->reset_offset;
+        }
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
 }
 
 void ks__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque)
@@ -62,6 +145,7 @@ void ks__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
         }
         rd_kafka_topic_partition_list_destroy(st->fetched);
         st->fetched = rd_kafka_topic_partition_list_new(8);
+        resolve_start_offsets(st, rk, parts);
         rd_kafka_assign(rk, parts);
         ks_status_restored(st->t, st->index);
         if (st->paused)

@@ -178,6 +178,12 @@ static void close_all(stream_thread_t *st)
     if (st->consumer) {
         rd_kafka_consumer_close(st->consumer); /* serves the revocation: commits again, then unassigns */
         rd_kafka_queue_destroy(st->cq);
+        for (int i = 0; i < st->nin_topics; i++)
+            if (st->in_topics[i])
+                rd_kafka_topic_destroy(st->in_topics[i]);
+        free(st->in_topics);
+        st->in_topics = NULL;
+        st->nin_topics = 0;
         rd_kafka_destroy(st->consumer);
         st->consumer = NULL;
         uv_close((uv_handle_t *)&st->cpoll, close_cb);
@@ -352,6 +358,10 @@ static int start_consumer(stream_thread_t *st, const rd_kafka_topic_partition_li
     vlen = sizeof v;
     st->prefetch_bytes =
         (rd_kafka_conf_get(cc, "queued.max.messages.kbytes", v, &vlen) == RD_KAFKA_CONF_OK ? atoll(v) : 65536) * 1024;
+    vlen = sizeof v;
+    st->reset_offset = rd_kafka_conf_get(cc, "auto.offset.reset", v, &vlen) == RD_KAFKA_CONF_OK
+                           ? ks__reset_offset(v)
+                           : RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_conf_set_rebalance_cb(cc, ks__rebalance_cb);
     rd_kafka_conf_set_opaque(cc, st);
     st->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, e, sizeof e);
@@ -366,6 +376,16 @@ static int start_consumer(stream_thread_t *st, const rd_kafka_topic_partition_li
         snprintf(err, errlen, "cannot subscribe: %s", rd_kafka_err2str(se));
         return -1;
     }
+    /*
+     * Handles of the subscribed topics, so that the subscription's metadata
+     * gives their partitions leaders before the assignment: a partition
+     * librdkafka meets first in the assignment has none yet, and its offset
+     * reset would wait 500 ms for one (resolve_start_offsets in consume.c).
+     */
+    st->in_topics = ks_xcalloc((size_t)topics->cnt, sizeof *st->in_topics);
+    for (int i = 0; i < topics->cnt; i++)
+        if (topics->elems[i].topic[0] != '^') /* a pattern names no topic */
+            st->in_topics[st->nin_topics++] = rd_kafka_topic_new(st->consumer, topics->elems[i].topic, NULL);
     st->cq = rd_kafka_queue_get_consumer(st->consumer);
     st->cfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     uint64_t one = 1;

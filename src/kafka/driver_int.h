@@ -65,6 +65,8 @@ typedef struct stream_thread {
     rd_kafka_t *producer;          /* NULL until started, and again once closed */
     rd_kafka_queue_t *cq, *pq;     /* the consumer's and the producer's main queues */
     rd_kafka_topic_t **out_topics; /* the producer's known output topics (ks__warm_producer) */
+    rd_kafka_topic_t **in_topics;  /* the consumer's handles of its subscribed topics (start_consumer) */
+    int nin_topics;
     int nout_topics;
     struct emit_topic { /* the topology's own name pointers of those topics, for ks__on_emit */
         const char *name;
@@ -100,6 +102,7 @@ typedef struct stream_thread {
     int prefetch_full;             /* the fetch queue came near librdkafka's prefetch limit: its fetcher may be idle */
     int64_t prefetch_msgs;         /* the consumer's queued.min.messages */
     int64_t prefetch_bytes;        /* the consumer's queued.max.messages.kbytes, in bytes */
+    int64_t reset_offset;          /* auto.offset.reset as a logical offset (BEGINNING, END), or INVALID ("error") */
     uint64_t popped, popped_bytes; /* records taken from the consumer, and their value bytes */
     uint64_t fetch_wakes;          /* how often wake_fetcher sought the assigned partitions */
 
@@ -184,6 +187,8 @@ void ks__on_poll_timer(uv_timer_t *h);
  * @ownership `parts` is librdkafka's, borrowed for the call (rd_kafka_assign copies it).
  */
 void ks__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque);
+/* auto.offset.reset's value as the consumer configuration gives it: RD_KAFKA_OFFSET_BEGINNING, _END, or _INVALID. */
+int64_t ks__reset_offset(const char *value);
 /*
  * The consumer's lag on an assigned partition: its high watermark (as the
  * last fetch response gave it, no request) minus the offset after the last
