@@ -38,7 +38,9 @@ carrying the microsecond it was produced, and reads the output topic in the same
 time) for records produced after the first BENCH_LAT_WARMUP seconds, p50 and p99; "kept up" when the last
 record came out less than 30 s after the producer stopped.
 
-BENCH_STAGES="conformance throughput latency restore" (the default) picks stages.
+BENCH_STAGES="conformance throughput latency restore" (the default) picks stages; BENCH_SERVICES (of
+"passthrough crm count enrich entity") and BENCH_SYSTEMS (of "bare kstreamd streams") pick the runs of the
+throughput and latency stages (the report table then needs --report of a full run's results.json).
 
 Restore: the changelog of a one-store counting service (one kstreamd topology and bench.RestoreCount) is
 written with BENCH_RESTORE (1,000,000) entries in the format both systems share (the key's bytes, the count
@@ -513,6 +515,8 @@ def run_service(kafka, svc, system, data, sizes, tag):
         cpu = cpu_secs(proc.pid)
         jit = jit_secs(proc.pid)
         rss = status_mb(proc.pid, "VmHWM")
+        # what the resident pages are at done: the heap's, mapped files' (LMDB's map), shared memory's
+        rss_kinds = {k: status_mb(proc.pid, k) for k in ("RssAnon", "RssFile", "RssShmem")}
         bcpu = broker_cpu() - b0
     finally:
         stop(proc)
@@ -534,7 +538,7 @@ def run_service(kafka, svc, system, data, sizes, tag):
         warm = (cpu - cpu_at(samples, t_start)) / n_in * 1e6
     return {"warm_us": warm, "svc": svc, "system": system, "in": n_in, "rate": n_in / span, "span": span, "wall": t_done - t0,
             "cpu_us": cpu / n_in * 1e6, "cpu_after_us": (cpu - cpu_at(samples, t_start)) / n_in * 1e6,
-            "startup_cpu": cpu_at(samples, t_start), "broker_us": bcpu / n_in * 1e6, "rss": rss,
+            "startup_cpu": cpu_at(samples, t_start), "broker_us": bcpu / n_in * 1e6, "rss": rss, **rss_kinds,
             "jit_us": jit / n_in * 1e6,
             "first_ms": first_output * 1000 if first_output is not None else float("nan")}
 
@@ -834,6 +838,11 @@ def main():
     stages = os.environ.get("BENCH_STAGES", "conformance throughput latency restore").split()
     if args.conformance_only:
         stages = ["conformance"]
+    services = os.environ.get("BENCH_SERVICES", " ".join(ORDER)).split()
+    systems = os.environ.get("BENCH_SYSTEMS", " ".join(SYSTEMS)).split()
+    for name, chosen, known in (("BENCH_SERVICES", services, ORDER), ("BENCH_SYSTEMS", systems, SYSTEMS)):
+        if set(chosen) - set(known):
+            raise SystemExit(f"{name}: unknown {' '.join(sorted(set(chosen) - set(known)))} (known: {' '.join(known)})")
     kafka = Kafka(os.environ["BENCH_BOOTSTRAP"])
     tag = uuid.uuid4().hex[:6]
     t_all = time.time()
@@ -846,8 +855,8 @@ def main():
         data, sizes = make_dataset(kafka, f"cmp-data-{tag}", orders, crm, spacing)
         results["sizes"] = sizes
         for rep in range(repeat):
-            for svc in ORDER:
-                for system in SYSTEMS:
+            for svc in (x for x in ORDER if x in services):
+                for system in (x for x in SYSTEMS if x in systems):
                     if system == "bare" and not SERVICES[svc].get("bare"):
                         continue
                     r = run_service(kafka, svc, system, data, sizes, f"{tag}{rep}")
@@ -856,12 +865,13 @@ def main():
                     log(f"  {svc:11s} {system:8s} #{rep + 1}: {r['in']} in, {r['rate']:.0f} rec/s, "
                         f"{r['cpu_us']:.1f} CPU µs/rec ({r['cpu_after_us']:.1f} after start, JIT {r['jit_us']:.1f}, "
                         f"warm {r['warm_us']:.1f}), broker "
-                        f"{r['broker_us']:.1f} µs/rec, peak RSS {r['rss']:.0f} MB, first output {r['first_ms']:.0f} ms")
+                        f"{r['broker_us']:.1f} µs/rec, peak RSS {r['rss']:.0f} MB (at done: heap {r['RssAnon']:.0f}, "
+                        f"files {r['RssFile']:.0f}, shared {r['RssShmem']:.0f}), first output {r['first_ms']:.0f} ms")
         kafka.delete_prefix(f"cmp-data-{tag}-")
     if "latency" in stages:
         for rep in range(repeat):
-            for svc in ("passthrough", "crm"):
-                for system in SYSTEMS:
+            for svc in (x for x in ("passthrough", "crm") if x in services):
+                for system in (x for x in SYSTEMS if x in systems):
                     if system == "bare" and not SERVICES[svc].get("bare"):
                         continue
                     r = run_latency(kafka, svc, system, f"{tag}{rep}", lat_rate, lat_secs, lat_warm)

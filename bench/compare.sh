@@ -7,6 +7,7 @@
 #   bench/compare.sh --quick              # small data, one repetition (~7 min)
 #   bench/compare.sh --conformance-only   # only the record-for-record comparison on a small input
 #   BENCH_ORDERS=... BENCH_CRM=... BENCH_REPEAT=... BENCH_RESTORE=... BENCH_LAT_RATE=... BENCH_LAT_SECS=...
+#   BENCH_STAGES="throughput latency" BENCH_SERVICES="passthrough entity" BENCH_SYSTEMS="bare kstreamd"  # a part
 #   BENCH_CHART=FILE.png                  # where the ratios' chart goes (default bench/compare.png;
 #                                         # --quick and --conformance-only draw none unless it is set)
 #
