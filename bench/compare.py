@@ -28,7 +28,8 @@ Per run (BENCH_REPEAT repetitions, interleaved: every service and system once, t
               was committed (a run too short to tell, with no commit between 50 % and 90 % of its input:
               its "after start" figure)
   broker CPU  the broker's utime + stime during the run, per input record
-  peak RSS    VmHWM at done
+  peak RSS    VmHWM at done (the log line adds RssAnon, RssFile and RssShmem at done, and the peaks of RssAnon
+              and RssFile sampled while it ran: heap against mapped files, the state stores' LMDB map among them)
   first output  from the process's start to its first output record (the data waiting)
 Input records: every record of the topics the application consumes (global tables not counted).
 
@@ -486,6 +487,7 @@ def run_service(kafka, svc, system, data, sizes, tag):
     repartitions = [] if system == "bare" else s["repartitions"]
     first_output = None
     samples = [(t0, 0.0)]
+    peaks = {"RssAnon": 0.0, "RssFile": 0.0}
     progress = []   # (time, CPU s, committed input records), at each commit check
     out_total, t_last_out = 0, None
     try:
@@ -498,6 +500,8 @@ def run_service(kafka, svc, system, data, sizes, tag):
             if now > deadline:
                 raise SystemExit(f"{svc} on {system}: not done after {now - t0:.0f} s; log {logpath}")
             samples.append((now, cpu_secs(proc.pid)))
+            for k in peaks:   # sampled: VmHWM is the peak of their sum, these show which part made it
+                peaks[k] = max(peaks[k], status_mb(proc.pid, k))
             if outs:
                 n = sum(kafka.end(t) for t in outs.values())
                 if n > out_total:
@@ -539,6 +543,7 @@ def run_service(kafka, svc, system, data, sizes, tag):
     return {"warm_us": warm, "svc": svc, "system": system, "in": n_in, "rate": n_in / span, "span": span, "wall": t_done - t0,
             "cpu_us": cpu / n_in * 1e6, "cpu_after_us": (cpu - cpu_at(samples, t_start)) / n_in * 1e6,
             "startup_cpu": cpu_at(samples, t_start), "broker_us": bcpu / n_in * 1e6, "rss": rss, **rss_kinds,
+            "peak_anon": peaks["RssAnon"], "peak_file": peaks["RssFile"],
             "jit_us": jit / n_in * 1e6,
             "first_ms": first_output * 1000 if first_output is not None else float("nan")}
 
@@ -866,7 +871,8 @@ def main():
                         f"{r['cpu_us']:.1f} CPU µs/rec ({r['cpu_after_us']:.1f} after start, JIT {r['jit_us']:.1f}, "
                         f"warm {r['warm_us']:.1f}), broker "
                         f"{r['broker_us']:.1f} µs/rec, peak RSS {r['rss']:.0f} MB (at done: heap {r['RssAnon']:.0f}, "
-                        f"files {r['RssFile']:.0f}, shared {r['RssShmem']:.0f}), first output {r['first_ms']:.0f} ms")
+                        f"files {r['RssFile']:.0f}, shared {r['RssShmem']:.0f}; sampled peaks: heap {r['peak_anon']:.0f}, "
+                        f"files {r['peak_file']:.0f}), first output {r['first_ms']:.0f} ms")
         kafka.delete_prefix(f"cmp-data-{tag}-")
     if "latency" in stages:
         for rep in range(repeat):

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@ typedef struct shared_env {
     int refs;
     pid_t pid; /* a forked child does not share its parent's environment */
     size_t map_size;
+    void *map_addr; /* where the map is in this process (find_map), NULL when not found */
     pthread_rwlock_t grow;
     struct shared_env *next;
 } shared_env_t;
@@ -116,6 +118,36 @@ static int mkdirs(const char *dir)
     return rc;
 }
 
+/*
+ * Where LMDB mapped data.mdb: LMDB says only with MDB_FIXEDMAP, so the
+ * process's maps are searched for the file's inode, mapped whole from
+ * offset 0 (the device is not compared: overlayfs reports another one
+ * there). Called whenever the map may have moved, with no transaction open.
+ */
+static void find_map(shared_env_t *se)
+{
+    se->map_addr = NULL;
+    mdb_filehandle_t fd;
+    struct stat st;
+    if (mdb_env_get_fd(se->env, &fd) || fstat(fd, &st))
+        return;
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi, off, ino;
+        if (sscanf(line, "%lx-%lx %*s %lx %*s %lu", &lo, &hi, &off, &ino) == 4 && ino == (unsigned long)st.st_ino &&
+            off == 0 && hi - lo == se->map_size) {
+            se->map_addr = (void *)lo;
+            break;
+        }
+        while (!strchr(line, '\n') && fgets(line, sizeof line, f)) /* the rest of a long line */
+            ;
+    }
+    fclose(f);
+}
+
 static shared_env_t *env_acquire(const char *dir, int flags, char *err, size_t errlen)
 {
     pthread_mutex_lock(&g_envs_mu);
@@ -177,6 +209,7 @@ static shared_env_t *env_acquire(const char *dir, int flags, char *err, size_t e
     e->refs = 1;
     e->pid = getpid();
     e->map_size = info.me_mapsize;
+    find_map(e);
     pthread_rwlock_init(&e->grow, NULL);
     e->next = g_envs;
     g_envs = e;
@@ -245,6 +278,31 @@ const char *ks_stores_dir(const ks_stores_t *s)
     return s->se->dir;
 }
 
+/*
+ * The map's pages are the state files' page cache, mapped: every page a
+ * transaction or a query touched stays in the process's resident set until
+ * the kernel needs the memory, so a store's whole file came to count as
+ * kstreamd's memory (RocksDB reads through the page cache with pread, which
+ * counts it as nobody's). After each write transaction's commit, the used
+ * part of the map is dropped from this process's page tables: the pages stay
+ * cached, and the next access maps them again (a minor fault; the kernel
+ * maps a read fault's neighbours too). MADV_DONTNEED on a shared file
+ * mapping loses nothing: a dirty page keeps its dirty bit in the page cache,
+ * where the next sync (msync of the range) writes it, and a page another
+ * thread is writing meanwhile is mapped again with its bytes.
+ */
+static void release_pages(shared_env_t *se)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    pthread_rwlock_rdlock(&se->grow); /* the map stays where find_map found it */
+    if (se->map_addr && mdb_env_info(se->env, &info) == 0 && mdb_env_stat(se->env, &st) == 0) {
+        size_t used = ((size_t)info.me_last_pgno + 1) * st.ms_psize;
+        madvise(se->map_addr, used < se->map_size ? used : se->map_size, MADV_DONTNEED); /* advice: cannot fail harm */
+    }
+    pthread_rwlock_unlock(&se->grow);
+}
+
 int ks_stores_sync(ks_stores_t *s)
 {
     return mdb_env_sync(s->se->env, 1) ? -1 : 0;
@@ -266,6 +324,7 @@ static int set_map_size(shared_env_t *se, size_t bytes)
     MDB_envinfo info;
     if (mdb_env_info(se->env, &info) == 0)
         se->map_size = info.me_mapsize;
+    find_map(se);
     pthread_rwlock_unlock(&se->grow);
     return rc;
 }
@@ -542,6 +601,7 @@ int ks_stores_commit(ks_stores_t *s, char *err, size_t errlen)
         if (rc == 0) {
             txn_end(s, 0);
             log_clear(s);
+            release_pages(s->se);
             return 0;
         }
         if (rc == MDB_MAP_FULL) {

@@ -60,7 +60,11 @@ const char *ks_stores_dir(const ks_stores_t *s);
 
 /* Starts the batch's write transaction if none is open. */
 int ks_stores_begin(ks_stores_t *s, char *err, size_t errlen);
-/* Commits the open transaction (no-op without one), growing the map as needed. */
+/*
+ * Commits the open transaction (no-op without one), growing the map as
+ * needed; then the map's pages leave the process's resident set (they stay
+ * in the page cache: see release_pages in store.c).
+ */
 int ks_stores_commit(ks_stores_t *s, char *err, size_t errlen);
 /*
  * Writes committed transactions to disk (fsync). Commits themselves do not

@@ -3,8 +3,9 @@
  * to itself, invisible until committed, gone when aborted), range scans,
  * per-partition databases, checkpoints written atomically with the data (a
  * process killed between the writes and the commit leaves neither), map
- * growth without losing the batch, wiping, and the lock file that refuses a
- * second process.
+ * growth without losing the batch, wiping, the map's pages leaving the
+ * resident set at each commit, and the lock file that refuses a second
+ * process.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -253,6 +254,65 @@ static void map_grows_without_losing_the_batch(void **state)
     ks_stores_close(s);
 }
 
+/* Resident kB of this process's mappings of `dir`/data.mdb (from /proc/self/smaps), -1 when none. */
+static long map_rss_kb(void)
+{
+    char want[128], line[512];
+    snprintf(want, sizeof want, "%s/data.mdb", dir);
+    FILE *f = fopen("/proc/self/smaps", "r");
+    assert_non_null(f);
+    long kb = -1;
+    int in = 0;
+    while (fgets(line, sizeof line, f)) {
+        const char *dash = strchr(line, '-'), *space = strchr(line, ' ');
+        if (dash && space && dash < space) /* "lo-hi perms offset dev inode path": a mapping's first line */
+            in = strstr(line, want) != NULL;
+        long v;
+        if (in && sscanf(line, "Rss: %ld kB", &v) == 1)
+            kb = (kb < 0 ? 0 : kb) + v;
+    }
+    fclose(f);
+    return kb;
+}
+
+static void commit_releases_the_maps_pages(void **state)
+{
+    (void)state;
+    char err[512], key[32], val[1000];
+    ks_stores_t *s = open_ok();
+    memset(val, 'v', sizeof val);
+    /* 80,000 values of 1 kB: more than the initial 64 MB map, so it grows (and moves) on the way. */
+    for (int b = 0; b < 8; b++) {
+        assert_int_equal(ks_stores_begin(s, err, sizeof err), 0);
+        for (int i = b * 10000; i < (b + 1) * 10000; i++) {
+            int kl = snprintf(key, sizeof key, "key-%06d", i);
+            val[0] = (char)('a' + i % 26);
+            assert_int_equal(ks_store_put(s, "big", 0, key, (size_t)kl, val, sizeof val), 0);
+        }
+        assert_int_equal(ks_stores_commit(s, err, sizeof err), 0);
+        /* what the batch wrote (10 MB and more) is no longer resident in this process */
+        long kb = map_rss_kb();
+        assert_true(kb >= 0);
+        if (kb > 1024)
+            fail_msg("after batch %d, %ld kB of the map are resident", b, kb);
+    }
+    assert_int_equal(ks_stores_sync(s), 0);
+    /* ... and every value reads back (mapped again from the page cache) */
+    assert_int_equal(ks_stores_begin(s, err, sizeof err), 0);
+    assert_int_equal(ks_store_count(s, "big", 0), 80000);
+    for (int i = 0; i < 80000; i += 997) {
+        int kl = snprintf(key, sizeof key, "key-%06d", i);
+        const void *v;
+        size_t vl;
+        assert_int_equal(ks_store_get(s, "big", 0, key, (size_t)kl, &v, &vl), 1);
+        assert_int_equal(vl, sizeof val);
+        assert_int_equal(((const char *)v)[0], 'a' + i % 26);
+        assert_int_equal(((const char *)v)[999], 'v');
+    }
+    ks_stores_abort(s);
+    ks_stores_close(s);
+}
+
 static void second_process_is_refused(void **state)
 {
     (void)state;
@@ -295,6 +355,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(range_scans_in_key_order, setup, teardown),
         cmocka_unit_test_setup_teardown(checkpoint_commits_with_the_data, setup, teardown),
         cmocka_unit_test_setup_teardown(map_grows_without_losing_the_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(commit_releases_the_maps_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(second_process_is_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
