@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,12 +24,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../util/duration.h"
 #include "../util/util.h"
 
 #define INITIAL_MAP (64u << 20)
 #define CHECKPOINTS "__checkpoints"
 #define BATCH_LOG_MAX (2u << 20) /* bytes of logged writes before a batch commits early */
 #define LOG_NAMES 8              /* database names remembered per batch, so each is logged once */
+#define RELEASE_EVERY_MS 100     /* see release_pages */
+#define RELEASE_EVERY_BYTES (1u << 20)
 
 typedef struct shared_env {
     char *dir;
@@ -37,7 +41,9 @@ typedef struct shared_env {
     int refs;
     pid_t pid; /* a forked child does not share its parent's environment */
     size_t map_size;
-    void *map_addr; /* where the map is in this process (find_map), NULL when not found */
+    void *map_addr;                   /* where the map is in this process (find_map), NULL when not found */
+    _Atomic uint64_t last_release_ms; /* ks_mono_ms of the last release_pages */
+    _Atomic uint64_t unreleased;      /* bytes committed since then (the batches' logged keys and values) */
     pthread_rwlock_t grow;
     struct shared_env *next;
 } shared_env_t;
@@ -289,10 +295,21 @@ const char *ks_stores_dir(const ks_stores_t *s)
  * maps a read fault's neighbours too). MADV_DONTNEED on a shared file
  * mapping loses nothing: a dirty page keeps its dirty bit in the page cache,
  * where the next sync (msync of the range) writes it, and a page another
- * thread is writing meanwhile is mapped again with its bytes.
+ * thread is writing meanwhile is mapped again with its bytes. A commit
+ * releases once RELEASE_EVERY_BYTES were committed or RELEASE_EVERY_MS went
+ * by since the last release of the environment: with several stream threads
+ * every drained batch commits, and each release costs a walk of the map's
+ * page tables and the faults that map its hot pages again; one thread
+ * commits every BATCH_LOG_MAX bytes, and releases each time.
  */
-static void release_pages(shared_env_t *se)
+static void release_pages(shared_env_t *se, size_t committed)
 {
+    uint64_t now = ks_mono_ms(), last = atomic_load(&se->last_release_ms);
+    if (atomic_fetch_add(&se->unreleased, committed) + committed < RELEASE_EVERY_BYTES && now - last < RELEASE_EVERY_MS)
+        return;
+    if (!atomic_compare_exchange_strong(&se->last_release_ms, &last, now))
+        return; /* another thread is releasing */
+    atomic_store(&se->unreleased, 0);
     MDB_envinfo info;
     MDB_stat st;
     pthread_rwlock_rdlock(&se->grow); /* the map stays where find_map found it */
@@ -599,9 +616,11 @@ int ks_stores_commit(ks_stores_t *s, char *err, size_t errlen)
     for (;;) {
         int rc = mdb_txn_commit(s->txn);
         if (rc == 0) {
+            size_t committed = s->arena.len;
             txn_end(s, 0);
             log_clear(s);
-            release_pages(s->se);
+            if (!s->readonly)
+                release_pages(s->se, committed);
             return 0;
         }
         if (rc == MDB_MAP_FULL) {

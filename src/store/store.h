@@ -62,7 +62,8 @@ const char *ks_stores_dir(const ks_stores_t *s);
 int ks_stores_begin(ks_stores_t *s, char *err, size_t errlen);
 /*
  * Commits the open transaction (no-op without one), growing the map as
- * needed; then the map's pages leave the process's resident set (they stay
+ * needed; a write handle's commit then lets the map's pages leave the
+ * process's resident set (after each 1 MB committed, or 100 ms; they stay
  * in the page cache: see release_pages in store.c).
  */
 int ks_stores_commit(ks_stores_t *s, char *err, size_t errlen);
