@@ -384,8 +384,7 @@ static int start_consumer(stream_thread_t *st, const rd_kafka_topic_partition_li
      */
     st->in_topics = ks_xcalloc((size_t)topics->cnt, sizeof *st->in_topics);
     for (int i = 0; i < topics->cnt; i++)
-        if (topics->elems[i].topic[0] != '^') /* a pattern names no topic */
-            st->in_topics[st->nin_topics++] = rd_kafka_topic_new(st->consumer, topics->elems[i].topic, NULL);
+        st->in_topics[st->nin_topics++] = rd_kafka_topic_new(st->consumer, topics->elems[i].topic, NULL);
     st->cq = rd_kafka_queue_get_consumer(st->consumer);
     st->cfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     uint64_t one = 1;

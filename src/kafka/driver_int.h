@@ -65,9 +65,9 @@ typedef struct stream_thread {
     rd_kafka_t *producer;          /* NULL until started, and again once closed */
     rd_kafka_queue_t *cq, *pq;     /* the consumer's and the producer's main queues */
     rd_kafka_topic_t **out_topics; /* the producer's known output topics (ks__warm_producer) */
-    rd_kafka_topic_t **in_topics;  /* the consumer's handles of its subscribed topics (start_consumer) */
-    int nin_topics;
     int nout_topics;
+    rd_kafka_topic_t **in_topics; /* the consumer's handles of its subscribed topics (start_consumer) */
+    int nin_topics;
     struct emit_topic { /* the topology's own name pointers of those topics, for ks__on_emit */
         const char *name;
         rd_kafka_topic_t *rkt;

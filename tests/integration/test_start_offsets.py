@@ -42,6 +42,17 @@ def origins(reader):
     return out
 
 
+def expect_exactly(bootstrap, out, k, want):
+    """The service's output comes from exactly the inputs `want` ((partition, offset)), then it stops."""
+    r = Reader(bootstrap, out)
+    assert r.until(lambda _: origins(r) >= want, 60), f"missing {sorted(want - origins(r))[:10]}\n{k.log()}"
+    r.poll(1.0)   # anything from before a partition's start would have come out by now
+    got = origins(r)
+    assert got == want, f"read inputs it should have skipped: {sorted(got - want)[:10]}"
+    k.stop()
+    r.close()
+
+
 def setup(bootstrap, topics, tmp_path, uid, name):
     src = topics.create(f"start-in-{name}", 3)
     out = topics.create(f"start-out-{name}", 3)
@@ -58,14 +69,7 @@ def test_committed_offset_beside_earliest(bootstrap, topics, kstreamd, tmp_path,
     # partition 0 committed part-way; 1 and 2 have no committed offset
     commit_offsets(bootstrap, app, {(src, 0): 10})
     k = kstreamd(topo)
-    r = Reader(bootstrap, out)
-    want = {(p, o) for p, o in where if p != 0 or o >= 10}
-    assert r.until(lambda _: origins(r) >= want, 60), f"missing {sorted(want - origins(r))[:10]}\n{k.log()}"
-    r.poll(1.0)
-    got = origins(r)
-    assert got == want, f"read before the committed offset of partition 0: {sorted(got - want)[:10]}"
-    k.stop()
-    r.close()
+    expect_exactly(bootstrap, out, k, {(p, o) for p, o in where if p != 0 or o >= 10})
 
 
 def test_committed_offset_beside_latest(bootstrap, topics, kstreamd, tmp_path, uid):
@@ -76,11 +80,4 @@ def test_committed_offset_beside_latest(bootstrap, topics, kstreamd, tmp_path, u
     # the consumer may still be resetting partitions 1 and 2 to their ends: what they get from now on is new
     time.sleep(1.0)
     later = produce_all(bootstrap, src, records(60, base=300))
-    r = Reader(bootstrap, out)
-    want = {(p, o) for p, o in where if p == 0 and o >= 10} | set(later)
-    assert r.until(lambda _: origins(r) >= want, 60), f"missing {sorted(want - origins(r))[:10]}\n{k.log()}"
-    r.poll(1.0)
-    got = origins(r)
-    assert got == want, f"read what latest skips: {sorted(got - want)[:10]}"
-    k.stop()
-    r.close()
+    expect_exactly(bootstrap, out, k, {(p, o) for p, o in where if p == 0 and o >= 10} | set(later))
